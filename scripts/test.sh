@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: cargo test, then the
+# Playwright suite in headless Debian Chromium against the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+scripts/setup.sh --for-tests
+scripts/build.sh
+
+echo "==> cargo test"
+# Release profile with the server's features: shares the build above.
+cargo test --release --features ssr
+
+echo "==> playwright"
+(cd end2end && npx playwright test)
+echo "==> all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,314 @@
+//! The deterministic synthetic dataset behind the emulator.
+//!
+//! Attempts are generated hour by hour: the attempts of an hour depend only on
+//! the seed and that hour, so two emulators with the same seed agree on every
+//! attempt they both show, and new hours are generated as time moves on.
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+
+use super::countries::{Market, markets};
+use super::rng::{Rng, mix};
+use crate::model::Channel;
+
+const HOUR: i64 = 3600;
+
+/// The channels the generator uses, indexed like `Market::channel_mix`.
+pub const CHANNELS: [Channel; 4] = [Channel::Sms, Channel::Whatsapp, Channel::Call, Channel::Email];
+
+/// One generated attempt, compact; rendered to JSON on demand.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub sid: u128,
+    pub verification_sid: u128,
+    pub created: i64,
+    /// When the user entered the code (converted attempts only).
+    pub converted_at: Option<i64>,
+    /// When `message_status` and `price` reach their final values.
+    pub settled_at: i64,
+    pub phone: u64,
+    pub price_micros: u32,
+    pub error_code: u16,
+    pub market: u8,
+    /// Index into the market's carriers; `NO_CARRIER` for email.
+    pub carrier: u8,
+    pub channel: u8,
+    pub service: u8,
+    pub final_status: FinalStatus,
+    /// Whether this is the last attempt of its verification.
+    pub last_of_verification: bool,
+}
+
+pub const NO_CARRIER: u8 = u8::MAX;
+
+/// The delivery outcome an attempt settles to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinalStatus {
+    Delivered,
+    Read,
+    Undelivered,
+    Failed,
+    CallCompleted,
+    CallNoAnswer,
+    CallBusy,
+    EmailDelivered,
+}
+
+/// Everything the generator needs besides the clock.
+#[derive(Clone, Debug)]
+pub struct DatasetConfig {
+    pub seed: u64,
+    /// Attempts over the whole window, on average.
+    pub attempts: u64,
+    pub days: u32,
+}
+
+/// The generated attempts, ascending by creation time.
+pub struct Dataset {
+    pub config: DatasetConfig,
+    pub markets: Vec<Market>,
+    pub account_sid: String,
+    pub service_sids: Vec<u128>,
+    pub records: Vec<Record>,
+    sid_index: std::collections::HashMap<u128, u32>,
+    /// The first hour not generated yet (unix seconds).
+    next_hour: i64,
+}
+
+impl Dataset {
+    /// Generates every hour of the window ending at `now`, and the hour `now` is in.
+    pub fn generate(config: DatasetConfig, account_sid: String, now: DateTime<Utc>) -> Self {
+        let start_hour = (now.timestamp() - i64::from(config.days) * 24 * HOUR).div_euclid(HOUR) * HOUR;
+        let service_sids = (0..3).map(|i| sid_bits(config.seed, 0x5e41_ce00 + i, 0)).collect();
+        let mut dataset = Dataset {
+            markets: markets(),
+            account_sid,
+            service_sids,
+            records: Vec::new(),
+            sid_index: Default::default(),
+            next_hour: start_hour,
+            config,
+        };
+        dataset.extend_to(now);
+        dataset
+    }
+
+    /// Generates the hours up to and including the one `now` is in.
+    pub fn extend_to(&mut self, now: DateTime<Utc>) {
+        let last_hour = now.timestamp().div_euclid(HOUR) * HOUR;
+        while self.next_hour <= last_hour {
+            let hour = self.next_hour;
+            let first = self.records.len();
+            generate_hour(&self.config, &self.markets, hour, &mut self.records);
+            self.records[first..].sort_by_key(|r| (r.created, r.sid));
+            for (offset, record) in self.records[first..].iter().enumerate() {
+                self.sid_index.insert(record.sid, (first + offset) as u32);
+            }
+            self.next_hour += HOUR;
+        }
+    }
+
+    pub fn position_of(&self, sid: u128) -> Option<usize> {
+        self.sid_index.get(&sid).map(|&i| i as usize)
+    }
+
+    /// The index range of records created in `[from, to]` (unix seconds).
+    pub fn range(&self, from: i64, to: i64) -> std::ops::Range<usize> {
+        let start = self.records.partition_point(|r| r.created < from);
+        let end = self.records.partition_point(|r| r.created <= to);
+        start..end.max(start)
+    }
+}
+
+/// Relative traffic by local hour of day: quiet at night, peaks at midday and evening.
+fn daily_weight(local_hour: u32) -> f64 {
+    const CURVE: [f64; 24] = [
+        0.25, 0.15, 0.10, 0.08, 0.08, 0.12, 0.30, 0.60, 0.95, 1.25, 1.40, 1.45, 1.50, 1.45, 1.40, 1.35, 1.35, 1.40,
+        1.50, 1.55, 1.45, 1.15, 0.80, 0.45,
+    ];
+    CURVE[local_hour as usize % 24]
+}
+
+/// Weekends carry less verification traffic than weekdays.
+fn weekly_weight(weekday: u32) -> f64 {
+    if weekday >= 5 { 0.75 } else { 1.07 }
+}
+
+fn local_weight(market: &Market, hour_start: i64) -> f64 {
+    let local = Utc.timestamp_opt(hour_start + i64::from(market.utc_offset_hours) * HOUR, 0).unwrap();
+    daily_weight(local.hour()) * weekly_weight(local.weekday().num_days_from_monday())
+}
+
+fn generate_hour(config: &DatasetConfig, markets: &[Market], hour: i64, out: &mut Vec<Record>) {
+    let mut rng = Rng::new(mix(config.seed, hour as u64));
+    let total_share: f64 = markets.iter().map(|m| m.traffic_share).sum();
+    let weights: Vec<f64> = markets.iter().map(|m| m.traffic_share * local_weight(m, hour)).collect();
+    let hourly_attempts = config.attempts as f64 / (f64::from(config.days) * 24.0);
+    // About 1.35 attempts per verification on average.
+    let expected_verifications = hourly_attempts / 1.35 * weights.iter().sum::<f64>() / total_share;
+    let verifications = rng.poisson(expected_verifications);
+    let mut serial = 0u64;
+    for v in 0..verifications {
+        let market_index = rng.weighted(&weights);
+        let market = &markets[market_index];
+        let started = hour + rng.below(HOUR as u64) as i64;
+        let verification_sid = sid_bits(config.seed, hour as u64, 1_000_000 + v);
+        let phone = rng.below(10u64.pow(market.subscriber_digits));
+        let service = rng.weighted(&[0.70, 0.22, 0.08]) as u8;
+        let mut channel = rng.weighted(&market.channel_mix);
+        let mut created = started;
+        let max_attempts = 1 + rng.weighted(&[0.55, 0.25, 0.13, 0.07]);
+        let carrier_count = market.carriers.len().max(1);
+        let carrier = rng.weighted(&carrier_weights(carrier_count)) as u8;
+        for attempt in 0..max_attempts {
+            let p_convert = market.conversion[channel] * carrier_factor(carrier, carrier_count);
+            let converted = rng.chance(p_convert);
+            let last = converted || attempt + 1 == max_attempts;
+            let (final_status, error_code) = outcome(&mut rng, channel, converted);
+            let sid = sid_bits(config.seed, hour as u64, serial);
+            serial += 1;
+            out.push(Record {
+                sid,
+                verification_sid,
+                created: created.min(hour + HOUR - 1),
+                converted_at: converted.then(|| created + 15 + rng.below(240) as i64),
+                settled_at: created + 60 + rng.below(4 * HOUR as u64) as i64,
+                phone,
+                price_micros: price_micros(market, channel, &mut rng),
+                error_code,
+                market: market_index as u8,
+                carrier: if channel == 3 { NO_CARRIER } else { carrier },
+                channel: channel as u8,
+                service,
+                final_status,
+                last_of_verification: last,
+            });
+            if last {
+                break;
+            }
+            created += 30 + rng.below(150) as i64;
+            // Some users ask for the code on another channel after a failed try.
+            if rng.chance(0.25) {
+                channel = match channel {
+                    0 => 2,
+                    1 => 0,
+                    _ => 0,
+                };
+            }
+        }
+    }
+}
+
+fn carrier_weights(count: usize) -> Vec<f64> {
+    (0..count).map(|i| 1.0 / (i as f64 + 1.0)).collect()
+}
+
+/// Smaller carriers deliver a little worse.
+fn carrier_factor(carrier: u8, count: usize) -> f64 {
+    1.0 - 0.04 * f64::from(carrier) / count as f64
+}
+
+fn outcome(rng: &mut Rng, channel: usize, converted: bool) -> (FinalStatus, u16) {
+    match (channel, converted) {
+        (2, true) => (FinalStatus::CallCompleted, 0),
+        (2, false) => match rng.weighted(&[0.4, 0.45, 0.15]) {
+            0 => (FinalStatus::CallCompleted, 0),
+            1 => (FinalStatus::CallNoAnswer, 0),
+            _ => (FinalStatus::CallBusy, 0),
+        },
+        (3, _) => (FinalStatus::EmailDelivered, 0),
+        (1, true) => (FinalStatus::Read, 0),
+        (_, true) => (FinalStatus::Delivered, 0),
+        (ch, false) => {
+            if rng.chance(0.55) {
+                let status = if ch == 1 { FinalStatus::Read } else { FinalStatus::Delivered };
+                (status, 0)
+            } else {
+                const CODES: [u16; 7] = [30003, 30005, 30006, 30007, 30008, 30450, 60410];
+                let code = CODES[rng.weighted(&[0.30, 0.12, 0.10, 0.14, 0.26, 0.05, 0.03])];
+                let status =
+                    if code == 30450 || code == 60410 { FinalStatus::Failed } else { FinalStatus::Undelivered };
+                (status, code)
+            }
+        }
+    }
+}
+
+fn price_micros(market: &Market, channel: usize, rng: &mut Rng) -> u32 {
+    if channel == 3 {
+        return 0;
+    }
+    let base = market.price_usd[channel] * 1_000_000.0;
+    // Multi-segment messages and carrier surcharges vary the price a little.
+    let factor = if rng.chance(0.08) { 2.0 } else { 1.0 };
+    (base * factor).round() as u32
+}
+
+/// 128 deterministic bits for a SID.
+pub fn sid_bits(seed: u64, a: u64, b: u64) -> u128 {
+    let high = mix(mix(seed, a), b ^ 0x5151_5151);
+    let low = mix(high, b.wrapping_add(0x9e37_79b9));
+    (u128::from(high) << 64) | u128::from(low)
+}
+
+pub fn format_sid(prefix: &str, bits: u128) -> String {
+    format!("{prefix}{bits:032x}")
+}
+
+pub fn parse_sid(prefix: &str, text: &str) -> Option<u128> {
+    if !crate::model::is_sid(text, prefix) {
+        return None;
+    }
+    u128::from_str_radix(&text[2..], 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(seed: u64) -> DatasetConfig {
+        DatasetConfig { seed, attempts: 20_000, days: 30 }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_attempts_and_other_seed_differs() {
+        let a = Dataset::generate(config(7), "AC".into(), now());
+        let b = Dataset::generate(config(7), "AC".into(), now());
+        let c = Dataset::generate(config(8), "AC".into(), now());
+        assert_eq!(a.records.len(), b.records.len());
+        assert!(a.records.iter().zip(&b.records).all(|(x, y)| x.sid == y.sid && x.created == y.created));
+        assert_ne!(a.records[0].sid, c.records[0].sid);
+    }
+
+    #[test]
+    fn volume_is_close_to_the_requested_attempts() {
+        let d = Dataset::generate(config(1), "AC".into(), now());
+        let n = d.records.len() as f64;
+        assert!((15_000.0..25_000.0).contains(&n), "{n} attempts");
+        assert!(d.records.windows(2).all(|w| w[0].created <= w[1].created));
+    }
+
+    #[test]
+    fn extending_keeps_existing_attempts_and_adds_new_hours() {
+        let mut d = Dataset::generate(config(3), "AC".into(), now());
+        let before = d.records.len();
+        let first_sid = d.records[0].sid;
+        d.extend_to(now() + chrono::Duration::hours(5));
+        assert!(d.records.len() > before);
+        assert_eq!(d.records[0].sid, first_sid);
+        assert_eq!(d.position_of(first_sid), Some(0));
+    }
+
+    #[test]
+    fn only_the_last_attempt_of_a_verification_converts() {
+        let d = Dataset::generate(config(5), "AC".into(), now());
+        for r in &d.records {
+            if r.converted_at.is_some() {
+                assert!(r.last_of_verification);
+            }
+        }
+    }
+}

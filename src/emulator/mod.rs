@@ -1,0 +1,177 @@
+//! An emulator of Twilio's Verification Attempts API over a deterministic
+//! synthetic dataset: the demo mode of verilens and the ground truth of its tests.
+
+pub mod countries;
+pub mod dataset;
+pub mod error;
+pub mod listing;
+pub mod params;
+pub mod render;
+pub mod rng;
+mod routes;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use dataset::{Dataset, DatasetConfig, format_sid, sid_bits};
+pub use routes::router;
+
+/// How the emulator behaves; every field is a flag of `verilens emulate`.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub seed: u64,
+    pub attempts: u64,
+    pub days: u32,
+    /// Requests per minute per account; 0 turns the limit off.
+    pub rate_limit: u32,
+    pub credentials: Credentials,
+    /// Share of requests answered with a 500, for fault-injection tests.
+    pub fail_rate: f64,
+    pub latency: Duration,
+    /// A pinned clock for reproducible runs; attempts stop arriving.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// What the emulator accepts: the account SID with its auth token, or an API key and secret.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub api_key_sid: String,
+    pub api_key_secret: String,
+}
+
+impl Credentials {
+    /// Credentials derived from the seed, printed when the emulator starts.
+    pub fn for_seed(seed: u64) -> Self {
+        Credentials {
+            account_sid: format_sid("AC", sid_bits(seed, 0xacc0_0000, 0)),
+            auth_token: format!("{:032x}", sid_bits(seed, 0x70ce_0000, 1)),
+            api_key_sid: format_sid("SK", sid_bits(seed, 0x5c00_0000, 2)),
+            api_key_secret: format!("{:032x}", sid_bits(seed, 0x5ec0_0000, 3)),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    pub fn new(seed: u64, attempts: u64) -> Self {
+        EmulatorConfig {
+            seed,
+            attempts,
+            days: 30,
+            rate_limit: 100,
+            credentials: Credentials::for_seed(seed),
+            fail_rate: 0.0,
+            latency: Duration::ZERO,
+            now: None,
+        }
+    }
+}
+
+/// The emulator's shared state.
+pub struct Emulator {
+    pub config: EmulatorConfig,
+    pub dataset: RwLock<Dataset>,
+    requests: Mutex<HashMap<String, VecDeque<Instant>>>,
+    fault_counter: Mutex<u64>,
+}
+
+impl Emulator {
+    pub fn new(config: EmulatorConfig) -> Arc<Self> {
+        let dataset = Dataset::generate(
+            DatasetConfig { seed: config.seed, attempts: config.attempts, days: config.days },
+            config.credentials.account_sid.clone(),
+            config.now.unwrap_or_else(Utc::now),
+        );
+        Arc::new(Emulator {
+            config,
+            dataset: RwLock::new(dataset),
+            requests: Mutex::new(HashMap::new()),
+            fault_counter: Mutex::new(0),
+        })
+    }
+
+    /// The emulator's clock, in unix seconds.
+    pub fn now(&self) -> i64 {
+        self.config.now.unwrap_or_else(Utc::now).timestamp()
+    }
+
+    /// Counts a request against the account's per-minute budget.
+    fn take_rate_budget(&self, account: &str) -> Result<(), u64> {
+        let limit = self.config.rate_limit as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut requests = self.requests.lock().expect("rate limiter lock");
+        let log = requests.entry(account.to_string()).or_default();
+        while log.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+            log.pop_front();
+        }
+        if log.len() >= limit {
+            let oldest = *log.front().expect("a full log has a first entry");
+            let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs() + 1);
+        }
+        log.push_back(now);
+        Ok(())
+    }
+
+    /// Decides deterministically (by request count) whether to inject a 500.
+    fn inject_fault(&self) -> bool {
+        if self.config.fail_rate <= 0.0 {
+            return false;
+        }
+        let mut counter = self.fault_counter.lock().expect("fault counter lock");
+        *counter += 1;
+        let draw = rng::mix(self.config.seed ^ 0xfa17, *counter) as f64 / u64::MAX as f64;
+        draw < self.config.fail_rate
+    }
+
+    /// Generates the hours that began since the last call, so new attempts keep arriving.
+    pub fn advance_clock(&self) {
+        if self.config.now.is_none() {
+            self.dataset.write().expect("dataset lock").extend_to(Utc::now());
+        }
+    }
+}
+
+/// A running emulator on a loopback or given address.
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    pub emulator: Arc<Emulator>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Binds `addr` and serves the emulator in the background.
+pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+    let emulator = Emulator::new(config);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = router(emulator.clone());
+    let clock = emulator.clone();
+    let task = tokio::spawn(async move {
+        let ticker = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                interval.tick().await;
+                clock.advance_clock();
+            }
+        });
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("emulator stopped: {e}");
+        }
+        ticker.abort();
+    });
+    Ok(RunningEmulator { addr, emulator, task })
+}

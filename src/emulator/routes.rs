@@ -1,0 +1,145 @@
+//! The HTTP surface: the three endpoints, Basic auth, the rate limit and injected faults.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::Emulator;
+use super::dataset::parse_sid;
+use super::error::EmulatorError;
+use super::listing::{find_attempt, list_page, summarize};
+use super::params::{ListParams, parse_list_params, parse_summary_params};
+use crate::model::{AttemptPage, PageMeta};
+
+pub fn router(emulator: Arc<Emulator>) -> Router {
+    Router::new()
+        .route("/v2/Attempts", get(list_attempts))
+        .route("/v2/Attempts/Summary", get(attempts_summary))
+        .route("/v2/Attempts/{sid}", get(fetch_attempt))
+        .fallback(not_found)
+        .with_state(emulator)
+}
+
+async fn list_attempts(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, EmulatorError> {
+    admit(&emulator, &headers).await?;
+    let params = parse_list_params(&query_pairs(query.as_deref()))?;
+    let base = base_url(&headers);
+    let now = emulator.now();
+    let dataset = emulator.dataset.read().expect("dataset lock");
+    let page = list_page(&dataset, &params, now, &base);
+    let page_url = |number: u64, token: Option<String>| page_url(&base, &params, number, token);
+    let meta = PageMeta {
+        key: "attempts".to_string(),
+        page: params.page,
+        page_size: params.page_size as u64,
+        first_page_url: page_url(0, None),
+        previous_page_url: page.previous.map(|t| page_url(params.page.saturating_sub(1), Some(t.encode()))),
+        url: page_url(params.page, params.page_token.map(|t| t.encode())),
+        next_page_url: page.next.map(|t| page_url(params.page + 1, Some(t.encode()))),
+    };
+    Ok(Json(AttemptPage { attempts: page.attempts, meta }).into_response())
+}
+
+async fn fetch_attempt(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<Response, EmulatorError> {
+    admit(&emulator, &headers).await?;
+    let not_found = || EmulatorError::NotFound { path: format!("/v2/Attempts/{sid}") };
+    let bits = parse_sid("VL", &sid).ok_or_else(not_found)?;
+    let dataset = emulator.dataset.read().expect("dataset lock");
+    let attempt = find_attempt(&dataset, bits, emulator.now(), &base_url(&headers)).ok_or_else(not_found)?;
+    Ok(Json(attempt).into_response())
+}
+
+async fn attempts_summary(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, EmulatorError> {
+    admit(&emulator, &headers).await?;
+    let filter = parse_summary_params(&query_pairs(query.as_deref()))?;
+    let url = format!("{}/v2/Attempts/Summary", base_url(&headers));
+    let dataset = emulator.dataset.read().expect("dataset lock");
+    Ok(Json(summarize(&dataset, &filter, emulator.now(), url)).into_response())
+}
+
+async fn not_found(State(emulator): State<Arc<Emulator>>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    if let Err(e) = admit(&emulator, &headers).await {
+        return e.into_response();
+    }
+    EmulatorError::NotFound { path: uri.path().to_string() }.into_response()
+}
+
+/// Latency, authentication, the rate limit and injected faults, in Twilio's order.
+async fn admit(emulator: &Emulator, headers: &HeaderMap) -> Result<(), EmulatorError> {
+    if !emulator.config.latency.is_zero() {
+        tokio::time::sleep(emulator.config.latency).await;
+    }
+    let account = authenticate(emulator, headers)?;
+    emulator.take_rate_budget(&account).map_err(|retry_after_secs| EmulatorError::RateLimited { retry_after_secs })?;
+    if emulator.inject_fault() {
+        return Err(EmulatorError::InjectedFault);
+    }
+    Ok(())
+}
+
+/// Checks HTTP Basic credentials and returns the account they belong to.
+fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, EmulatorError> {
+    let creds = &emulator.config.credentials;
+    let (user, password) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| STANDARD.decode(v.trim()).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
+        .ok_or(EmulatorError::Unauthorized)?;
+    let account_ok = constant_time_eq(&user, &creds.account_sid) & constant_time_eq(&password, &creds.auth_token);
+    let key_ok = constant_time_eq(&user, &creds.api_key_sid) & constant_time_eq(&password, &creds.api_key_secret);
+    if account_ok || key_ok { Ok(creds.account_sid.clone()) } else { Err(EmulatorError::Unauthorized) }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// The scheme and host the client used, so page URLs lead back to this server.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| *s == "https" || *s == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+fn page_url(base: &str, params: &ListParams, page: u64, token: Option<String>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in &params.echoed {
+        query.append_pair(name, value);
+    }
+    query.append_pair("PageSize", &params.page_size.to_string());
+    query.append_pair("Page", &page.to_string());
+    if let Some(token) = token {
+        query.append_pair("PageToken", &token);
+    }
+    format!("{base}/v2/Attempts?{}", query.finish())
+}

@@ -1,0 +1,27 @@
+//! verilens: where Twilio Verify codes fail to convert, and what that costs.
+
+pub mod app;
+pub mod charts;
+pub mod filters;
+pub mod model;
+pub mod report;
+
+#[cfg(feature = "ssr")]
+pub mod analytics;
+#[cfg(feature = "ssr")]
+pub mod emulator;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod sync;
+#[cfg(feature = "ssr")]
+pub mod twilio;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,288 @@
+//! `verilens`: serve the dashboard, run the Attempts API emulator, or sync once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator};
+use verilens::model::twilio_time;
+use verilens::server::{self, AppState};
+use verilens::store;
+use verilens::sync::{SyncOptions, SyncProgress, sync_once};
+use verilens::twilio::{self, Credentials, RateLimiter, TwilioClient};
+
+#[derive(Parser)]
+#[command(name = "verilens", version, about = "Where Twilio Verify codes fail to convert, and what that costs")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The dashboard (the default). Without Twilio credentials it runs on the built-in emulator.
+    Serve(ServeArgs),
+    /// The Attempts API emulator alone.
+    Emulate(EmulateArgs),
+    /// One sync now; exits 0 only when the snapshot is complete for the window.
+    Sync(SyncArgs),
+}
+
+#[derive(Args, Clone)]
+struct TwilioArgs {
+    /// Base URL of the Attempts API.
+    #[arg(long, env = "VERILENS_API_URL", default_value = twilio::DEFAULT_BASE_URL)]
+    api_url: String,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
+    account_sid: Option<String>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, hide = true)]
+    auth_token: Option<String>,
+    #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true, hide = true)]
+    api_key: Option<String>,
+    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true, hide = true)]
+    api_secret: Option<String>,
+    /// Requests per minute verilens allows itself against the API.
+    #[arg(long, env = "VERILENS_RATE_LIMIT", default_value_t = 100)]
+    rate_limit: u32,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address of the dashboard.
+    #[arg(long, env = "VERILENS_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// The sqlite snapshot.
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    db: PathBuf,
+    /// How often to sync, e.g. 30s, 5m, 1h.
+    #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
+    sync_every: Duration,
+    #[command(flatten)]
+    twilio: TwilioArgs,
+}
+
+#[derive(Args, Clone)]
+struct EmulateArgs {
+    #[arg(long, env = "VERILENS_EMULATOR_ADDR", default_value = "127.0.0.1:4010")]
+    addr: SocketAddr,
+    /// Seed of the synthetic dataset.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Attempts over the whole window, on average.
+    #[arg(long, default_value_t = 60_000)]
+    attempts: u64,
+    /// Days of history the API shows.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Requests per minute per account; 0 turns the limit off.
+    #[arg(long, default_value_t = 100)]
+    rate_limit: u32,
+    /// Account SID to accept (default: derived from the seed, printed at start).
+    #[arg(long)]
+    account_sid: Option<String>,
+    /// Auth token to accept (default: derived from the seed, printed at start).
+    #[arg(long, hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Share of requests answered with HTTP 500, from 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
+    #[arg(long, value_parser = parse_time)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Args, Clone)]
+struct SyncArgs {
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    db: PathBuf,
+    #[command(flatten)]
+    twilio: TwilioArgs,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{text:?} is not a duration like 30s, 5m or 1h")),
+    };
+    if secs == 0 {
+        return Err("the duration must be more than zero".to_string());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    twilio_time::parse(text).ok_or_else(|| format!("{text:?} is not a time like 2026-11-25T12:00:00Z"))
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None => serve(cli.serve).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Emulate(args)) => emulate(args).await,
+            Some(Command::Sync(args)) => sync(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("verilens: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The API to sync from: Twilio (or `--api-url`) with credentials, else a built-in emulator.
+struct Source {
+    client: Arc<TwilioClient>,
+    demo: Option<RunningEmulator>,
+}
+
+async fn source(args: &TwilioArgs) -> anyhow::Result<Source> {
+    let limiter = Arc::new(RateLimiter::per_minute(args.rate_limit));
+    let credentials = match (&args.account_sid, &args.auth_token, &args.api_key, &args.api_secret) {
+        (Some(account), _, Some(key), Some(secret)) => {
+            Some(Credentials::api_key(account.clone(), key.clone(), secret.clone()))
+        }
+        (Some(account), Some(token), _, _) => Some(Credentials::auth_token(account.clone(), token.clone())),
+        (None, None, None, None) => None,
+        _ => bail!(
+            "incomplete Twilio credentials: set TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, \
+             or with TWILIO_API_KEY and TWILIO_API_SECRET"
+        ),
+    };
+    match credentials {
+        Some(credentials) => {
+            let client = TwilioClient::new(&args.api_url, credentials, limiter)?;
+            Ok(Source { client: Arc::new(client), demo: None })
+        }
+        None => {
+            let config = EmulatorConfig::new(42, 60_000);
+            let creds = config.credentials.clone();
+            let running = emulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            tracing::info!(
+                "no Twilio credentials set: using the built-in emulator (demo data) at {}",
+                running.base_url()
+            );
+            let client = TwilioClient::new(
+                &running.base_url(),
+                Credentials::auth_token(creds.account_sid, creds.auth_token),
+                limiter,
+            )?;
+            Ok(Source { client: Arc::new(client), demo: Some(running) })
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let pool = store::open(&args.db).await?;
+    let source = source(&args.twilio).await?;
+    let progress = SyncProgress::default();
+    let demo = source.demo.is_some();
+    let first_sync = {
+        let (pool, client, progress) = (pool.clone(), source.client.clone(), progress.clone());
+        async move {
+            match sync_once(&pool, &client, &progress, &SyncOptions::default()).await {
+                Ok(r) => tracing::info!(
+                    "synced {} pages: {} new, {} updated attempts",
+                    r.pages,
+                    r.attempts_new,
+                    r.attempts_updated
+                ),
+                Err(e) => tracing::error!("sync failed: {e}"),
+            }
+        }
+    };
+    if demo {
+        // The demo data is local and quick to sync: show a full dashboard from the first page view.
+        first_sync.await;
+    } else {
+        tokio::spawn(first_sync);
+    }
+    let _periodic = server::spawn_periodic_sync(pool.clone(), source.client.clone(), progress.clone(), args.sync_every);
+    let state = AppState { leptos_options: server::leptos_options(args.addr), pool, progress, demo };
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "verilens dashboard: http://{addr}/{}",
+        if demo { "  (demo data from the built-in emulator)" } else { "" }
+    );
+    axum::serve(listener, server::router(state)).with_graceful_shutdown(server::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        bail!("--fail-rate must be between 0 and 1");
+    }
+    let mut config = EmulatorConfig::new(args.seed, args.attempts);
+    config.days = args.days;
+    config.rate_limit = args.rate_limit;
+    config.fail_rate = args.fail_rate;
+    config.latency = Duration::from_millis(args.latency_ms);
+    config.now = args.now;
+    let defaults = EmulatorCredentials::for_seed(args.seed);
+    config.credentials = EmulatorCredentials {
+        account_sid: args.account_sid.unwrap_or(defaults.account_sid),
+        auth_token: args.auth_token.unwrap_or(defaults.auth_token),
+        ..defaults
+    };
+    let creds = config.credentials.clone();
+    let running =
+        emulator::start(config, args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let attempts = running.emulator.dataset.read().expect("dataset lock").records.len();
+    println!(
+        "verilens emulator: {}/v2/Attempts ({attempts} attempts generated, seed {})",
+        running.base_url(),
+        args.seed
+    );
+    println!("  TWILIO_ACCOUNT_SID={}", creds.account_sid);
+    println!("  TWILIO_AUTH_TOKEN={}", creds.auth_token);
+    println!("  or API key {} with secret {}", creds.api_key_sid, creds.api_key_secret);
+    println!("  curl -u {}:{} {}/v2/Attempts/Summary", creds.account_sid, creds.auth_token, running.base_url());
+    server::shutdown_signal().await;
+    running.task.abort();
+    Ok(())
+}
+
+async fn sync(args: SyncArgs) -> anyhow::Result<()> {
+    let pool = store::open(&args.db).await?;
+    let source = source(&args.twilio).await?;
+    let progress = SyncProgress::default();
+    let report = sync_once(&pool, &source.client, &progress, &SyncOptions::default()).await?;
+    println!(
+        "synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",
+        report.window_start,
+        report.window_end,
+        report.pages,
+        report.attempts_new,
+        report.attempts_updated,
+        report.snapshot_total,
+        report.api_total
+    );
+    Ok(())
+}

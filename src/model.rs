@@ -1,0 +1,233 @@
+//! The Verification Attempts API's resources as typed values, shared by the
+//! emulator, the sync client and the dashboard.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A verification attempt as `GET /v2/Attempts/{Sid}` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub sid: String,
+    pub account_sid: String,
+    pub service_sid: String,
+    pub verification_sid: String,
+    #[serde(with = "twilio_time")]
+    pub date_created: DateTime<Utc>,
+    #[serde(with = "twilio_time")]
+    pub date_updated: DateTime<Utc>,
+    pub conversion_status: ConversionStatus,
+    pub channel: Channel,
+    pub price: Option<Price>,
+    pub channel_data: Option<ChannelData>,
+    pub url: String,
+}
+
+/// The charge for an attempt; Twilio sends the value as a decimal string.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    pub value: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// Channel-specific details. Every field is optional: email has no carrier,
+/// calls carry `call_status` instead of `message_status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mnc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+}
+
+/// The list envelope of `GET /v2/Attempts`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptPage {
+    pub attempts: Vec<Attempt>,
+    pub meta: PageMeta,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageMeta {
+    pub key: String,
+    pub page: u64,
+    pub page_size: u64,
+    pub first_page_url: String,
+    pub previous_page_url: Option<String>,
+    pub url: String,
+    pub next_page_url: Option<String>,
+}
+
+/// `GET /v2/Attempts/Summary`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptSummary {
+    pub total_attempts: u64,
+    pub total_converted: u64,
+    pub total_unconverted: u64,
+    pub conversion_rate_percentage: Option<String>,
+    pub url: String,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            /// Case-insensitive, as Twilio accepts `SMS` and `sms` alike.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $(if s.eq_ignore_ascii_case($text) { return Ok($name::$variant); })+
+                Err(UnknownValue(s.to_string()))
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The channel an attempt was sent on.
+    Channel { Sms => "sms", Call => "call", Email => "email", Whatsapp => "whatsapp", Rbm => "rbm" }
+);
+
+string_enum!(
+    /// Whether the user entered the code of this attempt.
+    ConversionStatus { Converted => "converted", Unconverted => "unconverted" }
+);
+
+/// A value that is not one of an enum's names.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
+/// A Twilio SID: two letters and 32 hex digits, e.g. `VL` for attempts.
+pub fn is_sid(value: &str, prefix: &str) -> bool {
+    value.len() == 34 && value.starts_with(prefix) && value[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Twilio's `yyyy-MM-ddTHH:mm:ssZ` timestamps.
+pub mod twilio_time {
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+    pub fn format(time: &DateTime<Utc>) -> String {
+        time.format(FORMAT).to_string()
+    }
+
+    /// Accepts `2026-11-01T00:00:00Z`, an RFC 3339 time with any offset, or a bare date.
+    pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Some(t.with_timezone(&Utc));
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
+            return Some(t.and_utc());
+        }
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    }
+
+    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(time))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).ok_or_else(|| serde::de::Error::custom(format!("bad date-time {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOCS_EXAMPLE: &str = r#"{
+      "sid": "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "account_sid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "service_sid": "VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "verification_sid": "VEaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "date_created": "2020-08-11T18:36:59Z",
+      "date_updated": "2020-08-11T18:37:00Z",
+      "conversion_status": "unconverted",
+      "channel": "sms",
+      "price": {"value": "0.005", "currency": "usd"},
+      "channel_data": {
+        "verification_sid": "VEaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "to": "+573003003030",
+        "status": "unconfirmed",
+        "message_status": "undelivered",
+        "error_code": "30008",
+        "country": "CO",
+        "code_length": 6,
+        "locale": "es",
+        "mcc": "732",
+        "mnc": "103",
+        "carrier": "Colombia Movil (Tigo)"
+      },
+      "url": "https://verify.twilio.com/v2/Attempts/VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    }"#;
+
+    #[test]
+    fn docs_example_round_trips_as_json_value() {
+        let original: serde_json::Value = serde_json::from_str(DOCS_EXAMPLE).unwrap();
+        let attempt: Attempt = serde_json::from_value(original.clone()).unwrap();
+        assert_eq!(attempt.channel, Channel::Sms);
+        assert_eq!(serde_json::to_value(&attempt).unwrap(), original);
+    }
+
+    #[test]
+    fn enums_parse_case_insensitively_and_reject_unknowns() {
+        assert_eq!("SMS".parse::<Channel>(), Ok(Channel::Sms));
+        assert_eq!("whatsapp".parse::<Channel>(), Ok(Channel::Whatsapp));
+        assert!("fax".parse::<Channel>().is_err());
+        assert_eq!("CONVERTED".parse::<ConversionStatus>(), Ok(ConversionStatus::Converted));
+    }
+
+    #[test]
+    fn sids_need_prefix_and_32_hex_digits() {
+        assert!(is_sid("VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "VL"));
+        assert!(!is_sid("VL_UNKNOWN_SID", "VL"));
+        assert!(!is_sid("VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "VL"));
+        assert!(!is_sid("VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaz", "VL"));
+    }
+}

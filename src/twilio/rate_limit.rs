@@ -1,0 +1,93 @@
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// A sliding-window limiter shared by everything in the process that calls the API:
+/// never more than `limit` requests in any window, whatever their timing.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: usize,
+    window: Duration,
+    sent: Mutex<VecDeque<Instant>>,
+}
+
+impl RateLimiter {
+    /// `per_minute` = 0 means no limit. The window has a second of slack for clock
+    /// and network jitter between us and the server.
+    pub fn per_minute(per_minute: u32) -> Self {
+        RateLimiter::new(per_minute, Duration::from_secs(61))
+    }
+
+    pub fn new(limit: u32, window: Duration) -> Self {
+        RateLimiter { limit: limit as usize, window, sent: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Waits until one more request fits in the window, then counts it.
+    pub async fn acquire(&self) {
+        if self.limit == 0 {
+            return;
+        }
+        loop {
+            let wait_until = {
+                let mut sent = self.sent.lock().await;
+                let now = Instant::now();
+                while sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit {
+                    sent.push_back(now);
+                    return;
+                }
+                *sent.front().expect("a full window has a first request") + self.window
+            };
+            tokio::time::sleep_until(wait_until).await;
+        }
+    }
+
+    /// Makes the limiter wait `delay` before the next request, after the server said so.
+    pub async fn pause_for(&self, delay: Duration) {
+        if self.limit == 0 {
+            return;
+        }
+        let mut sent = self.sent.lock().await;
+        let resume = Instant::now() + delay;
+        // Pretend the window is full until `resume`.
+        let filler = resume.checked_sub(self.window).unwrap_or_else(Instant::now);
+        sent.clear();
+        sent.extend(std::iter::repeat_n(filler, self.limit));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn never_more_than_the_limit_in_a_window() {
+        let window = Duration::from_millis(300);
+        let limiter = RateLimiter::new(5, window);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..12 {
+            limiter.acquire().await;
+            times.push(start.elapsed());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times.iter().filter(|u| **u >= *t && **u < *t + window).count();
+            assert!(in_window <= 5, "request {i} at {t:?}: {times:?}");
+        }
+        assert!(times[4] < Duration::from_millis(50), "the first five go at once: {times:?}");
+        assert!(times[5] >= window, "the sixth waits for the window: {times:?}");
+    }
+
+    #[tokio::test]
+    async fn pause_delays_the_next_request() {
+        let limiter = RateLimiter::new(100, Duration::from_secs(61));
+        let start = Instant::now();
+        limiter.pause_for(Duration::from_millis(200)).await;
+        limiter.acquire().await;
+        assert!(start.elapsed() >= Duration::from_millis(190), "{:?}", start.elapsed());
+    }
+}

@@ -1,0 +1,124 @@
+//! The sync against the emulator over real loopback HTTP into a real sqlite file,
+//! checked against the API read independently with plain HTTP.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+use verilens::emulator::{self, EmulatorConfig};
+use verilens::model::twilio_time;
+use verilens::store;
+use verilens::sync::{SyncOptions, SyncProgress, sync_once};
+use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
+
+struct Fixture {
+    running: emulator::RunningEmulator,
+    config: EmulatorConfig,
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+}
+
+async fn fixture(attempts: u64) -> Fixture {
+    let mut config = EmulatorConfig::new(11, attempts);
+    // Pinned at the real time: the sync's window ends at the real clock, like Twilio's.
+    config.now = twilio_time::parse(&twilio_time::format(&chrono::Utc::now()));
+    config.rate_limit = 0;
+    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("snapshot.db");
+    Fixture { running, config, _dir: dir, db }
+}
+
+fn client(f: &Fixture) -> TwilioClient {
+    let c = &f.config.credentials;
+    TwilioClient::new(
+        &f.running.base_url(),
+        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
+        Arc::new(RateLimiter::per_minute(0)),
+    )
+    .unwrap()
+}
+
+/// Every attempt the API shows, read page by page with plain HTTP.
+async fn all_attempts_over_http(f: &Fixture) -> Vec<Value> {
+    let http = reqwest::Client::new();
+    let c = &f.config.credentials;
+    let mut url = format!("{}/v2/Attempts?PageSize=500", f.running.base_url());
+    let mut attempts = Vec::new();
+    loop {
+        let page: Value =
+            http.get(&url).basic_auth(&c.account_sid, Some(&c.auth_token)).send().await.unwrap().json().await.unwrap();
+        attempts.extend(page["attempts"].as_array().unwrap().iter().cloned());
+        match page["meta"]["next_page_url"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => return attempts,
+        }
+    }
+}
+
+type CountryCounts = BTreeMap<String, (i64, i64)>;
+
+fn counts_from_api(attempts: &[Value]) -> CountryCounts {
+    let mut counts = CountryCounts::new();
+    for a in attempts {
+        let country = a["channel_data"]["country"].as_str().unwrap_or_default().to_string();
+        let entry = counts.entry(country).or_default();
+        entry.0 += 1;
+        entry.1 += i64::from(a["conversion_status"] == "converted");
+    }
+    counts
+}
+
+async fn counts_from_sqlite(db: &std::path::Path) -> CountryCounts {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT country, COUNT(*), SUM(conversion_status = 'converted') FROM attempts GROUP BY country")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    rows.into_iter().map(|(c, n, k)| (c, (n, k))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_copies_every_attempt_and_is_idempotent() {
+    let f = fixture(6_000).await;
+    let pool = store::open(&f.db).await.unwrap();
+    let client = client(&f);
+    let progress = SyncProgress::default();
+
+    let first = sync_once(&pool, &client, &progress, &SyncOptions::default()).await.unwrap();
+    let api = all_attempts_over_http(&f).await;
+    assert!(api.len() > 4_000, "the emulator shows {} attempts", api.len());
+    assert_eq!(first.attempts_new as usize, api.len());
+    assert_eq!(first.api_total, first.snapshot_total);
+    assert_eq!(counts_from_sqlite(&f.db).await, counts_from_api(&api));
+
+    let sids: std::collections::HashSet<&str> = api.iter().map(|a| a["sid"].as_str().unwrap()).collect();
+    assert_eq!(sids.len(), api.len(), "the API lists every attempt once");
+
+    let second = sync_once(&pool, &client, &progress, &SyncOptions::default()).await.unwrap();
+    assert_eq!(second.attempts_new, 0);
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    assert_eq!(total as usize, api.len());
+    assert!(!progress.snapshot().running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_stop_the_sync_with_a_clear_error() {
+    let f = fixture(500).await;
+    let pool = store::open(&f.db).await.unwrap();
+    let client = TwilioClient::new(
+        &f.running.base_url(),
+        Credentials::auth_token(f.config.credentials.account_sid.clone(), "wrong".into()),
+        Arc::new(RateLimiter::per_minute(0)),
+    )
+    .unwrap();
+    let err = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("rejected the credentials") && message.contains("20003"), "{message}");
+    assert!(!message.contains("wrong"), "the secret stays out of messages: {message}");
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetch_one(&pool).await.unwrap();
+    assert_eq!(status, "failed");
+}
