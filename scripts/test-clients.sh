@@ -88,10 +88,11 @@ step "node --test tests/clients/node (twilio $(cd "$NODE_DIR" && node -p 'requir
 node_status=0
 (cd "$NODE_DIR" && node --test official_client.test.mjs) 2>&1 | tee "$logs/node" || node_status=$?
 
-# One closing line for both suites.
-count() { grep -Eo "$1" "$2" | grep -Eo '[0-9]+' | tail -1 || echo 0; }
-passed=$(( $(count '[0-9]+ passed' "$logs/pytest") + $(count '^# pass [0-9]+' "$logs/node") ))
-failed=$(( $(count '[0-9]+ (failed|error)' "$logs/pytest") + $(count '^# fail [0-9]+' "$logs/node") ))
+# One closing line for both suites, from pytest's last line and node's "# pass N" / "# fail N".
+sum() { local terms; terms=$(grep -Eo "$1" | grep -Eo '[0-9]+' | paste -sd+) || true; echo "(${terms:-0})"; }
+pytest_line=$(tail -n1 "$logs/pytest")
+passed=$(( $(sum '[0-9]+ passed' <<<"$pytest_line") + $(sum '^# pass [0-9]+' <"$logs/node") ))
+failed=$(( $(sum '[0-9]+ (failed|errors?)' <<<"$pytest_line") + $(sum '^# fail [0-9]+' <"$logs/node") ))
 echo "==> official clients took $(( $(date +%s) - start )) s (pytest exit $py_status, node exit $node_status)"
 echo "clients: $passed passed, $failed failed"
 [ "$py_status" = 0 ] && [ "$node_status" = 0 ]

@@ -69,9 +69,53 @@ pub struct Dataset {
     pub account_sid: String,
     pub service_sids: Vec<u128>,
     pub records: Vec<Record>,
+    pub incidents: Incidents,
     sid_index: std::collections::HashMap<u128, u32>,
     /// The first hour not generated yet (unix seconds).
     next_hour: i64,
+}
+
+/// A span of time, `[start, end)` in unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Span {
+    pub fn contains(&self, t: i64) -> bool {
+        (self.start..self.end).contains(&t)
+    }
+}
+
+/// Things a dashboard should reveal, placed at fixed points of the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incidents {
+    /// Unconverted SMS to sequential numbers in a high-cost country.
+    pub sms_pumping: Span,
+    pub pumping_market: &'static str,
+    pub pumping_attempts: u64,
+    /// One carrier's SMS and calls fail.
+    pub carrier_outage: Span,
+    pub outage_market: &'static str,
+    pub outage_carrier: u8,
+}
+
+impl Incidents {
+    fn place(window_start: i64, days: u32, attempts: u64) -> Self {
+        let window = i64::from(days) * 24 * HOUR;
+        let at = |share: f64| window_start + ((window as f64 * share) as i64).div_euclid(HOUR) * HOUR;
+        let pumping_start = at(0.80) + 2 * HOUR;
+        let outage_start = at(0.62) + 5 * HOUR;
+        Incidents {
+            sms_pumping: Span { start: pumping_start, end: pumping_start + 3 * HOUR },
+            pumping_market: "ID",
+            pumping_attempts: (attempts / 50).max(300),
+            carrier_outage: Span { start: outage_start, end: outage_start + 16 * HOUR },
+            outage_market: "US",
+            outage_carrier: 0,
+        }
+    }
 }
 
 impl Dataset {
@@ -79,7 +123,9 @@ impl Dataset {
     pub fn generate(config: DatasetConfig, account_sid: String, now: DateTime<Utc>) -> Self {
         let start_hour = (now.timestamp() - i64::from(config.days) * 24 * HOUR).div_euclid(HOUR) * HOUR;
         let service_sids = (0..3).map(|i| sid_bits(config.seed, 0x5e41_ce00 + i, 0)).collect();
+        let incidents = Incidents::place(start_hour, config.days, config.attempts);
         let mut dataset = Dataset {
+            incidents,
             markets: markets(),
             account_sid,
             service_sids,
@@ -98,7 +144,7 @@ impl Dataset {
         while self.next_hour <= last_hour {
             let hour = self.next_hour;
             let first = self.records.len();
-            generate_hour(&self.config, &self.markets, hour, &mut self.records);
+            generate_hour(&self.config, &self.markets, &self.incidents, hour, &mut self.records);
             self.records[first..].sort_by_key(|r| (r.created, r.sid));
             for (offset, record) in self.records[first..].iter().enumerate() {
                 self.sid_index.insert(record.sid, (first + offset) as u32);
@@ -121,16 +167,23 @@ impl Dataset {
 
 /// Relative traffic by local hour of day: quiet at night, peaks at midday and evening.
 fn daily_weight(local_hour: u32) -> f64 {
-    const CURVE: [f64; 24] = [
-        0.25, 0.15, 0.10, 0.08, 0.08, 0.12, 0.30, 0.60, 0.95, 1.25, 1.40, 1.45, 1.50, 1.45, 1.40, 1.35, 1.35, 1.40,
-        1.50, 1.55, 1.45, 1.15, 0.80, 0.45,
-    ];
-    CURVE[local_hour as usize % 24]
+    DAILY_CURVE[local_hour as usize % 24] / (DAILY_CURVE.iter().sum::<f64>() / 24.0)
 }
 
-/// Weekends carry less verification traffic than weekdays.
+const DAILY_CURVE: [f64; 24] = [
+    0.25, 0.15, 0.10, 0.08, 0.08, 0.12, 0.30, 0.60, 0.95, 1.25, 1.40, 1.45, 1.50, 1.45, 1.40, 1.35, 1.35, 1.40, 1.50,
+    1.55, 1.45, 1.15, 0.80, 0.45,
+];
+
+/// Attempts per verification the generator produces on average (measured; see the tests).
+const ATTEMPTS_PER_VERIFICATION: f64 = 1.15;
+
+/// Weekends carry less verification traffic than weekdays; a week averages 1.
 fn weekly_weight(weekday: u32) -> f64 {
-    if weekday >= 5 { 0.75 } else { 1.07 }
+    const WEEKDAY: f64 = 1.1;
+    const WEEKEND: f64 = 0.75;
+    let mean = (5.0 * WEEKDAY + 2.0 * WEEKEND) / 7.0;
+    if weekday >= 5 { WEEKEND / mean } else { WEEKDAY / mean }
 }
 
 fn local_weight(market: &Market, hour_start: i64) -> f64 {
@@ -138,14 +191,15 @@ fn local_weight(market: &Market, hour_start: i64) -> f64 {
     daily_weight(local.hour()) * weekly_weight(local.weekday().num_days_from_monday())
 }
 
-fn generate_hour(config: &DatasetConfig, markets: &[Market], hour: i64, out: &mut Vec<Record>) {
+fn generate_hour(config: &DatasetConfig, markets: &[Market], incidents: &Incidents, hour: i64, out: &mut Vec<Record>) {
     let mut rng = Rng::new(mix(config.seed, hour as u64));
     let total_share: f64 = markets.iter().map(|m| m.traffic_share).sum();
     let weights: Vec<f64> = markets.iter().map(|m| m.traffic_share * local_weight(m, hour)).collect();
     let hourly_attempts = config.attempts as f64 / (f64::from(config.days) * 24.0);
-    // About 1.35 attempts per verification on average.
-    let expected_verifications = hourly_attempts / 1.35 * weights.iter().sum::<f64>() / total_share;
+    let expected_verifications =
+        hourly_attempts / ATTEMPTS_PER_VERIFICATION * weights.iter().sum::<f64>() / total_share;
     let verifications = rng.poisson(expected_verifications);
+    let outage_market = markets.iter().position(|m| m.code == incidents.outage_market);
     let mut serial = 0u64;
     for v in 0..verifications {
         let market_index = rng.weighted(&weights);
@@ -160,18 +214,22 @@ fn generate_hour(config: &DatasetConfig, markets: &[Market], hour: i64, out: &mu
         let carrier_count = market.carriers.len().max(1);
         let carrier = rng.weighted(&carrier_weights(carrier_count)) as u8;
         for attempt in 0..max_attempts {
+            let created_at = created.min(hour + HOUR - 1);
+            let carrier_down = Some(market_index) == outage_market
+                && carrier == incidents.outage_carrier
+                && (channel == 0 || channel == 2)
+                && incidents.carrier_outage.contains(created_at);
             let p_convert = market.conversion[channel] * carrier_factor(carrier, carrier_count);
-            let converted = rng.chance(p_convert);
+            let converted = !carrier_down && rng.chance(p_convert);
             let last = converted || attempt + 1 == max_attempts;
-            let (final_status, error_code) = outcome(&mut rng, channel, converted);
-            let sid = sid_bits(config.seed, hour as u64, serial);
-            serial += 1;
+            let (final_status, error_code) =
+                if carrier_down { outage_outcome(&mut rng, channel) } else { outcome(&mut rng, channel, converted) };
             out.push(Record {
-                sid,
+                sid: sid_bits(config.seed, hour as u64, serial),
                 verification_sid,
-                created: created.min(hour + HOUR - 1),
-                converted_at: converted.then(|| created + 15 + rng.below(240) as i64),
-                settled_at: created + 60 + rng.below(4 * HOUR as u64) as i64,
+                created: created_at,
+                converted_at: converted.then(|| created_at + 15 + rng.below(240) as i64),
+                settled_at: created_at + 60 + rng.below(4 * HOUR as u64) as i64,
                 phone,
                 price_micros: price_micros(market, channel, &mut rng),
                 error_code,
@@ -182,19 +240,71 @@ fn generate_hour(config: &DatasetConfig, markets: &[Market], hour: i64, out: &mu
                 final_status,
                 last_of_verification: last,
             });
+            serial += 1;
             if last {
                 break;
             }
             created += 30 + rng.below(150) as i64;
             // Some users ask for the code on another channel after a failed try.
             if rng.chance(0.25) {
-                channel = match channel {
-                    0 => 2,
-                    1 => 0,
-                    _ => 0,
-                };
+                channel = if channel == 0 { 2 } else { 0 };
             }
         }
+    }
+    if incidents.sms_pumping.contains(hour) {
+        generate_pumping(config, markets, incidents, hour, &mut rng, serial, out);
+    }
+}
+
+/// An SMS-pumping burst: unconverted SMS to sequential numbers, each its own verification.
+fn generate_pumping(
+    config: &DatasetConfig,
+    markets: &[Market],
+    incidents: &Incidents,
+    hour: i64,
+    rng: &mut Rng,
+    mut serial: u64,
+    out: &mut Vec<Record>,
+) {
+    let Some(market_index) = markets.iter().position(|m| m.code == incidents.pumping_market) else {
+        return;
+    };
+    let market = &markets[market_index];
+    let span_hours = ((incidents.sms_pumping.end - incidents.sms_pumping.start) / HOUR).max(1) as u64;
+    let per_hour = incidents.pumping_attempts / span_hours;
+    let hours_in = ((hour - incidents.sms_pumping.start) / HOUR) as u64;
+    // One block of numbers for the whole burst, continuing hour after hour.
+    let first_number = 10u64.pow(market.subscriber_digits - 1) * 3 + mix(config.seed, 0x9e3) % 1_000_000;
+    for k in 0..per_hour {
+        let (final_status, error_code) =
+            if rng.chance(0.7) { (FinalStatus::Delivered, 0) } else { (FinalStatus::Undelivered, 30008) };
+        out.push(Record {
+            sid: sid_bits(config.seed, hour as u64, serial),
+            verification_sid: sid_bits(config.seed, hour as u64, 2_000_000 + k),
+            created: hour + (k * HOUR as u64 / per_hour) as i64,
+            converted_at: None,
+            settled_at: hour + 600 + rng.below(HOUR as u64) as i64,
+            phone: first_number + hours_in * per_hour + k,
+            price_micros: price_micros(market, 0, rng),
+            error_code,
+            market: market_index as u8,
+            carrier: rng.below(market.carriers.len() as u64) as u8,
+            channel: 0,
+            service: 1,
+            final_status,
+            last_of_verification: true,
+        });
+        serial += 1;
+    }
+}
+
+fn outage_outcome(rng: &mut Rng, channel: usize) -> (FinalStatus, u16) {
+    if channel == 2 {
+        (FinalStatus::CallNoAnswer, 0)
+    } else if rng.chance(0.6) {
+        (FinalStatus::Undelivered, 30008)
+    } else {
+        (FinalStatus::Undelivered, 30003)
     }
 }
 
@@ -285,10 +395,55 @@ mod tests {
 
     #[test]
     fn volume_is_close_to_the_requested_attempts() {
-        let d = Dataset::generate(config(1), "AC".into(), now());
-        let n = d.records.len() as f64;
-        assert!((15_000.0..25_000.0).contains(&n), "{n} attempts");
+        let config = DatasetConfig { seed: 1, attempts: 200_000, days: 30 };
+        let d = Dataset::generate(config, "AC".into(), now());
+        let pumping = d.incidents.pumping_attempts as f64;
+        let n = d.records.len() as f64 - pumping;
+        assert!((190_000.0..210_000.0).contains(&n), "{n} attempts");
         assert!(d.records.windows(2).all(|w| w[0].created <= w[1].created));
+        let verifications: std::collections::HashSet<u128> = d.records.iter().map(|r| r.verification_sid).collect();
+        let per_verification = d.records.len() as f64 / verifications.len() as f64;
+        assert!((ATTEMPTS_PER_VERIFICATION - per_verification).abs() < 0.03, "{per_verification}");
+    }
+
+    #[test]
+    fn the_pumping_burst_is_unconverted_sms_to_sequential_numbers() {
+        let d = Dataset::generate(config(9), "AC".into(), now());
+        let id = d.markets.iter().position(|m| m.code == "ID").unwrap() as u8;
+        let burst: Vec<&Record> = d
+            .records
+            .iter()
+            .filter(|r| {
+                d.incidents.sms_pumping.contains(r.created) && r.market == id && r.service == 1 && r.channel == 0
+            })
+            .collect();
+        assert!(burst.len() as u64 >= d.incidents.pumping_attempts * 9 / 10, "{} in the burst", burst.len());
+        assert!(burst.iter().filter(|r| r.converted_at.is_some()).count() < burst.len() / 20);
+        let mut numbers: Vec<u64> = burst.iter().map(|r| r.phone).collect();
+        numbers.sort();
+        let sequential = numbers.windows(2).filter(|w| w[1] == w[0] + 1).count();
+        assert!(sequential as u64 >= d.incidents.pumping_attempts * 9 / 10, "{sequential} sequential");
+    }
+
+    #[test]
+    fn the_outage_carrier_fails_during_the_outage_only() {
+        let d = Dataset::generate(DatasetConfig { seed: 4, attempts: 200_000, days: 30 }, "AC".into(), now());
+        let us = d.markets.iter().position(|m| m.code == "US").unwrap() as u8;
+        let rate = |inside: bool| {
+            let sms: Vec<&Record> = d
+                .records
+                .iter()
+                .filter(|r| r.market == us && r.carrier == d.incidents.outage_carrier && r.channel == 0)
+                .filter(|r| d.incidents.carrier_outage.contains(r.created) == inside)
+                .collect();
+            let delivered = sms.iter().filter(|r| r.final_status == FinalStatus::Delivered).count();
+            (delivered as f64 / sms.len() as f64, sms.len())
+        };
+        let (during, n) = rate(true);
+        let (otherwise, _) = rate(false);
+        assert!(n > 20, "{n} attempts during the outage");
+        assert_eq!(during, 0.0);
+        assert!(otherwise > 0.6, "{otherwise}");
     }
 
     #[test]
@@ -310,5 +465,16 @@ mod tests {
                 assert!(r.last_of_verification);
             }
         }
+    }
+
+    #[test]
+    fn whatsapp_converts_far_better_than_sms_in_colombia() {
+        let d = Dataset::generate(DatasetConfig { seed: 2, attempts: 200_000, days: 30 }, "AC".into(), now());
+        let co = d.markets.iter().position(|m| m.code == "CO").unwrap() as u8;
+        let rate = |channel: u8| {
+            let all: Vec<&Record> = d.records.iter().filter(|r| r.market == co && r.channel == channel).collect();
+            all.iter().filter(|r| r.converted_at.is_some()).count() as f64 / all.len() as f64
+        };
+        assert!(rate(1) > rate(0) + 0.2, "whatsapp {} vs sms {}", rate(1), rate(0));
     }
 }
