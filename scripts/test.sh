@@ -11,6 +11,9 @@ echo "==> cargo test"
 # Release profile with the server's features: shares the build above.
 cargo test --release --features ssr
 
+echo "==> official Twilio helper libraries against the emulator"
+scripts/test-clients.sh
+
 echo "==> playwright"
 (cd end2end && npx playwright test)
 echo "==> all tests passed in $(( $(date +%s) - start )) s"
