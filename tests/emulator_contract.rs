@@ -9,6 +9,9 @@ use serde_json::Value;
 use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
 use verilens::model::{Attempt, twilio_time};
 
+/// Which attempts a filter should select.
+type Predicate = Box<dyn Fn(&Value) -> bool>;
+
 const NOW: &str = "2026-11-20T15:00:00Z";
 
 async fn start(configure: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, EmulatorConfig) {
@@ -175,7 +178,7 @@ async fn every_filter_selects_what_it_names() {
     let api = Api::new(&running, &config);
     let all = api.walk("/v2/Attempts?PageSize=1000").await;
     let sample = &all[all.len() / 2];
-    let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(String, Predicate)> = vec![
         ("Country=co".into(), Box::new(|a: &Value| a["channel_data"]["country"] == "CO")),
         ("Channel=WHATSAPP".into(), Box::new(|a: &Value| a["channel"] == "whatsapp")),
         ("Status=converted".into(), Box::new(|a: &Value| a["conversion_status"] == "converted")),
@@ -206,7 +209,7 @@ async fn every_filter_selects_what_it_names() {
         let expected = all.iter().filter(|a| predicate(a)).count();
         assert!(expected > 0, "{query} matches something");
         assert_eq!(listed.len(), expected, "{query}");
-        assert!(listed.iter().all(|a| predicate(a)), "{query}");
+        assert!(listed.iter().all(&predicate), "{query}");
     }
     let to = sample["channel_data"]["to"].as_str().unwrap();
     let encoded = to.replace('+', "%2B");
@@ -267,7 +270,7 @@ async fn summary_counts_what_the_list_shows() {
     let api = Api::new(&running, &config);
     let all = api.walk("/v2/Attempts?PageSize=1000").await;
     for (query, keep) in [
-        ("", Box::new(|_: &Value| true) as Box<dyn Fn(&Value) -> bool>),
+        ("", Box::new(|_: &Value| true) as Predicate),
         (
             "?Country=MX&Channel=whatsapp",
             Box::new(|a: &Value| a["channel_data"]["country"] == "MX" && a["channel"] == "whatsapp"),

@@ -33,6 +33,9 @@ pub struct Market {
     pub carriers: Vec<Carrier>,
 }
 
+/// code, dial code, mobile prefix, subscriber digits, locale, UTC offset, share, mix, conversion, prices.
+type MarketRow = (&'static str, &'static str, &'static str, u32, &'static str, i32, f64, [f64; 4], [f64; 4], [f64; 3]);
+
 const CARRIERS_JSON: &str = include_str!("../../data/carriers-15-countries.json");
 
 #[derive(Deserialize)]
@@ -44,7 +47,7 @@ struct CarrierFile {
 pub fn markets() -> Vec<Market> {
     let file: CarrierFile = serde_json::from_str(CARRIERS_JSON).expect("data/carriers-15-countries.json is valid");
     #[rustfmt::skip]
-    let table: [(&str, &str, &str, u32, &str, i32, f64, [f64; 4], [f64; 4], [f64; 3]); 15] = [
+    let table: [MarketRow; 15] = [
         //  code  dial   mobile digits locale tz  share   sms   wa    call  email     sms   wa    call  email    sms     wa      call
         ("US", "1",   "",   10, "en", -6, 30.0, [0.78, 0.02, 0.16, 0.04], [0.80, 0.78, 0.72, 0.55], [0.0079, 0.0050, 0.0140]),
         ("BR", "55",  "119", 8, "pt", -3, 10.0, [0.35, 0.60, 0.03, 0.02], [0.62, 0.84, 0.55, 0.45], [0.0450, 0.0300, 0.0500]),

@@ -12,6 +12,7 @@ mod routes;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,11 @@ pub struct Emulator {
     pub dataset: RwLock<Dataset>,
     requests: Mutex<HashMap<String, VecDeque<Instant>>>,
     fault_counter: Mutex<u64>,
+    /// The pinned clock in unix seconds, or `NOT_PINNED` for the real one.
+    pinned_now: AtomicI64,
 }
+
+const NOT_PINNED: i64 = i64::MIN;
 
 impl Emulator {
     pub fn new(config: EmulatorConfig) -> Arc<Self> {
@@ -88,16 +93,26 @@ impl Emulator {
             config.now.unwrap_or_else(Utc::now),
         );
         Arc::new(Emulator {
-            config,
             dataset: RwLock::new(dataset),
             requests: Mutex::new(HashMap::new()),
             fault_counter: Mutex::new(0),
+            pinned_now: AtomicI64::new(config.now.map_or(NOT_PINNED, |t| t.timestamp())),
+            config,
         })
     }
 
     /// The emulator's clock, in unix seconds.
     pub fn now(&self) -> i64 {
-        self.config.now.unwrap_or_else(Utc::now).timestamp()
+        match self.pinned_now.load(Ordering::Relaxed) {
+            NOT_PINNED => Utc::now().timestamp(),
+            pinned => pinned,
+        }
+    }
+
+    /// Pins the clock at `now`: attempts created until then appear, recent ones settle.
+    pub fn set_clock(&self, now: DateTime<Utc>) {
+        self.dataset.write().expect("dataset lock").extend_to(now);
+        self.pinned_now.store(now.timestamp(), Ordering::Relaxed);
     }
 
     /// Counts a request against the account's per-minute budget.
@@ -134,7 +149,7 @@ impl Emulator {
 
     /// Generates the hours that began since the last call, so new attempts keep arriving.
     pub fn advance_clock(&self) {
-        if self.config.now.is_none() {
+        if self.pinned_now.load(Ordering::Relaxed) == NOT_PINNED {
             self.dataset.write().expect("dataset lock").extend_to(Utc::now());
         }
     }

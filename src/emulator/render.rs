@@ -28,12 +28,10 @@ pub fn render_attempt(dataset: &Dataset, record: &Record, now: i64, base_url: &s
         locale: Some(market.locale.to_string()),
         ..ChannelData::default()
     };
-    if record.carrier != NO_CARRIER {
-        if let Some(carrier) = market.carriers.get(record.carrier as usize) {
-            data.mcc = Some(carrier.mcc.clone());
-            data.mnc = Some(carrier.mnc.clone());
-            data.carrier = Some(carrier_name(&carrier.brand, &carrier.operator));
-        }
+    if let Some(carrier) = market.carriers.get(record.carrier as usize).filter(|_| record.carrier != NO_CARRIER) {
+        data.mcc = Some(carrier.mcc.clone());
+        data.mnc = Some(carrier.mnc.clone());
+        data.carrier = Some(carrier_name(&carrier.brand, &carrier.operator));
     }
     match channel {
         Channel::Call => data.call_status = Some(call_status(record.final_status, settled).to_string()),

@@ -31,11 +31,13 @@ pub struct SyncOptions {
     /// How much before the watermark a later run re-reads.
     pub lookback: Duration,
     pub page_size: u32,
+    /// Time slices of the window walked at once, within the shared rate limit.
+    pub slices: u32,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { window_days: 30, lookback: Duration::hours(48), page_size: 1000 }
+        SyncOptions { window_days: 30, lookback: Duration::hours(48), page_size: 1000, slices: 4 }
     }
 }
 
@@ -53,47 +55,75 @@ pub struct SyncReport {
     pub snapshot_total: u64,
 }
 
-/// Runs one sync now, ending at the current time.
+/// Runs one sync: finishes an interrupted run if there is one, then a new run
+/// ending at the current time.
 pub async fn sync_once(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
-    let start = window_start(store::watermark(pool).await?.as_deref(), now, options);
-    let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
-    let run_id = store::start_run(pool, &twilio_time::format(&now), (&from, &to)).await?;
+    if let Some(run) = store::interrupted_run(pool).await? {
+        tracing::info!("resuming interrupted sync run {} ({}..{})", run.id, run.window_start, run.window_end);
+        complete_run(pool, client, progress, options, run).await?;
+    }
+    let run = plan_run(pool, options).await?;
+    complete_run(pool, client, progress, options, run).await
+}
+
+async fn complete_run(
+    pool: &SqlitePool,
+    client: &TwilioClient,
+    progress: &SyncProgress,
+    options: &SyncOptions,
+    run: store::InterruptedRun,
+) -> Result<SyncReport, SyncError> {
+    let (from, to) = (run.window_start.clone(), run.window_end.clone());
     progress.start(&from, &to);
-    let outcome = run_window(pool, client, progress, options, run_id, &from, &to).await;
+    let outcome = run_window(pool, client, progress, options, &run).await;
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
-        Ok((pages, new, updated, api_total)) => {
+        Ok(api_total) => {
             let snapshot_total = store::count_attempts_between(pool, &from, &to).await?;
-            store::finish_run(pool, run_id, &finished, Ok((api_total, snapshot_total))).await?;
+            store::finish_run(pool, run.id, &finished, Ok((api_total, snapshot_total))).await?;
             if api_total != snapshot_total {
                 tracing::warn!(
                     "snapshot holds {snapshot_total} attempts for {from}..{to}, the Attempts API reports {api_total}"
                 );
             }
+            let (pages, attempts_new, attempts_updated) = store::run_counts(pool, run.id).await?;
             Ok(SyncReport {
-                run_id,
+                run_id: run.id,
                 window_start: from,
                 window_end: to,
                 pages,
-                attempts_new: new,
-                attempts_updated: updated,
+                attempts_new,
+                attempts_updated,
                 api_total,
                 snapshot_total,
             })
         }
         Err(e) => {
-            store::finish_run(pool, run_id, &finished, Err(e.to_string())).await?;
+            store::finish_run(pool, run.id, &finished, Err(e.to_string())).await?;
             Err(e)
         }
     };
     progress.finish(result.as_ref().err().map(|e| e.to_string()));
     result
+}
+
+/// Creates a run for the window ending now, cut into time slices.
+async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::InterruptedRun, SyncError> {
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
+    let start = window_start(store::watermark(pool).await?.as_deref(), now, options);
+    let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
+    let id = store::start_run(pool, &to, (&from, &to)).await?;
+    let slices: Vec<(String, String)> = slice_window(start, now, options.slices)
+        .into_iter()
+        .map(|(a, b)| (twilio_time::format(&a), twilio_time::format(&b)))
+        .collect();
+    store::create_slices(pool, id, &slices).await?;
+    Ok(store::InterruptedRun { id, window_start: from, window_end: to })
 }
 
 /// Where a run starts: the watermark less the lookback, never before Twilio's window.
@@ -102,46 +132,92 @@ pub fn window_start(watermark: Option<&str>, now: DateTime<Utc>, options: &SyncO
     watermark.and_then(twilio_time::parse).map_or(oldest, |w| (w - options.lookback).max(oldest))
 }
 
+/// `[start, end)` cut into `count` adjacent slices of whole seconds.
+pub fn slice_window(start: DateTime<Utc>, end: DateTime<Utc>, count: u32) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let total = (end - start).num_seconds().max(0);
+    let count = i64::from(count.max(1)).min(total.max(1));
+    (0..count)
+        .map(|i| (start + Duration::seconds(total * i / count), start + Duration::seconds(total * (i + 1) / count)))
+        .collect()
+}
+
+/// Walks every unfinished slice of the run at once; returns the Summary's total for the window.
 async fn run_window(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
-    run_id: i64,
-    from: &str,
-    to: &str,
-) -> Result<(u64, u64, u64, u64), SyncError> {
+    run: &store::InterruptedRun,
+) -> Result<u64, SyncError> {
     let summary_query = SummaryQuery {
-        date_created_after: Some(from.to_string()),
-        date_created_before: Some(to.to_string()),
+        date_created_after: Some(run.window_start.clone()),
+        date_created_before: Some(run.window_end.clone()),
         ..SummaryQuery::default()
     };
     let expected = client.fetch_summary(&summary_query).await?.total_attempts;
     progress.expect(expected);
-    let query = ListQuery {
-        date_created_after: Some(from.to_string()),
-        date_created_before: Some(to.to_string()),
-        page_size: Some(options.page_size),
+    let mut walks = tokio::task::JoinSet::new();
+    for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
+        let (pool, client, progress) = (pool.clone(), client.clone(), progress.clone());
+        let (run_id, page_size) = (run.id, options.page_size);
+        walks.spawn(async move { walk_slice(&pool, &client, &progress, run_id, page_size, slice).await });
+    }
+    while let Some(joined) = walks.join_next().await {
+        // The first failure stops the run; the other walks are dropped with the set.
+        joined.expect("a slice walk panicked")?;
+    }
+    Ok(client.fetch_summary(&summary_query).await?.total_attempts)
+}
+
+/// Pages through one slice, writing each page in a transaction with the slice's
+/// next page, and fetching that next page while the write runs.
+async fn walk_slice(
+    pool: &SqlitePool,
+    client: &TwilioClient,
+    progress: &SyncProgress,
+    run_id: i64,
+    page_size: u32,
+    slice: store::SliceState,
+) -> Result<(), SyncError> {
+    let first_query = ListQuery {
+        date_created_after: Some(slice.window_start.clone()),
+        date_created_before: Some(slice.window_end.clone()),
+        page_size: Some(page_size),
         ..ListQuery::default()
     };
-    let mut page = client.list_attempts(&query).await?;
-    let (mut pages, mut new, mut updated) = (0u64, 0u64, 0u64);
+    let first_page = || client.list_attempts(&first_query);
+    let mut page = match &slice.next_page_url {
+        // A page token the API no longer accepts: read the slice again from its start.
+        Some(url) => match client.list_attempts_at(url).await {
+            Err(TwilioError::BadRequest { .. } | TwilioError::NotFound { .. }) => first_page().await?,
+            other => other?,
+        },
+        None => first_page().await?,
+    };
     loop {
-        let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        let count = store::upsert_attempts(&mut tx, &page.attempts).await?;
-        store::record_page(&mut tx, run_id, count).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        pages += 1;
-        new += count.new;
-        updated += count.updated;
+        let next_url = page.meta.next_page_url.clone();
+        let write = async {
+            let mut tx = store::begin_write(pool).await?;
+            let count = store::upsert_attempts(&mut tx, &page.attempts).await?;
+            store::record_page(&mut tx, run_id, count).await?;
+            store::advance_slice(&mut tx, run_id, slice.slice, next_url.as_deref()).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok::<_, SyncError>(())
+        };
+        let fetch_next = async {
+            match &next_url {
+                Some(url) => Some(client.list_attempts_at(url).await),
+                None => None,
+            }
+        };
+        let (written, next) = tokio::join!(write, fetch_next);
+        written?;
         progress.page_done(page.attempts.len() as u64);
-        match page.meta.next_page_url.as_deref() {
-            Some(next) => page = client.list_attempts_at(next).await?,
-            None => break,
+        match next {
+            Some(next) => page = next?,
+            None => return Ok(()),
         }
     }
-    let api_total = client.fetch_summary(&summary_query).await?.total_attempts;
-    Ok((pages, new, updated, api_total))
 }
 
 #[cfg(test)]
@@ -157,5 +233,17 @@ mod tests {
         assert_eq!(twilio_time::format(&later), "2026-11-23T11:00:00Z");
         let stale = window_start(Some("2026-09-01T00:00:00Z"), now, &options);
         assert_eq!(stale, now - Duration::days(30));
+    }
+
+    #[test]
+    fn slices_cover_the_window_without_gaps() {
+        let start = twilio_time::parse("2026-11-01T00:00:00Z").unwrap();
+        let end = twilio_time::parse("2026-11-02T00:00:07Z").unwrap();
+        let slices = slice_window(start, end, 4);
+        assert_eq!(slices.len(), 4);
+        assert_eq!(slices[0].0, start);
+        assert_eq!(slices[3].1, end);
+        assert!(slices.windows(2).all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
+        assert_eq!(slice_window(start, start + Duration::seconds(2), 4).len(), 2);
     }
 }

@@ -118,6 +118,15 @@ pub struct TwilioClient {
     credentials: Credentials,
     limiter: Arc<RateLimiter>,
     retry: RetryPolicy,
+    timeout: Duration,
+}
+
+fn http_client(timeout: Duration) -> Result<reqwest::Client, TwilioError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("verilens/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| TwilioError::Network { host: String::new(), message: e.to_string() })
 }
 
 impl TwilioClient {
@@ -126,12 +135,22 @@ impl TwilioClient {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| TwilioError::InvalidBaseUrl(base_url.to_string()))?;
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("verilens/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TwilioError::Network { host: base_url.to_string(), message: e.to_string() })?;
-        Ok(TwilioClient { http, base_url, credentials, limiter, retry: RetryPolicy::default() })
+        let http = http_client(REQUEST_TIMEOUT)?;
+        Ok(TwilioClient {
+            http,
+            base_url,
+            credentials,
+            limiter,
+            retry: RetryPolicy::default(),
+            timeout: REQUEST_TIMEOUT,
+        })
+    }
+
+    /// A shorter request timeout than the API's documented 15 s, for tests.
+    pub fn with_timeout(mut self, timeout: Duration) -> Result<Self, TwilioError> {
+        self.http = http_client(timeout)?;
+        self.timeout = timeout;
+        Ok(self)
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -200,8 +219,9 @@ impl TwilioClient {
                     attempt += 1;
                     let delay = match &e {
                         TwilioError::RateLimited { retry_after } => {
+                            // Everything sharing the limiter waits too, not only this request.
                             self.limiter.pause_for(*retry_after).await;
-                            Duration::ZERO
+                            *retry_after
                         }
                         _ => backoff(&self.retry, attempt),
                     };
@@ -221,7 +241,7 @@ impl TwilioClient {
             .basic_auth(&self.credentials.username, Some(&self.credentials.secret))
             .send()
             .await
-            .map_err(|e| transport_error(e, &host))?;
+            .map_err(|e| transport_error(e, &host, self.timeout))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -229,7 +249,7 @@ impl TwilioClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|e| transport_error(e, &host))?;
+        let body = response.bytes().await.map_err(|e| transport_error(e, &host, self.timeout))?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| TwilioError::Undecodable {
                 status: status.as_u16(),
@@ -254,9 +274,9 @@ impl TwilioClient {
     }
 }
 
-fn transport_error(e: reqwest::Error, host: &str) -> TwilioError {
+fn transport_error(e: reqwest::Error, host: &str, timeout: Duration) -> TwilioError {
     if e.is_timeout() {
-        TwilioError::Timeout { host: host.to_string(), timeout: REQUEST_TIMEOUT }
+        TwilioError::Timeout { host: host.to_string(), timeout }
     } else {
         // reqwest's messages include the URL, which holds no secret (auth is a header).
         TwilioError::Network { host: host.to_string(), message: e.without_url().to_string() }

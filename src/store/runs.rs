@@ -1,0 +1,164 @@
+//! The sync's bookkeeping: runs, their slices, and the watermark.
+
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::{StoreError, UpsertCount};
+
+/// Where the next incremental sync starts, if a sync ever completed.
+pub async fn watermark(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT watermark FROM sync_state WHERE id = 1").fetch_optional(pool).await?)
+}
+
+/// Records that a run is starting; returns its id.
+pub async fn start_run(pool: &SqlitePool, started_at: &str, window: (&str, &str)) -> Result<i64, StoreError> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO sync_runs (started_at, window_start, window_end, status) VALUES (?, ?, ?, 'running') RETURNING id",
+    )
+    .bind(started_at)
+    .bind(window.0)
+    .bind(window.1)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
+/// Adds one page's counts to its run, inside the page's transaction.
+pub async fn record_page(tx: &mut Transaction<'_, Sqlite>, run_id: i64, count: UpsertCount) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sync_runs SET pages = pages + 1, attempts_new = attempts_new + ?, attempts_updated = attempts_updated + ? WHERE id = ?",
+    )
+    .bind(count.new as i64)
+    .bind(count.updated as i64)
+    .bind(run_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Closes a run; a complete run moves the watermark to its window's end.
+pub async fn finish_run(
+    pool: &SqlitePool,
+    run_id: i64,
+    finished_at: &str,
+    outcome: Result<(u64, u64), String>,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    match &outcome {
+        Ok((api_total, snapshot_total)) => {
+            sqlx::query(
+                "UPDATE sync_runs SET status = 'complete', finished_at = ?, api_total = ?, snapshot_total = ? WHERE id = ?",
+            )
+            .bind(finished_at)
+            .bind(*api_total as i64)
+            .bind(*snapshot_total as i64)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO sync_state (id, watermark) SELECT 1, window_end FROM sync_runs WHERE id = ?
+                 ON CONFLICT (id) DO UPDATE SET watermark = excluded.watermark",
+            )
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err(message) => {
+            sqlx::query("UPDATE sync_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?")
+                .bind(finished_at)
+                .bind(message)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Attempts in the snapshot created in `[from, to)`.
+pub async fn count_attempts_between(pool: &SqlitePool, from: &str, to: &str) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE date_created >= ? AND date_created < ?")
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u64)
+}
+
+/// A run that never finished: its process died or was killed.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct InterruptedRun {
+    pub id: i64,
+    pub window_start: String,
+    pub window_end: String,
+}
+
+/// The latest run still marked running, if any.
+pub async fn interrupted_run(pool: &SqlitePool) -> Result<Option<InterruptedRun>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, window_start, window_end FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One time slice of a run and how far it got.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SliceState {
+    pub slice: i64,
+    pub window_start: String,
+    pub window_end: String,
+    pub next_page_url: Option<String>,
+    pub done: bool,
+}
+
+pub async fn create_slices(pool: &SqlitePool, run_id: i64, windows: &[(String, String)]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    for (index, (start, end)) in windows.iter().enumerate() {
+        sqlx::query("INSERT INTO sync_slices (run_id, slice, window_start, window_end) VALUES (?, ?, ?, ?)")
+            .bind(run_id)
+            .bind(index as i64)
+            .bind(start)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn run_slices(pool: &SqlitePool, run_id: i64) -> Result<Vec<SliceState>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT slice, window_start, window_end, next_page_url, done FROM sync_slices WHERE run_id = ? ORDER BY slice",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Records, with the page it follows, where a slice continues; `None` marks it done.
+pub async fn advance_slice(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    slice: i64,
+    next_page_url: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sync_slices SET next_page_url = ?, done = ? WHERE run_id = ? AND slice = ?")
+        .bind(next_page_url)
+        .bind(next_page_url.is_none())
+        .bind(run_id)
+        .bind(slice)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Pages, new and updated attempts a run wrote.
+pub async fn run_counts(pool: &SqlitePool, run_id: i64) -> Result<(u64, u64, u64), StoreError> {
+    let (pages, new, updated): (i64, i64, i64) =
+        sqlx::query_as("SELECT pages, attempts_new, attempts_updated FROM sync_runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?;
+    Ok((pages as u64, new as u64, updated as u64))
+}

@@ -1,0 +1,285 @@
+//! The sync under faults: server errors, latency, the rate limit, kills at random
+//! points, garbage, 429 storms, timeouts, and attempts that settle after the fact.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::Utc;
+use serde_json::Value;
+use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
+use verilens::model::twilio_time;
+use verilens::store;
+use verilens::sync::{SyncError, SyncOptions, SyncProgress, sync_once};
+use verilens::twilio::{Credentials, RateLimiter, RetryPolicy, TwilioClient, TwilioError};
+
+fn now_pinned(offset: chrono::Duration) -> chrono::DateTime<Utc> {
+    twilio_time::parse(&twilio_time::format(&(Utc::now() + offset))).unwrap()
+}
+
+async fn emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, EmulatorConfig) {
+    let mut config = EmulatorConfig::new(5, 8_000);
+    config.now = Some(now_pinned(chrono::Duration::zero()));
+    config.rate_limit = 0;
+    configure(&mut config);
+    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    (running, config)
+}
+
+fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> TwilioClient {
+    let c = &config.credentials;
+    TwilioClient::new(
+        base_url,
+        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
+        Arc::new(RateLimiter::per_minute(per_minute)),
+    )
+    .unwrap()
+    .with_retry_policy(RetryPolicy {
+        max_retries: 10,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+    })
+}
+
+/// Every attempt the API shows, by SID, read with plain HTTP.
+async fn api_attempts(running: &RunningEmulator, config: &EmulatorConfig) -> HashMap<String, Value> {
+    let http = reqwest::Client::new();
+    let c = &config.credentials;
+    let mut url = format!("{}/v2/Attempts?PageSize=1000", running.base_url());
+    let mut all = HashMap::new();
+    loop {
+        let response = http.get(&url).basic_auth(&c.account_sid, Some(&c.auth_token)).send().await.unwrap();
+        if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            continue;
+        }
+        let page: Value = response.json().await.unwrap();
+        for a in page["attempts"].as_array().unwrap() {
+            all.insert(a["sid"].as_str().unwrap().to_string(), a.clone());
+        }
+        match page["meta"]["next_page_url"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => return all,
+        }
+    }
+}
+
+/// (message_status, price) per SID in the snapshot.
+async fn snapshot_rows(pool: &sqlx::SqlitePool) -> HashMap<String, (Option<String>, Option<f64>)> {
+    let rows: Vec<(String, Option<String>, Option<f64>)> =
+        sqlx::query_as("SELECT sid, message_status, price FROM attempts").fetch_all(pool).await.unwrap();
+    rows.into_iter().map(|(sid, status, price)| (sid, (status, price))).collect()
+}
+
+fn api_row(a: &Value) -> (Option<String>, Option<f64>) {
+    (
+        a["channel_data"]["message_status"].as_str().map(str::to_string),
+        a["price"]["value"].as_str().map(|v| v.parse().unwrap()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_completes_through_500s_latency_and_the_rate_limit() {
+    let (running, config) = emulator(|c| {
+        c.fail_rate = 0.1;
+        c.latency = Duration::from_millis(15);
+        c.rate_limit = 40;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+    let client = client_for(&running.base_url(), &config, 40);
+    let options = SyncOptions { page_size: 500, ..SyncOptions::default() };
+    let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
+    assert_eq!(report.api_total, report.snapshot_total);
+
+    let api = api_attempts(&running, &config).await;
+    let snapshot = snapshot_rows(&pool).await;
+    assert_eq!(snapshot.len(), api.len());
+    for (sid, attempt) in &api {
+        assert_eq!(snapshot.get(sid), Some(&api_row(attempt)), "{sid}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
+    let (running, config) = emulator(|c| {
+        c.attempts = 40_000;
+        c.latency = Duration::from_millis(40);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let sync_command = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
+        command
+            .args(["sync", "--db"])
+            .arg(&db)
+            .env("TWILIO_ACCOUNT_SID", &config.credentials.account_sid)
+            .env("TWILIO_AUTH_TOKEN", &config.credentials.auth_token)
+            .env("VERILENS_API_URL", running.base_url())
+            .env("VERILENS_RATE_LIMIT", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let mut kills = 0;
+    for delay_ms in [150u64, 420, 90, 700, 260, 980] {
+        let mut child = sync_command().spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 4, "only {kills} syncs were still running when killed");
+    let status = sync_command().status().unwrap();
+    assert!(status.success(), "the final sync completes");
+
+    let pool = store::open(&db).await.unwrap();
+    let api = api_attempts(&running, &config).await;
+    let snapshot = snapshot_rows(&pool).await;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    assert_eq!(total as usize, api.len(), "nothing duplicated or missing");
+    assert!(api.keys().all(|sid| snapshot.contains_key(sid)), "every attempt is in the snapshot");
+    let running_runs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'").fetch_one(&pool).await.unwrap();
+    assert_eq!(running_runs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_that_settle_are_updated_by_the_next_run() {
+    let start = now_pinned(chrono::Duration::hours(-6));
+    let (running, config) = emulator(|c| c.now = Some(start)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+    let client = client_for(&running.base_url(), &config, 0);
+    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let unsettled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE message_status = 'sent'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(unsettled > 0, "recent attempts have not settled yet");
+
+    running.emulator.set_clock(now_pinned(chrono::Duration::zero()));
+    let second = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    assert!(second.attempts_updated > 0 && second.attempts_new > 0, "{second:?}");
+
+    let api = api_attempts(&running, &config).await;
+    let snapshot = snapshot_rows(&pool).await;
+    let mut compared = 0;
+    for (sid, attempt) in &api {
+        if attempt["date_created"].as_str().unwrap() >= second.window_start.as_str() {
+            assert_eq!(snapshot.get(sid), Some(&api_row(attempt)), "{sid}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100);
+}
+
+/// A stand-in for a broken API: a valid first page, then `later` for every other request.
+async fn broken_api(later: fn() -> axum::response::Response) -> String {
+    let first_page = serde_json::json!({
+        "attempts": [serde_json::from_str::<Value>(include_str!("data/attempt.json")).unwrap()],
+        "meta": {
+            "key": "attempts", "page": 0, "page_size": 1, "first_page_url": "/v2/Attempts?PageSize=1&Page=0",
+            "previous_page_url": null, "url": "/v2/Attempts?PageSize=1&Page=0",
+            "next_page_url": "/v2/Attempts?PageSize=1&Page=1&PageToken=PTnext"
+        }
+    });
+    let summary = serde_json::json!({
+        "total_attempts": 2, "total_converted": 0, "total_unconverted": 2,
+        "conversion_rate_percentage": "0", "url": "/v2/Attempts/Summary"
+    });
+    let app = Router::new().route("/v2/Attempts/Summary", get(move || async move { axum::Json(summary) })).route(
+        "/v2/Attempts",
+        get(move |query: axum::extract::RawQuery, _: HeaderMap| async move {
+            if query.0.unwrap_or_default().contains("PageToken") {
+                later()
+            } else {
+                axum::Json(first_page).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn sync_against(
+    base_url: &str,
+    timeout: Duration,
+) -> (Result<(), SyncError>, sqlx::SqlitePool, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+    let client = TwilioClient::new(
+        base_url,
+        Credentials::auth_token("AC00000000000000000000000000000000".into(), "token".into()),
+        Arc::new(RateLimiter::per_minute(0)),
+    )
+    .unwrap()
+    .with_timeout(timeout)
+    .unwrap()
+    .with_retry_policy(RetryPolicy {
+        max_retries: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+    });
+    let options = SyncOptions { slices: 1, ..SyncOptions::default() };
+    let result = sync_once(&pool, &client, &SyncProgress::default(), &options).await.map(|_| ());
+    (result, pool, dir)
+}
+
+async fn assert_failed_run_kept_the_first_page(pool: &sqlx::SqlitePool, message_part: &str) {
+    let (status, error): (String, String) =
+        sqlx::query_as("SELECT status, error FROM sync_runs ORDER BY id DESC LIMIT 1").fetch_one(pool).await.unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains(message_part), "{error}");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT sid, carrier FROM attempts").fetch_all(pool).await.unwrap();
+    assert_eq!(rows, vec![("VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string(), "Colombia Movil (Tigo)".to_string())]);
+    assert!(store::watermark(pool).await.unwrap().is_none(), "an incomplete run moves no watermark");
+}
+
+#[tokio::test]
+async fn garbage_json_stops_the_run_with_the_first_bytes_and_keeps_what_was_written() {
+    let url = broken_api(|| (StatusCode::OK, "<html>upstream proxy error</html>").into_response()).await;
+    let (result, pool, _dir) = sync_against(&url, Duration::from_secs(5)).await;
+    match result {
+        Err(SyncError::Twilio(TwilioError::Undecodable { snippet, .. })) => assert!(snippet.starts_with("<html>")),
+        other => panic!("expected an undecodable answer, got {other:?}"),
+    }
+    assert_failed_run_kept_the_first_page(&pool, "undecodable").await;
+}
+
+#[tokio::test]
+async fn a_429_storm_waits_as_told_then_gives_up_cleanly() {
+    let url = broken_api(|| {
+        let body = r#"{"code":20429,"message":"Too Many Requests","more_info":"","status":429}"#;
+        (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "1")], body).into_response()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (result, pool, _dir) = sync_against(&url, Duration::from_secs(5)).await;
+    assert!(matches!(result, Err(SyncError::Twilio(TwilioError::RateLimited { .. }))), "{result:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "waited Retry-After before each retry");
+    assert_failed_run_kept_the_first_page(&pool, "rate limited").await;
+}
+
+#[tokio::test]
+async fn a_timeout_is_reported_as_one() {
+    let url = broken_api(|| {
+        std::thread::sleep(Duration::from_millis(700));
+        StatusCode::OK.into_response()
+    })
+    .await;
+    let (result, pool, _dir) = sync_against(&url, Duration::from_millis(200)).await;
+    assert!(matches!(result, Err(SyncError::Twilio(TwilioError::Timeout { .. }))), "{result:?}");
+    assert_failed_run_kept_the_first_page(&pool, "no answer").await;
+}
