@@ -1,26 +1,124 @@
 //! The dashboard's URL query as typed filters, shared by the server and the browser.
 //! Invalid values become notices and are dropped: a bad link still shows a page.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Channel;
+use crate::model::{Channel, ConversionStatus, is_sid};
 
-/// The date range of a view, in whole UTC days.
+/// The date range of a view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DateRange {
-    /// The last N days, today included.
+    /// The last 24 hours.
+    LastDay,
+    /// The last N UTC days, today included.
     LastDays(u32),
-    /// From and to, both included.
+    /// From and to, both included, in UTC days.
     Between(NaiveDate, NaiveDate),
 }
 
 impl DateRange {
-    /// The first and last day of the range, given today's date.
-    pub fn days(&self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    /// `[start, end)` of the range at `now`.
+    pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        let today = now.date_naive();
         match self {
-            DateRange::LastDays(n) => (today - Duration::days(i64::from(*n) - 1), today),
-            DateRange::Between(from, to) => (*from, *to),
+            DateRange::LastDay => (now - Duration::hours(24), now + Duration::seconds(1)),
+            DateRange::LastDays(n) => {
+                (midnight(today - Duration::days(i64::from(*n) - 1)), midnight(today + Duration::days(1)))
+            }
+            DateRange::Between(from, to) => (midnight(*from), midnight(*to + Duration::days(1))),
+        }
+    }
+
+    /// The range as absolute days, for links that must show the same data tomorrow.
+    pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
+        let (start, end) = self.bounds(now);
+        DateRange::Between(start.date_naive(), (end - Duration::seconds(1)).date_naive())
+    }
+}
+
+/// The dimension a breakdown groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dimension {
+    Country,
+    Channel,
+    Carrier,
+    Service,
+    Error,
+    Day,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Country,
+        Dimension::Channel,
+        Dimension::Carrier,
+        Dimension::Service,
+        Dimension::Error,
+        Dimension::Day,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Country => "country",
+            Dimension::Channel => "channel",
+            Dimension::Carrier => "carrier",
+            Dimension::Service => "service",
+            Dimension::Error => "error",
+            Dimension::Day => "day",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Dimension::Country => "Country",
+            Dimension::Channel => "Channel",
+            Dimension::Carrier => "Carrier",
+            Dimension::Service => "Service",
+            Dimension::Error => "Error code",
+            Dimension::Day => "Day",
+        }
+    }
+
+    /// Where a click on a row leads: country → carrier → error code → the attempts.
+    pub fn next(self) -> Option<Dimension> {
+        match self {
+            Dimension::Country => Some(Dimension::Carrier),
+            Dimension::Channel => Some(Dimension::Country),
+            Dimension::Carrier | Dimension::Service => Some(Dimension::Error),
+            Dimension::Error | Dimension::Day => None,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Dimension::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// What a breakdown is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    Key,
+    Attempts,
+    Converted,
+    Rate,
+    Verifications,
+    Spend,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] =
+        [SortKey::Key, SortKey::Attempts, SortKey::Converted, SortKey::Rate, SortKey::Verifications, SortKey::Spend];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Key => "key",
+            SortKey::Attempts => "attempts",
+            SortKey::Converted => "converted",
+            SortKey::Rate => "rate",
+            SortKey::Verifications => "verifications",
+            SortKey::Spend => "spend",
         }
     }
 }
@@ -29,13 +127,40 @@ impl DateRange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filters {
     pub range: DateRange,
-    pub channels: Vec<Channel>,
     pub countries: Vec<String>,
+    pub channels: Vec<Channel>,
+    pub carriers: Vec<String>,
+    pub services: Vec<String>,
+    /// Error codes; `none` selects attempts without one.
+    pub errors: Vec<String>,
+    pub status: Option<ConversionStatus>,
+    /// A destination prefix in E.164, e.g. `+5730`.
+    pub prefix: Option<String>,
+    pub by: Dimension,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub compare: bool,
+    /// The attempts list's cursor.
+    pub page: Option<String>,
 }
 
 impl Default for Filters {
     fn default() -> Self {
-        Filters { range: DateRange::LastDays(30), channels: Vec::new(), countries: Vec::new() }
+        Filters {
+            range: DateRange::LastDays(30),
+            countries: Vec::new(),
+            channels: Vec::new(),
+            carriers: Vec::new(),
+            services: Vec::new(),
+            errors: Vec::new(),
+            status: None,
+            prefix: None,
+            by: Dimension::Country,
+            sort: SortKey::Attempts,
+            descending: true,
+            compare: true,
+            page: None,
+        }
     }
 }
 
@@ -46,63 +171,123 @@ pub struct ParsedFilters {
     pub notices: Vec<String>,
 }
 
-const RANGES: [(&str, u32); 4] = [("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90)];
+const RANGES: [(&str, u32); 3] = [("7d", 7), ("30d", 30), ("90d", 90)];
+const MAX_VALUES: usize = 50;
 
-/// Parses `range`, `from`, `to`, `channel` and `country` (repeatable) from query pairs.
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
+    if !list.contains(&value) && list.len() < MAX_VALUES {
+        list.push(value);
+    }
+}
+
+/// Parses the dashboard's query pairs; unknown keys are ignored.
 pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ParsedFilters {
     let mut parsed = ParsedFilters::default();
+    let f = &mut parsed.filters;
+    let notices = &mut parsed.notices;
     let (mut from, mut to, mut range) = (None, None, None);
+    let mut bad = |key: &str, value: &str, expected: &str| {
+        let shown: String = value.chars().take(40).collect();
+        notices.push(format!("{key}={shown:?} is not {expected}"));
+    };
     for (key, value) in pairs {
         let value = value.trim();
         match key {
+            "range" if value == "24h" => range = Some(DateRange::LastDay),
             "range" => match RANGES.iter().find(|(name, _)| *name == value) {
-                Some((_, days)) => range = Some(*days),
-                None => parsed.notices.push(format!("range={value:?} is not one of 24h, 7d, 30d, 90d")),
+                Some((_, days)) => range = Some(DateRange::LastDays(*days)),
+                None => bad(key, value, "one of 24h, 7d, 30d, 90d"),
             },
             "from" | "to" => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
                 Ok(date) if key == "from" => from = Some(date),
                 Ok(date) => to = Some(date),
-                Err(_) => parsed.notices.push(format!("{key}={value:?} is not a date like 2026-11-01")),
+                Err(_) => bad(key, value, "a date like 2026-11-01"),
             },
             "channel" => match value.parse::<Channel>() {
-                Ok(channel) if !parsed.filters.channels.contains(&channel) => parsed.filters.channels.push(channel),
-                Ok(_) => {}
-                Err(_) => {
-                    parsed.notices.push(format!("channel={value:?} is not one of sms, whatsapp, call, email, rbm"))
-                }
+                Ok(channel) => push_unique(&mut f.channels, channel),
+                Err(_) => bad(key, value, "one of sms, whatsapp, call, email, rbm"),
             },
-            "country" => {
-                if value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
-                    let code = value.to_ascii_uppercase();
-                    if !parsed.filters.countries.contains(&code) {
-                        parsed.filters.countries.push(code);
-                    }
+            "country" if value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                push_unique(&mut f.countries, value.to_ascii_uppercase())
+            }
+            "country" => bad(key, value, "a two-letter country code"),
+            "carrier" if !value.is_empty() && value.chars().count() <= 100 && !value.chars().any(char::is_control) => {
+                push_unique(&mut f.carriers, value.to_string())
+            }
+            "carrier" => bad(key, value, "a carrier name"),
+            "service" if is_sid(value, "VA") => push_unique(&mut f.services, value.to_string()),
+            "service" => bad(key, value, "a Verify service SID (VA…)"),
+            "error"
+                if value == "none" || (1..=6).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                push_unique(&mut f.errors, value.to_string())
+            }
+            "error" => bad(key, value, "an error code like 30008, or none"),
+            "status" => match value.parse::<ConversionStatus>() {
+                Ok(status) => f.status = Some(status),
+                Err(_) => bad(key, value, "converted or unconverted"),
+            },
+            "prefix" => {
+                let digits = value.trim_start_matches('+');
+                if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    f.prefix = Some(format!("+{digits}"));
                 } else {
-                    parsed.notices.push(format!("country={value:?} is not a two-letter country code"));
+                    bad(key, value, "a destination prefix like +5730");
                 }
             }
+            "by" => match Dimension::parse(value) {
+                Some(by) => f.by = by,
+                None => bad(key, value, "one of country, channel, carrier, service, error, day"),
+            },
+            "sort" => match SortKey::ALL.into_iter().find(|s| s.as_str() == value) {
+                Some(sort) => f.sort = sort,
+                None => bad(key, value, "one of key, attempts, converted, rate, verifications, spend"),
+            },
+            "dir" => match value {
+                "asc" => f.descending = false,
+                "desc" => f.descending = true,
+                _ => bad(key, value, "asc or desc"),
+            },
+            "compare" => match value {
+                "previous" => f.compare = true,
+                "none" => f.compare = false,
+                _ => bad(key, value, "previous or none"),
+            },
+            "page"
+                if !value.is_empty()
+                    && value.len() <= 200
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                f.page = Some(value.to_string())
+            }
+            "page" => bad(key, value, "a page of the attempts list"),
             _ => {}
         }
     }
-    parsed.filters.range = match (from, to, range) {
-        (Some(from), Some(to), _) if from <= to => DateRange::Between(from, to),
-        (Some(from), Some(to), _) => {
-            parsed.notices.push(format!("from={from} is after to={to}; showing the default range"));
-            DateRange::LastDays(30)
+    f.range = match (from, to) {
+        (Some(from), Some(to)) if from <= to => DateRange::Between(from, to),
+        (Some(from), Some(to)) => {
+            notices.push(format!("from={from} is after to={to}; showing the default range"));
+            range.unwrap_or(DateRange::LastDays(30))
         }
-        (Some(_), None, _) | (None, Some(_), _) => {
-            parsed.notices.push("from and to go together; showing the default range".to_string());
-            range.map_or(DateRange::LastDays(30), DateRange::LastDays)
+        (Some(_), None) | (None, Some(_)) => {
+            notices.push("from and to go together; showing the default range".to_string());
+            range.unwrap_or(DateRange::LastDays(30))
         }
-        (None, None, Some(days)) => DateRange::LastDays(days),
-        (None, None, None) => DateRange::LastDays(30),
+        (None, None) => range.unwrap_or(DateRange::LastDays(30)),
     };
     parsed
 }
 
 /// Parses a raw query string (`a=1&b=2`, percent-encoded).
 pub fn parse_query(query: &str) -> ParsedFilters {
-    let pairs: Vec<(String, String)> = query
+    let pairs = query_pairs(query);
+    parse_filters(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Splits and decodes a query string.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
         .trim_start_matches('?')
         .split('&')
         .filter(|p| !p.is_empty())
@@ -110,29 +295,119 @@ pub fn parse_query(query: &str) -> ParsedFilters {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (decode(k), decode(v))
         })
-        .collect();
-    parse_filters(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .collect()
 }
 
 impl Filters {
     /// The query string of this view, in a stable order, without defaults.
     pub fn to_query(&self) -> String {
-        let mut parts = Vec::new();
+        let defaults = Filters::default();
+        let mut parts: Vec<(&str, String)> = Vec::new();
         match &self.range {
             DateRange::LastDays(30) => {}
+            DateRange::LastDay => parts.push(("range", "24h".into())),
             DateRange::LastDays(days) => {
                 let name = RANGES.iter().find(|(_, d)| d == days).map_or("30d", |(n, _)| n);
-                parts.push(format!("range={name}"));
+                parts.push(("range", name.into()));
             }
             DateRange::Between(from, to) => {
-                parts.push(format!("from={from}"));
-                parts.push(format!("to={to}"));
+                parts.push(("from", from.to_string()));
+                parts.push(("to", to.to_string()));
             }
         }
-        parts.extend(self.countries.iter().map(|c| format!("country={c}")));
-        parts.extend(self.channels.iter().map(|c| format!("channel={c}")));
-        parts.join("&")
+        parts.extend(self.countries.iter().map(|c| ("country", c.clone())));
+        parts.extend(self.channels.iter().map(|c| ("channel", c.to_string())));
+        parts.extend(self.carriers.iter().map(|c| ("carrier", c.clone())));
+        parts.extend(self.services.iter().map(|c| ("service", c.clone())));
+        parts.extend(self.errors.iter().map(|c| ("error", c.clone())));
+        parts.extend(self.status.map(|s| ("status", s.to_string())));
+        parts.extend(self.prefix.clone().map(|p| ("prefix", p)));
+        if self.by != defaults.by {
+            parts.push(("by", self.by.as_str().into()));
+        }
+        if self.sort != defaults.sort {
+            parts.push(("sort", self.sort.as_str().into()));
+        }
+        if self.descending != defaults.descending {
+            parts.push(("dir", "asc".into()));
+        }
+        if !self.compare {
+            parts.push(("compare", "none".into()));
+        }
+        parts.extend(self.page.clone().map(|p| ("page", p)));
+        parts.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
+
+    /// A link to `path` with this view: `/`, `/attempts`, `/export.csv`.
+    pub fn href(&self, path: &str) -> String {
+        let query = self.to_query();
+        if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+    }
+
+    /// This view with one more value of the breakdown's dimension, moved to the next dimension.
+    pub fn drill_down(&self, key: &str) -> Option<Filters> {
+        let mut next = self.clone();
+        next.page = None;
+        match self.by {
+            Dimension::Country => push_unique(&mut next.countries, key.to_string()),
+            Dimension::Channel => push_unique(&mut next.channels, key.parse().ok()?),
+            Dimension::Carrier => push_unique(&mut next.carriers, key.to_string()),
+            Dimension::Service => push_unique(&mut next.services, key.to_string()),
+            Dimension::Error => push_unique(&mut next.errors, if key.is_empty() { "none".into() } else { key.into() }),
+            Dimension::Day => {
+                let day = NaiveDate::parse_from_str(key, "%Y-%m-%d").ok()?;
+                next.range = DateRange::Between(day, day);
+            }
+        }
+        if let Some(by) = self.by.next() {
+            next.by = by;
+        }
+        Some(next)
+    }
+
+    /// Every applied filter as (label, the view without it), for removable chips.
+    pub fn chips(&self) -> Vec<(String, Filters)> {
+        let mut chips = Vec::new();
+        let mut without = |label: String, change: &dyn Fn(&mut Filters)| {
+            let mut f = self.clone();
+            f.page = None;
+            change(&mut f);
+            chips.push((label, f));
+        };
+        for c in &self.countries {
+            without(format!("Country: {c}"), &|f| f.countries.retain(|x| x != c));
+        }
+        for c in &self.channels {
+            without(format!("Channel: {c}"), &|f| f.channels.retain(|x| x != c));
+        }
+        for c in &self.carriers {
+            without(format!("Carrier: {c}"), &|f| f.carriers.retain(|x| x != c));
+        }
+        for c in &self.services {
+            without(format!("Service: {}…", &c[..8]), &|f| f.services.retain(|x| x != c));
+        }
+        for c in &self.errors {
+            without(format!("Error: {c}"), &|f| f.errors.retain(|x| x != c));
+        }
+        if let Some(s) = self.status {
+            without(format!("Status: {s}"), &|f| f.status = None);
+        }
+        if let Some(p) = &self.prefix {
+            without(format!("Prefix: {p}"), &|f| f.prefix = None);
+        }
+        chips
+    }
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn decode(text: &str) -> String {
@@ -171,38 +446,72 @@ mod tests {
     }
 
     #[test]
-    fn channel_and_country_filters_parse_and_repeat() {
-        let p = parse("channel=sms&channel=WhatsApp&country=co&country=BR");
-        assert_eq!(p.filters.channels, vec![Channel::Sms, Channel::Whatsapp]);
-        assert_eq!(p.filters.countries, vec!["CO", "BR"]);
-        assert!(p.notices.is_empty());
+    fn every_filter_parses_and_repeats() {
+        let p = parse(
+            "channel=sms&channel=WhatsApp&country=co&country=BR&carrier=AT%26T&error=30008&error=none\
+             &status=unconverted&prefix=%2B5730&by=carrier&sort=rate&dir=asc&compare=none\
+             &service=VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        );
+        let f = &p.filters;
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        assert_eq!(f.channels, vec![Channel::Sms, Channel::Whatsapp]);
+        assert_eq!(f.countries, vec!["CO", "BR"]);
+        assert_eq!(f.carriers, vec!["AT&T"]);
+        assert_eq!(f.errors, vec!["30008", "none"]);
+        assert_eq!(f.status, Some(ConversionStatus::Unconverted));
+        assert_eq!(f.prefix.as_deref(), Some("+5730"));
+        assert_eq!((f.by, f.sort, f.descending, f.compare), (Dimension::Carrier, SortKey::Rate, false, false));
+        assert_eq!(f.services.len(), 1);
     }
 
     #[test]
     fn invalid_values_become_notices_and_are_dropped() {
-        let p = parse("channel=fax&country=Colombia&from=yesterday&range=1y&channel=sms");
+        let p = parse("channel=fax&country=Colombia&from=yesterday&range=1y&channel=sms&by=planet&error=abc&prefix=x");
         assert_eq!(p.filters.channels, vec![Channel::Sms]);
         assert!(p.filters.countries.is_empty());
-        assert_eq!(p.notices.len(), 4, "{:?}", p.notices);
+        assert_eq!(p.notices.len(), 7, "{:?}", p.notices);
         assert!(p.notices.iter().any(|n| n.contains("fax")));
+        assert_eq!(p.filters.by, Dimension::Country);
     }
 
     #[test]
-    fn ranges_resolve_to_days() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        let p = parse("from=2026-11-01&to=2026-11-24");
+    fn ranges_resolve_to_bounds() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T14:05:00Z").unwrap().with_timezone(&Utc);
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let (start, end) = parse("from=2026-11-01&to=2026-11-24").filters.range.bounds(now);
         assert_eq!(
-            p.filters.range.days(today),
-            (NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())
+            (start.to_rfc3339(), end.to_rfc3339()),
+            ("2026-11-01T00:00:00+00:00".into(), "2026-11-25T00:00:00+00:00".into())
         );
-        assert_eq!(parse("range=7d").filters.range.days(today).0, NaiveDate::from_ymd_opt(2026, 11, 19).unwrap());
+        assert_eq!(parse("range=7d").filters.range.bounds(now).0.date_naive(), day("2026-11-19"));
+        assert_eq!(parse("range=24h").filters.range.bounds(now).0.to_rfc3339(), "2026-11-24T14:05:00+00:00");
         assert!(!parse("from=2026-11-10&to=2026-11-01").notices.is_empty());
+        assert_eq!(DateRange::LastDays(7).absolute(now), DateRange::Between(day("2026-11-19"), day("2026-11-25")));
     }
 
     #[test]
     fn query_round_trips() {
-        let p = parse("country=CO&channel=sms&range=7d");
-        assert_eq!(parse(&p.filters.to_query()).filters, p.filters);
+        for q in [
+            "country=CO&channel=sms&range=7d",
+            "carrier=AT%26T&by=error&sort=spend&dir=asc",
+            "from=2026-11-01&to=2026-11-03&compare=none",
+        ] {
+            let p = parse(q);
+            assert_eq!(parse(&p.filters.to_query()).filters, p.filters, "{q}");
+        }
         assert_eq!(parse("a=%zz&channel=%73ms").filters.channels, vec![Channel::Sms]);
+    }
+
+    #[test]
+    fn drill_down_adds_the_key_and_moves_to_the_next_dimension() {
+        let f = parse("channel=sms").filters;
+        let co = f.drill_down("CO").unwrap();
+        assert_eq!((co.countries.clone(), co.by), (vec!["CO".to_string()], Dimension::Carrier));
+        let tigo = co.drill_down("Tigo").unwrap();
+        assert_eq!((tigo.carriers.clone(), tigo.by), (vec!["Tigo".to_string()], Dimension::Error));
+        assert_eq!(tigo.href("/"), "/?country=CO&channel=sms&carrier=Tigo&by=error");
+        let chips = tigo.chips();
+        assert_eq!(chips.len(), 3);
+        assert!(chips[0].1.countries.is_empty());
     }
 }

@@ -60,6 +60,9 @@ struct ServeArgs {
     /// The sqlite snapshot.
     #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
     db: PathBuf,
+    /// Show phone numbers in full in pages and exports (masked by default).
+    #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
+    show_phone_numbers: bool,
     /// How often to sync, e.g. 30s, 5m, 1h.
     #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
     sync_every: Duration,
@@ -223,7 +226,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(first_sync);
     }
     let _periodic = server::spawn_periodic_sync(pool.clone(), source.client.clone(), progress.clone(), args.sync_every);
-    let state = AppState { leptos_options: server::leptos_options(args.addr), pool, progress, demo };
+    let state = AppState {
+        leptos_options: server::leptos_options(args.addr),
+        pool,
+        progress,
+        demo,
+        show_phone_numbers: args.show_phone_numbers,
+    };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
@@ -273,7 +282,14 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let pool = store::open(&args.db).await?;
     let source = source(&args.twilio).await?;
     let progress = SyncProgress::default();
-    let report = sync_once(&pool, &source.client, &progress, &SyncOptions::default()).await?;
+    let bar = progress_bar();
+    let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
+    let result = sync_once(&pool, &source.client, &progress, &SyncOptions::default()).await;
+    reporter.abort();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
     println!(
         "synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",
         report.window_start,
@@ -284,5 +300,48 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         report.snapshot_total,
         report.api_total
     );
+    if report.snapshot_total < report.api_total {
+        bail!(
+            "the snapshot holds {} attempts for the window but the Attempts API reports {}",
+            report.snapshot_total,
+            report.api_total
+        );
+    }
     Ok(())
+}
+
+/// A progress bar when stderr is a terminal; plain log lines otherwise.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} attempts, {per_sec}, ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> ");
+        indicatif::ProgressBar::new(0).with_style(style)
+    })
+}
+
+async fn report_progress(progress: SyncProgress, bar: Option<indicatif::ProgressBar>) {
+    let every = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(5) };
+    loop {
+        tokio::time::sleep(every).await;
+        let now = progress.snapshot();
+        match &bar {
+            Some(bar) => {
+                bar.set_length(now.expected.unwrap_or(now.attempts));
+                bar.set_position(now.attempts);
+                bar.set_message(format!("{} pages", now.pages));
+            }
+            None if now.running => tracing::info!(
+                "sync: {} of {} attempts, {} pages, {:.0} attempts/s",
+                now.attempts,
+                now.expected.map_or_else(|| "?".to_string(), |e| e.to_string()),
+                now.pages,
+                now.attempts_per_second
+            ),
+            None => {}
+        }
+    }
 }

@@ -4,24 +4,91 @@ use serde::{Deserialize, Serialize};
 
 use crate::filters::Filters;
 
-/// Attempts and how many of them converted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conversion {
-    pub attempts: u64,
-    pub converted: u64,
+/// An amount in one currency (ISO code, upper case).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub currency: String,
+    pub amount: f64,
 }
 
-impl Conversion {
+/// The metrics of a set of attempts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub attempts: u64,
+    pub converted: u64,
+    /// Distinct verifications, and those with a converted attempt.
+    pub verifications: u64,
+    pub converted_verifications: u64,
+    /// Messages delivered or read, and messages with a final status.
+    pub delivered: u64,
+    pub finalized: u64,
+    /// Spend per currency; never added across currencies.
+    pub spend: Vec<Money>,
+    /// Spend on attempts that did not convert.
+    pub wasted_spend: Vec<Money>,
+    /// Wilson 95% interval of the attempt conversion rate, in percent.
+    pub rate_interval: Option<(f64, f64)>,
+}
+
+impl Metrics {
     /// Converted over attempts, in percent; `None` when there are no attempts.
     pub fn rate_percent(&self) -> Option<f64> {
-        (self.attempts > 0).then(|| self.converted as f64 * 100.0 / self.attempts as f64)
+        percent(self.converted, self.attempts)
+    }
+
+    pub fn verification_rate_percent(&self) -> Option<f64> {
+        percent(self.converted_verifications, self.verifications)
+    }
+
+    pub fn delivery_rate_percent(&self) -> Option<f64> {
+        percent(self.delivered, self.finalized)
+    }
+
+    pub fn attempts_per_verification(&self) -> Option<f64> {
+        (self.verifications > 0).then(|| self.attempts as f64 / self.verifications as f64)
+    }
+
+    /// Spend over converted verifications, per currency.
+    pub fn cost_per_conversion(&self) -> Vec<Money> {
+        if self.converted_verifications == 0 {
+            return Vec::new();
+        }
+        self.spend
+            .iter()
+            .map(|m| Money { currency: m.currency.clone(), amount: m.amount / self.converted_verifications as f64 })
+            .collect()
     }
 }
 
+fn percent(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+/// How the conversion rate moved against the previous period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CountryRow {
-    pub country: String,
-    pub conversion: Conversion,
+pub struct Change {
+    pub previous: Metrics,
+    /// Percentage points, current less previous.
+    pub rate_points: Option<f64>,
+    /// Two-proportion z-test, two-sided.
+    pub p_value: Option<f64>,
+    pub significant: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// The value of the dimension, as the URL carries it (`CO`, `sms`, `30008`, `2026-11-20`).
+    pub key: String,
+    pub metrics: Metrics,
+}
+
+/// Attempts and conversions of one channel on one day (or hour, for short ranges).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub bucket: String,
+    pub channel: String,
+    pub attempts: u64,
+    pub converted: u64,
 }
 
 /// The overview page's data for one view.
@@ -29,11 +96,18 @@ pub struct CountryRow {
 pub struct Overview {
     pub filters: Filters,
     pub notices: Vec<String>,
-    /// First and last UTC day shown, `YYYY-MM-DD`.
-    pub first_day: String,
-    pub last_day: String,
-    pub totals: Conversion,
-    pub countries: Vec<CountryRow>,
+    /// `[start, end)` of the range, ISO 8601 UTC.
+    pub start: String,
+    pub end: String,
+    /// This view with its range as fixed dates, for links that must show the same data later.
+    pub permalink: String,
+    pub totals: Metrics,
+    pub change: Option<Change>,
+    /// Why there is no comparison, when one was asked for.
+    pub comparison_note: Option<String>,
+    pub rows: Vec<BreakdownRow>,
+    pub series: Vec<SeriesPoint>,
+    pub previous_series: Vec<SeriesPoint>,
     pub snapshot: SnapshotStatus,
 }
 
@@ -45,7 +119,48 @@ pub struct SnapshotStatus {
     /// The data comes from the built-in emulator.
     pub demo: bool,
     pub syncing: bool,
+    /// Attempts read so far, and expected, while a sync runs.
+    pub sync_attempts: u64,
+    pub sync_expected: Option<u64>,
     pub last_error: Option<String>,
+}
+
+/// One attempt as the pages show it (the phone number already masked if needed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRow {
+    pub sid: String,
+    pub verification_sid: String,
+    pub service_sid: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub conversion_status: String,
+    pub channel: String,
+    pub to: Option<String>,
+    pub country: Option<String>,
+    pub carrier: Option<String>,
+    pub message_status: Option<String>,
+    pub call_status: Option<String>,
+    pub error_code: Option<String>,
+    pub price: Option<f64>,
+    pub price_unit: Option<String>,
+}
+
+/// A page of the attempts list, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptList {
+    pub filters: Filters,
+    pub notices: Vec<String>,
+    pub attempts: Vec<AttemptRow>,
+    /// The cursor of the next (older) page.
+    pub next_page: Option<String>,
+    pub snapshot: SnapshotStatus,
+}
+
+/// One attempt with the other attempts of its verification.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptDetail {
+    pub attempt: AttemptRow,
+    pub verification: Vec<AttemptRow>,
 }
 
 /// `12.3%` with one decimal, or an en dash when there is nothing to divide.
@@ -66,6 +181,44 @@ pub fn format_count(n: u64) -> String {
     out
 }
 
+/// `$1,234.57` for USD, `€12.00` for EUR, `12.00 BRL` otherwise; amounts under 10 keep 4 decimals.
+pub fn format_money(money: &Money) -> String {
+    let decimals = if money.amount.abs() < 10.0 && money.amount != 0.0 { 4 } else { 2 };
+    let rounded = format!("{:.*}", decimals, money.amount.abs());
+    let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
+    let number = format!("{}.{fraction}", format_count(whole.parse().unwrap_or(0)));
+    let sign = if money.amount < 0.0 { "-" } else { "" };
+    match money.currency.as_str() {
+        "USD" => format!("{sign}${number}"),
+        "EUR" => format!("{sign}€{number}"),
+        "GBP" => format!("{sign}£{number}"),
+        other => format!("{sign}{number} {other}"),
+    }
+}
+
+/// Several currencies side by side: `$12.00 + €3.00`; an en dash for none.
+pub fn format_moneys(moneys: &[Money]) -> String {
+    if moneys.is_empty() {
+        return "–".to_string();
+    }
+    moneys.iter().map(format_money).collect::<Vec<_>>().join(" + ")
+}
+
+/// Masks the middle of a phone number: `+57300•••3030`; emails keep their domain.
+pub fn mask_destination(to: &str) -> String {
+    if let Some((user, domain)) = to.split_once('@') {
+        let first: String = user.chars().take(1).collect();
+        return format!("{first}•••@{domain}");
+    }
+    let chars: Vec<char> = to.chars().collect();
+    if chars.len() < 8 {
+        return "•".repeat(chars.len());
+    }
+    let head: String = chars[..chars.len() - 7].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}•••{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +230,26 @@ mod tests {
         assert_eq!(format_count(1_234_567), "1,234,567");
         assert_eq!(format_percent(Some(81.818)), "81.8%");
         assert_eq!(format_percent(None), "–");
-        assert_eq!(Conversion { attempts: 4, converted: 1 }.rate_percent(), Some(25.0));
+        assert_eq!(format_money(&Money { currency: "USD".into(), amount: 1234.567 }), "$1,234.57");
+        assert_eq!(format_money(&Money { currency: "USD".into(), amount: 0.0079 }), "$0.0079");
+        assert_eq!(format_money(&Money { currency: "BRL".into(), amount: 12.0 }), "12.00 BRL");
+        assert_eq!(format_moneys(&[]), "–");
+    }
+
+    #[test]
+    fn metrics_derive_rates() {
+        let m =
+            Metrics { attempts: 4, converted: 1, verifications: 2, converted_verifications: 1, ..Metrics::default() };
+        assert_eq!(m.rate_percent(), Some(25.0));
+        assert_eq!(m.verification_rate_percent(), Some(50.0));
+        assert_eq!(m.attempts_per_verification(), Some(2.0));
+        assert_eq!(Metrics::default().delivery_rate_percent(), None);
+    }
+
+    #[test]
+    fn destinations_are_masked() {
+        assert_eq!(mask_destination("+573003003030"), "+57300•••3030");
+        assert_eq!(mask_destination("user1f@example.com"), "u•••@example.com");
+        assert_eq!(mask_destination("+1234"), "•••••");
     }
 }

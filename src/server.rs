@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use leptos::prelude::*;
@@ -15,26 +17,62 @@ use sqlx::SqlitePool;
 use tower_http::compression::CompressionLayer;
 
 use crate::app::{App, shell};
+use crate::export::{attempts_csv, breakdown_csv};
 use crate::filters::parse_query;
-use crate::report::{Overview, SnapshotStatus};
+use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus, mask_destination};
 use crate::store::{self, StoreError};
 use crate::sync::{SyncOptions, SyncProgress, sync_once};
 use crate::twilio::TwilioClient;
 
 /// Everything a request handler or server function needs.
-#[derive(Clone, FromRef)]
+#[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
     pub progress: SyncProgress,
     /// The data comes from the built-in emulator.
     pub demo: bool,
+    /// Show phone numbers in full instead of masked.
+    pub show_phone_numbers: bool,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
 }
 
 /// The overview for a raw URL query; what the `load_overview` server function returns.
 pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
     let snapshot = snapshot_status(state).await?;
-    crate::analytics::overview(&state.pool, parse_query(search), Utc::now().date_naive(), snapshot).await
+    crate::analytics::overview(&state.pool, parse_query(search), Utc::now(), snapshot).await
+}
+
+/// A page of the attempts list, phone numbers masked unless the operator turned that off.
+pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList, StoreError> {
+    let snapshot = snapshot_status(state).await?;
+    let mut list = crate::analytics::attempt_list(&state.pool, parse_query(search), Utc::now(), snapshot).await?;
+    list.attempts.iter_mut().for_each(|a| mask(state, a));
+    Ok(list)
+}
+
+/// One attempt with its verification, or `None` for an unknown SID.
+pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptDetail>, StoreError> {
+    if !crate::model::is_sid(sid, "VL") {
+        return Ok(None);
+    }
+    let mut detail = crate::analytics::attempt_detail(&state.pool, sid).await?;
+    if let Some(d) = &mut detail {
+        mask(state, &mut d.attempt);
+        d.verification.iter_mut().for_each(|a| mask(state, a));
+    }
+    Ok(detail)
+}
+
+fn mask(state: &AppState, attempt: &mut AttemptRow) {
+    if !state.show_phone_numbers {
+        attempt.to = attempt.to.as_deref().map(mask_destination);
+    }
 }
 
 async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError> {
@@ -43,11 +81,62 @@ async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError>
         as_of: store::snapshot_as_of(&state.pool).await?,
         demo: state.demo,
         syncing: progress.running,
+        sync_attempts: progress.attempts,
+        sync_expected: progress.expected,
         last_error: match progress.last_error {
             Some(e) => Some(e),
             None => store::last_sync_error(&state.pool).await?,
         },
     })
+}
+
+/// `/export.csv`: the breakdown table of the same query, as CSV.
+async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let parsed = parse_query(query.as_deref().unwrap_or_default());
+    if !parsed.notices.is_empty() {
+        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", parsed.notices.join("; ")))
+            .into_response();
+    }
+    let filters = parsed.filters;
+    let (start, end) = filters.range.bounds(Utc::now());
+    let scope = store::AttemptScope {
+        from: crate::model::twilio_time::format(&start),
+        to: crate::model::twilio_time::format(&end),
+        filters: &filters,
+    };
+    match crate::analytics::breakdown(&state.pool, &scope).await {
+        Ok(rows) => csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows)),
+        Err(e) => server_error(e),
+    }
+}
+
+/// `/attempts.csv`: the attempts list of the same query (one page), as CSV.
+async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    if !parse_query(&query).notices.is_empty() {
+        let notices = parse_query(&query).notices.join("; ");
+        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {notices}\n")).into_response();
+    }
+    match load_attempts(&state, &query).await {
+        Ok(list) => csv_response("verilens-attempts.csv", attempts_csv(&list.attempts)),
+        Err(e) => server_error(e),
+    }
+}
+
+fn csv_response(filename: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn server_error(e: StoreError) -> Response {
+    tracing::error!("export: {e:?}");
+    (StatusCode::INTERNAL_SERVER_ERROR, "the snapshot could not be read; see the server log\n").into_response()
 }
 
 /// The dashboard's router: pages, server functions, static files, `/healthz`.
@@ -57,6 +146,8 @@ pub fn router(state: AppState) -> Router {
     let context_state = state.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/export.csv", get(export_csv))
+        .route("/attempts.csv", get(attempts_csv_handler))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -69,8 +160,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
-    use axum::response::IntoResponse;
+async fn healthz(State(state): State<AppState>) -> Response {
     let as_of = store::snapshot_as_of(&state.pool).await.ok().flatten();
     let body = serde_json::json!({
         "status": "ok",

@@ -1,76 +1,118 @@
 import { expect, test } from "@playwright/test";
-import { defaultRangeStart, figuresByCountry, listAllAttempts, percent } from "./fixtures/emulator";
-import { OverviewPage } from "./fixtures/overview_page";
+import {
+  attemptsInDefaultRange,
+  byCountry,
+  figures,
+  figuresBy,
+  formatCount,
+  percent,
+  type ApiAttempt,
+} from "./fixtures/emulator";
+import { OverviewPage, type BreakdownRow } from "./fixtures/overview_page";
 
-test("the country table equals the figures computed from the API", async ({ page }) => {
-  const overview = new OverviewPage(page);
-  await overview.goto();
-  const expected = figuresByCountry(await listAllAttempts({ DateCreatedAfter: defaultRangeStart() }));
-  const rows = await overview.countryRows();
+function expectRowsMatch(rows: BreakdownRow[], expected: ReturnType<typeof figuresBy>) {
   expect(rows.length).toBe(expected.size);
   for (const row of rows) {
-    const want = expected.get(row.country);
-    expect(want, `country ${row.country}`).toBeDefined();
-    expect(row.attempts, `attempts in ${row.country}`).toBe(want!.attempts);
-    expect(row.converted, `converted in ${row.country}`).toBe(want!.converted);
+    const want = expected.get(row.key);
+    expect(want, `row ${row.key}`).toBeDefined();
+    expect(row.attempts, `attempts of ${row.key}`).toBe(want!.attempts);
+    expect(row.converted, `converted of ${row.key}`).toBe(want!.converted);
+    expect(row.verifications, `verifications of ${row.key}`).toBe(want!.verifications);
     expect(row.rate).toBe(percent(want!.converted, want!.attempts));
   }
-  const total = [...expected.values()].reduce((sum, f) => sum + f.attempts, 0);
-  const converted = [...expected.values()].reduce((sum, f) => sum + f.converted, 0);
-  expect(await overview.totalAttempts()).toBe(total);
-  expect(await overview.conversionRate()).toBe(percent(converted, total));
+}
+
+async function expectKpisMatch(overview: OverviewPage, attempts: ApiAttempt[]) {
+  const f = figures(attempts);
+  expect(await overview.totalAttempts()).toBe(f.attempts);
+  expect(await overview.kpi("verifications")).toBe(formatCount(f.verifications));
+  expect(await overview.conversionRate()).toBe(percent(f.converted, f.attempts));
+  const spend = (await overview.kpi("spend")).replace(/[$,]/g, "");
+  expect(Number(spend)).toBeCloseTo(f.spend, 1);
+  const perVerification = (await overview.kpi("attempts-per-verification")).trim();
+  expect(perVerification).toBe((f.attempts / f.verifications).toFixed(2));
+}
+
+test("the country breakdown and KPIs equal the figures computed from the API", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto();
+  const attempts = await attemptsInDefaultRange();
+  expectRowsMatch(await overview.rows(), figuresBy(attempts, byCountry));
+  await expectKpisMatch(overview, attempts);
 });
 
-test("the table is in the server-rendered HTML, before any JavaScript", async ({ browser }) => {
+for (const [query, params, local] of [
+  ["channel=sms", { Channel: "sms" }, (_: ApiAttempt) => true],
+  ["country=BR&channel=whatsapp", { Country: "BR", Channel: "whatsapp" }, (_: ApiAttempt) => true],
+  ["status=unconverted&country=IN", { Status: "unconverted", Country: "IN" }, (_: ApiAttempt) => true],
+  ["country=US&carrier=AT%26T", { Country: "US" }, (a: ApiAttempt) => a.channel_data?.carrier === "AT&T"],
+] as const) {
+  test(`?${query} shows the figures of that filter`, async ({ page }) => {
+    const overview = new OverviewPage(page);
+    await overview.goto(query);
+    const attempts = (await attemptsInDefaultRange(params)).filter(local);
+    expect(attempts.length).toBeGreaterThan(0);
+    await expectKpisMatch(overview, attempts);
+    expectRowsMatch(await overview.rows(), figuresBy(attempts, byCountry));
+  });
+}
+
+test("the page is server-rendered and readable without JavaScript", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   const overview = new OverviewPage(page);
   await overview.goto();
-  expect((await overview.countryRows()).length).toBeGreaterThan(5);
+  expect((await overview.rows()).length).toBeGreaterThan(5);
   await expect(overview.chartCanvas()).toHaveCount(0);
+  // Filters are plain links and a GET form, so they work too.
+  await overview.channelLink("SMS").click();
+  await expect(page).toHaveURL(/\?channel=sms$/);
+  await overview.waitForData();
   await context.close();
 });
 
-test("the chart's canvas appears after hydration", async ({ page }) => {
+test("the charts' canvases appear after hydration", async ({ page }) => {
   const overview = new OverviewPage(page);
   await overview.goto();
   await expect(overview.chartCanvas().first()).toBeVisible();
+  await expect(overview.timeseries.locator("canvas").first()).toBeVisible();
 });
 
-test("?channel=sms shows only SMS figures", async ({ page }) => {
-  const overview = new OverviewPage(page);
-  await overview.goto("channel=sms");
-  const sms = figuresByCountry(await listAllAttempts({ DateCreatedAfter: defaultRangeStart(), Channel: "sms" }));
-  const all = figuresByCountry(await listAllAttempts({ DateCreatedAfter: defaultRangeStart() }));
-  const smsTotal = [...sms.values()].reduce((sum, f) => sum + f.attempts, 0);
-  const allTotal = [...all.values()].reduce((sum, f) => sum + f.attempts, 0);
-  expect(smsTotal).toBeLessThan(allTotal);
-  expect(await overview.totalAttempts()).toBe(smsTotal);
-  for (const row of await overview.countryRows()) {
-    expect(row.attempts, `SMS attempts in ${row.country}`).toBe(sms.get(row.country)?.attempts);
-    expect(row.converted).toBe(sms.get(row.country)?.converted);
-  }
-  await expect(overview.channelLink("SMS")).toHaveAttribute("aria-current", "page");
-});
-
-test("clicking a channel filter writes it to the URL", async ({ page }) => {
+test("clicking a channel filter writes it to the URL and back/forward restore views", async ({ page }) => {
   const overview = new OverviewPage(page);
   await overview.goto();
   await expect(overview.chartCanvas().first()).toBeVisible();
+  const allAttempts = await overview.totalAttempts();
   await overview.channelLink("WhatsApp").click();
   await expect(page).toHaveURL(/\/\?channel=whatsapp$/);
-  await expect(overview.channelLink("WhatsApp")).toHaveAttribute("aria-current", "page");
-  const whatsapp = await listAllAttempts({ DateCreatedAfter: defaultRangeStart(), Channel: "whatsapp" });
-  await expect(page.getByTestId("kpi-attempts")).toHaveText(whatsapp.length.toLocaleString("en-US"));
+  await expect(overview.channelLink("WhatsApp")).toHaveAttribute("aria-current", "true");
+  const whatsapp = await attemptsInDefaultRange({ Channel: "whatsapp" });
+  await expect(page.getByTestId("kpi-attempts")).toHaveText(formatCount(whatsapp.length));
+  await page.goBack();
+  await expect(page.getByTestId("kpi-attempts")).toHaveText(formatCount(allAttempts));
+  await page.goForward();
+  await expect(page.getByTestId("kpi-attempts")).toHaveText(formatCount(whatsapp.length));
 });
 
-test("an invalid parameter shows a notice and the rest of the view", async ({ page }) => {
+test("sorting by a column header reorders the table", async ({ page }) => {
   const overview = new OverviewPage(page);
-  const response = await page.goto("/?channel=fax&country=CO");
+  await overview.goto();
+  await overview.table.getByRole("link", { name: "Conversion rate" }).click();
+  await expect(page).toHaveURL(/sort=rate/);
+  const header = overview.table.getByRole("columnheader", { name: /Conversion rate/ });
+  await expect(header).toHaveAttribute("aria-sort", "descending");
+  const rates = (await overview.rows()).map((r) => parseFloat(r.rate));
+  expect(rates).toEqual([...rates].sort((a, b) => b - a));
+});
+
+test("invalid parameters show a notice and the rest of the view", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  const response = await page.goto("/?channel=fax&country=CO&range=forever&by=planet");
   expect(response?.status()).toBe(200);
   await expect(overview.notice).toContainText("fax");
-  const rows = await overview.countryRows();
-  expect(rows.map((r) => r.country)).toEqual(["CO"]);
+  await expect(overview.notice).toContainText("forever");
+  await expect(overview.notice).toContainText("planet");
+  expect((await overview.rows()).map((r) => r.key)).toEqual(["CO"]);
 });
 
 test("a screenshot of the overview for review", async ({ page }) => {
@@ -79,4 +121,40 @@ test("a screenshot of the overview for review", async ({ page }) => {
   await overview.goto();
   await expect(overview.chartCanvas().first()).toBeVisible();
   await page.screenshot({ path: "screenshots/overview.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "screenshots/overview-phone.png", fullPage: true });
+});
+
+/** Two-sided p-value of a pooled two-proportion z-test (Abramowitz–Stegun erf, 1.5e-7). */
+function pValue(x1: number, n1: number, x2: number, n2: number): number {
+  const pooled = (x1 + x2) / (n1 + n2);
+  const z = Math.abs(x1 / n1 - x2 / n2) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
+  const x = z / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return 1 - erf;
+}
+
+test("the conversion change against the previous 7 days, and its significance, match the API", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto("range=7d");
+  const day = (offset: number) => {
+    const now = new Date();
+    return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + offset)).toISOString().slice(0, 10) + "T00:00:00Z";
+  };
+  const current = figures(await attemptsInDefaultRange({ DateCreatedAfter: day(-6) }));
+  const previous = figures(await attemptsInDefaultRange({ DateCreatedAfter: day(-13), DateCreatedBefore: day(-6) }));
+  const points = ((current.converted / current.attempts - previous.converted / previous.attempts) * 100).toFixed(1);
+  const change = page.getByTestId("kpi-conversion-change");
+  await expect(change).toContainText(`${Number(points) >= 0 ? "+" : ""}${points} pts`);
+  const significant = pValue(current.converted, current.attempts, previous.converted, previous.attempts) < 0.05;
+  await expect(change).toHaveAttribute("data-significant", String(significant));
+  await expect(page.getByTestId("comparison-note")).toHaveCount(0);
+});
+
+test("without enough history the page says why there is no comparison", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto("range=90d");
+  await expect(page.getByTestId("comparison-note")).toContainText("does not reach back");
+  await expect(page.getByTestId("kpi-conversion-change")).toHaveCount(0);
 });

@@ -1,38 +1,179 @@
-//! The numbers of the dashboard, computed from the snapshot.
+//! The numbers of the dashboard, computed from the snapshot: plain async
+//! functions that the server functions and the CSV export call.
 
-use chrono::{Duration, NaiveDate};
+pub mod stats;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
-use crate::filters::ParsedFilters;
-use crate::report::{Conversion, Overview, SnapshotStatus};
+use crate::filters::{Filters, ParsedFilters, SortKey};
+use crate::model::twilio_time;
+use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Change, Metrics, Overview, SnapshotStatus};
 use crate::store::{self, AttemptScope, StoreError};
 
-/// The overview of one view of the data, for the UTC day `today`.
+/// Attempts per page of the attempts list.
+pub const ATTEMPTS_PER_PAGE: u32 = 50;
+
+fn scope<'a>(filters: &'a Filters, start: DateTime<Utc>, end: DateTime<Utc>) -> AttemptScope<'a> {
+    AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters }
+}
+
+fn with_interval(mut m: Metrics) -> Metrics {
+    m.rate_interval = stats::wilson_interval(m.converted, m.attempts).map(|(l, h)| (l * 100.0, h * 100.0));
+    m
+}
+
+/// The totals of a view.
+pub async fn totals(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Metrics, StoreError> {
+    let mut by_key = store::metrics_by(pool, scope, None).await?;
+    Ok(with_interval(by_key.remove("").unwrap_or_default()))
+}
+
+/// The breakdown table of a view, sorted as it asks.
+pub async fn breakdown(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<BreakdownRow>, StoreError> {
+    let f = scope.filters;
+    let mut rows: Vec<BreakdownRow> = store::metrics_by(pool, scope, Some(f.by))
+        .await?
+        .into_iter()
+        .map(|(key, metrics)| BreakdownRow { key, metrics: with_interval(metrics) })
+        .collect();
+    let spend = |r: &BreakdownRow| r.metrics.spend.iter().map(|m| m.amount).sum::<f64>();
+    rows.sort_by(|a, b| {
+        let order = match f.sort {
+            SortKey::Key => a.key.cmp(&b.key),
+            SortKey::Attempts => a.metrics.attempts.cmp(&b.metrics.attempts),
+            SortKey::Converted => a.metrics.converted.cmp(&b.metrics.converted),
+            SortKey::Rate => {
+                a.metrics.rate_percent().partial_cmp(&b.metrics.rate_percent()).unwrap_or(std::cmp::Ordering::Equal)
+            }
+            SortKey::Verifications => a.metrics.verifications.cmp(&b.metrics.verifications),
+            SortKey::Spend => spend(a).total_cmp(&spend(b)),
+        };
+        let order = if f.descending { order.reverse() } else { order };
+        order.then_with(|| a.key.cmp(&b.key))
+    });
+    Ok(rows)
+}
+
+/// Compares the conversion rate with the previous period of the same length.
+pub fn compare(current: &Metrics, previous: Metrics) -> Change {
+    let rate_points = current.rate_percent().zip(previous.rate_percent()).map(|(c, p)| c - p);
+    let p_value =
+        stats::two_proportion_p_value(current.converted, current.attempts, previous.converted, previous.attempts);
+    Change { rate_points, p_value, significant: p_value.is_some_and(|p| p < 0.05), previous }
+}
+
+/// Everything the overview page shows for one view at `now`.
 pub async fn overview(
     pool: &SqlitePool,
     parsed: ParsedFilters,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     snapshot: SnapshotStatus,
 ) -> Result<Overview, StoreError> {
-    let (first, last) = parsed.filters.range.days(today);
-    let scope = AttemptScope {
-        from: format!("{first}T00:00:00Z"),
-        to: format!("{}T00:00:00Z", last + Duration::days(1)),
-        channels: parsed.filters.channels.clone(),
-        countries: parsed.filters.countries.clone(),
-    };
-    let countries = store::conversion_by_country(pool, &scope).await?;
-    let totals = countries.iter().fold(Conversion::default(), |sum, row| Conversion {
-        attempts: sum.attempts + row.conversion.attempts,
-        converted: sum.converted + row.conversion.converted,
+    let filters = parsed.filters;
+    let (start, end) = filters.range.bounds(now);
+    let current = scope(&filters, start, end);
+    let hourly = end - start <= chrono::Duration::days(2);
+    let current_totals = totals(pool, &current).await?;
+    let rows = breakdown(pool, &current).await?;
+    let series = store::series(pool, &current, hourly).await?;
+    let previous_start = start - (end - start);
+    let covered = store::coverage_start(pool)
+        .await?
+        .and_then(|c| twilio_time::parse(&c))
+        .is_some_and(|covered_from| covered_from <= previous_start);
+    let comparison_note = (filters.compare && !covered).then(|| {
+        format!(
+            "No comparison: the snapshot does not reach back to {}, where the previous period starts.",
+            previous_start.date_naive()
+        )
     });
+    let (change, previous_series) = if filters.compare && covered {
+        let previous = scope(&filters, previous_start, start);
+        let before = totals(pool, &previous).await?;
+        (Some(compare(&current_totals, before)), store::series(pool, &previous, hourly).await?)
+    } else {
+        (None, Vec::new())
+    };
+    let mut fixed = filters.clone();
+    fixed.range = fixed.range.absolute(now);
     Ok(Overview {
-        filters: parsed.filters,
+        permalink: fixed.href("/"),
+        start: twilio_time::format(&start),
+        end: twilio_time::format(&end),
         notices: parsed.notices,
-        first_day: first.to_string(),
-        last_day: last.to_string(),
-        totals,
-        countries,
+        comparison_note,
+        totals: current_totals,
+        change,
+        rows,
+        series,
+        previous_series,
         snapshot,
+        filters,
     })
+}
+
+/// A page of the attempts list: newest first, keyset-paginated by an opaque cursor.
+pub async fn attempt_list(
+    pool: &SqlitePool,
+    parsed: ParsedFilters,
+    now: DateTime<Utc>,
+    snapshot: SnapshotStatus,
+) -> Result<AttemptList, StoreError> {
+    let mut notices = parsed.notices;
+    let filters = parsed.filters;
+    let (start, end) = filters.range.bounds(now);
+    let before = match filters.page.as_deref().map(decode_cursor) {
+        Some(None) => {
+            notices.push("page is not a page of this list; showing the newest attempts".to_string());
+            None
+        }
+        Some(cursor) => cursor,
+        None => None,
+    };
+    let mut attempts = store::list_attempts(pool, &scope(&filters, start, end), before, ATTEMPTS_PER_PAGE + 1).await?;
+    let next_page = if attempts.len() > ATTEMPTS_PER_PAGE as usize {
+        attempts.truncate(ATTEMPTS_PER_PAGE as usize);
+        attempts.last().map(|a| encode_cursor(&a.date_created, &a.sid))
+    } else {
+        None
+    };
+    Ok(AttemptList { filters, notices, attempts, next_page, snapshot })
+}
+
+/// One attempt and its verification's attempts; `None` when the snapshot has no such SID.
+pub async fn attempt_detail(pool: &SqlitePool, sid: &str) -> Result<Option<AttemptDetail>, StoreError> {
+    let Some(attempt) = store::find_attempt(pool, sid).await? else {
+        return Ok(None);
+    };
+    let verification = store::verification_attempts(pool, &attempt.verification_sid).await?;
+    Ok(Some(AttemptDetail { attempt, verification }))
+}
+
+fn encode_cursor(date_created: &str, sid: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{date_created}|{sid}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (date, sid) = text.split_once('|')?;
+    (twilio_time::parse(date).is_some() && crate::model::is_sid(sid, "VL")).then(|| (date.to_string(), sid.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = encode_cursor("2026-11-20T10:00:00Z", "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_eq!(
+            decode_cursor(&cursor),
+            Some(("2026-11-20T10:00:00Z".into(), "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()))
+        );
+        assert_eq!(decode_cursor("bm9wZQ"), None);
+        assert_eq!(decode_cursor("!!"), None);
+    }
 }

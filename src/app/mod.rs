@@ -1,12 +1,15 @@
 //! The Leptos dashboard: shell, routes and pages.
 
+mod attempts;
+mod components;
 mod overview;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+pub use attempts::{load_attempt, load_attempts};
 pub use overview::load_overview;
 
 /// The HTML document around the app.
@@ -38,13 +41,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=overview::OverviewPage ssr=SsrMode::Async />
+                <Route path=StaticSegment("attempts") view=attempts::AttemptsPage ssr=SsrMode::Async />
+                <Route
+                    path=(StaticSegment("attempts"), ParamSegment("sid"))
+                    view=attempts::AttemptDetailPage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }
 }
 
 #[component]
-fn NotFound() -> impl IntoView {
+pub(crate) fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -1,11 +1,11 @@
-//! `/`: totals, conversion by country, and the chart, for the view in the URL.
+//! `/`: KPIs against the previous period, charts, and the breakdown table, for the view in the URL.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::filters::Filters;
-use crate::model::Channel;
-use crate::report::{Overview, SnapshotStatus, format_count, format_percent};
+use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
+use crate::filters::{Dimension, Filters, SortKey};
+use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server]
@@ -20,166 +20,310 @@ pub async fn load_overview(search: String) -> Result<Overview, ServerFnError> {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let location = use_location();
+    let pending = RwSignal::new(false);
     let overview = Resource::new(move || location.search.get(), load_overview);
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <PendingBar pending />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending=pending>
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(data) => view! { <OverviewView data /> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
 fn OverviewView(data: Overview) -> impl IntoView {
-    let rows = data.countries.clone();
     let filters = data.filters.clone();
+    let range = describe_range(&data.start, &data.end);
+    let permalink = data.permalink.clone();
+    let country_rows: Vec<BreakdownRow> = if filters.by == Dimension::Country { data.rows.clone() } else { Vec::new() };
     view! {
         <Header snapshot=data.snapshot.clone() />
         <main class="page">
-            <ChannelFilter filters=filters.clone() />
+            <FilterBar filters=filters.clone() path="/" />
+            <Breadcrumbs filters=filters.clone() />
+            <Chips filters=filters.clone() path="/" />
             <Notices notices=data.notices.clone() />
-            <p class="range" data-testid="range" data-first-day=data.first_day.clone() data-last-day=data.last_day.clone()>
-                {format!("{} to {} (UTC)", data.first_day, data.last_day)}
+            <p class="range" data-testid="range" data-start=data.start.clone() data-end=data.end.clone()>
+                {range}
+                " · "
+                <a href=permalink.clone() data-testid="permalink" title="This view with fixed dates, to share">
+                    "Link with fixed dates"
+                </a>
+                <CopyLink href=permalink />
             </p>
-            <section class="kpis" aria-label="Totals">
-                <div class="kpi" title="Verification attempts in the range: every SMS, WhatsApp message, call or email sent.">
-                    <span class="kpi-label">"Attempts"</span>
-                    <span class="kpi-value" data-testid="kpi-attempts" data-value=data.totals.attempts>
-                        {format_count(data.totals.attempts)}
-                    </span>
-                </div>
-                <div class="kpi" title="Converted attempts over all attempts: the share of codes the user entered.">
-                    <span class="kpi-label">"Conversion rate"</span>
-                    <span class="kpi-value" data-testid="kpi-conversion">
-                        {format_percent(data.totals.rate_percent())}
-                    </span>
-                </div>
+            <Kpis totals=data.totals.clone() change=data.change.clone() />
+            {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
+            <section class="chart-card" aria-label="Attempts and conversion rate over time">
+                <div id="chart-timeseries" class="chart" data-testid="timeseries-chart"></div>
             </section>
-            <section class="chart-card" aria-label="Conversion rate by country chart">
-                <div id="country-chart" class="chart" data-testid="country-chart"></div>
-            </section>
-            <CountryChart rows=rows.clone() />
-            <section aria-label="Conversion by country">
-                <h2>"By country"</h2>
-                {if rows.is_empty() {
-                    view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
-                } else {
+            {(!country_rows.is_empty())
+                .then(|| {
                     view! {
-                        <table class="breakdown" data-testid="country-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Country"</th>
-                                    <th scope="col" class="num">"Attempts"</th>
-                                    <th scope="col" class="num">"Converted"</th>
-                                    <th scope="col" class="num">"Conversion rate"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {rows
-                                    .into_iter()
-                                    .map(|row| {
-                                        view! {
-                                            <tr data-testid="country-row" data-country=row.country.clone()>
-                                                <th scope="row">{row.country.clone()}</th>
-                                                <td class="num" data-testid="attempts">{format_count(row.conversion.attempts)}</td>
-                                                <td class="num" data-testid="converted">{format_count(row.conversion.converted)}</td>
-                                                <td class="num" data-testid="rate">{format_percent(row.conversion.rate_percent())}</td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
+                        <section class="chart-card" aria-label="Conversion rate by country">
+                            <div id="country-chart" class="chart" data-testid="country-chart"></div>
+                        </section>
                     }
-                        .into_any()
-                }}
-            </section>
+                })}
+            <Charts series=data.series.clone() previous=data.previous_series.clone() countries=country_rows />
+            <Breakdown filters=filters rows=data.rows />
         </main>
     }
 }
 
-#[component]
-fn Header(snapshot: SnapshotStatus) -> impl IntoView {
-    let freshness = match &snapshot.as_of {
-        Some(as_of) => format!("data as of {} UTC", as_of.replace('T', " ").trim_end_matches('Z')),
-        None => "no complete sync yet".to_string(),
-    };
-    view! {
-        <header class="topbar">
-            <a class="brand" href="/">"verilens"</a>
-            <span class="freshness" data-testid="freshness" data-as-of=snapshot.as_of.clone().unwrap_or_default()>
-                {freshness}
-            </span>
-            {snapshot.demo.then(|| view! { <span class="badge" data-testid="demo-badge">"demo data"</span> })}
-            {snapshot.syncing.then(|| view! { <span class="badge syncing">"syncing…"</span> })}
-            {snapshot
-                .last_error
-                .map(|e| view! { <span class="sync-error" role="status">{format!("last sync failed: {e}")}</span> })}
-        </header>
-    }
-}
-
-/// Links that set the channel filter, keeping the rest of the view.
-#[component]
-fn ChannelFilter(filters: Filters) -> impl IntoView {
-    let link = move |channel: Option<Channel>| {
-        let mut view = filters.clone();
-        view.channels = channel.into_iter().collect();
-        let query = view.to_query();
-        let href = if query.is_empty() { "/".to_string() } else { format!("/?{query}") };
-        let current = filters.channels == view.channels;
-        (href, current)
-    };
-    let options = [
-        (None, "All channels"),
-        (Some(Channel::Sms), "SMS"),
-        (Some(Channel::Whatsapp), "WhatsApp"),
-        (Some(Channel::Call), "Call"),
-        (Some(Channel::Email), "Email"),
-    ];
-    view! {
-        <nav class="filters" aria-label="Channel">
-            {options
-                .into_iter()
-                .map(|(channel, label)| {
-                    let (href, current) = link(channel);
-                    view! {
-                        <a href=href class:active=current aria-current=current.then_some("page")>
-                            {label}
-                        </a>
-                    }
-                })
-                .collect_view()}
-        </nav>
-    }
-}
-
-#[component]
-fn Notices(notices: Vec<String>) -> impl IntoView {
-    (!notices.is_empty()).then(|| {
-        view! {
-            <div class="notice" role="alert" data-testid="notice">
-                <strong>"Some parameters were ignored: "</strong>
-                {notices.join("; ")}
-            </div>
+/// `2026-10-27 to 2026-11-25 (UTC)` for whole days, times for the last 24 hours.
+fn describe_range(start: &str, end: &str) -> String {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&chrono::Utc));
+    match (parse(start), parse(end)) {
+        (Ok(s), Ok(e)) if s.time() == chrono::NaiveTime::MIN && e.time() == chrono::NaiveTime::MIN => {
+            format!("{} to {} (UTC)", s.date_naive(), (e - chrono::Duration::days(1)).date_naive())
         }
+        (Ok(s), Ok(e)) => format!("{} to {} UTC", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M")),
+        _ => format!("{start} to {end}"),
+    }
+}
+
+/// Copies the permalink (relative ranges made absolute) to the clipboard.
+#[component]
+fn CopyLink(href: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            let origin = window.location().origin().unwrap_or_default();
+            let _ = window.navigator().clipboard().write_text(&format!("{origin}{href}"));
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &href;
+    };
+    view! {
+        " "
+        <button type="button" class="link-button" on:click=copy data-testid="copy-link">
+            {move || if copied.get() { "Copied" } else { "Copy link" }}
+        </button>
+    }
+}
+
+fn delta_counts(current: u64, previous: u64) -> Option<String> {
+    (previous > 0).then(|| {
+        let change = (current as f64 - previous as f64) * 100.0 / previous as f64;
+        format!("{change:+.1}% vs previous period")
     })
 }
 
-/// Draws the chart once the page is hydrated; the server renders only its container.
 #[component]
-fn CountryChart(rows: Vec<crate::report::CountryRow>) -> impl IntoView {
+fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
+    let previous = change.as_ref().map(|c| c.previous.clone());
+    let interval =
+        totals.rate_interval.map(|(low, high)| format!("95% interval {low:.1}–{high:.1}%")).unwrap_or_default();
+    let rate_change = change.as_ref().and_then(|c| {
+        c.rate_points.map(|points| {
+            let verdict = if c.significant { "significant" } else { "not significant" };
+            (format!("{points:+.1} pts vs previous period"), verdict, c.significant)
+        })
+    });
+    let tile = |label: &'static str, help: &'static str, testid: &'static str, value: String, sub: Option<String>| {
+        view! {
+            <div class="kpi" title=help>
+                <span class="kpi-label">{label}</span>
+                <span class="kpi-value" data-testid=testid>{value}</span>
+                {sub.map(|s| view! { <span class="kpi-sub">{s}</span> })}
+            </div>
+        }
+    };
+    let p = previous.clone().unwrap_or_default();
+    view! {
+        <section class="kpis" aria-label="Totals">
+            {tile(
+                "Attempts",
+                "Verification attempts in the range: every SMS, WhatsApp message, call or email sent.",
+                "kpi-attempts",
+                format_count(totals.attempts),
+                previous.as_ref().and(delta_counts(totals.attempts, p.attempts)),
+            )}
+            {tile(
+                "Verifications",
+                "Distinct verifications (one code requested by a user, with all its attempts).",
+                "kpi-verifications",
+                format_count(totals.verifications),
+                previous.as_ref().and(delta_counts(totals.verifications, p.verifications)),
+            )}
+            <div class="kpi" title="Converted attempts over all attempts: the share of codes the user entered. The interval is Wilson's at 95%.">
+                <span class="kpi-label">"Conversion rate"</span>
+                <span class="kpi-value" data-testid="kpi-conversion">{format_percent(totals.rate_percent())}</span>
+                <span class="kpi-sub">{interval}</span>
+                {rate_change
+                    .map(|(text, verdict, significant)| {
+                        view! {
+                            <span class="kpi-sub" class:significant=significant data-testid="kpi-conversion-change" data-significant=significant.to_string()>
+                                {text}
+                                {if significant { " ● " } else { " " }}
+                                {format!("({verdict}, two-proportion test)")}
+                            </span>
+                        }
+                    })}
+            </div>
+            {tile(
+                "Delivery rate",
+                "Messages delivered or read, over messages with a final status (delivered, read, undelivered, failed).",
+                "kpi-delivery",
+                format_percent(totals.delivery_rate_percent()),
+                None,
+            )}
+            {tile(
+                "Spend",
+                "Sum of the attempts' prices, per currency. Prices may settle up to 24 hours after delivery.",
+                "kpi-spend",
+                format_moneys(&totals.spend),
+                Some(format!("{} on unconverted attempts", format_moneys(&totals.wasted_spend))),
+            )}
+            {tile(
+                "Cost per conversion",
+                "Spend over converted verifications.",
+                "kpi-cost-per-conversion",
+                format_moneys(&totals.cost_per_conversion()),
+                None,
+            )}
+            {tile(
+                "Attempts per verification",
+                "Attempts over verifications: retries and channel fallbacks raise it.",
+                "kpi-attempts-per-verification",
+                totals.attempts_per_verification().map_or_else(|| "–".to_string(), |a| format!("{a:.2}")),
+                None,
+            )}
+        </section>
+    }
+}
+
+/// Draws the charts once the page is hydrated; the server renders only their containers.
+#[component]
+fn Charts(
+    series: Vec<crate::report::SeriesPoint>,
+    previous: Vec<crate::report::SeriesPoint>,
+    countries: Vec<BreakdownRow>,
+) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let chart = crate::charts::conversion_by_country(&rows);
-        if let Err(e) = charming::WasmRenderer::new_opt(None, None).render("country-chart", &chart) {
-            leptos::logging::error!("drawing the country chart: {e:?}");
+        let draw = |id: &str, chart: charming::Chart| {
+            if let Err(e) = charming::WasmRenderer::new_opt(None, None).render(id, &chart) {
+                leptos::logging::error!("drawing {id}: {e:?}");
+            }
+        };
+        draw("chart-timeseries", crate::charts::attempts_and_conversion(&series, &previous));
+        if !countries.is_empty() {
+            draw("country-chart", crate::charts::conversion_by_country(&countries));
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = rows;
+    let _ = (series, previous, countries);
+}
+
+#[component]
+fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
+    let tabs = Dimension::ALL
+        .into_iter()
+        .map(|dimension| {
+            let mut view = filters.clone();
+            view.by = dimension;
+            let current = dimension == filters.by;
+            view! {
+                <a href=view.href("/") class:active=current aria-current=current.then_some("true")>
+                    {dimension.label()}
+                </a>
+            }
+        })
+        .collect_view();
+    let header = |key: SortKey, label: &'static str, help: &'static str, numeric: bool| {
+        let mut view = filters.clone();
+        let current = filters.sort == key;
+        view.sort = key;
+        view.descending = if current { !filters.descending } else { key != SortKey::Key };
+        let arrow = match (current, filters.descending) {
+            (false, _) => "",
+            (true, true) => " ↓",
+            (true, false) => " ↑",
+        };
+        let sort = match (current, filters.descending) {
+            (false, _) => "none",
+            (true, true) => "descending",
+            (true, false) => "ascending",
+        };
+        view! {
+            <th scope="col" class:num=numeric aria-sort=sort title=help>
+                <a href=view.href("/")>{label}{arrow}</a>
+            </th>
+        }
+    };
+    let by = filters.by;
+    let export = filters.href("/export.csv");
+    let attempts_link = filters.href("/attempts");
+    view! {
+        <section aria-label="Breakdown" class="breakdown-section">
+            <div class="breakdown-head">
+                <h2>{format!("By {}", by.label().to_lowercase())}</h2>
+                <nav class="filters tabs" aria-label="Break down by">{tabs}</nav>
+                <a class="export" href=export data-testid="export-csv" download="">"Export CSV"</a>
+                <a class="export" href=attempts_link>"List attempts"</a>
+            </div>
+            {if rows.is_empty() {
+                view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="breakdown" data-testid="breakdown-table" data-by=by.as_str()>
+                            <thead>
+                                <tr>
+                                    {header(SortKey::Key, by.label(), "Click a row to drill down.", false)}
+                                    {header(SortKey::Attempts, "Attempts", "Verification attempts sent.", true)}
+                                    {header(SortKey::Converted, "Converted", "Attempts whose code the user entered.", true)}
+                                    {header(SortKey::Rate, "Conversion rate", "Converted over attempts, with its 95% Wilson interval.", true)}
+                                    {header(SortKey::Verifications, "Verifications", "Distinct verifications.", true)}
+                                    <th scope="col" class="num" title="Delivered or read over messages with a final status.">"Delivery rate"</th>
+                                    {header(SortKey::Spend, "Spend", "Sum of prices, per currency.", true)}
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {rows.into_iter().map(|row| view! { <BreakdownLine filters=filters.clone() row /> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
+    let label = match (filters.by, row.key.as_str()) {
+        (Dimension::Error, "") => "no error".to_string(),
+        (_, "") => "unknown".to_string(),
+        (_, key) => key.to_string(),
+    };
+    let target = match filters.drill_down(&row.key) {
+        Some(next) if filters.by.next().is_some() => next.href("/"),
+        Some(next) => next.href("/attempts"),
+        None => filters.href("/attempts"),
+    };
+    let m = row.metrics;
+    let interval = m.rate_interval.map(|(l, h)| format!("95% interval {l:.1}–{h:.1}%")).unwrap_or_default();
+    view! {
+        <tr data-testid="breakdown-row" data-key=row.key.clone()>
+            <th scope="row">
+                <a href=target title=format!("Drill down into {label}")>{label.clone()}</a>
+            </th>
+            <td class="num" data-testid="attempts">{format_count(m.attempts)}</td>
+            <td class="num" data-testid="converted">{format_count(m.converted)}</td>
+            <td class="num" data-testid="rate" title=interval>{format_percent(m.rate_percent())}</td>
+            <td class="num" data-testid="verifications">{format_count(m.verifications)}</td>
+            <td class="num" data-testid="delivery">{format_percent(m.delivery_rate_percent())}</td>
+            <td class="num" data-testid="spend">{format_moneys(&m.spend)}</td>
+        </tr>
+    }
 }

@@ -1,57 +1,228 @@
-//! Read queries behind the dashboard.
+//! Read queries behind the dashboard. Every value is bound, never spliced.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use std::collections::BTreeMap;
+
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
-use crate::model::Channel;
-use crate::report::{Conversion, CountryRow};
+use crate::filters::{Dimension, Filters};
+use crate::report::{AttemptRow, Metrics, Money, SeriesPoint};
 
-/// A filter in the snapshot's terms: `[from, to)` as ISO 8601 text.
-#[derive(Clone, Debug, Default)]
-pub struct AttemptScope {
+/// The attempts a view selects: `[from, to)` as ISO 8601 text, and the filters.
+#[derive(Clone, Debug)]
+pub struct AttemptScope<'a> {
     pub from: String,
     pub to: String,
-    pub channels: Vec<Channel>,
-    pub countries: Vec<String>,
+    pub filters: &'a Filters,
 }
 
-fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope) {
+fn push_in<T: ToString>(query: &mut QueryBuilder<'_, Sqlite>, column: &str, values: &[T]) {
+    if values.is_empty() {
+        return;
+    }
+    query.push(format!(" AND {column} IN ("));
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value.to_string());
+    }
+    query.push(")");
+}
+
+fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
+    let f = scope.filters;
     query.push(" WHERE date_created >= ").push_bind(scope.from.clone());
     query.push(" AND date_created < ").push_bind(scope.to.clone());
-    if !scope.channels.is_empty() {
-        query.push(" AND channel IN (");
-        let mut list = query.separated(", ");
-        for channel in &scope.channels {
-            list.push_bind(channel.as_str());
+    push_in(query, "country", &f.countries);
+    push_in(query, "channel", &f.channels);
+    push_in(query, "carrier", &f.carriers);
+    push_in(query, "service_sid", &f.services);
+    let codes: Vec<&String> = f.errors.iter().filter(|e| *e != "none").collect();
+    match (codes.is_empty(), f.errors.iter().any(|e| e == "none")) {
+        (true, false) => {}
+        (true, true) => {
+            query.push(" AND error_code IS NULL");
         }
-        query.push(")");
+        (false, with_none) => {
+            query.push(" AND (error_code IN (");
+            let mut list = query.separated(", ");
+            for code in codes {
+                list.push_bind(code.clone());
+            }
+            query.push(if with_none { ") OR error_code IS NULL)" } else { "))" });
+        }
     }
-    if !scope.countries.is_empty() {
-        query.push(" AND country IN (");
-        let mut list = query.separated(", ");
-        for country in &scope.countries {
-            list.push_bind(country.clone());
-        }
-        query.push(")");
+    if let Some(status) = f.status {
+        query.push(" AND conversion_status = ").push_bind(status.as_str());
+    }
+    if let Some(prefix) = &f.prefix {
+        query.push(r#" AND substr("to", 1, "#).push_bind(prefix.len() as i64).push(") = ").push_bind(prefix.clone());
     }
 }
 
-/// Attempts and conversions per destination country, most attempts first.
-pub async fn conversion_by_country(pool: &SqlitePool, scope: &AttemptScope) -> Result<Vec<CountryRow>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "SELECT COALESCE(country, '') AS country, COUNT(*) AS attempts, \
-         SUM(conversion_status = 'converted') AS converted FROM attempts",
-    );
+fn key_expression(by: Option<Dimension>) -> &'static str {
+    match by {
+        None => "''",
+        Some(Dimension::Country) => "COALESCE(country, '')",
+        Some(Dimension::Channel) => "channel",
+        Some(Dimension::Carrier) => "COALESCE(carrier, '')",
+        Some(Dimension::Service) => "service_sid",
+        Some(Dimension::Error) => "COALESCE(error_code, '')",
+        Some(Dimension::Day) => "substr(date_created, 1, 10)",
+    }
+}
+
+#[derive(FromRow)]
+struct MetricsRow {
+    key: String,
+    currency: String,
+    attempts: i64,
+    converted: i64,
+    verifications: i64,
+    converted_verifications: i64,
+    delivered: i64,
+    finalized: i64,
+    spend: f64,
+    wasted: f64,
+}
+
+/// Metrics per value of `by` (or one row with key `""` for the totals).
+pub async fn metrics_by(
+    pool: &SqlitePool,
+    scope: &AttemptScope<'_>,
+    by: Option<Dimension>,
+) -> Result<BTreeMap<String, Metrics>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {} AS key, COALESCE(price_unit, '') AS currency, COUNT(*) AS attempts, \
+         SUM(conversion_status = 'converted') AS converted, \
+         COUNT(DISTINCT verification_sid) AS verifications, \
+         COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END) AS converted_verifications, \
+         SUM(message_status IN ('delivered', 'read')) AS delivered, \
+         SUM(message_status IN ('delivered', 'read', 'undelivered', 'failed')) AS finalized, \
+         TOTAL(price) AS spend, \
+         TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted \
+         FROM attempts",
+        key_expression(by)
+    ));
     push_scope(&mut query, scope);
-    query.push(" GROUP BY 1 ORDER BY attempts DESC, country");
-    let rows: Vec<(String, i64, i64)> = query.build_query_as().fetch_all(pool).await?;
+    query.push(" GROUP BY 1, 2");
+    let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
+    let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
+    for row in rows {
+        let m = metrics.entry(row.key).or_default();
+        m.attempts += row.attempts as u64;
+        m.converted += row.converted as u64;
+        // A verification is billed in one currency, so the distinct counts add up.
+        m.verifications += row.verifications as u64;
+        m.converted_verifications += row.converted_verifications as u64;
+        m.delivered += row.delivered as u64;
+        m.finalized += row.finalized as u64;
+        if !row.currency.is_empty() {
+            m.spend.push(Money { currency: row.currency.clone(), amount: row.spend });
+            m.wasted_spend.push(Money { currency: row.currency, amount: row.wasted });
+        }
+    }
+    Ok(metrics)
+}
+
+/// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
+pub async fn series(pool: &SqlitePool, scope: &AttemptScope<'_>, hourly: bool) -> Result<Vec<SeriesPoint>, StoreError> {
+    let bucket = if hourly { "substr(date_created, 1, 13)" } else { "substr(date_created, 1, 10)" };
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {bucket} AS bucket, channel, COUNT(*), SUM(conversion_status = 'converted') FROM attempts"
+    ));
+    push_scope(&mut query, scope);
+    query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
+    let rows: Vec<(String, String, i64, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows
         .into_iter()
-        .map(|(country, attempts, converted)| CountryRow {
-            country,
-            conversion: Conversion { attempts: attempts as u64, converted: converted as u64 },
+        .map(|(bucket, channel, attempts, converted)| SeriesPoint {
+            bucket,
+            channel,
+            attempts: attempts as u64,
+            converted: converted as u64,
         })
         .collect())
+}
+
+const ATTEMPT_FIELDS: &str = r#"sid, verification_sid, service_sid, date_created, date_updated, conversion_status,
+    channel, "to", country, carrier, message_status, call_status, error_code, price, price_unit"#;
+
+#[derive(FromRow)]
+struct AttemptRecord {
+    sid: String,
+    verification_sid: String,
+    service_sid: String,
+    date_created: String,
+    date_updated: String,
+    conversion_status: String,
+    channel: String,
+    to: Option<String>,
+    country: Option<String>,
+    carrier: Option<String>,
+    message_status: Option<String>,
+    call_status: Option<String>,
+    error_code: Option<String>,
+    price: Option<f64>,
+    price_unit: Option<String>,
+}
+
+impl From<AttemptRecord> for AttemptRow {
+    fn from(r: AttemptRecord) -> Self {
+        AttemptRow {
+            sid: r.sid,
+            verification_sid: r.verification_sid,
+            service_sid: r.service_sid,
+            date_created: r.date_created,
+            date_updated: r.date_updated,
+            conversion_status: r.conversion_status,
+            channel: r.channel,
+            to: r.to,
+            country: r.country,
+            carrier: r.carrier,
+            message_status: r.message_status,
+            call_status: r.call_status,
+            error_code: r.error_code,
+            price: r.price,
+            price_unit: r.price_unit,
+        }
+    }
+}
+
+/// Up to `limit` attempts older than `before` (date_created, sid), newest first: keyset
+/// pagination on the `attempts_by_date` index.
+pub async fn list_attempts(
+    pool: &SqlitePool,
+    scope: &AttemptScope<'_>,
+    before: Option<(String, String)>,
+    limit: u32,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
+    push_scope(&mut query, scope);
+    if let Some((date, sid)) = before {
+        query.push(" AND (date_created, sid) < (").push_bind(date).push(", ").push_bind(sid).push(")");
+    }
+    query.push(" ORDER BY date_created DESC, sid DESC LIMIT ").push_bind(i64::from(limit));
+    let rows: Vec<AttemptRecord> = query.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(AttemptRow::from).collect())
+}
+
+pub async fn find_attempt(pool: &SqlitePool, sid: &str) -> Result<Option<AttemptRow>, StoreError> {
+    let row: Option<AttemptRecord> = sqlx::query_as(&format!("SELECT {ATTEMPT_FIELDS} FROM attempts WHERE sid = ?"))
+        .bind(sid)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(AttemptRow::from))
+}
+
+/// The attempts of one verification, oldest first.
+pub async fn verification_attempts(pool: &SqlitePool, verification_sid: &str) -> Result<Vec<AttemptRow>, StoreError> {
+    let rows: Vec<AttemptRecord> = sqlx::query_as(&format!(
+        "SELECT {ATTEMPT_FIELDS} FROM attempts WHERE verification_sid = ? ORDER BY date_created, sid"
+    ))
+    .bind(verification_sid)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
 
 /// The end of the last complete sync window, if any.

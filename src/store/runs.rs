@@ -162,3 +162,8 @@ pub async fn run_counts(pool: &SqlitePool, run_id: i64) -> Result<(u64, u64, u64
             .await?;
     Ok((pages as u64, new as u64, updated as u64))
 }
+
+/// The start of the oldest complete sync window: what the snapshot covers back to.
+pub async fn coverage_start(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT MIN(window_start) FROM sync_runs WHERE status = 'complete'").fetch_one(pool).await?)
+}

@@ -1,0 +1,168 @@
+//! Throughput of the emulator and the sync, on loopback, in one run:
+//!
+//!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited]
+//!
+//! 1. generating ATTEMPTS (default 1,000,000) attempts, and the process's RSS after;
+//! 2. pages of 1000 served per second (one walker, then four in parallel);
+//! 3. a first sync of the whole window into a fresh sqlite file, in attempts/s
+//!    (HTTP, JSON and sqlite included), with the rate limit off;
+//! 4. the sqlite3 CLI's `.import` of the same rows, the floor to beat;
+//! 5. with `--rate-limited`: a sync against a 100 requests/minute limit and 300 ms
+//!    of latency, and the requests per minute it achieved as a share of the limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use verilens::emulator::{self, EmulatorConfig};
+use verilens::model::twilio_time;
+use verilens::store;
+use verilens::sync::{SyncOptions, SyncProgress, sync_once};
+use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
+
+fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn pinned_now() -> chrono::DateTime<chrono::Utc> {
+    twilio_time::parse(&twilio_time::format(&chrono::Utc::now())).unwrap()
+}
+
+fn client(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> TwilioClient {
+    let c = &config.credentials;
+    TwilioClient::new(
+        base_url,
+        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
+        Arc::new(RateLimiter::per_minute(per_minute)),
+    )
+    .unwrap()
+}
+
+/// Walks `[from, to)` page by page without storing; returns pages read.
+async fn walk(client: &TwilioClient, from: String, to: String) -> u64 {
+    let query = verilens::twilio::ListQuery {
+        date_created_after: Some(from),
+        date_created_before: Some(to),
+        page_size: Some(1000),
+        ..Default::default()
+    };
+    let mut page = client.list_attempts(&query).await.unwrap();
+    let mut pages = 1;
+    while let Some(next) = page.meta.next_page_url.clone() {
+        page = client.list_attempts_at(&next).await.unwrap();
+        pages += 1;
+    }
+    pages
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let attempts: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let rate_limited = args.iter().any(|a| a == "--rate-limited");
+    let rss_start = rss_mib("VmRSS:");
+
+    let mut config = EmulatorConfig::new(42, attempts);
+    config.rate_limit = 0;
+    config.now = Some(pinned_now());
+    let started = Instant::now();
+    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let generation = started.elapsed();
+    let generated = running.emulator.dataset.read().unwrap().records.len();
+    println!(
+        "generate: {generated} attempts in {:.2} s; RSS {:.0} MiB (+{:.0} MiB)",
+        generation.as_secs_f64(),
+        rss_mib("VmRSS:"),
+        rss_mib("VmRSS:") - rss_start
+    );
+
+    let base = running.base_url();
+    let now = config.now.unwrap();
+    let window = (twilio_time::format(&(now - chrono::Duration::days(30))), twilio_time::format(&now));
+    let reader = client(&base, &config, 0);
+    let started = Instant::now();
+    let pages = walk(&reader, window.0.clone(), window.1.clone()).await;
+    let secs = started.elapsed().as_secs_f64();
+    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (one walker)", pages as f64 / secs);
+
+    let slices = verilens::sync::slice_window(now - chrono::Duration::days(30), now, 4);
+    let started = Instant::now();
+    let mut walkers = tokio::task::JoinSet::new();
+    for (from, to) in slices {
+        let reader = reader.clone();
+        walkers.spawn(async move { walk(&reader, twilio_time::format(&from), twilio_time::format(&to)).await });
+    }
+    let pages: u64 = walkers.join_all().await.into_iter().sum();
+    let secs = started.elapsed().as_secs_f64();
+    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (four walkers)", pages as f64 / secs);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    let pool = store::open(&db).await.unwrap();
+    let started = Instant::now();
+    let report = sync_once(&pool, &reader, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sync: {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        report.attempts_new,
+        report.pages,
+        report.attempts_new as f64 / secs,
+        rss_mib("VmHWM:")
+    );
+    pool.close().await;
+    import_floor(&db, report.attempts_new);
+
+    if rate_limited {
+        rate_limited_sync().await;
+    }
+}
+
+/// Times the sqlite3 CLI importing the same rows from CSV into the same schema.
+fn import_floor(db: &std::path::Path, rows: u64) {
+    let sqlite3 = |args: &[&str]| std::process::Command::new("sqlite3").args(args).output();
+    let dir = db.parent().unwrap();
+    let csv = dir.join("attempts.csv");
+    let fresh = dir.join("import.db");
+    let (db_s, csv_s, fresh_s) = (db.to_str().unwrap(), csv.to_str().unwrap(), fresh.to_str().unwrap());
+    if sqlite3(&["-version"]).is_err() {
+        println!("import floor: sqlite3 CLI not installed (apt-get install sqlite3)");
+        return;
+    }
+    sqlite3(&[db_s, "-cmd", ".mode csv", "-cmd", &format!(".once {csv_s}"), "SELECT * FROM attempts"]).unwrap();
+    let schema = String::from_utf8(sqlite3(&[db_s, ".schema attempts"]).unwrap().stdout).unwrap();
+    sqlite3(&[fresh_s, &schema]).unwrap();
+    let started = Instant::now();
+    let output = sqlite3(&[fresh_s, "-cmd", ".mode csv", &format!(".import {csv_s} attempts")]).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    println!("import floor: sqlite3 .import of {rows} rows in {secs:.2} s = {:.0} rows/s", rows as f64 / secs);
+}
+
+/// A sync held to 100 requests/minute with Twilio-like latency: how close to the limit it runs.
+async fn rate_limited_sync() {
+    let mut config = EmulatorConfig::new(43, 300_000);
+    config.rate_limit = 100;
+    config.latency = Duration::from_millis(300);
+    config.now = Some(pinned_now());
+    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("limited.db")).await.unwrap();
+    let client = client(&running.base_url(), &config, 100);
+    let started = Instant::now();
+    let report = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    // Two Summary requests frame the pages.
+    let requests = report.pages + 2;
+    println!(
+        "rate-limited sync: {requests} requests in {minutes:.2} min = {:.1} requests/min = {:.0}% of the limit of 100",
+        requests as f64 / minutes,
+        requests as f64 / minutes
+    );
+}

@@ -1,0 +1,78 @@
+//! Confidence intervals and significance tests for conversion rates.
+
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval (95%) of `successes` out of `trials`, as fractions.
+pub fn wilson_interval(successes: u64, trials: u64) -> Option<(f64, f64)> {
+    if trials == 0 {
+        return None;
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z95 * Z95;
+    let denominator = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    Some(((center - half).max(0.0), (center + half).min(1.0)))
+}
+
+/// The two-sided p-value of a two-proportion z-test (pooled variance).
+pub fn two_proportion_p_value(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<f64> {
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (n1f, n2f) = (n1 as f64, n2 as f64);
+    let pooled = (x1 + x2) as f64 / (n1f + n2f);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n2f)).sqrt();
+    if se == 0.0 {
+        return Some(1.0);
+    }
+    let z = (x1 as f64 / n1f - x2 as f64 / n2f) / se;
+    Some(erfc(z.abs() / std::f64::consts::SQRT_2))
+}
+
+/// The complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tolerance: f64) -> bool {
+        (a - b).abs() < tolerance
+    }
+
+    #[test]
+    fn wilson_matches_published_values() {
+        // 81 of 263: (0.2553, 0.3662), the worked example in Newcombe (1998).
+        let (low, high) = wilson_interval(81, 263).unwrap();
+        assert!(close(low, 0.2553, 5e-4) && close(high, 0.3662, 5e-4), "{low} {high}");
+        let (low, high) = wilson_interval(0, 10).unwrap();
+        assert!(close(low, 0.0, 1e-12) && close(high, 0.2775, 5e-4), "{low} {high}");
+        assert_eq!(wilson_interval(0, 0), None);
+    }
+
+    #[test]
+    fn z_test_matches_known_values() {
+        // 45/100 vs 30/100: pooled z = 2.1909, p = 0.02846.
+        let p = two_proportion_p_value(45, 100, 30, 100).unwrap();
+        assert!(close(p, 0.02846, 5e-5), "{p}");
+        let same = two_proportion_p_value(50, 100, 50, 100).unwrap();
+        assert!(close(same, 1.0, 1e-6), "{same}");
+        assert!(two_proportion_p_value(500, 1000, 560, 1000).unwrap() < 0.01);
+        assert_eq!(two_proportion_p_value(1, 0, 1, 1), None);
+        assert!(close(erfc(0.0), 1.0, 1e-7) && close(erfc(1.0), 0.157_299_2, 1e-6));
+    }
+}

@@ -1,0 +1,199 @@
+//! `/attempts` (the matching attempts, newest first) and `/attempts/{Sid}`.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
+use crate::report::{AttemptDetail, AttemptList, AttemptRow, Money, format_money};
+
+#[server]
+pub async fn load_attempts(search: String) -> Result<AttemptList, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    crate::server::load_attempts(&state, &search).await.map_err(|e| {
+        tracing::error!("loading attempts: {e:?}");
+        ServerFnError::new("The snapshot could not be read; see the server log.")
+    })
+}
+
+#[server]
+pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    crate::server::load_attempt(&state, &sid).await.map_err(|e| {
+        tracing::error!("loading attempt {sid}: {e:?}");
+        ServerFnError::new("The snapshot could not be read; see the server log.")
+    })
+}
+
+#[component]
+pub fn AttemptsPage() -> impl IntoView {
+    let location = use_location();
+    let pending = RwSignal::new(false);
+    let list = Resource::new(move || location.search.get(), load_attempts);
+    view! {
+        <PendingBar pending />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending=pending>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(list) => view! { <AttemptsView list /> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AttemptsView(list: AttemptList) -> impl IntoView {
+    let filters = list.filters.clone();
+    let older = list.next_page.clone().map(|page| {
+        let mut view = filters.clone();
+        view.page = Some(page);
+        view.href("/attempts")
+    });
+    let newest = filters.page.is_some().then(|| {
+        let mut view = filters.clone();
+        view.page = None;
+        view.href("/attempts")
+    });
+    let export = filters.href("/attempts.csv");
+    let overview = {
+        let mut view = filters.clone();
+        view.page = None;
+        view.href("/")
+    };
+    view! {
+        <Header snapshot=list.snapshot.clone() />
+        <main class="page">
+            <FilterBar filters=filters.clone() path="/attempts" />
+            <Chips filters=filters.clone() path="/attempts" />
+            <Notices notices=list.notices.clone() />
+            <div class="breakdown-head">
+                <h1>"Attempts"</h1>
+                <a class="export" href=overview>"Back to the overview"</a>
+                <a class="export" href=export download="">"Export CSV"</a>
+            </div>
+            {if list.attempts.is_empty() {
+                view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
+            } else {
+                view! { <AttemptTable attempts=list.attempts.clone() testid="attempts-table" /> }.into_any()
+            }}
+            <nav class="pager" aria-label="Pages">
+                {newest.map(|href| view! { <a href=href>"← Newest"</a> })}
+                {older.map(|href| view! { <a href=href rel="next" data-testid="older">"Older attempts →"</a> })}
+            </nav>
+        </main>
+    }
+}
+
+fn price(a: &AttemptRow) -> String {
+    match (a.price, &a.price_unit) {
+        (Some(amount), Some(currency)) => format_money(&Money { currency: currency.clone(), amount }),
+        _ => "pending".to_string(),
+    }
+}
+
+fn delivery(a: &AttemptRow) -> String {
+    a.message_status.clone().or_else(|| a.call_status.clone()).unwrap_or_else(|| "–".to_string())
+}
+
+#[component]
+fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="breakdown" data-testid=testid>
+                <thead>
+                    <tr>
+                        <th scope="col">"Created (UTC)"</th>
+                        <th scope="col">"Channel"</th>
+                        <th scope="col">"Country"</th>
+                        <th scope="col">"Carrier"</th>
+                        <th scope="col">"To"</th>
+                        <th scope="col">"Conversion"</th>
+                        <th scope="col">"Delivery"</th>
+                        <th scope="col">"Error"</th>
+                        <th scope="col" class="num">"Price"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {attempts
+                        .into_iter()
+                        .map(|a| {
+                            let href = format!("/attempts/{}", a.sid);
+                            view! {
+                                <tr data-testid="attempt-row" data-sid=a.sid.clone()>
+                                    <td>
+                                        <a href=href>{a.date_created.replace('T', " ").trim_end_matches('Z').to_string()}</a>
+                                    </td>
+                                    <td>{a.channel.clone()}</td>
+                                    <td>{a.country.clone().unwrap_or_default()}</td>
+                                    <td>{a.carrier.clone().unwrap_or_default()}</td>
+                                    <td class="mono" data-testid="to">{a.to.clone().unwrap_or_default()}</td>
+                                    <td>{a.conversion_status.clone()}</td>
+                                    <td>{delivery(&a)}</td>
+                                    <td>{a.error_code.clone().unwrap_or_default()}</td>
+                                    <td class="num">{price(&a)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn AttemptDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let detail = Resource::new(move || params.read().get("sid").unwrap_or_default(), load_attempt);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(Some(detail)) => view! { <AttemptDetailView detail /> }.into_any(),
+                    Ok(None) => view! { <super::NotFound /> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
+    let a = detail.attempt.clone();
+    let field = |label: &'static str, value: String| {
+        view! {
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+        }
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"verilens"</a>
+            <nav class="sections" aria-label="Sections">
+                <a href="/">"Overview"</a>
+                <a href="/attempts">"Attempts"</a>
+            </nav>
+        </header>
+        <main class="page">
+            <h1 data-testid="attempt-sid">{a.sid.clone()}</h1>
+            <dl class="fields" data-testid="attempt-fields">
+                {field("Created (UTC)", a.date_created.clone())}
+                {field("Updated (UTC)", a.date_updated.clone())}
+                {field("Channel", a.channel.clone())}
+                {field("To", a.to.clone().unwrap_or_default())}
+                {field("Country", a.country.clone().unwrap_or_default())}
+                {field("Carrier", a.carrier.clone().unwrap_or_default())}
+                {field("Conversion", a.conversion_status.clone())}
+                {field("Delivery", delivery(&a))}
+                {field("Error code", a.error_code.clone().unwrap_or_else(|| "none".to_string()))}
+                {field("Price", price(&a))}
+                {field("Verification", a.verification_sid.clone())}
+                {field("Service", a.service_sid.clone())}
+            </dl>
+            <h2>"Attempts of this verification"</h2>
+            <AttemptTable attempts=detail.verification testid="verification-table" />
+        </main>
+    }
+}

@@ -1,0 +1,218 @@
+//! Pieces shared by the pages: header, filter bar, chips, breadcrumbs, notices.
+
+use leptos::prelude::*;
+
+use crate::filters::{DateRange, Dimension, Filters};
+use crate::model::Channel;
+use crate::report::{SnapshotStatus, format_count};
+
+#[component]
+pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
+    let freshness = match &snapshot.as_of {
+        Some(as_of) => format!("data as of {} UTC", as_of.replace('T', " ").trim_end_matches('Z')),
+        None => "no complete sync yet".to_string(),
+    };
+    let progress = snapshot.syncing.then(|| {
+        let of = snapshot.sync_expected.map(|e| format!(" of {}", format_count(e))).unwrap_or_default();
+        format!("syncing: {}{of} attempts", format_count(snapshot.sync_attempts))
+    });
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                "verilens"
+            </a>
+            <nav class="sections" aria-label="Sections">
+                <a href="/">"Overview"</a>
+                <a href="/attempts">"Attempts"</a>
+            </nav>
+            <span class="freshness" data-testid="freshness" data-as-of=snapshot.as_of.clone().unwrap_or_default()>
+                {freshness}
+            </span>
+            {snapshot
+                .demo
+                .then(|| {
+                    view! {
+                        <span class="badge" data-testid="demo-badge" title="No Twilio credentials are set: this is the built-in emulator's synthetic data.">
+                            "demo data"
+                        </span>
+                    }
+                })}
+            {progress.map(|p| view! { <span class="badge syncing" role="status" data-testid="sync-progress">{p}</span> })}
+            {snapshot
+                .last_error
+                .map(|e| {
+                    view! {
+                        <span class="sync-error" role="status" data-testid="sync-error">
+                            {format!("Last sync failed: {e}. Showing the last complete snapshot.")}
+                        </span>
+                    }
+                })}
+        </header>
+    }
+}
+
+/// Date presets, a custom range form (works without JavaScript), channels, comparison.
+#[component]
+pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
+    let range_link = |range: DateRange, label: &'static str| {
+        let mut view = filters.clone();
+        view.page = None;
+        let current = view.range == range;
+        view.range = range;
+        view! {
+            <a href=view.href(path) class:active=current aria-current=current.then_some("true")>
+                {label}
+            </a>
+        }
+    };
+    let channel_link = |channel: Option<Channel>, label: &'static str| {
+        let mut view = filters.clone();
+        view.page = None;
+        view.channels = channel.into_iter().collect();
+        let current = filters.channels == view.channels;
+        view! {
+            <a href=view.href(path) class:active=current aria-current=current.then_some("true")>
+                {label}
+            </a>
+        }
+    };
+    let (from, to) = match &filters.range {
+        DateRange::Between(from, to) => (from.to_string(), to.to_string()),
+        _ => (String::new(), String::new()),
+    };
+    // The custom range form keeps every other parameter of the view.
+    let mut others = filters.clone();
+    others.page = None;
+    others.range = DateRange::LastDays(30);
+    let hidden = crate::filters::query_pairs(&others.to_query());
+    let compare = {
+        let mut view = filters.clone();
+        view.compare = !filters.compare;
+        let label = if filters.compare { "Hide previous period" } else { "Compare with previous period" };
+        view! { <a href=view.href(path) class="toggle">{label}</a> }
+    };
+    view! {
+        <div class="filterbar">
+            <nav class="filters" aria-label="Date range">
+                {range_link(DateRange::LastDay, "24 hours")}
+                {range_link(DateRange::LastDays(7), "7 days")}
+                {range_link(DateRange::LastDays(30), "30 days")}
+                {range_link(DateRange::LastDays(90), "90 days")}
+            </nav>
+            <form class="custom-range" method="get" action=path aria-label="Custom date range">
+                {hidden
+                    .into_iter()
+                    .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+                    .collect_view()}
+                <label>"From " <input type="date" name="from" value=from required=true /></label>
+                <label>"to " <input type="date" name="to" value=to required=true /></label>
+                <button type="submit">"Apply"</button>
+            </form>
+            <nav class="filters" aria-label="Channel">
+                {channel_link(None, "All channels")}
+                {channel_link(Some(Channel::Sms), "SMS")}
+                {channel_link(Some(Channel::Whatsapp), "WhatsApp")}
+                {channel_link(Some(Channel::Call), "Call")}
+                {channel_link(Some(Channel::Email), "Email")}
+            </nav>
+            {(path == "/").then_some(compare)}
+        </div>
+    }
+}
+
+/// The applied filters, each with a link that removes it.
+#[component]
+pub fn Chips(filters: Filters, path: &'static str) -> impl IntoView {
+    let chips = filters.chips();
+    (!chips.is_empty()).then(|| {
+        view! {
+            <ul class="chips" aria-label="Applied filters" data-testid="chips">
+                {chips
+                    .into_iter()
+                    .map(|(label, without)| {
+                        let title = format!("Remove {label}");
+                        view! {
+                            <li>
+                                <a href=without.href(path) title=title.clone() aria-label=title>
+                                    {label}
+                                    <span aria-hidden="true">" ×"</span>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    })
+}
+
+/// All › country › carrier › error: each step back up the drill-down.
+#[component]
+pub fn Breadcrumbs(filters: Filters) -> impl IntoView {
+    let mut trail = Vec::new();
+    let mut level = filters.clone();
+    level.page = None;
+    level.countries.clear();
+    level.carriers.clear();
+    level.errors.clear();
+    level.by = Dimension::Country;
+    trail.push(("All countries".to_string(), level.clone()));
+    if !filters.countries.is_empty() {
+        level.countries = filters.countries.clone();
+        level.by = Dimension::Carrier;
+        trail.push((filters.countries.join(", "), level.clone()));
+    }
+    if !filters.carriers.is_empty() {
+        level.carriers = filters.carriers.clone();
+        level.by = Dimension::Error;
+        trail.push((filters.carriers.join(", "), level.clone()));
+    }
+    if !filters.errors.is_empty() {
+        level.errors = filters.errors.clone();
+        trail.push((format!("error {}", filters.errors.join(", ")), level.clone()));
+    }
+    (trail.len() > 1).then(|| {
+        let last = trail.len() - 1;
+        view! {
+            <nav class="breadcrumbs" aria-label="Breadcrumbs" data-testid="breadcrumbs">
+                {trail
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (label, view))| {
+                        if i == last {
+                            view! { <span aria-current="page">{label}</span> }.into_any()
+                        } else {
+                            view! {
+                                <a href=view.href("/")>{label}</a>
+                                <span aria-hidden="true">" › "</span>
+                            }
+                                .into_any()
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        }
+    })
+}
+
+#[component]
+pub fn Notices(notices: Vec<String>) -> impl IntoView {
+    (!notices.is_empty()).then(|| {
+        view! {
+            <div class="notice" role="alert" data-testid="notice">
+                <strong>"Some parameters were ignored: "</strong>
+                {notices.join("; ")}
+            </div>
+        }
+    })
+}
+
+/// A thin bar at the top while a new view loads; the current view stays in place.
+#[component]
+pub fn PendingBar(pending: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <div class="pending-bar" class:active=move || pending.get() role="status" aria-live="polite">
+            {move || if pending.get() { "Updating…" } else { "" }}
+        </div>
+    }
+}
