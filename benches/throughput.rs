@@ -1,6 +1,6 @@
 //! Throughput of the emulator and the sync, on loopback, in one run:
 //!
-//!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited]
+//!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited] [--sync-only]
 //!
 //! 1. generating ATTEMPTS (default 1,000,000) attempts, and the process's RSS after;
 //! 2. pages of 1000 served per second (one walker, then four in parallel);
@@ -67,6 +67,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let attempts: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
     let rate_limited = args.iter().any(|a| a == "--rate-limited");
+    let sync_only = args.iter().any(|a| a == "--sync-only");
     let rss_start = rss_mib("VmRSS:");
 
     let mut config = EmulatorConfig::new(42, attempts);
@@ -85,23 +86,10 @@ async fn main() {
 
     let base = running.base_url();
     let now = config.now.unwrap();
-    let window = (twilio_time::format(&(now - chrono::Duration::days(30))), twilio_time::format(&now));
     let reader = client(&base, &config, 0);
-    let started = Instant::now();
-    let pages = walk(&reader, window.0.clone(), window.1.clone()).await;
-    let secs = started.elapsed().as_secs_f64();
-    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (one walker)", pages as f64 / secs);
-
-    let slices = verilens::sync::slice_window(now - chrono::Duration::days(30), now, 4);
-    let started = Instant::now();
-    let mut walkers = tokio::task::JoinSet::new();
-    for (from, to) in slices {
-        let reader = reader.clone();
-        walkers.spawn(async move { walk(&reader, twilio_time::format(&from), twilio_time::format(&to)).await });
+    if !sync_only {
+        serve_rates(&reader, now).await;
     }
-    let pages: u64 = walkers.join_all().await.into_iter().sum();
-    let secs = started.elapsed().as_secs_f64();
-    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (four walkers)", pages as f64 / secs);
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
@@ -122,6 +110,26 @@ async fn main() {
     if rate_limited {
         rate_limited_sync().await;
     }
+}
+
+/// Pages of 1000 served per second, by one walker and by four in parallel.
+async fn serve_rates(reader: &TwilioClient, now: chrono::DateTime<chrono::Utc>) {
+    let from = twilio_time::format(&(now - chrono::Duration::days(30)));
+    let started = Instant::now();
+    let pages = walk(reader, from, twilio_time::format(&now)).await;
+    let secs = started.elapsed().as_secs_f64();
+    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (one walker)", pages as f64 / secs);
+
+    let slices = verilens::sync::slice_window(now - chrono::Duration::days(30), now, 4);
+    let started = Instant::now();
+    let mut walkers = tokio::task::JoinSet::new();
+    for (from, to) in slices {
+        let reader = reader.clone();
+        walkers.spawn(async move { walk(&reader, twilio_time::format(&from), twilio_time::format(&to)).await });
+    }
+    let pages: u64 = walkers.join_all().await.into_iter().sum();
+    let secs = started.elapsed().as_secs_f64();
+    println!("serve: {pages} pages of 1000 in {secs:.2} s = {:.0} pages/s (four walkers)", pages as f64 / secs);
 }
 
 /// Times the sqlite3 CLI importing the same rows from CSV into the same schema.

@@ -63,6 +63,9 @@ struct ServeArgs {
     /// Show phone numbers in full in pages and exports (masked by default).
     #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
     show_phone_numbers: bool,
+    /// Ask for this user and password (`user:pass`) on every route but /healthz.
+    #[arg(long, env = "VERILENS_BASIC_AUTH", hide_env_values = true)]
+    basic_auth: Option<verilens::security::BasicAuth>,
     /// How often to sync, e.g. 30s, 5m, 1h.
     #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
     sync_every: Duration,
@@ -232,6 +235,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         progress,
         demo,
         show_phone_numbers: args.show_phone_numbers,
+        basic_auth: args.basic_auth.clone(),
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;

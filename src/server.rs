@@ -34,6 +34,8 @@ pub struct AppState {
     pub demo: bool,
     /// Show phone numbers in full instead of masked.
     pub show_phone_numbers: bool,
+    /// Credentials every route but `/healthz` asks for.
+    pub basic_auth: Option<crate::security::BasicAuth>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -155,6 +157,8 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(crate::security::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.basic_auth.clone(), crate::security::require_basic_auth))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -108,8 +108,8 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
     let (running, config) = emulator(|c| {
-        c.attempts = 40_000;
-        c.latency = Duration::from_millis(40);
+        c.attempts = 60_000;
+        c.latency = Duration::from_millis(150);
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -128,7 +128,7 @@ async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
         command
     };
     let mut kills = 0;
-    for delay_ms in [150u64, 420, 90, 700, 260, 980] {
+    for delay_ms in [250u64, 620, 90, 900, 360, 480] {
         let mut child = sync_command().spawn().unwrap();
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         if child.try_wait().unwrap().is_none() {

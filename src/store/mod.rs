@@ -33,7 +33,12 @@ pub async fn open(path: &Path) -> Result<SqlitePool, StoreError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(std::time::Duration::from_secs(10));
+        .busy_timeout(std::time::Duration::from_secs(10))
+        // Random SIDs touch index pages all over the file: keep them in memory, not behind pread.
+        .pragma("cache_size", "-131072")
+        .pragma("mmap_size", "1073741824")
+        .pragma("temp_store", "memory")
+        .pragma("wal_autocheckpoint", "8192");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)

@@ -7,6 +7,8 @@
 
 mod progress;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::SqlitePool;
 
@@ -157,10 +159,12 @@ async fn run_window(
     let expected = client.fetch_summary(&summary_query).await?.total_attempts;
     progress.expect(expected);
     let mut walks = tokio::task::JoinSet::new();
+    // sqlite has one writer at a time; queueing here is far cheaper than its busy-wait sleeps.
+    let writer = Arc::new(tokio::sync::Mutex::new(()));
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
-        let (pool, client, progress) = (pool.clone(), client.clone(), progress.clone());
+        let (pool, client, progress, writer) = (pool.clone(), client.clone(), progress.clone(), writer.clone());
         let (run_id, page_size) = (run.id, options.page_size);
-        walks.spawn(async move { walk_slice(&pool, &client, &progress, run_id, page_size, slice).await });
+        walks.spawn(async move { walk_slice(&pool, &client, &progress, &writer, run_id, page_size, slice).await });
     }
     while let Some(joined) = walks.join_next().await {
         // The first failure stops the run; the other walks are dropped with the set.
@@ -175,6 +179,7 @@ async fn walk_slice(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
+    writer: &tokio::sync::Mutex<()>,
     run_id: i64,
     page_size: u32,
     slice: store::SliceState,
@@ -197,6 +202,7 @@ async fn walk_slice(
     loop {
         let next_url = page.meta.next_page_url.clone();
         let write = async {
+            let _turn = writer.lock().await;
             let mut tx = store::begin_write(pool).await?;
             let count = store::upsert_attempts(&mut tx, &page.attempts).await?;
             store::record_page(&mut tx, run_id, count).await?;

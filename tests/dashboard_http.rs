@@ -1,0 +1,142 @@
+//! The dashboard over real HTTP: security headers, Basic auth, hostile text from
+//! the API, and thousands of malformed queries that must never be a 5xx.
+
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use verilens::emulator::rng::Rng;
+use verilens::model::{Attempt, twilio_time};
+use verilens::server::{self, AppState};
+use verilens::store;
+use verilens::sync::SyncProgress;
+
+const HOSTILE_CARRIER: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+
+fn attempt(sid_digit: char, carrier: &str, to: &str) -> Attempt {
+    let mut attempt: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
+    attempt.sid = format!("VL{}", sid_digit.to_string().repeat(32));
+    attempt.date_created = twilio_time::parse(&twilio_time::format(&Utc::now())).unwrap();
+    attempt.date_updated = attempt.date_created;
+    let data = attempt.channel_data.as_mut().unwrap();
+    data.carrier = Some(carrier.to_string());
+    data.to = Some(to.to_string());
+    attempt
+}
+
+async fn serve(basic_auth: Option<&str>) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("d.db")).await.unwrap();
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    let attempts = [
+        attempt('1', HOSTILE_CARRIER, "+573003003030"),
+        attempt('2', "=HYPERLINK(\"http://x\")", "+573003003031"),
+        attempt('3', "Tigo", "+573003003032"),
+    ];
+    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
+    tx.commit().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let state = AppState {
+        leptos_options: server::leptos_options(addr),
+        pool,
+        progress: SyncProgress::default(),
+        demo: false,
+        show_phone_numbers: false,
+        basic_auth: basic_auth.map(|a| a.parse().unwrap()),
+    };
+    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
+    (format!("http://{addr}"), dir)
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let (base, _dir) = serve(None).await;
+    for path in ["/", "/attempts", "/healthz", "/export.csv", "/attempts/VL11111111111111111111111111111111"] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn basic_auth_guards_everything_but_healthz() {
+    let (base, _dir) = serve(Some("pm:correct-horse")).await;
+    let http = reqwest::Client::new();
+    let anonymous = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    let wrong = http.get(format!("{base}/export.csv")).basic_auth("pm", Some("nope")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = http.get(format!("{base}/")).basic_auth("pm", Some("correct-horse")).send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn text_from_the_api_is_inert_in_pages_and_csv() {
+    let (base, _dir) = serve(None).await;
+    let page = reqwest::get(format!("{base}/?by=carrier")).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("<script>alert(1)"), "the carrier name is escaped");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let attempts = reqwest::get(format!("{base}/attempts")).await.unwrap().text().await.unwrap();
+    assert!(!attempts.contains("+573003003030"), "phone numbers are masked");
+    assert!(attempts.contains("+57300•••3030"));
+
+    let csv = reqwest::get(format!("{base}/export.csv?by=carrier")).await.unwrap().text().await.unwrap();
+    for line in csv.lines().skip(1) {
+        let first = line.trim_start_matches('"');
+        assert!(!first.starts_with(['=', '+', '-', '@']), "a cell that could be a formula: {line}");
+    }
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
+    let list = reqwest::get(format!("{base}/attempts.csv")).await.unwrap().text().await.unwrap();
+    assert!(list.contains("'+57300•••3030") && !list.contains("+573003003030"), "{list}");
+}
+
+#[tokio::test]
+async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
+    let (base, _dir) = serve(None).await;
+    let http = reqwest::Client::new();
+    let mut rng = Rng::new(7);
+    let keys = [
+        "range", "from", "to", "country", "channel", "carrier", "service", "error", "status", "prefix", "by", "sort",
+        "dir", "compare", "page", "x",
+    ];
+    let junk = [
+        "",
+        "%",
+        "%zz",
+        "%00",
+        "'",
+        "\"",
+        "<b>",
+        "../",
+        "🦀",
+        "30d",
+        "2026-02-30",
+        "CO",
+        "sms",
+        "+57",
+        "asc",
+        "VL",
+        "=1",
+        "&",
+        "a".repeat(300).leak(),
+    ];
+    for i in 0..2_000 {
+        let mut query = String::new();
+        for _ in 0..1 + rng.below(4) {
+            let key = keys[rng.below(keys.len() as u64) as usize];
+            let value: String = (0..1 + rng.below(3)).map(|_| junk[rng.below(junk.len() as u64) as usize]).collect();
+            query.push_str(&format!("{key}={}&", value.replace(' ', "%20")));
+        }
+        let path = ["/", "/attempts", "/export.csv", "/attempts.csv"][i % 4];
+        let response = http.get(format!("{base}{path}?{query}")).send().await.unwrap();
+        let status = response.status().as_u16();
+        let csv = path.ends_with(".csv");
+        assert!(status == 200 || (csv && status == 400), "{path}?{query} answered {status}");
+    }
+}
