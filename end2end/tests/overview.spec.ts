@@ -158,3 +158,19 @@ test("without enough history the page says why there is no comparison", async ({
   await expect(page.getByTestId("comparison-note")).toContainText("does not reach back");
   await expect(page.getByTestId("kpi-conversion-change")).toHaveCount(0);
 });
+
+test("after a client-side navigation the chart shows only the new view's series", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto("country=CO&by=carrier");
+  await expect(overview.timeseries.locator("canvas").first()).toBeVisible();
+  const seriesNames = () =>
+    page.evaluate(() => {
+      const echarts = (window as unknown as { echarts: any }).echarts;
+      const chart = echarts.getInstanceByDom(document.getElementById("chart-timeseries"));
+      return chart.getOption().series.map((s: { name: string }) => s.name);
+    });
+  expect(await seriesNames()).toEqual(["call", "email", "sms", "whatsapp", "conversion %"]);
+  await overview.channelLink("SMS").click();
+  await expect(page).toHaveURL(/channel=sms/);
+  await expect.poll(seriesNames).toEqual(["sms", "conversion %"]);
+});

@@ -210,6 +210,12 @@ fn Charts(
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let draw = |id: &str, chart: charming::Chart| {
+            // A fresh instance per view: ECharts would otherwise merge the new options into
+            // the previous view's chart and keep its extra series.
+            if let Some(element) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id)) {
+                let _ = element.remove_attribute("_echarts_instance_");
+                element.set_inner_html("");
+            }
             if let Err(e) = charming::WasmRenderer::new_opt(None, None).render(id, &chart) {
                 leptos::logging::error!("drawing {id}: {e:?}");
             }
