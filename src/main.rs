@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator};
+use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::model::twilio_time;
 use verilens::server::{self, AppState};
 use verilens::store;
@@ -101,6 +101,9 @@ struct EmulateArgs {
     /// Delay before every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Illustrative prices, a JSON file: {"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}.
+    #[arg(long)]
+    prices: Option<PathBuf>,
     /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
     #[arg(long, value_parser = parse_time)]
     now: Option<chrono::DateTime<chrono::Utc>>,
@@ -258,6 +261,12 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     config.fail_rate = args.fail_rate;
     config.latency = Duration::from_millis(args.latency_ms);
     config.now = args.now;
+    if let Some(path) = &args.prices {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        countries::apply_prices(&mut countries::markets(), &text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.prices = Some(text);
+    }
     let defaults = EmulatorCredentials::for_seed(args.seed);
     config.credentials = EmulatorCredentials {
         account_sid: args.account_sid.unwrap_or(defaults.account_sid),

@@ -348,3 +348,28 @@ async fn injected_faults_and_latency() {
     assert!((8..=32).contains(&failures), "{failures} of 40 failed");
     assert!(started.elapsed() >= Duration::from_millis(40 * 30));
 }
+
+#[tokio::test]
+async fn a_page_walk_stays_stable_while_new_attempts_arrive() {
+    let (running, config) = start(|_| {}).await;
+    let api = Api::new(&running, &config);
+    let before = api.walk("/v2/Attempts?PageSize=300").await;
+    let first = api.ok("/v2/Attempts?PageSize=300").await;
+    // Six hours pass between two pages: new attempts arrive, recent ones settle.
+    running.emulator.set_clock(twilio_time::parse("2026-11-20T21:00:00Z").unwrap());
+    let mut walked: Vec<Value> = first["attempts"].as_array().unwrap().clone();
+    let mut next = first["meta"]["next_page_url"].as_str().map(str::to_string);
+    while let Some(url) = next {
+        let page = api.ok(&url).await;
+        walked.extend(page["attempts"].as_array().unwrap().iter().cloned());
+        next = page["meta"]["next_page_url"].as_str().map(str::to_string);
+    }
+    let sids = |list: &[&Value]| list.iter().map(|a| a["sid"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    // Attempts that aged out of the 30-day window meanwhile are gone, as on Twilio.
+    let still_visible: Vec<&Value> =
+        before.iter().filter(|a| a["date_created"].as_str().unwrap() >= "2026-10-21T21:00:00Z").collect();
+    assert!(still_visible.len() < before.len(), "some attempts aged out");
+    assert_eq!(sids(&walked.iter().collect::<Vec<_>>()), sids(&still_visible), "no skip, no repeat, nothing new");
+    let fresh = api.ok("/v2/Attempts?PageSize=1").await;
+    assert!(fresh["attempts"][0]["date_created"].as_str().unwrap() > NOW, "new attempts arrived meanwhile");
+}

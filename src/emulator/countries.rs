@@ -83,9 +83,47 @@ pub fn markets() -> Vec<Market> {
         .collect()
 }
 
+/// Illustrative prices to use instead of the built-in ones: country → channel → USD.
+pub type PriceTable = std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>;
+
+/// Parses a price table (`{"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}`) and
+/// applies it; unknown countries or channels and negative prices are errors.
+pub fn apply_prices(markets: &mut [Market], json: &str) -> Result<(), String> {
+    let table: PriceTable = serde_json::from_str(json).map_err(|e| format!("not a price table: {e}"))?;
+    for (country, prices) in table {
+        let market = markets
+            .iter_mut()
+            .find(|m| m.code.eq_ignore_ascii_case(&country))
+            .ok_or_else(|| format!("no market {country:?} in the dataset"))?;
+        for (channel, price) in prices {
+            let index = ["sms", "whatsapp", "call"]
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(&channel))
+                .ok_or_else(|| format!("{country}: channel {channel:?} is not sms, whatsapp or call"))?;
+            if !(price.is_finite() && price >= 0.0) {
+                return Err(format!("{country} {channel}: price {price} is not a positive amount"));
+            }
+            market.price_usd[index] = price;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn price_tables_override_and_reject_nonsense() {
+        let mut m = markets();
+        apply_prices(&mut m, r#"{"co": {"SMS": 0.5}, "US": {"call": 0.02}}"#).unwrap();
+        assert_eq!(m.iter().find(|m| m.code == "CO").unwrap().price_usd[0], 0.5);
+        assert_eq!(m.iter().find(|m| m.code == "US").unwrap().price_usd[2], 0.02);
+        assert!(apply_prices(&mut m, r#"{"ZZ": {"sms": 1}}"#).is_err());
+        assert!(apply_prices(&mut m, r#"{"CO": {"fax": 1}}"#).is_err());
+        assert!(apply_prices(&mut m, r#"{"CO": {"sms": -1}}"#).is_err());
+        assert!(apply_prices(&mut m, "[]").is_err());
+    }
 
     #[test]
     fn every_market_has_real_carriers_and_valid_mixes() {

@@ -121,12 +121,17 @@ impl Incidents {
 impl Dataset {
     /// Generates every hour of the window ending at `now`, and the hour `now` is in.
     pub fn generate(config: DatasetConfig, account_sid: String, now: DateTime<Utc>) -> Self {
+        Dataset::generate_for(config, markets(), account_sid, now)
+    }
+
+    /// Like `generate`, for markets with other figures (prices from `--prices`).
+    pub fn generate_for(config: DatasetConfig, markets: Vec<Market>, account_sid: String, now: DateTime<Utc>) -> Self {
         let start_hour = (now.timestamp() - i64::from(config.days) * 24 * HOUR).div_euclid(HOUR) * HOUR;
         let service_sids = (0..3).map(|i| sid_bits(config.seed, 0x5e41_ce00 + i, 0)).collect();
         let incidents = Incidents::place(start_hour, config.days, config.attempts);
         let mut dataset = Dataset {
             incidents,
-            markets: markets(),
+            markets,
             account_sid,
             service_sids,
             records: Vec::new(),

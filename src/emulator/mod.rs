@@ -35,6 +35,8 @@ pub struct EmulatorConfig {
     pub latency: Duration,
     /// A pinned clock for reproducible runs; attempts stop arriving.
     pub now: Option<DateTime<Utc>>,
+    /// Illustrative prices instead of the built-in ones (see `countries::apply_prices`).
+    pub prices: Option<String>,
 }
 
 /// What the emulator accepts: the account SID with its auth token, or an API key and secret.
@@ -69,6 +71,7 @@ impl EmulatorConfig {
             fail_rate: 0.0,
             latency: Duration::ZERO,
             now: None,
+            prices: None,
         }
     }
 }
@@ -86,19 +89,25 @@ pub struct Emulator {
 const NOT_PINNED: i64 = i64::MIN;
 
 impl Emulator {
-    pub fn new(config: EmulatorConfig) -> Arc<Self> {
-        let dataset = Dataset::generate(
+    /// The emulator with its dataset generated; fails only on a bad price table.
+    pub fn new(config: EmulatorConfig) -> Result<Arc<Self>, String> {
+        let mut markets = countries::markets();
+        if let Some(prices) = &config.prices {
+            countries::apply_prices(&mut markets, prices)?;
+        }
+        let dataset = Dataset::generate_for(
             DatasetConfig { seed: config.seed, attempts: config.attempts, days: config.days },
+            markets,
             config.credentials.account_sid.clone(),
             config.now.unwrap_or_else(Utc::now),
         );
-        Arc::new(Emulator {
+        Ok(Arc::new(Emulator {
             dataset: RwLock::new(dataset),
             requests: Mutex::new(HashMap::new()),
             fault_counter: Mutex::new(0),
             pinned_now: AtomicI64::new(config.now.map_or(NOT_PINNED, |t| t.timestamp())),
             config,
-        })
+        }))
     }
 
     /// The emulator's clock, in unix seconds.
@@ -170,7 +179,7 @@ impl RunningEmulator {
 
 /// Binds `addr` and serves the emulator in the background.
 pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
-    let emulator = Emulator::new(config);
+    let emulator = Emulator::new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = router(emulator.clone());
