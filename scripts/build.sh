@@ -17,7 +17,11 @@ wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sig
   "$site/pkg/verilens_bg.wasm" -o "$site/pkg/verilens_bg.wasm"
 cp style/main.css "$site/pkg/verilens.css"
 cp -r public/. "$site/"
-cp node_modules/echarts/dist/echarts.min.js "$site/echarts.min.js"
+# Only the charts and components the dashboard draws: about half of the full build.
+esbuild scripts/echarts-entry.js --bundle --minify --format=iife --target=es2020 --log-level=warning \
+  --outfile="$site/echarts.min.js"
+node scripts/precompress.js "$site/pkg/verilens_bg.wasm" "$site/pkg/verilens.js" "$site/pkg/verilens.css" \
+  "$site/echarts.min.js"
 
 echo "==> server (ssr)"
 cargo build --release --features ssr --bin verilens

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::{App, shell};
 use crate::export::{attempts_csv, breakdown_csv};
@@ -145,6 +146,7 @@ fn server_error(e: StoreError) -> Response {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let site = PathBuf::from(options.site_root.as_ref());
     let context_state = state.clone();
     Router::new()
         .route("/healthz", get(healthz))
@@ -156,6 +158,8 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(options.clone()),
         )
+        .nest_service("/pkg", precompressed(ServeDir::new(site.join("pkg"))))
+        .route_service("/echarts.min.js", precompressed(ServeFile::new(site.join("echarts.min.js"))))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(crate::security::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.basic_auth.clone(), crate::security::require_basic_auth))
@@ -173,6 +177,36 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "syncing": state.progress.snapshot().running,
     });
     axum::Json(body).into_response()
+}
+
+/// Static assets from their `.br`/`.gz` siblings (written by scripts/build.sh) when the
+/// browser accepts them. File names carry no hash, so browsers revalidate (Last-Modified).
+fn precompressed<S>(service: S) -> tower_http::set_header::SetResponseHeader<S, HeaderValue>
+where
+    S: PrecompressedService,
+{
+    tower_http::set_header::SetResponseHeader::overriding(
+        service.with_precompressed(),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
+}
+
+/// `ServeDir` and `ServeFile` both serve precompressed siblings.
+trait PrecompressedService: Sized {
+    fn with_precompressed(self) -> Self;
+}
+
+impl PrecompressedService for ServeDir {
+    fn with_precompressed(self) -> Self {
+        self.precompressed_br().precompressed_gzip()
+    }
+}
+
+impl PrecompressedService for ServeFile {
+    fn with_precompressed(self) -> Self {
+        self.precompressed_br().precompressed_gzip()
+    }
 }
 
 /// Leptos options for the built site: `target/site` beside the binary's `target/`, or

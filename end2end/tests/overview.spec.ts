@@ -174,3 +174,16 @@ test("after a client-side navigation the chart shows only the new view's series"
   await expect(page).toHaveURL(/channel=sms/);
   await expect.poll(seriesNames).toEqual(["sms", "conversion %"]);
 });
+
+test("the page with its wasm, ECharts and CSS weighs under 600 KB over the wire", async ({ page }) => {
+  const responses: import("@playwright/test").Response[] = [];
+  page.on("response", (r) => responses.push(r));
+  const overview = new OverviewPage(page);
+  await overview.goto();
+  await expect(overview.chartCanvas().first()).toBeVisible();
+  let total = 0;
+  for (const r of responses) total += (await r.request().sizes()).responseBodySize;
+  const urls = responses.map((r) => new URL(r.url()).pathname);
+  expect(urls).toEqual(expect.arrayContaining(["/pkg/verilens_bg.wasm", "/echarts.min.js", "/pkg/verilens.css"]));
+  expect(total).toBeLessThan(600 * 1024);
+});
