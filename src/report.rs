@@ -108,7 +108,18 @@ pub struct Overview {
     pub rows: Vec<BreakdownRow>,
     pub series: Vec<SeriesPoint>,
     pub previous_series: Vec<SeriesPoint>,
+    pub anomalies: Vec<Anomaly>,
     pub snapshot: SnapshotStatus,
+}
+
+/// Something worth a look, with the view that shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// `sms-pumping`, `carrier-outage` or `conversion-drop`.
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub href: String,
 }
 
 /// How fresh the snapshot is, and where it comes from.

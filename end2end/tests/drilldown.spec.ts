@@ -107,3 +107,24 @@ test("an unknown attempt SID is a real 404 page", async ({ page }) => {
   const missing = await page.goto("/no/such/page");
   expect(missing?.status()).toBe(404);
 });
+
+test("the emulator's incidents are found and link to the views that show them", async ({ page }) => {
+  await page.goto("/");
+  const anomalies = page.getByTestId("anomalies");
+  const pumping = anomalies.locator('li[data-kind="sms-pumping"]');
+  await expect(pumping).toHaveCount(1);
+  await expect(pumping).toContainText("Possible SMS pumping to ID");
+  const outage = anomalies.locator('li[data-kind="carrier-outage"]');
+  await expect(outage.filter({ hasText: "AT&T (US) stopped delivering" })).toHaveCount(1);
+
+  await pumping.getByRole("link").click();
+  await expect(page).toHaveURL(/\/attempts\?from=.*&country=ID&channel=sms&status=unconverted/);
+  const rows = page.getByTestId("attempt-row");
+  await expect(rows.first()).toBeVisible();
+  expect(await rows.count()).toBe(50);
+
+  await page.goto("/");
+  await outage.filter({ hasText: "AT&T" }).getByRole("link").click();
+  await expect(page).toHaveURL(/country=US&carrier=AT%26T&by=error/);
+  await expect(page.locator('[data-testid="breakdown-row"][data-key="30008"]')).toHaveCount(1);
+});

@@ -1,6 +1,7 @@
 //! The numbers of the dashboard, computed from the snapshot: plain async
 //! functions that the server functions and the CSV export call.
 
+pub mod anomalies;
 pub mod stats;
 
 use base64::Engine;
@@ -90,9 +91,17 @@ pub async fn overview(
             previous_start.date_naive()
         )
     });
+    let cells = store::hourly_cells(pool, &current).await?;
+    let mut found = anomalies::sms_pumping(&cells, &filters);
+    found.extend(anomalies::carrier_outages(&cells, &filters));
     let (change, previous_series) = if filters.compare && covered {
         let previous = scope(&filters, previous_start, start);
         let before = totals(pool, &previous).await?;
+        let mut by_country = filters.clone();
+        by_country.by = crate::filters::Dimension::Country;
+        let now_rows = breakdown(pool, &scope(&by_country, start, end)).await?;
+        let then_rows = breakdown(pool, &scope(&by_country, previous_start, start)).await?;
+        found.extend(anomalies::conversion_drops(&now_rows, &then_rows, &filters));
         (Some(compare(&current_totals, before)), store::series(pool, &previous, hourly).await?)
     } else {
         (None, Vec::new())
@@ -110,6 +119,7 @@ pub async fn overview(
         rows,
         series,
         previous_series,
+        anomalies: found,
         snapshot,
         filters,
     })

@@ -58,6 +58,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
             </p>
             <Kpis totals=data.totals.clone() change=data.change.clone() />
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
+            <Anomalies anomalies=data.anomalies.clone() />
             <section class="chart-card" aria-label="Attempts and conversion rate over time">
                 <div id="chart-timeseries" class="chart" data-testid="timeseries-chart"></div>
             </section>
@@ -84,6 +85,37 @@ fn describe_range(start: &str, end: &str) -> String {
         }
         (Ok(s), Ok(e)) => format!("{} to {} UTC", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M")),
         _ => format!("{start} to {end}"),
+    }
+}
+
+/// Pumping bursts, carrier outages and significant drops, each a link to its view.
+#[component]
+fn Anomalies(anomalies: Vec<crate::report::Anomaly>) -> impl IntoView {
+    view! {
+        <section class="anomalies" aria-label="Worth a look" data-testid="anomalies">
+            <h2>"Worth a look"</h2>
+            {if anomalies.is_empty() {
+                view! { <p class="note">"Nothing unusual in this view."</p> }.into_any()
+            } else {
+                view! {
+                    <ul>
+                        {anomalies
+                            .into_iter()
+                            .map(|a| {
+                                view! {
+                                    <li data-kind=a.kind.clone()>
+                                        <a href=a.href>{a.title}</a>
+                                        ": "
+                                        {a.detail}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+        </section>
     }
 }
 

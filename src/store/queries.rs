@@ -238,3 +238,28 @@ pub async fn last_sync_error(pool: &SqlitePool) -> Result<Option<String>, StoreE
             .await?;
     Ok(row.and_then(|(status, error)| (status == "failed").then_some(error).flatten()))
 }
+
+/// Counts per hour, country, channel and carrier: the raw material of anomaly detection.
+#[derive(Clone, Debug, FromRow)]
+pub struct HourlyCell {
+    pub hour: String,
+    pub country: String,
+    pub channel: String,
+    pub carrier: String,
+    pub attempts: i64,
+    pub converted: i64,
+    pub delivered: i64,
+    pub finalized: i64,
+}
+
+pub async fn hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<HourlyCell>, StoreError> {
+    let mut query = QueryBuilder::new(
+        "SELECT substr(date_created, 1, 13) AS hour, COALESCE(country, '') AS country, channel, \
+         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, SUM(conversion_status = 'converted') AS converted, \
+         SUM(message_status IN ('delivered', 'read')) AS delivered, \
+         SUM(message_status IN ('delivered', 'read', 'undelivered', 'failed')) AS finalized FROM attempts",
+    );
+    push_scope(&mut query, scope);
+    query.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
+    Ok(query.build_query_as().fetch_all(pool).await?)
+}
