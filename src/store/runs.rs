@@ -85,16 +85,16 @@ pub async fn count_attempts_between(pool: &SqlitePool, from: &str, to: &str) -> 
     Ok(n as u64)
 }
 
-/// A run that never finished: its process died or was killed.
+/// A run's id and window: a new run, or one that never finished because its process died.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct InterruptedRun {
+pub struct RunWindow {
     pub id: i64,
     pub window_start: String,
     pub window_end: String,
 }
 
 /// The latest run still marked running, if any.
-pub async fn interrupted_run(pool: &SqlitePool) -> Result<Option<InterruptedRun>, StoreError> {
+pub async fn interrupted_run(pool: &SqlitePool) -> Result<Option<RunWindow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, window_start, window_end FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1",
     )

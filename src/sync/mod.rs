@@ -78,7 +78,7 @@ async fn complete_run(
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
-    run: store::InterruptedRun,
+    run: store::RunWindow,
 ) -> Result<SyncReport, SyncError> {
     let (from, to) = (run.window_start.clone(), run.window_end.clone());
     progress.start(&from, &to);
@@ -115,7 +115,7 @@ async fn complete_run(
 }
 
 /// Creates a run for the window ending now, cut into time slices.
-async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::InterruptedRun, SyncError> {
+async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
     let start = window_start(store::watermark(pool).await?.as_deref(), now, options);
     let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
@@ -125,7 +125,7 @@ async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::Int
         .map(|(a, b)| (twilio_time::format(&a), twilio_time::format(&b)))
         .collect();
     store::create_slices(pool, id, &slices).await?;
-    Ok(store::InterruptedRun { id, window_start: from, window_end: to })
+    Ok(store::RunWindow { id, window_start: from, window_end: to })
 }
 
 /// Where a run starts: the watermark less the lookback, never before Twilio's window.
@@ -149,7 +149,7 @@ async fn run_window(
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
-    run: &store::InterruptedRun,
+    run: &store::RunWindow,
 ) -> Result<u64, SyncError> {
     let summary_query = SummaryQuery {
         date_created_after: Some(run.window_start.clone()),
