@@ -81,7 +81,7 @@ fn mask(state: &AppState, attempt: &mut AttemptRow) {
 async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError> {
     let progress = state.progress.snapshot();
     Ok(SnapshotStatus {
-        as_of: store::snapshot_as_of(&state.pool).await?,
+        as_of: store::watermark(&state.pool).await?,
         demo: state.demo,
         syncing: progress.running,
         sync_attempts: progress.attempts,
@@ -116,9 +116,9 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 /// `/attempts.csv`: the attempts list of the same query (one page), as CSV.
 async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    if !parse_query(&query).notices.is_empty() {
-        let notices = parse_query(&query).notices.join("; ");
-        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {notices}\n")).into_response();
+    let notices = parse_query(&query).notices;
+    if !notices.is_empty() {
+        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", notices.join("; "))).into_response();
     }
     match load_attempts(&state, &query).await {
         Ok(list) => csv_response("verilens-attempts.csv", attempts_csv(&list.attempts)),
@@ -169,7 +169,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).
 async fn healthz(State(state): State<AppState>) -> Response {
-    let as_of = store::snapshot_as_of(&state.pool).await.ok().flatten();
+    let as_of = store::watermark(&state.pool).await.ok().flatten();
     let body = serde_json::json!({
         "status": "ok",
         "synced": as_of.is_some(),

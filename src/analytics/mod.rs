@@ -99,7 +99,11 @@ pub async fn overview(
         let before = totals(pool, &previous).await?;
         let mut by_country = filters.clone();
         by_country.by = crate::filters::Dimension::Country;
-        let now_rows = breakdown(pool, &scope(&by_country, start, end)).await?;
+        let now_rows = if filters.by == by_country.by {
+            rows.clone()
+        } else {
+            breakdown(pool, &scope(&by_country, start, end)).await?
+        };
         let then_rows = breakdown(pool, &scope(&by_country, previous_start, start)).await?;
         found.extend(anomalies::conversion_drops(&now_rows, &then_rows, &filters));
         (Some(compare(&current_totals, before)), store::series(pool, &previous, hourly).await?)

@@ -2,7 +2,7 @@
 
 use super::dataset::{CHANNELS, Dataset, Record};
 use super::params::{AttemptFilter, ListParams, PageToken};
-use super::render::render_attempt;
+use super::render::{destination, render_attempt};
 use crate::model::{Attempt, AttemptSummary, Channel, ConversionStatus};
 
 /// Which records a client may see at `now`: the last `days` days, nothing from the future.
@@ -34,7 +34,7 @@ fn matches(ds: &Dataset, record: &Record, filter: &AttemptFilter, now: i64) -> b
         if channel == Channel::Email {
             return false;
         }
-        let to = render_attempt(ds, record, now, "").channel_data.and_then(|d| d.to).unwrap_or_default();
+        let to = destination(ds, record);
         if filter.to.as_deref().is_some_and(|t| t != to) {
             return false;
         }

@@ -21,7 +21,7 @@ pub fn render_attempt(dataset: &Dataset, record: &Record, now: i64, base_url: &s
 
     let mut data = ChannelData {
         verification_sid: Some(verification_sid.clone()),
-        to: Some(destination(market.dial_code, market.mobile_prefix, market.subscriber_digits, record, channel)),
+        to: Some(destination(dataset, record)),
         status: Some(attempt_status(record, converted, now).to_string()),
         country: Some(market.code.to_string()),
         code_length: Some(6),
@@ -73,8 +73,11 @@ pub fn carrier_name(brand: &str, operator: &str) -> String {
     if brand.chars().count() <= 2 { operator.to_string() } else { brand.to_string() }
 }
 
-fn destination(dial: &str, prefix: &str, digits: u32, record: &Record, channel: Channel) -> String {
-    if channel == Channel::Email {
+/// The phone number (or email address) an attempt was sent to.
+pub fn destination(dataset: &Dataset, record: &Record) -> String {
+    let market = &dataset.markets[record.market as usize];
+    let (dial, prefix, digits) = (market.dial_code, market.mobile_prefix, market.subscriber_digits);
+    if CHANNELS[record.channel as usize] == Channel::Email {
         return format!("user{:x}@example.com", record.phone);
     }
     let mut number = format!("{:0width$}", record.phone, width = digits as usize);

@@ -225,11 +225,6 @@ pub async fn verification_attempts(pool: &SqlitePool, verification_sid: &str) ->
     Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
 
-/// The end of the last complete sync window, if any.
-pub async fn snapshot_as_of(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
-    super::watermark(pool).await
-}
-
 /// The error of the most recent run, if it failed.
 pub async fn last_sync_error(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
     let row: Option<(String, Option<String>)> =
