@@ -1,20 +1,29 @@
-//! Dashboard query times on a generated snapshot:
+//! Dashboard query times on a generated snapshot, against the raw GROUP BY they replace:
 //!
-//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS]
+//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS] [--db FILE]
 //!
-//! Fills a fresh sqlite file with ATTEMPTS (default 1,000,000) generated attempts,
-//! then times the overview (KPIs, comparison, breakdown, series) for several views
-//! and the first and later pages of the attempts list: p50 and p99 of 20 runs each (5 above 300k).
+//! Fills a sqlite file with ATTEMPTS (default 1,000,000) generated attempts over 30 days,
+//! in pages of 1000, four to a transaction, through the sync's upsert (so the rollups are
+//! maintained as in a sync),
+//! unless FILE already holds them. Then, for several views, times each query the overview
+//! makes from the rollups (p50 and p99 of 30 runs) and the same breakdown as a raw GROUP BY
+//! over `attempts` (3 runs), and prints their ratio; then the attempts list's pages, and the
+//! cost of rollup maintenance: the ingest rate of 200,000 attempts with and without it.
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use verilens::analytics;
 use verilens::emulator::dataset::{Dataset, DatasetConfig};
 use verilens::emulator::render::render_attempt;
 use verilens::filters::parse_query;
+use verilens::model::{Attempt, twilio_time};
 use verilens::report::SnapshotStatus;
-use verilens::store;
+use verilens::store::{self, AttemptScope};
+
+const PAGE: usize = 1000;
 
 fn percentile(times: &mut [Duration], p: f64) -> f64 {
     times.sort();
@@ -22,52 +31,144 @@ fn percentile(times: &mut [Duration], p: f64) -> f64 {
     times[index].as_secs_f64() * 1000.0
 }
 
+async fn time<F: Future>(runs: usize, mut run: impl FnMut() -> F) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        run().await;
+        times.push(started.elapsed());
+    }
+    times
+}
+
+fn render_pages(dataset: &Dataset, now: DateTime<Utc>, range: std::ops::Range<usize>) -> Vec<Vec<Attempt>> {
+    dataset.records[range]
+        .chunks(PAGE)
+        .map(|chunk| chunk.iter().map(|r| render_attempt(dataset, r, now.timestamp(), "http://localhost")).collect())
+        .collect()
+}
+
+async fn ingest(pool: &sqlx::SqlitePool, pages: &[Vec<Attempt>], rollups: bool) -> f64 {
+    let started = Instant::now();
+    let mut count = 0;
+    // Four pages per transaction: what the sync's writer commits at once with four slices in flight.
+    for batch in pages.chunks(4) {
+        let attempts: Vec<Attempt> = batch.concat();
+        let mut tx = store::begin_write(pool).await.unwrap();
+        if rollups {
+            store::upsert_attempts(&mut tx, &attempts).await.unwrap();
+        } else {
+            store::upsert_attempts_without_rollups(&mut tx, &attempts).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        count += attempts.len();
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let attempts: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let now = Utc::now();
+    let db: Option<PathBuf> = args.iter().position(|a| a == "--db").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    // A fixed clock, so a kept FILE holds the same data at the same times.
+    let now = twilio_time::parse("2026-11-25T12:00:00Z").unwrap();
     let dataset = Dataset::generate(DatasetConfig { seed: 42, attempts, days: 30 }, "AC".repeat(17), now);
     let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("analytics.db")).await.unwrap();
-    let started = Instant::now();
-    let rendered: Vec<_> =
-        dataset.records.iter().map(|r| render_attempt(&dataset, r, now.timestamp(), "http://localhost")).collect();
-    for chunk in rendered.chunks(5_000) {
-        let mut tx = store::begin_write(&pool).await.unwrap();
-        store::upsert_attempts(&mut tx, chunk).await.unwrap();
-        tx.commit().await.unwrap();
-    }
-    sqlx::query("INSERT INTO sync_runs (started_at, window_start, window_end, status) VALUES (?, ?, ?, 'complete')")
+    let path = db.unwrap_or_else(|| dir.path().join("analytics.db"));
+    let pool = store::open(&path).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    let horizon = twilio_time::format(&(now - chrono::Duration::hours(store::HOUR_GRAIN_HOURS)));
+    if stored as usize != dataset.records.len() {
+        // As a sync of this window does: hour rows for its last 72 hours only.
+        store::advance_hour_horizon(&pool, &horizon).await.unwrap();
+        let started = Instant::now();
+        for start in (0..dataset.records.len()).step_by(100 * PAGE) {
+            let end = (start + 100 * PAGE).min(dataset.records.len());
+            ingest(&pool, &render_pages(&dataset, now, start..end), true).await;
+        }
+        sqlx::query(
+            "INSERT INTO sync_runs (started_at, window_start, window_end, status) VALUES (?, ?, ?, 'complete')",
+        )
         .bind("2000-01-01T00:00:00Z")
         .bind("2000-01-01T00:00:00Z")
         .bind("2100-01-01T00:00:00Z")
         .execute(&pool)
         .await
         .unwrap();
-    println!("loaded {} attempts in {:.1} s", rendered.len(), started.elapsed().as_secs_f64());
-    let runs = if attempts > 300_000 { 5 } else { 20 };
-
-    for query in [
-        "",
-        "channel=sms",
-        "country=CO&by=carrier",
-        "range=7d&by=day",
-        "country=US&carrier=AT%26T&by=error&status=unconverted",
-    ] {
-        let mut times = Vec::new();
-        for _ in 0..runs {
-            let started = Instant::now();
-            analytics::overview(&pool, parse_query(query), now, SnapshotStatus::default()).await.unwrap();
-            times.push(started.elapsed());
-        }
         println!(
-            "overview {:<55} p50 {:>8.1} ms  p99 {:>8.1} ms",
-            format!("?{query}"),
-            percentile(&mut times, 0.5),
-            percentile(&mut times, 0.99)
+            "loaded {} attempts in pages of {PAGE} in {:.1} s ({:.0} attempts/s, rollups maintained)",
+            dataset.records.len(),
+            started.elapsed().as_secs_f64(),
+            dataset.records.len() as f64 / started.elapsed().as_secs_f64()
         );
     }
+    let rows = |table: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&pool).await.unwrap() }
+    };
+    println!(
+        "snapshot: {} attempts; rollup rows: {} attempt cells, {} verification cells, {} attempts of irregular verifications",
+        rows("attempts").await,
+        rows("rollup_attempts").await,
+        rows("rollup_verifications").await,
+        rows("irregular_attempts").await
+    );
+
+    let service: String =
+        sqlx::query_scalar("SELECT service_sid FROM attempts LIMIT 1").fetch_one(&pool).await.unwrap();
+    let views = [
+        String::new(),
+        "channel=sms&by=channel".into(),
+        "country=CO&by=carrier".into(),
+        "range=7d&by=day".into(),
+        "range=24h&by=channel".into(),
+        "range=90d&by=country".into(),
+        "country=US&carrier=AT%26T&by=error&status=unconverted".into(),
+        "error=30008&by=country".into(),
+        format!("service={service}&channel=whatsapp&by=service"),
+        "status=converted&channel=call&channel=email&by=carrier".into(),
+    ];
+    println!();
+    println!(
+        "| view | totals p50/p99 ms | breakdown p50/p99 ms | series p50/p99 ms | overview p50/p99 ms | raw GROUP BY ms | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let runs = 30;
+    let rollups = analytics::RollupCache::new();
+    let started = Instant::now();
+    let index = rollups.get(&pool).await.unwrap();
+    println!("rollups loaded into memory in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let mut ratios = Vec::new();
+    for view in &views {
+        let parsed = parse_query(view);
+        let f = parsed.filters.clone();
+        let (start, end) = f.range.bounds(now);
+        let scope = AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters: &f };
+        let hourly = end - start <= chrono::Duration::days(2);
+        let mut totals = time(runs, || analytics::totals(&pool, &index, &scope)).await;
+        let mut breakdown = time(runs, || analytics::breakdown(&pool, &index, &scope)).await;
+        let mut series = time(runs, || analytics::series(&pool, &index, &scope, hourly)).await;
+        let mut overview =
+            time(runs, || analytics::overview(&pool, &rollups, parsed.clone(), now, SnapshotStatus::default())).await;
+        let mut raw = time(3, || store::raw_metrics_by(&pool, &scope, Some(f.by))).await;
+        let (b50, raw50) = (percentile(&mut breakdown, 0.5), percentile(&mut raw, 0.5));
+        ratios.push(raw50 / b50);
+        println!(
+            "| `?{view}` | {:.1} / {:.1} | {b50:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {raw50:.0} | {:.0}× |",
+            percentile(&mut totals, 0.5),
+            percentile(&mut totals, 0.99),
+            percentile(&mut breakdown, 0.99),
+            percentile(&mut series, 0.5),
+            percentile(&mut series, 0.99),
+            percentile(&mut overview, 0.5),
+            percentile(&mut overview, 0.99),
+            raw50 / b50
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("\nbreakdown vs raw GROUP BY: median ratio {:.0}×, lowest {:.0}×", ratios[ratios.len() / 2], ratios[0]);
+
     let mut times = Vec::new();
     let mut cursor = None;
     for _ in 0..20 {
@@ -84,5 +185,26 @@ async fn main() {
         "attempts list, 20 consecutive pages of ?country=BR: p50 {:.1} ms  p99 {:.1} ms",
         percentile(&mut times, 0.5),
         percentile(&mut times, 0.99)
+    );
+
+    // Maintenance cost: the same 200,000 attempts into two fresh snapshots, alternating.
+    let sample = 200_000.min(dataset.records.len());
+    let pages = render_pages(&dataset, now, 0..sample);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        for rollups in [round % 2 == 0, round % 2 != 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let pool = store::open(&dir.path().join("ingest.db")).await.unwrap();
+            store::advance_hour_horizon(&pool, &horizon).await.unwrap();
+            let rate = ingest(&pool, &pages, rollups).await;
+            if rollups { with.push(rate) } else { without.push(rate) }
+        }
+    }
+    let best = |rates: &[f64]| rates.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "ingest of {sample} attempts in pages of {PAGE}: {:.0} attempts/s with rollups, {:.0} without: maintenance costs {:.1}%",
+        best(&with),
+        best(&without),
+        (1.0 - best(&with) / best(&without)) * 100.0
     );
 }

@@ -23,7 +23,12 @@ impl DateRange {
         let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
         let today = now.date_naive();
         match self {
-            DateRange::LastDay => (now - Duration::hours(24), now + Duration::seconds(1)),
+            // The 24 hours up to and including the current one, so views align with hourly rollups.
+            DateRange::LastDay => {
+                let seconds = now.timestamp();
+                let hour = DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(now);
+                (hour - Duration::hours(23), hour + Duration::hours(1))
+            }
             DateRange::LastDays(n) => {
                 (midnight(today - Duration::days(i64::from(*n) - 1)), midnight(today + Duration::days(1)))
             }
@@ -484,7 +489,12 @@ mod tests {
             ("2026-11-01T00:00:00+00:00".into(), "2026-11-25T00:00:00+00:00".into())
         );
         assert_eq!(parse("range=7d").filters.range.bounds(now).0.date_naive(), day("2026-11-19"));
-        assert_eq!(parse("range=24h").filters.range.bounds(now).0.to_rfc3339(), "2026-11-24T14:05:00+00:00");
+        let (start, end) = parse("range=24h").filters.range.bounds(now);
+        assert_eq!(
+            (start.to_rfc3339(), end.to_rfc3339()),
+            ("2026-11-24T15:00:00+00:00".into(), "2026-11-25T15:00:00+00:00".into()),
+            "24 whole hours, the current one included"
+        );
         assert!(!parse("from=2026-11-10&to=2026-11-01").notices.is_empty());
         assert_eq!(DateRange::LastDays(7).absolute(now), DateRange::Between(day("2026-11-19"), day("2026-11-25")));
     }

@@ -32,6 +32,14 @@ enum Command {
     Emulate(EmulateArgs),
     /// One sync now; exits 0 only when the snapshot is complete for the window.
     Sync(SyncArgs),
+    /// Recomputes the snapshot's rollups from its attempts.
+    RebuildRollups(RebuildArgs),
+}
+
+#[derive(Args)]
+struct RebuildArgs {
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    db: PathBuf,
 }
 
 #[derive(Args, Clone)]
@@ -153,6 +161,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Emulate(args)) => emulate(args).await,
             Some(Command::Sync(args)) => sync(args).await,
+            Some(Command::RebuildRollups(args)) => rebuild_rollups(args).await,
         }
     });
     match result {
@@ -235,6 +244,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         leptos_options: server::leptos_options(args.addr),
         pool,
+        rollups: Default::default(),
         progress,
         demo,
         show_phone_numbers: args.show_phone_numbers,
@@ -288,6 +298,21 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     println!("  curl -u {}:{} {}/v2/Attempts/Summary", creds.account_sid, creds.auth_token, running.base_url());
     server::shutdown_signal().await;
     running.task.abort();
+    Ok(())
+}
+
+async fn rebuild_rollups(args: RebuildArgs) -> anyhow::Result<()> {
+    if !args.db.exists() {
+        anyhow::bail!("there is no snapshot at {}", args.db.display());
+    }
+    let pool = store::open(&args.db).await?;
+    let started = std::time::Instant::now();
+    let attempts = store::rebuild_rollups(&pool).await?;
+    println!(
+        "rebuilt the rollups of {} from {attempts} attempts in {:.1} s",
+        args.db.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

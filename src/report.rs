@@ -172,6 +172,7 @@ pub struct AttemptList {
 pub struct AttemptDetail {
     pub attempt: AttemptRow,
     pub verification: Vec<AttemptRow>,
+    pub snapshot: SnapshotStatus,
 }
 
 /// `12.3%` with one decimal, or an en dash when there is nothing to divide.

@@ -30,6 +30,8 @@ use crate::twilio::TwilioClient;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
+    /// The snapshot's rollups in memory.
+    pub rollups: Arc<crate::analytics::RollupCache>,
     pub progress: SyncProgress,
     /// The data comes from the built-in emulator.
     pub demo: bool,
@@ -48,7 +50,7 @@ impl FromRef<AppState> for LeptosOptions {
 /// The overview for a raw URL query; what the `load_overview` server function returns.
 pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
     let snapshot = snapshot_status(state).await?;
-    crate::analytics::overview(&state.pool, parse_query(search), Utc::now(), snapshot).await
+    crate::analytics::overview(&state.pool, &state.rollups, parse_query(search), Utc::now(), snapshot).await
 }
 
 /// A page of the attempts list, phone numbers masked unless the operator turned that off.
@@ -64,7 +66,8 @@ pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptD
     if !crate::model::is_sid(sid, "VL") {
         return Ok(None);
     }
-    let mut detail = crate::analytics::attempt_detail(&state.pool, sid).await?;
+    let snapshot = snapshot_status(state).await?;
+    let mut detail = crate::analytics::attempt_detail(&state.pool, sid, snapshot).await?;
     if let Some(d) = &mut detail {
         mask(state, &mut d.attempt);
         d.verification.iter_mut().for_each(|a| mask(state, a));
@@ -107,7 +110,11 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         to: crate::model::twilio_time::format(&end),
         filters: &filters,
     };
-    match crate::analytics::breakdown(&state.pool, &scope).await {
+    let index = match state.rollups.get(&state.pool).await {
+        Ok(index) => index,
+        Err(e) => return server_error(e),
+    };
+    match crate::analytics::breakdown(&state.pool, &index, &scope).await {
         Ok(rows) => csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows)),
         Err(e) => server_error(e),
     }

@@ -39,6 +39,7 @@ async fn serve(basic_auth: Option<&str>) -> (String, tempfile::TempDir) {
     let state = AppState {
         leptos_options: server::leptos_options(addr),
         pool,
+        rollups: Default::default(),
         progress: SyncProgress::default(),
         demo: false,
         show_phone_numbers: false,

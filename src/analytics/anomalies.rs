@@ -70,10 +70,17 @@ fn median(mut values: Vec<i64>) -> f64 {
     values[values.len() / 2] as f64
 }
 
+/// Whether a cell is in the view's countries, channels and carriers.
+fn in_view(cell: &HourlyCell, view: &Filters) -> bool {
+    (view.countries.is_empty() || view.countries.contains(&cell.country))
+        && (view.carriers.is_empty() || view.carriers.contains(&cell.carrier))
+        && (view.channels.is_empty() || view.channels.iter().any(|c| c.as_str() == cell.channel))
+}
+
 /// Hours where one country's unconverted SMS jump far above its usual hour.
 pub fn sms_pumping(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
     let mut by_country: BTreeMap<&str, BTreeMap<&str, (i64, i64)>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| c.channel == "sms") {
+    for c in cells.iter().filter(|c| c.channel == "sms" && in_view(c, base)) {
         let hour = by_country.entry(&c.country).or_default().entry(&c.hour).or_default();
         hour.0 += c.attempts - c.converted;
         hour.1 += c.attempts;
@@ -115,7 +122,7 @@ pub fn sms_pumping(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
 pub fn carrier_outages(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
     type Key<'a> = (&'a str, &'a str);
     let mut by_carrier: BTreeMap<Key<'_>, BTreeMap<&str, (i64, i64)>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0) {
+    for c in cells.iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0 && in_view(c, base)) {
         let hour = by_carrier.entry((&c.country, &c.carrier)).or_default().entry(&c.hour).or_default();
         hour.0 += c.delivered;
         hour.1 += c.finalized;

@@ -2,17 +2,22 @@
 //! functions that the server functions and the CSV export call.
 
 pub mod anomalies;
+pub mod rollup_index;
 pub mod stats;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use sqlx::SqlitePool;
 
+use crate::filters::Dimension;
 use crate::filters::{Filters, ParsedFilters, SortKey};
 use crate::model::twilio_time;
-use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Change, Metrics, Overview, SnapshotStatus};
+use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Change, Metrics, Overview, SeriesPoint, SnapshotStatus};
 use crate::store::{self, AttemptScope, StoreError};
+pub use rollup_index::{RollupCache, RollupIndex};
 
 /// Attempts per page of the attempts list.
 pub const ATTEMPTS_PER_PAGE: u32 = 50;
@@ -26,16 +31,59 @@ fn with_interval(mut m: Metrics) -> Metrics {
     m
 }
 
+/// Metrics per value of `by` (one row keyed `""` without it): from the rollups when
+/// they answer the view exactly, else from the raw rows.
+pub async fn metrics_by(
+    pool: &SqlitePool,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    by: Option<Dimension>,
+) -> Result<BTreeMap<String, Metrics>, StoreError> {
+    let Some(grain) = index.grain_for(scope) else {
+        return store::raw_metrics_by(pool, scope, by).await;
+    };
+    let mut metrics = index.metrics_by(scope, by, grain);
+    if scope.filters.errors.len() > 1 {
+        // Several error codes can count one verification twice: count them from the rows.
+        for (key, raw) in store::raw_metrics_by(pool, scope, by).await? {
+            if let Some(m) = metrics.get_mut(&key) {
+                m.verifications = raw.verifications;
+                m.converted_verifications = raw.converted_verifications;
+            }
+        }
+        return Ok(metrics);
+    }
+    Ok(metrics)
+}
+
+/// Attempts and conversions per channel and day, or hour when `hourly`.
+pub async fn series(
+    pool: &SqlitePool,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    hourly: bool,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let grain = if hourly { index.hours_cover(scope).then_some(store::Grain::Hour) } else { index.grain_for(scope) };
+    match grain {
+        Some(grain) => Ok(index.series(scope, grain, hourly)),
+        None => store::raw_series(pool, scope, hourly).await,
+    }
+}
+
 /// The totals of a view.
-pub async fn totals(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Metrics, StoreError> {
-    let mut by_key = store::metrics_by(pool, scope, None).await?;
+pub async fn totals(pool: &SqlitePool, index: &RollupIndex, scope: &AttemptScope<'_>) -> Result<Metrics, StoreError> {
+    let mut by_key = metrics_by(pool, index, scope, None).await?;
     Ok(with_interval(by_key.remove("").unwrap_or_default()))
 }
 
 /// The breakdown table of a view, sorted as it asks.
-pub async fn breakdown(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<BreakdownRow>, StoreError> {
+pub async fn breakdown(
+    pool: &SqlitePool,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<BreakdownRow>, StoreError> {
     let f = scope.filters;
-    let mut rows: Vec<BreakdownRow> = store::metrics_by(pool, scope, Some(f.by))
+    let mut rows: Vec<BreakdownRow> = metrics_by(pool, index, scope, Some(f.by))
         .await?
         .into_iter()
         .map(|(key, metrics)| BreakdownRow { key, metrics: with_interval(metrics) })
@@ -69,6 +117,7 @@ pub fn compare(current: &Metrics, previous: Metrics) -> Change {
 /// Everything the overview page shows for one view at `now`.
 pub async fn overview(
     pool: &SqlitePool,
+    rollups: &RollupCache,
     parsed: ParsedFilters,
     now: DateTime<Utc>,
     snapshot: SnapshotStatus,
@@ -77,9 +126,11 @@ pub async fn overview(
     let (start, end) = filters.range.bounds(now);
     let current = scope(&filters, start, end);
     let hourly = end - start <= chrono::Duration::days(2);
-    let current_totals = totals(pool, &current).await?;
-    let rows = breakdown(pool, &current).await?;
-    let series = store::series(pool, &current, hourly).await?;
+    let index = rollups.get(pool).await?;
+    let index = &*index;
+    let current_totals = totals(pool, index, &current).await?;
+    let rows = breakdown(pool, index, &current).await?;
+    let current_series = series(pool, index, &current, hourly).await?;
     let previous_start = start - (end - start);
     let covered = store::coverage_start(pool)
         .await?
@@ -91,22 +142,29 @@ pub async fn overview(
             previous_start.date_naive()
         )
     });
-    let cells = store::hourly_cells(pool, &current).await?;
-    let mut found = anomalies::sms_pumping(&cells, &filters);
-    found.extend(anomalies::carrier_outages(&cells, &filters));
+    // Anomalies are looked for across services, errors and statuses of the view's markets.
+    let raw_cells;
+    let cells = if index.grain_for(&current).is_some() {
+        index.hourly_cells(&current)
+    } else {
+        raw_cells = store::raw_hourly_cells(pool, &current).await?;
+        &raw_cells[..]
+    };
+    let mut found = anomalies::sms_pumping(cells, &filters);
+    found.extend(anomalies::carrier_outages(cells, &filters));
     let (change, previous_series) = if filters.compare && covered {
         let previous = scope(&filters, previous_start, start);
-        let before = totals(pool, &previous).await?;
+        let before = totals(pool, index, &previous).await?;
         let mut by_country = filters.clone();
         by_country.by = crate::filters::Dimension::Country;
         let now_rows = if filters.by == by_country.by {
             rows.clone()
         } else {
-            breakdown(pool, &scope(&by_country, start, end)).await?
+            breakdown(pool, index, &scope(&by_country, start, end)).await?
         };
-        let then_rows = breakdown(pool, &scope(&by_country, previous_start, start)).await?;
+        let then_rows = breakdown(pool, index, &scope(&by_country, previous_start, start)).await?;
         found.extend(anomalies::conversion_drops(&now_rows, &then_rows, &filters));
-        (Some(compare(&current_totals, before)), store::series(pool, &previous, hourly).await?)
+        (Some(compare(&current_totals, before)), series(pool, index, &previous, hourly).await?)
     } else {
         (None, Vec::new())
     };
@@ -121,7 +179,7 @@ pub async fn overview(
         totals: current_totals,
         change,
         rows,
-        series,
+        series: current_series,
         previous_series,
         anomalies: found,
         snapshot,
@@ -158,12 +216,16 @@ pub async fn attempt_list(
 }
 
 /// One attempt and its verification's attempts; `None` when the snapshot has no such SID.
-pub async fn attempt_detail(pool: &SqlitePool, sid: &str) -> Result<Option<AttemptDetail>, StoreError> {
+pub async fn attempt_detail(
+    pool: &SqlitePool,
+    sid: &str,
+    snapshot: SnapshotStatus,
+) -> Result<Option<AttemptDetail>, StoreError> {
     let Some(attempt) = store::find_attempt(pool, sid).await? else {
         return Ok(None);
     };
     let verification = store::verification_attempts(pool, &attempt.verification_sid).await?;
-    Ok(Some(AttemptDetail { attempt, verification }))
+    Ok(Some(AttemptDetail { attempt, verification, snapshot }))
 }
 
 fn encode_cursor(date_created: &str, sid: &str) -> String {

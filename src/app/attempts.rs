@@ -169,13 +169,7 @@ fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
         }
     };
     view! {
-        <header class="topbar">
-            <a class="brand" href="/">"verilens"</a>
-            <nav class="sections" aria-label="Sections">
-                <a href="/">"Overview"</a>
-                <a href="/attempts">"Attempts"</a>
-            </nav>
-        </header>
+        <Header snapshot=detail.snapshot.clone() />
         <main class="page">
             <h1 data-testid="attempt-sid">{a.sid.clone()}</h1>
             <dl class="fields" data-testid="attempt-fields">

@@ -1,6 +1,7 @@
 //! The sqlite snapshot: connection, migrations, upserts and the sync's bookkeeping.
 
 mod queries;
+mod rollups;
 mod runs;
 
 use std::path::Path;
@@ -13,6 +14,11 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{Attempt, twilio_time};
 pub use queries::*;
+pub use rollups::{
+    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, ROLLUP_VERSION,
+    RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups, rebuild_rollups,
+    rollup_generation, rollups_current,
+};
 pub use runs::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +50,14 @@ pub async fn open(path: &Path) -> Result<SqlitePool, StoreError> {
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
-    sqlx::migrate!("./migrations").run(&pool).await.map_err(|source| StoreError::Migrate { path: shown, source })?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate { path: shown.clone(), source })?;
+    if !rollups_current(&pool).await? {
+        tracing::info!("building the rollups of {shown} from its attempts");
+        rebuild_rollups(&pool).await?;
+    }
     Ok(pool)
 }
 
@@ -75,24 +88,46 @@ pub async fn upsert_attempts(
     tx: &mut Transaction<'_, Sqlite>,
     attempts: &[Attempt],
 ) -> Result<UpsertCount, StoreError> {
+    upsert(tx, attempts, true).await
+}
+
+/// `upsert_attempts` without rollup maintenance: only for measuring what the rollups cost.
+#[doc(hidden)]
+pub async fn upsert_attempts_without_rollups(
+    tx: &mut Transaction<'_, Sqlite>,
+    attempts: &[Attempt],
+) -> Result<UpsertCount, StoreError> {
+    upsert(tx, attempts, false).await
+}
+
+async fn upsert(
+    tx: &mut Transaction<'_, Sqlite>,
+    attempts: &[Attempt],
+    maintain_rollups: bool,
+) -> Result<UpsertCount, StoreError> {
     let mut count = UpsertCount::default();
     if attempts.is_empty() {
         return Ok(count);
     }
-    let mut known = QueryBuilder::<Sqlite>::new("SELECT sid, date_updated FROM attempts WHERE sid IN (");
-    let mut list = known.separated(", ");
-    for attempt in attempts {
-        list.push_bind(&attempt.sid);
-    }
-    known.push(")");
-    let stored: HashMap<String, String> = known.build_query_as().fetch_all(&mut **tx).await?.into_iter().collect();
+    let verification_sids: Vec<&str> = attempts
+        .iter()
+        .map(|a| a.verification_sid.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let stored_facts = rollups::verification_facts(tx, &verification_sids).await?;
+    let stored: HashMap<&str, &str> = stored_facts.iter().map(|f| (f.sid.as_str(), f.date_updated.as_str())).collect();
 
+    let mut seen = std::collections::HashSet::new();
     let mut changed = Vec::with_capacity(attempts.len());
     for attempt in attempts {
+        if !seen.insert(attempt.sid.as_str()) {
+            continue;
+        }
         let updated = twilio_time::format(&attempt.date_updated);
-        match stored.get(&attempt.sid) {
+        match stored.get(attempt.sid.as_str()) {
             None => count.new += 1,
-            Some(previous) if *previous < updated => count.updated += 1,
+            Some(previous) if **previous < *updated => count.updated += 1,
             Some(_) => continue,
         }
         changed.push((attempt, updated));
@@ -133,6 +168,11 @@ pub async fn upsert_attempts(
             WHERE excluded.date_updated > attempts.date_updated"#,
         );
         insert.build().execute(&mut **tx).await?;
+    }
+    if maintain_rollups {
+        let changed_facts: Vec<AttemptFacts> = changed.iter().map(|(attempt, _)| AttemptFacts::of(attempt)).collect();
+        let horizon = rollups::hour_horizon(tx).await?;
+        rollups::apply(tx, rollups::delta_for(&stored_facts, &changed_facts, horizon)).await?;
     }
     Ok(count)
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
+use super::rollups::Grain;
 use crate::filters::{Dimension, Filters};
 use crate::report::{AttemptRow, Metrics, Money, SeriesPoint};
 
@@ -85,8 +86,24 @@ struct MetricsRow {
     wasted: f64,
 }
 
-/// Metrics per value of `by` (or one row with key `""` for the totals).
-pub async fn metrics_by(
+/// The rollup grain that answers a scope exactly, if any: its bounds must fall on
+/// period boundaries, and a destination prefix needs the raw rows.
+pub fn rollup_grain(scope: &AttemptScope<'_>) -> Option<Grain> {
+    if scope.filters.prefix.is_some() {
+        return None;
+    }
+    let on = |tail: &str| scope.from.ends_with(tail) && scope.to.ends_with(tail);
+    if on("T00:00:00Z") {
+        Some(Grain::Day)
+    } else if scope.from.len() == 20 && scope.to.len() == 20 && on(":00:00Z") {
+        Some(Grain::Hour)
+    } else {
+        None
+    }
+}
+
+/// Metrics per value of `by`, computed from the raw rows.
+pub async fn raw_metrics_by(
     pool: &SqlitePool,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
@@ -125,10 +142,15 @@ pub async fn metrics_by(
 }
 
 /// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
-pub async fn series(pool: &SqlitePool, scope: &AttemptScope<'_>, hourly: bool) -> Result<Vec<SeriesPoint>, StoreError> {
-    let bucket = if hourly { "substr(date_created, 1, 13)" } else { "substr(date_created, 1, 10)" };
+pub async fn raw_series(
+    pool: &SqlitePool,
+    scope: &AttemptScope<'_>,
+    hourly: bool,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let len = if hourly { 13 } else { 10 };
     let mut query = QueryBuilder::new(format!(
-        "SELECT {bucket} AS bucket, channel, COUNT(*), SUM(conversion_status = 'converted') FROM attempts"
+        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), \
+         SUM(conversion_status = 'converted') FROM attempts"
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
@@ -247,7 +269,7 @@ pub struct HourlyCell {
     pub finalized: i64,
 }
 
-pub async fn hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<HourlyCell>, StoreError> {
+pub async fn raw_hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<HourlyCell>, StoreError> {
     let mut query = QueryBuilder::new(
         "SELECT substr(date_created, 1, 13) AS hour, COALESCE(country, '') AS country, channel, \
          COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, SUM(conversion_status = 'converted') AS converted, \

@@ -22,11 +22,17 @@ pub async fn start_run(pool: &SqlitePool, started_at: &str, window: (&str, &str)
     Ok(id)
 }
 
-/// Adds one page's counts to its run, inside the page's transaction.
-pub async fn record_page(tx: &mut Transaction<'_, Sqlite>, run_id: i64, count: UpsertCount) -> Result<(), StoreError> {
+/// Adds pages and their counts to their run, inside the pages' transaction.
+pub async fn record_pages(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    pages: u64,
+    count: UpsertCount,
+) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE sync_runs SET pages = pages + 1, attempts_new = attempts_new + ?, attempts_updated = attempts_updated + ? WHERE id = ?",
+        "UPDATE sync_runs SET pages = pages + ?, attempts_new = attempts_new + ?, attempts_updated = attempts_updated + ? WHERE id = ?",
     )
+    .bind(pages as i64)
     .bind(count.new as i64)
     .bind(count.updated as i64)
     .bind(run_id)

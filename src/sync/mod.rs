@@ -7,8 +7,6 @@
 
 mod progress;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::SqlitePool;
 
@@ -24,6 +22,17 @@ pub enum SyncError {
     Twilio(#[from] TwilioError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The snapshot writer failed; its own error is the run's.
+    #[error("the snapshot writer stopped")]
+    WriterStopped,
+}
+
+/// A page for the writer: its attempts, and where its slice goes on.
+struct PageWrite {
+    slice: i64,
+    attempts: Vec<crate::model::Attempt>,
+    next_url: Option<String>,
+    written: tokio::sync::oneshot::Sender<()>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +90,10 @@ async fn complete_run(
     run: store::RunWindow,
 ) -> Result<SyncReport, SyncError> {
     let (from, to) = (run.window_start.clone(), run.window_end.clone());
+    if let Some(end) = twilio_time::parse(&to) {
+        let horizon = end - chrono::Duration::hours(store::HOUR_GRAIN_HOURS);
+        store::advance_hour_horizon(pool, &twilio_time::format(&horizon)).await?;
+    }
     progress.start(&from, &to);
     let outcome = run_window(pool, client, progress, options, &run).await;
     let finished = twilio_time::format(&Utc::now());
@@ -158,29 +171,64 @@ async fn run_window(
     };
     let expected = client.fetch_summary(&summary_query).await?.total_attempts;
     progress.expect(expected);
+    // One writer commits the pages of all slices; pages that arrive while it writes go
+    // into its next transaction together, each with its slice's progress.
+    let (writes, pages) = tokio::sync::mpsc::channel(options.slices.max(1) as usize);
+    let writer = tokio::spawn(write_pages(pool.clone(), run.id, pages));
     let mut walks = tokio::task::JoinSet::new();
-    // sqlite has one writer at a time; queueing here is far cheaper than its busy-wait sleeps.
-    let writer = Arc::new(tokio::sync::Mutex::new(()));
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
-        let (pool, client, progress, writer) = (pool.clone(), client.clone(), progress.clone(), writer.clone());
-        let (run_id, page_size) = (run.id, options.page_size);
-        walks.spawn(async move { walk_slice(&pool, &client, &progress, &writer, run_id, page_size, slice).await });
+        let (client, progress, writes) = (client.clone(), progress.clone(), writes.clone());
+        let page_size = options.page_size;
+        walks.spawn(async move { walk_slice(&client, &progress, &writes, page_size, slice).await });
     }
+    drop(writes);
+    let mut walked = Ok(());
     while let Some(joined) = walks.join_next().await {
-        // The first failure stops the run; the other walks are dropped with the set.
-        joined.expect("a slice walk panicked")?;
+        if let Err(e) = joined.expect("a slice walk panicked") {
+            // The first failure stops the run.
+            walked = Err(e);
+            walks.shutdown().await;
+            break;
+        }
     }
+    writer.await.expect("the snapshot writer panicked")?;
+    walked?;
     Ok(client.fetch_summary(&summary_query).await?.total_attempts)
 }
 
-/// Pages through one slice, writing each page in a transaction with the slice's
-/// next page, and fetching that next page while the write runs.
+/// Commits pages as they come, all waiting pages in one transaction.
+async fn write_pages(
+    pool: SqlitePool,
+    run_id: i64,
+    mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
+) -> Result<(), StoreError> {
+    while let Some(first) = pages.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = pages.try_recv() {
+            batch.push(more);
+        }
+        let attempts: Vec<crate::model::Attempt> =
+            batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
+        let mut tx = store::begin_write(&pool).await?;
+        let count = store::upsert_attempts(&mut tx, &attempts).await?;
+        store::record_pages(&mut tx, run_id, batch.len() as u64, count).await?;
+        for page in &batch {
+            store::advance_slice(&mut tx, run_id, page.slice, page.next_url.as_deref()).await?;
+        }
+        tx.commit().await?;
+        for page in batch {
+            let _ = page.written.send(());
+        }
+    }
+    Ok(())
+}
+
+/// Pages through one slice, handing each page to the writer and fetching the next
+/// page while it is written.
 async fn walk_slice(
-    pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
-    writer: &tokio::sync::Mutex<()>,
-    run_id: i64,
+    writes: &tokio::sync::mpsc::Sender<PageWrite>,
     page_size: u32,
     slice: store::SliceState,
 ) -> Result<(), SyncError> {
@@ -201,14 +249,13 @@ async fn walk_slice(
     };
     loop {
         let next_url = page.meta.next_page_url.clone();
+        let count = page.attempts.len() as u64;
         let write = async {
-            let _turn = writer.lock().await;
-            let mut tx = store::begin_write(pool).await?;
-            let count = store::upsert_attempts(&mut tx, &page.attempts).await?;
-            store::record_page(&mut tx, run_id, count).await?;
-            store::advance_slice(&mut tx, run_id, slice.slice, next_url.as_deref()).await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            Ok::<_, SyncError>(())
+            let (written, done) = tokio::sync::oneshot::channel();
+            let attempts = std::mem::take(&mut page.attempts);
+            let request = PageWrite { slice: slice.slice, attempts, next_url: next_url.clone(), written };
+            writes.send(request).await.map_err(|_| SyncError::WriterStopped)?;
+            done.await.map_err(|_| SyncError::WriterStopped)
         };
         let fetch_next = async {
             match &next_url {
@@ -218,7 +265,7 @@ async fn walk_slice(
         };
         let (written, next) = tokio::join!(write, fetch_next);
         written?;
-        progress.page_done(page.attempts.len() as u64);
+        progress.page_done(count);
         match next {
             Some(next) => page = next?,
             None => return Ok(()),

@@ -1,0 +1,515 @@
+//! The rollups held in memory: tens of thousands of small rows with interned keys,
+//! which a view filters and sums in well under a millisecond. sqlite stays the source
+//! of truth; the index is reloaded when the rollups' generation moves on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use sqlx::SqlitePool;
+
+use crate::filters::{Dimension, Filters};
+use crate::model::{Channel, ConversionStatus};
+use crate::report::{Metrics, Money, SeriesPoint};
+use crate::store::{self, AttemptScope, Grain, HourlyCell, RollupRows, StoreError, channel_bit};
+
+/// Interned text: every country, carrier, channel, service, error code and currency.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+}
+
+/// `error_key` of the verification rows that cover all of a verification's attempts.
+const ALL_ERRORS: u32 = u32::MAX;
+
+struct AttemptCell {
+    period: u32,
+    country: u32,
+    carrier: u32,
+    channel: u32,
+    service: u32,
+    error: u32,
+    currency: u32,
+    converted: bool,
+    attempts: i64,
+    delivered: i64,
+    finalized: i64,
+    spend_micros: i64,
+}
+
+struct VerificationCell {
+    period: u32,
+    error_key: u32,
+    country: u32,
+    carrier: u32,
+    service: u32,
+    unconverted_channels: i64,
+    converted_channels: i64,
+    verifications: i64,
+}
+
+/// An attempt of a verification that straddles cells, counted one by one.
+struct IrregularCell {
+    period: u32,
+    verification: u32,
+    country: u32,
+    carrier: u32,
+    channel: u32,
+    service: u32,
+    error: u32,
+    converted: bool,
+}
+
+/// One grain's rows, each list sorted by period.
+#[derive(Default)]
+struct Layer {
+    periods: Vec<String>,
+    attempts: Vec<AttemptCell>,
+    verifications: Vec<VerificationCell>,
+    irregular: Vec<IrregularCell>,
+}
+
+impl Layer {
+    fn period_id(&self, period: &str) -> u32 {
+        self.periods.binary_search_by(|p| p.as_str().cmp(period)).unwrap_or_default() as u32
+    }
+
+    /// Period ids in `[from, to)`.
+    fn period_range(&self, from: &str, to: &str) -> (u32, u32) {
+        let lo = self.periods.partition_point(|p| p.as_str() < from);
+        let hi = self.periods.partition_point(|p| p.as_str() < to);
+        (lo as u32, hi as u32)
+    }
+}
+
+pub struct RollupIndex {
+    generation: i64,
+    /// The first hour with hour-grain rows.
+    hour_horizon: String,
+    names: Names,
+    day: Layer,
+    hour: Layer,
+    hours: Vec<HourlyCell>,
+}
+
+/// The values a filter allows, as interned ids; `None` allows everything.
+fn allowed<T: AsRef<str>>(names: &Names, values: &[T]) -> Option<Vec<u32>> {
+    (!values.is_empty()).then(|| values.iter().filter_map(|v| names.id(v.as_ref())).collect())
+}
+
+fn admits(allowed: &Option<Vec<u32>>, id: u32) -> bool {
+    allowed.as_ref().is_none_or(|ids| ids.contains(&id))
+}
+
+impl RollupIndex {
+    pub fn build(rows: RollupRows) -> RollupIndex {
+        let mut names = Names::default();
+        let (mut day, mut hour) = (Layer::default(), Layer::default());
+        // Periods first, so that ids follow their order.
+        for (grain, period) in rows
+            .attempts
+            .iter()
+            .map(|r| (&r.grain, &r.period))
+            .chain(rows.verifications.iter().map(|r| (&r.grain, &r.period)))
+            .chain(rows.irregular.iter().map(|r| (&r.grain, &r.period)))
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let layer = if grain == "day" { &mut day } else { &mut hour };
+            layer.periods.push(period.clone());
+        }
+        for row in rows.attempts {
+            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let period = layer.period_id(&row.period);
+            layer.attempts.push(AttemptCell {
+                period,
+                country: names.intern(&row.country),
+                carrier: names.intern(&row.carrier),
+                channel: names.intern(&row.channel),
+                service: names.intern(&row.service_sid),
+                error: names.intern(&row.error_code),
+                currency: names.intern(&row.currency),
+                converted: row.conversion_status == "converted",
+                attempts: row.attempts,
+                delivered: row.delivered,
+                finalized: row.finalized,
+                spend_micros: row.spend_micros,
+            });
+        }
+        for row in rows.verifications {
+            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let period = layer.period_id(&row.period);
+            layer.verifications.push(VerificationCell {
+                period,
+                error_key: if row.error_key == "*" { ALL_ERRORS } else { names.intern(&row.error_key) },
+                country: names.intern(&row.country),
+                carrier: names.intern(&row.carrier),
+                service: names.intern(&row.service_sid),
+                unconverted_channels: row.unconverted_channels,
+                converted_channels: row.converted_channels,
+                verifications: row.verifications,
+            });
+        }
+        let mut verification_ids: HashMap<String, u32> = HashMap::new();
+        for row in rows.irregular {
+            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let next = verification_ids.len() as u32;
+            let verification = *verification_ids.entry(row.verification_sid).or_insert(next);
+            layer.irregular.push(IrregularCell {
+                period: layer.period_id(&row.period),
+                verification,
+                country: names.intern(&row.country),
+                carrier: names.intern(&row.carrier),
+                channel: names.intern(&row.channel),
+                service: names.intern(&row.service_sid),
+                error: names.intern(&row.error_code),
+                converted: row.conversion_status == "converted",
+            });
+        }
+        for layer in [&mut day, &mut hour] {
+            layer.attempts.sort_by_key(|c| c.period);
+            layer.verifications.sort_by_key(|c| c.period);
+            layer.irregular.sort_by_key(|c| c.period);
+        }
+        let hours = rows
+            .hours
+            .into_iter()
+            .map(|r| HourlyCell {
+                hour: r.hour,
+                country: r.country,
+                channel: r.channel,
+                carrier: r.carrier,
+                attempts: r.attempts,
+                converted: r.converted,
+                delivered: r.delivered,
+                finalized: r.finalized,
+            })
+            .collect();
+        RollupIndex { generation: rows.generation, hour_horizon: rows.hour_horizon, names, day, hour, hours }
+    }
+
+    /// The grain that answers `scope` exactly, if any.
+    pub fn grain_for(&self, scope: &AttemptScope<'_>) -> Option<Grain> {
+        match store::rollup_grain(scope)? {
+            Grain::Day => Some(Grain::Day),
+            Grain::Hour => self.hours_cover(scope).then_some(Grain::Hour),
+        }
+    }
+
+    /// Whether hour-grain rows answer `scope` exactly.
+    pub fn hours_cover(&self, scope: &AttemptScope<'_>) -> bool {
+        store::rollup_grain(scope).is_some() && Grain::Hour.period(&scope.from) >= self.hour_horizon.as_str()
+    }
+
+    fn layer(&self, grain: Grain) -> &Layer {
+        match grain {
+            Grain::Day => &self.day,
+            Grain::Hour => &self.hour,
+        }
+    }
+
+    fn attempt_cells<'a>(
+        &'a self,
+        scope: &AttemptScope<'_>,
+        grain: Grain,
+    ) -> (&'a Layer, impl Iterator<Item = &'a AttemptCell> + 'a) {
+        let f = scope.filters;
+        let layer = self.layer(grain);
+        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let start = layer.attempts.partition_point(|c| c.period < lo);
+        let end = layer.attempts.partition_point(|c| c.period < hi);
+        let countries = allowed(&self.names, &f.countries);
+        let carriers = allowed(&self.names, &f.carriers);
+        let services = allowed(&self.names, &f.services);
+        let channels = allowed(&self.names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+        let errors = allowed(
+            &self.names,
+            &f.errors.iter().map(|e| if e == "none" { "" } else { e.as_str() }).collect::<Vec<_>>(),
+        );
+        let status = f.status;
+        let cells = layer.attempts[start..end].iter().filter(move |c| {
+            admits(&countries, c.country)
+                && admits(&carriers, c.carrier)
+                && admits(&services, c.service)
+                && admits(&channels, c.channel)
+                && admits(&errors, c.error)
+                && status.is_none_or(|s| (s == ConversionStatus::Converted) == c.converted)
+        });
+        (layer, cells)
+    }
+
+    fn key_name(&self, layer: &Layer, by: Option<Dimension>, id: u32) -> String {
+        match by {
+            None => String::new(),
+            Some(Dimension::Day) => layer.periods[id as usize][..10].to_string(),
+            Some(_) => self.names.names[id as usize].clone(),
+        }
+    }
+
+    /// Metrics per value of `by`, except the verifications that straddle cells
+    /// (counted from their attempts by the caller) and, when several error codes are
+    /// selected, verifications at all.
+    pub fn metrics_by(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Option<Dimension>,
+        grain: Grain,
+    ) -> BTreeMap<String, Metrics> {
+        let (layer, cells) = self.attempt_cells(scope, grain);
+        let key_of = |c: &AttemptCell| match by {
+            None => 0,
+            Some(Dimension::Country) => c.country,
+            Some(Dimension::Channel) => c.channel,
+            Some(Dimension::Carrier) => c.carrier,
+            Some(Dimension::Service) => c.service,
+            Some(Dimension::Error) => c.error,
+            Some(Dimension::Day) => c.period,
+        };
+        let mut sums: HashMap<(u32, u32), [i64; 6]> = HashMap::new();
+        for c in cells {
+            let s = sums.entry((key_of(c), c.currency)).or_default();
+            s[0] += c.attempts;
+            s[1] += if c.converted { c.attempts } else { 0 };
+            s[2] += c.delivered;
+            s[3] += c.finalized;
+            s[4] += c.spend_micros;
+            s[5] += if c.converted { 0 } else { c.spend_micros };
+        }
+        let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
+        for ((key, currency), s) in sums {
+            if s[0] <= 0 {
+                continue;
+            }
+            let m = metrics.entry(self.key_name(layer, by, key)).or_default();
+            m.attempts += s[0] as u64;
+            m.converted += s[1] as u64;
+            m.delivered += s[2] as u64;
+            m.finalized += s[3] as u64;
+            let currency = &self.names.names[currency as usize];
+            if !currency.is_empty() {
+                add_money(&mut m.spend, currency, s[4]);
+                add_money(&mut m.wasted_spend, currency, s[5]);
+            }
+        }
+        if scope.filters.errors.len() <= 1 {
+            self.add_verifications(scope, by, grain, &mut metrics);
+        }
+        metrics
+    }
+
+    fn add_verifications(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Option<Dimension>,
+        grain: Grain,
+        metrics: &mut BTreeMap<String, Metrics>,
+    ) {
+        let f: &Filters = scope.filters;
+        let layer = self.layer(grain);
+        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let start = layer.verifications.partition_point(|c| c.period < lo);
+        let end = layer.verifications.partition_point(|c| c.period < hi);
+        let countries = allowed(&self.names, &f.countries);
+        let carriers = allowed(&self.names, &f.carriers);
+        let services = allowed(&self.names, &f.services);
+        let error_keys: Option<Vec<u32>> = match f.errors.first() {
+            Some(code) => Some(self.names.id(if code == "none" { "" } else { code }).into_iter().collect()),
+            None if by == Some(Dimension::Error) => None,
+            None => Some(vec![ALL_ERRORS]),
+        };
+        let selected = if f.channels.is_empty() {
+            !0
+        } else {
+            f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str()))
+        };
+        let counts = |c: &VerificationCell, channels: i64| {
+            let unconverted = c.unconverted_channels & channels != 0;
+            let converted = c.converted_channels & channels != 0;
+            match f.status {
+                None => (unconverted || converted, converted),
+                Some(ConversionStatus::Converted) => (converted, converted),
+                Some(ConversionStatus::Unconverted) => (unconverted, false),
+            }
+        };
+        let mut sums: HashMap<u32, (i64, i64)> = HashMap::new();
+        for c in &layer.verifications[start..end] {
+            let keyed = match &error_keys {
+                Some(keys) => keys.contains(&c.error_key),
+                None => c.error_key != ALL_ERRORS,
+            };
+            if !(keyed && admits(&countries, c.country) && admits(&carriers, c.carrier) && admits(&services, c.service))
+            {
+                continue;
+            }
+            let mut add = |key: u32, (counted, converted): (bool, bool)| {
+                if counted {
+                    let s = sums.entry(key).or_default();
+                    s.0 += c.verifications;
+                    s.1 += if converted { c.verifications } else { 0 };
+                }
+            };
+            match by {
+                Some(Dimension::Channel) => {
+                    for channel in Channel::ALL {
+                        let bit = channel_bit(channel.as_str()) & selected;
+                        if let (true, Some(id)) = (bit != 0, self.names.id(channel.as_str())) {
+                            add(id, counts(c, bit));
+                        }
+                    }
+                }
+                None => add(0, counts(c, selected)),
+                Some(Dimension::Country) => add(c.country, counts(c, selected)),
+                Some(Dimension::Carrier) => add(c.carrier, counts(c, selected)),
+                Some(Dimension::Service) => add(c.service, counts(c, selected)),
+                Some(Dimension::Error) => add(c.error_key, counts(c, selected)),
+                Some(Dimension::Day) => add(c.period, counts(c, selected)),
+            }
+        }
+        // Verifications that straddle cells: distinct over their attempts that the view selects.
+        let channels = allowed(&self.names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+        let errors = allowed(
+            &self.names,
+            &f.errors.iter().map(|e| if e == "none" { "" } else { e.as_str() }).collect::<Vec<_>>(),
+        );
+        let start = layer.irregular.partition_point(|c| c.period < lo);
+        let end = layer.irregular.partition_point(|c| c.period < hi);
+        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut seen_converted: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        for c in &layer.irregular[start..end] {
+            let selected = admits(&countries, c.country)
+                && admits(&carriers, c.carrier)
+                && admits(&services, c.service)
+                && admits(&channels, c.channel)
+                && admits(&errors, c.error)
+                && f.status.is_none_or(|s| (s == ConversionStatus::Converted) == c.converted);
+            if !selected {
+                continue;
+            }
+            let key = match by {
+                None => 0,
+                Some(Dimension::Country) => c.country,
+                Some(Dimension::Channel) => c.channel,
+                Some(Dimension::Carrier) => c.carrier,
+                Some(Dimension::Service) => c.service,
+                Some(Dimension::Error) => c.error,
+                Some(Dimension::Day) => c.period,
+            };
+            let key = match by {
+                // Hours of one day make one key.
+                Some(Dimension::Day) => {
+                    let day = &layer.periods[key as usize][..10];
+                    layer.periods.partition_point(|p| p.as_str() < day) as u32
+                }
+                _ => key,
+            };
+            if seen.insert((key, c.verification)) {
+                sums.entry(key).or_default().0 += 1;
+            }
+            if c.converted && seen_converted.insert((key, c.verification)) {
+                sums.entry(key).or_default().1 += 1;
+            }
+        }
+        for (key, (verifications, converted)) in sums {
+            if let Some(m) = metrics.get_mut(&self.key_name(layer, by, key)) {
+                m.verifications += verifications as u64;
+                m.converted_verifications += converted as u64;
+            }
+        }
+    }
+
+    /// Attempts and conversions per channel and day (or hour).
+    pub fn series(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool) -> Vec<SeriesPoint> {
+        let (layer, cells) = self.attempt_cells(scope, grain);
+        let len = if hourly { 13 } else { 10 };
+        let mut by_period: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
+        for c in cells {
+            let s = by_period.entry((c.period, c.channel)).or_default();
+            s.0 += c.attempts;
+            s.1 += if c.converted { c.attempts } else { 0 };
+        }
+        let mut sums: BTreeMap<(String, u32), (i64, i64)> = BTreeMap::new();
+        for ((period, channel), (attempts, converted)) in by_period {
+            let s = sums.entry((layer.periods[period as usize][..len].to_string(), channel)).or_default();
+            s.0 += attempts;
+            s.1 += converted;
+        }
+        sums.into_iter()
+            .filter(|(_, (attempts, _))| *attempts > 0)
+            .map(|((bucket, channel), (attempts, converted))| SeriesPoint {
+                bucket,
+                channel: self.names.names[channel as usize].clone(),
+                attempts: attempts as u64,
+                converted: converted as u64,
+            })
+            .collect()
+    }
+
+    /// Counts per hour, market, channel and carrier in `scope`'s range.
+    pub fn hourly_cells(&self, scope: &AttemptScope<'_>) -> &[HourlyCell] {
+        let (from, to) = (Grain::Hour.period(&scope.from), Grain::Hour.period(&scope.to));
+        let start = self.hours.partition_point(|c| c.hour.as_str() < from);
+        let end = self.hours.partition_point(|c| c.hour.as_str() < to);
+        &self.hours[start..end]
+    }
+}
+
+fn add_money(money: &mut Vec<Money>, currency: &str, micros: i64) {
+    let amount = micros as f64 / 1e6;
+    match money.iter_mut().find(|m| m.currency == currency) {
+        Some(m) => m.amount += amount,
+        None => money.push(Money { currency: currency.to_string(), amount }),
+    }
+}
+
+/// The index of the snapshot's current rollups, reloaded when they change.
+#[derive(Default)]
+pub struct RollupCache {
+    current: RwLock<Option<Arc<RollupIndex>>>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl RollupCache {
+    pub fn new() -> RollupCache {
+        RollupCache::default()
+    }
+
+    fn current(&self) -> Option<Arc<RollupIndex>> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The index for the snapshot's current rollups. While one request reloads it,
+    /// others use the previous index rather than wait.
+    pub async fn get(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+        let generation = store::rollup_generation(pool).await?;
+        let cached = self.current();
+        if let Some(index) = cached.as_ref().filter(|i| i.generation == generation) {
+            return Ok(index.clone());
+        }
+        let _turn = match (self.reloading.try_lock(), cached) {
+            (Ok(turn), _) => turn,
+            (Err(_), Some(stale)) => return Ok(stale),
+            (Err(_), None) => self.reloading.lock().await,
+        };
+        if let Some(index) = self.current().filter(|i| i.generation >= generation) {
+            return Ok(index);
+        }
+        let index = Arc::new(RollupIndex::build(store::load_rollups(pool).await?));
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+        Ok(index)
+    }
+}

@@ -1,0 +1,656 @@
+//! Rollups: counts per day and per hour keyed by the dashboard's dimensions, kept
+//! in step with `attempts` by the same transactions, so that a view of millions of
+//! attempts sums thousands of rows instead of scanning millions.
+//!
+//! Attempt measures add up across cells. Distinct verifications do not: a verification
+//! retried on another channel, or failing with one error and then succeeding, touches
+//! several cells. Each verification is therefore rolled up once per period with the
+//! bit sets of the channels its unconverted and converted attempts used, which answers
+//! any channel and status filter exactly; verifications that straddle periods, countries,
+//! carriers or services are listed in `irregular_verifications` and counted from their
+//! attempts when a view asks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures_util::TryStreamExt;
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+use super::StoreError;
+use crate::model::{Attempt, twilio_time};
+
+/// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
+pub const ROLLUP_VERSION: i64 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Day,
+    Hour,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 2] = [Grain::Day, Grain::Hour];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Hour => "hour",
+        }
+    }
+
+    /// The period of an ISO 8601 time: `2026-11-25` or `2026-11-25T14`.
+    pub fn period(self, time: &str) -> &str {
+        let len = match self {
+            Grain::Day => 10,
+            Grain::Hour => 13,
+        };
+        time.get(..len).unwrap_or(time)
+    }
+}
+
+/// The bit of a channel in the verification rollup's channel sets.
+pub fn channel_bit(channel: &str) -> i64 {
+    match channel {
+        "sms" => 1,
+        "call" => 2,
+        "email" => 4,
+        "whatsapp" => 8,
+        "rbm" => 16,
+        _ => 32,
+    }
+}
+
+/// What the rollups need of one attempt; text is `""` where the attempt has none.
+#[derive(Clone, Debug, FromRow, PartialEq)]
+pub struct AttemptFacts {
+    pub sid: String,
+    pub verification_sid: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub country: String,
+    pub carrier: String,
+    pub channel: String,
+    pub service_sid: String,
+    pub error_code: String,
+    pub conversion_status: String,
+    pub currency: String,
+    pub message_status: String,
+    pub price_micros: i64,
+}
+
+/// Selects `AttemptFacts` from `attempts`.
+pub const FACTS_SELECT: &str = "SELECT sid, verification_sid, date_created, date_updated, COALESCE(country, '') AS country, \
+     COALESCE(carrier, '') AS carrier, channel, service_sid, COALESCE(error_code, '') AS error_code, conversion_status, \
+     COALESCE(price_unit, '') AS currency, COALESCE(message_status, '') AS message_status, \
+     CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER) AS price_micros FROM attempts";
+
+/// A price as stored: `value` parsed to a float, as `upsert_attempts` stores it.
+pub fn price_micros(value: Option<f64>) -> i64 {
+    value.map(|v| (v * 1_000_000.0).round() as i64).unwrap_or(0)
+}
+
+impl AttemptFacts {
+    pub fn of(attempt: &Attempt) -> AttemptFacts {
+        let data = attempt.channel_data.as_ref();
+        let text = |value: Option<&String>| value.cloned().unwrap_or_default();
+        let price = attempt.price.as_ref();
+        AttemptFacts {
+            sid: attempt.sid.clone(),
+            verification_sid: attempt.verification_sid.clone(),
+            date_created: twilio_time::format(&attempt.date_created),
+            date_updated: twilio_time::format(&attempt.date_updated),
+            country: text(data.and_then(|d| d.country.as_ref())),
+            carrier: text(data.and_then(|d| d.carrier.as_ref())),
+            channel: attempt.channel.as_str().to_string(),
+            service_sid: attempt.service_sid.clone(),
+            error_code: text(data.and_then(|d| d.error_code.as_ref())),
+            conversion_status: attempt.conversion_status.as_str().to_string(),
+            currency: price.and_then(|p| p.currency.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default(),
+            message_status: text(data.and_then(|d| d.message_status.as_ref())),
+            price_micros: price_micros(price.and_then(|p| p.value.as_deref()).and_then(|v| v.parse::<f64>().ok())),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct AttemptCell {
+    grain: Grain,
+    period: String,
+    country: String,
+    carrier: String,
+    channel: String,
+    service_sid: String,
+    error_code: String,
+    conversion_status: String,
+    currency: String,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct AttemptMeasures {
+    attempts: i64,
+    delivered: i64,
+    finalized: i64,
+    spend_micros: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct VerificationCell {
+    grain: Grain,
+    error_key: String,
+    period: String,
+    country: String,
+    carrier: String,
+    service_sid: String,
+    unconverted_channels: i64,
+    converted_channels: i64,
+}
+
+/// A row of `irregular_attempts`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, FromRow)]
+pub struct IrregularAttempt {
+    pub grain: String,
+    pub verification_sid: String,
+    pub sid: String,
+    pub period: String,
+    pub country: String,
+    pub carrier: String,
+    pub channel: String,
+    pub service_sid: String,
+    pub error_code: String,
+    pub conversion_status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct HourCell {
+    hour: String,
+    country: String,
+    carrier: String,
+    channel: String,
+}
+
+/// Hours a sync keeps at hour grain before its window's end: a 24-hour view and the one before it.
+pub const HOUR_GRAIN_HOURS: i64 = 72;
+
+/// Changes to the rollups, summed in memory and written at once.
+#[derive(Default)]
+pub struct RollupDelta {
+    /// Hour-grain rows before this hour are neither written nor read.
+    hour_horizon: String,
+    attempts: HashMap<AttemptCell, AttemptMeasures>,
+    verifications: HashMap<VerificationCell, i64>,
+    irregular: HashMap<IrregularAttempt, i64>,
+    hours: HashMap<HourCell, [i64; 4]>,
+}
+
+fn is_delivered(message_status: &str) -> bool {
+    matches!(message_status, "delivered" | "read")
+}
+
+fn is_final(message_status: &str) -> bool {
+    matches!(message_status, "delivered" | "read" | "undelivered" | "failed")
+}
+
+impl RollupDelta {
+    pub fn new(hour_horizon: String) -> RollupDelta {
+        RollupDelta { hour_horizon, ..RollupDelta::default() }
+    }
+
+    fn skips(&self, grain: Grain, time: &str) -> bool {
+        grain == Grain::Hour && grain.period(time) < self.hour_horizon.as_str()
+    }
+
+    /// Adds (`sign` 1) or removes (`sign` -1) one attempt's counts.
+    pub fn attempt(&mut self, facts: &AttemptFacts, sign: i64) {
+        let delivered = i64::from(is_delivered(&facts.message_status));
+        let finalized = i64::from(is_final(&facts.message_status));
+        let hour = HourCell {
+            hour: Grain::Hour.period(&facts.date_created).to_string(),
+            country: facts.country.clone(),
+            carrier: facts.carrier.clone(),
+            channel: facts.channel.clone(),
+        };
+        let counts = self.hours.entry(hour).or_default();
+        counts[0] += sign;
+        counts[1] += sign * i64::from(facts.conversion_status == "converted");
+        counts[2] += sign * delivered;
+        counts[3] += sign * finalized;
+        for grain in Grain::ALL {
+            if self.skips(grain, &facts.date_created) {
+                continue;
+            }
+            let cell = AttemptCell {
+                grain,
+                period: grain.period(&facts.date_created).to_string(),
+                country: facts.country.clone(),
+                carrier: facts.carrier.clone(),
+                channel: facts.channel.clone(),
+                service_sid: facts.service_sid.clone(),
+                error_code: facts.error_code.clone(),
+                conversion_status: facts.conversion_status.clone(),
+                currency: facts.currency.clone(),
+            };
+            let m = self.attempts.entry(cell).or_default();
+            m.attempts += sign;
+            m.delivered += sign * delivered;
+            m.finalized += sign * finalized;
+            m.spend_micros += sign * facts.price_micros;
+        }
+    }
+
+    /// Adds or removes one verification, given all of its attempts.
+    pub fn verification(&mut self, attempts: &[&AttemptFacts], sign: i64) {
+        let Some(first) = attempts.first() else { return };
+        for grain in Grain::ALL {
+            let period = grain.period(&first.date_created);
+            let regular = attempts.iter().all(|a| {
+                grain.period(&a.date_created) == period
+                    && a.country == first.country
+                    && a.carrier == first.carrier
+                    && a.service_sid == first.service_sid
+            });
+            if !regular {
+                let kept: Vec<&&AttemptFacts> =
+                    attempts.iter().filter(|a| !self.skips(grain, &a.date_created)).collect();
+                for a in kept {
+                    let row = IrregularAttempt {
+                        grain: grain.as_str().to_string(),
+                        verification_sid: a.verification_sid.clone(),
+                        sid: a.sid.clone(),
+                        period: grain.period(&a.date_created).to_string(),
+                        country: a.country.clone(),
+                        carrier: a.carrier.clone(),
+                        channel: a.channel.clone(),
+                        service_sid: a.service_sid.clone(),
+                        error_code: a.error_code.clone(),
+                        conversion_status: a.conversion_status.clone(),
+                    };
+                    *self.irregular.entry(row).or_default() += sign;
+                }
+                continue;
+            }
+            if self.skips(grain, &first.date_created) {
+                continue;
+            }
+            let mut by_error: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+            for a in attempts {
+                let bit = channel_bit(&a.channel);
+                for key in ["*", a.error_code.as_str()] {
+                    let masks = by_error.entry(key).or_default();
+                    if a.conversion_status == "converted" {
+                        masks.1 |= bit;
+                    } else {
+                        masks.0 |= bit;
+                    }
+                }
+            }
+            for (error_key, (unconverted_channels, converted_channels)) in by_error {
+                let cell = VerificationCell {
+                    grain,
+                    error_key: error_key.to_string(),
+                    period: period.to_string(),
+                    country: first.country.clone(),
+                    carrier: first.carrier.clone(),
+                    service_sid: first.service_sid.clone(),
+                    unconverted_channels,
+                    converted_channels,
+                };
+                *self.verifications.entry(cell).or_default() += sign;
+            }
+        }
+    }
+}
+
+/// Rows per multi-row statement, under sqlite's limit of bound parameters.
+const ROWS_PER_STATEMENT: usize = 2_000;
+
+/// Writes a delta into the rollups and drops the rows it empties.
+pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Result<(), StoreError> {
+    let attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
+        delta.attempts.into_iter().filter(|(_, m)| m.attempts != 0 || m.spend_micros != 0).collect();
+    let emptied_periods: BTreeSet<(Grain, String)> =
+        attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
+    for chunk in attempt_cells.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
+             conversion_status, currency, attempts, delivered, finalized, spend_micros) ",
+        );
+        insert.push_values(chunk, |mut row, (cell, m)| {
+            row.push_bind(cell.grain.as_str())
+                .push_bind(cell.period.clone())
+                .push_bind(cell.country.clone())
+                .push_bind(cell.carrier.clone())
+                .push_bind(cell.channel.clone())
+                .push_bind(cell.service_sid.clone())
+                .push_bind(cell.error_code.clone())
+                .push_bind(cell.conversion_status.clone())
+                .push_bind(cell.currency.clone())
+                .push_bind(m.attempts)
+                .push_bind(m.delivered)
+                .push_bind(m.finalized)
+                .push_bind(m.spend_micros);
+        });
+        insert.push(
+            " ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts, \
+             delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized, \
+             spend_micros = spend_micros + excluded.spend_micros",
+        );
+        insert.build().execute(&mut **tx).await?;
+    }
+    for (grain, period) in emptied_periods {
+        sqlx::query("DELETE FROM rollup_attempts WHERE grain = ? AND period = ? AND attempts = 0")
+            .bind(grain.as_str())
+            .bind(period)
+            .execute(&mut **tx)
+            .await?;
+    }
+
+    let verification_cells: Vec<(VerificationCell, i64)> =
+        delta.verifications.into_iter().filter(|(_, n)| *n != 0).collect();
+    for chunk in verification_cells.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
+             unconverted_channels, converted_channels, verifications) ",
+        );
+        insert.push_values(chunk, |mut row, (cell, n)| {
+            row.push_bind(cell.grain.as_str())
+                .push_bind(cell.error_key.clone())
+                .push_bind(cell.period.clone())
+                .push_bind(cell.country.clone())
+                .push_bind(cell.carrier.clone())
+                .push_bind(cell.service_sid.clone())
+                .push_bind(cell.unconverted_channels)
+                .push_bind(cell.converted_channels)
+                .push_bind(*n);
+        });
+        insert.push(" ON CONFLICT DO UPDATE SET verifications = verifications + excluded.verifications");
+        insert.build().execute(&mut **tx).await?;
+    }
+    let emptied: Vec<&VerificationCell> =
+        verification_cells.iter().filter(|(_, n)| *n < 0).map(|(cell, _)| cell).collect();
+    for cell in emptied {
+        sqlx::query(
+            "DELETE FROM rollup_verifications WHERE grain = ? AND error_key = ? AND period = ? AND country = ? \
+             AND carrier = ? AND service_sid = ? AND unconverted_channels = ? AND converted_channels = ? \
+             AND verifications = 0",
+        )
+        .bind(cell.grain.as_str())
+        .bind(&cell.error_key)
+        .bind(&cell.period)
+        .bind(&cell.country)
+        .bind(&cell.carrier)
+        .bind(&cell.service_sid)
+        .bind(cell.unconverted_channels)
+        .bind(cell.converted_channels)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    let hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
+    for chunk in hour_cells.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized) ",
+        );
+        insert.push_values(chunk, |mut row, (cell, c)| {
+            row.push_bind(cell.hour.clone())
+                .push_bind(cell.country.clone())
+                .push_bind(cell.carrier.clone())
+                .push_bind(cell.channel.clone())
+                .push_bind(c[0])
+                .push_bind(c[1])
+                .push_bind(c[2])
+                .push_bind(c[3]);
+        });
+        insert.push(
+            " ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts, \
+             converted = converted + excluded.converted, delivered = delivered + excluded.delivered, \
+             finalized = finalized + excluded.finalized",
+        );
+        insert.build().execute(&mut **tx).await?;
+    }
+    let emptied_hours: BTreeSet<&str> =
+        hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.as_str()).collect();
+    for hour in emptied_hours {
+        sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour).execute(&mut **tx).await?;
+    }
+    sqlx::query("UPDATE rollup_state SET generation = generation + 1 WHERE id = 1").execute(&mut **tx).await?;
+
+    // Removals first: an attempt that changed leaves its old row and gets a new one.
+    let mut irregular: Vec<(IrregularAttempt, i64)> = delta.irregular.into_iter().filter(|(_, n)| *n != 0).collect();
+    irregular.sort_by_key(|(_, n)| *n);
+    for (row, net) in irregular {
+        let query = if net < 0 {
+            sqlx::query("DELETE FROM irregular_attempts WHERE grain = ? AND verification_sid = ? AND sid = ?")
+                .bind(row.grain)
+                .bind(row.verification_sid)
+                .bind(row.sid)
+        } else {
+            sqlx::query(
+                "INSERT OR REPLACE INTO irregular_attempts (grain, verification_sid, sid, period, country, carrier, \
+                 channel, service_sid, error_code, conversion_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(row.grain)
+            .bind(row.verification_sid)
+            .bind(row.sid)
+            .bind(row.period)
+            .bind(row.country)
+            .bind(row.carrier)
+            .bind(row.channel)
+            .bind(row.service_sid)
+            .bind(row.error_code)
+            .bind(row.conversion_status)
+        };
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The stored attempts of these verifications.
+pub async fn verification_facts(
+    tx: &mut Transaction<'_, Sqlite>,
+    verification_sids: &[&str],
+) -> Result<Vec<AttemptFacts>, StoreError> {
+    let mut facts = Vec::new();
+    for chunk in verification_sids.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("{FACTS_SELECT} WHERE verification_sid IN ("));
+        let mut list = query.separated(", ");
+        for sid in chunk {
+            list.push_bind(*sid);
+        }
+        query.push(")");
+        facts.extend(query.build_query_as::<AttemptFacts>().fetch_all(&mut **tx).await?);
+    }
+    Ok(facts)
+}
+
+/// The rollup changes of replacing `old` attempts (grouped by verification, as stored)
+/// with `changed` ones (new or updated).
+pub fn delta_for(old: &[AttemptFacts], changed: &[AttemptFacts], hour_horizon: String) -> RollupDelta {
+    let mut delta = RollupDelta::new(hour_horizon);
+    let mut before: HashMap<&str, Vec<&AttemptFacts>> = HashMap::new();
+    for facts in old {
+        before.entry(&facts.verification_sid).or_default().push(facts);
+    }
+    let old_by_sid: HashMap<&str, &AttemptFacts> = old.iter().map(|f| (f.sid.as_str(), f)).collect();
+    let mut after: HashMap<&str, Vec<&AttemptFacts>> = changed
+        .iter()
+        .map(|f| (f.verification_sid.as_str(), before.get(f.verification_sid.as_str()).cloned().unwrap_or_default()))
+        .collect();
+    for facts in changed {
+        if let Some(previous) = old_by_sid.get(facts.sid.as_str()) {
+            delta.attempt(previous, -1);
+        }
+        delta.attempt(facts, 1);
+        let attempts = after.entry(&facts.verification_sid).or_default();
+        match attempts.iter_mut().find(|a| a.sid == facts.sid) {
+            Some(slot) => *slot = facts,
+            None => attempts.push(facts),
+        }
+    }
+    for (verification_sid, attempts) in &mut after {
+        if let Some(previous) = before.get(verification_sid) {
+            delta.verification(previous, -1);
+        }
+        attempts.sort_by(|a, b| (&a.date_created, &a.sid).cmp(&(&b.date_created, &b.sid)));
+        delta.verification(attempts, 1);
+    }
+    delta
+}
+
+/// Whether the rollups match this build's version.
+pub async fn rollups_current(pool: &SqlitePool) -> Result<bool, StoreError> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM rollup_state WHERE id = 1").fetch_optional(pool).await?;
+    Ok(version == Some(ROLLUP_VERSION))
+}
+
+/// Recomputes every rollup from `attempts`, in one transaction; returns the attempts read.
+pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let mut tx = super::begin_write(pool).await?;
+    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+    }
+    let mut read = 0u64;
+    let mut delta = RollupDelta::new(hour_horizon(&mut tx).await?);
+    {
+        let sql = format!("{FACTS_SELECT} ORDER BY verification_sid, date_created, sid");
+        let mut rows = sqlx::query_as::<_, AttemptFacts>(&sql).fetch(&mut *tx);
+        let mut verification: Vec<AttemptFacts> = Vec::new();
+        while let Some(facts) = rows.try_next().await? {
+            read += 1;
+            if verification.first().is_some_and(|v| v.verification_sid != facts.verification_sid) {
+                add_verification(&mut delta, &verification);
+                verification.clear();
+            }
+            verification.push(facts);
+        }
+        add_verification(&mut delta, &verification);
+    }
+    apply(&mut tx, delta).await?;
+    sqlx::query(
+        "INSERT INTO rollup_state (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+    )
+    .bind(ROLLUP_VERSION)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(read)
+}
+
+fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts]) {
+    for facts in attempts {
+        delta.attempt(facts, 1);
+    }
+    let refs: Vec<&AttemptFacts> = attempts.iter().collect();
+    delta.verification(&refs, 1);
+}
+
+/// The first hour kept at hour grain; `""` keeps every hour.
+pub async fn hour_horizon(tx: &mut Transaction<'_, Sqlite>) -> Result<String, StoreError> {
+    let horizon: Option<String> =
+        sqlx::query_scalar("SELECT hour_horizon FROM rollup_state WHERE id = 1").fetch_optional(&mut **tx).await?;
+    Ok(horizon.unwrap_or_default())
+}
+
+/// Moves the hour-grain horizon forward to the hour of `time` (never back), dropping
+/// the hour rows before it.
+pub async fn advance_hour_horizon(pool: &SqlitePool, time: &str) -> Result<(), StoreError> {
+    let horizon = Grain::Hour.period(time).to_string();
+    let mut tx = super::begin_write(pool).await?;
+    if hour_horizon(&mut tx).await? < horizon {
+        for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE grain = 'hour' AND period < ?"))
+                .bind(&horizon)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE rollup_state SET hour_horizon = ?, generation = generation + 1 WHERE id = 1")
+            .bind(&horizon)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The generation of the rollups: it moves on with every write of attempts.
+pub async fn rollup_generation(pool: &SqlitePool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) FROM rollup_state").fetch_one(pool).await?)
+}
+
+/// A row of `rollup_attempts`.
+#[derive(Clone, Debug, FromRow)]
+pub struct AttemptRollupRow {
+    pub grain: String,
+    pub period: String,
+    pub country: String,
+    pub carrier: String,
+    pub channel: String,
+    pub service_sid: String,
+    pub error_code: String,
+    pub conversion_status: String,
+    pub currency: String,
+    pub attempts: i64,
+    pub delivered: i64,
+    pub finalized: i64,
+    pub spend_micros: i64,
+}
+
+/// A row of `rollup_verifications`.
+#[derive(Clone, Debug, FromRow)]
+pub struct VerificationRollupRow {
+    pub grain: String,
+    pub error_key: String,
+    pub period: String,
+    pub country: String,
+    pub carrier: String,
+    pub service_sid: String,
+    pub unconverted_channels: i64,
+    pub converted_channels: i64,
+    pub verifications: i64,
+}
+
+/// A row of `rollup_hours`.
+#[derive(Clone, Debug, FromRow)]
+pub struct HourRollupRow {
+    pub hour: String,
+    pub country: String,
+    pub carrier: String,
+    pub channel: String,
+    pub attempts: i64,
+    pub converted: i64,
+    pub delivered: i64,
+    pub finalized: i64,
+}
+
+/// Every rollup row, read in one transaction so that they agree; and their generation.
+pub struct RollupRows {
+    pub generation: i64,
+    pub hour_horizon: String,
+    pub attempts: Vec<AttemptRollupRow>,
+    pub verifications: Vec<VerificationRollupRow>,
+    pub irregular: Vec<IrregularAttempt>,
+    pub hours: Vec<HourRollupRow>,
+}
+
+pub async fn load_rollups(pool: &SqlitePool) -> Result<RollupRows, StoreError> {
+    let mut tx = pool.begin().await?;
+    let generation =
+        sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) FROM rollup_state").fetch_one(&mut *tx).await?;
+    let horizon = hour_horizon(&mut tx).await?;
+    let attempts =
+        sqlx::query_as("SELECT * FROM rollup_attempts WHERE grain = 'day' OR period >= ? ORDER BY grain, period")
+            .bind(&horizon)
+            .fetch_all(&mut *tx)
+            .await?;
+    let verifications =
+        sqlx::query_as("SELECT * FROM rollup_verifications WHERE grain = 'day' OR period >= ? ORDER BY grain, period")
+            .bind(&horizon)
+            .fetch_all(&mut *tx)
+            .await?;
+    let irregular = sqlx::query_as("SELECT * FROM irregular_attempts WHERE grain = 'day' OR period >= ?")
+        .bind(&horizon)
+        .fetch_all(&mut *tx)
+        .await?;
+    let hours = sqlx::query_as("SELECT * FROM rollup_hours ORDER BY hour").fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(RollupRows { generation, hour_horizon: horizon, attempts, verifications, irregular, hours })
+}

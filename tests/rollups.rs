@@ -1,0 +1,344 @@
+//! The rollups against an independent computation in plain Rust over the attempts:
+//! every metric, every breakdown, for many filter combinations, after the attempts
+//! arrived in shuffled pages and were later updated, including verifications that
+//! straddle hours, days and carriers, mixed currencies, a single attempt and empty views.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use verilens::analytics;
+use verilens::emulator::dataset::{Dataset, DatasetConfig};
+use verilens::emulator::render::render_attempt;
+use verilens::filters::{Dimension, Filters, parse_query};
+use verilens::model::{Attempt, ConversionStatus, Price, twilio_time};
+use verilens::report::Metrics;
+use verilens::store::{self, AttemptScope};
+
+fn now() -> DateTime<Utc> {
+    twilio_time::parse("2026-11-20T15:30:00Z").unwrap()
+}
+
+/// Deterministic changes that make some verifications irregular and some prices euros.
+fn mutate(attempts: &mut [Attempt]) {
+    let mut by_verification: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, a) in attempts.iter().enumerate() {
+        by_verification.entry(a.verification_sid.clone()).or_default().push(i);
+    }
+    // Keyed by the verification's SID, so an earlier and a later rendering change the same attempts.
+    for (sid, indexes) in &by_verification {
+        let n = sid.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        if n % 7 == 0 {
+            for &i in &indexes[1..] {
+                attempts[i].date_created += Duration::minutes(70);
+                attempts[i].date_updated += Duration::minutes(70);
+            }
+        }
+        if let (0, Some(data)) = (n % 11, attempts[indexes[0]].channel_data.as_mut()) {
+            data.carrier = Some("Other Carrier".into());
+        }
+        if n % 13 == 0 {
+            for &i in indexes {
+                if let Some(price) = attempts[i].price.as_mut() {
+                    price.currency = Some("eur".into());
+                }
+            }
+        }
+    }
+}
+
+fn rendered(dataset: &Dataset, at: DateTime<Utc>) -> Vec<Attempt> {
+    let mut attempts: Vec<Attempt> = dataset
+        .records
+        .iter()
+        .filter(|r| r.created <= at.timestamp())
+        .map(|r| render_attempt(dataset, r, at.timestamp(), "http://localhost"))
+        .collect();
+    mutate(&mut attempts);
+    attempts
+}
+
+fn shuffled(mut attempts: Vec<Attempt>, seed: u64) -> Vec<Attempt> {
+    let mut state = seed;
+    for i in (1..attempts.len()).rev() {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        attempts.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    attempts
+}
+
+async fn ingest(pool: &sqlx::SqlitePool, attempts: &[Attempt], page: usize) {
+    for chunk in attempts.chunks(page) {
+        let mut tx = store::begin_write(pool).await.unwrap();
+        store::upsert_attempts(&mut tx, chunk).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[derive(Default, Debug)]
+struct Expected {
+    attempts: u64,
+    converted: u64,
+    verifications: BTreeSet<String>,
+    converted_verifications: BTreeSet<String>,
+    delivered: u64,
+    finalized: u64,
+    spend: BTreeMap<String, f64>,
+    wasted: BTreeMap<String, f64>,
+}
+
+fn matches(a: &Attempt, f: &Filters, from: &str, to: &str) -> bool {
+    let created = twilio_time::format(&a.date_created);
+    let data = a.channel_data.clone().unwrap_or_default();
+    let within = |values: &[String], value: Option<&String>| {
+        values.is_empty() || value.is_some_and(|v| values.iter().any(|x| x == v))
+    };
+    created.as_str() >= from
+        && created.as_str() < to
+        && within(&f.countries, data.country.as_ref())
+        && within(&f.carriers, data.carrier.as_ref())
+        && within(&f.services, Some(&a.service_sid))
+        && (f.channels.is_empty() || f.channels.contains(&a.channel))
+        && (f.errors.is_empty()
+            || f.errors.iter().any(|e| match &data.error_code {
+                None => e == "none",
+                Some(code) => code == e,
+            }))
+        && f.status.is_none_or(|s| s == a.conversion_status)
+        && f.prefix.as_ref().is_none_or(|p| data.to.as_deref().is_some_and(|to| to.starts_with(p.as_str())))
+}
+
+fn key(a: &Attempt, by: Option<Dimension>) -> String {
+    let data = a.channel_data.clone().unwrap_or_default();
+    match by {
+        None => String::new(),
+        Some(Dimension::Country) => data.country.unwrap_or_default(),
+        Some(Dimension::Channel) => a.channel.as_str().to_string(),
+        Some(Dimension::Carrier) => data.carrier.unwrap_or_default(),
+        Some(Dimension::Service) => a.service_sid.clone(),
+        Some(Dimension::Error) => data.error_code.unwrap_or_default(),
+        Some(Dimension::Day) => twilio_time::format(&a.date_created)[..10].to_string(),
+    }
+}
+
+fn expected(
+    attempts: &[Attempt],
+    f: &Filters,
+    from: &str,
+    to: &str,
+    by: Option<Dimension>,
+) -> BTreeMap<String, Expected> {
+    let mut out: BTreeMap<String, Expected> = BTreeMap::new();
+    for a in attempts.iter().filter(|a| matches(a, f, from, to)) {
+        let e = out.entry(key(a, by)).or_default();
+        let converted = a.conversion_status == ConversionStatus::Converted;
+        e.attempts += 1;
+        e.verifications.insert(a.verification_sid.clone());
+        if converted {
+            e.converted += 1;
+            e.converted_verifications.insert(a.verification_sid.clone());
+        }
+        let status = a.channel_data.as_ref().and_then(|d| d.message_status.clone()).unwrap_or_default();
+        e.delivered += u64::from(matches!(status.as_str(), "delivered" | "read"));
+        e.finalized += u64::from(matches!(status.as_str(), "delivered" | "read" | "undelivered" | "failed"));
+        if let Some(Price { value: Some(value), currency: Some(currency) }) = &a.price {
+            let amount: f64 = value.parse().unwrap();
+            *e.spend.entry(currency.to_ascii_uppercase()).or_default() += amount;
+            if !converted {
+                *e.wasted.entry(currency.to_ascii_uppercase()).or_default() += amount;
+            }
+        }
+    }
+    out
+}
+
+fn money(m: &[verilens::report::Money]) -> BTreeMap<String, f64> {
+    m.iter().map(|m| (m.currency.clone(), m.amount)).collect()
+}
+
+fn same_money(got: &BTreeMap<String, f64>, want: &BTreeMap<String, f64>, what: &str) {
+    let got: BTreeMap<&String, &f64> = got.iter().filter(|(_, v)| v.abs() > 1e-9).collect();
+    let want: BTreeMap<&String, &f64> = want.iter().filter(|(_, v)| v.abs() > 1e-9).collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: currencies");
+    for (currency, amount) in want {
+        assert!((*got[currency] - *amount).abs() < 1e-6, "{what}: {currency} {} != {amount}", got[currency]);
+    }
+}
+
+fn check(got: &BTreeMap<String, Metrics>, want: &BTreeMap<String, Expected>, what: &str) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: keys");
+    for (k, w) in want {
+        let g = &got[k];
+        let what = format!("{what} [{k}]");
+        assert_eq!(g.attempts, w.attempts, "{what}: attempts");
+        assert_eq!(g.converted, w.converted, "{what}: converted");
+        assert_eq!(g.verifications, w.verifications.len() as u64, "{what}: verifications");
+        assert_eq!(
+            g.converted_verifications,
+            w.converted_verifications.len() as u64,
+            "{what}: converted verifications"
+        );
+        assert_eq!(g.delivered, w.delivered, "{what}: delivered");
+        assert_eq!(g.finalized, w.finalized, "{what}: finalized");
+        same_money(&money(&g.spend), &w.spend, &format!("{what}: spend"));
+        same_money(&money(&g.wasted_spend), &w.wasted, &format!("{what}: wasted spend"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollups_answer_every_view_like_the_raw_attempts() {
+    let dataset = Dataset::generate(DatasetConfig { seed: 5, attempts: 12_000, days: 8 }, "AC".repeat(17), now());
+    let early = rendered(&dataset, now() - Duration::hours(5));
+    let mut last = rendered(&dataset, now());
+    // One attempt of its own: the single-attempt view.
+    let mut solo = last[0].clone();
+    solo.sid = format!("VL{}", "5".repeat(32));
+    solo.verification_sid = format!("VE{}", "5".repeat(32));
+    solo.channel_data.as_mut().unwrap().carrier = Some("Solo Telecom".into());
+    last.push(solo);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("rollups.db")).await.unwrap();
+    ingest(&pool, &shuffled(early, 1), 700).await;
+    // As a sync does: hour rows from 72 hours before the end of its window on.
+    let horizon = twilio_time::format(&(now() - Duration::hours(store::HOUR_GRAIN_HOURS)));
+    store::advance_hour_horizon(&pool, &horizon).await.unwrap();
+    let hour_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollup_attempts WHERE grain = 'hour' AND period < ?")
+        .bind(&horizon[..13])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(hour_rows, 0, "hour rows before the horizon are dropped");
+    ingest(&pool, &shuffled(last.clone(), 2), 900).await;
+    let irregular: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT verification_sid) FROM irregular_attempts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(irregular > 20, "the data must exercise irregular verifications ({irregular})");
+
+    let sms_carrier = last
+        .iter()
+        .find(|a| {
+            a.channel.as_str() == "sms" && a.channel_data.as_ref().is_some_and(|d| d.country.as_deref() == Some("US"))
+        })
+        .and_then(|a| a.channel_data.as_ref()?.carrier.clone())
+        .unwrap();
+    let service = last[0].service_sid.clone();
+    let carrier = form_urlencoded_value(&sms_carrier);
+    let queries = [
+        String::new(),
+        "channel=sms".into(),
+        "channel=sms&channel=whatsapp".into(),
+        "status=converted".into(),
+        "status=unconverted&channel=sms".into(),
+        "status=unconverted&channel=whatsapp&channel=email".into(),
+        "country=CO".into(),
+        format!("country=US&carrier={carrier}"),
+        "error=30008".into(),
+        "error=none".into(),
+        "error=30008&error=none".into(),
+        "error=30008&status=unconverted&channel=sms".into(),
+        format!("service={service}&country=BR&country=IN"),
+        "range=24h".into(),
+        "range=24h&channel=whatsapp".into(),
+        "range=7d&status=converted".into(),
+        "from=2026-11-15&to=2026-11-16".into(),
+        "from=2026-11-18&to=2026-11-18&channel=sms".into(),
+        "country=ZZ".into(),
+        "carrier=Solo%20Telecom".into(),
+        "prefix=%2B57".into(),
+    ];
+    let rollups = verilens::analytics::RollupCache::new();
+    let index = rollups.get(&pool).await.unwrap();
+    for query in &queries {
+        let parsed = parse_query(query);
+        assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
+        let f = parsed.filters;
+        let (start, end) = f.range.bounds(now());
+        let scope = AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters: &f };
+        if !query.contains("prefix") {
+            assert!(index.grain_for(&scope).is_some(), "{query} should be answered from the rollups");
+        }
+        let by_dims = std::iter::once(None).chain(Dimension::ALL.into_iter().map(Some));
+        for by in by_dims {
+            let want = expected(&last, &f, &scope.from, &scope.to, by);
+            let got = analytics::metrics_by(&pool, &index, &scope, by).await.unwrap();
+            check(&got, &want, &format!("?{query} by {by:?}"));
+            let raw = store::raw_metrics_by(&pool, &scope, by).await.unwrap();
+            check(&raw, &want, &format!("raw ?{query} by {by:?}"));
+        }
+        for hourly in [false, true] {
+            let series = analytics::series(&pool, &index, &scope, hourly).await.unwrap();
+            let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+            for a in last.iter().filter(|a| matches(a, &f, &scope.from, &scope.to)) {
+                let bucket = twilio_time::format(&a.date_created)[..if hourly { 13 } else { 10 }].to_string();
+                let e = want.entry((bucket, a.channel.as_str().to_string())).or_default();
+                e.0 += 1;
+                e.1 += u64::from(a.conversion_status == ConversionStatus::Converted);
+            }
+            let got: BTreeMap<(String, String), (u64, u64)> = series
+                .into_iter()
+                .filter(|p| p.attempts > 0)
+                .map(|p| ((p.bucket, p.channel), (p.attempts, p.converted)))
+                .collect();
+            assert_eq!(got, want, "series of ?{query} (hourly {hourly})");
+        }
+    }
+
+    // A rebuild from the raw rows gives exactly what the page-by-page maintenance kept.
+    let dump = |pool: sqlx::SqlitePool| async move {
+        let mut tables = Vec::new();
+        for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+            tables.push(table_rows(&pool, table).await);
+        }
+        tables
+    };
+    let maintained = dump(pool.clone()).await;
+    let empty: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM rollup_attempts WHERE attempts = 0) \
+         + (SELECT COUNT(*) FROM rollup_verifications WHERE verifications = 0) \
+         + (SELECT COUNT(*) FROM rollup_hours WHERE attempts = 0)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(empty, 0, "no emptied rows are kept");
+    let read = store::rebuild_rollups(&pool).await.unwrap();
+    assert_eq!(read, last.len() as u64);
+    let rebuilt = dump(pool.clone()).await;
+    for (table, (rebuilt, maintained)) in
+        ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"]
+            .iter()
+            .zip(rebuilt.iter().zip(&maintained))
+    {
+        let extra: Vec<&String> = rebuilt.iter().filter(|r| !maintained.contains(r)).take(5).collect();
+        let missing: Vec<&String> = maintained.iter().filter(|r| !rebuilt.contains(r)).take(5).collect();
+        assert!(extra.is_empty() && missing.is_empty(), "{table}: rebuilt has {extra:?}; maintained has {missing:?}");
+    }
+}
+
+/// Every row of a table as text, sorted.
+async fn table_rows(pool: &sqlx::SqlitePool, table: &str) -> Vec<String> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!("SELECT * FROM {table}")).fetch_all(pool).await.unwrap();
+    let mut text: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.try_get::<i64, _>(i).map(|v| v.to_string()).unwrap_or_else(|_| row.get::<String, _>(i)))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    text.sort();
+    text
+}
+
+fn form_urlencoded_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
