@@ -177,7 +177,15 @@ pub struct AttemptDetail {
 
 /// `12.3%` with one decimal, or an en dash when there is nothing to divide.
 pub fn format_percent(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "–".to_string(), |r| format!("{r:.1}%"))
+    rate.map_or_else(
+        || "–".to_string(),
+        |r| {
+            // Halves round up (81.25 → 81.3), as people and spreadsheets do; `{:.1}` alone rounds them to even.
+            let tenths = r * 10.0;
+            let r = if tenths.fract().abs() == 0.5 { (tenths + 0.5 * tenths.signum()).trunc() / 10.0 } else { r };
+            format!("{r:.1}%")
+        },
+    )
 }
 
 /// Thousands separated by commas: `1,234,567`.
@@ -256,6 +264,10 @@ mod tests {
         assert_eq!(m.verification_rate_percent(), Some(50.0));
         assert_eq!(m.attempts_per_verification(), Some(2.0));
         assert_eq!(Metrics::default().delivery_rate_percent(), None);
+        assert_eq!(format_percent(Some(81.25)), "81.3%");
+        assert_eq!(format_percent(Some(13.0 * 100.0 / 16.0)), "81.3%");
+        assert_eq!(format_percent(Some(81.24)), "81.2%");
+        assert_eq!(format_percent(None), "–");
     }
 
     #[test]

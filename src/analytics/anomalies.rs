@@ -133,7 +133,7 @@ pub fn carrier_outages(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
         if finalized == 0 || (delivered as f64 / finalized as f64) < 0.6 {
             continue;
         }
-        let runs = outage_runs(&hours);
+        let runs = merge_close_runs(outage_runs(&hours), &hours);
         for run in runs {
             let link = view(base, &run.first, &run.last, |f| {
                 f.countries = vec![country.to_string()];
@@ -193,6 +193,34 @@ fn outage_runs(hours: &BTreeMap<&str, (i64, i64)>) -> Vec<Run> {
     runs.extend(open);
     runs.retain(|r| r.hours >= 3 && r.count >= 3 * OUTAGE_MIN_FINALIZED);
     runs
+}
+
+/// Hours of partial delivery inside an outage do not make two outages: runs less than
+/// `OUTAGE_MAX_GAP_HOURS` apart are one, counted over all of its hours.
+const OUTAGE_MAX_GAP_HOURS: i64 = 6;
+
+fn merge_close_runs(runs: Vec<Run>, hours: &BTreeMap<&str, (i64, i64)>) -> Vec<Run> {
+    let parse = |hour: &str| chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00:00"), "%Y-%m-%dT%H:%M:%S").ok();
+    let mut merged: Vec<Run> = Vec::new();
+    for run in runs {
+        let close = merged.last().is_some_and(|last| match (parse(&last.last), parse(&run.first)) {
+            (Some(end), Some(start)) => (start - end).num_hours() <= OUTAGE_MAX_GAP_HOURS,
+            _ => false,
+        });
+        match merged.last_mut() {
+            Some(last) if close => {
+                last.last = run.last;
+                last.hours += run.hours;
+                let (count, other) = hours
+                    .range(last.first.as_str()..=last.last.as_str())
+                    .fold((0, 0), |(f, d), (_, (hd, hf))| (f + hf, d + hd));
+                last.count = count;
+                last.other = other;
+            }
+            _ => merged.push(run),
+        }
+    }
+    merged
 }
 
 /// Countries whose conversion fell significantly against the previous period.
@@ -270,6 +298,20 @@ mod tests {
         assert!(found[0].title.contains("AT&T"));
         assert!(found[0].detail.contains("from 2026-11-12 10:00 to 2026-11-12 15:59"), "{}", found[0].detail);
         assert!(found[0].href.contains("carrier=AT%26T") && found[0].href.contains("by=error"));
+    }
+
+    #[test]
+    fn an_outage_with_an_hour_of_partial_delivery_is_one_outage() {
+        let mut cells: Vec<HourlyCell> =
+            (0..10).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)).collect();
+        cells.extend((10..14).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 0, 0)));
+        cells.push(cell("2026-11-12T14", "US", "sms", "AT&T", 2, 1, 1));
+        cells.extend((15..19).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 0, 0)));
+        cells.extend((19..23).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)));
+        let found = carrier_outages(&cells, &Filters::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].detail.contains("of 162 messages"), "{}", found[0].detail);
+        assert!(found[0].detail.contains("from 2026-11-12 10:00 to 2026-11-12 18:59"), "{}", found[0].detail);
     }
 
     #[test]

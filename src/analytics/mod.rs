@@ -143,15 +143,19 @@ pub async fn overview(
         )
     });
     // Anomalies are looked for across services, errors and statuses of the view's markets.
-    let raw_cells;
-    let cells = if index.grain_for(&current).is_some() {
-        index.hourly_cells(&current)
+    let mut found = if index.grain_for(&current).is_some() {
+        index.anomalies(&current, || {
+            let cells = index.hourly_cells(&current);
+            let mut found = anomalies::sms_pumping(cells, &filters);
+            found.extend(anomalies::carrier_outages(cells, &filters));
+            found
+        })
     } else {
-        raw_cells = store::raw_hourly_cells(pool, &current).await?;
-        &raw_cells[..]
+        let cells = store::raw_hourly_cells(pool, &current).await?;
+        let mut found = anomalies::sms_pumping(&cells, &filters);
+        found.extend(anomalies::carrier_outages(&cells, &filters));
+        found
     };
-    let mut found = anomalies::sms_pumping(cells, &filters);
-    found.extend(anomalies::carrier_outages(cells, &filters));
     let (change, previous_series) = if filters.compare && covered {
         let previous = scope(&filters, previous_start, start);
         let before = totals(pool, index, &previous).await?;

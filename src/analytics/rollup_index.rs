@@ -9,7 +9,7 @@ use sqlx::SqlitePool;
 
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
-use crate::report::{Metrics, Money, SeriesPoint};
+use crate::report::{Anomaly, Metrics, Money, SeriesPoint};
 use crate::store::{self, AttemptScope, Grain, HourlyCell, RollupRows, StoreError, channel_bit};
 
 /// Interned text: every country, carrier, channel, service, error code and currency.
@@ -81,7 +81,9 @@ struct IrregularCell {
 struct Layer {
     periods: Vec<String>,
     attempts: Vec<AttemptCell>,
+    /// Rows over all of a verification's attempts (`error_key` `*`), and rows per error code.
     verifications: Vec<VerificationCell>,
+    verifications_by_error: Vec<VerificationCell>,
     irregular: Vec<IrregularCell>,
 }
 
@@ -106,6 +108,8 @@ pub struct RollupIndex {
     day: Layer,
     hour: Layer,
     hours: Vec<HourlyCell>,
+    /// Pumping bursts and outages found in this generation's hours, per view.
+    anomalies: std::sync::Mutex<HashMap<String, Vec<Anomaly>>>,
 }
 
 /// The values a filter allows, as interned ids; `None` allows everything.
@@ -154,7 +158,8 @@ impl RollupIndex {
         for row in rows.verifications {
             let layer = if row.grain == "day" { &mut day } else { &mut hour };
             let period = layer.period_id(&row.period);
-            layer.verifications.push(VerificationCell {
+            let list = if row.error_key == "*" { &mut layer.verifications } else { &mut layer.verifications_by_error };
+            list.push(VerificationCell {
                 period,
                 error_key: if row.error_key == "*" { ALL_ERRORS } else { names.intern(&row.error_key) },
                 country: names.intern(&row.country),
@@ -184,9 +189,10 @@ impl RollupIndex {
         for layer in [&mut day, &mut hour] {
             layer.attempts.sort_by_key(|c| c.period);
             layer.verifications.sort_by_key(|c| c.period);
+            layer.verifications_by_error.sort_by_key(|c| c.period);
             layer.irregular.sort_by_key(|c| c.period);
         }
-        let hours = rows
+        let mut hours: Vec<HourlyCell> = rows
             .hours
             .into_iter()
             .map(|r| HourlyCell {
@@ -200,7 +206,16 @@ impl RollupIndex {
                 finalized: r.finalized,
             })
             .collect();
-        RollupIndex { generation: rows.generation, hour_horizon: rows.hour_horizon, names, day, hour, hours }
+        hours.sort_by(|a, b| a.hour.cmp(&b.hour));
+        RollupIndex {
+            generation: rows.generation,
+            hour_horizon: rows.hour_horizon,
+            names,
+            day,
+            hour,
+            hours,
+            anomalies: Default::default(),
+        }
     }
 
     /// The grain that answers `scope` exactly, if any.
@@ -322,8 +337,6 @@ impl RollupIndex {
         let f: &Filters = scope.filters;
         let layer = self.layer(grain);
         let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
-        let start = layer.verifications.partition_point(|c| c.period < lo);
-        let end = layer.verifications.partition_point(|c| c.period < hi);
         let countries = allowed(&self.names, &f.countries);
         let carriers = allowed(&self.names, &f.carriers);
         let services = allowed(&self.names, &f.services);
@@ -332,6 +345,13 @@ impl RollupIndex {
             None if by == Some(Dimension::Error) => None,
             None => Some(vec![ALL_ERRORS]),
         };
+        let rows = if error_keys.as_ref().is_some_and(|k| k == &[ALL_ERRORS]) {
+            &layer.verifications
+        } else {
+            &layer.verifications_by_error
+        };
+        let start = rows.partition_point(|c| c.period < lo);
+        let end = rows.partition_point(|c| c.period < hi);
         let selected = if f.channels.is_empty() {
             !0
         } else {
@@ -347,7 +367,7 @@ impl RollupIndex {
             }
         };
         let mut sums: HashMap<u32, (i64, i64)> = HashMap::new();
-        for c in &layer.verifications[start..end] {
+        for c in &rows[start..end] {
             let keyed = match &error_keys {
                 Some(keys) => keys.contains(&c.error_key),
                 None => c.error_key != ALL_ERRORS,
@@ -457,6 +477,21 @@ impl RollupIndex {
                 converted: converted as u64,
             })
             .collect()
+    }
+
+    /// The hourly anomalies of a view, found by `find` once per view and generation.
+    pub fn anomalies(&self, scope: &AttemptScope<'_>, find: impl FnOnce() -> Vec<Anomaly>) -> Vec<Anomaly> {
+        let key = format!("{}|{}|{}", scope.from, scope.to, scope.filters.to_query());
+        if let Some(found) = self.anomalies.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return found.clone();
+        }
+        let found = find();
+        let mut cache = self.anomalies.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= 512 {
+            cache.clear();
+        }
+        cache.insert(key, found.clone());
+        found
     }
 
     /// Counts per hour, market, channel and carrier in `scope`'s range.

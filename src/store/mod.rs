@@ -29,6 +29,8 @@ pub enum StoreError {
     Migrate { path: String, source: sqlx::migrate::MigrateError },
     #[error("snapshot query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the snapshot's rollups cannot be read: {0}")]
+    Rollups(String),
 }
 
 /// Opens (creating if needed) the snapshot at `path` and brings its schema up to date.

@@ -32,8 +32,10 @@ struct PageWrite {
     slice: i64,
     attempts: Vec<crate::model::Attempt>,
     next_url: Option<String>,
-    written: tokio::sync::oneshot::Sender<()>,
 }
+
+/// Pages waiting for the writer at most, and so the most it commits at once.
+const PAGES_IN_FLIGHT: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
@@ -173,13 +175,13 @@ async fn run_window(
     progress.expect(expected);
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
-    let (writes, pages) = tokio::sync::mpsc::channel(options.slices.max(1) as usize);
-    let writer = tokio::spawn(write_pages(pool.clone(), run.id, pages));
+    let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
+    let writer = tokio::spawn(write_pages(pool.clone(), run.id, pages, progress.clone()));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
-        let (client, progress, writes) = (client.clone(), progress.clone(), writes.clone());
+        let (client, writes) = (client.clone(), writes.clone());
         let page_size = options.page_size;
-        walks.spawn(async move { walk_slice(&client, &progress, &writes, page_size, slice).await });
+        walks.spawn(async move { walk_slice(&client, &writes, page_size, slice).await });
     }
     drop(writes);
     let mut walked = Ok(());
@@ -196,38 +198,44 @@ async fn run_window(
     Ok(client.fetch_summary(&summary_query).await?.total_attempts)
 }
 
-/// Commits pages as they come, all waiting pages in one transaction.
+/// Commits pages as they come, all waiting pages in one transaction, each with its
+/// slice's progress: a kill between two commits loses nothing and repeats nothing.
 async fn write_pages(
     pool: SqlitePool,
     run_id: i64,
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
+    progress: SyncProgress,
 ) -> Result<(), StoreError> {
     while let Some(first) = pages.recv().await {
         let mut batch = vec![first];
-        while let Ok(more) = pages.try_recv() {
-            batch.push(more);
+        while batch.len() < PAGES_IN_FLIGHT {
+            match pages.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
         }
+        let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
         let attempts: Vec<crate::model::Attempt> =
             batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
         let mut tx = store::begin_write(&pool).await?;
         let count = store::upsert_attempts(&mut tx, &attempts).await?;
         store::record_pages(&mut tx, run_id, batch.len() as u64, count).await?;
+        // In arrival order, so a slice's last page in the batch sets where it goes on.
         for page in &batch {
             store::advance_slice(&mut tx, run_id, page.slice, page.next_url.as_deref()).await?;
         }
         tx.commit().await?;
-        for page in batch {
-            let _ = page.written.send(());
+        for count in counts {
+            progress.page_done(count);
         }
     }
     Ok(())
 }
 
 /// Pages through one slice, handing each page to the writer and fetching the next
-/// page while it is written.
+/// while it waits to be written.
 async fn walk_slice(
     client: &TwilioClient,
-    progress: &SyncProgress,
     writes: &tokio::sync::mpsc::Sender<PageWrite>,
     page_size: u32,
     slice: store::SliceState,
@@ -249,25 +257,11 @@ async fn walk_slice(
     };
     loop {
         let next_url = page.meta.next_page_url.clone();
-        let count = page.attempts.len() as u64;
-        let write = async {
-            let (written, done) = tokio::sync::oneshot::channel();
-            let attempts = std::mem::take(&mut page.attempts);
-            let request = PageWrite { slice: slice.slice, attempts, next_url: next_url.clone(), written };
-            writes.send(request).await.map_err(|_| SyncError::WriterStopped)?;
-            done.await.map_err(|_| SyncError::WriterStopped)
-        };
-        let fetch_next = async {
-            match &next_url {
-                Some(url) => Some(client.list_attempts_at(url).await),
-                None => None,
-            }
-        };
-        let (written, next) = tokio::join!(write, fetch_next);
-        written?;
-        progress.page_done(count);
-        match next {
-            Some(next) => page = next?,
+        let write =
+            PageWrite { slice: slice.slice, attempts: std::mem::take(&mut page.attempts), next_url: next_url.clone() };
+        writes.send(write).await.map_err(|_| SyncError::WriterStopped)?;
+        match next_url {
+            Some(url) => page = client.list_attempts_at(&url).await?,
             None => return Ok(()),
         }
     }
