@@ -121,6 +121,53 @@ fn admits(allowed: &Option<Vec<u32>>, id: u32) -> bool {
     allowed.as_ref().is_none_or(|ids| ids.contains(&id))
 }
 
+/// A view's filters as interned ids.
+struct Selection {
+    countries: Option<Vec<u32>>,
+    carriers: Option<Vec<u32>>,
+    services: Option<Vec<u32>>,
+    channels: Option<Vec<u32>>,
+    errors: Option<Vec<u32>>,
+    status: Option<ConversionStatus>,
+}
+
+impl Selection {
+    fn new(names: &Names, f: &Filters) -> Selection {
+        Selection {
+            countries: allowed(names, &f.countries),
+            carriers: allowed(names, &f.carriers),
+            services: allowed(names, &f.services),
+            channels: allowed(names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
+            errors: allowed(
+                names,
+                &f.errors.iter().map(|e| if e == "none" { "" } else { e.as_str() }).collect::<Vec<_>>(),
+            ),
+            status: f.status,
+        }
+    }
+
+    /// Whether the view keeps a verification row's country, carrier and service.
+    fn keeps_market(&self, country: u32, carrier: u32, service: u32) -> bool {
+        admits(&self.countries, country) && admits(&self.carriers, carrier) && admits(&self.services, service)
+    }
+
+    /// Whether the view keeps an attempt with these keys.
+    fn keeps_attempt(
+        &self,
+        country: u32,
+        carrier: u32,
+        service: u32,
+        channel: u32,
+        error: u32,
+        converted: bool,
+    ) -> bool {
+        self.keeps_market(country, carrier, service)
+            && admits(&self.channels, channel)
+            && admits(&self.errors, error)
+            && self.status.is_none_or(|s| (s == ConversionStatus::Converted) == converted)
+    }
+}
+
 impl RollupIndex {
     pub fn build(rows: RollupRows) -> RollupIndex {
         let mut names = Names::default();
@@ -248,23 +295,10 @@ impl RollupIndex {
         let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
         let start = layer.attempts.partition_point(|c| c.period < lo);
         let end = layer.attempts.partition_point(|c| c.period < hi);
-        let countries = allowed(&self.names, &f.countries);
-        let carriers = allowed(&self.names, &f.carriers);
-        let services = allowed(&self.names, &f.services);
-        let channels = allowed(&self.names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
-        let errors = allowed(
-            &self.names,
-            &f.errors.iter().map(|e| if e == "none" { "" } else { e.as_str() }).collect::<Vec<_>>(),
-        );
-        let status = f.status;
-        let cells = layer.attempts[start..end].iter().filter(move |c| {
-            admits(&countries, c.country)
-                && admits(&carriers, c.carrier)
-                && admits(&services, c.service)
-                && admits(&channels, c.channel)
-                && admits(&errors, c.error)
-                && status.is_none_or(|s| (s == ConversionStatus::Converted) == c.converted)
-        });
+        let selection = Selection::new(&self.names, f);
+        let cells = layer.attempts[start..end]
+            .iter()
+            .filter(move |c| selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted));
         (layer, cells)
     }
 
@@ -337,9 +371,7 @@ impl RollupIndex {
         let f: &Filters = scope.filters;
         let layer = self.layer(grain);
         let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
-        let countries = allowed(&self.names, &f.countries);
-        let carriers = allowed(&self.names, &f.carriers);
-        let services = allowed(&self.names, &f.services);
+        let selection = Selection::new(&self.names, f);
         let error_keys: Option<Vec<u32>> = match f.errors.first() {
             Some(code) => Some(self.names.id(if code == "none" { "" } else { code }).into_iter().collect()),
             None if by == Some(Dimension::Error) => None,
@@ -372,8 +404,7 @@ impl RollupIndex {
                 Some(keys) => keys.contains(&c.error_key),
                 None => c.error_key != ALL_ERRORS,
             };
-            if !(keyed && admits(&countries, c.country) && admits(&carriers, c.carrier) && admits(&services, c.service))
-            {
+            if !(keyed && selection.keeps_market(c.country, c.carrier, c.service)) {
                 continue;
             }
             let mut add = |key: u32, (counted, converted): (bool, bool)| {
@@ -401,22 +432,12 @@ impl RollupIndex {
             }
         }
         // Verifications that straddle cells: distinct over their attempts that the view selects.
-        let channels = allowed(&self.names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
-        let errors = allowed(
-            &self.names,
-            &f.errors.iter().map(|e| if e == "none" { "" } else { e.as_str() }).collect::<Vec<_>>(),
-        );
         let start = layer.irregular.partition_point(|c| c.period < lo);
         let end = layer.irregular.partition_point(|c| c.period < hi);
         let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
         let mut seen_converted: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
         for c in &layer.irregular[start..end] {
-            let selected = admits(&countries, c.country)
-                && admits(&carriers, c.carrier)
-                && admits(&services, c.service)
-                && admits(&channels, c.channel)
-                && admits(&errors, c.error)
-                && f.status.is_none_or(|s| (s == ConversionStatus::Converted) == c.converted);
+            let selected = selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted);
             if !selected {
                 continue;
             }
