@@ -11,7 +11,7 @@ use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfi
 use verilens::model::twilio_time;
 use verilens::server::{self, AppState};
 use verilens::store;
-use verilens::sync::{SyncOptions, SyncProgress, sync_once};
+use verilens::sync::{StopSignal, SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::{self, Credentials, RateLimiter, TwilioClient};
 
 #[derive(Parser)]
@@ -112,6 +112,10 @@ struct EmulateArgs {
     /// Illustrative prices, a JSON file: {"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}.
     #[arg(long)]
     prices: Option<PathBuf>,
+    /// Carriers per country, a JSON file like data/carriers-15-countries.json:
+    /// {"countries": {"CO": [{"mcc": "732", "mnc": "103", "brand": "Tigo", "operator": "..."}]}}.
+    #[arg(long)]
+    carriers: Option<PathBuf>,
     /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
     #[arg(long, value_parser = parse_time)]
     now: Option<chrono::DateTime<chrono::Utc>>,
@@ -220,27 +224,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let source = source(&args.twilio).await?;
     let progress = SyncProgress::default();
     let demo = source.demo.is_some();
-    let first_sync = {
-        let (pool, client, progress) = (pool.clone(), source.client.clone(), progress.clone());
-        async move {
-            match sync_once(&pool, &client, &progress, &SyncOptions::default()).await {
-                Ok(r) => tracing::info!(
-                    "synced {} pages: {} new, {} updated attempts",
-                    r.pages,
-                    r.attempts_new,
-                    r.attempts_updated
-                ),
-                Err(e) => tracing::error!("sync failed: {e}"),
-            }
-        }
-    };
+    let stop = StopSignal::default();
     if demo {
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        first_sync.await;
-    } else {
-        tokio::spawn(first_sync);
+        let options = SyncOptions { stop: stop.clone(), ..SyncOptions::default() };
+        if let Err(e) = sync_once(&pool, &source.client, &progress, &options).await {
+            tracing::error!("sync failed: {e}");
+        }
     }
-    let _periodic = server::spawn_periodic_sync(pool.clone(), source.client.clone(), progress.clone(), args.sync_every);
+    let syncing = server::spawn_sync_loop(
+        pool.clone(),
+        source.client.clone(),
+        progress.clone(),
+        args.sync_every,
+        !demo,
+        stop.clone(),
+    );
     let state = AppState {
         leptos_options: server::leptos_options(args.addr),
         pool,
@@ -257,7 +256,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "verilens dashboard: http://{addr}/{}",
         if demo { "  (demo data from the built-in emulator)" } else { "" }
     );
-    axum::serve(listener, server::router(state)).with_graceful_shutdown(server::shutdown_signal()).await?;
+    let shutdown = async move {
+        server::shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and the sync's current pages");
+        stop.stop();
+    };
+    axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown).await?;
+    if tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err() {
+        tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
+    }
     Ok(())
 }
 
@@ -276,6 +283,12 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         countries::apply_prices(&mut countries::markets(), &text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         config.prices = Some(text);
+    }
+    if let Some(path) = &args.carriers {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        countries::apply_carriers(&mut countries::markets(), &text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.carriers = Some(text);
     }
     let defaults = EmulatorCredentials::for_seed(args.seed);
     config.credentials = EmulatorCredentials {
@@ -322,7 +335,13 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let progress = SyncProgress::default();
     let bar = progress_bar();
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
-    let result = sync_once(&pool, &source.client, &progress, &SyncOptions::default()).await;
+    let options = SyncOptions::default();
+    let stop = options.stop.clone();
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        stop.stop();
+    });
+    let result = sync_once(&pool, &source.client, &progress, &options).await;
     reporter.abort();
     if let Some(bar) = &bar {
         bar.finish_and_clear();

@@ -22,7 +22,7 @@ use crate::export::{attempts_csv, breakdown_csv};
 use crate::filters::parse_query;
 use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus, mask_destination};
 use crate::store::{self, StoreError};
-use crate::sync::{SyncOptions, SyncProgress, sync_once};
+use crate::sync::{StopSignal, SyncError, SyncOptions, SyncProgress, sync_once};
 use crate::twilio::TwilioClient;
 
 /// Everything a request handler or server function needs.
@@ -235,23 +235,38 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-/// Syncs every `every`, logging failures; the dashboard keeps serving the last snapshot.
-pub fn spawn_periodic_sync(
+/// Syncs now (unless `first_now` is false) and then every `every`, logging failures: the
+/// dashboard keeps serving the last snapshot. Ends at a page boundary once `stop` is signalled.
+pub fn spawn_sync_loop(
     pool: SqlitePool,
     client: Arc<TwilioClient>,
     progress: SyncProgress,
     every: Duration,
+    first_now: bool,
+    stop: StopSignal,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let options = SyncOptions { stop: stop.clone(), ..SyncOptions::default() };
+        let mut wait = !first_now;
         loop {
-            tokio::time::sleep(every).await;
-            match sync_once(&pool, &client, &progress, &SyncOptions::default()).await {
+            if wait {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = stop.stopped() => return,
+                }
+            }
+            wait = true;
+            match sync_once(&pool, &client, &progress, &options).await {
                 Ok(report) => tracing::info!(
                     "sync: {} pages, {} new, {} updated attempts",
                     report.pages,
                     report.attempts_new,
                     report.attempts_updated
                 ),
+                Err(SyncError::Stopped) => {
+                    tracing::info!("sync stopped at a page boundary; the next start goes on from there");
+                    return;
+                }
                 Err(e) => tracing::error!("sync failed: {e}"),
             }
         }

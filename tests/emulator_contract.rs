@@ -373,3 +373,94 @@ async fn a_page_walk_stays_stable_while_new_attempts_arrive() {
     let fresh = api.ok("/v2/Attempts?PageSize=1").await;
     assert!(fresh["attempts"][0]["date_created"].as_str().unwrap() > NOW, "new attempts arrived meanwhile");
 }
+
+/// Random and malformed parameters: every answer is a listing, a Summary, or a
+/// Twilio-shaped 400 (60200) or 404 (20404), never a 5xx or a body of another shape.
+#[tokio::test]
+async fn fuzzed_parameters_get_twilio_shaped_answers_only() {
+    let (running, config) = start(|_| {}).await;
+    let api = Api::new(&running, &config);
+    let sid = api.ok("/v2/Attempts?PageSize=1").await["attempts"][0]["sid"].as_str().unwrap().to_string();
+    let names = [
+        "PageSize",
+        "Page",
+        "PageToken",
+        "DateCreatedAfter",
+        "DateCreatedBefore",
+        "ChannelData.To",
+        "Country",
+        "Channel",
+        "VerifyServiceSid",
+        "VerificationSid",
+        "Status",
+        "DestinationPrefix",
+        "pagesize",
+        "Unknown",
+        "",
+    ];
+    let values = [
+        "",
+        "0",
+        "1",
+        "-1",
+        "1000",
+        "1001",
+        "99999999999999999999",
+        "1e3",
+        "sms",
+        "SMS",
+        "fax",
+        "converted",
+        "CO",
+        "Colombia",
+        "2026-11-20T15:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-11-20",
+        "VA00000000000000000000000000000000",
+        "VE0",
+        "PTAAAA",
+        "PT",
+        "%",
+        "%zz",
+        "%00",
+        "%FF%FE",
+        "+57",
+        "%2B57300",
+        "<script>",
+        "'",
+        "🦀",
+        "&",
+        "=",
+        "..%2F..%2F",
+    ];
+    let mut rng = verilens::emulator::rng::Rng::new(60200);
+    let mut pick = |items: &[&'static str]| items[rng.below(items.len() as u64) as usize];
+    let mut answered = std::collections::BTreeMap::new();
+    for i in 0..10_000 {
+        let mut query = String::new();
+        for _ in 0..1 + i % 4 {
+            query.push_str(&format!("{}={}{}&", pick(&names), pick(&values), pick(&values)));
+        }
+        let path = match i % 5 {
+            0 | 1 => format!("/v2/Attempts?{query}"),
+            2 => format!("/v2/Attempts/Summary?{query}"),
+            3 => format!("/v2/Attempts/{}?{query}", if i % 2 == 0 { sid.as_str() } else { pick(&values) }),
+            _ => format!("/v2/Attempts/{}{}", pick(&values), pick(&values)),
+        };
+        let (status, _, body) = api.get(&path).await;
+        match status {
+            200 => assert!(
+                body["attempts"].is_array() || body["total_attempts"].is_number() || body["sid"].is_string(),
+                "{path}: {body}"
+            ),
+            400 | 404 => {
+                assert!(body.is_object(), "{path} answered {status} with a body that is not JSON");
+                assert_twilio_error(&body, status, if status == 400 { 60200 } else { 20404 });
+            }
+            _ => panic!("{path} answered {status}: {body}"),
+        }
+        *answered.entry(status).or_insert(0) += 1;
+    }
+    // The inputs reach every kind of answer, so the assertions above all ran.
+    assert!(answered.len() == 3 && answered.values().all(|&n| n > 100), "{answered:?}");
+}

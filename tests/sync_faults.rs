@@ -105,44 +105,28 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
-    let (running, config) = emulator(|c| {
-        c.attempts = 60_000;
-        c.latency = Duration::from_millis(150);
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("killed.db");
-    let sync_command = || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
-        command
-            .args(["sync", "--db"])
-            .arg(&db)
-            .env("TWILIO_ACCOUNT_SID", &config.credentials.account_sid)
-            .env("TWILIO_AUTH_TOKEN", &config.credentials.auth_token)
-            .env("VERILENS_API_URL", running.base_url())
-            .env("VERILENS_RATE_LIMIT", "0")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        command
-    };
-    let mut kills = 0;
-    for delay_ms in [250u64, 620, 90, 900, 360, 480] {
-        let mut child = sync_command().spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
-    assert!(kills >= 4, "only {kills} syncs were still running when killed");
-    let status = sync_command().status().unwrap();
-    assert!(status.success(), "the final sync completes");
+/// `verilens sync` as a child process against the emulator, with its output captured.
+fn sync_command(db: &std::path::Path, running: &RunningEmulator, config: &EmulatorConfig) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
+    command
+        .args(["sync", "--db"])
+        .arg(db)
+        .env("TWILIO_ACCOUNT_SID", &config.credentials.account_sid)
+        .env("TWILIO_AUTH_TOKEN", &config.credentials.auth_token)
+        .env("VERILENS_API_URL", running.base_url())
+        .env("VERILENS_RATE_LIMIT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
 
-    let pool = store::open(&db).await.unwrap();
-    let api = api_attempts(&running, &config).await;
+/// The snapshot holds every attempt of the API once, and no run is left open. The
+/// API is read from a twin of the emulator without its latency: same seed, same clock.
+async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig) {
+    let twin_config = EmulatorConfig { latency: Duration::ZERO, fail_rate: 0.0, ..config.clone() };
+    let twin = emulator::start(twin_config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let pool = store::open(db).await.unwrap();
+    let api = api_attempts(&twin, &twin_config).await;
     let snapshot = snapshot_rows(&pool).await;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(total as usize, api.len(), "nothing duplicated or missing");
@@ -150,6 +134,129 @@ async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
     let running_runs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'").fetch_one(&pool).await.unwrap();
     assert_eq!(running_runs, 0);
+    assert_rollups_match_attempts(&pool).await;
+}
+
+/// The rollups maintained with the pages count exactly the attempts written.
+async fn assert_rollups_match_attempts(pool: &sqlx::SqlitePool) {
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(pool).await.unwrap();
+    let rolled: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(attempts), 0) FROM rollup_attempts WHERE grain = 'day'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(rolled, attempts, "day rollups count every attempt once");
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(pool).await.unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+/// How many kills the kill test makes; `VERILENS_KILLS` raises it for longer runs.
+fn kills_wanted() -> usize {
+    std::env::var("VERILENS_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
+    let wanted = kills_wanted();
+    let (running, config) = emulator(|c| {
+        c.attempts = 5_000 * wanted as u64;
+        c.latency = Duration::from_millis(250);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let mut rng = verilens::emulator::rng::Rng::new(9);
+    let mut kills = 0;
+    for _ in 0..wanted {
+        let mut child = sync_command(&db, &running, &config).spawn().unwrap();
+        // Anywhere from start-up to several pages in: opening, the Summary, mid-page, mid-commit.
+        tokio::time::sleep(Duration::from_millis(20 + rng.below(1200))).await;
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills * 4 >= wanted * 3, "only {kills} of {wanted} syncs were still running when killed");
+    let output = sync_command(&db, &running, &config).output().unwrap();
+    assert!(output.status.success(), "the final sync completes: {}", String::from_utf8_lossy(&output.stderr));
+    assert_complete_snapshot(&db, &config).await;
+    println!("{kills} kills survived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes() {
+    let (running, config) = emulator(|c| {
+        c.attempts = 60_000;
+        c.latency = Duration::from_millis(300);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stopped.db");
+    let child = sync_command(&db, &running, &config).spawn().unwrap();
+    // Read-only, so the test never races the child's own migrations.
+    let written = || async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", db.display())).await.ok()?;
+        let pages: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(pages) FROM sync_runs").fetch_one(&mut conn).await.ok()?;
+        conn.close().await.ok();
+        pages
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while written().await.unwrap_or(0) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the sync wrote no pages");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signalled = std::time::Instant::now();
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(5), "stopping took {:?}", signalled.elapsed());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("the sync was stopped after its last written page"), "{stderr}");
+
+    let pool = store::open(&db).await.unwrap();
+    let (status, pages, new): (String, i64, i64) =
+        sqlx::query_as("SELECT status, pages, attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(status, "running", "the stopped run is left for the next one to finish");
+    assert!(pages < 60, "stopped early, after {pages} pages");
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    assert_eq!(total, new, "the run's record counts the pages it wrote");
+    assert_rollups_match_attempts(&pool).await;
+    pool.close().await;
+
+    let output = sync_command(&db, &running, &config).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_complete_snapshot(&db, &config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
+    let (running, config) = emulator(|c| c.attempts = 30_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let client = client_for(&running.base_url(), &config, 0);
+    // About 3 MB of 4 KiB pages: the schema fits, the month of attempts does not.
+    let limits = store::OpenOptions { max_page_count: Some(800) };
+    let pool = store::open_with(&db, &limits).await.unwrap();
+    let options = SyncOptions { slices: 1, ..SyncOptions::default() };
+    let error = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap_err();
+    assert!(matches!(error, SyncError::Store(store::StoreError::DiskFull(_))), "{error:?}");
+    assert!(error.to_string().contains("disk is full"), "{error}");
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    assert!(written > 0 && written < 30_000, "stopped part way, after {written} attempts");
+    let recorded: i64 = sqlx::query_scalar("SELECT attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(recorded, written, "every written page is recorded with its attempts");
+    assert_rollups_match_attempts(&pool).await;
+    pool.close().await;
+
+    // With space again, the next run finishes the window.
+    let pool = store::open(&db).await.unwrap();
+    let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
+    assert_eq!(report.api_total, report.snapshot_total);
+    pool.close().await;
+    assert_complete_snapshot(&db, &config).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

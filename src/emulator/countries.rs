@@ -109,9 +109,46 @@ pub fn apply_prices(markets: &mut [Market], json: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Replaces the carriers of the countries a carriers file names (the format of
+/// `data/carriers-15-countries.json`); unknown countries and empty lists are errors.
+pub fn apply_carriers(markets: &mut [Market], json: &str) -> Result<(), String> {
+    let file: CarrierFile = serde_json::from_str(json).map_err(|e| format!("not a carriers file: {e}"))?;
+    for (country, carriers) in file.countries {
+        let market = markets
+            .iter_mut()
+            .find(|m| m.code.eq_ignore_ascii_case(&country))
+            .ok_or_else(|| format!("no market {country:?} in the dataset"))?;
+        if carriers.is_empty() {
+            return Err(format!("{country}: no carriers"));
+        }
+        market.carriers = carriers;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carrier_files_replace_a_countrys_carriers() {
+        let mut m = markets();
+        let hostile = r#"{"countries": {"co": [{"mcc": "732", "mnc": "999", "brand": "<b>x</b>", "operator": "o"}]}}"#;
+        apply_carriers(&mut m, hostile).unwrap();
+        let co = m.iter().find(|m| m.code == "CO").unwrap();
+        assert_eq!(co.carriers.len(), 1);
+        assert_eq!(co.carriers[0].brand, "<b>x</b>");
+        assert!(m.iter().find(|m| m.code == "US").unwrap().carriers.len() >= 3);
+        assert!(
+            apply_carriers(
+                &mut m,
+                r#"{"countries": {"ZZ": [{"mcc": "1", "mnc": "2", "brand": "b", "operator": "o"}]}}"#
+            )
+            .is_err()
+        );
+        assert!(apply_carriers(&mut m, r#"{"countries": {"CO": []}}"#).is_err());
+        assert!(apply_carriers(&mut m, "{}").is_err());
+    }
 
     #[test]
     fn price_tables_override_and_reject_nonsense() {

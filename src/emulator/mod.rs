@@ -37,6 +37,8 @@ pub struct EmulatorConfig {
     pub now: Option<DateTime<Utc>>,
     /// Illustrative prices instead of the built-in ones (see `countries::apply_prices`).
     pub prices: Option<String>,
+    /// Carriers instead of the built-in ones (see `countries::apply_carriers`).
+    pub carriers: Option<String>,
 }
 
 /// What the emulator accepts: the account SID with its auth token, or an API key and secret.
@@ -72,6 +74,7 @@ impl EmulatorConfig {
             latency: Duration::ZERO,
             now: None,
             prices: None,
+            carriers: None,
         }
     }
 }
@@ -94,6 +97,9 @@ impl Emulator {
         let mut markets = countries::markets();
         if let Some(prices) = &config.prices {
             countries::apply_prices(&mut markets, prices)?;
+        }
+        if let Some(carriers) = &config.carriers {
+            countries::apply_carriers(&mut markets, carriers)?;
         }
         let dataset = Dataset::generate_for(
             DatasetConfig { seed: config.seed, attempts: config.attempts, days: config.days },

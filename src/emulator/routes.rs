@@ -54,10 +54,13 @@ async fn list_attempts(
 async fn fetch_attempt(
     State(emulator): State<Arc<Emulator>>,
     headers: HeaderMap,
-    Path(sid): Path<String>,
+    uri: axum::http::Uri,
+    sid: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, EmulatorError> {
     admit(&emulator, &headers).await?;
-    let not_found = || EmulatorError::NotFound { path: format!("/v2/Attempts/{sid}") };
+    let not_found = || EmulatorError::NotFound { path: uri.path().to_string() };
+    // A SID that is not even UTF-8 once decoded is as unknown as any other.
+    let sid = sid.map_err(|_| not_found())?.0;
     let bits = parse_sid("VL", &sid).ok_or_else(not_found)?;
     let dataset = emulator.dataset.read().expect("dataset lock");
     let attempt = find_attempt(&dataset, bits, emulator.now(), &base_url(&headers)).ok_or_else(not_found)?;

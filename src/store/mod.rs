@@ -25,42 +25,130 @@ pub use runs::*;
 pub enum StoreError {
     #[error("cannot open the snapshot {path}: {source}")]
     Open { path: String, source: sqlx::Error },
+    #[error("{path} is not a verilens snapshot ({why}); verilens leaves it as it is: point --db at another file")]
+    NotASnapshot { path: String, why: String },
+    #[error(
+        "{path} is read-only; verilens writes to its snapshot (sync, rollups): make it writable or copy it elsewhere"
+    )]
+    ReadOnly { path: String },
+    #[error(
+        "{path} was written by a newer verilens (schema version {found}, this one knows up to {known}); \
+         upgrade verilens to read it"
+    )]
+    NewerSchema { path: String, found: i64, known: i64 },
     #[error("the snapshot {path} cannot be migrated: {source}")]
     Migrate { path: String, source: sqlx::migrate::MigrateError },
+    #[error("the snapshot's disk is full ({0}); what was written before stays consistent: free space and sync again")]
+    DiskFull(sqlx::Error),
     #[error("snapshot query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
     #[error("the snapshot's rollups cannot be read: {0}")]
     Rollups(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        const SQLITE_FULL: &str = "13";
+        match &error {
+            sqlx::Error::Database(e) if e.code().as_deref() == Some(SQLITE_FULL) => StoreError::DiskFull(error),
+            _ => StoreError::Query(error),
+        }
+    }
+}
+
+/// Limits for opening a snapshot; `max_page_count` caps the file's size (sqlite's
+/// `PRAGMA max_page_count`), which is how tests run out of disk.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    pub max_page_count: Option<u64>,
+}
+
 /// Opens (creating if needed) the snapshot at `path` and brings its schema up to date.
 pub async fn open(path: &Path) -> Result<SqlitePool, StoreError> {
+    open_with(path, &OpenOptions::default()).await
+}
+
+/// Like `open`, with limits. A file that is not a snapshot, is read-only, or comes
+/// from a newer schema is refused before anything is written to it.
+pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, StoreError> {
     let shown = path.display().to_string();
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{shown}"))
+    check_snapshot_file(path, &shown)?;
+    let mut options = SqliteConnectOptions::from_str(&format!("sqlite://{shown}"))
         .map_err(|source| StoreError::Open { path: shown.clone(), source })?
         .create_if_missing(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    // Read what the file holds before anything (even the switch to WAL) writes to it.
+    let mut probe = sqlx::ConnectOptions::connect(&options)
+        .await
+        .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+    let applied = applied_migrations(&mut probe, &shown).await;
+    sqlx::Connection::close(probe).await.ok();
+    let migrator = sqlx::migrate!("./migrations");
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(found) = applied?.into_iter().filter(|v| *v > known).max() {
+        return Err(StoreError::NewerSchema { path: shown, found, known });
+    }
+    options = options
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(std::time::Duration::from_secs(10))
         // Random SIDs touch index pages all over the file: keep them in memory, not behind pread.
         .pragma("cache_size", "-131072")
         .pragma("mmap_size", "1073741824")
         .pragma("temp_store", "memory")
         .pragma("wal_autocheckpoint", "8192");
+    if let Some(pages) = limits.max_page_count {
+        options = options.pragma("max_page_count", pages.to_string());
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .map_err(|source| StoreError::Migrate { path: shown.clone(), source })?;
+    migrator.run(&pool).await.map_err(|source| StoreError::Migrate { path: shown.clone(), source })?;
     if !rollups_current(&pool).await? {
         tracing::info!("building the rollups of {shown} from its attempts");
         rebuild_rollups(&pool).await?;
     }
     Ok(pool)
+}
+
+/// Refuses files sqlite would fail on or verilens must not write to.
+fn check_snapshot_file(path: &Path, shown: &str) -> Result<(), StoreError> {
+    use std::io::Read;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(()); // created on open
+    };
+    if !metadata.is_file() {
+        return Err(StoreError::NotASnapshot { path: shown.to_string(), why: "not a file".to_string() });
+    }
+    // Checked on the mode bits: root could write anyway, and must not.
+    if metadata.permissions().readonly() {
+        return Err(StoreError::ReadOnly { path: shown.to_string() });
+    }
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut header))
+        .map_err(|e| StoreError::NotASnapshot { path: shown.to_string(), why: e.to_string() })?;
+    if read > 0 && (read < header.len() || &header != b"SQLite format 3\0") {
+        return Err(StoreError::NotASnapshot { path: shown.to_string(), why: "not a SQLite database".to_string() });
+    }
+    Ok(())
+}
+
+/// The migration versions a file has applied; an error if it holds tables but none of verilens's.
+async fn applied_migrations(conn: &mut sqlx::SqliteConnection, shown: &str) -> Result<Vec<i64>, StoreError> {
+    let not_ours = |why: String| StoreError::NotASnapshot { path: shown.to_string(), why };
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| not_ours(e.to_string()))?;
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !tables.iter().any(|t| t == "_sqlx_migrations") {
+        return Err(not_ours("a SQLite database of something else".to_string()));
+    }
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations").fetch_all(&mut *conn).await.map_err(StoreError::from)
 }
 
 /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so

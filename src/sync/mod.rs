@@ -25,6 +25,47 @@ pub enum SyncError {
     /// The snapshot writer failed; its own error is the run's.
     #[error("the snapshot writer stopped")]
     WriterStopped,
+    #[error("the sync was stopped after its last written page; the next run goes on from there")]
+    Stopped,
+}
+
+/// Asks a running sync to stop: the pages already fetched are written, then it returns
+/// `SyncError::Stopped` and leaves its run for the next one to finish.
+#[derive(Clone, Debug)]
+pub struct StopSignal(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        StopSignal(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl StopSignal {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once `stop` has been called.
+    pub async fn stopped(&self) {
+        let mut receiver = self.0.subscribe();
+        let _ = receiver.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Runs `work` unless the signal comes first.
+    async fn unless_stopped<T, E: Into<SyncError>>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, SyncError> {
+        tokio::select! {
+            biased;
+            () = self.stopped() => Err(SyncError::Stopped),
+            result = work => result.map_err(Into::into),
+        }
+    }
 }
 
 /// A page for the writer: its attempts, and where its slice goes on.
@@ -46,11 +87,18 @@ pub struct SyncOptions {
     pub page_size: u32,
     /// Time slices of the window walked at once, within the shared rate limit.
     pub slices: u32,
+    pub stop: StopSignal,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { window_days: 30, lookback: Duration::hours(48), page_size: 1000, slices: 4 }
+        SyncOptions {
+            window_days: 30,
+            lookback: Duration::hours(48),
+            page_size: 1000,
+            slices: 4,
+            stop: StopSignal::default(),
+        }
     }
 }
 
@@ -120,6 +168,8 @@ async fn complete_run(
                 snapshot_total,
             })
         }
+        // A stopped run stays open, like one whose process died, for the next run to finish.
+        Err(SyncError::Stopped) => Err(SyncError::Stopped),
         Err(e) => {
             store::finish_run(pool, run.id, &finished, Err(e.to_string())).await?;
             Err(e)
@@ -171,7 +221,8 @@ async fn run_window(
         date_created_before: Some(run.window_end.clone()),
         ..SummaryQuery::default()
     };
-    let expected = client.fetch_summary(&summary_query).await?.total_attempts;
+    let stop = &options.stop;
+    let expected = stop.unless_stopped(client.fetch_summary(&summary_query)).await?.total_attempts;
     progress.expect(expected);
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
@@ -180,8 +231,8 @@ async fn run_window(
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
-        let page_size = options.page_size;
-        walks.spawn(async move { walk_slice(&client, &writes, page_size, slice).await });
+        let (page_size, stop) = (options.page_size, stop.clone());
+        walks.spawn(async move { walk_slice(&client, &writes, page_size, slice, &stop).await });
     }
     drop(writes);
     let mut walked = Ok(());
@@ -195,7 +246,7 @@ async fn run_window(
     }
     writer.await.expect("the snapshot writer panicked")?;
     walked?;
-    Ok(client.fetch_summary(&summary_query).await?.total_attempts)
+    Ok(stop.unless_stopped(client.fetch_summary(&summary_query)).await?.total_attempts)
 }
 
 /// Commits pages as they come, all waiting pages in one transaction, each with its
@@ -239,6 +290,7 @@ async fn walk_slice(
     writes: &tokio::sync::mpsc::Sender<PageWrite>,
     page_size: u32,
     slice: store::SliceState,
+    stop: &StopSignal,
 ) -> Result<(), SyncError> {
     let first_query = ListQuery {
         date_created_after: Some(slice.window_start.clone()),
@@ -246,11 +298,13 @@ async fn walk_slice(
         page_size: Some(page_size),
         ..ListQuery::default()
     };
-    let first_page = || client.list_attempts(&first_query);
+    let first_page = || stop.unless_stopped(client.list_attempts(&first_query));
     let mut page = match &slice.next_page_url {
         // A page token the API no longer accepts: read the slice again from its start.
-        Some(url) => match client.list_attempts_at(url).await {
-            Err(TwilioError::BadRequest { .. } | TwilioError::NotFound { .. }) => first_page().await?,
+        Some(url) => match stop.unless_stopped(client.list_attempts_at(url)).await {
+            Err(SyncError::Twilio(TwilioError::BadRequest { .. } | TwilioError::NotFound { .. })) => {
+                first_page().await?
+            }
             other => other?,
         },
         None => first_page().await?,
@@ -261,7 +315,7 @@ async fn walk_slice(
             PageWrite { slice: slice.slice, attempts: std::mem::take(&mut page.attempts), next_url: next_url.clone() };
         writes.send(write).await.map_err(|_| SyncError::WriterStopped)?;
         match next_url {
-            Some(url) => page = client.list_attempts_at(&url).await?,
+            Some(url) => page = stop.unless_stopped(client.list_attempts_at(&url)).await?,
             None => return Ok(()),
         }
     }
