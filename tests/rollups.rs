@@ -247,7 +247,7 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         "carrier=Solo%20Telecom".into(),
         "prefix=%2B57".into(),
     ];
-    let rollups = verilens::analytics::RollupCache::new();
+    let rollups = std::sync::Arc::new(verilens::analytics::RollupCache::new());
     let index = rollups.get(&pool).await.unwrap();
     for query in &queries {
         let parsed = parse_query(query);
@@ -341,4 +341,35 @@ fn form_urlencoded_value(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// While a sync commits, requests get the index they have at once; a newer one is
+/// built in the background and served from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_serves_its_index_while_a_newer_one_is_built() {
+    let dataset = Dataset::generate(DatasetConfig { seed: 6, attempts: 3_000, days: 3 }, "AC".repeat(17), now());
+    let attempts = rendered(&dataset, now());
+    let (first, second) = attempts.split_at(attempts.len() / 2);
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("cache.db")).await.unwrap();
+    ingest(&pool, first, 500).await;
+    let cache = std::sync::Arc::new(verilens::analytics::RollupCache::new());
+    let built = cache.get(&pool).await.unwrap();
+    assert_eq!(built.generation, store::rollup_generation(&pool).await.unwrap());
+
+    ingest(&pool, second, 500).await;
+    let newest = store::rollup_generation(&pool).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut served_stale = false;
+    loop {
+        let index = cache.get(&pool).await.unwrap();
+        if index.generation == newest {
+            break;
+        }
+        assert_eq!(index.generation, built.generation, "an older index is the one it had");
+        served_stale = true;
+        assert!(std::time::Instant::now() < deadline, "the newer index was never built");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(served_stale, "right after the commits, the cache answers with the index it has");
 }

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sqlx::SqlitePool;
 
@@ -117,7 +118,7 @@ pub fn compare(current: &Metrics, previous: Metrics) -> Change {
 /// Everything the overview page shows for one view at `now`.
 pub async fn overview(
     pool: &SqlitePool,
-    rollups: &RollupCache,
+    rollups: &Arc<RollupCache>,
     parsed: ParsedFilters,
     now: DateTime<Utc>,
     snapshot: SnapshotStatus,

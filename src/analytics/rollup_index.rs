@@ -101,7 +101,8 @@ impl Layer {
 }
 
 pub struct RollupIndex {
-    generation: i64,
+    /// The rollups' generation it was built from.
+    pub generation: i64,
     /// The first hour with hour-grain rows.
     hour_horizon: String,
     names: Names,
@@ -532,11 +533,16 @@ fn add_money(money: &mut Vec<Money>, currency: &str, micros: i64) {
     }
 }
 
-/// The index of the snapshot's current rollups, reloaded when they change.
+/// The index of the snapshot's current rollups. A sync changes them with every commit,
+/// so a stale index is rebuilt in the background, one build at a time and at most once per
+/// cool-down (twice the last build's time, at least a second); requests meanwhile use the
+/// index they have. Only a request that finds no index at all waits for one.
 #[derive(Default)]
 pub struct RollupCache {
     current: RwLock<Option<Arc<RollupIndex>>>,
-    reloading: tokio::sync::Mutex<()>,
+    building: Arc<tokio::sync::Mutex<()>>,
+    /// When the last build ended, and how long it took.
+    last_build: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
 }
 
 impl RollupCache {
@@ -548,24 +554,42 @@ impl RollupCache {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The index for the snapshot's current rollups. While one request reloads it,
-    /// others use the previous index rather than wait.
-    pub async fn get(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+    /// The index for the snapshot's rollups: current, or at most a cool-down behind them.
+    pub async fn get(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
         let generation = store::rollup_generation(pool).await?;
-        let cached = self.current();
-        if let Some(index) = cached.as_ref().filter(|i| i.generation == generation) {
-            return Ok(index.clone());
-        }
-        let _turn = match (self.reloading.try_lock(), cached) {
-            (Ok(turn), _) => turn,
-            (Err(_), Some(stale)) => return Ok(stale),
-            (Err(_), None) => self.reloading.lock().await,
+        let Some(cached) = self.current() else {
+            let _turn = self.building.lock().await;
+            if let Some(index) = self.current() {
+                return Ok(index);
+            }
+            return self.build(pool).await;
         };
-        if let Some(index) = self.current().filter(|i| i.generation >= generation) {
-            return Ok(index);
+        if cached.generation < generation
+            && self.cooled_down()
+            && let Ok(turn) = self.building.clone().try_lock_owned()
+        {
+            let (cache, pool) = (self.clone(), pool.clone());
+            tokio::spawn(async move {
+                let _turn = turn;
+                if let Err(e) = cache.build(&pool).await {
+                    tracing::warn!("the rollups could not be reloaded: {e}");
+                }
+            });
         }
+        Ok(cached)
+    }
+
+    fn cooled_down(&self) -> bool {
+        let last = *self.last_build.lock().unwrap_or_else(|e| e.into_inner());
+        last.is_none_or(|(ended, took)| ended.elapsed() >= (took * 2).max(std::time::Duration::from_secs(1)))
+    }
+
+    async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+        let started = std::time::Instant::now();
         let index = Arc::new(RollupIndex::build(store::load_rollups(pool).await?));
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+        *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), started.elapsed()));
         Ok(index)
     }
 }

@@ -102,6 +102,14 @@ pub fn rollup_grain(scope: &AttemptScope<'_>) -> Option<Grain> {
     }
 }
 
+/// Raw scans read the whole window's rows: at most two run at once, so they queue
+/// behind each other instead of taking every connection from the pages the rollups answer.
+static RAW_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+async fn raw_scan_turn() -> tokio::sync::SemaphorePermit<'static> {
+    RAW_SCANS.acquire().await.expect("the raw scan semaphore is never closed")
+}
+
 /// Metrics per value of `by`, computed from the raw rows.
 pub async fn raw_metrics_by(
     pool: &SqlitePool,
@@ -122,6 +130,7 @@ pub async fn raw_metrics_by(
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2");
+    let _scan = raw_scan_turn().await;
     let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
     let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
     for row in rows {
@@ -154,6 +163,7 @@ pub async fn raw_series(
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
+    let _scan = raw_scan_turn().await;
     let rows: Vec<(String, String, i64, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows
         .into_iter()
@@ -278,5 +288,6 @@ pub async fn raw_hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Re
     );
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
+    let _scan = raw_scan_turn().await;
     Ok(query.build_query_as().fetch_all(pool).await?)
 }
