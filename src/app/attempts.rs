@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
 use crate::report::{AttemptDetail, AttemptList, AttemptRow, Money, format_money};
 
-#[server]
+#[server(endpoint = "load_attempts")]
 pub async fn load_attempts(search: String) -> Result<AttemptList, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     crate::server::load_attempts(&state, &search).await.map_err(|e| {
@@ -15,7 +15,7 @@ pub async fn load_attempts(search: String) -> Result<AttemptList, ServerFnError>
     })
 }
 
-#[server]
+#[server(endpoint = "load_attempt")]
 pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     crate::server::load_attempt(&state, &sid).await.map_err(|e| {

@@ -8,7 +8,7 @@ use crate::filters::{Dimension, Filters, SortKey};
 use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
-#[server]
+#[server(endpoint = "load_overview")]
 pub async fn load_overview(search: String) -> Result<Overview, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
     crate::server::load_overview(&state, &search).await.map_err(|e| {
