@@ -7,6 +7,9 @@ start=$(date +%s)
 scripts/setup.sh --for-tests
 scripts/build.sh
 
+echo "==> dependency audit (cargo audit)"
+scripts/audit.sh
+
 echo "==> cargo test"
 # Release profile with the server's features: shares the build above.
 cargo test --release --features ssr
