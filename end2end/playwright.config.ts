@@ -1,8 +1,34 @@
 import { defineConfig } from "@playwright/test";
 import { E2E } from "./tests/fixtures/environment";
 
+const emulator = (addr: string, options: string) => ({
+  command: `${E2E.binary} emulate --addr ${addr} --seed ${E2E.seed} ${options} --rate-limit 0 --now ${E2E.pinnedNow} --account-sid ${E2E.accountSid} --auth-token ${E2E.authToken}`,
+  url: `http://${addr}/v2/Attempts/Summary`,
+  // 401 without credentials still means "up".
+  ignoreHTTPSErrors: true,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: "pipe" as const,
+});
+
+// The log is kept for global-teardown, which looks for the credentials in it.
+const dashboard = (addr: string, db: string, log: string, emulatorUrl: string) => ({
+  command: `${E2E.binary} serve --addr ${addr} --db ${db} 2>&1 | tee ${log}`,
+  url: `http://${addr}/healthz`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: "pipe" as const,
+  env: {
+    TWILIO_ACCOUNT_SID: E2E.accountSid,
+    TWILIO_AUTH_TOKEN: E2E.authToken,
+    VERILENS_API_URL: emulatorUrl,
+    VERILENS_RATE_LIMIT: "0",
+  },
+});
+
 // Servers: an emulator with a pinned clock (so the data cannot move during the run)
-// and the dashboard syncing from it with credentials, like a real deployment.
+// and the dashboard syncing from it with credentials, like a real deployment; then a
+// second, smaller pair whose carrier names are hostile (tests/security.spec.ts).
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -12,6 +38,7 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   globalSetup: "./tests/global-setup.ts",
+  globalTeardown: "./tests/global-teardown.ts",
   use: {
     baseURL: E2E.dashboardUrl,
     trace: "off",
@@ -30,27 +57,9 @@ export default defineConfig({
     },
   },
   webServer: [
-    {
-      command: `${E2E.binary} emulate --addr ${E2E.emulatorAddr} --seed ${E2E.seed} --attempts ${E2E.attempts} --rate-limit 0 --now ${E2E.pinnedNow} --account-sid ${E2E.accountSid} --auth-token ${E2E.authToken}`,
-      url: `${E2E.emulatorUrl}/v2/Attempts/Summary`,
-      // 401 without credentials still means "up".
-      ignoreHTTPSErrors: true,
-      reuseExistingServer: false,
-      timeout: 60_000,
-      stdout: "pipe",
-    },
-    {
-      command: `${E2E.binary} serve --addr ${E2E.dashboardAddr} --db ${E2E.dbPath}`,
-      url: `${E2E.dashboardUrl}/healthz`,
-      reuseExistingServer: false,
-      timeout: 60_000,
-      stdout: "pipe",
-      env: {
-        TWILIO_ACCOUNT_SID: E2E.accountSid,
-        TWILIO_AUTH_TOKEN: E2E.authToken,
-        VERILENS_API_URL: E2E.emulatorUrl,
-        VERILENS_RATE_LIMIT: "0",
-      },
-    },
+    emulator(E2E.emulatorAddr, `--attempts ${E2E.attempts}`),
+    dashboard(E2E.dashboardAddr, E2E.dbPath, E2E.logPath, E2E.emulatorUrl),
+    emulator(E2E.hostile.emulatorAddr, `--attempts ${E2E.hostile.attempts} --carriers ${E2E.hostile.carriersFile}`),
+    dashboard(E2E.hostile.dashboardAddr, E2E.hostile.dbPath, E2E.hostile.logPath, E2E.hostile.emulatorUrl),
   ],
 });

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { attemptsInDefaultRange, byCarrier, byError, figuresBy, percent } from "./fixtures/emulator";
 import { OverviewPage } from "./fixtures/overview_page";
 

@@ -1,16 +1,22 @@
 import { E2E } from "./fixtures/environment";
 
-// The dashboard answers before its first sync ends; wait until the snapshot is complete.
+// The dashboards answer before their first sync ends; wait until both snapshots are complete.
 export default async function globalSetup() {
+  for (const dashboard of [E2E.dashboardUrl, E2E.hostile.dashboardUrl]) {
+    await waitForSync(dashboard);
+  }
+}
+
+async function waitForSync(dashboard: string) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
-      const health = await (await fetch(`${E2E.dashboardUrl}/healthz`)).json();
+      const health = await (await fetch(`${dashboard}/healthz`)).json();
       if (health.synced) return;
     } catch {
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error("the dashboard did not complete its first sync within 60 s");
+  throw new Error(`the dashboard at ${dashboard} did not complete its first sync within 60 s`);
 }
