@@ -512,6 +512,106 @@ mod tests {
         assert_eq!(parse("a=%zz&channel=%73ms").filters.channels, vec![Channel::Sms]);
     }
 
+    /// 20,000 random query strings, from valid fragments to arbitrary bytes: parsing never
+    /// panics, and what it keeps survives a round trip through `to_query` unchanged.
+    #[test]
+    fn random_queries_parse_and_what_they_keep_round_trips() {
+        let keys = [
+            "range",
+            "from",
+            "to",
+            "country",
+            "channel",
+            "carrier",
+            "service",
+            "error",
+            "status",
+            "prefix",
+            "by",
+            "sort",
+            "dir",
+            "compare",
+            "page",
+            "",
+            "x",
+            "Country",
+            "%63ountry",
+        ];
+        let values = [
+            "",
+            "%",
+            "%2",
+            "%zz",
+            "%00",
+            "%FF",
+            "+",
+            "%2B57",
+            "%2B",
+            "CO",
+            "co",
+            "ZZZ",
+            "sms",
+            "SMS",
+            "fax",
+            "30d",
+            "24h",
+            "7d",
+            "2026-11-05",
+            "2026-02-30",
+            "9999-99-99",
+            "none",
+            "30008",
+            "asc",
+            "desc",
+            "rate",
+            "carrier",
+            "day",
+            "previous",
+            "AT%26T",
+            "<script>",
+            "🦀",
+            "VA0123",
+            "VL0",
+            ";",
+            "'",
+            "\"",
+            "%20",
+            "..",
+            "=",
+            "a b",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut kept_something = 0;
+        for _ in 0..20_000 {
+            let mut query = String::new();
+            for _ in 0..next(6) {
+                query.push_str(keys[next(keys.len())]);
+                query.push('=');
+                for _ in 0..1 + next(2) {
+                    query.push_str(values[next(values.len())]);
+                }
+                if next(8) == 0 {
+                    query.push(char::from_u32(next(0x2FF) as u32).unwrap_or('?'));
+                }
+                query.push(['&', '&', '&', ';', '='][next(5)]);
+            }
+            let parsed = parse(&query);
+            let again = parse(&parsed.filters.to_query());
+            assert_eq!(again.filters, parsed.filters, "{query:?}");
+            assert!(again.notices.is_empty(), "{query:?} re-serialised with notices {:?}", again.notices);
+            if parsed.filters != Filters::default() {
+                kept_something += 1;
+            }
+        }
+        assert!(kept_something > 1_000, "the inputs reach the parser's branches ({kept_something})");
+    }
+
     #[test]
     fn drill_down_adds_the_key_and_moves_to_the_next_dimension() {
         let f = parse("channel=sms").filters;

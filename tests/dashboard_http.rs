@@ -134,10 +134,28 @@ async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
             let value: String = (0..1 + rng.below(3)).map(|_| junk[rng.below(junk.len() as u64) as usize]).collect();
             query.push_str(&format!("{key}={}&", value.replace(' ', "%20")));
         }
-        let path = ["/", "/attempts", "/export.csv", "/attempts.csv"][i % 4];
-        let response = http.get(format!("{base}{path}?{query}")).send().await.unwrap();
+        let path =
+            ["/", "/attempts", "/export.csv", "/attempts.csv", "/api/load_overview", "/api/load_attempts"][i % 6];
+        let response = if path.starts_with("/api/") {
+            // The pages' server functions take the same query as a form field.
+            let body = form_urlencoded::Serializer::new(String::new()).append_pair("search", &query).finish();
+            http.post(format!("{base}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        } else {
+            http.get(format!("{base}{path}?{query}")).send().await.unwrap()
+        };
         let status = response.status().as_u16();
         let csv = path.ends_with(".csv");
         assert!(status == 200 || (csv && status == 400), "{path}?{query} answered {status}");
+        if i % 50 == 0 {
+            // An attempt SID made of the same junk: a 404 page, never a 5xx.
+            let sid: String = query.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+            let status = http.get(format!("{base}/attempts/VL{sid}")).send().await.unwrap().status().as_u16();
+            assert_eq!(status, 404, "/attempts/VL{sid}");
+        }
     }
 }
