@@ -11,7 +11,7 @@ use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfi
 use verilens::model::twilio_time;
 use verilens::server::{self, AppState};
 use verilens::store;
-use verilens::sync::{StopSignal, SyncOptions, SyncProgress, sync_once};
+use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::{self, Credentials, RateLimiter, TwilioClient};
 
 #[derive(Parser)]
@@ -58,6 +58,16 @@ struct TwilioArgs {
     /// Requests per minute verilens allows itself against the API.
     #[arg(long, env = "VERILENS_RATE_LIMIT", default_value_t = 100)]
     rate_limit: u32,
+    /// How long the sync's transaction stays open (e.g. 10s, 500ms): a crash loses at most
+    /// this much work, which the next run fetches again; longer ingests faster.
+    #[arg(long, env = "VERILENS_COMMIT_EVERY", default_value = "10s", value_parser = parse_duration)]
+    commit_every: Duration,
+}
+
+impl TwilioArgs {
+    fn sync_options(&self) -> SyncOptions {
+        SyncOptions { commit_every: self.commit_every, ..SyncOptions::default() }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -133,17 +143,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{text:?} is not a duration like 30s, 5m or 1h")),
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h")),
     };
-    if secs == 0 {
+    if duration.is_zero() {
         return Err("the duration must be more than zero".to_string());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(duration)
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -224,22 +235,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let source = source(&args.twilio).await?;
     let progress = SyncProgress::default();
     let demo = source.demo.is_some();
-    let stop = StopSignal::default();
+    let options = args.twilio.sync_options();
+    let stop = options.stop.clone();
     if demo {
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        let options = SyncOptions { stop: stop.clone(), ..SyncOptions::default() };
         if let Err(e) = sync_once(&pool, &source.client, &progress, &options).await {
             tracing::error!("sync failed: {e}");
         }
     }
-    let syncing = server::spawn_sync_loop(
-        pool.clone(),
-        source.client.clone(),
-        progress.clone(),
-        args.sync_every,
-        !demo,
-        stop.clone(),
-    );
+    let syncing =
+        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), args.sync_every, !demo, options);
     let state = AppState {
         leptos_options: server::leptos_options(args.addr),
         pool,
@@ -335,7 +340,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let progress = SyncProgress::default();
     let bar = progress_bar();
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
-    let options = SyncOptions::default();
+    let options = args.twilio.sync_options();
     let stop = options.stop.clone();
     tokio::spawn(async move {
         server::shutdown_signal().await;

@@ -22,7 +22,7 @@ use crate::export::{attempts_csv, breakdown_csv};
 use crate::filters::parse_query;
 use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus, mask_destination};
 use crate::store::{self, StoreError};
-use crate::sync::{StopSignal, SyncError, SyncOptions, SyncProgress, sync_once};
+use crate::sync::{SyncError, SyncOptions, SyncProgress, sync_once};
 use crate::twilio::TwilioClient;
 
 /// Everything a request handler or server function needs.
@@ -236,17 +236,17 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 }
 
 /// Syncs now (unless `first_now` is false) and then every `every`, logging failures: the
-/// dashboard keeps serving the last snapshot. Ends at a page boundary once `stop` is signalled.
+/// dashboard keeps serving the last snapshot. Ends at a page boundary once `options.stop` is signalled.
 pub fn spawn_sync_loop(
     pool: SqlitePool,
     client: Arc<TwilioClient>,
     progress: SyncProgress,
     every: Duration,
     first_now: bool,
-    stop: StopSignal,
+    options: SyncOptions,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let options = SyncOptions { stop: stop.clone(), ..SyncOptions::default() };
+        let stop = options.stop.clone();
         let mut wait = !first_now;
         loop {
             if wait {

@@ -115,6 +115,8 @@ fn sync_command(db: &std::path::Path, running: &RunningEmulator, config: &Emulat
         .env("TWILIO_AUTH_TOKEN", &config.credentials.auth_token)
         .env("VERILENS_API_URL", running.base_url())
         .env("VERILENS_RATE_LIMIT", "0")
+        // Commits every few pages, so kills land between commits as well as inside them.
+        .env("VERILENS_COMMIT_EVERY", "150ms")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     command
@@ -240,7 +242,8 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
     // About 3 MB of 4 KiB pages: the schema fits, the month of attempts does not.
     let limits = store::OpenOptions { max_page_count: Some(800) };
     let pool = store::open_with(&db, &limits).await.unwrap();
-    let options = SyncOptions { slices: 1, ..SyncOptions::default() };
+    // Commits often, so that the disk fills up after some commits have landed.
+    let options = SyncOptions { slices: 1, commit_every: Duration::from_millis(20), ..SyncOptions::default() };
     let error = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap_err();
     assert!(matches!(error, SyncError::Store(store::StoreError::DiskFull(_))), "{error:?}");
     assert!(error.to_string().contains("disk is full"), "{error}");

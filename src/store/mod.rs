@@ -7,8 +7,8 @@ mod runs;
 use std::path::Path;
 use std::str::FromStr;
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::collections::HashMap;
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
@@ -208,7 +208,7 @@ async fn upsert(
     let stored_facts = rollups::verification_facts(tx, &verification_sids).await?;
     let stored: HashMap<&str, &str> = stored_facts.iter().map(|f| (f.sid.as_str(), f.date_updated.as_str())).collect();
 
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::default();
     let mut changed = Vec::with_capacity(attempts.len());
     for attempt in attempts {
         if !seen.insert(attempt.sid.as_str()) {
@@ -225,29 +225,30 @@ async fn upsert(
     for chunk in changed.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
         insert.push_values(chunk, |mut row, (attempt, updated)| {
-            let data = attempt.channel_data.clone().unwrap_or_default();
+            let data = attempt.channel_data.as_ref();
+            let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
             let price = attempt.price.as_ref();
-            row.push_bind(attempt.sid.clone())
-                .push_bind(attempt.account_sid.clone())
-                .push_bind(attempt.service_sid.clone())
-                .push_bind(attempt.verification_sid.clone())
+            row.push_bind(attempt.sid.as_str())
+                .push_bind(attempt.account_sid.as_str())
+                .push_bind(attempt.service_sid.as_str())
+                .push_bind(attempt.verification_sid.as_str())
                 .push_bind(twilio_time::format(&attempt.date_created))
-                .push_bind(updated.clone())
+                .push_bind(updated.as_str())
                 .push_bind(attempt.conversion_status.as_str())
                 .push_bind(attempt.channel.as_str())
                 .push_bind(price.and_then(|p| p.value.as_deref()).and_then(|v| v.parse::<f64>().ok()))
                 .push_bind(price.and_then(|p| p.currency.as_deref()).map(str::to_ascii_uppercase))
-                .push_bind(data.to)
-                .push_bind(data.status)
-                .push_bind(data.message_status)
-                .push_bind(data.call_status)
-                .push_bind(data.error_code)
-                .push_bind(data.country)
-                .push_bind(data.code_length.map(i64::from))
-                .push_bind(data.locale)
-                .push_bind(data.mcc)
-                .push_bind(data.mnc)
-                .push_bind(data.carrier);
+                .push_bind(field(|d| d.to.as_deref()))
+                .push_bind(field(|d| d.status.as_deref()))
+                .push_bind(field(|d| d.message_status.as_deref()))
+                .push_bind(field(|d| d.call_status.as_deref()))
+                .push_bind(field(|d| d.error_code.as_deref()))
+                .push_bind(field(|d| d.country.as_deref()))
+                .push_bind(data.and_then(|d| d.code_length).map(i64::from))
+                .push_bind(field(|d| d.locale.as_deref()))
+                .push_bind(field(|d| d.mcc.as_deref()))
+                .push_bind(field(|d| d.mnc.as_deref()))
+                .push_bind(field(|d| d.carrier.as_deref()));
         });
         insert.push(
             r#" ON CONFLICT (sid) DO UPDATE SET

@@ -10,7 +10,9 @@
 //! carriers or services are listed in `irregular_verifications` and counted from their
 //! attempts when a view asks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use futures_util::TryStreamExt;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
@@ -465,7 +467,7 @@ pub async fn verification_facts(
 /// with `changed` ones (new or updated).
 pub fn delta_for(old: &[AttemptFacts], changed: &[AttemptFacts], hour_horizon: String) -> RollupDelta {
     let mut delta = RollupDelta::new(hour_horizon);
-    let mut before: HashMap<&str, Vec<&AttemptFacts>> = HashMap::new();
+    let mut before: HashMap<&str, Vec<&AttemptFacts>> = HashMap::default();
     for facts in old {
         before.entry(&facts.verification_sid).or_default().push(facts);
     }
