@@ -1,6 +1,6 @@
 //! Throughput of the emulator and the sync, on loopback, in one run:
 //!
-//!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited] [--sync-only]
+//!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited] [--sync-only] [--commit-every SECS]
 //!
 //! 1. generating ATTEMPTS (default 1,000,000) attempts, and the process's RSS after;
 //! 2. pages of 1000 served per second (one walker, then four in parallel);
@@ -65,9 +65,22 @@ async fn walk(client: &TwilioClient, from: String, to: String) -> u64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let attempts: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let attempts: u64 = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| a.parse::<u64>().is_ok() && (*i == 0 || args[i - 1] != "--commit-every"))
+        .map_or(1_000_000, |(_, a)| a.parse().unwrap());
     let rate_limited = args.iter().any(|a| a == "--rate-limited");
     let sync_only = args.iter().any(|a| a == "--sync-only");
+    let commit_every = args
+        .iter()
+        .position(|a| a == "--commit-every")
+        .and_then(|i| args.get(i + 1)?.parse::<f64>().ok())
+        .map(Duration::from_secs_f64);
+    let options = SyncOptions {
+        commit_every: commit_every.unwrap_or(SyncOptions::default().commit_every),
+        ..SyncOptions::default()
+    };
     let rss_start = rss_mib("VmRSS:");
 
     let mut config = EmulatorConfig::new(42, attempts);
@@ -95,10 +108,11 @@ async fn main() {
     let db = dir.path().join("bench.db");
     let pool = store::open(&db).await.unwrap();
     let started = Instant::now();
-    let report = sync_once(&pool, &reader, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let report = sync_once(&pool, &reader, &SyncProgress::default(), &options).await.unwrap();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "sync: {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        "sync (commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        options.commit_every,
         report.attempts_new,
         report.pages,
         report.attempts_new as f64 / secs,
