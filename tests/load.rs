@@ -226,9 +226,27 @@ async fn concurrent_connections_during_a_sync_get_no_errors() {
         syncing_samples.1
     );
 
-    // Graceful stop: SIGTERM ends the server promptly and cleanly.
+    // Graceful stop: a request caught mid-flight by SIGTERM (its body half sent) is still
+    // answered, and the server then exits promptly and cleanly.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = "search=country%3DCO%26by%3Dcarrier";
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let mut in_flight = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /api/load_overview HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first_half}",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let stopping = Instant::now();
     assert!(std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    in_flight.write_all(second_half.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "the in-flight request was answered: {answer:.200}");
+    assert!(answer.contains("\"totals\""), "with the overview: {answer:.300}");
     let status = server.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "the server stopped cleanly on SIGTERM: {log}");
