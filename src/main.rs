@@ -283,18 +283,8 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     config.fail_rate = args.fail_rate;
     config.latency = Duration::from_millis(args.latency_ms);
     config.now = args.now;
-    if let Some(path) = &args.prices {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        countries::apply_prices(&mut countries::markets(), &text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        config.prices = Some(text);
-    }
-    if let Some(path) = &args.carriers {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        countries::apply_carriers(&mut countries::markets(), &text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        config.carriers = Some(text);
-    }
+    config.prices = args.prices.as_deref().map(|p| market_table(p, countries::apply_prices)).transpose()?;
+    config.carriers = args.carriers.as_deref().map(|p| market_table(p, countries::apply_carriers)).transpose()?;
     let defaults = EmulatorCredentials::for_seed(args.seed);
     config.credentials = EmulatorCredentials {
         account_sid: args.account_sid.unwrap_or(defaults.account_sid),
@@ -317,6 +307,17 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     server::shutdown_signal().await;
     running.task.abort();
     Ok(())
+}
+
+/// The text of a `--prices` or `--carriers` file, once `apply` has accepted it, so that a
+/// bad file is an error naming it at start-up.
+fn market_table(
+    path: &std::path::Path,
+    apply: fn(&mut [countries::Market], &str) -> Result<(), String>,
+) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    apply(&mut countries::markets(), &text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(text)
 }
 
 async fn rebuild_rollups(args: RebuildArgs) -> anyhow::Result<()> {

@@ -23,8 +23,8 @@ pub use runs::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the snapshot {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
+    #[error("cannot open the snapshot {path}: {error}")]
+    Open { path: String, error: sqlx::Error },
     #[error("{path} is not a verilens snapshot ({why}); verilens leaves it as it is: point --db at another file")]
     NotASnapshot { path: String, why: String },
     #[error(
@@ -36,8 +36,8 @@ pub enum StoreError {
          upgrade verilens to read it"
     )]
     NewerSchema { path: String, found: i64, known: i64 },
-    #[error("the snapshot {path} cannot be migrated: {source}")]
-    Migrate { path: String, source: sqlx::migrate::MigrateError },
+    #[error("the snapshot {path} cannot be migrated: {error}")]
+    Migrate { path: String, error: sqlx::migrate::MigrateError },
     #[error("the snapshot's disk is full ({0}); what was written before stays consistent: free space and sync again")]
     DiskFull(sqlx::Error),
     #[error("snapshot query failed: {0}")]
@@ -74,13 +74,13 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
     let shown = path.display().to_string();
     check_snapshot_file(path, &shown)?;
     let mut options = SqliteConnectOptions::from_str(&format!("sqlite://{shown}"))
-        .map_err(|source| StoreError::Open { path: shown.clone(), source })?
+        .map_err(|error| StoreError::Open { path: shown.clone(), error })?
         .create_if_missing(true)
         .busy_timeout(std::time::Duration::from_secs(10));
     // Read what the file holds before anything (even the switch to WAL) writes to it.
     let mut probe = sqlx::ConnectOptions::connect(&options)
         .await
-        .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
     let applied = applied_migrations(&mut probe, &shown).await;
     sqlx::Connection::close(probe).await.ok();
     let migrator = sqlx::migrate!("./migrations");
@@ -103,8 +103,8 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .max_connections(8)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
-    migrator.run(&pool).await.map_err(|source| StoreError::Migrate { path: shown.clone(), source })?;
+        .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
+    migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
     if !rollups_current(&pool).await? {
         tracing::info!("building the rollups of {shown} from its attempts");
         rebuild_rollups(&pool).await?;

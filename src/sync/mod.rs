@@ -18,9 +18,9 @@ use crate::twilio::{ListQuery, SummaryQuery, TwilioClient, TwilioError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("{0}")]
+    #[error(transparent)]
     Twilio(#[from] TwilioError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The snapshot writer failed; its own error is the run's.
     #[error("the snapshot writer stopped")]
