@@ -100,7 +100,8 @@ async fn text_from_the_api_is_inert_in_pages_and_csv() {
 #[tokio::test]
 async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
     let (base, _dir) = serve(None).await;
-    let http = reqwest::Client::new();
+    // A request that hangs fails the test with its URL instead of stalling the run.
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().unwrap();
     let mut rng = Rng::new(7);
     let keys = [
         "range", "from", "to", "country", "channel", "carrier", "service", "error", "status", "prefix", "by", "sort",
@@ -144,9 +145,9 @@ async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
                 .body(body)
                 .send()
                 .await
-                .unwrap()
+                .unwrap_or_else(|e| panic!("POST {path} search={query}: {e}"))
         } else {
-            http.get(format!("{base}{path}?{query}")).send().await.unwrap()
+            http.get(format!("{base}{path}?{query}")).send().await.unwrap_or_else(|e| panic!("{path}?{query}: {e}"))
         };
         let status = response.status().as_u16();
         let csv = path.ends_with(".csv");
@@ -154,7 +155,8 @@ async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
         if i % 50 == 0 {
             // An attempt SID made of the same junk: a 404 page, never a 5xx.
             let sid: String = query.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
-            let status = http.get(format!("{base}/attempts/VL{sid}")).send().await.unwrap().status().as_u16();
+            let response = http.get(format!("{base}/attempts/VL{sid}")).send().await;
+            let status = response.unwrap_or_else(|e| panic!("/attempts/VL{sid}: {e}")).status().as_u16();
             assert_eq!(status, 404, "/attempts/VL{sid}");
         }
     }
