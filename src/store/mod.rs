@@ -190,6 +190,15 @@ pub async fn upsert_attempts_without_rollups(
     upsert(tx, attempts, false).await
 }
 
+/// The price as stored: the API's decimal string as a number.
+fn price_value(attempt: &Attempt) -> Option<f64> {
+    attempt.price.as_ref()?.value.as_deref()?.parse::<f64>().ok()
+}
+
+fn price_unit(attempt: &Attempt) -> Option<String> {
+    Some(attempt.price.as_ref()?.currency.as_deref()?.to_ascii_uppercase())
+}
+
 async fn upsert(
     tx: &mut Transaction<'_, Sqlite>,
     attempts: &[Attempt],
@@ -222,12 +231,16 @@ async fn upsert(
         }
         changed.push((attempt, updated));
     }
-    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
+    // New attempts are inserted, known ones updated: an upsert (`ON CONFLICT`) can abort
+    // part way, so sqlite journals every index page each of its statements touches; `OR
+    // IGNORE` cannot, and this transaction already knows which SIDs it holds.
+    let (updated, new): (Vec<_>, Vec<_>) =
+        changed.iter().partition(|(attempt, _)| stored.contains_key(attempt.sid.as_str()));
+    for chunk in new.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT OR IGNORE INTO attempts ({ATTEMPT_COLUMNS}) "));
         insert.push_values(chunk, |mut row, (attempt, updated)| {
             let data = attempt.channel_data.as_ref();
             let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
-            let price = attempt.price.as_ref();
             row.push_bind(attempt.sid.as_str())
                 .push_bind(attempt.account_sid.as_str())
                 .push_bind(attempt.service_sid.as_str())
@@ -236,8 +249,8 @@ async fn upsert(
                 .push_bind(updated.as_str())
                 .push_bind(attempt.conversion_status.as_str())
                 .push_bind(attempt.channel.as_str())
-                .push_bind(price.and_then(|p| p.value.as_deref()).and_then(|v| v.parse::<f64>().ok()))
-                .push_bind(price.and_then(|p| p.currency.as_deref()).map(str::to_ascii_uppercase))
+                .push_bind(price_value(attempt))
+                .push_bind(price_unit(attempt))
                 .push_bind(field(|d| d.to.as_deref()))
                 .push_bind(field(|d| d.status.as_deref()))
                 .push_bind(field(|d| d.message_status.as_deref()))
@@ -250,15 +263,32 @@ async fn upsert(
                 .push_bind(field(|d| d.mnc.as_deref()))
                 .push_bind(field(|d| d.carrier.as_deref()));
         });
-        insert.push(
-            r#" ON CONFLICT (sid) DO UPDATE SET
-                date_updated = excluded.date_updated, conversion_status = excluded.conversion_status,
-                price = excluded.price, price_unit = excluded.price_unit, status = excluded.status,
-                message_status = excluded.message_status, call_status = excluded.call_status,
-                error_code = excluded.error_code, carrier = excluded.carrier, mcc = excluded.mcc, mnc = excluded.mnc
-            WHERE excluded.date_updated > attempts.date_updated"#,
-        );
         insert.build().execute(&mut **tx).await?;
+    }
+    for chunk in updated.chunks(ROWS_PER_STATEMENT) {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "UPDATE attempts SET date_updated = v.column2, conversion_status = v.column3, price = v.column4, \
+             price_unit = v.column5, status = v.column6, message_status = v.column7, call_status = v.column8, \
+             error_code = v.column9, carrier = v.column10, mcc = v.column11, mnc = v.column12 FROM (",
+        );
+        update.push_values(chunk, |mut row, (attempt, updated)| {
+            let data = attempt.channel_data.as_ref();
+            let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
+            row.push_bind(attempt.sid.as_str())
+                .push_bind(updated.as_str())
+                .push_bind(attempt.conversion_status.as_str())
+                .push_bind(price_value(attempt))
+                .push_bind(price_unit(attempt))
+                .push_bind(field(|d| d.status.as_deref()))
+                .push_bind(field(|d| d.message_status.as_deref()))
+                .push_bind(field(|d| d.call_status.as_deref()))
+                .push_bind(field(|d| d.error_code.as_deref()))
+                .push_bind(field(|d| d.carrier.as_deref()))
+                .push_bind(field(|d| d.mcc.as_deref()))
+                .push_bind(field(|d| d.mnc.as_deref()));
+        });
+        update.push(") AS v WHERE attempts.sid = v.column1 AND v.column2 > attempts.date_updated");
+        update.build().execute(&mut **tx).await?;
     }
     if maintain_rollups {
         let changed_facts: Vec<AttemptFacts> = changed.iter().map(|(attempt, _)| AttemptFacts::of(attempt)).collect();
