@@ -1,6 +1,8 @@
 //! The sync against the emulator over real loopback HTTP into a real sqlite file,
 //! checked against the API read independently with plain HTTP.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,6 +98,8 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     assert_eq!(first.attempts_new as usize, api.len());
     assert_eq!(first.api_total, first.snapshot_total);
     assert_eq!(counts_from_sqlite(&f.db).await, counts_from_api(&api));
+    // The rollups the writer kept, a transaction of many pages at a time, are what a rebuild gives.
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, api.len() as u64);
 
     let sids: std::collections::HashSet<&str> = api.iter().map(|a| a["sid"].as_str().unwrap()).collect();
     assert_eq!(sids.len(), api.len(), "the API lists every attempt once");

@@ -1,6 +1,8 @@
 //! The sync under faults: server errors, latency, the rate limit, kills at random
 //! points, garbage, 429 storms, timeouts, and attempts that settle after the fact.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,7 +149,7 @@ async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig)
     assert_rollups_match_attempts(&pool).await;
 }
 
-/// The rollups maintained with the pages count exactly the attempts written.
+/// The rollups maintained with the pages count exactly the attempts written, as a rebuild would.
 async fn assert_rollups_match_attempts(pool: &sqlx::SqlitePool) {
     let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(pool).await.unwrap();
     let rolled: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(attempts), 0) FROM rollup_attempts WHERE grain = 'day'")
@@ -155,6 +157,7 @@ async fn assert_rollups_match_attempts(pool: &sqlx::SqlitePool) {
         .await
         .unwrap();
     assert_eq!(rolled, attempts, "day rollups count every attempt once");
+    assert_eq!(common::assert_rollups_equal_a_rebuild(pool).await, attempts as u64);
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(pool).await.unwrap();
     assert_eq!(integrity, "ok");
 }

@@ -172,13 +172,42 @@ const ATTEMPT_COLUMNS: &str = r#"sid, account_sid, service_sid, verification_sid
 /// Rows per INSERT statement: 21 columns each, well under sqlite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Inserts or updates attempts by SID; an attempt is rewritten only when its
-/// `date_updated` is newer than the stored one.
+/// Inserts or updates attempts by SID, and their rollups; an attempt is rewritten only
+/// when its `date_updated` is newer than the stored one.
 pub async fn upsert_attempts(
     tx: &mut Transaction<'_, Sqlite>,
     attempts: &[Attempt],
 ) -> Result<UpsertCount, StoreError> {
-    upsert(tx, attempts, true).await
+    let mut rollups = PendingRollups::new(tx).await?;
+    let count = upsert(tx, attempts, Some(&mut rollups)).await?;
+    write_rollups(tx, rollups).await?;
+    Ok(count)
+}
+
+/// The rollup changes of several upserts in one transaction. Pages of the same hours
+/// and days touch the same rollup rows, so the sync writes them once per transaction
+/// (`write_rollups`, before the commit) instead of once per page.
+pub struct PendingRollups(rollups::RollupDelta);
+
+impl PendingRollups {
+    pub async fn new(tx: &mut Transaction<'_, Sqlite>) -> Result<PendingRollups, StoreError> {
+        Ok(PendingRollups(rollups::RollupDelta::new(rollups::hour_horizon(tx).await?)))
+    }
+}
+
+/// `upsert_attempts` whose rollup changes wait in `rollups` for `write_rollups`; the
+/// transaction must write them before it commits.
+pub async fn upsert_attempts_pending(
+    tx: &mut Transaction<'_, Sqlite>,
+    attempts: &[Attempt],
+    rollups: &mut PendingRollups,
+) -> Result<UpsertCount, StoreError> {
+    upsert(tx, attempts, Some(rollups)).await
+}
+
+/// Writes the rollup changes gathered in `rollups`.
+pub async fn write_rollups(tx: &mut Transaction<'_, Sqlite>, rollups: PendingRollups) -> Result<(), StoreError> {
+    rollups::apply(tx, rollups.0).await
 }
 
 /// `upsert_attempts` without rollup maintenance: only for measuring what the rollups cost.
@@ -187,7 +216,7 @@ pub async fn upsert_attempts_without_rollups(
     tx: &mut Transaction<'_, Sqlite>,
     attempts: &[Attempt],
 ) -> Result<UpsertCount, StoreError> {
-    upsert(tx, attempts, false).await
+    upsert(tx, attempts, None).await
 }
 
 /// The price as stored: the API's decimal string as a number.
@@ -202,7 +231,7 @@ fn price_unit(attempt: &Attempt) -> Option<String> {
 async fn upsert(
     tx: &mut Transaction<'_, Sqlite>,
     attempts: &[Attempt],
-    maintain_rollups: bool,
+    rollups: Option<&mut PendingRollups>,
 ) -> Result<UpsertCount, StoreError> {
     let mut count = UpsertCount::default();
     if attempts.is_empty() {
@@ -290,10 +319,9 @@ async fn upsert(
         update.push(") AS v WHERE attempts.sid = v.column1 AND v.column2 > attempts.date_updated");
         update.build().execute(&mut **tx).await?;
     }
-    if maintain_rollups {
+    if let Some(PendingRollups(delta)) = rollups {
         let changed_facts: Vec<AttemptFacts> = changed.iter().map(|(attempt, _)| AttemptFacts::of(attempt)).collect();
-        let horizon = rollups::hour_horizon(tx).await?;
-        rollups::apply(tx, rollups::delta_for(&stored_facts, &changed_facts, horizon)).await?;
+        rollups::add_changes(delta, &stored_facts, &changed_facts);
     }
     Ok(count)
 }

@@ -463,10 +463,9 @@ pub async fn verification_facts(
     Ok(facts)
 }
 
-/// The rollup changes of replacing `old` attempts (grouped by verification, as stored)
-/// with `changed` ones (new or updated).
-pub fn delta_for(old: &[AttemptFacts], changed: &[AttemptFacts], hour_horizon: String) -> RollupDelta {
-    let mut delta = RollupDelta::new(hour_horizon);
+/// Adds to `delta` the rollup changes of replacing `old` attempts (grouped by
+/// verification, as stored) with `changed` ones (new or updated).
+pub fn add_changes(delta: &mut RollupDelta, old: &[AttemptFacts], changed: &[AttemptFacts]) {
     let mut before: HashMap<&str, Vec<&AttemptFacts>> = HashMap::default();
     for facts in old {
         before.entry(&facts.verification_sid).or_default().push(facts);
@@ -494,7 +493,6 @@ pub fn delta_for(old: &[AttemptFacts], changed: &[AttemptFacts], hour_horizon: S
         attempts.sort_by(|a, b| (&a.date_created, &a.sid).cmp(&(&b.date_created, &b.sid)));
         delta.verification(attempts, 1);
     }
-    delta
 }
 
 /// Whether the rollups match this build's version.

@@ -254,10 +254,12 @@ async fn run_window(
 }
 
 /// Writes pages as they come: all waiting pages in one statement group, each with its
-/// slice's progress, in a transaction that stays open for `commit_every`. A kill loses only the uncommitted pages together with their
-/// progress, so the next run fetches them again: nothing lost, nothing repeated. Long
-/// transactions matter because random SIDs spread each one's index writes over the whole
-/// file: the cost of a commit grows with the snapshot, not with its pages.
+/// slice's progress, in a transaction that stays open for `commit_every`; the rollup rows
+/// of all its pages are written once, just before the commit. A kill loses only the
+/// uncommitted pages together with their progress, so the next run fetches them again:
+/// nothing lost, nothing repeated. Long transactions matter because random SIDs spread
+/// each one's index writes over the whole file: the cost of a commit grows with the
+/// snapshot, not with its pages.
 async fn write_pages(
     pool: SqlitePool,
     run_id: i64,
@@ -265,11 +267,11 @@ async fn write_pages(
     progress: SyncProgress,
     commit_every: std::time::Duration,
 ) -> Result<(), StoreError> {
-    let mut open: Option<(Transaction<'static, Sqlite>, std::time::Instant)> = None;
+    let mut open: Option<OpenWrite> = None;
     loop {
         let next = match &open {
             None => pages.recv().await,
-            Some((_, started)) => {
+            Some(OpenWrite { started, .. }) => {
                 let left = commit_every.saturating_sub(started.elapsed());
                 match tokio::time::timeout(left, pages.recv()).await {
                     Ok(next) => next,
@@ -289,13 +291,15 @@ async fn write_pages(
             }
         }
         if open.is_none() {
-            open = Some((store::begin_write(&pool).await?, std::time::Instant::now()));
+            let mut tx = store::begin_write(&pool).await?;
+            let rollups = store::PendingRollups::new(&mut tx).await?;
+            open = Some(OpenWrite { tx, rollups, started: std::time::Instant::now() });
         }
-        let (tx, _) = open.as_mut().expect("a transaction is open");
+        let OpenWrite { tx, rollups, .. } = open.as_mut().expect("a transaction is open");
         let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
         let attempts: Vec<crate::model::Attempt> =
             batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
-        let count = store::upsert_attempts(tx, &attempts).await?;
+        let count = store::upsert_attempts_pending(tx, &attempts, rollups).await?;
         store::record_pages(tx, run_id, batch.len() as u64, count).await?;
         // In arrival order, so a slice's last page in the batch sets where it goes on.
         for page in &batch {
@@ -304,15 +308,23 @@ async fn write_pages(
         for count in counts {
             progress.page_done(count);
         }
-        if open.as_ref().is_some_and(|(_, started)| started.elapsed() >= commit_every) {
+        if open.as_ref().is_some_and(|o| o.started.elapsed() >= commit_every) {
             commit(open.take()).await?;
         }
     }
     commit(open.take()).await
 }
 
-async fn commit(open: Option<(Transaction<'static, Sqlite>, std::time::Instant)>) -> Result<(), StoreError> {
-    if let Some((tx, _)) = open {
+/// The writer's open transaction, with the rollup changes it still has to write.
+struct OpenWrite {
+    tx: Transaction<'static, Sqlite>,
+    rollups: store::PendingRollups,
+    started: std::time::Instant,
+}
+
+async fn commit(open: Option<OpenWrite>) -> Result<(), StoreError> {
+    if let Some(OpenWrite { mut tx, rollups, .. }) = open {
+        store::write_rollups(&mut tx, rollups).await?;
         tx.commit().await?;
     }
     Ok(())

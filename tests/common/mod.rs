@@ -1,0 +1,40 @@
+//! Checks shared by the integration tests.
+
+/// The rollups kept by the writes so far equal, row for row in all four tables, a rebuild
+/// from the raw attempts (which this leaves in place). Returns the attempts the rebuild read.
+pub async fn assert_rollups_equal_a_rebuild(pool: &sqlx::SqlitePool) -> u64 {
+    let maintained = rollup_tables(pool).await;
+    let read = verilens::store::rebuild_rollups(pool).await.unwrap();
+    let rebuilt = rollup_tables(pool).await;
+    for ((table, rebuilt), maintained) in rebuilt.iter().zip(&maintained) {
+        let extra: Vec<&String> = rebuilt.iter().filter(|r| !maintained.1.contains(r)).take(5).collect();
+        let missing: Vec<&String> = maintained.1.iter().filter(|r| !rebuilt.contains(r)).take(5).collect();
+        assert!(extra.is_empty() && missing.is_empty(), "{table}: rebuilt has {extra:?}; maintained has {missing:?}");
+    }
+    read
+}
+
+async fn rollup_tables(pool: &sqlx::SqlitePool) -> Vec<(&'static str, Vec<String>)> {
+    let mut tables = Vec::new();
+    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+        tables.push((table, table_rows(pool, table).await));
+    }
+    tables
+}
+
+/// Every row of a table as text, sorted.
+async fn table_rows(pool: &sqlx::SqlitePool, table: &str) -> Vec<String> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!("SELECT * FROM {table}")).fetch_all(pool).await.unwrap();
+    let mut text: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.try_get::<i64, _>(i).map(|v| v.to_string()).unwrap_or_else(|_| row.get::<String, _>(i)))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    text.sort();
+    text
+}
