@@ -142,6 +142,38 @@ pub fn is_sid(value: &str, prefix: &str) -> bool {
     value.len() == 34 && value.starts_with(prefix) && value[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The title of a Twilio error code a verification attempt can carry, from Twilio's
+/// error dictionary (twilio.com/docs/api/errors): what the dashboard shows next to the code.
+pub fn error_title(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "30001" => "Queue overflow",
+        "30002" => "Account suspended",
+        "30003" => "Unreachable destination handset",
+        "30004" => "Message blocked",
+        "30005" => "Unknown destination handset",
+        "30006" => "Landline or unreachable carrier",
+        "30007" => "Message filtered",
+        "30008" => "Unknown error",
+        "30009" => "Missing segment",
+        "30010" => "Message price exceeds max price",
+        "30450" => "Message delivery blocked (SMS Pumping Protection)",
+        "30453" => "Message couldn't be delivered (SMS Pumping Protection)",
+        "60200" => "Invalid parameter",
+        "60203" => "Max send attempts reached",
+        "60205" => "SMS is not supported by landline phone number",
+        "60410" => "Verification delivery attempt blocked (Fraud Guard)",
+        _ => return None,
+    })
+}
+
+/// An error code with its title when Twilio's dictionary has one: `30008 Unknown error`.
+pub fn error_label(code: &str) -> String {
+    match error_title(code) {
+        Some(title) => format!("{code} {title}"),
+        None => code.to_string(),
+    }
+}
+
 /// Twilio's `yyyy-MM-ddTHH:mm:ssZ` timestamps.
 pub mod twilio_time {
     use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
@@ -199,6 +231,12 @@ pub mod twilio_time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_are_labelled_with_their_titles() {
+        assert_eq!(error_label("30008"), "30008 Unknown error");
+        assert_eq!(error_label("12345"), "12345", "unknown codes are shown as they are");
+    }
 
     #[test]
     fn times_format_like_chrono() {

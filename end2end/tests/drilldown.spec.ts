@@ -127,4 +127,6 @@ test("the emulator's incidents are found and link to the views that show them", 
   await outage.filter({ hasText: "AT&T" }).getByRole("link").click();
   await expect(page).toHaveURL(/country=US&carrier=AT%26T&by=error/);
   await expect(page.locator('[data-testid="breakdown-row"][data-key="30008"]')).toHaveCount(1);
+  // Error codes carry their title from Twilio's error dictionary.
+  await expect(page.locator('[data-testid="breakdown-row"][data-key="30008"] th a')).toHaveText("30008 Unknown error");
 });

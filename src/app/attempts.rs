@@ -130,7 +130,7 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoVie
                                     <td class="mono" data-testid="to">{a.to.clone().unwrap_or_default()}</td>
                                     <td>{a.conversion_status.clone()}</td>
                                     <td>{delivery(&a)}</td>
-                                    <td>{a.error_code.clone().unwrap_or_default()}</td>
+                                    <td>{a.error_code.as_deref().map(crate::model::error_label).unwrap_or_default()}</td>
                                     <td class="num">{price(&a)}</td>
                                 </tr>
                             }
@@ -181,7 +181,7 @@ fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
                 {field("Carrier", a.carrier.clone().unwrap_or_default())}
                 {field("Conversion", a.conversion_status.clone())}
                 {field("Delivery", delivery(&a))}
-                {field("Error code", a.error_code.clone().unwrap_or_else(|| "none".to_string()))}
+                {field("Error code", a.error_code.as_deref().map_or_else(|| "none".to_string(), crate::model::error_label))}
                 {field("Price", price(&a))}
                 {field("Verification", a.verification_sid.clone())}
                 {field("Service", a.service_sid.clone())}

@@ -341,6 +341,7 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
 fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
     let label = match (filters.by, row.key.as_str()) {
         (Dimension::Error, "") => "no error".to_string(),
+        (Dimension::Error, code) => crate::model::error_label(code),
         (_, "") => "unknown".to_string(),
         (_, key) => key.to_string(),
     };

@@ -53,6 +53,9 @@ pub enum FinalStatus {
     EmailDelivered,
 }
 
+/// The error codes of failed deliveries, as Twilio reports them.
+pub const ERROR_CODES: [u16; 7] = [30003, 30005, 30006, 30007, 30008, 30450, 60410];
+
 /// Everything the generator needs besides the clock.
 #[derive(Clone, Debug)]
 pub struct DatasetConfig {
@@ -338,8 +341,7 @@ fn outcome(rng: &mut Rng, channel: usize, converted: bool) -> (FinalStatus, u16)
                 let status = if ch == 1 { FinalStatus::Read } else { FinalStatus::Delivered };
                 (status, 0)
             } else {
-                const CODES: [u16; 7] = [30003, 30005, 30006, 30007, 30008, 30450, 60410];
-                let code = CODES[rng.weighted(&[0.30, 0.12, 0.10, 0.14, 0.26, 0.05, 0.03])];
+                let code = ERROR_CODES[rng.weighted(&[0.30, 0.12, 0.10, 0.14, 0.26, 0.05, 0.03])];
                 let status =
                     if code == 30450 || code == 60410 { FinalStatus::Failed } else { FinalStatus::Undelivered };
                 (status, code)
@@ -382,6 +384,17 @@ mod tests {
 
     fn config(seed: u64) -> DatasetConfig {
         DatasetConfig { seed, attempts: 20_000, days: 30 }
+    }
+
+    #[test]
+    fn every_error_code_generated_has_a_title_in_the_dashboard() {
+        let generated: std::collections::BTreeSet<u16> =
+            Dataset::generate(config(3), "AC".repeat(17), now()).records.iter().map(|r| r.error_code).collect();
+        let expected: std::collections::BTreeSet<u16> = ERROR_CODES.into_iter().chain([0]).collect();
+        assert_eq!(generated, expected);
+        for code in ERROR_CODES {
+            assert!(crate::model::error_title(&code.to_string()).is_some(), "{code} has no title");
+        }
     }
 
     fn now() -> DateTime<Utc> {
