@@ -107,9 +107,24 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     let pool = store::open(&db).await.unwrap();
+    let heap_before = rss_mib("RssAnon:");
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = (0f64, 0f64);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = (peak.0.max(rss_mib("RssAnon:")), peak.1.max(rss_mib("RssFile:")));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    };
     let started = Instant::now();
     let report = sync_once(&pool, &reader, &SyncProgress::default(), &options).await.unwrap();
     let secs = started.elapsed().as_secs_f64();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (peak_heap, peak_file) = sampler.join().unwrap();
     println!(
         "sync (commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
         options.commit_every,
@@ -117,6 +132,14 @@ async fn main() {
         report.pages,
         report.attempts_new as f64 / secs,
         rss_mib("VmHWM:")
+    );
+    // Anonymous memory is the process's own (the emulator's dataset included); file-backed
+    // pages are the snapshot mapped by sqlite (mmap_size), which the kernel can drop at will.
+    println!(
+        "sync memory: anonymous {heap_before:.0} MiB before, peak {peak_heap:.0} MiB (+{:.0} MiB); \
+         peak file-backed {peak_file:.0} MiB; snapshot file {:.0} MiB",
+        peak_heap - heap_before,
+        std::fs::metadata(&db).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0)
     );
     pool.close().await;
     import_floor(&db, report.attempts_new);
