@@ -224,6 +224,7 @@ fn price_value(attempt: &Attempt) -> Option<f64> {
     attempt.price.as_ref()?.value.as_deref()?.parse::<f64>().ok()
 }
 
+/// The price's currency as stored: upper case.
 fn price_unit(attempt: &Attempt) -> Option<String> {
     Some(attempt.price.as_ref()?.currency.as_deref()?.to_ascii_uppercase())
 }

@@ -94,7 +94,6 @@ impl AttemptFacts {
     pub fn of(attempt: &Attempt) -> AttemptFacts {
         let data = attempt.channel_data.as_ref();
         let text = |value: Option<&String>| value.cloned().unwrap_or_default();
-        let price = attempt.price.as_ref();
         AttemptFacts {
             sid: attempt.sid.clone(),
             verification_sid: attempt.verification_sid.clone(),
@@ -106,9 +105,9 @@ impl AttemptFacts {
             service_sid: attempt.service_sid.clone(),
             error_code: text(data.and_then(|d| d.error_code.as_ref())),
             conversion_status: attempt.conversion_status.as_str().to_string(),
-            currency: price.and_then(|p| p.currency.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default(),
+            currency: super::price_unit(attempt).unwrap_or_default(),
             message_status: text(data.and_then(|d| d.message_status.as_ref())),
-            price_micros: price_micros(price.and_then(|p| p.value.as_deref()).and_then(|v| v.parse::<f64>().ok())),
+            price_micros: price_micros(super::price_value(attempt)),
         }
     }
 }

@@ -267,65 +267,50 @@ async fn write_pages(
     progress: SyncProgress,
     commit_every: std::time::Duration,
 ) -> Result<(), StoreError> {
-    let mut open: Option<OpenWrite> = None;
-    loop {
-        let next = match &open {
-            None => pages.recv().await,
-            Some(OpenWrite { started, .. }) => {
-                let left = commit_every.saturating_sub(started.elapsed());
-                match tokio::time::timeout(left, pages.recv()).await {
-                    Ok(next) => next,
-                    Err(_time_is_up) => {
-                        commit(open.take()).await?;
-                        continue;
-                    }
+    while let Some(first) = pages.recv().await {
+        let mut tx = store::begin_write(&pool).await?;
+        let mut rollups = store::PendingRollups::new(&mut tx).await?;
+        let started = std::time::Instant::now();
+        let mut next = Some(first);
+        while let Some(first) = next.take() {
+            let mut batch = vec![first];
+            while batch.len() < PAGES_IN_FLIGHT {
+                match pages.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
                 }
             }
-        };
-        let Some(first) = next else { break };
-        let mut batch = vec![first];
-        while batch.len() < PAGES_IN_FLIGHT {
-            match pages.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
+            write_batch(&mut tx, &mut rollups, run_id, batch, &progress).await?;
+            let left = commit_every.saturating_sub(started.elapsed());
+            if !left.is_zero() {
+                // `None` once the time is up or the walkers are done: then it commits.
+                next = tokio::time::timeout(left, pages.recv()).await.ok().flatten();
             }
         }
-        if open.is_none() {
-            let mut tx = store::begin_write(&pool).await?;
-            let rollups = store::PendingRollups::new(&mut tx).await?;
-            open = Some(OpenWrite { tx, rollups, started: std::time::Instant::now() });
-        }
-        let OpenWrite { tx, rollups, .. } = open.as_mut().expect("a transaction is open");
-        let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
-        let attempts: Vec<crate::model::Attempt> =
-            batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
-        let count = store::upsert_attempts_pending(tx, &attempts, rollups).await?;
-        store::record_pages(tx, run_id, batch.len() as u64, count).await?;
-        // In arrival order, so a slice's last page in the batch sets where it goes on.
-        for page in &batch {
-            store::advance_slice(tx, run_id, page.slice, page.next_url.as_deref()).await?;
-        }
-        for count in counts {
-            progress.page_done(count);
-        }
-        if open.as_ref().is_some_and(|o| o.started.elapsed() >= commit_every) {
-            commit(open.take()).await?;
-        }
-    }
-    commit(open.take()).await
-}
-
-/// The writer's open transaction, with the rollup changes it still has to write.
-struct OpenWrite {
-    tx: Transaction<'static, Sqlite>,
-    rollups: store::PendingRollups,
-    started: std::time::Instant,
-}
-
-async fn commit(open: Option<OpenWrite>) -> Result<(), StoreError> {
-    if let Some(OpenWrite { mut tx, rollups, .. }) = open {
         store::write_rollups(&mut tx, rollups).await?;
         tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Writes a batch of pages in one statement group, each with its slice's progress.
+async fn write_batch(
+    tx: &mut Transaction<'_, Sqlite>,
+    rollups: &mut store::PendingRollups,
+    run_id: i64,
+    mut batch: Vec<PageWrite>,
+    progress: &SyncProgress,
+) -> Result<(), StoreError> {
+    let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
+    let attempts: Vec<crate::model::Attempt> = batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
+    let count = store::upsert_attempts_pending(tx, &attempts, rollups).await?;
+    store::record_pages(tx, run_id, batch.len() as u64, count).await?;
+    // In arrival order, so a slice's last page in the batch sets where it goes on.
+    for page in &batch {
+        store::advance_slice(tx, run_id, page.slice, page.next_url.as_deref()).await?;
+    }
+    for count in counts {
+        progress.page_done(count);
     }
     Ok(())
 }
