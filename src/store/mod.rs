@@ -154,7 +154,16 @@ async fn applied_migrations(conn: &mut sqlx::SqliteConnection, shown: &str) -> R
 /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so
 /// concurrent writers wait for each other instead of failing when they upgrade.
 pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    loop {
+        let connection = pool.acquire().await?;
+        // A commit that failed (a full disk) can leave a pooled connection that still counts
+        // its transaction as open, and sqlx would refuse to begin on it: close it, take another.
+        if sqlx::Connection::is_in_transaction(&*connection) {
+            connection.close().await.ok();
+            continue;
+        }
+        return Ok(Transaction::begin(connection, Some("BEGIN IMMEDIATE".into())).await?);
+    }
 }
 
 /// How an upsert changed the snapshot.
