@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use futures_util::TryStreamExt;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::StoreError;
@@ -62,7 +61,7 @@ pub fn channel_bit(channel: &str) -> i64 {
 }
 
 /// What the rollups need of one attempt; text is `""` where the attempt has none.
-#[derive(Clone, Debug, FromRow, PartialEq)]
+#[derive(Clone, Debug, FromRow, PartialEq, serde::Deserialize)]
 pub struct AttemptFacts {
     pub sid: String,
     pub verification_sid: String,
@@ -504,34 +503,61 @@ pub async fn rollups_current(pool: &SqlitePool) -> Result<bool, StoreError> {
 /// Recomputes every rollup from `attempts`, in one transaction; returns the attempts read.
 pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
     let mut tx = super::begin_write(pool).await?;
-    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-    }
+    let horizon = hour_horizon(&mut tx).await?;
+    let (delta, read) = read_rollups(&mut tx, horizon).await?;
+    replace_rollups(&mut tx, delta).await?;
+    tx.commit().await?;
+    Ok(read)
+}
+
+/// Parts the attempts are read in, each holding whole verifications.
+const READ_PARTS: u32 = 8;
+
+/// The rollups of every stored attempt, and how many attempts that read. The attempts
+/// are read in parts of whole verifications (by a character of their SID), each part as
+/// one JSON text: sqlite hands over one value instead of a row at a time, and no index or
+/// sort is needed.
+pub async fn read_rollups(
+    conn: &mut sqlx::SqliteConnection,
+    hour_horizon: String,
+) -> Result<(RollupDelta, u64), StoreError> {
     let mut read = 0u64;
-    let mut delta = RollupDelta::new(hour_horizon(&mut tx).await?);
-    {
-        let sql = format!("{FACTS_SELECT} ORDER BY verification_sid, date_created, sid");
-        let mut rows = sqlx::query_as::<_, AttemptFacts>(&sql).fetch(&mut *tx);
-        let mut verification: Vec<AttemptFacts> = Vec::new();
-        while let Some(facts) = rows.try_next().await? {
-            read += 1;
-            if verification.first().is_some_and(|v| v.verification_sid != facts.verification_sid) {
-                add_verification(&mut delta, &verification);
-                verification.clear();
-            }
-            verification.push(facts);
+    let mut delta = RollupDelta::new(hour_horizon);
+    let sql = format!(
+        "SELECT json_group_array(json_array(sid, verification_sid, date_created, date_updated, \
+         COALESCE(country, ''), COALESCE(carrier, ''), channel, service_sid, COALESCE(error_code, ''), conversion_status, \
+         COALESCE(price_unit, ''), COALESCE(message_status, ''), CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER))) \
+         FROM attempts WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?"
+    );
+    for part in 0..READ_PARTS {
+        let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await?;
+        let mut facts: Vec<AttemptFacts> =
+            serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))?;
+        drop(text);
+        read += facts.len() as u64;
+        facts.sort_unstable_by(|a, b| {
+            (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
+        });
+        for verification in facts.chunk_by(|a, b| a.verification_sid == b.verification_sid) {
+            add_verification(&mut delta, verification);
         }
-        add_verification(&mut delta, &verification);
     }
-    apply(&mut tx, delta).await?;
+    Ok((delta, read))
+}
+
+/// Replaces every rollup row with `delta`'s, and marks the rollups current.
+pub async fn replace_rollups(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Result<(), StoreError> {
+    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
+    }
+    apply(tx, delta).await?;
     sqlx::query(
         "INSERT INTO rollup_state (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
     )
     .bind(ROLLUP_VERSION)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
-    Ok(read)
+    Ok(())
 }
 
 fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts]) {
