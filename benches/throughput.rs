@@ -1,11 +1,12 @@
 //! Throughput of the emulator and the sync, on loopback, in one run:
 //!
 //!   cargo bench --features ssr --bench throughput -- [ATTEMPTS] [--rate-limited] [--sync-only] [--commit-every SECS]
+//!       [--no-bulk]
 //!
 //! 1. generating ATTEMPTS (default 1,000,000) attempts, and the process's RSS after;
 //! 2. pages of 1000 served per second (one walker, then four in parallel);
 //! 3. a first sync of the whole window into a fresh sqlite file, in attempts/s
-//!    (HTTP, JSON and sqlite included), with the rate limit off;
+//!    (HTTP, JSON and sqlite included), with the rate limit off; a bulk load unless `--no-bulk`;
 //! 4. the sqlite3 CLI's `.import` of the same rows, the floor to beat;
 //! 5. with `--rate-limited`: a sync against a 100 requests/minute limit and 300 ms
 //!    of latency, and the requests per minute it achieved as a share of the limit.
@@ -79,6 +80,7 @@ async fn main() {
         .map(Duration::from_secs_f64);
     let options = SyncOptions {
         commit_every: commit_every.unwrap_or(SyncOptions::default().commit_every),
+        bulk_first_sync: !args.iter().any(|a| a == "--no-bulk"),
         ..SyncOptions::default()
     };
     let rss_start = rss_mib("VmRSS:");
@@ -126,7 +128,8 @@ async fn main() {
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let (peak_heap, peak_file) = sampler.join().unwrap();
     println!(
-        "sync (commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        "sync ({}, commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        if options.bulk_first_sync { "bulk load" } else { "upserts" },
         options.commit_every,
         report.attempts_new,
         report.pages,

@@ -127,21 +127,36 @@ fn sync_command(db: &std::path::Path, running: &RunningEmulator, config: &Emulat
     command
 }
 
-/// The snapshot holds every attempt of the API in the synced window once, and no run is
-/// left open. The API is read from a twin of the emulator without its latency: same seed,
-/// same clock. The window starts 30 days before the first run's real start, a moment after
-/// the emulator's pinned clock, so the API's oldest second or so is not the sync's to copy.
-async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig) {
+/// The snapshot holds every attempt of the API in the synced window once, with all its
+/// indexes, and no run is left open. The API is read from a twin of the emulator without
+/// its latency: same seed, same clock (`clock`, when the emulator's was moved on). The
+/// window starts 30 days before the first complete run's real start, a moment after the
+/// emulator's pinned clock, so the API's oldest seconds are not the sync's to copy; and once the
+/// clock moves on, the API forgets its oldest attempts, which the snapshot keeps.
+async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig, clock: Option<chrono::DateTime<Utc>>) {
     let twin_config = EmulatorConfig { latency: Duration::ZERO, fail_rate: 0.0, ..config.clone() };
     let twin = emulator::start(twin_config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    if let Some(clock) = clock {
+        twin.emulator.set_clock(clock);
+    }
     let pool = store::open(db).await.unwrap();
-    let window_start: String =
-        sqlx::query_scalar("SELECT MIN(window_start) FROM sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
+    // What complete runs cover: a failed first run may have started a little earlier.
+    let window_start = store::coverage_start(&pool).await.unwrap().unwrap();
     let mut api = api_attempts(&twin, &twin_config).await;
     api.retain(|_, a| a["date_created"].as_str().unwrap() >= window_start.as_str());
+    let oldest_listed = api.values().map(|a| a["date_created"].as_str().unwrap()).min().unwrap().to_string();
     let snapshot = snapshot_rows(&pool).await;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
-    assert_eq!(total as usize, api.len(), "nothing duplicated or missing");
+    let (total, distinct): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT sid) FROM attempts WHERE date_created >= ?")
+            .bind(&oldest_listed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(total, distinct, "nothing duplicated");
+    let missing: Vec<(&String, &Value)> =
+        api.iter().filter(|(sid, _)| !snapshot.contains_key(*sid)).map(|(sid, a)| (sid, &a["date_created"])).collect();
+    assert_eq!(total as usize, api.len(), "nothing missing or extra since {oldest_listed}; missing: {missing:?}");
     assert!(api.keys().all(|sid| snapshot.contains_key(sid)), "every attempt is in the snapshot");
     let running_runs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'").fetch_one(&pool).await.unwrap();
@@ -167,21 +182,20 @@ fn kills_wanted() -> usize {
     std::env::var("VERILENS_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
-    let wanted = kills_wanted();
-    let (running, config) = emulator(|c| {
-        c.attempts = 5_000 * wanted as u64;
-        c.latency = Duration::from_millis(250);
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("killed.db");
-    let mut rng = verilens::emulator::rng::Rng::new(9);
+/// Starts `count` syncs and SIGKILLs each at a random moment; returns how many were
+/// still running when killed.
+async fn kill_syncs(
+    db: &std::path::Path,
+    running: &RunningEmulator,
+    config: &EmulatorConfig,
+    count: usize,
+    rng: &mut verilens::emulator::rng::Rng,
+) -> usize {
     let mut kills = 0;
-    for _ in 0..wanted {
-        let mut child = sync_command(&db, &running, &config).spawn().unwrap();
-        // Anywhere from start-up to several pages in: opening, the Summary, mid-page, mid-commit.
+    for _ in 0..count {
+        let mut child = sync_command(db, running, config).spawn().unwrap();
+        // Anywhere from start-up to several pages in: opening, the Summary, mid-page, mid-commit,
+        // building a bulk load's indexes.
         tokio::time::sleep(Duration::from_millis(20 + rng.below(1200))).await;
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -189,10 +203,41 @@ async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
         }
         child.wait().unwrap();
     }
-    assert!(kills * 4 >= wanted * 3, "only {kills} of {wanted} syncs were still running when killed");
-    let output = sync_command(&db, &running, &config).output().unwrap();
+    kills
+}
+
+fn sync_to_the_end(db: &std::path::Path, running: &RunningEmulator, config: &EmulatorConfig) {
+    let output = sync_command(db, running, config).output().unwrap();
     assert!(output.status.success(), "the final sync completes: {}", String::from_utf8_lossy(&output.stderr));
-    assert_complete_snapshot(&db, &config).await;
+}
+
+/// Half the kills land in a first sync, a bulk load; the other half in later syncs, which
+/// upsert the 36 hours the emulator's clock then moves on, within their 48-hour lookback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
+    let wanted = kills_wanted();
+    let (running, config) = emulator(|c| {
+        c.attempts = 5_000 * wanted as u64;
+        c.latency = Duration::from_millis(250);
+        c.now = Some(now_pinned(chrono::Duration::hours(-36)));
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let mut rng = verilens::emulator::rng::Rng::new(9);
+    let mut kills = kill_syncs(&db, &running, &config, wanted / 2, &mut rng).await;
+    sync_to_the_end(&db, &running, &config);
+    assert_complete_snapshot(&db, &config, None).await;
+
+    let later = now_pinned(chrono::Duration::zero());
+    running.emulator.set_clock(later);
+    kills += kill_syncs(&db, &running, &config, wanted - wanted / 2, &mut rng).await;
+    assert!(kills * 4 >= wanted * 3, "only {kills} of {wanted} syncs were still running when killed");
+    sync_to_the_end(&db, &running, &config);
+    assert_complete_snapshot(&db, &config, Some(later)).await;
+    let pool = store::open(&db).await.unwrap();
+    let bulk: Vec<bool> = sqlx::query_scalar("SELECT bulk FROM sync_runs ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert!(bulk[0] && bulk.len() > 2 && !bulk[bulk.len() - 1], "a bulk load, then upserts: {bulk:?}");
     println!("{kills} kills survived");
 }
 
@@ -236,41 +281,55 @@ async fn sigterm_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes() {
     assert!(pages < 60, "stopped early, after {pages} pages");
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(total, new, "the run's record counts the pages it wrote");
-    assert_rollups_match_attempts(&pool).await;
+    let indexes = store::missing_attempt_indexes(&pool).await.unwrap();
+    assert_eq!(indexes.len(), 3, "a first sync's bulk load builds its indexes when it ends, not before");
     pool.close().await;
 
     let output = sync_command(&db, &running, &config).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_complete_snapshot(&db, &config).await;
+    assert_complete_snapshot(&db, &config, None).await;
 }
 
+/// Both writers: the first sync's bulk load, and upserts with their rollups.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
     let (running, config) = emulator(|c| c.attempts = 30_000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("full.db");
     let client = client_for(&running.base_url(), &config, 0);
-    // About 3 MB of 4 KiB pages: the schema fits, the month of attempts does not.
-    let limits = store::OpenOptions { max_page_count: Some(800) };
-    let pool = store::open_with(&db, &limits).await.unwrap();
-    // Commits often, so that the disk fills up after some commits have landed.
-    let options = SyncOptions { slices: 1, commit_every: Duration::from_millis(20), ..SyncOptions::default() };
-    let error = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap_err();
-    assert!(matches!(error, SyncError::Store(store::StoreError::DiskFull(_))), "{error:?}");
-    assert!(error.to_string().contains("disk is full"), "{error}");
-    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
-    assert!(written > 0 && written < 30_000, "stopped part way, after {written} attempts");
-    let recorded: i64 = sqlx::query_scalar("SELECT attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
-    assert_eq!(recorded, written, "every written page is recorded with its attempts");
-    assert_rollups_match_attempts(&pool).await;
-    pool.close().await;
+    for bulk_first_sync in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("full.db");
+        // About 3 MB of 4 KiB pages: the schema fits, the month of attempts does not.
+        let limits = store::OpenOptions { max_page_count: Some(800) };
+        let pool = store::open_with(&db, &limits).await.unwrap();
+        // Commits often, so that the disk fills up after some commits have landed.
+        let options = SyncOptions {
+            slices: 1,
+            commit_every: Duration::from_millis(20),
+            bulk_first_sync,
+            ..SyncOptions::default()
+        };
+        let error = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap_err();
+        assert!(matches!(error, SyncError::Store(store::StoreError::DiskFull(_))), "{error:?}");
+        assert!(error.to_string().contains("disk is full"), "{error}");
+        let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+        assert!(written > 0 && written < 30_000, "stopped part way, after {written} attempts");
+        let recorded: i64 = sqlx::query_scalar("SELECT attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
+        assert_eq!(recorded, written, "every written page is recorded with its attempts");
+        if !bulk_first_sync {
+            assert_rollups_match_attempts(&pool).await;
+        }
+        pool.close().await;
 
-    // With space again, the next run finishes the window.
-    let pool = store::open(&db).await.unwrap();
-    let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
-    assert_eq!(report.api_total, report.snapshot_total);
-    pool.close().await;
-    assert_complete_snapshot(&db, &config).await;
+        // With space again, opening builds what a failed bulk load could not, and the next
+        // run finishes the window.
+        let pool = store::open(&db).await.unwrap();
+        assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
+        assert_rollups_match_attempts(&pool).await;
+        let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
+        assert_eq!(report.api_total, report.snapshot_total);
+        pool.close().await;
+        assert_complete_snapshot(&db, &config, None).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,6 +436,38 @@ async fn garbage_json_stops_the_run_with_the_first_bytes_and_keeps_what_was_writ
         other => panic!("expected an undecodable answer, got {other:?}"),
     }
     assert_failed_run_kept_the_first_page(&pool, "undecodable").await;
+}
+
+#[tokio::test]
+async fn an_attempt_listed_twice_in_a_first_sync_is_kept_once_in_its_newest_state() {
+    let url = broken_api(|| {
+        let mut repeat: Value = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
+        repeat["date_updated"] = "2020-08-11T18:40:00Z".into();
+        repeat["channel_data"]["message_status"] = "delivered".into();
+        let page = serde_json::json!({
+            "attempts": [repeat],
+            "meta": {
+                "key": "attempts", "page": 1, "page_size": 1, "first_page_url": "/v2/Attempts?PageSize=1&Page=0",
+                "previous_page_url": "/v2/Attempts?PageSize=1&Page=0", "url": "/v2/Attempts?PageSize=1&Page=1",
+                "next_page_url": null
+            }
+        });
+        axum::Json(page).into_response()
+    })
+    .await;
+    let (result, pool, _dir) = sync_against(&url, Duration::from_secs(5)).await;
+    result.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT sid, date_updated, message_status FROM attempts").fetch_all(&pool).await.unwrap();
+    let newest =
+        ("VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string(), "2020-08-11T18:40:00Z".to_string(), "delivered".into());
+    assert_eq!(rows, vec![newest]);
+    let (bulk, new): (bool, i64) =
+        sqlx::query_as("SELECT bulk, attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
+    assert!(bulk, "a first sync is a bulk load");
+    assert_eq!(new, 1, "the repeat is not counted as new");
+    assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
+    assert_rollups_match_attempts(&pool).await;
 }
 
 #[tokio::test]

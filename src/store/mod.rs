@@ -1,5 +1,6 @@
 //! The sqlite snapshot: connection, migrations, upserts and the sync's bookkeeping.
 
+mod bulk;
 mod queries;
 mod rollups;
 mod runs;
@@ -7,12 +8,15 @@ mod runs;
 use std::path::Path;
 use std::str::FromStr;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{Attempt, twilio_time};
+pub use bulk::{
+    build_attempt_indexes, drop_attempt_indexes, insert_attempts_unindexed, missing_attempt_indexes, snapshot_is_empty,
+};
 pub use queries::*;
 pub use rollups::{
     AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, ROLLUP_VERSION,
@@ -105,6 +109,11 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .await
         .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
     migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
+    let bulk_load_open = interrupted_run(&pool).await?.is_some_and(|run| run.bulk);
+    if !bulk_load_open && !missing_attempt_indexes(&pool).await?.is_empty() {
+        tracing::info!("building the indexes of {shown}, which a first sync that failed left unbuilt");
+        build_attempt_indexes(&pool).await?;
+    }
     if !rollups_current(&pool).await? {
         tracing::info!("building the rollups of {shown} from its attempts");
         rebuild_rollups(&pool).await?;
@@ -256,13 +265,8 @@ async fn upsert(
     let stored_facts = rollups::verification_facts(tx, &verification_sids).await?;
     let stored: HashMap<&str, &str> = stored_facts.iter().map(|f| (f.sid.as_str(), f.date_updated.as_str())).collect();
 
-    let mut seen = HashSet::default();
     let mut changed = Vec::with_capacity(attempts.len());
-    for attempt in attempts {
-        if !seen.insert(attempt.sid.as_str()) {
-            continue;
-        }
-        let updated = twilio_time::format(&attempt.date_updated);
+    for (attempt, updated) in newest_per_sid(attempts) {
         match stored.get(attempt.sid.as_str()) {
             None => count.new += 1,
             Some(previous) if **previous < *updated => count.updated += 1,
@@ -275,35 +279,8 @@ async fn upsert(
     // IGNORE` cannot, and this transaction already knows which SIDs it holds.
     let (updated, new): (Vec<_>, Vec<_>) =
         changed.iter().partition(|(attempt, _)| stored.contains_key(attempt.sid.as_str()));
-    for chunk in new.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT OR IGNORE INTO attempts ({ATTEMPT_COLUMNS}) "));
-        insert.push_values(chunk, |mut row, (attempt, updated)| {
-            let data = attempt.channel_data.as_ref();
-            let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
-            row.push_bind(attempt.sid.as_str())
-                .push_bind(attempt.account_sid.as_str())
-                .push_bind(attempt.service_sid.as_str())
-                .push_bind(attempt.verification_sid.as_str())
-                .push_bind(twilio_time::format(&attempt.date_created))
-                .push_bind(updated.as_str())
-                .push_bind(attempt.conversion_status.as_str())
-                .push_bind(attempt.channel.as_str())
-                .push_bind(price_value(attempt))
-                .push_bind(price_unit(attempt))
-                .push_bind(field(|d| d.to.as_deref()))
-                .push_bind(field(|d| d.status.as_deref()))
-                .push_bind(field(|d| d.message_status.as_deref()))
-                .push_bind(field(|d| d.call_status.as_deref()))
-                .push_bind(field(|d| d.error_code.as_deref()))
-                .push_bind(field(|d| d.country.as_deref()))
-                .push_bind(data.and_then(|d| d.code_length).map(i64::from))
-                .push_bind(field(|d| d.locale.as_deref()))
-                .push_bind(field(|d| d.mcc.as_deref()))
-                .push_bind(field(|d| d.mnc.as_deref()))
-                .push_bind(field(|d| d.carrier.as_deref()));
-        });
-        insert.build().execute(&mut **tx).await?;
-    }
+    let new: Vec<(&Attempt, &str)> = new.into_iter().map(|(attempt, updated)| (*attempt, updated.as_str())).collect();
+    insert_new(tx, &new).await?;
     for chunk in updated.chunks(ROWS_PER_STATEMENT) {
         let mut update = QueryBuilder::<Sqlite>::new(
             "UPDATE attempts SET date_updated = v.column2, conversion_status = v.column3, price = v.column4, \
@@ -334,4 +311,87 @@ async fn upsert(
         rollups::add_changes(delta, &stored_facts, &changed_facts);
     }
     Ok(count)
+}
+
+/// Each SID's newest attempt (by `date_updated`, then the later listed), in the order
+/// given, with its `date_updated` formatted as stored.
+fn newest_per_sid(attempts: &[Attempt]) -> Vec<(&Attempt, String)> {
+    let updated: Vec<String> = attempts.iter().map(|a| twilio_time::format(&a.date_updated)).collect();
+    let mut newest: HashMap<&str, usize> = HashMap::default();
+    for (index, attempt) in attempts.iter().enumerate() {
+        let slot = newest.entry(attempt.sid.as_str()).or_insert(index);
+        if updated[*slot] <= updated[index] {
+            *slot = index;
+        }
+    }
+    attempts
+        .iter()
+        .zip(updated)
+        .enumerate()
+        .filter(|(index, (attempt, _))| newest[attempt.sid.as_str()] == *index)
+        .map(|(_, row)| row)
+        .collect()
+}
+
+/// Inserts attempts, with their formatted `date_updated`, as new rows; a SID already
+/// stored keeps its row.
+async fn insert_new(tx: &mut Transaction<'_, Sqlite>, rows: &[(&Attempt, &str)]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT OR IGNORE INTO attempts ({ATTEMPT_COLUMNS}) "));
+        insert.push_values(chunk, |mut row, (attempt, updated)| {
+            let data = attempt.channel_data.as_ref();
+            let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
+            row.push_bind(attempt.sid.as_str())
+                .push_bind(attempt.account_sid.as_str())
+                .push_bind(attempt.service_sid.as_str())
+                .push_bind(attempt.verification_sid.as_str())
+                .push_bind(twilio_time::format(&attempt.date_created))
+                .push_bind(*updated)
+                .push_bind(attempt.conversion_status.as_str())
+                .push_bind(attempt.channel.as_str())
+                .push_bind(price_value(attempt))
+                .push_bind(price_unit(attempt))
+                .push_bind(field(|d| d.to.as_deref()))
+                .push_bind(field(|d| d.status.as_deref()))
+                .push_bind(field(|d| d.message_status.as_deref()))
+                .push_bind(field(|d| d.call_status.as_deref()))
+                .push_bind(field(|d| d.error_code.as_deref()))
+                .push_bind(field(|d| d.country.as_deref()))
+                .push_bind(data.and_then(|d| d.code_length).map(i64::from))
+                .push_bind(field(|d| d.locale.as_deref()))
+                .push_bind(field(|d| d.mcc.as_deref()))
+                .push_bind(field(|d| d.mnc.as_deref()))
+                .push_bind(field(|d| d.carrier.as_deref()));
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(sid: &str, date_updated: &str) -> Attempt {
+        let mut json: serde_json::Value = serde_json::from_str(include_str!("../../tests/data/attempt.json")).unwrap();
+        json["sid"] = sid.into();
+        json["date_updated"] = date_updated.into();
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_sid_listed_twice_keeps_its_newest_state() {
+        let attempts = [
+            attempt("VL1", "2026-11-25T10:00:05Z"),
+            attempt("VL2", "2026-11-25T10:00:00Z"),
+            attempt("VL1", "2026-11-25T10:00:09Z"),
+            attempt("VL1", "2026-11-25T10:00:01Z"),
+        ];
+        let kept: Vec<(&str, String)> =
+            newest_per_sid(&attempts).into_iter().map(|(a, updated)| (a.sid.as_str(), updated)).collect();
+        assert_eq!(
+            kept,
+            vec![("VL2", "2026-11-25T10:00:00Z".to_string()), ("VL1", "2026-11-25T10:00:09Z".to_string())]
+        );
+    }
 }

@@ -9,14 +9,22 @@ pub async fn watermark(pool: &SqlitePool) -> Result<Option<String>, StoreError> 
     Ok(sqlx::query_scalar("SELECT watermark FROM sync_state WHERE id = 1").fetch_optional(pool).await?)
 }
 
-/// Records that a run is starting; returns its id.
-pub async fn start_run(pool: &SqlitePool, started_at: &str, window: (&str, &str)) -> Result<i64, StoreError> {
+/// Records that a run is starting; returns its id. A `bulk` run loads an empty snapshot
+/// without indexes (`build_attempt_indexes` ends it).
+pub async fn start_run(
+    pool: &SqlitePool,
+    started_at: &str,
+    window: (&str, &str),
+    bulk: bool,
+) -> Result<i64, StoreError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO sync_runs (started_at, window_start, window_end, status) VALUES (?, ?, ?, 'running') RETURNING id",
+        "INSERT INTO sync_runs (started_at, window_start, window_end, status, bulk) VALUES (?, ?, ?, 'running', ?) \
+         RETURNING id",
     )
     .bind(started_at)
     .bind(window.0)
     .bind(window.1)
+    .bind(bulk)
     .fetch_one(pool)
     .await?;
     Ok(id)
@@ -38,6 +46,16 @@ pub async fn record_pages(
     .bind(run_id)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Takes back attempts a run counted as new that turned out to be repeats.
+pub async fn uncount_new_attempts(pool: &SqlitePool, run_id: i64, repeats: u64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sync_runs SET attempts_new = attempts_new - ? WHERE id = ?")
+        .bind(repeats as i64)
+        .bind(run_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -97,12 +115,14 @@ pub struct RunWindow {
     pub id: i64,
     pub window_start: String,
     pub window_end: String,
+    /// Loads an empty snapshot without indexes.
+    pub bulk: bool,
 }
 
 /// The latest run still marked running, if any.
 pub async fn interrupted_run(pool: &SqlitePool) -> Result<Option<RunWindow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, window_start, window_end FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1",
+        "SELECT id, window_start, window_end, bulk FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1",
     )
     .fetch_optional(pool)
     .await?)

@@ -3,7 +3,9 @@
 //! A run covers `[start, end)`: the first run the whole 30-day window, later runs
 //! from the watermark less 48 hours, because statuses and prices settle late.
 //! Upserts by SID make every step idempotent, so a run killed at any point is
-//! simply redone by the next one.
+//! simply redone by the next one. A first sync into an empty snapshot is a bulk load:
+//! its attempts go in without indexes, and the indexes and rollups are built once it
+//! has every page; a load that stops before then is resumed, one that fails is indexed.
 
 mod progress;
 
@@ -68,6 +70,13 @@ impl StopSignal {
     }
 }
 
+/// Where the writer writes: its run, and whether that run is a bulk load.
+#[derive(Clone, Copy)]
+struct WriteTarget {
+    run_id: i64,
+    bulk: bool,
+}
+
 /// A page for the writer: its attempts, and where its slice goes on.
 struct PageWrite {
     slice: i64,
@@ -90,6 +99,9 @@ pub struct SyncOptions {
     /// How long the writer's transaction stays open: a crash loses at most this much
     /// work (fetched again by the next run); longer transactions ingest faster.
     pub commit_every: std::time::Duration,
+    /// Whether a first sync loads the empty snapshot without indexes and builds them at
+    /// the end (several times faster), rather than keeping them, and the rollups, as it goes.
+    pub bulk_first_sync: bool,
     pub stop: StopSignal,
 }
 
@@ -101,6 +113,7 @@ impl Default for SyncOptions {
             page_size: 1000,
             slices: 4,
             commit_every: std::time::Duration::from_secs(10),
+            bulk_first_sync: true,
             stop: StopSignal::default(),
         }
     }
@@ -132,6 +145,8 @@ pub async fn sync_once(
         tracing::info!("resuming interrupted sync run {} ({}..{})", run.id, run.window_start, run.window_end);
         complete_run(pool, client, progress, options, run).await?;
     }
+    // A first sync that failed left its load without indexes: build them before going on.
+    store::build_attempt_indexes(pool).await?;
     let run = plan_run(pool, options).await?;
     complete_run(pool, client, progress, options, run).await
 }
@@ -149,7 +164,14 @@ async fn complete_run(
         store::advance_hour_horizon(pool, &twilio_time::format(&horizon)).await?;
     }
     progress.start(&from, &to);
-    let outcome = run_window(pool, client, progress, options, &run).await;
+    if run.bulk {
+        store::drop_attempt_indexes(pool).await?;
+    }
+    let mut outcome = run_window(pool, client, progress, options, &run).await;
+    if run.bulk && outcome.is_ok() {
+        tracing::info!("building the snapshot's indexes and rollups");
+        outcome = finish_bulk_load(pool, run.id).await.and(outcome);
+    }
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
         Ok(api_total) => {
@@ -176,6 +198,12 @@ async fn complete_run(
         Err(SyncError::Stopped) => Err(SyncError::Stopped),
         Err(e) => {
             store::finish_run(pool, run.id, &finished, Err(e.to_string())).await?;
+            if run.bulk {
+                // Otherwise the next sync or start builds them.
+                if let Err(e) = store::build_attempt_indexes(pool).await {
+                    tracing::warn!("the snapshot's indexes could not be built yet: {e}");
+                }
+            }
             Err(e)
         }
     };
@@ -183,18 +211,29 @@ async fn complete_run(
     result
 }
 
+/// Builds the indexes and rollups of a bulk run's load.
+async fn finish_bulk_load(pool: &SqlitePool, run_id: i64) -> Result<(), SyncError> {
+    let repeats = store::build_attempt_indexes(pool).await?;
+    if repeats > 0 {
+        tracing::warn!("the Attempts API listed {repeats} attempts twice; the snapshot keeps each once");
+        store::uncount_new_attempts(pool, run_id, repeats).await?;
+    }
+    Ok(())
+}
+
 /// Creates a run for the window ending now, cut into time slices.
 async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
     let start = window_start(store::watermark(pool).await?.as_deref(), now, options);
     let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
-    let id = store::start_run(pool, &to, (&from, &to)).await?;
+    let bulk = options.bulk_first_sync && store::snapshot_is_empty(pool).await?;
+    let id = store::start_run(pool, &to, (&from, &to), bulk).await?;
     let slices: Vec<(String, String)> = slice_window(start, now, options.slices)
         .into_iter()
         .map(|(a, b)| (twilio_time::format(&a), twilio_time::format(&b)))
         .collect();
     store::create_slices(pool, id, &slices).await?;
-    Ok(store::RunWindow { id, window_start: from, window_end: to })
+    Ok(store::RunWindow { id, window_start: from, window_end: to, bulk })
 }
 
 /// Where a run starts: the watermark less the lookback, never before Twilio's window.
@@ -231,7 +270,8 @@ async fn run_window(
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
-    let writer = tokio::spawn(write_pages(pool.clone(), run.id, pages, progress.clone(), options.commit_every));
+    let target = WriteTarget { run_id: run.id, bulk: run.bulk };
+    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), options.commit_every));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
@@ -262,14 +302,14 @@ async fn run_window(
 /// snapshot, not with its pages.
 async fn write_pages(
     pool: SqlitePool,
-    run_id: i64,
+    target: WriteTarget,
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
     progress: SyncProgress,
     commit_every: std::time::Duration,
 ) -> Result<(), StoreError> {
     while let Some(first) = pages.recv().await {
         let mut tx = store::begin_write(&pool).await?;
-        let mut rollups = store::PendingRollups::new(&mut tx).await?;
+        let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
         let started = std::time::Instant::now();
         let mut next = Some(first);
         while let Some(first) = next.take() {
@@ -280,14 +320,16 @@ async fn write_pages(
                     Err(_) => break,
                 }
             }
-            write_batch(&mut tx, &mut rollups, run_id, batch, &progress).await?;
+            write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
             let left = commit_every.saturating_sub(started.elapsed());
             if !left.is_zero() {
                 // `None` once the time is up or the walkers are done: then it commits.
                 next = tokio::time::timeout(left, pages.recv()).await.ok().flatten();
             }
         }
-        store::write_rollups(&mut tx, rollups).await?;
+        if let Some(rollups) = rollups {
+            store::write_rollups(&mut tx, rollups).await?;
+        }
         tx.commit().await?;
     }
     Ok(())
@@ -296,14 +338,18 @@ async fn write_pages(
 /// Writes a batch of pages in one statement group, each with its slice's progress.
 async fn write_batch(
     tx: &mut Transaction<'_, Sqlite>,
-    rollups: &mut store::PendingRollups,
+    rollups: Option<&mut store::PendingRollups>,
     run_id: i64,
     mut batch: Vec<PageWrite>,
     progress: &SyncProgress,
 ) -> Result<(), StoreError> {
     let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
     let attempts: Vec<crate::model::Attempt> = batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
-    let count = store::upsert_attempts_pending(tx, &attempts, rollups).await?;
+    let count = match rollups {
+        Some(rollups) => store::upsert_attempts_pending(tx, &attempts, rollups).await?,
+        // A bulk load: its rollups are built with its indexes, when it ends.
+        None => store::insert_attempts_unindexed(tx, &attempts).await?,
+    };
     store::record_pages(tx, run_id, batch.len() as u64, count).await?;
     // In arrival order, so a slice's last page in the batch sets where it goes on.
     for page in &batch {

@@ -1,0 +1,102 @@
+//! The first sync's bulk load. Inserting random SIDs into live indexes costs a B-tree
+//! descent per index and attempt; an empty snapshot is instead loaded without indexes,
+//! and its indexes and rollups are built once, by sorting, when the load ends.
+
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::{StoreError, UpsertCount, rollups};
+use crate::model::Attempt;
+
+/// The indexes of `attempts`, as the migrations create them.
+const ATTEMPT_INDEXES: [(&str, &str); 3] = [
+    ("attempts_by_date", "CREATE INDEX IF NOT EXISTS attempts_by_date ON attempts (date_created DESC, sid DESC)"),
+    ("attempts_by_verification", "CREATE INDEX IF NOT EXISTS attempts_by_verification ON attempts (verification_sid)"),
+    ("attempts_by_sid", "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_sid ON attempts (sid)"),
+];
+
+/// Whether the snapshot holds no attempt at all.
+pub async fn snapshot_is_empty(pool: &SqlitePool) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM attempts)").fetch_one(pool).await?)
+}
+
+/// The indexes of `attempts` the snapshot lacks: those of a bulk load that has not ended.
+pub async fn missing_attempt_indexes(pool: &SqlitePool) -> Result<Vec<&'static str>, StoreError> {
+    let present: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts'")
+            .fetch_all(pool)
+            .await?;
+    Ok(ATTEMPT_INDEXES.iter().map(|(name, _)| *name).filter(|name| !present.iter().any(|p| p == name)).collect())
+}
+
+/// Drops the indexes of `attempts` for a bulk load.
+pub async fn drop_attempt_indexes(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = super::begin_write(pool).await?;
+    for (name, _) in ATTEMPT_INDEXES {
+        sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends attempts to a bulk load, without rollups: `build_attempt_indexes` makes them.
+/// An attempt repeated within `attempts` is written once, in its newest state; one
+/// repeated across calls is removed when the load ends.
+pub async fn insert_attempts_unindexed(
+    tx: &mut Transaction<'_, Sqlite>,
+    attempts: &[Attempt],
+) -> Result<UpsertCount, StoreError> {
+    let newest = super::newest_per_sid(attempts);
+    let rows: Vec<(&Attempt, &str)> = newest.iter().map(|(attempt, updated)| (*attempt, updated.as_str())).collect();
+    super::insert_new(tx, &rows).await?;
+    Ok(UpsertCount { new: rows.len() as u64, updated: 0 })
+}
+
+/// Ends a bulk load: builds the missing indexes of `attempts` and rebuilds the rollups,
+/// in one transaction. Does nothing when no index is missing. An attempt the load holds
+/// twice keeps its newest row; returns how many rows that removed.
+pub async fn build_attempt_indexes(pool: &SqlitePool) -> Result<u64, StoreError> {
+    if missing_attempt_indexes(pool).await?.is_empty() {
+        return Ok(0);
+    }
+    // The write lock, held from before the rollups are read until they are written, keeps
+    // any other writer from changing the attempts in between.
+    let mut tx = super::begin_write(pool).await?;
+    let horizon = rollups::hour_horizon(&mut tx).await?;
+    // The rollups are read on another connection (they need no index) while this one
+    // builds the indexes: one on each core.
+    let mut reader = pool.acquire().await?;
+    let (indexed, computed) =
+        tokio::join!(create_indexes(&mut tx), rollups::read_rollups(&mut reader, horizon.clone()));
+    drop(reader);
+    let (computed, removed) = match indexed {
+        Ok(()) => (computed?.0, 0),
+        Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            let removed = remove_duplicates(&mut tx).await?;
+            create_indexes(&mut tx).await?;
+            (rollups::read_rollups(&mut tx, horizon).await?.0, removed)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    rollups::replace_rollups(&mut tx, computed).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
+    for (_, create) in ATTEMPT_INDEXES {
+        sqlx::query(create).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Keeps one row per SID: the newest `date_updated`, then the last written.
+async fn remove_duplicates(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
+    let removed = sqlx::query(
+        "DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER \
+         (PARTITION BY sid ORDER BY date_updated DESC, rowid DESC) AS rank FROM attempts) WHERE rank > 1)",
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(removed)
+}
