@@ -135,13 +135,13 @@ struct AttemptMeasures {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct VerificationCell {
     grain: Grain,
+    unconverted_channels: i64,
+    converted_channels: i64,
     error_key: String,
     period: String,
     country: String,
     carrier: String,
     service_sid: String,
-    unconverted_channels: i64,
-    converted_channels: i64,
 }
 
 /// A row of `irregular_attempts`.
@@ -170,15 +170,51 @@ struct HourCell {
 /// Hours a sync keeps at hour grain before its window's end: a 24-hour view and the one before it.
 pub const HOUR_GRAIN_HOURS: i64 = 72;
 
+/// Rollup cells, looked up by borrowed keys (`…Key`): most attempts land in a cell that
+/// exists, and building its owned key first would cost a dozen allocations each.
+type CellMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
+
+/// Implements a borrowed lookup key for a cell: the same fields, in the same order, as
+/// `&str` where the cell has `String`, so both hash alike.
+macro_rules! cell_key {
+    ($key:ident => $cell:ident { $($copied:ident: $copied_ty:ty),* ; $($text:ident),* }) => {
+        #[derive(Hash)]
+        struct $key<'a> {
+            $($copied: $copied_ty,)*
+            $($text: &'a str,)*
+        }
+
+        impl hashbrown::Equivalent<$cell> for $key<'_> {
+            fn equivalent(&self, cell: &$cell) -> bool {
+                $(self.$copied == cell.$copied &&)* $(self.$text == cell.$text)&&*
+            }
+        }
+
+        impl From<&$key<'_>> for $cell {
+            fn from(key: &$key<'_>) -> $cell {
+                $cell { $($copied: key.$copied,)* $($text: key.$text.to_string(),)* }
+            }
+        }
+    };
+}
+
+cell_key!(AttemptCellKey => AttemptCell {
+    grain: Grain; period, country, carrier, channel, service_sid, error_code, conversion_status, currency
+});
+cell_key!(VerificationCellKey => VerificationCell {
+    grain: Grain, unconverted_channels: i64, converted_channels: i64; error_key, period, country, carrier, service_sid
+});
+cell_key!(HourCellKey => HourCell { ; hour, country, carrier, channel });
+
 /// Changes to the rollups, summed in memory and written at once.
 #[derive(Default)]
 pub struct RollupDelta {
     /// Hour-grain rows before this hour are neither written nor read.
     hour_horizon: String,
-    attempts: HashMap<AttemptCell, AttemptMeasures>,
-    verifications: HashMap<VerificationCell, i64>,
+    attempts: CellMap<AttemptCell, AttemptMeasures>,
+    verifications: CellMap<VerificationCell, i64>,
     irregular: HashMap<IrregularAttempt, i64>,
-    hours: HashMap<HourCell, [i64; 4]>,
+    hours: CellMap<HourCell, [i64; 4]>,
 }
 
 fn is_delivered(message_status: &str) -> bool {
@@ -202,13 +238,13 @@ impl RollupDelta {
     pub fn attempt(&mut self, facts: &AttemptFacts, sign: i64) {
         let delivered = i64::from(is_delivered(&facts.message_status));
         let finalized = i64::from(is_final(&facts.message_status));
-        let hour = HourCell {
-            hour: Grain::Hour.period(&facts.date_created).to_string(),
-            country: facts.country.clone(),
-            carrier: facts.carrier.clone(),
-            channel: facts.channel.clone(),
+        let hour = HourCellKey {
+            hour: Grain::Hour.period(&facts.date_created),
+            country: &facts.country,
+            carrier: &facts.carrier,
+            channel: &facts.channel,
         };
-        let counts = self.hours.entry(hour).or_default();
+        let counts = self.hours.entry_ref(&hour).or_default();
         counts[0] += sign;
         counts[1] += sign * i64::from(facts.conversion_status == "converted");
         counts[2] += sign * delivered;
@@ -217,18 +253,18 @@ impl RollupDelta {
             if self.skips(grain, &facts.date_created) {
                 continue;
             }
-            let cell = AttemptCell {
+            let cell = AttemptCellKey {
                 grain,
-                period: grain.period(&facts.date_created).to_string(),
-                country: facts.country.clone(),
-                carrier: facts.carrier.clone(),
-                channel: facts.channel.clone(),
-                service_sid: facts.service_sid.clone(),
-                error_code: facts.error_code.clone(),
-                conversion_status: facts.conversion_status.clone(),
-                currency: facts.currency.clone(),
+                period: grain.period(&facts.date_created),
+                country: &facts.country,
+                carrier: &facts.carrier,
+                channel: &facts.channel,
+                service_sid: &facts.service_sid,
+                error_code: &facts.error_code,
+                conversion_status: &facts.conversion_status,
+                currency: &facts.currency,
             };
-            let m = self.attempts.entry(cell).or_default();
+            let m = self.attempts.entry_ref(&cell).or_default();
             m.attempts += sign;
             m.delivered += sign * delivered;
             m.finalized += sign * finalized;
@@ -283,17 +319,17 @@ impl RollupDelta {
                 }
             }
             for (error_key, (unconverted_channels, converted_channels)) in by_error {
-                let cell = VerificationCell {
+                let cell = VerificationCellKey {
                     grain,
-                    error_key: error_key.to_string(),
-                    period: period.to_string(),
-                    country: first.country.clone(),
-                    carrier: first.carrier.clone(),
-                    service_sid: first.service_sid.clone(),
                     unconverted_channels,
                     converted_channels,
+                    error_key,
+                    period,
+                    country: &first.country,
+                    carrier: &first.carrier,
+                    service_sid: &first.service_sid,
                 };
-                *self.verifications.entry(cell).or_default() += sign;
+                *self.verifications.entry_ref(&cell).or_default() += sign;
             }
         }
     }
