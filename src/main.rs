@@ -66,7 +66,9 @@ struct TwilioArgs {
 
 impl TwilioArgs {
     fn sync_options(&self) -> SyncOptions {
-        SyncOptions { commit_every: self.commit_every, ..SyncOptions::default() }
+        // A bulk load fills the dashboard only when it ends: worth it only when pages can
+        // come faster than upserts keep up with, which a rate limit never allows.
+        SyncOptions { commit_every: self.commit_every, bulk_first_sync: self.rate_limit == 0, ..SyncOptions::default() }
     }
 }
 
