@@ -174,12 +174,12 @@ async fn complete_run(
     }
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
-        Ok(api_total) => {
-            let snapshot_total = store::count_attempts_between(pool, &from, &to).await?;
+        Ok((api_total, checked_from)) => {
+            let snapshot_total = store::count_attempts_between(pool, &checked_from, &to).await?;
             store::finish_run(pool, run.id, &finished, Ok((api_total, snapshot_total))).await?;
             if api_total != snapshot_total {
                 tracing::warn!(
-                    "snapshot holds {snapshot_total} attempts for {from}..{to}, the Attempts API reports {api_total}"
+                    "snapshot holds {snapshot_total} attempts for {checked_from}..{to}, the Attempts API reports {api_total}"
                 );
             }
             let (pages, attempts_new, attempts_updated) = store::run_counts(pool, run.id).await?;
@@ -251,14 +251,15 @@ pub fn slice_window(start: DateTime<Utc>, end: DateTime<Utc>, count: u32) -> Vec
         .collect()
 }
 
-/// Walks every unfinished slice of the run at once; returns the Summary's total for the window.
+/// Walks every unfinished slice of the run at once; returns the Summary's total for the
+/// window, and where that count starts.
 async fn run_window(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
     run: &store::RunWindow,
-) -> Result<u64, SyncError> {
+) -> Result<(u64, String), SyncError> {
     let summary_query = SummaryQuery {
         date_created_after: Some(run.window_start.clone()),
         date_created_before: Some(run.window_end.clone()),
@@ -290,7 +291,12 @@ async fn run_window(
     }
     writer.await.expect("the snapshot writer panicked")?;
     walked?;
-    Ok(stop.unless_stopped(client.fetch_summary(&summary_query)).await?.total_attempts)
+    // Twilio forgets attempts past its window while a run goes on, and the snapshot keeps
+    // them: the check starts where Twilio's window will start (with a margin) when it answers.
+    let oldest_kept = twilio_time::format(&(Utc::now() + Duration::seconds(5) - Duration::days(options.window_days)));
+    let checked_from = run.window_start.clone().max(oldest_kept);
+    let check = SummaryQuery { date_created_after: Some(checked_from.clone()), ..summary_query };
+    Ok((stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts, checked_from))
 }
 
 /// Writes pages as they come: all waiting pages in one statement group, each with its
