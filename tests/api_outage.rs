@@ -65,8 +65,9 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     let pool = store::open(&dir.path().join("outage.db")).await.unwrap();
     let progress = SyncProgress::default();
     let good = client(&running.base_url(), &account, &token, Duration::from_secs(15));
-    let synced = sync_once(&pool, &good, &progress, &SyncOptions::default()).await.unwrap();
-    let total = format_count(synced.snapshot_total);
+    sync_once(&pool, &good, &progress, &SyncOptions::default()).await.unwrap();
+    let synced: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    let total = format_count(synced as u64);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
