@@ -89,7 +89,8 @@ async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// Keeps one row per SID: the newest `date_updated`, then the last written.
+/// Keeps one row per SID: the newest `date_updated`, then the last written; the bulk run
+/// that wrote the repeats no longer counts them as new.
 async fn remove_duplicates(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
     let removed = sqlx::query(
         "DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER \
@@ -98,5 +99,11 @@ async fn remove_duplicates(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, Stor
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    sqlx::query(
+        "UPDATE sync_runs SET attempts_new = attempts_new - ? WHERE id = (SELECT MAX(id) FROM sync_runs WHERE bulk = 1)",
+    )
+    .bind(removed as i64)
+    .execute(&mut **tx)
+    .await?;
     Ok(removed)
 }

@@ -49,16 +49,6 @@ pub async fn record_pages(
     Ok(())
 }
 
-/// Takes back attempts a run counted as new that turned out to be repeats.
-pub async fn uncount_new_attempts(pool: &SqlitePool, run_id: i64, repeats: u64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sync_runs SET attempts_new = attempts_new - ? WHERE id = ?")
-        .bind(repeats as i64)
-        .bind(run_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// Closes a run; a complete run moves the watermark to its window's end.
 pub async fn finish_run(
     pool: &SqlitePool,

@@ -170,7 +170,7 @@ async fn complete_run(
     let mut outcome = run_window(pool, client, progress, options, &run).await;
     if run.bulk && outcome.is_ok() {
         tracing::info!("building the snapshot's indexes and rollups");
-        outcome = finish_bulk_load(pool, run.id).await.and(outcome);
+        outcome = finish_bulk_load(pool).await.and(outcome);
     }
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
@@ -212,11 +212,10 @@ async fn complete_run(
 }
 
 /// Builds the indexes and rollups of a bulk run's load.
-async fn finish_bulk_load(pool: &SqlitePool, run_id: i64) -> Result<(), SyncError> {
+async fn finish_bulk_load(pool: &SqlitePool) -> Result<(), SyncError> {
     let repeats = store::build_attempt_indexes(pool).await?;
     if repeats > 0 {
         tracing::warn!("the Attempts API listed {repeats} attempts twice; the snapshot keeps each once");
-        store::uncount_new_attempts(pool, run_id, repeats).await?;
     }
     Ok(())
 }
