@@ -4,6 +4,7 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use super::rollups::LoadRollups;
 use super::{StoreError, UpsertCount, rollups};
 use crate::model::Attempt;
 
@@ -38,6 +39,17 @@ pub async fn drop_attempt_indexes(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Rollups for a bulk load's writer to sum as it writes, when the snapshot holds no
+/// attempt yet (so that the writer writes every attempt the load ends with); `None` for
+/// a load that resumes one stopped part way.
+pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM attempts)").fetch_one(&mut *tx).await?;
+    let horizon = rollups::hour_horizon(&mut tx).await?;
+    tx.commit().await?;
+    Ok(empty.then(|| LoadRollups::new(horizon)))
+}
+
 /// Appends attempts to a bulk load, without rollups: `build_attempt_indexes` makes them.
 /// An attempt repeated within `attempts` is written once, in its newest state; one
 /// repeated across calls is removed when the load ends.
@@ -51,10 +63,12 @@ pub async fn insert_attempts_unindexed(
     Ok(UpsertCount { new: rows.len() as u64, updated: 0 })
 }
 
-/// Ends a bulk load: builds the missing indexes of `attempts` and rebuilds the rollups,
-/// in one transaction. Does nothing when no index is missing. An attempt the load holds
-/// twice keeps its newest row; returns how many rows that removed.
-pub async fn build_attempt_indexes(pool: &SqlitePool) -> Result<u64, StoreError> {
+/// Ends a bulk load: builds the missing indexes of `attempts` and the rollups, in one
+/// transaction; `summed` are the rollups its writer summed, when it wrote every attempt
+/// the snapshot holds, and otherwise they are read from the attempts. Does nothing when
+/// no index is missing. An attempt the load holds twice keeps its newest row; returns how
+/// many rows that removed.
+pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups>) -> Result<u64, StoreError> {
     if missing_attempt_indexes(pool).await?.is_empty() {
         return Ok(0);
     }
@@ -62,24 +76,37 @@ pub async fn build_attempt_indexes(pool: &SqlitePool) -> Result<u64, StoreError>
     // any other writer from changing the attempts in between.
     let mut tx = super::begin_write(pool).await?;
     let horizon = rollups::hour_horizon(&mut tx).await?;
-    // The rollups are read on another connection (they need no index) while this one
-    // builds the indexes: one on each core.
-    let mut reader = pool.acquire().await?;
-    let (indexed, computed) =
-        tokio::join!(create_indexes(&mut tx), rollups::read_rollups(&mut reader, horizon.clone()));
-    drop(reader);
-    let (computed, removed) = match indexed {
-        Ok(()) => (computed?.0, 0),
-        Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+    let (indexed, rollups) = match summed {
+        Some(summed) => (create_indexes(&mut tx).await, LoadedRollups::Summed(summed)),
+        None => {
+            // The rollups are read on another connection (they need no index) while this
+            // one builds the indexes: one on each core.
+            let mut reader = pool.acquire().await?;
+            let (indexed, read) =
+                tokio::join!(create_indexes(&mut tx), rollups::read_rollups(&mut reader, horizon.clone()));
+            (indexed, LoadedRollups::Read(read.map(|(delta, _)| delta)))
+        }
+    };
+    let (computed, removed) = match (indexed, rollups) {
+        (Ok(()), LoadedRollups::Summed(summed)) => (summed.finish(&mut tx).await?, 0),
+        (Ok(()), LoadedRollups::Read(read)) => (read?, 0),
+        // The load holds an attempt twice, and what was summed or read counted it twice.
+        (Err(sqlx::Error::Database(e)), _) if e.kind() == sqlx::error::ErrorKind::UniqueViolation => {
             let removed = remove_duplicates(&mut tx).await?;
             create_indexes(&mut tx).await?;
             (rollups::read_rollups(&mut tx, horizon).await?.0, removed)
         }
-        Err(e) => return Err(e.into()),
+        (Err(e), _) => return Err(e.into()),
     };
     rollups::replace_rollups(&mut tx, computed).await?;
     tx.commit().await?;
     Ok(removed)
+}
+
+/// A bulk load's rollups: summed by its writer, or read from its attempts.
+enum LoadedRollups {
+    Summed(LoadRollups),
+    Read(Result<rollups::RollupDelta, StoreError>),
 }
 
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {

@@ -15,13 +15,14 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{Attempt, twilio_time};
 pub use bulk::{
-    build_attempt_indexes, drop_attempt_indexes, insert_attempts_unindexed, missing_attempt_indexes, snapshot_is_empty,
+    build_attempt_indexes, drop_attempt_indexes, insert_attempts_unindexed, missing_attempt_indexes, rollups_to_sum,
+    snapshot_is_empty,
 };
 pub use queries::*;
 pub use rollups::{
-    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, ROLLUP_VERSION,
-    RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups, rebuild_rollups,
-    rollup_generation, rollups_current,
+    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups,
+    ROLLUP_VERSION, RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups,
+    rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
 
@@ -112,7 +113,7 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
     let bulk_load_open = interrupted_run(&pool).await?.is_some_and(|run| run.bulk);
     if !bulk_load_open && !missing_attempt_indexes(&pool).await?.is_empty() {
         tracing::info!("building the indexes of {shown}, which a first sync that failed left unbuilt");
-        build_attempt_indexes(&pool).await?;
+        build_attempt_indexes(&pool, None).await?;
     }
     if !rollups_current(&pool).await? {
         tracing::info!("building the rollups of {shown} from its attempts");

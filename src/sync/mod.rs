@@ -146,7 +146,7 @@ pub async fn sync_once(
         complete_run(pool, client, progress, options, run).await?;
     }
     // A first sync that failed left its load without indexes: build them before going on.
-    store::build_attempt_indexes(pool).await?;
+    store::build_attempt_indexes(pool, None).await?;
     let run = plan_run(pool, options).await?;
     complete_run(pool, client, progress, options, run).await
 }
@@ -168,13 +168,15 @@ async fn complete_run(
         store::drop_attempt_indexes(pool).await?;
     }
     let mut outcome = run_window(pool, client, progress, options, &run).await;
-    if run.bulk && outcome.is_ok() {
+    if let (true, Ok(walked)) = (run.bulk, &mut outcome) {
         tracing::info!("building the snapshot's indexes and rollups");
-        outcome = finish_bulk_load(pool).await.and(outcome);
+        if let Err(e) = finish_bulk_load(pool, walked.summed_rollups.take()).await {
+            outcome = Err(e);
+        }
     }
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
-        Ok((api_total, checked_from)) => {
+        Ok(WalkedWindow { api_total, checked_from, .. }) => {
             let snapshot_total = store::count_attempts_between(pool, &checked_from, &to).await?;
             store::finish_run(pool, run.id, &finished, Ok((api_total, snapshot_total))).await?;
             if api_total != snapshot_total {
@@ -200,7 +202,7 @@ async fn complete_run(
             store::finish_run(pool, run.id, &finished, Err(e.to_string())).await?;
             if run.bulk {
                 // Otherwise the next sync or start builds them.
-                if let Err(e) = store::build_attempt_indexes(pool).await {
+                if let Err(e) = store::build_attempt_indexes(pool, None).await {
                     tracing::warn!("the snapshot's indexes could not be built yet: {e}");
                 }
             }
@@ -211,9 +213,9 @@ async fn complete_run(
     result
 }
 
-/// Builds the indexes and rollups of a bulk run's load.
-async fn finish_bulk_load(pool: &SqlitePool) -> Result<(), SyncError> {
-    let repeats = store::build_attempt_indexes(pool).await?;
+/// Builds the indexes and rollups of a bulk run's load, with the rollups its writer summed if any.
+async fn finish_bulk_load(pool: &SqlitePool, summed: Option<store::LoadRollups>) -> Result<(), SyncError> {
+    let repeats = store::build_attempt_indexes(pool, summed).await?;
     if repeats > 0 {
         tracing::warn!("the Attempts API listed {repeats} attempts twice; the snapshot keeps each once");
     }
@@ -250,15 +252,24 @@ pub fn slice_window(start: DateTime<Utc>, end: DateTime<Utc>, count: u32) -> Vec
         .collect()
 }
 
-/// Walks every unfinished slice of the run at once; returns the Summary's total for the
-/// window, and where that count starts.
+/// What walking a run's window found.
+struct WalkedWindow {
+    /// The Summary's total for the window, from `checked_from` on.
+    api_total: u64,
+    checked_from: String,
+    /// A bulk load's rollups, when its writer wrote every attempt of the load.
+    summed_rollups: Option<store::LoadRollups>,
+}
+
+/// Walks every unfinished slice of the run at once, and asks the Summary how many
+/// attempts the window holds.
 async fn run_window(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
     run: &store::RunWindow,
-) -> Result<(u64, String), SyncError> {
+) -> Result<WalkedWindow, SyncError> {
     let summary_query = SummaryQuery {
         date_created_after: Some(run.window_start.clone()),
         date_created_before: Some(run.window_end.clone()),
@@ -288,20 +299,22 @@ async fn run_window(
             break;
         }
     }
-    writer.await.expect("the snapshot writer panicked")?;
+    let summed_rollups = writer.await.expect("the snapshot writer panicked")?;
     walked?;
     // Twilio forgets attempts past its window while a run goes on, and the snapshot keeps
     // them: the check starts where Twilio's window will start (with a margin) when it answers.
     let oldest_kept = twilio_time::format(&(Utc::now() + Duration::seconds(5) - Duration::days(options.window_days)));
     let checked_from = run.window_start.clone().max(oldest_kept);
     let check = SummaryQuery { date_created_after: Some(checked_from.clone()), ..summary_query };
-    Ok((stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts, checked_from))
+    let api_total = stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts;
+    Ok(WalkedWindow { api_total, checked_from, summed_rollups })
 }
 
 /// Writes pages as they come: all waiting pages in one statement group, each with its
 /// slice's progress, in a transaction that stays open for `commit_every`; the rollup rows
-/// of all its pages are written once, just before the commit. A kill loses only the
-/// uncommitted pages together with their progress, so the next run fetches them again:
+/// of all its pages are written once, just before the commit (a bulk load's are summed
+/// beside the writes, and returned, when it started from an empty snapshot). A kill loses
+/// only the uncommitted pages together with their progress, so the next run fetches them again:
 /// nothing lost, nothing repeated. Long transactions matter because random SIDs spread
 /// each one's index writes over the whole file: the cost of a commit grows with the
 /// snapshot, not with its pages.
@@ -311,7 +324,11 @@ async fn write_pages(
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
     progress: SyncProgress,
     commit_every: std::time::Duration,
-) -> Result<(), StoreError> {
+) -> Result<Option<store::LoadRollups>, StoreError> {
+    let summer = match target.bulk {
+        true => store::rollups_to_sum(&pool).await?.map(RollupSummer::start),
+        false => None,
+    };
     while let Some(first) = pages.recv().await {
         let mut tx = store::begin_write(&pool).await?;
         let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
@@ -325,7 +342,7 @@ async fn write_pages(
                     Err(_) => break,
                 }
             }
-            write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
+            write_batch(&mut tx, rollups.as_mut(), summer.as_ref(), target.run_id, batch, &progress).await?;
             let left = commit_every.saturating_sub(started.elapsed());
             if !left.is_zero() {
                 // `None` once the time is up or the walkers are done: then it commits.
@@ -337,13 +354,46 @@ async fn write_pages(
         }
         tx.commit().await?;
     }
-    Ok(())
+    Ok(match summer {
+        Some(summer) => Some(summer.finish().await),
+        None => None,
+    })
+}
+
+/// Sums a bulk load's rollups on a thread of its own, beside the writes.
+struct RollupSummer {
+    batches: tokio::sync::mpsc::Sender<std::sync::Arc<Vec<crate::model::Attempt>>>,
+    summing: tokio::task::JoinHandle<store::LoadRollups>,
+}
+
+impl RollupSummer {
+    fn start(mut rollups: store::LoadRollups) -> RollupSummer {
+        let (batches, mut received) = tokio::sync::mpsc::channel::<std::sync::Arc<Vec<_>>>(PAGES_IN_FLIGHT);
+        let summing = tokio::task::spawn_blocking(move || {
+            while let Some(attempts) = received.blocking_recv() {
+                rollups.add(&attempts);
+            }
+            rollups
+        });
+        RollupSummer { batches, summing }
+    }
+
+    async fn add(&self, attempts: std::sync::Arc<Vec<crate::model::Attempt>>) {
+        // The summing thread only stops when `finish` closes the channel.
+        let _ = self.batches.send(attempts).await;
+    }
+
+    async fn finish(self) -> store::LoadRollups {
+        drop(self.batches);
+        self.summing.await.expect("the rollup summing thread panicked")
+    }
 }
 
 /// Writes a batch of pages in one statement group, each with its slice's progress.
 async fn write_batch(
     tx: &mut Transaction<'_, Sqlite>,
     rollups: Option<&mut store::PendingRollups>,
+    summer: Option<&RollupSummer>,
     run_id: i64,
     mut batch: Vec<PageWrite>,
     progress: &SyncProgress,
@@ -352,8 +402,14 @@ async fn write_batch(
     let attempts: Vec<crate::model::Attempt> = batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
     let count = match rollups {
         Some(rollups) => store::upsert_attempts_pending(tx, &attempts, rollups).await?,
-        // A bulk load: its rollups are built with its indexes, when it ends.
-        None => store::insert_attempts_unindexed(tx, &attempts).await?,
+        // A bulk load: its rollups are summed beside the writes, or read when it ends.
+        None => {
+            let attempts = std::sync::Arc::new(attempts);
+            if let Some(summer) = summer {
+                summer.add(attempts.clone()).await;
+            }
+            store::insert_attempts_unindexed(tx, &attempts).await?
+        }
     };
     store::record_pages(tx, run_id, batch.len() as u64, count).await?;
     // In arrival order, so a slice's last page in the batch sets where it goes on.

@@ -10,6 +10,8 @@
 //! carriers or services are listed in `irregular_verifications` and counted from their
 //! attempts when a view asks.
 
+mod load;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -18,6 +20,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::StoreError;
 use crate::model::{Attempt, twilio_time};
+pub use load::LoadRollups;
 
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
 pub const ROLLUP_VERSION: i64 = 1;
@@ -109,6 +112,46 @@ impl AttemptFacts {
             price_micros: price_micros(super::price_value(attempt)),
         }
     }
+}
+
+/// What the attempt-level rollups count of one attempt, borrowed from wherever it is.
+pub struct Counted<'a> {
+    pub date_created: &'a str,
+    pub country: &'a str,
+    pub carrier: &'a str,
+    pub channel: &'a str,
+    pub service_sid: &'a str,
+    pub error_code: &'a str,
+    pub conversion_status: &'a str,
+    pub currency: &'a str,
+    pub message_status: &'a str,
+    pub price_micros: i64,
+}
+
+impl AttemptFacts {
+    pub fn counted(&self) -> Counted<'_> {
+        Counted {
+            date_created: &self.date_created,
+            country: &self.country,
+            carrier: &self.carrier,
+            channel: &self.channel,
+            service_sid: &self.service_sid,
+            error_code: &self.error_code,
+            conversion_status: &self.conversion_status,
+            currency: &self.currency,
+            message_status: &self.message_status,
+            price_micros: self.price_micros,
+        }
+    }
+}
+
+/// Where a regular verification is counted: the time of its attempts (any of them, as
+/// they share the period), country, carrier and service.
+struct VerificationPlace<'a> {
+    time: &'a str,
+    country: &'a str,
+    carrier: &'a str,
+    service_sid: &'a str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -235,14 +278,14 @@ impl RollupDelta {
     }
 
     /// Adds (`sign` 1) or removes (`sign` -1) one attempt's counts.
-    pub fn attempt(&mut self, facts: &AttemptFacts, sign: i64) {
-        let delivered = i64::from(is_delivered(&facts.message_status));
-        let finalized = i64::from(is_final(&facts.message_status));
+    pub fn attempt(&mut self, facts: &Counted<'_>, sign: i64) {
+        let delivered = i64::from(is_delivered(facts.message_status));
+        let finalized = i64::from(is_final(facts.message_status));
         let hour = HourCellKey {
-            hour: Grain::Hour.period(&facts.date_created),
-            country: &facts.country,
-            carrier: &facts.carrier,
-            channel: &facts.channel,
+            hour: Grain::Hour.period(facts.date_created),
+            country: facts.country,
+            carrier: facts.carrier,
+            channel: facts.channel,
         };
         let counts = self.hours.entry_ref(&hour).or_default();
         counts[0] += sign;
@@ -250,19 +293,19 @@ impl RollupDelta {
         counts[2] += sign * delivered;
         counts[3] += sign * finalized;
         for grain in Grain::ALL {
-            if self.skips(grain, &facts.date_created) {
+            if self.skips(grain, facts.date_created) {
                 continue;
             }
             let cell = AttemptCellKey {
                 grain,
-                period: grain.period(&facts.date_created),
-                country: &facts.country,
-                carrier: &facts.carrier,
-                channel: &facts.channel,
-                service_sid: &facts.service_sid,
-                error_code: &facts.error_code,
-                conversion_status: &facts.conversion_status,
-                currency: &facts.currency,
+                period: grain.period(facts.date_created),
+                country: facts.country,
+                carrier: facts.carrier,
+                channel: facts.channel,
+                service_sid: facts.service_sid,
+                error_code: facts.error_code,
+                conversion_status: facts.conversion_status,
+                currency: facts.currency,
             };
             let m = self.attempts.entry_ref(&cell).or_default();
             m.attempts += sign;
@@ -303,9 +346,6 @@ impl RollupDelta {
                 }
                 continue;
             }
-            if self.skips(grain, &first.date_created) {
-                continue;
-            }
             let mut by_error: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
             for a in attempts {
                 let bit = channel_bit(&a.channel);
@@ -318,19 +358,40 @@ impl RollupDelta {
                     }
                 }
             }
-            for (error_key, (unconverted_channels, converted_channels)) in by_error {
-                let cell = VerificationCellKey {
-                    grain,
-                    unconverted_channels,
-                    converted_channels,
-                    error_key,
-                    period,
-                    country: &first.country,
-                    carrier: &first.carrier,
-                    service_sid: &first.service_sid,
-                };
-                *self.verifications.entry_ref(&cell).or_default() += sign;
-            }
+            let place = VerificationPlace {
+                time: &first.date_created,
+                country: &first.country,
+                carrier: &first.carrier,
+                service_sid: &first.service_sid,
+            };
+            self.regular_verification(grain, &place, by_error, sign);
+        }
+    }
+
+    /// Counts a verification whose attempts share `place`'s period, country, carrier and
+    /// service, given the channel bit sets of its attempts under each error key.
+    fn regular_verification<'a>(
+        &mut self,
+        grain: Grain,
+        place: &VerificationPlace<'_>,
+        by_error: impl IntoIterator<Item = (&'a str, (i64, i64))>,
+        sign: i64,
+    ) {
+        if self.skips(grain, place.time) {
+            return;
+        }
+        for (error_key, (unconverted_channels, converted_channels)) in by_error {
+            let cell = VerificationCellKey {
+                grain,
+                unconverted_channels,
+                converted_channels,
+                error_key,
+                period: grain.period(place.time),
+                country: place.country,
+                carrier: place.carrier,
+                service_sid: place.service_sid,
+            };
+            *self.verifications.entry_ref(&cell).or_default() += sign;
         }
     }
 }
@@ -338,16 +399,58 @@ impl RollupDelta {
 /// Rows per multi-row statement, under sqlite's limit of bound parameters.
 const ROWS_PER_STATEMENT: usize = 2_000;
 
+/// How rollup rows are written: added to the stored ones, or into emptied tables.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowWrite {
+    /// `ON CONFLICT` adds to the row; sqlite journals each statement for it.
+    AddToStored,
+    /// Sorted by key, so each table grows at its end; `OR IGNORE` (no key repeats) spares
+    /// the statement journal.
+    IntoEmpty,
+}
+
+impl RowWrite {
+    fn insert(self, table_and_columns: &str) -> QueryBuilder<'static, Sqlite> {
+        QueryBuilder::new(match self {
+            RowWrite::AddToStored => format!("INSERT INTO {table_and_columns} "),
+            RowWrite::IntoEmpty => format!("INSERT OR IGNORE INTO {table_and_columns} "),
+        })
+    }
+
+    fn on_conflict(self, insert: &mut QueryBuilder<'_, Sqlite>, update: &str) {
+        if self == RowWrite::AddToStored {
+            insert.push(format!(" ON CONFLICT DO UPDATE SET {update}"));
+        }
+    }
+}
+
 /// Writes a delta into the rollups and drops the rows it empties.
 pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Result<(), StoreError> {
-    let attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
+    write_rows(tx, delta, RowWrite::AddToStored).await
+}
+
+async fn write_rows(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta, mode: RowWrite) -> Result<(), StoreError> {
+    let mut attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
         delta.attempts.into_iter().filter(|(_, m)| m.attempts != 0 || m.spend_micros != 0).collect();
+    if mode == RowWrite::IntoEmpty {
+        attempt_cells.sort_unstable_by(|(a, _), (b, _)| {
+            (a.grain.as_str(), &a.period, &a.country, &a.carrier, &a.channel, &a.service_sid)
+                .cmp(&(b.grain.as_str(), &b.period, &b.country, &b.carrier, &b.channel, &b.service_sid))
+                .then_with(|| {
+                    (&a.error_code, &a.conversion_status, &a.currency).cmp(&(
+                        &b.error_code,
+                        &b.conversion_status,
+                        &b.currency,
+                    ))
+                })
+        });
+    }
     let emptied_periods: BTreeSet<(Grain, String)> =
         attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
     for chunk in attempt_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
-             conversion_status, currency, attempts, delivered, finalized, spend_micros) ",
+        let mut insert = mode.insert(
+            "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
+             conversion_status, currency, attempts, delivered, finalized, spend_micros)",
         );
         insert.push_values(chunk, |mut row, (cell, m)| {
             row.push_bind(cell.grain.as_str())
@@ -364,10 +467,10 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
                 .push_bind(m.finalized)
                 .push_bind(m.spend_micros);
         });
-        insert.push(
-            " ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts, \
-             delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized, \
-             spend_micros = spend_micros + excluded.spend_micros",
+        mode.on_conflict(
+            &mut insert,
+            "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
+             finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
         );
         insert.build().execute(&mut **tx).await?;
     }
@@ -379,12 +482,21 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
             .await?;
     }
 
-    let verification_cells: Vec<(VerificationCell, i64)> =
+    let mut verification_cells: Vec<(VerificationCell, i64)> =
         delta.verifications.into_iter().filter(|(_, n)| *n != 0).collect();
+    if mode == RowWrite::IntoEmpty {
+        verification_cells.sort_unstable_by(|(a, _), (b, _)| {
+            (a.grain.as_str(), &a.error_key, &a.period, &a.country, &a.carrier, &a.service_sid)
+                .cmp(&(b.grain.as_str(), &b.error_key, &b.period, &b.country, &b.carrier, &b.service_sid))
+                .then_with(|| {
+                    (a.unconverted_channels, a.converted_channels).cmp(&(b.unconverted_channels, b.converted_channels))
+                })
+        });
+    }
     for chunk in verification_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
-             unconverted_channels, converted_channels, verifications) ",
+        let mut insert = mode.insert(
+            "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
+             unconverted_channels, converted_channels, verifications)",
         );
         insert.push_values(chunk, |mut row, (cell, n)| {
             row.push_bind(cell.grain.as_str())
@@ -397,7 +509,7 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
                 .push_bind(cell.converted_channels)
                 .push_bind(*n);
         });
-        insert.push(" ON CONFLICT DO UPDATE SET verifications = verifications + excluded.verifications");
+        mode.on_conflict(&mut insert, "verifications = verifications + excluded.verifications");
         insert.build().execute(&mut **tx).await?;
     }
     let emptied: Vec<&VerificationCell> =
@@ -420,11 +532,15 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
         .await?;
     }
 
-    let hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
+    let mut hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
+    if mode == RowWrite::IntoEmpty {
+        hour_cells.sort_unstable_by(|(a, _), (b, _)| {
+            (&a.hour, &a.country, &a.carrier, &a.channel).cmp(&(&b.hour, &b.country, &b.carrier, &b.channel))
+        });
+    }
     for chunk in hour_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized) ",
-        );
+        let mut insert =
+            mode.insert("rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)");
         insert.push_values(chunk, |mut row, (cell, c)| {
             row.push_bind(cell.hour.clone())
                 .push_bind(cell.country.clone())
@@ -435,10 +551,10 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
                 .push_bind(c[2])
                 .push_bind(c[3]);
         });
-        insert.push(
-            " ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts, \
-             converted = converted + excluded.converted, delivered = delivered + excluded.delivered, \
-             finalized = finalized + excluded.finalized",
+        mode.on_conflict(
+            &mut insert,
+            "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
+             delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
         );
         insert.build().execute(&mut **tx).await?;
     }
@@ -511,9 +627,9 @@ pub fn add_changes(delta: &mut RollupDelta, old: &[AttemptFacts], changed: &[Att
         .collect();
     for facts in changed {
         if let Some(previous) = old_by_sid.get(facts.sid.as_str()) {
-            delta.attempt(previous, -1);
+            delta.attempt(&previous.counted(), -1);
         }
-        delta.attempt(facts, 1);
+        delta.attempt(&facts.counted(), 1);
         let attempts = after.entry(&facts.verification_sid).or_default();
         match attempts.iter_mut().find(|a| a.sid == facts.sid) {
             Some(slot) => *slot = facts,
@@ -586,7 +702,7 @@ pub async fn replace_rollups(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelt
     for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
     }
-    apply(tx, delta).await?;
+    write_rows(tx, delta, RowWrite::IntoEmpty).await?;
     sqlx::query(
         "INSERT INTO rollup_state (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
     )
@@ -598,7 +714,7 @@ pub async fn replace_rollups(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelt
 
 fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts]) {
     for facts in attempts {
-        delta.attempt(facts, 1);
+        delta.attempt(&facts.counted(), 1);
     }
     let refs: Vec<&AttemptFacts> = attempts.iter().collect();
     delta.verification(&refs, 1);

@@ -1,0 +1,252 @@
+//! The rollups of a bulk load, summed as its pages are written, so that its end need not
+//! read every attempt back. Attempt counts add up page by page. A verification whose
+//! attempts share an hour, a country, a carrier and a service is kept as a few numbers;
+//! the few others (an hour boundary crossed, a carrier changed) are counted from their
+//! stored attempts when the load ends, once the verification index exists.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use sqlx::{Sqlite, Transaction};
+
+use super::{Counted, Grain, RollupDelta, VerificationPlace, channel_bit, verification_facts};
+use crate::model::{Attempt, ChannelData, twilio_time};
+use crate::store::StoreError;
+
+/// The rollups of the attempts a bulk load has written so far.
+pub struct LoadRollups {
+    delta: RollupDelta,
+    names: Names,
+    verifications: HashMap<u128, Summed>,
+    /// Verifications counted from their stored attempts when the load ends.
+    counted_at_end: Vec<String>,
+    /// Verification SIDs not of Twilio's form (`VE` and 32 lower-case hex digits): all
+    /// counted at the end.
+    unusual_sids: HashSet<String>,
+}
+
+enum Summed {
+    Regular(RegularVerification),
+    CountedAtEnd,
+}
+
+/// Hour (since the epoch), country, carrier and service, as ids in `Names`.
+type Place = (i64, u32, u32, u32);
+
+/// Error codes a verification can have and still be summed; more are counted at the end.
+const SUMMED_ERRORS: usize = 2;
+
+/// The channel bit sets (unconverted, converted) of a verification's attempts: of all of
+/// them, and of those with each error code.
+struct RegularVerification {
+    place: Place,
+    all: (u8, u8),
+    errors: [(u32, u8, u8); SUMMED_ERRORS],
+    error_count: u8,
+}
+
+impl RegularVerification {
+    /// Adds an attempt's channel; false when it has one error code more than it can hold.
+    fn add(&mut self, error: u32, bit: u8, converted: bool) -> bool {
+        let add = |masks: (&mut u8, &mut u8)| {
+            if converted { *masks.1 |= bit } else { *masks.0 |= bit }
+        };
+        add((&mut self.all.0, &mut self.all.1));
+        let count = usize::from(self.error_count);
+        if let Some(slot) = self.errors[..count].iter_mut().find(|slot| slot.0 == error) {
+            add((&mut slot.1, &mut slot.2));
+            return true;
+        }
+        if count == SUMMED_ERRORS {
+            return false;
+        }
+        self.errors[count] = (error, 0, 0);
+        let slot = &mut self.errors[count];
+        add((&mut slot.1, &mut slot.2));
+        self.error_count += 1;
+        true
+    }
+}
+
+/// The texts the summed verifications refer to, each stored once.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.ids.get(text) {
+            return *id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push(text.to_string());
+        self.ids.insert(text.to_string(), id);
+        id
+    }
+
+    fn text(&self, id: u32) -> &str {
+        &self.texts[id as usize]
+    }
+}
+
+/// The bits of a verification SID of Twilio's form; `None` for any other text, so that two
+/// different texts never share bits.
+fn sid_bits(sid: &str) -> Option<u128> {
+    let hex = sid.strip_prefix("VE").filter(|hex| hex.len() == 32)?;
+    if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok()
+}
+
+/// The currency as stored: upper case, and `""` for none.
+fn currency(attempt: &Attempt) -> Cow<'_, str> {
+    match attempt.price.as_ref().and_then(|p| p.currency.as_deref()) {
+        None => Cow::Borrowed(""),
+        Some(c) if !c.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Borrowed(c),
+        Some(c) => Cow::Owned(c.to_ascii_uppercase()),
+    }
+}
+
+impl LoadRollups {
+    /// Rollups of a load into an empty snapshot; hour-grain rows before `hour_horizon` are not kept.
+    pub fn new(hour_horizon: String) -> LoadRollups {
+        LoadRollups {
+            delta: RollupDelta::new(hour_horizon),
+            names: Names::default(),
+            verifications: HashMap::default(),
+            counted_at_end: Vec::new(),
+            unusual_sids: HashSet::default(),
+        }
+    }
+
+    /// Adds the attempts of one write, which keeps the newest of an attempt listed twice in it.
+    pub fn add(&mut self, attempts: &[Attempt]) {
+        for (attempt, _) in crate::store::newest_per_sid(attempts) {
+            self.add_attempt(attempt);
+        }
+    }
+
+    fn add_attempt(&mut self, attempt: &Attempt) {
+        let data = attempt.channel_data.as_ref();
+        let text = |get: fn(&ChannelData) -> Option<&String>| data.and_then(get).map_or("", String::as_str);
+        let created = twilio_time::format(&attempt.date_created);
+        let currency = currency(attempt);
+        let counted = Counted {
+            date_created: &created,
+            country: text(|d| d.country.as_ref()),
+            carrier: text(|d| d.carrier.as_ref()),
+            channel: attempt.channel.as_str(),
+            service_sid: &attempt.service_sid,
+            error_code: text(|d| d.error_code.as_ref()),
+            conversion_status: attempt.conversion_status.as_str(),
+            currency: &currency,
+            message_status: text(|d| d.message_status.as_ref()),
+            price_micros: super::price_micros(crate::store::price_value(attempt)),
+        };
+        self.delta.attempt(&counted, 1);
+
+        let Some(key) = sid_bits(&attempt.verification_sid) else {
+            self.unusual_sids.insert(attempt.verification_sid.clone());
+            return;
+        };
+        let place: Place = (
+            attempt.date_created.timestamp().div_euclid(3600),
+            self.names.id(counted.country),
+            self.names.id(counted.carrier),
+            self.names.id(counted.service_sid),
+        );
+        // "*" is the error key of all attempts: a code spelt so would share its row.
+        let error = (counted.error_code != "*").then(|| self.names.id(counted.error_code));
+        let bit = channel_bit(counted.channel) as u8;
+        let converted = counted.conversion_status == "converted";
+        match self.verifications.entry(key) {
+            Entry::Vacant(slot) => {
+                let mut regular = RegularVerification { place, all: (0, 0), errors: [(0, 0, 0); 2], error_count: 0 };
+                let summed = match error {
+                    Some(error) if regular.add(error, bit, converted) => Summed::Regular(regular),
+                    _ => {
+                        self.counted_at_end.push(attempt.verification_sid.clone());
+                        Summed::CountedAtEnd
+                    }
+                };
+                slot.insert(summed);
+            }
+            Entry::Occupied(mut slot) => {
+                let Summed::Regular(regular) = slot.get_mut() else { return };
+                let summed = error.is_some_and(|error| regular.place == place && regular.add(error, bit, converted));
+                if !summed {
+                    slot.insert(Summed::CountedAtEnd);
+                    self.counted_at_end.push(attempt.verification_sid.clone());
+                }
+            }
+        }
+    }
+
+    /// The rollups of the whole load. The verifications not summed are read back, by the
+    /// verification index: `tx` must have built it.
+    pub async fn finish(self, tx: &mut Transaction<'_, Sqlite>) -> Result<RollupDelta, StoreError> {
+        let LoadRollups { mut delta, names, verifications, mut counted_at_end, unusual_sids } = self;
+        let mut hour_starts: HashMap<i64, String> = HashMap::default();
+        for summed in verifications.values() {
+            let Summed::Regular(regular) = summed else { continue };
+            let (hour, country, carrier, service) = regular.place;
+            let time = hour_starts.entry(hour).or_insert_with(|| {
+                twilio_time::format(&chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default())
+            });
+            let place = VerificationPlace {
+                time,
+                country: names.text(country),
+                carrier: names.text(carrier),
+                service_sid: names.text(service),
+            };
+            let errors =
+                regular.errors[..usize::from(regular.error_count)].iter().map(|(error, unconverted, converted)| {
+                    (names.text(*error), (i64::from(*unconverted), i64::from(*converted)))
+                });
+            let all = ("*", (i64::from(regular.all.0), i64::from(regular.all.1)));
+            for grain in Grain::ALL {
+                delta.regular_verification(grain, &place, std::iter::once(all).chain(errors.clone()), 1);
+            }
+        }
+
+        counted_at_end.extend(unusual_sids);
+        let sids: Vec<&str> = counted_at_end.iter().map(String::as_str).collect();
+        let mut facts = verification_facts(tx, &sids).await?;
+        facts.sort_unstable_by(|a, b| {
+            (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
+        });
+        for verification in facts.chunk_by(|a, b| a.verification_sid == b.verification_sid) {
+            let attempts: Vec<_> = verification.iter().collect();
+            delta.verification(&attempts, 1);
+        }
+        Ok(delta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_twilio_shaped_sids_are_summed_by_their_bits() {
+        assert_eq!(sid_bits("VE0000000000000000000000000000000a"), Some(10));
+        assert_eq!(sid_bits("VE0000000000000000000000000000000A"), None);
+        assert_eq!(sid_bits("VA0000000000000000000000000000000a"), None);
+        assert_eq!(sid_bits("VE000a"), None);
+    }
+
+    #[test]
+    fn a_verification_holds_two_error_codes_and_no_more() {
+        let mut regular =
+            RegularVerification { place: (0, 0, 0, 0), all: (0, 0), errors: [(0, 0, 0); 2], error_count: 0 };
+        assert!(regular.add(7, 1, false));
+        assert!(regular.add(7, 8, true));
+        assert!(regular.add(9, 2, false));
+        assert_eq!((regular.all, regular.errors, regular.error_count), ((3, 8), [(7, 1, 8), (9, 2, 0)], 2));
+        assert!(!regular.add(11, 1, false));
+    }
+}
