@@ -2,7 +2,7 @@
 //! descent per index and attempt; an empty snapshot is instead loaded without indexes,
 //! and its indexes and rollups are built once, by sorting, when the load ends.
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::rollups::LoadRollups;
 use super::{StoreError, UpsertCount, rollups};
@@ -50,17 +50,43 @@ pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, St
     Ok(empty.then(|| LoadRollups::new(horizon)))
 }
 
-/// Appends attempts to a bulk load, without rollups: `build_attempt_indexes` makes them.
-/// An attempt repeated within `attempts` is written once, in its newest state; one
-/// repeated across calls is removed when the load ends.
-pub async fn insert_attempts_unindexed(
+/// A page of attempts made ready to append to a bulk load: its statements with their
+/// values bound, built where the page was fetched, so that the single writer only runs them.
+pub struct PreparedAppend {
+    statements: Vec<QueryBuilder<'static, Sqlite>>,
+    rows: u64,
+}
+
+impl PreparedAppend {
+    /// Takes the attempts' values without copying them. An attempt listed twice is
+    /// appended twice; the load's end keeps its newest row.
+    pub fn of(attempts: Vec<Attempt>) -> PreparedAppend {
+        let rows = attempts.len() as u64;
+        let mut statements = Vec::new();
+        let mut attempts = attempts.into_iter().peekable();
+        while attempts.peek().is_some() {
+            let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO attempts ({}) ", super::ATTEMPT_COLUMNS));
+            insert.push_values(attempts.by_ref().take(super::ROWS_PER_STATEMENT), super::bind_owned_attempt);
+            statements.push(insert);
+        }
+        PreparedAppend { statements, rows }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// Appends a prepared page to a bulk load, without rollups: they are summed as the pages
+/// are fetched, or read when the load ends.
+pub async fn append_prepared(
     tx: &mut Transaction<'_, Sqlite>,
-    attempts: &[Attempt],
+    prepared: PreparedAppend,
 ) -> Result<UpsertCount, StoreError> {
-    let newest = super::newest_per_sid(attempts);
-    let rows: Vec<(&Attempt, &str)> = newest.iter().map(|(attempt, updated)| (*attempt, updated.as_str())).collect();
-    super::insert_new(tx, &rows).await?;
-    Ok(UpsertCount { new: rows.len() as u64, updated: 0 })
+    for mut statement in prepared.statements {
+        statement.build().execute(&mut **tx).await?;
+    }
+    Ok(UpsertCount { new: prepared.rows, updated: 0 })
 }
 
 /// Ends a bulk load: builds the missing indexes of `attempts` and the rollups, in one
@@ -103,7 +129,7 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
     Ok(removed)
 }
 
-/// A bulk load's rollups: summed by its writer, or read from its attempts.
+/// A bulk load's rollups: summed as its pages were fetched, or read from its attempts.
 enum LoadedRollups {
     Summed(LoadRollups),
     Read(Result<rollups::RollupDelta, StoreError>),

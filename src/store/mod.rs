@@ -15,8 +15,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{Attempt, twilio_time};
 pub use bulk::{
-    build_attempt_indexes, drop_attempt_indexes, insert_attempts_unindexed, missing_attempt_indexes, rollups_to_sum,
-    snapshot_is_empty,
+    PreparedAppend, append_prepared, build_attempt_indexes, drop_attempt_indexes, missing_attempt_indexes,
+    rollups_to_sum, snapshot_is_empty,
 };
 pub use queries::*;
 pub use rollups::{
@@ -369,6 +369,33 @@ async fn insert_new(tx: &mut Transaction<'_, Sqlite>, rows: &[(&Attempt, &str)])
     Ok(())
 }
 
+/// Binds an attempt's values as `insert_new` does, taking them rather than copying them.
+fn bind_owned_attempt(mut row: sqlx::query_builder::Separated<'_, 'static, Sqlite, &'static str>, attempt: Attempt) {
+    let (price, price_unit) = (price_value(&attempt), price_unit(&attempt));
+    let data = attempt.channel_data.unwrap_or_default();
+    row.push_bind(attempt.sid)
+        .push_bind(attempt.account_sid)
+        .push_bind(attempt.service_sid)
+        .push_bind(attempt.verification_sid)
+        .push_bind(twilio_time::format(&attempt.date_created))
+        .push_bind(twilio_time::format(&attempt.date_updated))
+        .push_bind(attempt.conversion_status.as_str())
+        .push_bind(attempt.channel.as_str())
+        .push_bind(price)
+        .push_bind(price_unit)
+        .push_bind(data.to)
+        .push_bind(data.status)
+        .push_bind(data.message_status)
+        .push_bind(data.call_status)
+        .push_bind(data.error_code)
+        .push_bind(data.country)
+        .push_bind(data.code_length.map(i64::from))
+        .push_bind(data.locale)
+        .push_bind(data.mcc)
+        .push_bind(data.mnc)
+        .push_bind(data.carrier);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +405,36 @@ mod tests {
         json["sid"] = sid.into();
         json["date_updated"] = date_updated.into();
         serde_json::from_value(json).unwrap()
+    }
+
+    /// Every column of every row, as text.
+    async fn stored_rows(pool: &SqlitePool) -> Vec<String> {
+        let columns: Vec<String> = ATTEMPT_COLUMNS.split(',').map(|c| format!("COALESCE({}, '')", c.trim())).collect();
+        let sql = format!("SELECT {} FROM attempts ORDER BY sid", columns.join(" || '|' || "));
+        sqlx::query_scalar(&sql).fetch_all(pool).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bulk_append_stores_the_rows_an_upsert_does() {
+        let mut priced = attempt("VL1", "2026-11-25T10:00:05Z");
+        priced.price = Some(crate::model::Price { value: Some("0.0079".into()), currency: Some("usd".into()) });
+        let mut bare = attempt("VL2", "2026-11-25T10:00:06Z");
+        bare.price = None;
+        bare.channel_data = None;
+        let attempts = vec![priced, bare, attempt("VL3", "2026-11-25T10:00:07Z")];
+        let dir = tempfile::tempdir().unwrap();
+        let (upserted, appended) =
+            (open(&dir.path().join("u.db")).await.unwrap(), open(&dir.path().join("a.db")).await.unwrap());
+        let mut tx = begin_write(&upserted).await.unwrap();
+        upsert_attempts(&mut tx, &attempts).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = begin_write(&appended).await.unwrap();
+        append_prepared(&mut tx, PreparedAppend::of(attempts)).await.unwrap();
+        tx.commit().await.unwrap();
+        let rows = stored_rows(&upserted).await;
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].contains("|0.0079|USD|"), "{}", rows[0]);
+        assert_eq!(stored_rows(&appended).await, rows);
     }
 
     #[test]

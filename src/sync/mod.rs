@@ -14,7 +14,9 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use progress::{SyncProgress, SyncProgressSnapshot};
 
-use crate::model::twilio_time;
+use std::sync::{Arc, Mutex};
+
+use crate::model::{Attempt, twilio_time};
 use crate::store::{self, StoreError};
 use crate::twilio::{ListQuery, SummaryQuery, TwilioClient, TwilioError};
 
@@ -77,11 +79,64 @@ struct WriteTarget {
     bulk: bool,
 }
 
-/// A page for the writer: its attempts, and where its slice goes on.
+/// A page for the writer: its rows, and where its slice goes on.
 struct PageWrite {
     slice: i64,
-    attempts: Vec<crate::model::Attempt>,
+    rows: PageRows,
     next_url: Option<String>,
+}
+
+/// A page's attempts as the writer takes them: to upsert, or prepared to append to a bulk load.
+enum PageRows {
+    Upsert(Vec<Attempt>),
+    Append(store::PreparedAppend),
+}
+
+impl PageRows {
+    fn len(&self) -> u64 {
+        match self {
+            PageRows::Upsert(attempts) => attempts.len() as u64,
+            PageRows::Append(prepared) => prepared.rows(),
+        }
+    }
+}
+
+/// How walkers hand their pages to the writer. In a bulk load, each walker prepares its
+/// pages' statements and sums their rollups (when the load started from an empty
+/// snapshot), so that this work is spread over the walkers and the writer only writes.
+#[derive(Clone)]
+enum Handoff {
+    Upsert,
+    Append { summing: Option<Arc<Mutex<store::LoadRollups>>> },
+}
+
+impl Handoff {
+    async fn for_run(pool: &SqlitePool, run: &store::RunWindow) -> Result<Handoff, StoreError> {
+        Ok(match run.bulk {
+            true => Handoff::Append { summing: store::rollups_to_sum(pool).await?.map(|r| Arc::new(Mutex::new(r))) },
+            false => Handoff::Upsert,
+        })
+    }
+
+    fn rows(&self, attempts: Vec<Attempt>) -> PageRows {
+        match self {
+            Handoff::Upsert => PageRows::Upsert(attempts),
+            Handoff::Append { summing } => {
+                if let Some(summing) = summing {
+                    summing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(&attempts);
+                }
+                PageRows::Append(store::PreparedAppend::of(attempts))
+            }
+        }
+    }
+
+    /// The rollups summed, once every walker is done.
+    fn into_summed(self) -> Option<store::LoadRollups> {
+        match self {
+            Handoff::Append { summing: Some(summing) } => Arc::into_inner(summing)?.into_inner().ok(),
+            _ => None,
+        }
+    }
 }
 
 /// Pages waiting for the writer at most, and so the most it writes in one statement group.
@@ -281,13 +336,14 @@ async fn run_window(
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
+    let handoff = Handoff::for_run(pool, run).await?;
     let target = WriteTarget { run_id: run.id, bulk: run.bulk };
     let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), options.commit_every));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
-        let (page_size, stop) = (options.page_size, stop.clone());
-        walks.spawn(async move { walk_slice(&client, &writes, page_size, slice, &stop).await });
+        let (page_size, stop, handoff) = (options.page_size, stop.clone(), handoff.clone());
+        walks.spawn(async move { walk_slice(&client, &writes, &handoff, page_size, slice, &stop).await });
     }
     drop(writes);
     let mut walked = Ok(());
@@ -299,8 +355,9 @@ async fn run_window(
             break;
         }
     }
-    let summed_rollups = writer.await.expect("the snapshot writer panicked")?;
+    writer.await.expect("the snapshot writer panicked")?;
     walked?;
+    let summed_rollups = handoff.into_summed();
     // Twilio forgets attempts past its window while a run goes on, and the snapshot keeps
     // them: the check starts where Twilio's window will start (with a margin) when it answers.
     let oldest_kept = twilio_time::format(&(Utc::now() + Duration::seconds(5) - Duration::days(options.window_days)));
@@ -312,9 +369,8 @@ async fn run_window(
 
 /// Writes pages as they come: all waiting pages in one statement group, each with its
 /// slice's progress, in a transaction that stays open for `commit_every`; the rollup rows
-/// of all its pages are written once, just before the commit (a bulk load's are summed
-/// beside the writes, and returned, when it started from an empty snapshot). A kill loses
-/// only the uncommitted pages together with their progress, so the next run fetches them again:
+/// of all its pages are written once, just before the commit. A kill loses only the
+/// uncommitted pages together with their progress, so the next run fetches them again:
 /// nothing lost, nothing repeated. Long transactions matter because random SIDs spread
 /// each one's index writes over the whole file: the cost of a commit grows with the
 /// snapshot, not with its pages.
@@ -324,11 +380,7 @@ async fn write_pages(
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
     progress: SyncProgress,
     commit_every: std::time::Duration,
-) -> Result<Option<store::LoadRollups>, StoreError> {
-    let summer = match target.bulk {
-        true => store::rollups_to_sum(&pool).await?.map(RollupSummer::start),
-        false => None,
-    };
+) -> Result<(), StoreError> {
     while let Some(first) = pages.recv().await {
         let mut tx = store::begin_write(&pool).await?;
         let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
@@ -342,7 +394,7 @@ async fn write_pages(
                     Err(_) => break,
                 }
             }
-            write_batch(&mut tx, rollups.as_mut(), summer.as_ref(), target.run_id, batch, &progress).await?;
+            write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
             let left = commit_every.saturating_sub(started.elapsed());
             if !left.is_zero() {
                 // `None` once the time is up or the walkers are done: then it commits.
@@ -354,70 +406,40 @@ async fn write_pages(
         }
         tx.commit().await?;
     }
-    Ok(match summer {
-        Some(summer) => Some(summer.finish().await),
-        None => None,
-    })
-}
-
-/// Sums a bulk load's rollups on a thread of its own, beside the writes.
-struct RollupSummer {
-    batches: tokio::sync::mpsc::Sender<std::sync::Arc<Vec<crate::model::Attempt>>>,
-    summing: tokio::task::JoinHandle<store::LoadRollups>,
-}
-
-impl RollupSummer {
-    fn start(mut rollups: store::LoadRollups) -> RollupSummer {
-        let (batches, mut received) = tokio::sync::mpsc::channel::<std::sync::Arc<Vec<_>>>(PAGES_IN_FLIGHT);
-        let summing = tokio::task::spawn_blocking(move || {
-            while let Some(attempts) = received.blocking_recv() {
-                rollups.add(&attempts);
-            }
-            rollups
-        });
-        RollupSummer { batches, summing }
-    }
-
-    async fn add(&self, attempts: std::sync::Arc<Vec<crate::model::Attempt>>) {
-        // The summing thread only stops when `finish` closes the channel.
-        let _ = self.batches.send(attempts).await;
-    }
-
-    async fn finish(self) -> store::LoadRollups {
-        drop(self.batches);
-        self.summing.await.expect("the rollup summing thread panicked")
-    }
+    Ok(())
 }
 
 /// Writes a batch of pages in one statement group, each with its slice's progress.
 async fn write_batch(
     tx: &mut Transaction<'_, Sqlite>,
     rollups: Option<&mut store::PendingRollups>,
-    summer: Option<&RollupSummer>,
     run_id: i64,
-    mut batch: Vec<PageWrite>,
+    batch: Vec<PageWrite>,
     progress: &SyncProgress,
 ) -> Result<(), StoreError> {
-    let counts: Vec<u64> = batch.iter().map(|p| p.attempts.len() as u64).collect();
-    let attempts: Vec<crate::model::Attempt> = batch.iter_mut().flat_map(|p| std::mem::take(&mut p.attempts)).collect();
-    let count = match rollups {
-        Some(rollups) => store::upsert_attempts_pending(tx, &attempts, rollups).await?,
-        // A bulk load: its rollups are summed beside the writes, or read when it ends.
-        None => {
-            let attempts = std::sync::Arc::new(attempts);
-            if let Some(summer) = summer {
-                summer.add(attempts.clone()).await;
-            }
-            store::insert_attempts_unindexed(tx, &attempts).await?
+    let mut pages = Vec::with_capacity(batch.len());
+    let mut upserts = Vec::new();
+    let mut count = store::UpsertCount::default();
+    for PageWrite { slice, rows, next_url } in batch {
+        pages.push((slice, next_url, rows.len()));
+        match rows {
+            PageRows::Upsert(attempts) => upserts.extend(attempts),
+            PageRows::Append(prepared) => count.new += store::append_prepared(tx, prepared).await?.new,
         }
-    };
-    store::record_pages(tx, run_id, batch.len() as u64, count).await?;
-    // In arrival order, so a slice's last page in the batch sets where it goes on.
-    for page in &batch {
-        store::advance_slice(tx, run_id, page.slice, page.next_url.as_deref()).await?;
     }
-    for count in counts {
-        progress.page_done(count);
+    if !upserts.is_empty() {
+        let rollups = rollups.expect("a run that upserts keeps its rollups as it goes");
+        let upserted = store::upsert_attempts_pending(tx, &upserts, rollups).await?;
+        count.new += upserted.new;
+        count.updated += upserted.updated;
+    }
+    store::record_pages(tx, run_id, pages.len() as u64, count).await?;
+    // In arrival order, so a slice's last page in the batch sets where it goes on.
+    for (slice, next_url, _) in &pages {
+        store::advance_slice(tx, run_id, *slice, next_url.as_deref()).await?;
+    }
+    for (_, _, rows) in pages {
+        progress.page_done(rows);
     }
     Ok(())
 }
@@ -427,6 +449,7 @@ async fn write_batch(
 async fn walk_slice(
     client: &TwilioClient,
     writes: &tokio::sync::mpsc::Sender<PageWrite>,
+    handoff: &Handoff,
     page_size: u32,
     slice: store::SliceState,
     stop: &StopSignal,
@@ -450,8 +473,8 @@ async fn walk_slice(
     };
     loop {
         let next_url = page.meta.next_page_url.clone();
-        let write =
-            PageWrite { slice: slice.slice, attempts: std::mem::take(&mut page.attempts), next_url: next_url.clone() };
+        let rows = handoff.rows(std::mem::take(&mut page.attempts));
+        let write = PageWrite { slice: slice.slice, rows, next_url: next_url.clone() };
         writes.send(write).await.map_err(|_| SyncError::WriterStopped)?;
         match next_url {
             Some(url) => page = stop.unless_stopped(client.list_attempts_at(&url)).await?,

@@ -123,9 +123,10 @@ impl LoadRollups {
         }
     }
 
-    /// Adds the attempts of one write, which keeps the newest of an attempt listed twice in it.
+    /// Adds the attempts of a page. An attempt listed twice is counted twice here, and
+    /// the load's end, finding it twice, reads the rollups from the attempts instead.
     pub fn add(&mut self, attempts: &[Attempt]) {
-        for (attempt, _) in crate::store::newest_per_sid(attempts) {
+        for attempt in attempts {
             self.add_attempt(attempt);
         }
     }
