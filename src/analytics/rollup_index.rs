@@ -10,30 +10,7 @@ use sqlx::SqlitePool;
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
 use crate::report::{Anomaly, Metrics, Money, SeriesPoint};
-use crate::store::{self, AttemptScope, Grain, HourlyCell, RollupRows, StoreError, channel_bit};
-
-/// Interned text: every country, carrier, channel, service, error code and currency.
-#[derive(Default)]
-struct Names {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Names {
-    fn intern(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
-        }
-        let id = self.names.len() as u32;
-        self.ids.insert(name.to_string(), id);
-        self.names.push(name.to_string());
-        id
-    }
-
-    fn id(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
-    }
-}
+use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, StoreError, channel_bit};
 
 /// `error_key` of the verification rows that cover all of a verification's attempts.
 const ALL_ERRORS: u32 = u32::MAX;
@@ -307,7 +284,7 @@ impl RollupIndex {
         match by {
             None => String::new(),
             Some(Dimension::Day) => layer.periods[id as usize][..10].to_string(),
-            Some(_) => self.names.names[id as usize].clone(),
+            Some(_) => self.names.text(id).to_string(),
         }
     }
 
@@ -350,7 +327,7 @@ impl RollupIndex {
             m.converted += s[1] as u64;
             m.delivered += s[2] as u64;
             m.finalized += s[3] as u64;
-            let currency = &self.names.names[currency as usize];
+            let currency = self.names.text(currency);
             if !currency.is_empty() {
                 add_money(&mut m.spend, currency, s[4]);
                 add_money(&mut m.wasted_spend, currency, s[5]);
@@ -494,7 +471,7 @@ impl RollupIndex {
             .filter(|(_, (attempts, _))| *attempts > 0)
             .map(|((bucket, channel), (attempts, converted))| SeriesPoint {
                 bucket,
-                channel: self.names.names[channel as usize].clone(),
+                channel: self.names.text(channel).to_string(),
                 attempts: attempts as u64,
                 converted: converted as u64,
             })

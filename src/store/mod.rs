@@ -20,7 +20,7 @@ pub use bulk::{
 };
 pub use queries::*;
 pub use rollups::{
-    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups,
+    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups, Names,
     ROLLUP_VERSION, RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups,
     rebuild_rollups, rollup_generation, rollups_current,
 };

@@ -10,7 +10,7 @@ use std::collections::hash_map::Entry;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
-use super::{Counted, Grain, RollupDelta, VerificationPlace, channel_bit, verification_facts};
+use super::{Counted, Grain, Names, RollupDelta, VerificationPlace, channel_bit, verification_facts};
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
 
@@ -66,29 +66,6 @@ impl RegularVerification {
         add((&mut slot.1, &mut slot.2));
         self.error_count += 1;
         true
-    }
-}
-
-/// The texts the summed verifications refer to, each stored once.
-#[derive(Default)]
-struct Names {
-    ids: HashMap<String, u32>,
-    texts: Vec<String>,
-}
-
-impl Names {
-    fn id(&mut self, text: &str) -> u32 {
-        if let Some(id) = self.ids.get(text) {
-            return *id;
-        }
-        let id = self.texts.len() as u32;
-        self.texts.push(text.to_string());
-        self.ids.insert(text.to_string(), id);
-        id
-    }
-
-    fn text(&self, id: u32) -> &str {
-        &self.texts[id as usize]
     }
 }
 
@@ -156,12 +133,12 @@ impl LoadRollups {
         };
         let place: Place = (
             attempt.date_created.timestamp().div_euclid(3600),
-            self.names.id(counted.country),
-            self.names.id(counted.carrier),
-            self.names.id(counted.service_sid),
+            self.names.intern(counted.country),
+            self.names.intern(counted.carrier),
+            self.names.intern(counted.service_sid),
         );
         // "*" is the error key of all attempts: a code spelt so would share its row.
-        let error = (counted.error_code != "*").then(|| self.names.id(counted.error_code));
+        let error = (counted.error_code != "*").then(|| self.names.intern(counted.error_code));
         let bit = channel_bit(counted.channel) as u8;
         let converted = counted.conversion_status == "converted";
         match self.verifications.entry(key) {
