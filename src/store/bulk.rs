@@ -39,15 +39,17 @@ pub async fn drop_attempt_indexes(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rollups for a bulk load's writer to sum as it writes, when the snapshot holds no
-/// attempt yet (so that the writer writes every attempt the load ends with); `None` for
-/// a load that resumes one stopped part way.
+/// Rollups for a bulk load to sum as its pages are fetched, when the snapshot holds no
+/// attempt yet (so that those pages are every attempt the load ends with); `None` for a
+/// load that resumes one stopped part way.
 pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, StoreError> {
+    if !snapshot_is_empty(pool).await? {
+        return Ok(None);
+    }
     let mut tx = pool.begin().await?;
-    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM attempts)").fetch_one(&mut *tx).await?;
     let horizon = rollups::hour_horizon(&mut tx).await?;
     tx.commit().await?;
-    Ok(empty.then(|| LoadRollups::new(horizon)))
+    Ok(Some(LoadRollups::new(horizon)))
 }
 
 /// A page of attempts made ready to append to a bulk load: its statements with their
@@ -90,8 +92,8 @@ pub async fn append_prepared(
 }
 
 /// Ends a bulk load: builds the missing indexes of `attempts` and the rollups, in one
-/// transaction; `summed` are the rollups its writer summed, when it wrote every attempt
-/// the snapshot holds, and otherwise they are read from the attempts. Does nothing when
+/// transaction; `summed` are the rollups summed as its pages were fetched, when those were
+/// every attempt the snapshot holds, and otherwise they are read from the attempts. Does nothing when
 /// no index is missing. An attempt the load holds twice keeps its newest row; returns how
 /// many rows that removed.
 pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups>) -> Result<u64, StoreError> {

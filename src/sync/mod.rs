@@ -268,7 +268,7 @@ async fn complete_run(
     result
 }
 
-/// Builds the indexes and rollups of a bulk run's load, with the rollups its writer summed if any.
+/// Builds the indexes and rollups of a bulk run's load, with the rollups summed as it was fetched, if any.
 async fn finish_bulk_load(pool: &SqlitePool, summed: Option<store::LoadRollups>) -> Result<(), SyncError> {
     let repeats = store::build_attempt_indexes(pool, summed).await?;
     if repeats > 0 {
@@ -312,7 +312,7 @@ struct WalkedWindow {
     /// The Summary's total for the window, from `checked_from` on.
     api_total: u64,
     checked_from: String,
-    /// A bulk load's rollups, when its writer wrote every attempt of the load.
+    /// A bulk load's rollups, summed as its pages were fetched, when those were every attempt of the load.
     summed_rollups: Option<store::LoadRollups>,
 }
 

@@ -47,6 +47,10 @@ struct RegularVerification {
 }
 
 impl RegularVerification {
+    fn at(place: Place) -> RegularVerification {
+        RegularVerification { place, all: (0, 0), errors: [(0, 0, 0); SUMMED_ERRORS], error_count: 0 }
+    }
+
     /// Adds an attempt's channel; false when it has one error code more than it can hold.
     fn add(&mut self, error: u32, bit: u8, converted: bool) -> bool {
         let add = |masks: (&mut u8, &mut u8)| {
@@ -143,7 +147,7 @@ impl LoadRollups {
         let converted = counted.conversion_status == "converted";
         match self.verifications.entry(key) {
             Entry::Vacant(slot) => {
-                let mut regular = RegularVerification { place, all: (0, 0), errors: [(0, 0, 0); 2], error_count: 0 };
+                let mut regular = RegularVerification::at(place);
                 let summed = match error {
                     Some(error) if regular.add(error, bit, converted) => Summed::Regular(regular),
                     _ => {
@@ -219,8 +223,7 @@ mod tests {
 
     #[test]
     fn a_verification_holds_two_error_codes_and_no_more() {
-        let mut regular =
-            RegularVerification { place: (0, 0, 0, 0), all: (0, 0), errors: [(0, 0, 0); 2], error_count: 0 };
+        let mut regular = RegularVerification::at((0, 0, 0, 0));
         assert!(regular.add(7, 1, false));
         assert!(regular.add(7, 8, true));
         assert!(regular.add(9, 2, false));
