@@ -32,6 +32,16 @@ fn rss_mib(field: &str) -> f64 {
     kib / 1024.0
 }
 
+/// CPU seconds this process has used, on all its threads (user and system).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are the 14th and 15th fields, 12th and 13th after the name; 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn pinned_now() -> chrono::DateTime<chrono::Utc> {
     twilio_time::parse(&twilio_time::format(&chrono::Utc::now())).unwrap()
 }
@@ -122,18 +132,20 @@ async fn main() {
             peak
         })
     };
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_secs());
     let report = sync_once(&pool, &reader, &SyncProgress::default(), &options).await.unwrap();
     let secs = started.elapsed().as_secs_f64();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let (peak_heap, peak_file) = sampler.join().unwrap();
     println!(
-        "sync ({}, commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s; peak RSS {:.0} MiB",
+        "sync ({}, commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s, {:.1} s of CPU; \
+         peak RSS {:.0} MiB",
         if options.bulk_first_sync { "bulk load" } else { "upserts" },
         options.commit_every,
         report.attempts_new,
         report.pages,
         report.attempts_new as f64 / secs,
+        cpu_secs() - cpu_before,
         rss_mib("VmHWM:")
     );
     // Anonymous memory is the process's own (the emulator's dataset included); file-backed
