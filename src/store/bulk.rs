@@ -4,7 +4,7 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use super::rollups::LoadRollups;
+use super::rollups::{LoadRollups, SummedLoad};
 use super::{StoreError, UpsertCount, rollups};
 use crate::model::Attempt;
 
@@ -105,7 +105,12 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
     let mut tx = super::begin_write(pool).await?;
     let horizon = rollups::hour_horizon(&mut tx).await?;
     let (indexed, rollups) = match summed {
-        Some(summed) => (create_indexes(&mut tx).await, LoadedRollups::Summed(summed)),
+        Some(summed) => {
+            // The summed rollups become statements on another core while this one builds the indexes.
+            let writing = tokio::task::spawn_blocking(move || summed.into_writes());
+            let indexed = create_indexes(&mut tx).await;
+            (indexed, LoadedRollups::Summed(writing.await.expect("preparing the rollups' rows panicked")))
+        }
         None => {
             // The rollups are read on another connection (they need no index) while this
             // one builds the indexes: one on each core.
@@ -115,25 +120,32 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
             (indexed, LoadedRollups::Read(read.map(|(delta, _)| delta)))
         }
     };
-    let (computed, removed) = match (indexed, rollups) {
-        (Ok(()), LoadedRollups::Summed(summed)) => (summed.finish(&mut tx).await?, 0),
-        (Ok(()), LoadedRollups::Read(read)) => (read?, 0),
+    let removed = match (indexed, rollups) {
+        (Ok(()), LoadedRollups::Summed(summed)) => {
+            summed.replace_rollups(&mut tx).await?;
+            0
+        }
+        (Ok(()), LoadedRollups::Read(read)) => {
+            rollups::replace_rollups(&mut tx, read?).await?;
+            0
+        }
         // The load holds an attempt twice, and what was summed or read counted it twice.
         (Err(sqlx::Error::Database(e)), _) if e.kind() == sqlx::error::ErrorKind::UniqueViolation => {
             let removed = remove_duplicates(&mut tx).await?;
             create_indexes(&mut tx).await?;
-            (rollups::read_rollups(&mut tx, horizon).await?.0, removed)
+            let read = rollups::read_rollups(&mut tx, horizon).await?.0;
+            rollups::replace_rollups(&mut tx, read).await?;
+            removed
         }
         (Err(e), _) => return Err(e.into()),
     };
-    rollups::replace_rollups(&mut tx, computed).await?;
     tx.commit().await?;
     Ok(removed)
 }
 
 /// A bulk load's rollups: summed as its pages were fetched, or read from its attempts.
 enum LoadedRollups {
-    Summed(LoadRollups),
+    Summed(SummedLoad),
     Read(Result<rollups::RollupDelta, StoreError>),
 }
 

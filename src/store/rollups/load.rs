@@ -10,7 +10,10 @@ use std::collections::hash_map::Entry;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
-use super::{Counted, Grain, Names, RollupDelta, VerificationPlace, channel_bit, verification_facts};
+use super::{
+    Counted, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, channel_bit, clear_rollups,
+    mark_rollups_current, verification_facts,
+};
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
 
@@ -168,9 +171,9 @@ impl LoadRollups {
         }
     }
 
-    /// The rollups of the whole load. The verifications not summed are read back, by the
-    /// verification index: `tx` must have built it.
-    pub async fn finish(self, tx: &mut Transaction<'_, Sqlite>) -> Result<RollupDelta, StoreError> {
+    /// The load's rollups made ready to write. Needs no snapshot, so that a bulk load
+    /// builds them on another core while sqlite builds the indexes.
+    pub fn into_writes(self) -> SummedLoad {
         let LoadRollups { mut delta, names, verifications, mut counted_at_end, unusual_sids } = self;
         let mut hour_starts: HashMap<i64, String> = HashMap::default();
         for summed in verifications.values() {
@@ -194,18 +197,39 @@ impl LoadRollups {
                 delta.regular_verification(grain, &place, std::iter::once(all).chain(errors.clone()), 1);
             }
         }
-
         counted_at_end.extend(unusual_sids);
-        let sids: Vec<&str> = counted_at_end.iter().map(String::as_str).collect();
+        let hour_horizon = delta.hour_horizon.clone();
+        SummedLoad { writes: RowWrites::of(delta, RowWrite::IntoEmpty), counted_at_end, hour_horizon }
+    }
+}
+
+/// A bulk load's rollups ready to write: the rows summed as its pages were fetched, as
+/// statements, and the verifications left to count from their stored attempts.
+pub struct SummedLoad {
+    writes: RowWrites,
+    counted_at_end: Vec<String>,
+    hour_horizon: String,
+}
+
+impl SummedLoad {
+    /// Replaces the rollups with the load's. The verifications not summed are read back by
+    /// the verification index: `tx` must have built it.
+    pub async fn replace_rollups(self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+        clear_rollups(tx).await?;
+        self.writes.run(tx).await?;
+        let sids: Vec<&str> = self.counted_at_end.iter().map(String::as_str).collect();
         let mut facts = verification_facts(tx, &sids).await?;
         facts.sort_unstable_by(|a, b| {
             (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
         });
+        let mut counted = RollupDelta::new(self.hour_horizon);
         for verification in facts.chunk_by(|a, b| a.verification_sid == b.verification_sid) {
             let attempts: Vec<_> = verification.iter().collect();
-            delta.verification(&attempts, 1);
+            counted.verification(&attempts, 1);
         }
-        Ok(delta)
+        // Into the rows just written: a verification counted here may share their cells.
+        RowWrites::of(counted, RowWrite::AddToStored).run(tx).await?;
+        mark_rollups_current(tx).await
     }
 }
 

@@ -20,7 +20,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::StoreError;
 use crate::model::{Attempt, twilio_time};
-pub use load::LoadRollups;
+pub use load::{LoadRollups, SummedLoad};
 
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
 pub const ROLLUP_VERSION: i64 = 1;
@@ -456,173 +456,197 @@ impl RowWrite {
 
 /// Writes a delta into the rollups and drops the rows it empties.
 pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Result<(), StoreError> {
-    write_rows(tx, delta, RowWrite::AddToStored).await
+    RowWrites::of(delta, RowWrite::AddToStored).run(tx).await
 }
 
-async fn write_rows(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta, mode: RowWrite) -> Result<(), StoreError> {
-    let mut attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
-        delta.attempts.into_iter().filter(|(_, m)| m.attempts != 0 || m.spend_micros != 0).collect();
-    if mode == RowWrite::IntoEmpty {
-        attempt_cells.sort_unstable_by(|(a, _), (b, _)| {
-            (a.grain.as_str(), &a.period, &a.country, &a.carrier, &a.channel, &a.service_sid)
-                .cmp(&(b.grain.as_str(), &b.period, &b.country, &b.carrier, &b.channel, &b.service_sid))
-                .then_with(|| {
-                    (&a.error_code, &a.conversion_status, &a.currency).cmp(&(
-                        &b.error_code,
-                        &b.conversion_status,
-                        &b.currency,
-                    ))
-                })
-        });
-    }
-    let emptied_periods: BTreeSet<(Grain, String)> =
-        attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
-    for chunk in attempt_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = mode.insert(
-            "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
-             conversion_status, currency, attempts, delivered, finalized, spend_micros)",
-        );
-        insert.push_values(chunk, |mut row, (cell, m)| {
-            row.push_bind(cell.grain.as_str())
-                .push_bind(cell.period.clone())
-                .push_bind(cell.country.clone())
-                .push_bind(cell.carrier.clone())
-                .push_bind(cell.channel.clone())
-                .push_bind(cell.service_sid.clone())
-                .push_bind(cell.error_code.clone())
-                .push_bind(cell.conversion_status.clone())
-                .push_bind(cell.currency.clone())
-                .push_bind(m.attempts)
-                .push_bind(m.delivered)
-                .push_bind(m.finalized)
-                .push_bind(m.spend_micros);
-        });
-        mode.on_conflict(
-            &mut insert,
-            "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
-             finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
-        );
-        insert.build().execute(&mut **tx).await?;
-    }
-    for (grain, period) in emptied_periods {
-        sqlx::query("DELETE FROM rollup_attempts WHERE grain = ? AND period = ? AND attempts = 0")
-            .bind(grain.as_str())
-            .bind(period)
-            .execute(&mut **tx)
-            .await?;
+/// A delta's writes as statements with their values bound, built apart from the
+/// transaction that runs them: a bulk load builds them on one core while sqlite builds
+/// its indexes on the other.
+pub struct RowWrites(Vec<RowStatement>);
+
+enum RowStatement {
+    Built(QueryBuilder<'static, Sqlite>),
+    Fixed(sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>>),
+}
+
+impl RowWrites {
+    pub async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+        for statement in self.0 {
+            match statement {
+                RowStatement::Built(mut insert) => insert.build().execute(&mut **tx).await?,
+                RowStatement::Fixed(query) => query.execute(&mut **tx).await?,
+            };
+        }
+        Ok(())
     }
 
-    let mut verification_cells: Vec<(VerificationCell, i64)> =
-        delta.verifications.into_iter().filter(|(_, n)| *n != 0).collect();
-    if mode == RowWrite::IntoEmpty {
-        verification_cells.sort_unstable_by(|(a, _), (b, _)| {
-            (a.grain.as_str(), &a.error_key, &a.period, &a.country, &a.carrier, &a.service_sid)
-                .cmp(&(b.grain.as_str(), &b.error_key, &b.period, &b.country, &b.carrier, &b.service_sid))
-                .then_with(|| {
-                    (a.unconverted_channels, a.converted_channels).cmp(&(b.unconverted_channels, b.converted_channels))
-                })
-        });
-    }
-    for chunk in verification_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = mode.insert(
-            "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
-             unconverted_channels, converted_channels, verifications)",
-        );
-        insert.push_values(chunk, |mut row, (cell, n)| {
-            row.push_bind(cell.grain.as_str())
-                .push_bind(cell.error_key.clone())
-                .push_bind(cell.period.clone())
-                .push_bind(cell.country.clone())
-                .push_bind(cell.carrier.clone())
-                .push_bind(cell.service_sid.clone())
-                .push_bind(cell.unconverted_channels)
-                .push_bind(cell.converted_channels)
-                .push_bind(*n);
-        });
-        mode.on_conflict(&mut insert, "verifications = verifications + excluded.verifications");
-        insert.build().execute(&mut **tx).await?;
-    }
-    let emptied: Vec<&VerificationCell> =
-        verification_cells.iter().filter(|(_, n)| *n < 0).map(|(cell, _)| cell).collect();
-    for cell in emptied {
-        sqlx::query(
-            "DELETE FROM rollup_verifications WHERE grain = ? AND error_key = ? AND period = ? AND country = ? \
-             AND carrier = ? AND service_sid = ? AND unconverted_channels = ? AND converted_channels = ? \
-             AND verifications = 0",
-        )
-        .bind(cell.grain.as_str())
-        .bind(&cell.error_key)
-        .bind(&cell.period)
-        .bind(&cell.country)
-        .bind(&cell.carrier)
-        .bind(&cell.service_sid)
-        .bind(cell.unconverted_channels)
-        .bind(cell.converted_channels)
-        .execute(&mut **tx)
-        .await?;
-    }
+    fn of(delta: RollupDelta, mode: RowWrite) -> RowWrites {
+        let mut writes = Vec::new();
+        let mut attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
+            delta.attempts.into_iter().filter(|(_, m)| m.attempts != 0 || m.spend_micros != 0).collect();
+        if mode == RowWrite::IntoEmpty {
+            attempt_cells.sort_unstable_by(|(a, _), (b, _)| {
+                (a.grain.as_str(), &a.period, &a.country, &a.carrier, &a.channel, &a.service_sid)
+                    .cmp(&(b.grain.as_str(), &b.period, &b.country, &b.carrier, &b.channel, &b.service_sid))
+                    .then_with(|| {
+                        (&a.error_code, &a.conversion_status, &a.currency).cmp(&(
+                            &b.error_code,
+                            &b.conversion_status,
+                            &b.currency,
+                        ))
+                    })
+            });
+        }
+        let emptied_periods: BTreeSet<(Grain, String)> =
+            attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
+        for chunk in attempt_cells.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = mode.insert(
+                "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
+                 conversion_status, currency, attempts, delivered, finalized, spend_micros)",
+            );
+            insert.push_values(chunk, |mut row, (cell, m)| {
+                row.push_bind(cell.grain.as_str())
+                    .push_bind(cell.period.clone())
+                    .push_bind(cell.country.clone())
+                    .push_bind(cell.carrier.clone())
+                    .push_bind(cell.channel.clone())
+                    .push_bind(cell.service_sid.clone())
+                    .push_bind(cell.error_code.clone())
+                    .push_bind(cell.conversion_status.clone())
+                    .push_bind(cell.currency.clone())
+                    .push_bind(m.attempts)
+                    .push_bind(m.delivered)
+                    .push_bind(m.finalized)
+                    .push_bind(m.spend_micros);
+            });
+            mode.on_conflict(
+                &mut insert,
+                "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
+                 finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
+            );
+            writes.push(RowStatement::Built(insert));
+        }
+        for (grain, period) in emptied_periods {
+            let delete = sqlx::query("DELETE FROM rollup_attempts WHERE grain = ? AND period = ? AND attempts = 0")
+                .bind(grain.as_str())
+                .bind(period);
+            writes.push(RowStatement::Fixed(delete));
+        }
 
-    let mut hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
-    if mode == RowWrite::IntoEmpty {
-        hour_cells.sort_unstable_by(|(a, _), (b, _)| {
-            (&a.hour, &a.country, &a.carrier, &a.channel).cmp(&(&b.hour, &b.country, &b.carrier, &b.channel))
-        });
-    }
-    for chunk in hour_cells.chunks(ROWS_PER_STATEMENT) {
-        let mut insert =
-            mode.insert("rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)");
-        insert.push_values(chunk, |mut row, (cell, c)| {
-            row.push_bind(cell.hour.clone())
-                .push_bind(cell.country.clone())
-                .push_bind(cell.carrier.clone())
-                .push_bind(cell.channel.clone())
-                .push_bind(c[0])
-                .push_bind(c[1])
-                .push_bind(c[2])
-                .push_bind(c[3]);
-        });
-        mode.on_conflict(
-            &mut insert,
-            "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
-             delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
-        );
-        insert.build().execute(&mut **tx).await?;
-    }
-    let emptied_hours: BTreeSet<&str> =
-        hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.as_str()).collect();
-    for hour in emptied_hours {
-        sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour).execute(&mut **tx).await?;
-    }
-    sqlx::query("UPDATE rollup_state SET generation = generation + 1 WHERE id = 1").execute(&mut **tx).await?;
+        let mut verification_cells: Vec<(VerificationCell, i64)> =
+            delta.verifications.into_iter().filter(|(_, n)| *n != 0).collect();
+        if mode == RowWrite::IntoEmpty {
+            verification_cells.sort_unstable_by(|(a, _), (b, _)| {
+                (a.grain.as_str(), &a.error_key, &a.period, &a.country, &a.carrier, &a.service_sid)
+                    .cmp(&(b.grain.as_str(), &b.error_key, &b.period, &b.country, &b.carrier, &b.service_sid))
+                    .then_with(|| {
+                        (a.unconverted_channels, a.converted_channels)
+                            .cmp(&(b.unconverted_channels, b.converted_channels))
+                    })
+            });
+        }
+        for chunk in verification_cells.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = mode.insert(
+                "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
+                 unconverted_channels, converted_channels, verifications)",
+            );
+            insert.push_values(chunk, |mut row, (cell, n)| {
+                row.push_bind(cell.grain.as_str())
+                    .push_bind(cell.error_key.clone())
+                    .push_bind(cell.period.clone())
+                    .push_bind(cell.country.clone())
+                    .push_bind(cell.carrier.clone())
+                    .push_bind(cell.service_sid.clone())
+                    .push_bind(cell.unconverted_channels)
+                    .push_bind(cell.converted_channels)
+                    .push_bind(*n);
+            });
+            mode.on_conflict(&mut insert, "verifications = verifications + excluded.verifications");
+            writes.push(RowStatement::Built(insert));
+        }
+        let emptied = verification_cells.iter().filter(|(_, n)| *n < 0).map(|(cell, _)| cell);
+        for cell in emptied {
+            let delete = sqlx::query(
+                "DELETE FROM rollup_verifications WHERE grain = ? AND error_key = ? AND period = ? AND country = ? \
+                 AND carrier = ? AND service_sid = ? AND unconverted_channels = ? AND converted_channels = ? \
+                 AND verifications = 0",
+            )
+            .bind(cell.grain.as_str())
+            .bind(cell.error_key.clone())
+            .bind(cell.period.clone())
+            .bind(cell.country.clone())
+            .bind(cell.carrier.clone())
+            .bind(cell.service_sid.clone())
+            .bind(cell.unconverted_channels)
+            .bind(cell.converted_channels);
+            writes.push(RowStatement::Fixed(delete));
+        }
 
-    // Removals first: an attempt that changed leaves its old row and gets a new one.
-    let mut irregular: Vec<(IrregularAttempt, i64)> = delta.irregular.into_iter().filter(|(_, n)| *n != 0).collect();
-    irregular.sort_by_key(|(_, n)| *n);
-    for (row, net) in irregular {
-        let query = if net < 0 {
-            sqlx::query("DELETE FROM irregular_attempts WHERE grain = ? AND verification_sid = ? AND sid = ?")
+        let mut hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
+        if mode == RowWrite::IntoEmpty {
+            hour_cells.sort_unstable_by(|(a, _), (b, _)| {
+                (&a.hour, &a.country, &a.carrier, &a.channel).cmp(&(&b.hour, &b.country, &b.carrier, &b.channel))
+            });
+        }
+        for chunk in hour_cells.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = mode
+                .insert("rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)");
+            insert.push_values(chunk, |mut row, (cell, c)| {
+                row.push_bind(cell.hour.clone())
+                    .push_bind(cell.country.clone())
+                    .push_bind(cell.carrier.clone())
+                    .push_bind(cell.channel.clone())
+                    .push_bind(c[0])
+                    .push_bind(c[1])
+                    .push_bind(c[2])
+                    .push_bind(c[3]);
+            });
+            mode.on_conflict(
+                &mut insert,
+                "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
+                 delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
+            );
+            writes.push(RowStatement::Built(insert));
+        }
+        let emptied_hours: BTreeSet<&str> =
+            hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.as_str()).collect();
+        for hour in emptied_hours {
+            let delete = sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour.to_string());
+            writes.push(RowStatement::Fixed(delete));
+        }
+        writes
+            .push(RowStatement::Fixed(sqlx::query("UPDATE rollup_state SET generation = generation + 1 WHERE id = 1")));
+
+        // Removals first: an attempt that changed leaves its old row and gets a new one.
+        let mut irregular: Vec<(IrregularAttempt, i64)> =
+            delta.irregular.into_iter().filter(|(_, n)| *n != 0).collect();
+        irregular.sort_by_key(|(_, n)| *n);
+        for (row, net) in irregular {
+            let query = if net < 0 {
+                sqlx::query("DELETE FROM irregular_attempts WHERE grain = ? AND verification_sid = ? AND sid = ?")
+                    .bind(row.grain)
+                    .bind(row.verification_sid)
+                    .bind(row.sid)
+            } else {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO irregular_attempts (grain, verification_sid, sid, period, country, carrier, \
+                     channel, service_sid, error_code, conversion_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
                 .bind(row.grain)
                 .bind(row.verification_sid)
                 .bind(row.sid)
-        } else {
-            sqlx::query(
-                "INSERT OR REPLACE INTO irregular_attempts (grain, verification_sid, sid, period, country, carrier, \
-                 channel, service_sid, error_code, conversion_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(row.grain)
-            .bind(row.verification_sid)
-            .bind(row.sid)
-            .bind(row.period)
-            .bind(row.country)
-            .bind(row.carrier)
-            .bind(row.channel)
-            .bind(row.service_sid)
-            .bind(row.error_code)
-            .bind(row.conversion_status)
-        };
-        query.execute(&mut **tx).await?;
+                .bind(row.period)
+                .bind(row.country)
+                .bind(row.carrier)
+                .bind(row.channel)
+                .bind(row.service_sid)
+                .bind(row.error_code)
+                .bind(row.conversion_status)
+            };
+            writes.push(RowStatement::Fixed(query));
+        }
+        RowWrites(writes)
     }
-    Ok(())
 }
 
 /// The stored attempts of these verifications.
@@ -729,10 +753,19 @@ pub async fn read_rollups(
 
 /// Replaces every rollup row with `delta`'s, and marks the rollups current.
 pub async fn replace_rollups(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Result<(), StoreError> {
+    clear_rollups(tx).await?;
+    RowWrites::of(delta, RowWrite::IntoEmpty).run(tx).await?;
+    mark_rollups_current(tx).await
+}
+
+async fn clear_rollups(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
     for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
     }
-    write_rows(tx, delta, RowWrite::IntoEmpty).await?;
+    Ok(())
+}
+
+async fn mark_rollups_current(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO rollup_state (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
     )
