@@ -130,3 +130,24 @@ async fn a_missing_or_empty_file_becomes_a_snapshot() {
         store::open(&db).await.unwrap().close().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_snapshot_has_large_pages_and_an_old_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |pool: sqlx::SqlitePool| async move {
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        size
+    };
+    let new = dir.path().join("new.db");
+    assert_eq!(page_size(store::open(&new).await.unwrap()).await, 16384);
+
+    // A snapshot created with sqlite's default pages, as earlier versions made them.
+    let old = dir.path().join("old.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", old.display())).await.unwrap();
+    sqlx::query("PRAGMA page_size = 4096").execute(&mut conn).await.unwrap();
+    sqlx::query("CREATE TABLE scratch (x)").execute(&mut conn).await.unwrap();
+    sqlx::query("DROP TABLE scratch").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(page_size(store::open(&old).await.unwrap()).await, 4096);
+}

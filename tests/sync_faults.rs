@@ -298,8 +298,8 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
     for bulk_first_sync in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("full.db");
-        // About 3 MB of 4 KiB pages: the schema fits, the month of attempts does not.
-        let limits = store::OpenOptions { max_page_count: Some(800) };
+        // About 3 MB of 16 KiB pages: the schema fits, the month of attempts does not.
+        let limits = store::OpenOptions { max_page_count: Some(200) };
         let pool = store::open_with(&db, &limits).await.unwrap();
         // Commits often, so that the disk fills up after some commits have landed.
         let options = SyncOptions {

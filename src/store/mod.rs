@@ -94,6 +94,9 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         return Err(StoreError::NewerSchema { path: shown, found, known });
     }
     options = options
+        // For a new file only: fewer, larger pages make a bulk load's appends and its WAL
+        // frames cheaper. An existing snapshot keeps the size it was created with.
+        .page_size(16384)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         // Random SIDs touch index pages all over the file: keep them in memory, not behind pread.
