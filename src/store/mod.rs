@@ -103,7 +103,8 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .pragma("cache_size", "-131072")
         .pragma("mmap_size", "1073741824")
         .pragma("temp_store", "memory")
-        .pragma("wal_autocheckpoint", "8192");
+        // 32 MiB of WAL, in the pages above.
+        .pragma("wal_autocheckpoint", "2048");
     if let Some(pages) = limits.max_page_count {
         options = options.pragma("max_page_count", pages.to_string());
     }
