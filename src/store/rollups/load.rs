@@ -11,8 +11,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    Counted, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, channel_bit, clear_rollups,
-    mark_rollups_current, verification_facts,
+    Counted, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, by_verification, channel_bit,
+    clear_rollups, mark_rollups_current, verification_facts,
 };
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
@@ -219,11 +219,8 @@ impl SummedLoad {
         self.writes.run(tx).await?;
         let sids: Vec<&str> = self.counted_at_end.iter().map(String::as_str).collect();
         let mut facts = verification_facts(tx, &sids).await?;
-        facts.sort_unstable_by(|a, b| {
-            (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
-        });
         let mut counted = RollupDelta::new(self.hour_horizon);
-        for verification in facts.chunk_by(|a, b| a.verification_sid == b.verification_sid) {
+        for verification in by_verification(&mut facts) {
             let attempts: Vec<_> = verification.iter().collect();
             counted.verification(&attempts, 1);
         }

@@ -741,10 +741,7 @@ pub async fn read_rollups(
             serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))?;
         drop(text);
         read += facts.len() as u64;
-        facts.sort_unstable_by(|a, b| {
-            (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
-        });
-        for verification in facts.chunk_by(|a, b| a.verification_sid == b.verification_sid) {
+        for verification in by_verification(&mut facts) {
             add_verification(&mut delta, verification);
         }
     }
@@ -773,6 +770,14 @@ async fn mark_rollups_current(tx: &mut Transaction<'_, Sqlite>) -> Result<(), St
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Attempts grouped by verification, each group in the order its attempts were made.
+fn by_verification(facts: &mut [AttemptFacts]) -> impl Iterator<Item = &[AttemptFacts]> {
+    facts.sort_unstable_by(|a, b| {
+        (&a.verification_sid, &a.date_created, &a.sid).cmp(&(&b.verification_sid, &b.date_created, &b.sid))
+    });
+    facts.chunk_by(|a, b| a.verification_sid == b.verification_sid)
 }
 
 fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts]) {
