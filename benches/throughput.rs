@@ -93,6 +93,8 @@ async fn main() {
         bulk_first_sync: !args.iter().any(|a| a == "--no-bulk"),
         ..SyncOptions::default()
     };
+    // `RUST_LOG=verilens=info` shows when the sync's phases start.
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let rss_start = rss_mib("VmRSS:");
 
     let mut config = EmulatorConfig::new(42, attempts);

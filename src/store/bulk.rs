@@ -2,11 +2,12 @@
 //! descent per index and attempt; an empty snapshot is instead loaded without indexes,
 //! and its indexes and rollups are built once, by sorting, when the load ends.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use super::raw_insert::{self, Value};
 use super::rollups::{LoadRollups, SummedLoad};
 use super::{StoreError, UpsertCount, rollups};
-use crate::model::Attempt;
+use crate::model::{Attempt, twilio_time};
 
 /// The indexes of `attempts`, as the migrations create them.
 const ATTEMPT_INDEXES: [(&str, &str); 3] = [
@@ -52,31 +53,54 @@ pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, St
     Ok(Some(LoadRollups::new(horizon)))
 }
 
-/// A page of attempts made ready to append to a bulk load: its statements with their
-/// values bound, built where the page was fetched, so that the single writer only runs them.
+/// A page of attempts made ready to append to a bulk load: each attempt's values in
+/// `ATTEMPT_COLUMNS` order, made where the page was fetched, so that the single writer only
+/// binds and steps.
 pub struct PreparedAppend {
-    statements: Vec<QueryBuilder<'static, Sqlite>>,
-    rows: u64,
+    rows: Vec<[Value; ATTEMPT_COLUMN_COUNT]>,
 }
+
+const ATTEMPT_COLUMN_COUNT: usize = 21;
 
 impl PreparedAppend {
     /// Takes the attempts' values without copying them. An attempt listed twice is
     /// appended twice; the load's end keeps its newest row.
     pub fn of(attempts: Vec<Attempt>) -> PreparedAppend {
-        let rows = attempts.len() as u64;
-        let mut statements = Vec::new();
-        let mut attempts = attempts.into_iter().peekable();
-        while attempts.peek().is_some() {
-            let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO attempts ({}) ", super::ATTEMPT_COLUMNS));
-            insert.push_values(attempts.by_ref().take(super::ROWS_PER_STATEMENT), super::bind_owned_attempt);
-            statements.push(insert);
-        }
-        PreparedAppend { statements, rows }
+        PreparedAppend { rows: attempts.into_iter().map(attempt_values).collect() }
     }
 
     pub fn rows(&self) -> u64 {
-        self.rows
+        self.rows.len() as u64
     }
+}
+
+/// An attempt's values in `ATTEMPT_COLUMNS` order, stored as `insert_new` stores them.
+fn attempt_values(attempt: Attempt) -> [Value; ATTEMPT_COLUMN_COUNT] {
+    let (price, price_unit) = (super::price_value(&attempt), super::price_unit(&attempt));
+    let data = attempt.channel_data.unwrap_or_default();
+    [
+        Value::Text(attempt.sid),
+        Value::Text(attempt.account_sid),
+        Value::Text(attempt.service_sid),
+        Value::Text(attempt.verification_sid),
+        Value::Text(twilio_time::format(&attempt.date_created)),
+        Value::Text(twilio_time::format(&attempt.date_updated)),
+        Value::StaticText(attempt.conversion_status.as_str()),
+        Value::StaticText(attempt.channel.as_str()),
+        price.map_or(Value::Null, Value::Real),
+        price_unit.into(),
+        data.to.into(),
+        data.status.into(),
+        data.message_status.into(),
+        data.call_status.into(),
+        data.error_code.into(),
+        data.country.into(),
+        data.code_length.map_or(Value::Null, |length| Value::Integer(i64::from(length))),
+        data.locale.into(),
+        data.mcc.into(),
+        data.mnc.into(),
+        data.carrier.into(),
+    ]
 }
 
 /// Appends a prepared page to a bulk load, without rollups: they are summed as the pages
@@ -85,10 +109,13 @@ pub async fn append_prepared(
     tx: &mut Transaction<'_, Sqlite>,
     prepared: PreparedAppend,
 ) -> Result<UpsertCount, StoreError> {
-    for mut statement in prepared.statements {
-        statement.build().execute(&mut **tx).await?;
-    }
-    Ok(UpsertCount { new: prepared.rows, updated: 0 })
+    let insert = format!(
+        "INSERT INTO attempts ({}) VALUES ({})",
+        super::ATTEMPT_COLUMNS,
+        ["?"; ATTEMPT_COLUMN_COUNT].join(", ")
+    );
+    raw_insert::insert_rows(tx, &insert, &prepared.rows).await?;
+    Ok(UpsertCount { new: prepared.rows(), updated: 0 })
 }
 
 /// Ends a bulk load: builds the missing indexes of `attempts` and the rollups, in one
@@ -107,7 +134,12 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
     let (indexed, rollups) = match summed {
         Some(summed) => {
             // The summed rollups become statements on another core while this one builds the indexes.
-            let writing = tokio::task::spawn_blocking(move || summed.into_writes());
+            let writing = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let writes = summed.into_writes();
+                tracing::debug!("prepared the summed rollups in {:.2} s", started.elapsed().as_secs_f64());
+                writes
+            });
             let indexed = create_indexes(&mut tx).await;
             (indexed, LoadedRollups::Summed(writing.await.expect("preparing the rollups' rows panicked")))
         }
@@ -122,7 +154,9 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
     };
     let removed = match (indexed, rollups) {
         (Ok(()), LoadedRollups::Summed(summed)) => {
+            let started = std::time::Instant::now();
             summed.replace_rollups(&mut tx).await?;
+            tracing::debug!("wrote the summed rollups in {:.2} s", started.elapsed().as_secs_f64());
             0
         }
         (Ok(()), LoadedRollups::Read(read)) => {
@@ -139,7 +173,9 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
         }
         (Err(e), _) => return Err(e.into()),
     };
+    let started = std::time::Instant::now();
     tx.commit().await?;
+    tracing::debug!("committed the indexes and rollups in {:.2} s", started.elapsed().as_secs_f64());
     Ok(removed)
 }
 
@@ -150,8 +186,10 @@ enum LoadedRollups {
 }
 
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
-    for (_, create) in ATTEMPT_INDEXES {
+    for (name, create) in ATTEMPT_INDEXES {
+        let started = std::time::Instant::now();
         sqlx::query(create).execute(&mut **tx).await?;
+        tracing::debug!("built {name} in {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(())
 }

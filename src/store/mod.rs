@@ -2,6 +2,7 @@
 
 mod bulk;
 mod queries;
+mod raw_insert;
 mod rollups;
 mod runs;
 
@@ -44,9 +45,11 @@ pub enum StoreError {
     #[error("the snapshot {path} cannot be migrated: {error}")]
     Migrate { path: String, error: sqlx::migrate::MigrateError },
     #[error("the snapshot's disk is full ({0}); what was written before stays consistent: free space and sync again")]
-    DiskFull(sqlx::Error),
+    DiskFull(String),
     #[error("snapshot query failed: {0}")]
     Query(sqlx::Error),
+    #[error("writing to the snapshot failed: {message} (sqlite error {code})")]
+    Write { code: i32, message: String },
     #[error("the snapshot's rollups cannot be read: {0}")]
     Rollups(String),
 }
@@ -55,7 +58,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         const SQLITE_FULL: &str = "13";
         match &error {
-            sqlx::Error::Database(e) if e.code().as_deref() == Some(SQLITE_FULL) => StoreError::DiskFull(error),
+            sqlx::Error::Database(e) if e.code().as_deref() == Some(SQLITE_FULL) => {
+                StoreError::DiskFull(error.to_string())
+            }
             _ => StoreError::Query(error),
         }
     }
@@ -371,33 +376,6 @@ async fn insert_new(tx: &mut Transaction<'_, Sqlite>, rows: &[(&Attempt, &str)])
         insert.build().execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// Binds an attempt's values as `insert_new` does, taking them rather than copying them.
-fn bind_owned_attempt(mut row: sqlx::query_builder::Separated<'_, 'static, Sqlite, &'static str>, attempt: Attempt) {
-    let (price, price_unit) = (price_value(&attempt), price_unit(&attempt));
-    let data = attempt.channel_data.unwrap_or_default();
-    row.push_bind(attempt.sid)
-        .push_bind(attempt.account_sid)
-        .push_bind(attempt.service_sid)
-        .push_bind(attempt.verification_sid)
-        .push_bind(twilio_time::format(&attempt.date_created))
-        .push_bind(twilio_time::format(&attempt.date_updated))
-        .push_bind(attempt.conversion_status.as_str())
-        .push_bind(attempt.channel.as_str())
-        .push_bind(price)
-        .push_bind(price_unit)
-        .push_bind(data.to)
-        .push_bind(data.status)
-        .push_bind(data.message_status)
-        .push_bind(data.call_status)
-        .push_bind(data.error_code)
-        .push_bind(data.country)
-        .push_bind(data.code_length.map(i64::from))
-        .push_bind(data.locale)
-        .push_bind(data.mcc)
-        .push_bind(data.mnc)
-        .push_bind(data.carrier);
 }
 
 #[cfg(test)]
