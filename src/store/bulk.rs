@@ -57,7 +57,7 @@ pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, St
 /// `ATTEMPT_COLUMNS` order, made where the page was fetched, so that the single writer only
 /// binds and steps.
 pub struct PreparedAppend {
-    rows: Vec<[Value; ATTEMPT_COLUMN_COUNT]>,
+    values: Vec<Value>,
 }
 
 const ATTEMPT_COLUMN_COUNT: usize = 21;
@@ -66,11 +66,11 @@ impl PreparedAppend {
     /// Takes the attempts' values without copying them. An attempt listed twice is
     /// appended twice; the load's end keeps its newest row.
     pub fn of(attempts: Vec<Attempt>) -> PreparedAppend {
-        PreparedAppend { rows: attempts.into_iter().map(attempt_values).collect() }
+        PreparedAppend { values: attempts.into_iter().flat_map(attempt_values).collect() }
     }
 
     pub fn rows(&self) -> u64 {
-        self.rows.len() as u64
+        (self.values.len() / ATTEMPT_COLUMN_COUNT) as u64
     }
 }
 
@@ -114,7 +114,7 @@ pub async fn append_prepared(
         super::ATTEMPT_COLUMNS,
         ["?"; ATTEMPT_COLUMN_COUNT].join(", ")
     );
-    raw_insert::insert_rows(tx, &insert, &prepared.rows).await?;
+    raw_insert::insert_rows(tx, &insert, ATTEMPT_COLUMN_COUNT, &prepared.values).await?;
     Ok(UpsertCount { new: prepared.rows(), updated: 0 })
 }
 

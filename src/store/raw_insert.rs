@@ -13,6 +13,7 @@ use sqlx::{Sqlite, Transaction};
 use super::StoreError;
 
 /// A column's value, as sqlite stores it.
+#[derive(Clone, Debug)]
 pub enum Value {
     Null,
     Text(String),
@@ -27,12 +28,12 @@ impl From<Option<String>> for Value {
     }
 }
 
-/// Runs `sql`, an `INSERT` with one parameter per value of a row, once per row, in `tx`.
-/// Every row must have as many values as `sql` has parameters.
-pub async fn insert_rows<const N: usize>(
+/// Runs `sql`, an `INSERT` of one row, once for each `columns` values of `values`, in `tx`.
+pub async fn insert_rows(
     tx: &mut Transaction<'_, Sqlite>,
     sql: &str,
-    rows: &[[Value; N]],
+    columns: usize,
+    values: &[Value],
 ) -> Result<(), StoreError> {
     let mut handle = tx.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
@@ -40,7 +41,7 @@ pub async fn insert_rows<const N: usize>(
     // written on this thread, as sqlx's worker would have; the runtime moves its other
     // tasks elsewhere meanwhile when it has other threads.
     // SAFETY: `db` is an open connection that nothing else uses while `handle` lives.
-    let write = || unsafe { step_rows(db, sql, rows) };
+    let write = || unsafe { step_rows(db, sql, columns, values) };
     let written = match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(write),
         _ => write(),
@@ -69,7 +70,7 @@ impl Drop for Statement {
 
 /// # Safety
 /// `db` must be an open connection that no other thread uses during the call.
-unsafe fn step_rows<const N: usize>(db: *mut ffi::sqlite3, sql: &str, rows: &[[Value; N]]) -> Result<(), RawError> {
+unsafe fn step_rows(db: *mut ffi::sqlite3, sql: &str, columns: usize, values: &[Value]) -> Result<(), RawError> {
     let error = |code: c_int| RawError {
         code: code & 0xff,
         // SAFETY: sqlite's message for the connection's last error, copied before any other call.
@@ -85,13 +86,15 @@ unsafe fn step_rows<const N: usize>(db: *mut ffi::sqlite3, sql: &str, rows: &[[V
     }
     let statement = Statement(raw);
     // SAFETY: `statement` is a prepared statement of `db`. Each value bound in place lives
-    // in `rows`, which outlives every step that reads it; each row rebinds every parameter
+    // in `values`, which outlives every step that reads it; each row rebinds every parameter
     // before its step, so no step reads a value of an earlier row.
     unsafe {
-        if usize::try_from(ffi::sqlite3_bind_parameter_count(statement.0)) != Ok(N) {
-            return Err(RawError { code: ffi::SQLITE_RANGE, message: format!("{sql} does not take {N} values") });
+        let parameters = usize::try_from(ffi::sqlite3_bind_parameter_count(statement.0)).unwrap_or(0);
+        if parameters != columns || columns == 0 || !values.len().is_multiple_of(columns) {
+            let message = format!("{sql} takes {parameters} values, not rows of {columns} from {}", values.len());
+            return Err(RawError { code: ffi::SQLITE_RANGE, message });
         }
-        for row in rows {
+        for row in values.chunks_exact(columns) {
             for (index, value) in (1..).zip(row) {
                 let bound = match value {
                     Value::Null => ffi::sqlite3_bind_null(statement.0, index),
@@ -143,8 +146,8 @@ mod tests {
     #[tokio::test]
     async fn each_row_keeps_its_own_values() {
         let pool = table().await;
-        let rows: Vec<[Value; 4]> = (0..300)
-            .map(|i| {
+        let values: Vec<Value> = (0..300)
+            .flat_map(|i| {
                 [
                     Value::Text("x".repeat(i % 7 + 1) + &i.to_string()),
                     if i % 3 == 0 { Value::Null } else { Value::StaticText("label") },
@@ -154,7 +157,7 @@ mod tests {
             })
             .collect();
         let mut tx = pool.begin().await.unwrap();
-        insert_rows(&mut tx, INSERT, &rows).await.unwrap();
+        insert_rows(&mut tx, INSERT, 4, &values).await.unwrap();
         tx.commit().await.unwrap();
         let stored: Vec<(String, Option<String>, f64, Option<i64>)> =
             sqlx::query_as("SELECT name, label, price, size FROM t ORDER BY rowid").fetch_all(&pool).await.unwrap();
@@ -171,9 +174,12 @@ mod tests {
     async fn a_rejected_row_is_reported_and_the_connection_goes_on() {
         let pool = table().await;
         let row = |name: Value| [name, Value::Null, Value::Real(1.0), Value::Integer(1)];
-        let rows = [row(Value::StaticText("kept")), row(Value::Null), row(Value::StaticText("never"))];
+        let values: Vec<Value> = [row(Value::StaticText("kept")), row(Value::Null), row(Value::StaticText("never"))]
+            .into_iter()
+            .flatten()
+            .collect();
         let mut tx = pool.begin().await.unwrap();
-        let error = insert_rows(&mut tx, INSERT, &rows).await.unwrap_err();
+        let error = insert_rows(&mut tx, INSERT, 4, &values).await.unwrap_err();
         assert!(
             matches!(&error, StoreError::Write { code: ffi::SQLITE_CONSTRAINT, message } if message.contains("NOT NULL")),
             "{error:?}"
@@ -181,9 +187,12 @@ mod tests {
         // The rows before the rejected one stay in the transaction; sqlx goes on using it.
         let names: Vec<String> = sqlx::query_scalar("SELECT name FROM t").fetch_all(&mut *tx).await.unwrap();
         assert_eq!(names, ["kept"]);
-        let short = [[Value::Null, Value::Null, Value::Null]];
-        let error = insert_rows(&mut tx, INSERT, &short).await.unwrap_err();
-        assert!(matches!(&error, StoreError::Write { code: ffi::SQLITE_RANGE, .. }), "{error:?}");
+        for (columns, values) in
+            [(3, vec![Value::Null, Value::Null, Value::Null]), (0, Vec::new()), (4, vec![Value::Null; 5])]
+        {
+            let error = insert_rows(&mut tx, INSERT, columns, &values).await.unwrap_err();
+            assert!(matches!(&error, StoreError::Write { code: ffi::SQLITE_RANGE, .. }), "{error:?}");
+        }
         tx.commit().await.unwrap();
     }
 }

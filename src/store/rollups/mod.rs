@@ -19,6 +19,7 @@ use rustc_hash::FxHashMap as HashMap;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::StoreError;
+use super::raw_insert::{self, Value};
 use crate::model::{Attempt, twilio_time};
 pub use load::{LoadRollups, SummedLoad};
 
@@ -426,30 +427,27 @@ impl RollupDelta {
     }
 }
 
-/// Rows per multi-row statement, under sqlite's limit of bound parameters.
+/// Values per `IN (...)` list, under sqlite's limit of bound parameters.
 const ROWS_PER_STATEMENT: usize = 2_000;
 
 /// How rollup rows are written: added to the stored ones, or into emptied tables.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RowWrite {
-    /// `ON CONFLICT` adds to the row; sqlite journals each statement for it.
+    /// `ON CONFLICT` adds to the row.
     AddToStored,
-    /// Sorted by key, so each table grows at its end; `OR IGNORE` (no key repeats) spares
-    /// the statement journal.
+    /// Sorted by key, so each table grows at its end.
     IntoEmpty,
 }
 
 impl RowWrite {
-    fn insert(self, table_and_columns: &str) -> QueryBuilder<'static, Sqlite> {
-        QueryBuilder::new(match self {
-            RowWrite::AddToStored => format!("INSERT INTO {table_and_columns} "),
-            RowWrite::IntoEmpty => format!("INSERT OR IGNORE INTO {table_and_columns} "),
-        })
-    }
-
-    fn on_conflict(self, insert: &mut QueryBuilder<'_, Sqlite>, update: &str) {
-        if self == RowWrite::AddToStored {
-            insert.push(format!(" ON CONFLICT DO UPDATE SET {update}"));
+    /// The statement that writes one row of `columns` values.
+    fn insert(self, table_and_columns: &str, columns: usize, update: &str) -> String {
+        let parameters = vec!["?"; columns].join(", ");
+        match self {
+            RowWrite::AddToStored => {
+                format!("INSERT INTO {table_and_columns} VALUES ({parameters}) ON CONFLICT DO UPDATE SET {update}")
+            }
+            RowWrite::IntoEmpty => format!("INSERT OR IGNORE INTO {table_and_columns} VALUES ({parameters})"),
         }
     }
 }
@@ -459,23 +457,37 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
     RowWrites::of(delta, RowWrite::AddToStored).run(tx).await
 }
 
-/// A delta's writes as statements with their values bound, built apart from the
-/// transaction that runs them: a bulk load builds them on one core while sqlite builds
-/// its indexes on the other.
+/// A delta's writes as statements with their values, built apart from the transaction
+/// that runs them: a bulk load builds them on one core while sqlite builds its indexes
+/// on the other.
 pub struct RowWrites(Vec<RowStatement>);
 
 enum RowStatement {
-    Built(QueryBuilder<'static, Sqlite>),
+    /// One statement run for each row of `values`.
+    Rows {
+        sql: String,
+        columns: usize,
+        values: Vec<Value>,
+    },
     Fixed(sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>>),
 }
+
+const ATTEMPT_CELL_COLUMNS: usize = 13;
+const VERIFICATION_CELL_COLUMNS: usize = 9;
+const HOUR_CELL_COLUMNS: usize = 8;
 
 impl RowWrites {
     pub async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
         for statement in self.0 {
             match statement {
-                RowStatement::Built(mut insert) => insert.build().execute(&mut **tx).await?,
-                RowStatement::Fixed(query) => query.execute(&mut **tx).await?,
-            };
+                RowStatement::Rows { values, .. } if values.is_empty() => {}
+                RowStatement::Rows { sql, columns, values } => {
+                    raw_insert::insert_rows(tx, &sql, columns, &values).await?;
+                }
+                RowStatement::Fixed(query) => {
+                    query.execute(&mut **tx).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -499,33 +511,32 @@ impl RowWrites {
         }
         let emptied_periods: BTreeSet<(Grain, String)> =
             attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
-        for chunk in attempt_cells.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = mode.insert(
-                "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
-                 conversion_status, currency, attempts, delivered, finalized, spend_micros)",
-            );
-            insert.push_values(chunk, |mut row, (cell, m)| {
-                row.push_bind(cell.grain.as_str())
-                    .push_bind(cell.period.clone())
-                    .push_bind(cell.country.clone())
-                    .push_bind(cell.carrier.clone())
-                    .push_bind(cell.channel.clone())
-                    .push_bind(cell.service_sid.clone())
-                    .push_bind(cell.error_code.clone())
-                    .push_bind(cell.conversion_status.clone())
-                    .push_bind(cell.currency.clone())
-                    .push_bind(m.attempts)
-                    .push_bind(m.delivered)
-                    .push_bind(m.finalized)
-                    .push_bind(m.spend_micros);
-            });
-            mode.on_conflict(
-                &mut insert,
-                "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
-                 finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
-            );
-            writes.push(RowStatement::Built(insert));
+        let mut values = Vec::with_capacity(attempt_cells.len() * ATTEMPT_CELL_COLUMNS);
+        for (cell, m) in attempt_cells {
+            values.extend([
+                Value::StaticText(cell.grain.as_str()),
+                Value::Text(cell.period),
+                Value::Text(cell.country),
+                Value::Text(cell.carrier),
+                Value::Text(cell.channel),
+                Value::Text(cell.service_sid),
+                Value::Text(cell.error_code),
+                Value::Text(cell.conversion_status),
+                Value::Text(cell.currency),
+                Value::Integer(m.attempts),
+                Value::Integer(m.delivered),
+                Value::Integer(m.finalized),
+                Value::Integer(m.spend_micros),
+            ]);
         }
+        let sql = mode.insert(
+            "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
+             conversion_status, currency, attempts, delivered, finalized, spend_micros)",
+            ATTEMPT_CELL_COLUMNS,
+            "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
+             finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
+        );
+        writes.push(RowStatement::Rows { sql, columns: ATTEMPT_CELL_COLUMNS, values });
         for (grain, period) in emptied_periods {
             let delete = sqlx::query("DELETE FROM rollup_attempts WHERE grain = ? AND period = ? AND attempts = 0")
                 .bind(grain.as_str())
@@ -545,42 +556,50 @@ impl RowWrites {
                     })
             });
         }
-        for chunk in verification_cells.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = mode.insert(
-                "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
-                 unconverted_channels, converted_channels, verifications)",
-            );
-            insert.push_values(chunk, |mut row, (cell, n)| {
-                row.push_bind(cell.grain.as_str())
-                    .push_bind(cell.error_key.clone())
-                    .push_bind(cell.period.clone())
-                    .push_bind(cell.country.clone())
-                    .push_bind(cell.carrier.clone())
-                    .push_bind(cell.service_sid.clone())
-                    .push_bind(cell.unconverted_channels)
-                    .push_bind(cell.converted_channels)
-                    .push_bind(*n);
-            });
-            mode.on_conflict(&mut insert, "verifications = verifications + excluded.verifications");
-            writes.push(RowStatement::Built(insert));
+        // After the rows are added: a cell's count can fall to zero.
+        let emptied: Vec<RowStatement> = verification_cells
+            .iter()
+            .filter(|(_, n)| *n < 0)
+            .map(|(cell, _)| {
+                RowStatement::Fixed(
+                    sqlx::query(
+                        "DELETE FROM rollup_verifications WHERE grain = ? AND error_key = ? AND period = ? \
+                         AND country = ? AND carrier = ? AND service_sid = ? AND unconverted_channels = ? \
+                         AND converted_channels = ? AND verifications = 0",
+                    )
+                    .bind(cell.grain.as_str())
+                    .bind(cell.error_key.clone())
+                    .bind(cell.period.clone())
+                    .bind(cell.country.clone())
+                    .bind(cell.carrier.clone())
+                    .bind(cell.service_sid.clone())
+                    .bind(cell.unconverted_channels)
+                    .bind(cell.converted_channels),
+                )
+            })
+            .collect();
+        let mut values = Vec::with_capacity(verification_cells.len() * VERIFICATION_CELL_COLUMNS);
+        for (cell, n) in verification_cells {
+            values.extend([
+                Value::StaticText(cell.grain.as_str()),
+                Value::Text(cell.error_key),
+                Value::Text(cell.period),
+                Value::Text(cell.country),
+                Value::Text(cell.carrier),
+                Value::Text(cell.service_sid),
+                Value::Integer(cell.unconverted_channels),
+                Value::Integer(cell.converted_channels),
+                Value::Integer(n),
+            ]);
         }
-        let emptied = verification_cells.iter().filter(|(_, n)| *n < 0).map(|(cell, _)| cell);
-        for cell in emptied {
-            let delete = sqlx::query(
-                "DELETE FROM rollup_verifications WHERE grain = ? AND error_key = ? AND period = ? AND country = ? \
-                 AND carrier = ? AND service_sid = ? AND unconverted_channels = ? AND converted_channels = ? \
-                 AND verifications = 0",
-            )
-            .bind(cell.grain.as_str())
-            .bind(cell.error_key.clone())
-            .bind(cell.period.clone())
-            .bind(cell.country.clone())
-            .bind(cell.carrier.clone())
-            .bind(cell.service_sid.clone())
-            .bind(cell.unconverted_channels)
-            .bind(cell.converted_channels);
-            writes.push(RowStatement::Fixed(delete));
-        }
+        let sql = mode.insert(
+            "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
+             unconverted_channels, converted_channels, verifications)",
+            VERIFICATION_CELL_COLUMNS,
+            "verifications = verifications + excluded.verifications",
+        );
+        writes.push(RowStatement::Rows { sql, columns: VERIFICATION_CELL_COLUMNS, values });
+        writes.extend(emptied);
 
         let mut hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
         if mode == RowWrite::IntoEmpty {
@@ -588,30 +607,30 @@ impl RowWrites {
                 (&a.hour, &a.country, &a.carrier, &a.channel).cmp(&(&b.hour, &b.country, &b.carrier, &b.channel))
             });
         }
-        for chunk in hour_cells.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = mode
-                .insert("rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)");
-            insert.push_values(chunk, |mut row, (cell, c)| {
-                row.push_bind(cell.hour.clone())
-                    .push_bind(cell.country.clone())
-                    .push_bind(cell.carrier.clone())
-                    .push_bind(cell.channel.clone())
-                    .push_bind(c[0])
-                    .push_bind(c[1])
-                    .push_bind(c[2])
-                    .push_bind(c[3]);
-            });
-            mode.on_conflict(
-                &mut insert,
-                "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
-                 delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
-            );
-            writes.push(RowStatement::Built(insert));
+        let emptied_hours: BTreeSet<String> =
+            hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.clone()).collect();
+        let mut values = Vec::with_capacity(hour_cells.len() * HOUR_CELL_COLUMNS);
+        for (cell, c) in hour_cells {
+            values.extend([
+                Value::Text(cell.hour),
+                Value::Text(cell.country),
+                Value::Text(cell.carrier),
+                Value::Text(cell.channel),
+                Value::Integer(c[0]),
+                Value::Integer(c[1]),
+                Value::Integer(c[2]),
+                Value::Integer(c[3]),
+            ]);
         }
-        let emptied_hours: BTreeSet<&str> =
-            hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.as_str()).collect();
+        let sql = mode.insert(
+            "rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)",
+            HOUR_CELL_COLUMNS,
+            "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
+             delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
+        );
+        writes.push(RowStatement::Rows { sql, columns: HOUR_CELL_COLUMNS, values });
         for hour in emptied_hours {
-            let delete = sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour.to_string());
+            let delete = sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour);
             writes.push(RowStatement::Fixed(delete));
         }
         writes
