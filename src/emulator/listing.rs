@@ -2,8 +2,8 @@
 
 use super::dataset::{CHANNELS, Dataset, Record};
 use super::params::{AttemptFilter, ListParams, PageToken};
-use super::render::{destination, render_attempt};
-use crate::model::{Attempt, AttemptSummary, Channel, ConversionStatus};
+use super::render::{AttemptView, destination};
+use crate::model::{AttemptSummary, Channel, ConversionStatus};
 
 /// Which records a client may see at `now`: the last `days` days, nothing from the future.
 pub fn visible_range(ds: &Dataset, filter: &AttemptFilter, now: i64) -> std::ops::Range<usize> {
@@ -49,15 +49,15 @@ fn matches(ds: &Dataset, record: &Record, filter: &AttemptFilter, now: i64) -> b
 }
 
 /// One page of a walk, newest first, with the tokens of its neighbours.
-pub struct ListedPage {
-    pub attempts: Vec<Attempt>,
+pub struct ListedPage<'a> {
+    pub attempts: Vec<AttemptView<'a>>,
     pub next: Option<PageToken>,
     pub previous: Option<PageToken>,
 }
 
 /// Lists a page; a token continues a walk whose first page was taken earlier,
 /// so attempts that arrived since do not shift it.
-pub fn list_page(ds: &Dataset, params: &ListParams, now: i64, base_url: &str) -> ListedPage {
+pub fn list_page<'a>(ds: &'a Dataset, params: &ListParams, now: i64, base_url: &'a str) -> ListedPage<'a> {
     let range = visible_range(ds, &params.filter, now);
     let size = params.page_size;
     let is_match = |i: &usize| matches(ds, &ds.records[*i], &params.filter, now);
@@ -87,14 +87,14 @@ pub fn list_page(ds: &Dataset, params: &ListParams, now: i64, base_url: &str) ->
     };
     let next = positions.last().filter(|_| has_more_older).map(|&position| PageToken::Older { position, top });
     let previous = positions.first().filter(|_| params.page > 0).map(|&position| PageToken::Newer { position, top });
-    let attempts = positions.iter().map(|&i| render_attempt(ds, &ds.records[i], now, base_url)).collect();
+    let attempts = positions.iter().map(|&i| AttemptView::of(ds, &ds.records[i], now, base_url)).collect();
     ListedPage { attempts, next, previous }
 }
 
-pub fn find_attempt(ds: &Dataset, sid: u128, now: i64, base_url: &str) -> Option<Attempt> {
+pub fn find_attempt<'a>(ds: &'a Dataset, sid: u128, now: i64, base_url: &'a str) -> Option<AttemptView<'a>> {
     let record = &ds.records[ds.position_of(sid)?];
     let oldest = now - i64::from(ds.config.days) * 86_400;
-    (record.created >= oldest && record.created <= now).then(|| render_attempt(ds, record, now, base_url))
+    (record.created >= oldest && record.created <= now).then(|| AttemptView::of(ds, record, now, base_url))
 }
 
 pub fn summarize(ds: &Dataset, filter: &AttemptFilter, now: i64, url: String) -> AttemptSummary {

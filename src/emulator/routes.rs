@@ -16,7 +16,8 @@ use super::dataset::parse_sid;
 use super::error::EmulatorError;
 use super::listing::{find_attempt, list_page, summarize};
 use super::params::{ListParams, parse_list_params, parse_summary_params};
-use crate::model::{AttemptPage, PageMeta};
+use super::render::AttemptView;
+use crate::model::PageMeta;
 
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
@@ -48,7 +49,14 @@ async fn list_attempts(
         url: page_url(params.page, params.page_token.map(|t| t.encode())),
         next_page_url: page.next.map(|t| page_url(params.page + 1, Some(t.encode()))),
     };
-    Ok(Json(AttemptPage { attempts: page.attempts, meta }).into_response())
+    Ok(Json(ListedAttempts { attempts: page.attempts, meta }).into_response())
+}
+
+/// An `AttemptPage` as served: the attempts are views of the dataset.
+#[derive(serde::Serialize)]
+struct ListedAttempts<'a> {
+    attempts: Vec<AttemptView<'a>>,
+    meta: PageMeta,
 }
 
 async fn fetch_attempt(
@@ -63,7 +71,8 @@ async fn fetch_attempt(
     let sid = sid.map_err(|_| not_found())?.0;
     let bits = parse_sid("VL", &sid).ok_or_else(not_found)?;
     let dataset = emulator.dataset.read().expect("dataset lock");
-    let attempt = find_attempt(&dataset, bits, emulator.now(), &base_url(&headers)).ok_or_else(not_found)?;
+    let base = base_url(&headers);
+    let attempt = find_attempt(&dataset, bits, emulator.now(), &base).ok_or_else(not_found)?;
     Ok(Json(attempt).into_response())
 }
 
