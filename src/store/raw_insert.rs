@@ -1,8 +1,9 @@
-//! Appending rows through sqlite's C API. A bulk load's writer is the bottleneck of a first
-//! sync, and sqlx's binding costs it a third of its time: every bound value is copied by
-//! sqlite (`SQLITE_TRANSIENT`), then cleared and freed after each statement. Here the
-//! values are bound in place (`SQLITE_STATIC`) into one prepared single-row statement,
-//! on the connection of the transaction, which sqlx lends for the purpose (`lock_handle`).
+//! Writing many rows through sqlite's C API: a bulk load's attempts and every sync's
+//! rollup rows. A bulk load's writer is the bottleneck of a first sync, and sqlx's binding
+//! cost it a third of its time: sqlite copies every bound value (`SQLITE_TRANSIENT`), then
+//! clears and frees it after each statement. Here the values are bound in place
+//! (`SQLITE_STATIC`) into one prepared single-row statement, on the connection of the
+//! transaction, which sqlx lends for the purpose (`lock_handle`).
 
 use std::ffi::{CStr, c_char, c_int};
 use std::ptr;
