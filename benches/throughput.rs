@@ -93,7 +93,7 @@ async fn main() {
         bulk_first_sync: !args.iter().any(|a| a == "--no-bulk"),
         ..SyncOptions::default()
     };
-    // `RUST_LOG=verilens=info` shows when the sync's phases start.
+    // `RUST_LOG=verilens=debug` shows how long the end of a bulk load's phases take.
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let rss_start = rss_mib("VmRSS:");
 

@@ -89,9 +89,15 @@ struct AttemptUrl<'a> {
     sid: Sid,
 }
 
+impl std::fmt::Display for AttemptUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/v2/Attempts/{}", self.base_url, self.sid)
+    }
+}
+
 impl Serialize for AttemptUrl<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("{}/v2/Attempts/{}", self.base_url, self.sid))
+        serializer.collect_str(self)
     }
 }
 
@@ -185,7 +191,7 @@ impl<'a> AttemptView<'a> {
                 mnc: text(data.mnc),
                 carrier: text(data.carrier),
             }),
-            url: format!("{}/v2/Attempts/{}", self.url.base_url, self.url.sid),
+            url: self.url.to_string(),
         }
     }
 }

@@ -4,10 +4,10 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::raw_insert::{self, Value};
+use super::raw_insert::Value;
 use super::rollups::{LoadRollups, SummedLoad};
 use super::{StoreError, UpsertCount, rollups};
-use crate::model::{Attempt, twilio_time};
+use crate::model::Attempt;
 
 /// The indexes of `attempts`, as the migrations create them.
 const ATTEMPT_INDEXES: [(&str, &str); 3] = [
@@ -60,47 +60,16 @@ pub struct PreparedAppend {
     values: Vec<Value>,
 }
 
-const ATTEMPT_COLUMN_COUNT: usize = 21;
-
 impl PreparedAppend {
     /// Takes the attempts' values without copying them. An attempt listed twice is
     /// appended twice; the load's end keeps its newest row.
     pub fn of(attempts: Vec<Attempt>) -> PreparedAppend {
-        PreparedAppend { values: attempts.into_iter().flat_map(attempt_values).collect() }
+        PreparedAppend { values: attempts.into_iter().flat_map(super::attempt_values).collect() }
     }
 
     pub fn rows(&self) -> u64 {
-        (self.values.len() / ATTEMPT_COLUMN_COUNT) as u64
+        (self.values.len() / super::ATTEMPT_COLUMN_COUNT) as u64
     }
-}
-
-/// An attempt's values in `ATTEMPT_COLUMNS` order, stored as `insert_new` stores them.
-fn attempt_values(attempt: Attempt) -> [Value; ATTEMPT_COLUMN_COUNT] {
-    let (price, price_unit) = (super::price_value(&attempt), super::price_unit(&attempt));
-    let data = attempt.channel_data.unwrap_or_default();
-    [
-        Value::Text(attempt.sid),
-        Value::Text(attempt.account_sid),
-        Value::Text(attempt.service_sid),
-        Value::Text(attempt.verification_sid),
-        Value::Text(twilio_time::format(&attempt.date_created)),
-        Value::Text(twilio_time::format(&attempt.date_updated)),
-        Value::StaticText(attempt.conversion_status.as_str()),
-        Value::StaticText(attempt.channel.as_str()),
-        price.map_or(Value::Null, Value::Real),
-        price_unit.into(),
-        data.to.into(),
-        data.status.into(),
-        data.message_status.into(),
-        data.call_status.into(),
-        data.error_code.into(),
-        data.country.into(),
-        data.code_length.map_or(Value::Null, |length| Value::Integer(i64::from(length))),
-        data.locale.into(),
-        data.mcc.into(),
-        data.mnc.into(),
-        data.carrier.into(),
-    ]
 }
 
 /// Appends a prepared page to a bulk load, without rollups: they are summed as the pages
@@ -109,12 +78,7 @@ pub async fn append_prepared(
     tx: &mut Transaction<'_, Sqlite>,
     prepared: PreparedAppend,
 ) -> Result<UpsertCount, StoreError> {
-    let insert = format!(
-        "INSERT INTO attempts ({}) VALUES ({})",
-        super::ATTEMPT_COLUMNS,
-        ["?"; ATTEMPT_COLUMN_COUNT].join(", ")
-    );
-    raw_insert::insert_rows(tx, &insert, ATTEMPT_COLUMN_COUNT, &prepared.values).await?;
+    super::insert_attempts(tx, "INSERT", &prepared.values).await?;
     Ok(UpsertCount { new: prepared.rows(), updated: 0 })
 }
 

@@ -20,6 +20,7 @@ pub use bulk::{
     rollups_to_sum, snapshot_is_empty,
 };
 pub use queries::*;
+use raw_insert::Value;
 pub use rollups::{
     AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups, Names,
     ROLLUP_VERSION, RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups,
@@ -192,12 +193,13 @@ pub struct UpsertCount {
     pub updated: u64,
 }
 
-/// Columns of `attempts`, in the order `bind_attempt` binds them.
+/// Columns of `attempts`, in the order `attempt_values` gives them.
 const ATTEMPT_COLUMNS: &str = r#"sid, account_sid, service_sid, verification_sid, date_created, date_updated,
     conversion_status, channel, price, price_unit, "to", status, message_status, call_status, error_code,
     country, code_length, locale, mcc, mnc, carrier"#;
+const ATTEMPT_COLUMN_COUNT: usize = 21;
 
-/// Rows per INSERT statement: 21 columns each, well under sqlite's 32,766 bound parameters.
+/// Rows per UPDATE statement: 12 values each, well under sqlite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Inserts or updates attempts by SID, and their rollups; an attempt is rewritten only
@@ -289,7 +291,7 @@ async fn upsert(
     // IGNORE` cannot, and this transaction already knows which SIDs it holds.
     let (updated, new): (Vec<_>, Vec<_>) =
         changed.iter().partition(|(attempt, _)| stored.contains_key(attempt.sid.as_str()));
-    let new: Vec<(&Attempt, &str)> = new.into_iter().map(|(attempt, updated)| (*attempt, updated.as_str())).collect();
+    let new: Vec<&Attempt> = new.into_iter().map(|(attempt, _)| *attempt).collect();
     insert_new(tx, &new).await?;
     for chunk in updated.chunks(ROWS_PER_STATEMENT) {
         let mut update = QueryBuilder::<Sqlite>::new(
@@ -343,39 +345,47 @@ fn newest_per_sid(attempts: &[Attempt]) -> Vec<(&Attempt, String)> {
         .collect()
 }
 
-/// Inserts attempts, with their formatted `date_updated`, as new rows; a SID already
-/// stored keeps its row.
-async fn insert_new(tx: &mut Transaction<'_, Sqlite>, rows: &[(&Attempt, &str)]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT OR IGNORE INTO attempts ({ATTEMPT_COLUMNS}) "));
-        insert.push_values(chunk, |mut row, (attempt, updated)| {
-            let data = attempt.channel_data.as_ref();
-            let field = |get: fn(&crate::model::ChannelData) -> Option<&str>| data.and_then(get);
-            row.push_bind(attempt.sid.as_str())
-                .push_bind(attempt.account_sid.as_str())
-                .push_bind(attempt.service_sid.as_str())
-                .push_bind(attempt.verification_sid.as_str())
-                .push_bind(twilio_time::format(&attempt.date_created))
-                .push_bind(*updated)
-                .push_bind(attempt.conversion_status.as_str())
-                .push_bind(attempt.channel.as_str())
-                .push_bind(price_value(attempt))
-                .push_bind(price_unit(attempt))
-                .push_bind(field(|d| d.to.as_deref()))
-                .push_bind(field(|d| d.status.as_deref()))
-                .push_bind(field(|d| d.message_status.as_deref()))
-                .push_bind(field(|d| d.call_status.as_deref()))
-                .push_bind(field(|d| d.error_code.as_deref()))
-                .push_bind(field(|d| d.country.as_deref()))
-                .push_bind(data.and_then(|d| d.code_length).map(i64::from))
-                .push_bind(field(|d| d.locale.as_deref()))
-                .push_bind(field(|d| d.mcc.as_deref()))
-                .push_bind(field(|d| d.mnc.as_deref()))
-                .push_bind(field(|d| d.carrier.as_deref()));
-        });
-        insert.build().execute(&mut **tx).await?;
-    }
-    Ok(())
+/// Inserts attempts as new rows; a SID already stored keeps its row.
+async fn insert_new(tx: &mut Transaction<'_, Sqlite>, attempts: &[&Attempt]) -> Result<(), StoreError> {
+    let values: Vec<Value> = attempts.iter().flat_map(|attempt| attempt_values((*attempt).clone())).collect();
+    insert_attempts(tx, "INSERT OR IGNORE", &values).await
+}
+
+/// Writes `values`, rows made by `attempt_values`, into `attempts` with `verb` (`INSERT`,
+/// `INSERT OR IGNORE`).
+async fn insert_attempts(tx: &mut Transaction<'_, Sqlite>, verb: &str, values: &[Value]) -> Result<(), StoreError> {
+    let parameters = ["?"; ATTEMPT_COLUMN_COUNT].join(", ");
+    let sql = format!("{verb} INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({parameters})");
+    raw_insert::insert_rows(tx, &sql, ATTEMPT_COLUMN_COUNT, values).await
+}
+
+/// An attempt's values in `ATTEMPT_COLUMNS` order, as stored, taken without copying them.
+fn attempt_values(attempt: Attempt) -> [Value; ATTEMPT_COLUMN_COUNT] {
+    let (price, price_unit) = (price_value(&attempt), price_unit(&attempt));
+    let data = attempt.channel_data.unwrap_or_default();
+    [
+        Value::Text(attempt.sid),
+        Value::Text(attempt.account_sid),
+        Value::Text(attempt.service_sid),
+        Value::Text(attempt.verification_sid),
+        Value::Text(twilio_time::format(&attempt.date_created)),
+        Value::Text(twilio_time::format(&attempt.date_updated)),
+        Value::StaticText(attempt.conversion_status.as_str()),
+        Value::StaticText(attempt.channel.as_str()),
+        price.map_or(Value::Null, Value::Real),
+        price_unit.into(),
+        data.to.into(),
+        data.status.into(),
+        data.message_status.into(),
+        data.call_status.into(),
+        data.error_code.into(),
+        data.country.into(),
+        data.code_length.map_or(Value::Null, |length| Value::Integer(i64::from(length))),
+        data.locale.into(),
+        data.mcc.into(),
+        data.mnc.into(),
+        data.carrier.into(),
+    ]
 }
 
 #[cfg(test)]
