@@ -121,6 +121,22 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_with_more_verifications_than_it_sums_in_memory_counts_the_rest_at_its_end() {
+    let f = fixture(3_000).await;
+    let pool = store::open(&f.db).await.unwrap();
+    let options = SyncOptions { summed_verifications: 100, ..SyncOptions::default() };
+    let report = sync_once(&pool, &client(&f), &SyncProgress::default(), &options).await.unwrap();
+    let mut api = all_attempts_over_http(&f).await;
+    api.retain(|a| a["date_created"].as_str().unwrap() >= report.window_start.as_str());
+    let verifications: std::collections::HashSet<&str> =
+        api.iter().map(|a| a["verification_sid"].as_str().unwrap()).collect();
+    assert!(verifications.len() > 1_000, "{} verifications", verifications.len());
+    assert_eq!(report.attempts_new as usize, api.len());
+    assert_eq!(counts_from_sqlite(&f.db).await, counts_from_api(&api));
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, api.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_stop_the_sync_with_a_clear_error() {
     let f = fixture(500).await;
     let pool = store::open(&f.db).await.unwrap();

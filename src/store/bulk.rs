@@ -42,15 +42,16 @@ pub async fn drop_attempt_indexes(pool: &SqlitePool) -> Result<(), StoreError> {
 
 /// Rollups for a bulk load to sum as its pages are fetched, when the snapshot holds no
 /// attempt yet (so that those pages are every attempt the load ends with); `None` for a
-/// load that resumes one stopped part way.
-pub async fn rollups_to_sum(pool: &SqlitePool) -> Result<Option<LoadRollups>, StoreError> {
+/// load that resumes one stopped part way. At most `verifications` are summed in memory
+/// (`SUMMED_VERIFICATIONS` unless a test wants fewer).
+pub async fn rollups_to_sum(pool: &SqlitePool, verifications: usize) -> Result<Option<LoadRollups>, StoreError> {
     if !snapshot_is_empty(pool).await? {
         return Ok(None);
     }
     let mut tx = pool.begin().await?;
     let horizon = rollups::hour_horizon(&mut tx).await?;
     tx.commit().await?;
-    Ok(Some(LoadRollups::new(horizon)))
+    Ok(Some(LoadRollups::new(horizon, verifications)))
 }
 
 /// A page of attempts made ready to append to a bulk load: each attempt's values in
@@ -150,11 +151,13 @@ enum LoadedRollups {
 }
 
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
+    super::use_bulk_cache(tx, true).await?;
     for (name, create) in ATTEMPT_INDEXES {
         let started = std::time::Instant::now();
         sqlx::query(create).execute(&mut **tx).await?;
         tracing::debug!("built {name} in {:.2} s", started.elapsed().as_secs_f64());
     }
+    super::use_bulk_cache(tx, false).await?;
     Ok(())
 }
 

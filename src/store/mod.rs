@@ -23,8 +23,8 @@ pub use queries::*;
 use raw_insert::Value;
 pub use rollups::{
     AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups, Names,
-    ROLLUP_VERSION, RollupRows, VerificationRollupRow, advance_hour_horizon, channel_bit, load_rollups,
-    rebuild_rollups, rollup_generation, rollups_current,
+    ROLLUP_VERSION, RollupRows, SUMMED_VERIFICATIONS, VerificationRollupRow, advance_hour_horizon, channel_bit,
+    load_rollups, rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
 
@@ -105,10 +105,9 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .page_size(16384)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        // Random SIDs touch index pages all over the file: keep them in memory, not behind pread.
-        .pragma("cache_size", "-131072")
+        .pragma("cache_size", format!("-{CACHE_KIB}"))
         .pragma("mmap_size", "1073741824")
-        .pragma("temp_store", "memory")
+        .pragma("temp_store", "file")
         // 32 MiB of WAL, in the pages above.
         .pragma("wal_autocheckpoint", "2048");
     if let Some(pages) = limits.max_page_count {
@@ -130,6 +129,22 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         rebuild_rollups(&pool).await?;
     }
     Ok(pool)
+}
+
+/// Page cache of each connection, in KiB. Random SIDs touch index pages all over the file:
+/// keep them in memory, not behind pread.
+const CACHE_KIB: u32 = 131_072;
+
+/// Page cache of a bulk load's writer, in KiB. It appends and builds its indexes by
+/// sorting, which need little cache, and sqlite's sorter holds as much as the cache before
+/// it spills to a file: a load's memory stays flat however many attempts it holds.
+const BULK_CACHE_KIB: u32 = 32_768;
+
+/// Sets the page cache of `tx`'s connection to a bulk load's (`bulk`) or back to the usual.
+pub async fn use_bulk_cache(tx: &mut Transaction<'_, Sqlite>, bulk: bool) -> Result<(), sqlx::Error> {
+    let kib = if bulk { BULK_CACHE_KIB } else { CACHE_KIB };
+    sqlx::query(&format!("PRAGMA cache_size = -{kib}")).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Refuses files sqlite would fail on or verilens must not write to.

@@ -111,9 +111,13 @@ enum Handoff {
 }
 
 impl Handoff {
-    async fn for_run(pool: &SqlitePool, run: &store::RunWindow) -> Result<Handoff, StoreError> {
+    async fn for_run(pool: &SqlitePool, run: &store::RunWindow, options: &SyncOptions) -> Result<Handoff, StoreError> {
         Ok(match run.bulk {
-            true => Handoff::Append { summing: store::rollups_to_sum(pool).await?.map(|r| Arc::new(Mutex::new(r))) },
+            true => Handoff::Append {
+                summing: store::rollups_to_sum(pool, options.summed_verifications)
+                    .await?
+                    .map(|r| Arc::new(Mutex::new(r))),
+            },
             false => Handoff::Upsert,
         })
     }
@@ -157,6 +161,9 @@ pub struct SyncOptions {
     /// Whether a first sync loads the empty snapshot without indexes and builds them at
     /// the end (several times faster), rather than keeping them, and the rollups, as it goes.
     pub bulk_first_sync: bool,
+    /// The most verifications a bulk load sums in memory; it counts the others from the
+    /// snapshot when it ends, so that its memory stays flat however large the window.
+    pub summed_verifications: usize,
     pub stop: StopSignal,
 }
 
@@ -169,6 +176,7 @@ impl Default for SyncOptions {
             slices: 4,
             commit_every: std::time::Duration::from_secs(10),
             bulk_first_sync: true,
+            summed_verifications: store::SUMMED_VERIFICATIONS,
             stop: StopSignal::default(),
         }
     }
@@ -336,7 +344,7 @@ async fn run_window(
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
-    let handoff = Handoff::for_run(pool, run).await?;
+    let handoff = Handoff::for_run(pool, run, options).await?;
     let target = WriteTarget { run_id: run.id, bulk: run.bulk };
     let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), options.commit_every));
     let mut walks = tokio::task::JoinSet::new();
@@ -384,6 +392,9 @@ async fn write_pages(
     while let Some(first) = pages.recv().await {
         let mut tx = store::begin_write(&pool).await?;
         let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
+        if target.bulk {
+            store::use_bulk_cache(&mut tx, true).await?;
+        }
         let started = std::time::Instant::now();
         let mut next = Some(first);
         while let Some(first) = next.take() {
@@ -403,6 +414,9 @@ async fn write_pages(
         }
         if let Some(rollups) = rollups {
             store::write_rollups(&mut tx, rollups).await?;
+        }
+        if target.bulk {
+            store::use_bulk_cache(&mut tx, false).await?;
         }
         tx.commit().await?;
     }

@@ -3,6 +3,11 @@
 //! attempts share an hour, a country, a carrier and a service is kept as a few numbers;
 //! the few others (an hour boundary crossed, a carrier changed) are counted from their
 //! stored attempts when the load ends, once the verification index exists.
+//!
+//! Those numbers are the only memory a load holds for each verification, so they are
+//! capped: a load with more verifications than `SUMMED_VERIFICATIONS` sums only those of
+//! the lower SIDs, and counts the others from the snapshot at its end, a range of SIDs
+//! at a time.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
@@ -11,18 +16,32 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    Counted, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, by_verification, channel_bit,
-    clear_rollups, mark_rollups_current, verification_facts,
+    Counted, FACTS_JSON, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, by_verification,
+    channel_bit, clear_rollups, facts_of_json, mark_rollups_current, verification_facts,
 };
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
+
+/// Verifications a bulk load sums in memory at most: what a table of 2^20 entries holds
+/// (about 60 MB), and more than a month of a million attempts has.
+pub const SUMMED_VERIFICATIONS: usize = 917_504;
+
+/// The bits of a verification SID's first four hex digits: the load sums the
+/// verifications whose SIDs start below a bound, and counts the others at its end.
+const PREFIXES: u32 = 1 << 16;
 
 /// The rollups of the attempts a bulk load has written so far.
 pub struct LoadRollups {
     delta: RollupDelta,
     names: Names,
-    verifications: HashMap<u128, Summed>,
-    /// Verifications counted from their stored attempts when the load ends.
+    /// The verifications summed, by their SID's bits, high half first.
+    verifications: HashMap<[u64; 2], Summed>,
+    /// At most this many verifications are held; past it, `summed_below` is lowered.
+    limit: usize,
+    /// Verifications of Twilio's form whose SIDs' first four hex digits are below this
+    /// are summed here; the others are counted from their stored attempts when the load ends.
+    summed_below: u32,
+    /// Verifications counted from their stored attempts when the load ends, by SID.
     counted_at_end: Vec<String>,
     /// Verification SIDs not of Twilio's form (`VE` and 32 lower-case hex digits): all
     /// counted at the end.
@@ -35,7 +54,7 @@ enum Summed {
 }
 
 /// Hour (since the epoch), country, carrier and service, as ids in `Names`.
-type Place = (i64, u32, u32, u32);
+type Place = (i32, u32, u32, u32);
 
 /// Error codes a verification can have and still be summed; more are counted at the end.
 const SUMMED_ERRORS: usize = 2;
@@ -76,14 +95,19 @@ impl RegularVerification {
     }
 }
 
-/// The bits of a verification SID of Twilio's form; `None` for any other text, so that two
-/// different texts never share bits.
-fn sid_bits(sid: &str) -> Option<u128> {
+/// The bits of a verification SID of Twilio's form, high half first; `None` for any other
+/// text, so that two different texts never share bits.
+fn sid_bits(sid: &str) -> Option<[u64; 2]> {
     let hex = sid.strip_prefix("VE").filter(|hex| hex.len() == 32)?;
     if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
-    u128::from_str_radix(hex, 16).ok()
+    Some([u64::from_str_radix(&hex[..16], 16).ok()?, u64::from_str_radix(&hex[16..], 16).ok()?])
+}
+
+/// The value of a SID's first four hex digits.
+fn prefix(bits: [u64; 2]) -> u32 {
+    (bits[0] >> 48) as u32
 }
 
 /// The currency as stored: upper case, and `""` for none.
@@ -96,12 +120,15 @@ fn currency(attempt: &Attempt) -> Cow<'_, str> {
 }
 
 impl LoadRollups {
-    /// Rollups of a load into an empty snapshot; hour-grain rows before `hour_horizon` are not kept.
-    pub fn new(hour_horizon: String) -> LoadRollups {
+    /// Rollups of a load into an empty snapshot; hour-grain rows before `hour_horizon` are
+    /// not kept. `limit` is the most verifications summed in memory.
+    pub fn new(hour_horizon: String, limit: usize) -> LoadRollups {
         LoadRollups {
             delta: RollupDelta::new(hour_horizon),
             names: Names::default(),
             verifications: HashMap::default(),
+            limit: limit.max(1),
+            summed_below: PREFIXES,
             counted_at_end: Vec::new(),
             unusual_sids: HashSet::default(),
         }
@@ -138,31 +165,44 @@ impl LoadRollups {
             self.unusual_sids.insert(attempt.verification_sid.clone());
             return;
         };
-        let place: Place = (
-            attempt.date_created.timestamp().div_euclid(3600),
-            self.names.intern(counted.country),
-            self.names.intern(counted.carrier),
-            self.names.intern(counted.service_sid),
-        );
+        if prefix(key) >= self.summed_below {
+            return;
+        }
+        // An hour past what a place holds is counted at the end, like a changed carrier.
+        let place: Option<Place> = i32::try_from(attempt.date_created.timestamp().div_euclid(3600)).ok().map(|hour| {
+            (
+                hour,
+                self.names.intern(counted.country),
+                self.names.intern(counted.carrier),
+                self.names.intern(counted.service_sid),
+            )
+        });
         // "*" is the error key of all attempts: a code spelt so would share its row.
         let error = (counted.error_code != "*").then(|| self.names.intern(counted.error_code));
         let bit = channel_bit(counted.channel) as u8;
         let converted = counted.conversion_status == "converted";
         match self.verifications.entry(key) {
             Entry::Vacant(slot) => {
-                let mut regular = RegularVerification::at(place);
-                let summed = match error {
-                    Some(error) if regular.add(error, bit, converted) => Summed::Regular(regular),
+                let summed = match (place, error) {
+                    (Some(place), Some(error)) => {
+                        let mut regular = RegularVerification::at(place);
+                        regular.add(error, bit, converted);
+                        Summed::Regular(regular)
+                    }
                     _ => {
                         self.counted_at_end.push(attempt.verification_sid.clone());
                         Summed::CountedAtEnd
                     }
                 };
                 slot.insert(summed);
+                if self.verifications.len() >= self.limit {
+                    self.sum_fewer();
+                }
             }
             Entry::Occupied(mut slot) => {
                 let Summed::Regular(regular) = slot.get_mut() else { return };
-                let summed = error.is_some_and(|error| regular.place == place && regular.add(error, bit, converted));
+                let summed = place.is_some_and(|place| regular.place == place)
+                    && error.is_some_and(|error| regular.add(error, bit, converted));
                 if !summed {
                     slot.insert(Summed::CountedAtEnd);
                     self.counted_at_end.push(attempt.verification_sid.clone());
@@ -171,16 +211,38 @@ impl LoadRollups {
         }
     }
 
+    /// Lowers the bound of the SIDs summed by an eighth: the verifications above it are
+    /// dropped, to be counted from their stored attempts when the load ends.
+    fn sum_fewer(&mut self) {
+        self.summed_below -= (self.summed_below / 8).max(1);
+        let below = self.summed_below;
+        // Into a new table: removing in place leaves markers that would make it grow.
+        let mut kept = HashMap::with_capacity_and_hasher(self.limit, Default::default());
+        kept.extend(std::mem::take(&mut self.verifications).into_iter().filter(|(key, _)| prefix(*key) < below));
+        self.verifications = kept;
+        self.counted_at_end.retain(|sid| sid_bits(sid).is_some_and(|key| prefix(key) < below));
+    }
+
     /// The load's rollups made ready to write. Needs no snapshot, so that a bulk load
     /// builds them on another core while sqlite builds the indexes.
     pub fn into_writes(self) -> SummedLoad {
-        let LoadRollups { mut delta, names, verifications, mut counted_at_end, unusual_sids } = self;
-        let mut hour_starts: HashMap<i64, String> = HashMap::default();
-        for summed in verifications.values() {
+        let LoadRollups { mut delta, names, verifications, summed_below, mut counted_at_end, unusual_sids, .. } = self;
+        let counted_from = (summed_below < PREFIXES).then(|| {
+            // Verifications are spread evenly over SIDs: read about this many at a time.
+            const VERIFICATIONS_PER_READ: f64 = 50_000.0;
+            let per_prefix = verifications.len().max(1) as f64 / f64::from(summed_below.max(1));
+            CountedFrom {
+                prefix: summed_below,
+                prefixes_per_read: ((VERIFICATIONS_PER_READ / per_prefix) as u32).max(1),
+            }
+        });
+        let mut hour_starts: HashMap<i32, String> = HashMap::default();
+        // Consumed, so that the table is freed before the rows are made.
+        for summed in verifications.into_values() {
             let Summed::Regular(regular) = summed else { continue };
             let (hour, country, carrier, service) = regular.place;
             let time = hour_starts.entry(hour).or_insert_with(|| {
-                twilio_time::format(&chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default())
+                twilio_time::format(&chrono::DateTime::from_timestamp(i64::from(hour) * 3600, 0).unwrap_or_default())
             });
             let place = VerificationPlace {
                 time,
@@ -199,7 +261,7 @@ impl LoadRollups {
         }
         counted_at_end.extend(unusual_sids);
         let hour_horizon = delta.hour_horizon.clone();
-        SummedLoad { writes: RowWrites::of(delta, RowWrite::IntoEmpty), counted_at_end, hour_horizon }
+        SummedLoad { writes: RowWrites::of(delta, RowWrite::IntoEmpty), counted_at_end, counted_from, hour_horizon }
     }
 }
 
@@ -208,6 +270,8 @@ impl LoadRollups {
 pub struct SummedLoad {
     writes: RowWrites,
     counted_at_end: Vec<String>,
+    /// Every verification of Twilio's form whose SID starts from this prefix on is counted too.
+    counted_from: Option<CountedFrom>,
     hour_horizon: String,
 }
 
@@ -224,10 +288,52 @@ impl SummedLoad {
             let attempts: Vec<_> = verification.iter().collect();
             counted.verification(&attempts, 1);
         }
+        drop(facts);
+        if let Some(from) = self.counted_from {
+            count_verifications_from(tx, from, &mut counted).await?;
+        }
         // Into the rows just written: a verification counted here may share their cells.
         RowWrites::of(counted, RowWrite::AddToStored).run(tx).await?;
         mark_rollups_current(tx).await
     }
+}
+
+/// The verifications a load left to count by their SIDs' prefixes.
+#[derive(Clone, Copy)]
+struct CountedFrom {
+    prefix: u32,
+    prefixes_per_read: u32,
+}
+
+/// Counts every verification of Twilio's form whose SID starts from `from.prefix` on,
+/// reading their attempts by the verification index, a range of prefixes at a time.
+async fn count_verifications_from(
+    tx: &mut Transaction<'_, Sqlite>,
+    from: CountedFrom,
+    counted: &mut RollupDelta,
+) -> Result<(), StoreError> {
+    // By rowid, so that the attempts are read in the order they are stored.
+    let sql = format!(
+        "{FACTS_JSON} WHERE rowid IN (SELECT rowid FROM attempts WHERE verification_sid >= ? AND verification_sid < ?)"
+    );
+    let mut start = from.prefix;
+    while start < PREFIXES {
+        let end = start.saturating_add(from.prefixes_per_read).min(PREFIXES);
+        // The last range ends where Twilio's verification SIDs do.
+        let below = if end == PREFIXES { "VF".to_string() } else { format!("VE{end:04x}") };
+        let text: String =
+            sqlx::query_scalar(&sql).bind(format!("VE{start:04x}")).bind(below).fetch_one(&mut **tx).await?;
+        let mut facts = facts_of_json(&text)?;
+        drop(text);
+        // SIDs of other forms sort among these, and are counted by their SIDs.
+        facts.retain(|facts| sid_bits(&facts.verification_sid).is_some());
+        for verification in by_verification(&mut facts) {
+            let attempts: Vec<_> = verification.iter().collect();
+            counted.verification(&attempts, 1);
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,7 +342,8 @@ mod tests {
 
     #[test]
     fn only_twilio_shaped_sids_are_summed_by_their_bits() {
-        assert_eq!(sid_bits("VE0000000000000000000000000000000a"), Some(10));
+        assert_eq!(sid_bits("VE0000000000000000000000000000000a"), Some([0, 10]));
+        assert_eq!(sid_bits("VEabcd000000000000000000000000000a").map(prefix), Some(0xabcd));
         assert_eq!(sid_bits("VE0000000000000000000000000000000A"), None);
         assert_eq!(sid_bits("VA0000000000000000000000000000000a"), None);
         assert_eq!(sid_bits("VE000a"), None);

@@ -21,7 +21,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use super::StoreError;
 use super::raw_insert::{self, Value};
 use crate::model::{Attempt, twilio_time};
-pub use load::{LoadRollups, SummedLoad};
+pub use load::{LoadRollups, SUMMED_VERIFICATIONS, SummedLoad};
 
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
 pub const ROLLUP_VERSION: i64 = 1;
@@ -463,14 +463,18 @@ pub async fn apply(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelta) -> Resu
 pub struct RowWrites(Vec<RowStatement>);
 
 enum RowStatement {
-    /// One statement run for each row of `values`.
+    /// One statement run for each row, whose `columns` values `values` yields in turn.
+    /// They are made as the rows are written, so that only a chunk of them is held at once.
     Rows {
         sql: String,
         columns: usize,
-        values: Vec<Value>,
+        values: Box<dyn Iterator<Item = Value> + Send>,
     },
     Fixed(sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>>),
 }
+
+/// Rows whose values are held at once while a statement writes them.
+const ROWS_PER_CHUNK: usize = 4096;
 
 const ATTEMPT_CELL_COLUMNS: usize = 13;
 const VERIFICATION_CELL_COLUMNS: usize = 9;
@@ -480,10 +484,13 @@ impl RowWrites {
     pub async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
         for statement in self.0 {
             match statement {
-                RowStatement::Rows { values, .. } if values.is_empty() => {}
-                RowStatement::Rows { sql, columns, values } => {
-                    raw_insert::insert_rows(tx, &sql, columns, &values).await?;
-                }
+                RowStatement::Rows { sql, columns, mut values } => loop {
+                    let chunk: Vec<Value> = values.by_ref().take(columns * ROWS_PER_CHUNK).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    raw_insert::insert_rows(tx, &sql, columns, &chunk).await?;
+                },
                 RowStatement::Fixed(query) => {
                     query.execute(&mut **tx).await?;
                 }
@@ -511,9 +518,8 @@ impl RowWrites {
         }
         let emptied_periods: BTreeSet<(Grain, String)> =
             attempt_cells.iter().filter(|(_, m)| m.attempts < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
-        let mut values = Vec::with_capacity(attempt_cells.len() * ATTEMPT_CELL_COLUMNS);
-        for (cell, m) in attempt_cells {
-            values.extend([
+        let values = attempt_cells.into_iter().flat_map(|(cell, m)| {
+            [
                 Value::StaticText(cell.grain.as_str()),
                 Value::Text(cell.period),
                 Value::Text(cell.country),
@@ -527,8 +533,8 @@ impl RowWrites {
                 Value::Integer(m.delivered),
                 Value::Integer(m.finalized),
                 Value::Integer(m.spend_micros),
-            ]);
-        }
+            ]
+        });
         let sql = mode.insert(
             "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
              conversion_status, currency, attempts, delivered, finalized, spend_micros)",
@@ -536,7 +542,7 @@ impl RowWrites {
             "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
              finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
         );
-        writes.push(RowStatement::Rows { sql, columns: ATTEMPT_CELL_COLUMNS, values });
+        writes.push(RowStatement::Rows { sql, columns: ATTEMPT_CELL_COLUMNS, values: Box::new(values) });
         for (grain, period) in emptied_periods {
             let delete = sqlx::query("DELETE FROM rollup_attempts WHERE grain = ? AND period = ? AND attempts = 0")
                 .bind(grain.as_str())
@@ -578,9 +584,8 @@ impl RowWrites {
                 )
             })
             .collect();
-        let mut values = Vec::with_capacity(verification_cells.len() * VERIFICATION_CELL_COLUMNS);
-        for (cell, n) in verification_cells {
-            values.extend([
+        let values = verification_cells.into_iter().flat_map(|(cell, n)| {
+            [
                 Value::StaticText(cell.grain.as_str()),
                 Value::Text(cell.error_key),
                 Value::Text(cell.period),
@@ -590,15 +595,15 @@ impl RowWrites {
                 Value::Integer(cell.unconverted_channels),
                 Value::Integer(cell.converted_channels),
                 Value::Integer(n),
-            ]);
-        }
+            ]
+        });
         let sql = mode.insert(
             "rollup_verifications (grain, error_key, period, country, carrier, service_sid, \
              unconverted_channels, converted_channels, verifications)",
             VERIFICATION_CELL_COLUMNS,
             "verifications = verifications + excluded.verifications",
         );
-        writes.push(RowStatement::Rows { sql, columns: VERIFICATION_CELL_COLUMNS, values });
+        writes.push(RowStatement::Rows { sql, columns: VERIFICATION_CELL_COLUMNS, values: Box::new(values) });
         writes.extend(emptied);
 
         let mut hour_cells: Vec<(HourCell, [i64; 4])> = delta.hours.into_iter().filter(|(_, c)| *c != [0; 4]).collect();
@@ -609,9 +614,8 @@ impl RowWrites {
         }
         let emptied_hours: BTreeSet<String> =
             hour_cells.iter().filter(|(_, c)| c[0] < 0).map(|(cell, _)| cell.hour.clone()).collect();
-        let mut values = Vec::with_capacity(hour_cells.len() * HOUR_CELL_COLUMNS);
-        for (cell, c) in hour_cells {
-            values.extend([
+        let values = hour_cells.into_iter().flat_map(|(cell, c)| {
+            [
                 Value::Text(cell.hour),
                 Value::Text(cell.country),
                 Value::Text(cell.carrier),
@@ -620,15 +624,15 @@ impl RowWrites {
                 Value::Integer(c[1]),
                 Value::Integer(c[2]),
                 Value::Integer(c[3]),
-            ]);
-        }
+            ]
+        });
         let sql = mode.insert(
             "rollup_hours (hour, country, carrier, channel, attempts, converted, delivered, finalized)",
             HOUR_CELL_COLUMNS,
             "attempts = attempts + excluded.attempts, converted = converted + excluded.converted, \
              delivered = delivered + excluded.delivered, finalized = finalized + excluded.finalized",
         );
-        writes.push(RowStatement::Rows { sql, columns: HOUR_CELL_COLUMNS, values });
+        writes.push(RowStatement::Rows { sql, columns: HOUR_CELL_COLUMNS, values: Box::new(values) });
         for hour in emptied_hours {
             let delete = sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour);
             writes.push(RowStatement::Fixed(delete));
@@ -735,6 +739,17 @@ pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
     Ok(read)
 }
 
+/// Selects attempts' `AttemptFacts` as one JSON text: sqlite hands over one value instead
+/// of a row at a time.
+const FACTS_JSON: &str = "SELECT json_group_array(json_array(sid, verification_sid, date_created, date_updated, \
+     COALESCE(country, ''), COALESCE(carrier, ''), channel, service_sid, COALESCE(error_code, ''), conversion_status, \
+     COALESCE(price_unit, ''), COALESCE(message_status, ''), CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER))) \
+     FROM attempts";
+
+fn facts_of_json(text: &str) -> Result<Vec<AttemptFacts>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Rollups(e.to_string()))
+}
+
 /// Parts the attempts are read in, each holding whole verifications.
 const READ_PARTS: u32 = 8;
 
@@ -748,16 +763,10 @@ pub async fn read_rollups(
 ) -> Result<(RollupDelta, u64), StoreError> {
     let mut read = 0u64;
     let mut delta = RollupDelta::new(hour_horizon);
-    let sql = format!(
-        "SELECT json_group_array(json_array(sid, verification_sid, date_created, date_updated, \
-         COALESCE(country, ''), COALESCE(carrier, ''), channel, service_sid, COALESCE(error_code, ''), conversion_status, \
-         COALESCE(price_unit, ''), COALESCE(message_status, ''), CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER))) \
-         FROM attempts WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?"
-    );
+    let sql = format!("{FACTS_JSON} WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?");
     for part in 0..READ_PARTS {
         let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await?;
-        let mut facts: Vec<AttemptFacts> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))?;
+        let mut facts = facts_of_json(&text)?;
         drop(text);
         read += facts.len() as u64;
         for verification in by_verification(&mut facts) {
