@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Channel, ConversionStatus, is_sid};
+use crate::model::{Channel, ConversionStatus, error_label, is_sid};
 
 /// The date range of a view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,7 +392,7 @@ impl Filters {
             without(format!("Service: {}…", &c[..8]), &|f| f.services.retain(|x| x != c));
         }
         for c in &self.errors {
-            without(format!("Error: {c}"), &|f| f.errors.retain(|x| x != c));
+            without(format!("Error: {}", error_label(c)), &|f| f.errors.retain(|x| x != c));
         }
         if let Some(s) = self.status {
             without(format!("Status: {s}"), &|f| f.status = None);
@@ -623,5 +623,8 @@ mod tests {
         let chips = tigo.chips();
         assert_eq!(chips.len(), 3);
         assert!(chips[0].1.countries.is_empty());
+        let error = tigo.drill_down("30003").unwrap().chips().pop().unwrap();
+        assert_eq!(error.0, "Error: 30003 Unreachable destination handset");
+        assert!(error.1.errors.is_empty());
     }
 }
