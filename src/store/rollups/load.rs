@@ -214,7 +214,7 @@ impl LoadRollups {
     /// Lowers the bound of the SIDs summed by an eighth: the verifications above it are
     /// dropped, to be counted from their stored attempts when the load ends.
     fn sum_fewer(&mut self) {
-        self.summed_below -= (self.summed_below / 8).max(1);
+        self.summed_below = self.summed_below.saturating_sub((self.summed_below / 8).max(1));
         let below = self.summed_below;
         // Into a new table: removing in place leaves markers that would make it grow.
         let mut kept = HashMap::with_capacity_and_hasher(self.limit, Default::default());
@@ -347,6 +347,30 @@ mod tests {
         assert_eq!(sid_bits("VE0000000000000000000000000000000A"), None);
         assert_eq!(sid_bits("VA0000000000000000000000000000000a"), None);
         assert_eq!(sid_bits("VE000a"), None);
+    }
+
+    #[test]
+    fn the_summed_verifications_stay_within_their_limit_and_their_table() {
+        let json = include_str!("../../../tests/data/attempt.json");
+        let template: Attempt = serde_json::from_str(json).unwrap();
+        // What a table of 1024 entries holds, as the default is what one of 2^20 does.
+        let limit = 896;
+        let mut rollups = LoadRollups::new(String::new(), limit);
+        let mut capacity = 0;
+        for i in 0..20_000u64 {
+            let mut attempt = template.clone();
+            // Spread over the prefixes, as Twilio's SIDs are.
+            attempt.verification_sid = format!("VE{:016x}{i:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            rollups.add(std::slice::from_ref(&attempt));
+            assert!(rollups.verifications.len() < limit);
+            capacity = capacity.max(rollups.verifications.capacity());
+        }
+        assert!(capacity <= limit, "the table grew to hold {capacity}");
+        assert!(rollups.summed_below < PREFIXES / 10, "{}", rollups.summed_below);
+        // What is summed is exactly the verifications below the bound.
+        let below =
+            (0..20_000u64).filter(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) < u64::from(rollups.summed_below));
+        assert_eq!(rollups.verifications.len(), below.count());
     }
 
     #[test]
