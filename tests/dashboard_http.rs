@@ -50,6 +50,25 @@ async fn serve(basic_auth: Option<&str>) -> (String, tempfile::TempDir) {
 }
 
 #[tokio::test]
+async fn an_error_code_filter_is_named_with_its_title() {
+    let (base, _dir) = serve(None).await;
+    for path in ["/", "/attempts"] {
+        let page = reqwest::get(format!("{base}{path}?country=CO&carrier=Tigo&error=30003&by=error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let chips = &page[page.find("data-testid=\"chips\"").expect("the chips")..];
+        assert!(chips.contains(">Error: 30003 Unreachable destination handset<"), "{path}");
+        if path == "/" {
+            let trail = &page[page.find("data-testid=\"breadcrumbs\"").expect("the breadcrumbs")..];
+            assert!(trail.contains("error 30003 Unreachable destination handset"));
+        }
+    }
+}
+
+#[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let (base, _dir) = serve(None).await;
     for path in ["/", "/attempts", "/healthz", "/export.csv", "/attempts/VL11111111111111111111111111111111"] {

@@ -169,7 +169,8 @@ pub fn Breadcrumbs(filters: Filters) -> impl IntoView {
     }
     if !filters.errors.is_empty() {
         level.errors = filters.errors.clone();
-        trail.push((format!("error {}", filters.errors.join(", ")), level.clone()));
+        let labels: Vec<String> = filters.errors.iter().map(|code| crate::model::error_label(code)).collect();
+        trail.push((format!("error {}", labels.join(", ")), level.clone()));
     }
     (trail.len() > 1).then(|| {
         let last = trail.len() - 1;
