@@ -16,8 +16,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    Counted, FACTS_JSON, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, by_verification,
-    channel_bit, clear_rollups, facts_of_json, mark_rollups_current, verification_facts,
+    Counted, FACTS_JSON, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, channel_bit, clear_rollups,
+    count_verifications, facts_of_json, mark_rollups_current, verification_facts,
 };
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
@@ -284,10 +284,7 @@ impl SummedLoad {
         let sids: Vec<&str> = self.counted_at_end.iter().map(String::as_str).collect();
         let mut facts = verification_facts(tx, &sids).await?;
         let mut counted = RollupDelta::new(self.hour_horizon);
-        for verification in by_verification(&mut facts) {
-            let attempts: Vec<_> = verification.iter().collect();
-            counted.verification(&attempts, 1);
-        }
+        count_verifications(&mut counted, &mut facts);
         drop(facts);
         if let Some(from) = self.counted_from {
             count_verifications_from(tx, from, &mut counted).await?;
@@ -327,10 +324,7 @@ async fn count_verifications_from(
         drop(text);
         // SIDs of other forms sort among these, and are counted by their SIDs.
         facts.retain(|facts| sid_bits(&facts.verification_sid).is_some());
-        for verification in by_verification(&mut facts) {
-            let attempts: Vec<_> = verification.iter().collect();
-            counted.verification(&attempts, 1);
-        }
+        count_verifications(counted, &mut facts);
         start = end;
     }
     Ok(())

@@ -808,6 +808,14 @@ fn by_verification(facts: &mut [AttemptFacts]) -> impl Iterator<Item = &[Attempt
     facts.chunk_by(|a, b| a.verification_sid == b.verification_sid)
 }
 
+/// Adds the verification counts of `facts`, which hold every attempt of their verifications.
+fn count_verifications(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
+    for verification in by_verification(facts) {
+        let attempts: Vec<_> = verification.iter().collect();
+        delta.verification(&attempts, 1);
+    }
+}
+
 fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts]) {
     for facts in attempts {
         delta.attempt(&facts.counted(), 1);
