@@ -72,15 +72,37 @@ struct Sid {
     bits: u128,
 }
 
+impl Sid {
+    /// The SID's text, made without the formatting machinery: a page of 1000 attempts
+    /// writes 4000 SIDs.
+    fn text(&self) -> SidText {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 34];
+        text[..2].copy_from_slice(self.prefix.as_bytes());
+        for (i, digit) in text[2..].iter_mut().enumerate() {
+            *digit = HEX[((self.bits >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        SidText(text)
+    }
+}
+
+struct SidText([u8; 34]);
+
+impl SidText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a prefix and hex digits")
+    }
+}
+
 impl std::fmt::Display for Sid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{:032x}", self.prefix, self.bits)
+        f.write_str(self.text().as_str())
     }
 }
 
 impl Serialize for Sid {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.text().as_str())
     }
 }
 
@@ -91,13 +113,17 @@ struct AttemptUrl<'a> {
 
 impl std::fmt::Display for AttemptUrl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/v2/Attempts/{}", self.base_url, self.sid)
+        write!(f, "{}/v2/Attempts/{}", self.base_url, self.sid.text().as_str())
     }
 }
 
 impl Serialize for AttemptUrl<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let mut url = String::with_capacity(self.base_url.len() + 47);
+        url.push_str(self.base_url);
+        url.push_str("/v2/Attempts/");
+        url.push_str(self.sid.text().as_str());
+        serializer.serialize_str(&url)
     }
 }
 
@@ -297,6 +323,19 @@ mod tests {
             }
         }
         assert!(shapes.len() >= 12, "{shapes:?}");
+    }
+
+    #[test]
+    fn sids_are_their_prefix_and_32_lowercase_hex_digits() {
+        for bits in [0, 1, 0xabc, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
+            let sid = Sid { prefix: "VE", bits };
+            assert_eq!(sid.to_string(), format!("VE{bits:032x}"));
+            assert_eq!(serde_json::to_string(&sid).unwrap(), format!("\"VE{bits:032x}\""));
+        }
+        let url = AttemptUrl { base_url: "http://127.0.0.1:9", sid: Sid { prefix: "VL", bits: 0xff } };
+        let expected = format!("http://127.0.0.1:9/v2/Attempts/VL{:032x}", 0xff);
+        assert_eq!(url.to_string(), expected);
+        assert_eq!(serde_json::to_string(&url).unwrap(), format!("\"{expected}\""));
     }
 
     #[test]

@@ -251,10 +251,14 @@ impl TwilioClient {
             .map(Duration::from_secs);
         let body = response.bytes().await.map_err(|e| transport_error(e, &host, self.timeout))?;
         if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| TwilioError::Undecodable {
+            // Checked as UTF-8 once, rather than string by string as `from_slice` would.
+            let decoded = std::str::from_utf8(&body)
+                .map_err(|e| format!("the body is not UTF-8: {e}"))
+                .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+            return decoded.map_err(|message| TwilioError::Undecodable {
                 status: status.as_u16(),
                 snippet: snippet(&body),
-                message: e.to_string(),
+                message,
             });
         }
         let error: Option<ErrorBody> = serde_json::from_slice(&body).ok();
