@@ -143,7 +143,7 @@ async fn main() {
         "sync ({}, commits every {:?}): {} attempts, {} pages in {secs:.2} s = {:.0} attempts/s, {:.1} s of CPU; \
          peak RSS {:.0} MiB",
         if options.bulk_first_sync { "bulk load" } else { "upserts" },
-        options.commit_every,
+        options.writer_commit_every(options.bulk_first_sync),
         report.attempts_new,
         report.pages,
         report.attempts_new as f64 / secs,

@@ -2,6 +2,7 @@
 //! descent per index and attempt; an empty snapshot is instead loaded without indexes,
 //! and its indexes and rollups are built once, by sorting, when the load ends.
 
+use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::raw_insert::Value;
@@ -52,6 +53,45 @@ pub async fn rollups_to_sum(pool: &SqlitePool, verifications: usize) -> Result<O
     let horizon = rollups::hour_horizon(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(LoadRollups::new(horizon, verifications)))
+}
+
+/// The connection a bulk load appends on, for the whole load. Its page cache is small
+/// (appends need little), and it never checkpoints: sqlite's WAL writes every page twice, and
+/// the second copy, from the WAL into the file, is made by another connection on another core
+/// after each commit, while this one goes on appending. It is closed when it is dropped, so
+/// that these settings reach no other transaction.
+pub struct BulkWriter {
+    connection: PoolConnection<Sqlite>,
+    committed: tokio::sync::watch::Sender<()>,
+}
+
+impl BulkWriter {
+    pub async fn open(pool: &SqlitePool) -> Result<BulkWriter, StoreError> {
+        let mut connection = pool.acquire().await?;
+        connection.close_on_drop();
+        super::set_cache_kib(&mut connection, super::BULK_CACHE_KIB).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *connection).await?;
+        let (committed, mut commits) = tokio::sync::watch::channel(());
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            while commits.changed().await.is_ok() {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::debug!("a bulk load's checkpoint failed, and waits for its next commit: {e}");
+                }
+            }
+        });
+        Ok(BulkWriter { connection, committed })
+    }
+
+    /// A write transaction on the writer's connection, holding the write lock from its start.
+    pub async fn begin(&mut self) -> Result<Transaction<'_, Sqlite>, StoreError> {
+        Ok(Transaction::begin(&mut *self.connection, Some("BEGIN IMMEDIATE".into())).await?)
+    }
+
+    /// Has what the last transaction committed copied into the file, on another connection.
+    pub fn committed(&self) {
+        self.committed.send_replace(());
+    }
 }
 
 /// A page of attempts made ready to append to a bulk load: each attempt's values in
@@ -140,6 +180,8 @@ pub async fn build_attempt_indexes(pool: &SqlitePool, summed: Option<LoadRollups
     };
     let started = std::time::Instant::now();
     tx.commit().await?;
+    // The load's WAL holds each of its pages; copied into the file, it is emptied.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
     tracing::debug!("committed the indexes and rollups in {:.2} s", started.elapsed().as_secs_f64());
     Ok(removed)
 }

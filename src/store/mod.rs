@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{Attempt, twilio_time};
 pub use bulk::{
-    PreparedAppend, append_prepared, build_attempt_indexes, drop_attempt_indexes, missing_attempt_indexes,
+    BulkWriter, PreparedAppend, append_prepared, build_attempt_indexes, drop_attempt_indexes, missing_attempt_indexes,
     rollups_to_sum, snapshot_is_empty,
 };
 pub use queries::*;
@@ -142,8 +142,11 @@ const BULK_CACHE_KIB: u32 = 32_768;
 
 /// Sets the page cache of `tx`'s connection to a bulk load's (`bulk`) or back to the usual.
 pub async fn use_bulk_cache(tx: &mut Transaction<'_, Sqlite>, bulk: bool) -> Result<(), sqlx::Error> {
-    let kib = if bulk { BULK_CACHE_KIB } else { CACHE_KIB };
-    sqlx::query(&format!("PRAGMA cache_size = -{kib}")).execute(&mut **tx).await?;
+    set_cache_kib(tx, if bulk { BULK_CACHE_KIB } else { CACHE_KIB }).await
+}
+
+async fn set_cache_kib(connection: &mut sqlx::SqliteConnection, kib: u32) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("PRAGMA cache_size = -{kib}")).execute(connection).await?;
     Ok(())
 }
 

@@ -143,6 +143,10 @@ impl Handoff {
     }
 }
 
+/// How often a bulk load commits at most. Its appends touch only the table's last pages,
+/// so a commit costs little, and what it commits is copied into the file while it goes on.
+const BULK_COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Pages waiting for the writer at most, and so the most it writes in one statement group.
 const PAGES_IN_FLIGHT: usize = 16;
 
@@ -179,6 +183,14 @@ impl Default for SyncOptions {
             summed_verifications: store::SUMMED_VERIFICATIONS,
             stop: StopSignal::default(),
         }
+    }
+}
+
+impl SyncOptions {
+    /// How long the writer's transactions stay open: `commit_every`, and at most
+    /// `BULK_COMMIT_EVERY` in a bulk load.
+    pub fn writer_commit_every(&self, bulk: bool) -> std::time::Duration {
+        if bulk { self.commit_every.min(BULK_COMMIT_EVERY) } else { self.commit_every }
     }
 }
 
@@ -346,7 +358,8 @@ async fn run_window(
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
     let handoff = Handoff::for_run(pool, run, options).await?;
     let target = WriteTarget { run_id: run.id, bulk: run.bulk };
-    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), options.commit_every));
+    let commit_every = options.writer_commit_every(run.bulk);
+    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), commit_every));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
@@ -389,12 +402,16 @@ async fn write_pages(
     progress: SyncProgress,
     commit_every: std::time::Duration,
 ) -> Result<(), StoreError> {
+    let mut bulk_writer = match target.bulk {
+        true => Some(store::BulkWriter::open(&pool).await?),
+        false => None,
+    };
     while let Some(first) = pages.recv().await {
-        let mut tx = store::begin_write(&pool).await?;
+        let mut tx = match bulk_writer.as_mut() {
+            Some(writer) => writer.begin().await?,
+            None => store::begin_write(&pool).await?,
+        };
         let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
-        if target.bulk {
-            store::use_bulk_cache(&mut tx, true).await?;
-        }
         let started = std::time::Instant::now();
         let mut next = Some(first);
         while let Some(first) = next.take() {
@@ -415,10 +432,10 @@ async fn write_pages(
         if let Some(rollups) = rollups {
             store::write_rollups(&mut tx, rollups).await?;
         }
-        if target.bulk {
-            store::use_bulk_cache(&mut tx, false).await?;
-        }
         tx.commit().await?;
+        if let Some(writer) = &bulk_writer {
+            writer.committed();
+        }
     }
     Ok(())
 }
