@@ -194,11 +194,14 @@ enum LoadedRollups {
 
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
     super::use_bulk_cache(tx, true).await?;
+    // One more thread for sqlite's sorter, which sorts and merges its runs there meanwhile.
+    sqlx::query("PRAGMA threads = 1").execute(&mut **tx).await?;
     for (name, create) in ATTEMPT_INDEXES {
         let started = std::time::Instant::now();
         sqlx::query(create).execute(&mut **tx).await?;
         tracing::debug!("built {name} in {:.2} s", started.elapsed().as_secs_f64());
     }
+    sqlx::query("PRAGMA threads = 0").execute(&mut **tx).await?;
     super::use_bulk_cache(tx, false).await?;
     Ok(())
 }
