@@ -59,7 +59,8 @@ struct TwilioArgs {
     #[arg(long, env = "VERILENS_RATE_LIMIT", default_value_t = 100)]
     rate_limit: u32,
     /// How long the sync's transaction stays open (e.g. 10s, 500ms): a crash loses at most
-    /// this much work, which the next run fetches again; longer ingests faster.
+    /// this much work, which the next run fetches again; longer ingests faster. A first
+    /// sync's bulk load commits every second at most, which costs it nothing.
     #[arg(long, env = "VERILENS_COMMIT_EVERY", default_value = "10s", value_parser = parse_duration)]
     commit_every: Duration,
 }
