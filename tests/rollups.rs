@@ -394,5 +394,6 @@ async fn a_bulk_load_sums_the_verifications_it_can_hold_and_counts_the_rest_at_i
             .unwrap();
         assert!(kept > 20, "{name}: the data must exercise irregular verifications ({kept})");
         assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, attempts.len() as u64, "{name}");
+        common::assert_connections_have_usual_settings(&pool).await;
     }
 }

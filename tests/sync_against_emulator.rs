@@ -95,18 +95,7 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     // emptied once they are in the file.
     let [snapshot, wal] = [f.db.clone(), f.db.with_extension("db-wal")].map(|p| std::fs::metadata(p).unwrap().len());
     assert!(wal < snapshot / 4, "the WAL holds {wal} bytes after the load, the file {snapshot}");
-    let mut connections = Vec::new();
-    for _ in 0..8 {
-        connections.push(pool.acquire().await.unwrap());
-    }
-    for connection in &mut connections {
-        for (pragma, usual) in [("wal_autocheckpoint", 2048), ("cache_size", -131_072), ("threads", 0)] {
-            let value: i64 =
-                sqlx::query_scalar(&format!("PRAGMA {pragma}")).fetch_one(&mut **connection).await.unwrap();
-            assert_eq!(value, usual, "PRAGMA {pragma}");
-        }
-    }
-    drop(connections);
+    common::assert_connections_have_usual_settings(&pool).await;
 
     // The window starts 30 days before the run's real start, a moment after the emulator's
     // pinned clock: the API's oldest second or so is not the sync's to copy.

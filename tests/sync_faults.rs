@@ -468,6 +468,8 @@ async fn an_attempt_listed_twice_in_a_first_sync_is_kept_once_in_its_newest_stat
     assert_eq!(new, 1, "the repeat is not counted as new");
     assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
     assert_rollups_match_attempts(&pool).await;
+    // Its index builds failed on the repeat, then ran again: the connection kept none of their settings.
+    common::assert_connections_have_usual_settings(&pool).await;
 }
 
 #[tokio::test]

@@ -192,18 +192,24 @@ enum LoadedRollups {
     Read(Result<rollups::RollupDelta, StoreError>),
 }
 
+/// Builds the missing indexes with a bulk load's cache and one more thread for sqlite's
+/// sorter, which sorts and merges its runs there meanwhile; the connection's usual settings
+/// come back whether the indexes could be built or not (an attempt held twice is expected).
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
     super::use_bulk_cache(tx, true).await?;
-    // One more thread for sqlite's sorter, which sorts and merges its runs there meanwhile.
     sqlx::query("PRAGMA threads = 1").execute(&mut **tx).await?;
+    let mut created = Ok(());
     for (name, create) in ATTEMPT_INDEXES {
         let started = std::time::Instant::now();
-        sqlx::query(create).execute(&mut **tx).await?;
+        if let Err(e) = sqlx::query(create).execute(&mut **tx).await {
+            created = Err(e);
+            break;
+        }
         tracing::debug!("built {name} in {:.2} s", started.elapsed().as_secs_f64());
     }
     sqlx::query("PRAGMA threads = 0").execute(&mut **tx).await?;
     super::use_bulk_cache(tx, false).await?;
-    Ok(())
+    created
 }
 
 /// Keeps one row per SID: the newest `date_updated`, then the last written; the bulk run

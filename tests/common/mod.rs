@@ -38,3 +38,19 @@ async fn table_rows(pool: &sqlx::SqlitePool, table: &str) -> Vec<String> {
     text.sort();
     text
 }
+
+/// Every connection of the pool (all of them at once) has the snapshot's usual settings:
+/// nothing a bulk load's writer or index builds set for themselves stays on the pool.
+pub async fn assert_connections_have_usual_settings(pool: &sqlx::SqlitePool) {
+    let mut connections = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        connections.push(pool.acquire().await.unwrap());
+    }
+    for connection in &mut connections {
+        for (pragma, usual) in [("wal_autocheckpoint", 2048), ("cache_size", -131_072), ("threads", 0)] {
+            let value: i64 =
+                sqlx::query_scalar(&format!("PRAGMA {pragma}")).fetch_one(&mut **connection).await.unwrap();
+            assert_eq!(value, usual, "PRAGMA {pragma}");
+        }
+    }
+}
