@@ -111,19 +111,25 @@ struct AttemptUrl<'a> {
     sid: Sid,
 }
 
+impl AttemptUrl<'_> {
+    fn text(&self) -> String {
+        let mut url = String::with_capacity(self.base_url.len() + 47);
+        url.push_str(self.base_url);
+        url.push_str("/v2/Attempts/");
+        url.push_str(self.sid.text().as_str());
+        url
+    }
+}
+
 impl std::fmt::Display for AttemptUrl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/v2/Attempts/{}", self.base_url, self.sid.text().as_str())
+        f.write_str(&self.text())
     }
 }
 
 impl Serialize for AttemptUrl<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut url = String::with_capacity(self.base_url.len() + 47);
-        url.push_str(self.base_url);
-        url.push_str("/v2/Attempts/");
-        url.push_str(self.sid.text().as_str());
-        serializer.serialize_str(&url)
+        serializer.serialize_str(&self.text())
     }
 }
 

@@ -196,7 +196,7 @@ enum LoadedRollups {
 /// sorter, which sorts and merges its runs there meanwhile; the connection's usual settings
 /// come back whether the indexes could be built or not (an attempt held twice is expected).
 async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
-    super::use_bulk_cache(tx, true).await?;
+    super::set_cache_kib(tx, super::BULK_CACHE_KIB).await?;
     sqlx::query("PRAGMA threads = 1").execute(&mut **tx).await?;
     let mut created = Ok(());
     for (name, create) in ATTEMPT_INDEXES {
@@ -208,7 +208,7 @@ async fn create_indexes(tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Er
         tracing::debug!("built {name} in {:.2} s", started.elapsed().as_secs_f64());
     }
     sqlx::query("PRAGMA threads = 0").execute(&mut **tx).await?;
-    super::use_bulk_cache(tx, false).await?;
+    super::set_cache_kib(tx, super::CACHE_KIB).await?;
     created
 }
 

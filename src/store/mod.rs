@@ -140,11 +140,7 @@ const CACHE_KIB: u32 = 131_072;
 /// it spills to a file: a load's memory stays flat however many attempts it holds.
 const BULK_CACHE_KIB: u32 = 32_768;
 
-/// Sets the page cache of `tx`'s connection to a bulk load's (`bulk`) or back to the usual.
-pub async fn use_bulk_cache(tx: &mut Transaction<'_, Sqlite>, bulk: bool) -> Result<(), sqlx::Error> {
-    set_cache_kib(tx, if bulk { BULK_CACHE_KIB } else { CACHE_KIB }).await
-}
-
+/// Sets the connection's page cache: `BULK_CACHE_KIB` for a bulk load's work, `CACHE_KIB` otherwise.
 async fn set_cache_kib(connection: &mut sqlx::SqliteConnection, kib: u32) -> Result<(), sqlx::Error> {
     sqlx::query(&format!("PRAGMA cache_size = -{kib}")).execute(connection).await?;
     Ok(())
