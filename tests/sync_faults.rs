@@ -48,17 +48,17 @@ fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> Twili
     })
 }
 
-/// Every attempt the API shows, by SID, read with plain HTTP.
+/// Every attempt the API shows, by SID, read with plain HTTP from an emulator without
+/// faults or a rate limit (a twin of the one under test: see `fault_free_twin`).
 async fn api_attempts(running: &RunningEmulator, config: &EmulatorConfig) -> HashMap<String, Value> {
+    assert!(config.fail_rate == 0.0 && config.rate_limit == 0, "the API is read from a twin without faults");
     let http = reqwest::Client::new();
     let c = &config.credentials;
     let mut url = format!("{}/v2/Attempts?PageSize=1000", running.base_url());
     let mut all = HashMap::new();
     loop {
         let response = http.get(&url).basic_auth(&c.account_sid, Some(&c.auth_token)).send().await.unwrap();
-        if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-            continue;
-        }
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
         let page: Value = response.json().await.unwrap();
         for a in page["attempts"].as_array().unwrap() {
             all.insert(a["sid"].as_str().unwrap().to_string(), a.clone());
@@ -68,6 +68,20 @@ async fn api_attempts(running: &RunningEmulator, config: &EmulatorConfig) -> Has
             None => return all,
         }
     }
+}
+
+/// An emulator with the same seed and clock as `config`'s, without its faults, latency or
+/// rate limit: what the API holds, read without disturbing the one under test.
+async fn fault_free_twin(
+    config: &EmulatorConfig,
+    clock: Option<chrono::DateTime<Utc>>,
+) -> (RunningEmulator, EmulatorConfig) {
+    let twin_config = EmulatorConfig { latency: Duration::ZERO, fail_rate: 0.0, rate_limit: 0, ..config.clone() };
+    let twin = emulator::start(twin_config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    if let Some(clock) = clock {
+        twin.emulator.set_clock(clock);
+    }
+    (twin, twin_config)
 }
 
 /// (message_status, price) per SID in the snapshot.
@@ -101,7 +115,8 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
 
     // The window starts 30 days before the run's real start, a moment after the emulator's
     // pinned clock: the API's oldest second or so is not the sync's to copy.
-    let mut api = api_attempts(&running, &config).await;
+    let (twin, twin_config) = fault_free_twin(&config, None).await;
+    let mut api = api_attempts(&twin, &twin_config).await;
     api.retain(|_, a| a["date_created"].as_str().unwrap() >= report.window_start.as_str());
     let snapshot = snapshot_rows(&pool).await;
     assert_eq!(snapshot.len(), api.len());
@@ -110,21 +125,104 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
     }
 }
 
-/// `verilens sync` as a child process against the emulator, with its output captured.
-fn sync_command(db: &std::path::Path, running: &RunningEmulator, config: &EmulatorConfig) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
+/// A proxy in front of the emulator that stops answering at a chosen request: once armed
+/// with `hold_from(n)`, its `n`-th request and every one after it wait forever. A test can
+/// then act on a sync that is known to be part way, after a number of requests rather than
+/// of milliseconds, and that cannot finish meanwhile.
+struct Gate {
+    upstream: String,
+    http: reqwest::Client,
+    seen: std::sync::atomic::AtomicU64,
+    hold_from: std::sync::atomic::AtomicU64,
+    held: tokio::sync::Notify,
+}
+
+impl Gate {
+    async fn start(upstream: &RunningEmulator) -> (Arc<Gate>, String) {
+        let gate = Arc::new(Gate {
+            upstream: upstream.base_url(),
+            http: reqwest::Client::new(),
+            seen: 0.into(),
+            hold_from: u64::MAX.into(),
+            held: tokio::sync::Notify::new(),
+        });
+        let app = Router::new().fallback(forward).with_state(gate.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (gate, url)
+    }
+
+    /// Counts requests from zero again; the `n`-th from now on (1-based) and all later ones are held.
+    fn hold_from(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.seen.store(0, SeqCst);
+        self.hold_from.store(n, SeqCst);
+    }
+
+    /// Resolves once a request is being held (at once if one was held since the last call).
+    async fn holding(&self) {
+        self.held.notified().await;
+    }
+}
+
+async fn forward(
+    axum::extract::State(gate): axum::extract::State<Arc<Gate>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use std::sync::atomic::Ordering::SeqCst;
+    let n = gate.seen.fetch_add(1, SeqCst) + 1;
+    let hold_from = gate.hold_from.load(SeqCst);
+    if n >= hold_from {
+        if n == hold_from {
+            gate.held.notify_one();
+        }
+        std::future::pending::<()>().await;
+    }
+    let url = format!("{}{}", gate.upstream, uri.path_and_query().map_or("", |p| p.as_str()));
+    let mut request = gate.http.get(url);
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+        request = request.header(axum::http::header::AUTHORIZATION, auth);
+    }
+    let Ok(answer) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let content_type = answer.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+    let body = answer.bytes().await.unwrap_or_default();
+    let mut response = (status, body).into_response();
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, content_type);
+    }
+    response
+}
+
+/// `verilens sync` as a child process against `base_url` (the emulator or a gate in front
+/// of it), with its output captured.
+fn sync_command(db: &std::path::Path, base_url: &str, config: &EmulatorConfig) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
     command
         .args(["sync", "--db"])
         .arg(db)
         .env("TWILIO_ACCOUNT_SID", &config.credentials.account_sid)
         .env("TWILIO_AUTH_TOKEN", &config.credentials.auth_token)
-        .env("VERILENS_API_URL", running.base_url())
+        .env("VERILENS_API_URL", base_url)
         .env("VERILENS_RATE_LIMIT", "0")
         // Commits every few pages, so kills land between commits as well as inside them.
         .env("VERILENS_COMMIT_EVERY", "150ms")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
     command
+}
+
+/// Waits for a child that must exit by itself; a generous deadline turns a hang into a failure.
+async fn exit_of(child: tokio::process::Child) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
+        .await
+        .expect("the sync exits")
+        .unwrap()
 }
 
 /// The snapshot holds every attempt of the API in the synced window once, with all its
@@ -134,11 +232,7 @@ fn sync_command(db: &std::path::Path, running: &RunningEmulator, config: &Emulat
 /// emulator's pinned clock, so the API's oldest seconds are not the sync's to copy; and once the
 /// clock moves on, the API forgets its oldest attempts, which the snapshot keeps.
 async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig, clock: Option<chrono::DateTime<Utc>>) {
-    let twin_config = EmulatorConfig { latency: Duration::ZERO, fail_rate: 0.0, ..config.clone() };
-    let twin = emulator::start(twin_config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    if let Some(clock) = clock {
-        twin.emulator.set_clock(clock);
-    }
+    let (twin, twin_config) = fault_free_twin(config, clock).await;
     let pool = store::open(db).await.unwrap();
     assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
     // What complete runs cover: a failed first run may have started a little earlier.
@@ -182,32 +276,34 @@ fn kills_wanted() -> usize {
     std::env::var("VERILENS_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
 }
 
-/// Starts `count` syncs and SIGKILLs each at a random moment; returns how many were
-/// still running when killed.
+/// Starts `count` syncs through the gate and SIGKILLs each while it waits for its `n`-th
+/// request, `n` drawn from 1 to `most_requests`: from waiting for the Summary to several
+/// pages in, with the writer idle, writing or committing the pages before. A sync that ends
+/// before its `n`-th request fails the test, so every kill lands in a running sync.
 async fn kill_syncs(
     db: &std::path::Path,
-    running: &RunningEmulator,
+    gate: &(Arc<Gate>, String),
     config: &EmulatorConfig,
     count: usize,
+    most_requests: u64,
     rng: &mut verilens::emulator::rng::Rng,
-) -> usize {
-    let mut kills = 0;
-    for _ in 0..count {
-        let mut child = sync_command(db, running, config).spawn().unwrap();
-        // Anywhere from start-up to several pages in: opening, the Summary, mid-page, mid-commit,
-        // building a bulk load's indexes.
-        tokio::time::sleep(Duration::from_millis(20 + rng.below(1200))).await;
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
+) {
+    let (gate, url) = gate;
+    for kill in 0..count {
+        let n = 1 + rng.below(most_requests);
+        gate.hold_from(n);
+        let mut child = sync_command(db, url, config).spawn().unwrap();
+        tokio::select! {
+            () = gate.holding() => {}
+            exited = child.wait() => panic!("sync {kill} ended before its request {n}: {exited:?}"),
         }
-        child.wait().unwrap();
+        child.kill().await.unwrap(); // SIGKILL
     }
-    kills
+    gate.hold_from(u64::MAX);
 }
 
-fn sync_to_the_end(db: &std::path::Path, running: &RunningEmulator, config: &EmulatorConfig) {
-    let output = sync_command(db, running, config).output().unwrap();
+async fn sync_to_the_end(db: &std::path::Path, running: &RunningEmulator, config: &EmulatorConfig) {
+    let output = exit_of(sync_command(db, &running.base_url(), config).spawn().unwrap()).await;
     assert!(output.status.success(), "the final sync completes: {}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -218,39 +314,43 @@ async fn killed_syncs_resume_and_lose_or_duplicate_nothing() {
     let wanted = kills_wanted();
     let (running, config) = emulator(|c| {
         c.attempts = 5_000 * wanted as u64;
-        c.latency = Duration::from_millis(250);
         c.now = Some(now_pinned(chrono::Duration::hours(-36)));
     })
     .await;
+    let gate = Gate::start(&running).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("killed.db");
     let mut rng = verilens::emulator::rng::Rng::new(9);
-    let mut kills = kill_syncs(&db, &running, &config, wanted / 2, &mut rng).await;
-    sync_to_the_end(&db, &running, &config);
+    // A first sync of this window fetches 5 pages per kill wanted; each kill lets the Summary
+    // and at most 6 pages through, so the load is never done before its last kill.
+    kill_syncs(&db, &gate, &config, wanted / 2, 8, &mut rng).await;
+    sync_to_the_end(&db, &running, &config).await;
     assert_complete_snapshot(&db, &config, None).await;
 
+    // A later sync re-reads 48 hours at least: a Summary, a page or more for each of 4
+    // slices, and a Summary again, so at least 6 requests.
     let later = now_pinned(chrono::Duration::zero());
     running.emulator.set_clock(later);
-    kills += kill_syncs(&db, &running, &config, wanted - wanted / 2, &mut rng).await;
-    assert!(kills * 4 >= wanted * 3, "only {kills} of {wanted} syncs were still running when killed");
-    sync_to_the_end(&db, &running, &config);
+    kill_syncs(&db, &gate, &config, wanted - wanted / 2, 6, &mut rng).await;
+    sync_to_the_end(&db, &running, &config).await;
     assert_complete_snapshot(&db, &config, Some(later)).await;
     let pool = store::open(&db).await.unwrap();
     let bulk: Vec<bool> = sqlx::query_scalar("SELECT bulk FROM sync_runs ORDER BY id").fetch_all(&pool).await.unwrap();
     assert!(bulk[0] && bulk.len() > 2 && !bulk[bulk.len() - 1], "a bulk load, then upserts: {bulk:?}");
-    println!("{kills} kills survived");
+    println!("{wanted} kills survived");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes() {
-    let (running, config) = emulator(|c| {
-        c.attempts = 60_000;
-        c.latency = Duration::from_millis(300);
-    })
-    .await;
+    let (running, config) = emulator(|c| c.attempts = 60_000).await;
+    let gate = Gate::start(&running).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("stopped.db");
-    let child = sync_command(&db, &running, &config).spawn().unwrap();
+    // The Summary and 11 pages go through; the 13th request and all later ones are held,
+    // so the sync is part way when it is told to stop, and cannot finish meanwhile.
+    gate.0.hold_from(13);
+    let child = sync_command(&db, &gate.1, &config).spawn().unwrap();
+    gate.0.holding().await;
     // Read-only, so the test never races the child's own migrations.
     let written = || async {
         use sqlx::Connection;
@@ -260,16 +360,16 @@ async fn sigterm_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes() {
         conn.close().await.ok();
         pages
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The held request stops the sync; the pages before it are committed within 150 ms.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while written().await.unwrap_or(0) < 2 {
         assert!(std::time::Instant::now() < deadline, "the sync wrote no pages");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let signalled = std::time::Instant::now();
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    assert!(signalled.elapsed() < Duration::from_secs(5), "stopping took {:?}", signalled.elapsed());
+    // The held request is never answered: the sync exits because it was told to.
+    let output = exit_of(child).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("the sync was stopped after its last written page"), "{stderr}");
@@ -278,14 +378,15 @@ async fn sigterm_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes() {
     let (status, pages, new): (String, i64, i64) =
         sqlx::query_as("SELECT status, pages, attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
     assert_eq!(status, "running", "the stopped run is left for the next one to finish");
-    assert!(pages < 60, "stopped early, after {pages} pages");
+    assert!((2..=11).contains(&pages), "stopped part way, after {pages} pages");
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(total, new, "the run's record counts the pages it wrote");
     let indexes = store::missing_attempt_indexes(&pool).await.unwrap();
     assert_eq!(indexes.len(), 3, "a first sync's bulk load builds its indexes when it ends, not before");
     pool.close().await;
 
-    let output = sync_command(&db, &running, &config).output().unwrap();
+    gate.0.hold_from(u64::MAX);
+    let output = exit_of(sync_command(&db, &gate.1, &config).spawn().unwrap()).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_complete_snapshot(&db, &config, None).await;
 }
@@ -301,10 +402,12 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
         // About 3 MB of 16 KiB pages: the schema fits, the month of attempts does not.
         let limits = store::OpenOptions { max_page_count: Some(200) };
         let pool = store::open_with(&db, &limits).await.unwrap();
-        // Commits often, so that the disk fills up after some commits have landed.
+        // A commit per page, and never on time: the disk fills up after a number of pages
+        // have landed, whatever the machine's speed.
         let options = SyncOptions {
             slices: 1,
-            commit_every: Duration::from_millis(20),
+            commit_every: Duration::from_secs(3600),
+            max_pages_per_commit: 1,
             bulk_first_sync,
             ..SyncOptions::default()
         };
@@ -313,6 +416,7 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
         assert!(error.to_string().contains("disk is full"), "{error}");
         let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
         assert!(written > 0 && written < 30_000, "stopped part way, after {written} attempts");
+        assert_eq!(written % 1000, 0, "whole pages of 1000 were committed, no part of one: {written}");
         let recorded: i64 = sqlx::query_scalar("SELECT attempts_new FROM sync_runs").fetch_one(&pool).await.unwrap();
         assert_eq!(recorded, written, "every written page is recorded with its attempts");
         if !bulk_first_sync {
@@ -362,8 +466,9 @@ async fn attempts_that_settle_are_updated_by_the_next_run() {
     assert!(compared > 100);
 }
 
-/// A stand-in for a broken API: a valid first page, then `later` for every other request.
-async fn broken_api(later: fn() -> axum::response::Response) -> String {
+/// A stand-in for a broken API: a valid first page, then `later` for every other request;
+/// `None` from `later` is an answer that never comes.
+async fn broken_api(later: fn() -> Option<axum::response::Response>) -> String {
     let first_page = serde_json::json!({
         "attempts": [serde_json::from_str::<Value>(include_str!("data/attempt.json")).unwrap()],
         "meta": {
@@ -380,7 +485,10 @@ async fn broken_api(later: fn() -> axum::response::Response) -> String {
         "/v2/Attempts",
         get(move |query: axum::extract::RawQuery, _: HeaderMap| async move {
             if query.0.unwrap_or_default().contains("PageToken") {
-                later()
+                match later() {
+                    Some(answer) => answer,
+                    None => std::future::pending().await,
+                }
             } else {
                 axum::Json(first_page).into_response()
             }
@@ -429,7 +537,7 @@ async fn assert_failed_run_kept_the_first_page(pool: &sqlx::SqlitePool, message_
 
 #[tokio::test]
 async fn garbage_json_stops_the_run_with_the_first_bytes_and_keeps_what_was_written() {
-    let url = broken_api(|| (StatusCode::OK, "<html>upstream proxy error</html>").into_response()).await;
+    let url = broken_api(|| Some((StatusCode::OK, "<html>upstream proxy error</html>").into_response())).await;
     let (result, pool, _dir) = sync_against(&url, Duration::from_secs(5)).await;
     match result {
         Err(SyncError::Twilio(TwilioError::Undecodable { snippet, .. })) => assert!(snippet.starts_with("<html>")),
@@ -452,7 +560,7 @@ async fn an_attempt_listed_twice_in_a_first_sync_is_kept_once_in_its_newest_stat
                 "next_page_url": null
             }
         });
-        axum::Json(page).into_response()
+        Some(axum::Json(page).into_response())
     })
     .await;
     let (result, pool, _dir) = sync_against(&url, Duration::from_secs(5)).await;
@@ -476,7 +584,7 @@ async fn an_attempt_listed_twice_in_a_first_sync_is_kept_once_in_its_newest_stat
 async fn a_429_storm_waits_as_told_then_gives_up_cleanly() {
     let url = broken_api(|| {
         let body = r#"{"code":20429,"message":"Too Many Requests","more_info":"","status":429}"#;
-        (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "1")], body).into_response()
+        Some((StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "1")], body).into_response())
     })
     .await;
     let started = std::time::Instant::now();
@@ -488,11 +596,7 @@ async fn a_429_storm_waits_as_told_then_gives_up_cleanly() {
 
 #[tokio::test]
 async fn a_timeout_is_reported_as_one() {
-    let url = broken_api(|| {
-        std::thread::sleep(Duration::from_millis(700));
-        StatusCode::OK.into_response()
-    })
-    .await;
+    let url = broken_api(|| None).await;
     let (result, pool, _dir) = sync_against(&url, Duration::from_millis(200)).await;
     assert!(matches!(result, Err(SyncError::Twilio(TwilioError::Timeout { .. }))), "{result:?}");
     assert_failed_run_kept_the_first_page(&pool, "no answer").await;

@@ -162,6 +162,9 @@ pub struct SyncOptions {
     /// How long the writer's transaction stays open: a crash loses at most this much
     /// work (fetched again by the next run); longer transactions ingest faster.
     pub commit_every: std::time::Duration,
+    /// The most pages one transaction holds, whatever the time: a crash or a fault lands
+    /// after a known number of pages (tests set it; `usize::MAX` leaves it to the time).
+    pub max_pages_per_commit: usize,
     /// Whether a first sync loads the empty snapshot without indexes and builds them at
     /// the end (several times faster), rather than keeping them, and the rollups, as it goes.
     pub bulk_first_sync: bool,
@@ -179,6 +182,7 @@ impl Default for SyncOptions {
             page_size: 1000,
             slices: 4,
             commit_every: std::time::Duration::from_secs(10),
+            max_pages_per_commit: usize::MAX,
             bulk_first_sync: true,
             summed_verifications: store::SUMMED_VERIFICATIONS,
             stop: StopSignal::default(),
@@ -358,8 +362,8 @@ async fn run_window(
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
     let handoff = Handoff::for_run(pool, run, options).await?;
     let target = WriteTarget { run_id: run.id, bulk: run.bulk };
-    let commit_every = options.writer_commit_every(run.bulk);
-    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), commit_every));
+    let commits = CommitPolicy { every: options.writer_commit_every(run.bulk), max_pages: options.max_pages_per_commit };
+    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), commits));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
@@ -388,6 +392,13 @@ async fn run_window(
     Ok(WalkedWindow { api_total, checked_from, summed_rollups })
 }
 
+/// When the writer commits: once its transaction has been open for `every`, or holds `max_pages`.
+#[derive(Clone, Copy)]
+struct CommitPolicy {
+    every: std::time::Duration,
+    max_pages: usize,
+}
+
 /// Writes pages as they come: all waiting pages in one statement group, each with its
 /// slice's progress, in a transaction that stays open for `commit_every`; the rollup rows
 /// of all its pages are written once, just before the commit. A kill loses only the
@@ -400,7 +411,7 @@ async fn write_pages(
     target: WriteTarget,
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
     progress: SyncProgress,
-    commit_every: std::time::Duration,
+    commits: CommitPolicy,
 ) -> Result<(), StoreError> {
     let mut bulk_writer = match target.bulk {
         true => Some(store::BulkWriter::open(&pool).await?),
@@ -413,18 +424,21 @@ async fn write_pages(
         };
         let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
         let started = std::time::Instant::now();
+        let mut pages_in_tx = 0;
         let mut next = Some(first);
         while let Some(first) = next.take() {
             let mut batch = vec![first];
-            while batch.len() < PAGES_IN_FLIGHT {
+            let room = PAGES_IN_FLIGHT.min(commits.max_pages - pages_in_tx);
+            while batch.len() < room {
                 match pages.try_recv() {
                     Ok(more) => batch.push(more),
                     Err(_) => break,
                 }
             }
+            pages_in_tx += batch.len();
             write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
-            let left = commit_every.saturating_sub(started.elapsed());
-            if !left.is_zero() {
+            let left = commits.every.saturating_sub(started.elapsed());
+            if !left.is_zero() && pages_in_tx < commits.max_pages {
                 // `None` once the time is up or the walkers are done: then it commits.
                 next = tokio::time::timeout(left, pages.recv()).await.ok().flatten();
             }

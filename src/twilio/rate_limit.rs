@@ -64,7 +64,8 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    /// On tokio's paused clock, time moves only when every task waits: the times are exact.
+    #[tokio::test(start_paused = true)]
     async fn never_more_than_the_limit_in_a_window() {
         let window = Duration::from_millis(300);
         let limiter = RateLimiter::new(5, window);
@@ -78,16 +79,30 @@ mod tests {
             let in_window = times.iter().filter(|u| **u >= *t && **u < *t + window).count();
             assert!(in_window <= 5, "request {i} at {t:?}: {times:?}");
         }
-        assert!(times[4] < Duration::from_millis(50), "the first five go at once: {times:?}");
-        assert!(times[5] >= window, "the sixth waits for the window: {times:?}");
+        let expected: Vec<Duration> = (0..12).map(|i| window * (i / 5)).collect();
+        assert_eq!(times, expected, "five at once, then five more as each window ends");
     }
 
-    #[tokio::test]
-    async fn pause_delays_the_next_request() {
+    #[tokio::test(start_paused = true)]
+    async fn pause_delays_the_next_request_by_exactly_the_pause() {
         let limiter = RateLimiter::new(100, Duration::from_secs(61));
         let start = Instant::now();
         limiter.pause_for(Duration::from_millis(200)).await;
         limiter.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(190), "{:?}", start.elapsed());
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(200), "then the window is open again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_limit_never_waits() {
+        let limiter = RateLimiter::per_minute(0);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            limiter.acquire().await;
+        }
+        limiter.pause_for(Duration::from_secs(5)).await;
+        limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
