@@ -11,9 +11,10 @@ const emulator = (addr: string, options: string) => ({
   stdout: "pipe" as const,
 });
 
-// The log is kept for global-teardown, which looks for the credentials in it.
+// The log is kept for global-teardown, which looks for the credentials in it. The
+// dashboard's clock is pinned to the emulator's, so "today" cannot move during the run.
 const dashboard = (addr: string, db: string, log: string, emulatorUrl: string) => ({
-  command: `${E2E.binary} serve --addr ${addr} --db ${db} 2>&1 | tee ${log}`,
+  command: `${E2E.binary} serve --addr ${addr} --db ${db} --now ${E2E.pinnedNow} 2>&1 | tee ${log}`,
   url: `http://${addr}/healthz`,
   reuseExistingServer: false,
   timeout: 60_000,

@@ -90,6 +90,10 @@ struct ServeArgs {
     /// How often to sync, e.g. 30s, 5m, 1h.
     #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
     sync_every: Duration,
+    /// Pin the time the views are relative to (e.g. 2026-11-25T12:00:00Z), for reproducible
+    /// screenshots and tests; "today" and relative ranges then never move.
+    #[arg(long, env = "VERILENS_NOW", value_parser = parse_time)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
     #[command(flatten)]
     twilio: TwilioArgs,
 }
@@ -99,38 +103,38 @@ struct EmulateArgs {
     #[arg(long, env = "VERILENS_EMULATOR_ADDR", default_value = "127.0.0.1:4010")]
     addr: SocketAddr,
     /// Seed of the synthetic dataset.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, env = "VERILENS_EMULATOR_SEED", default_value_t = 42)]
     seed: u64,
     /// Attempts over the whole window, on average.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, env = "VERILENS_EMULATOR_ATTEMPTS", default_value_t = 60_000)]
     attempts: u64,
     /// Days of history the API shows.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "VERILENS_EMULATOR_DAYS", default_value_t = 30)]
     days: u32,
     /// Requests per minute per account; 0 turns the limit off.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, env = "VERILENS_EMULATOR_RATE_LIMIT", default_value_t = 100)]
     rate_limit: u32,
     /// Account SID to accept (default: derived from the seed, printed at start).
-    #[arg(long)]
+    #[arg(long, env = "VERILENS_EMULATOR_ACCOUNT_SID")]
     account_sid: Option<String>,
     /// Auth token to accept (default: derived from the seed, printed at start).
-    #[arg(long, hide_env_values = true)]
+    #[arg(long, env = "VERILENS_EMULATOR_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
     /// Share of requests answered with HTTP 500, from 0 to 1.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, env = "VERILENS_EMULATOR_FAIL_RATE", default_value_t = 0.0)]
     fail_rate: f64,
     /// Delay before every answer, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "VERILENS_EMULATOR_LATENCY_MS", default_value_t = 0)]
     latency_ms: u64,
     /// Illustrative prices, a JSON file: {"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}.
-    #[arg(long)]
+    #[arg(long, env = "VERILENS_EMULATOR_PRICES")]
     prices: Option<PathBuf>,
     /// Carriers per country, a JSON file like data/carriers-15-countries.json:
     /// {"countries": {"CO": [{"mcc": "732", "mnc": "103", "brand": "Tigo", "operator": "..."}]}}.
-    #[arg(long)]
+    #[arg(long, env = "VERILENS_EMULATOR_CARRIERS")]
     carriers: Option<PathBuf>,
     /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, env = "VERILENS_EMULATOR_NOW", value_parser = parse_time)]
     now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -165,7 +169,10 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        // Colour codes only where a terminal shows them, never in a file or a log shipper.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
@@ -256,6 +263,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo,
         show_phone_numbers: args.show_phone_numbers,
         basic_auth: args.basic_auth.clone(),
+        pinned_now: args.now,
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;

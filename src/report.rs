@@ -224,21 +224,6 @@ pub fn format_moneys(moneys: &[Money]) -> String {
     moneys.iter().map(format_money).collect::<Vec<_>>().join(" + ")
 }
 
-/// Masks the middle of a phone number: `+57300•••3030`; emails keep their domain.
-pub fn mask_destination(to: &str) -> String {
-    if let Some((user, domain)) = to.split_once('@') {
-        let first: String = user.chars().take(1).collect();
-        return format!("{first}•••@{domain}");
-    }
-    let chars: Vec<char> = to.chars().collect();
-    if chars.len() < 8 {
-        return "•".repeat(chars.len());
-    }
-    let head: String = chars[..chars.len() - 7].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}•••{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,12 +253,5 @@ mod tests {
         assert_eq!(format_percent(Some(13.0 * 100.0 / 16.0)), "81.3%");
         assert_eq!(format_percent(Some(81.24)), "81.2%");
         assert_eq!(format_percent(None), "–");
-    }
-
-    #[test]
-    fn destinations_are_masked() {
-        assert_eq!(mask_destination("+573003003030"), "+57300•••3030");
-        assert_eq!(mask_destination("user1f@example.com"), "u•••@example.com");
-        assert_eq!(mask_destination("+1234"), "•••••");
     }
 }

@@ -19,8 +19,8 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::{App, shell};
 use crate::export::{attempts_csv, breakdown_csv};
-use crate::filters::parse_query;
-use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus, mask_destination};
+use crate::privacy::mask_destination;
+use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
 use crate::store::{self, StoreError};
 use crate::sync::{SyncError, SyncOptions, SyncProgress, sync_once};
 use crate::twilio::TwilioClient;
@@ -39,6 +39,20 @@ pub struct AppState {
     pub show_phone_numbers: bool,
     /// Credentials every route but `/healthz` asks for.
     pub basic_auth: Option<crate::security::BasicAuth>,
+    /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
+    pub pinned_now: Option<chrono::DateTime<Utc>>,
+}
+
+impl AppState {
+    /// What "now" is for the views: the pinned time, or the clock's.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.pinned_now.unwrap_or_else(Utc::now)
+    }
+
+    /// A view's URL query, under this deployment's masking of phone numbers.
+    pub fn parse_view(&self, query: &str) -> crate::filters::ParsedFilters {
+        crate::privacy::parse_view(query, !self.show_phone_numbers)
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -50,13 +64,13 @@ impl FromRef<AppState> for LeptosOptions {
 /// The overview for a raw URL query; what the `load_overview` server function returns.
 pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
     let snapshot = snapshot_status(state).await?;
-    crate::analytics::overview(&state.pool, &state.rollups, parse_query(search), Utc::now(), snapshot).await
+    crate::analytics::overview(&state.pool, &state.rollups, state.parse_view(search), state.now(), snapshot).await
 }
 
 /// A page of the attempts list, phone numbers masked unless the operator turned that off.
 pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList, StoreError> {
     let snapshot = snapshot_status(state).await?;
-    let mut list = crate::analytics::attempt_list(&state.pool, parse_query(search), Utc::now(), snapshot).await?;
+    let mut list = crate::analytics::attempt_list(&state.pool, state.parse_view(search), state.now(), snapshot).await?;
     list.attempts.iter_mut().for_each(|a| mask(state, a));
     Ok(list)
 }
@@ -98,13 +112,13 @@ async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError>
 
 /// `/export.csv`: the breakdown table of the same query, as CSV.
 async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let parsed = parse_query(query.as_deref().unwrap_or_default());
+    let parsed = state.parse_view(query.as_deref().unwrap_or_default());
     if !parsed.notices.is_empty() {
         return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", parsed.notices.join("; ")))
             .into_response();
     }
     let filters = parsed.filters;
-    let (start, end) = filters.range.bounds(Utc::now());
+    let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope {
         from: crate::model::twilio_time::format(&start),
         to: crate::model::twilio_time::format(&end),
@@ -123,7 +137,7 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 /// `/attempts.csv`: the attempts list of the same query (one page), as CSV.
 async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    let notices = parse_query(&query).notices;
+    let notices = state.parse_view(&query).notices;
     if !notices.is_empty() {
         return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", notices.join("; "))).into_response();
     }

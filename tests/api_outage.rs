@@ -79,6 +79,7 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
         demo: false,
         show_phone_numbers: false,
         basic_auth: None,
+        pinned_now: None,
     };
     tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
     let page = || async { reqwest::get(format!("http://{addr}/?range=90d")).await.unwrap().text().await.unwrap() };

@@ -8,7 +8,7 @@ export default async function globalSetup() {
 }
 
 async function waitForSync(dashboard: string) {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     try {
       const health = await (await fetch(`${dashboard}/healthz`)).json();
@@ -18,5 +18,5 @@ async function waitForSync(dashboard: string) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`the dashboard at ${dashboard} did not complete its first sync within 60 s`);
+  throw new Error(`the dashboard at ${dashboard} did not complete its first sync within 300 s`);
 }

@@ -2,6 +2,7 @@ import { expect, test } from "./fixtures/test";
 import {
   attemptsInDefaultRange,
   byCountry,
+  dayStart,
   figures,
   figuresBy,
   formatCount,
@@ -138,10 +139,7 @@ function pValue(x1: number, n1: number, x2: number, n2: number): number {
 test("the conversion change against the previous 7 days, and its significance, match the API", async ({ page }) => {
   const overview = new OverviewPage(page);
   await overview.goto("range=7d");
-  const day = (offset: number) => {
-    const now = new Date();
-    return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + offset)).toISOString().slice(0, 10) + "T00:00:00Z";
-  };
+  const day = dayStart;
   const current = figures(await attemptsInDefaultRange({ DateCreatedAfter: day(-6) }));
   const previous = figures(await attemptsInDefaultRange({ DateCreatedAfter: day(-13), DateCreatedBefore: day(-6) }));
   const points = ((current.converted / current.attempts - previous.converted / previous.attempts) * 100).toFixed(1);

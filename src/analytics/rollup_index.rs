@@ -557,8 +557,14 @@ impl RollupCache {
     }
 
     fn cooled_down(&self) -> bool {
+        self.cooled_down_at(std::time::Instant::now())
+    }
+
+    fn cooled_down_at(&self, now: std::time::Instant) -> bool {
         let last = *self.last_build.lock().unwrap_or_else(|e| e.into_inner());
-        last.is_none_or(|(ended, took)| ended.elapsed() >= (took * 2).max(std::time::Duration::from_secs(1)))
+        last.is_none_or(|(ended, took)| {
+            now.saturating_duration_since(ended) >= (took * 2).max(std::time::Duration::from_secs(1))
+        })
     }
 
     async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
@@ -568,5 +574,25 @@ impl RollupCache {
         *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((std::time::Instant::now(), started.elapsed()));
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_build_cools_down_like_a_good_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+        let cache = Arc::new(RollupCache::default());
+        cache.get(&pool).await.unwrap();
+        sqlx::query("DROP TABLE rollup_attempts").execute(&pool).await.unwrap();
+        assert!(cache.build(&pool).await.is_err());
+        let (ended, took) = cache.last_build.lock().unwrap().expect("the failed build is recorded");
+        assert!(!cache.cooled_down_at(ended), "no build right after a failed one");
+        let later = ended + (took * 2).max(std::time::Duration::from_secs(1));
+        assert!(cache.cooled_down_at(later), "and one again after the cool-down");
+        assert!(cache.current().is_some(), "the last good index still answers");
     }
 }
