@@ -31,6 +31,21 @@ pub fn two_proportion_p_value(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<f64>
     Some(erfc(z.abs() / std::f64::consts::SQRT_2))
 }
 
+/// Benjamini–Hochberg adjusted p-values (step-up), in the order given: the tests whose adjusted
+/// p-value is at most `q` are the discoveries at a false discovery rate of `q`.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let tests = p_values.len() as f64;
+    let mut ranked: Vec<usize> = (0..p_values.len()).collect();
+    ranked.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![1.0; p_values.len()];
+    let mut smallest_above = 1.0_f64;
+    for (rank, &i) in ranked.iter().enumerate().rev() {
+        smallest_above = smallest_above.min(p_values[i] * tests / (rank + 1) as f64);
+        adjusted[i] = smallest_above;
+    }
+    adjusted
+}
+
 /// The complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
@@ -74,5 +89,30 @@ mod tests {
         assert!(two_proportion_p_value(500, 1000, 560, 1000).unwrap() < 0.01);
         assert_eq!(two_proportion_p_value(1, 0, 1, 1), None);
         assert!(close(erfc(0.0), 1.0, 1e-7) && close(erfc(1.0), 0.157_299_2, 1e-6));
+    }
+
+    #[test]
+    fn benjamini_hochberg_matches_the_papers_example() {
+        // The 15 p-values of Benjamini & Hochberg (1995), section 4: at q = 0.05 the
+        // procedure rejects the four smallest, where Bonferroni rejects three.
+        let p = [
+            0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240, 0.4262, 0.5719, 0.6528,
+            0.7590, 1.0000,
+        ];
+        let adjusted = benjamini_hochberg(&p);
+        let discoveries: Vec<usize> = (0..p.len()).filter(|&i| adjusted[i] <= 0.05).collect();
+        assert_eq!(discoveries, vec![0, 1, 2, 3]);
+        for (i, want) in [(0, 0.0015), (1, 0.003), (2, 0.0095), (3, 0.035_625), (4, 0.0603), (14, 1.0)] {
+            assert!(close(adjusted[i], want, 1e-9), "{i}: {} against {want}", adjusted[i]);
+        }
+        assert!(adjusted.windows(2).all(|w| w[0] <= w[1]), "monotone in the p-values: {adjusted:?}");
+    }
+
+    #[test]
+    fn benjamini_hochberg_keeps_the_order_given() {
+        let adjusted = benjamini_hochberg(&[0.04, 0.01, 0.03]);
+        assert!(close(adjusted[0], 0.04, 1e-12) && close(adjusted[1], 0.03, 1e-12) && close(adjusted[2], 0.04, 1e-12));
+        assert!(benjamini_hochberg(&[]).is_empty());
+        assert!(close(benjamini_hochberg(&[0.2])[0], 0.2, 1e-12));
     }
 }
