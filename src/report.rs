@@ -64,15 +64,47 @@ fn percent(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
 
-/// How the conversion rate moved against the previous period.
+/// How the conversion rate moved against the previous period, over like windows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
+    pub windows: ComparedWindows,
+    /// The compared part of the current period, and the same part of the previous one.
+    pub current: Metrics,
     pub previous: Metrics,
-    /// Percentage points, current less previous.
+    /// Percentage points of the attempt conversion rate, current less previous.
     pub rate_points: Option<f64>,
-    /// Two-proportion z-test, two-sided.
+    /// Percentage points of the verification conversion rate, current less previous.
+    pub verification_rate_points: Option<f64>,
+    /// Two-proportion z-test on verifications (converted over all), two-sided.
     pub p_value: Option<f64>,
+    /// `p_value` adjusted by Benjamini–Hochberg across the `tests` the view runs.
+    pub adjusted_p_value: Option<f64>,
+    pub tests: usize,
+    /// A discovery at the false discovery rate of 5%.
     pub significant: bool,
+}
+
+/// The windows a comparison covers, ISO 8601 UTC, each `[start, end)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparedWindows {
+    pub current_start: String,
+    pub current_end: String,
+    pub previous_start: String,
+    pub previous_end: String,
+    /// Hours or days still in progress were left out of the current period, and the same
+    /// elapsed time of the previous one is compared; otherwise both periods are whole.
+    pub same_elapsed: bool,
+    /// Whether the windows are counted in hours (else days).
+    pub hourly: bool,
+}
+
+/// One bucket of the time series: a day, or an hour for short ranges.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// `2026-11-20`, or `2026-11-20T14`.
+    pub key: String,
+    /// Not over, or over so recently that conversions of its attempts are still arriving.
+    pub in_progress: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,7 +138,11 @@ pub struct Overview {
     /// Why there is no comparison, when one was asked for.
     pub comparison_note: Option<String>,
     pub rows: Vec<BreakdownRow>,
+    /// Every bucket of the range up to the snapshot's end, empty ones included.
+    pub buckets: Vec<Bucket>,
     pub series: Vec<SeriesPoint>,
+    /// The previous period's points on the current period's buckets, matched by offset
+    /// from the period's start.
     pub previous_series: Vec<SeriesPoint>,
     pub anomalies: Vec<Anomaly>,
     pub snapshot: SnapshotStatus,

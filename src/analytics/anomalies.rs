@@ -223,24 +223,61 @@ fn merge_close_runs(runs: Vec<Run>, hours: &BTreeMap<&str, (i64, i64)>) -> Vec<R
     merged
 }
 
-/// Countries whose conversion fell significantly against the previous period.
-pub fn conversion_drops(current: &[BreakdownRow], previous: &[BreakdownRow], base: &Filters) -> Vec<Anomaly> {
+/// One country's verification conversion in the compared windows of both periods.
+pub struct CountryTest<'a> {
+    pub current: &'a BreakdownRow,
+    pub previous: &'a BreakdownRow,
+    /// Two-proportion z-test on converted verifications over verifications, two-sided.
+    pub p_value: f64,
+}
+
+/// The test of every country with verifications in both periods.
+pub fn country_tests<'a>(current: &'a [BreakdownRow], previous: &'a [BreakdownRow]) -> Vec<CountryTest<'a>> {
     let before: BTreeMap<&str, &BreakdownRow> = previous.iter().map(|r| (r.key.as_str(), r)).collect();
+    current
+        .iter()
+        .filter_map(|row| {
+            let prev = before.get(row.key.as_str())?;
+            let (now, then) = (&row.metrics, &prev.metrics);
+            let p_value = super::stats::two_proportion_p_value(
+                now.converted_verifications,
+                now.verifications,
+                then.converted_verifications,
+                then.verifications,
+            )?;
+            Some(CountryTest { current: row, previous: prev, p_value })
+        })
+        .collect()
+}
+
+/// Countries whose verification conversion fell by more than two points and whose test is a
+/// discovery: `adjusted` holds each test's Benjamini–Hochberg p-value across the view's `tests`.
+pub fn conversion_drops(
+    country_tests: &[CountryTest<'_>],
+    adjusted: &[f64],
+    tests: usize,
+    base: &Filters,
+) -> Vec<Anomaly> {
     let mut found = Vec::new();
-    for row in current {
-        let Some(prev) = before.get(row.key.as_str()) else { continue };
-        let (now, then) = (&row.metrics, &prev.metrics);
-        let (Some(rate), Some(was)) = (now.rate_percent(), then.rate_percent()) else { continue };
-        let p = super::stats::two_proportion_p_value(now.converted, now.attempts, then.converted, then.attempts);
-        if rate < was - 2.0 && p.is_some_and(|p| p < 0.05) {
+    for (test, adjusted) in country_tests.iter().zip(adjusted) {
+        let (now, then) = (&test.current.metrics, &test.previous.metrics);
+        let (Some(rate), Some(was)) = (now.verification_rate_percent(), then.verification_rate_percent()) else {
+            continue;
+        };
+        if rate < was - 2.0 && *adjusted <= super::comparison::FALSE_DISCOVERY_RATE {
+            let key = &test.current.key;
             let mut f = base.clone();
             f.page = None;
-            f.countries = vec![row.key.clone()];
+            f.countries = vec![key.clone()];
             f.by = Dimension::Carrier;
             found.push(Anomaly {
                 kind: "conversion-drop".into(),
-                title: format!("Conversion fell in {}", row.key),
-                detail: format!("{rate:.1}% against {was:.1}% in the previous period (p = {:.3})", p.unwrap_or(1.0)),
+                title: format!("Conversion fell in {key}"),
+                detail: format!(
+                    "{rate:.1}% of verifications converted against {was:.1}% in the previous period \
+                     (p = {:.4}; {adjusted:.3} after Benjamini–Hochberg across the view's {tests} tests)",
+                    test.p_value
+                ),
                 href: f.href("/"),
             });
         }
@@ -321,5 +358,35 @@ mod tests {
             .collect();
         assert!(sms_pumping(&cells, &Filters::default()).is_empty());
         assert!(carrier_outages(&cells, &Filters::default()).is_empty());
+    }
+
+    #[test]
+    fn a_drop_is_listed_only_when_its_verifications_fell_and_it_is_a_discovery() {
+        let row = |key: &str, verifications, converted_verifications| BreakdownRow {
+            key: key.into(),
+            metrics: crate::report::Metrics {
+                attempts: 3 * verifications,
+                converted: converted_verifications,
+                verifications,
+                converted_verifications,
+                ..Default::default()
+            },
+        };
+        let now = vec![row("CO", 400, 240), row("BR", 400, 330), row("MX", 400, 300)];
+        let then = vec![row("CO", 400, 320), row("BR", 400, 340), row("US", 10, 5)];
+        let tests = country_tests(&now, &then);
+        let keys: Vec<&str> = tests.iter().map(|t| t.current.key.as_str()).collect();
+        assert_eq!(keys, ["CO", "BR"], "only countries with verifications in both periods are tested");
+        assert_eq!(tests[0].p_value, crate::analytics::stats::two_proportion_p_value(240, 400, 320, 400).unwrap());
+        let found = conversion_drops(&tests, &[0.001, 0.3], 3, &Filters::default());
+        assert_eq!(found.len(), 1, "BR fell 2.5 points, but its test is no discovery: {found:?}");
+        assert_eq!(found[0].title, "Conversion fell in CO");
+        assert!(found[0].detail.starts_with("60.0% of verifications converted against 80.0%"), "{}", found[0].detail);
+        assert!(
+            found[0].detail.contains("0.001 after Benjamini–Hochberg across the view's 3 tests"),
+            "{}",
+            found[0].detail
+        );
+        assert!(conversion_drops(&tests, &[0.06, 0.5], 3, &Filters::default()).is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! functions that the server functions and the CSV export call.
 
 pub mod anomalies;
+pub mod comparison;
 pub mod rollup_index;
 pub mod stats;
 
@@ -16,7 +17,7 @@ use sqlx::SqlitePool;
 use crate::filters::Dimension;
 use crate::filters::{Filters, ParsedFilters, SortKey};
 use crate::model::twilio_time;
-use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Change, Metrics, Overview, SeriesPoint, SnapshotStatus};
+use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus};
 use crate::store::{self, AttemptScope, StoreError};
 pub use rollup_index::{RollupCache, RollupIndex};
 
@@ -107,12 +108,9 @@ pub async fn breakdown(
     Ok(rows)
 }
 
-/// Compares the conversion rate with the previous period of the same length.
-pub fn compare(current: &Metrics, previous: Metrics) -> Change {
-    let rate_points = current.rate_percent().zip(previous.rate_percent()).map(|(c, p)| c - p);
-    let p_value =
-        stats::two_proportion_p_value(current.converted, current.attempts, previous.converted, previous.attempts);
-    Change { rate_points, p_value, significant: p_value.is_some_and(|p| p < 0.05), previous }
+/// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
+fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
+    snapshot.as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now))
 }
 
 /// Everything the overview page shows for one view at `now`.
@@ -132,17 +130,25 @@ pub async fn overview(
     let current_totals = totals(pool, index, &current).await?;
     let rows = breakdown(pool, index, &current).await?;
     let current_series = series(pool, index, &current, hourly).await?;
+    let data_end = data_end(&snapshot, now);
+    let buckets = comparison::chart_buckets(start, end, data_end, hourly);
     let previous_start = start - (end - start);
     let covered = store::coverage_start(pool)
         .await?
         .and_then(|c| twilio_time::parse(&c))
         .is_some_and(|covered_from| covered_from <= previous_start);
-    let comparison_note = (filters.compare && !covered).then(|| {
-        format!(
+    let windows = comparison::comparison_windows(start, end, data_end, hourly);
+    let comparison_note = match (filters.compare, covered, windows) {
+        (true, false, _) => Some(format!(
             "No comparison: the snapshot does not reach back to {}, where the previous period starts.",
             previous_start.date_naive()
-        )
-    });
+        )),
+        (true, true, None) => Some(format!(
+            "No comparison yet: no {} of this period is over with its conversions in.",
+            if hourly { "hour" } else { "day" }
+        )),
+        _ => None,
+    };
     // Anomalies are looked for across services, errors and statuses of the view's markets.
     let mut found = if index.grain_for(&current).is_some() {
         index.anomalies(&current, || {
@@ -157,21 +163,32 @@ pub async fn overview(
         found.extend(anomalies::carrier_outages(&cells, &filters));
         found
     };
-    let (change, previous_series) = if filters.compare && covered {
-        let previous = scope(&filters, previous_start, start);
-        let before = totals(pool, index, &previous).await?;
-        let mut by_country = filters.clone();
-        by_country.by = crate::filters::Dimension::Country;
-        let now_rows = if filters.by == by_country.by {
-            rows.clone()
-        } else {
-            breakdown(pool, index, &scope(&by_country, start, end)).await?
-        };
-        let then_rows = breakdown(pool, index, &scope(&by_country, previous_start, start)).await?;
-        found.extend(anomalies::conversion_drops(&now_rows, &then_rows, &filters));
-        (Some(compare(&current_totals, before)), series(pool, index, &previous, hourly).await?)
-    } else {
-        (None, Vec::new())
+    let (change, previous_series) = match windows.filter(|_| filters.compare && covered) {
+        Some(windows) => {
+            let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
+            let compared_now = if windows.same_elapsed {
+                totals(pool, index, &scope(&filters, now_from, now_to)).await?
+            } else {
+                current_totals.clone()
+            };
+            let compared_then = totals(pool, index, &scope(&filters, then_from, then_to)).await?;
+            let mut by_country = filters.clone();
+            by_country.by = crate::filters::Dimension::Country;
+            let now_rows = if filters.by == by_country.by && !windows.same_elapsed {
+                rows.clone()
+            } else {
+                breakdown(pool, index, &scope(&by_country, now_from, now_to)).await?
+            };
+            let then_rows = breakdown(pool, index, &scope(&by_country, then_from, then_to)).await?;
+            let mut change = comparison::compare(compared_now, compared_then, &windows);
+            let tests = anomalies::country_tests(&now_rows, &then_rows);
+            let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
+            let adjusted = comparison::control_false_discoveries(&mut change, &p_values);
+            found.extend(anomalies::conversion_drops(&tests, &adjusted, change.tests, &filters));
+            let previous = series(pool, index, &scope(&filters, previous_start, start), hourly).await?;
+            (Some(change), comparison::shift_buckets(previous, end - start, hourly))
+        }
+        None => (None, Vec::new()),
     };
     let mut fixed = filters.clone();
     fixed.range = fixed.range.absolute(now);
@@ -184,6 +201,7 @@ pub async fn overview(
         totals: current_totals,
         change,
         rows,
+        buckets,
         series: current_series,
         previous_series,
         anomalies: found,

@@ -1,6 +1,7 @@
 //! The Leptos dashboard: shell, routes and pages.
 
 mod attempts;
+mod comparison;
 mod components;
 mod overview;
 

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
 use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
@@ -41,6 +42,8 @@ fn OverviewView(data: Overview) -> impl IntoView {
     let range = describe_range(&data.start, &data.end);
     let permalink = data.permalink.clone();
     let country_rows: Vec<BreakdownRow> = if filters.by == Dimension::Country { data.rows.clone() } else { Vec::new() };
+    let hourly = data.buckets.first().is_some_and(|b| b.key.contains('T'));
+    let chart_help = chart_help(&data.buckets, hourly, data.change.is_some());
     view! {
         <Header snapshot=data.snapshot.clone() />
         <main class="page">
@@ -58,8 +61,9 @@ fn OverviewView(data: Overview) -> impl IntoView {
             </p>
             <Kpis totals=data.totals.clone() change=data.change.clone() />
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
+            {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
             <Anomalies anomalies=data.anomalies.clone() />
-            <section class="chart-card" aria-label="Attempts and conversion rate over time">
+            <section class="chart-card" aria-label="Attempts and conversion rate over time" title=chart_help>
                 <div id="chart-timeseries" class="chart" data-testid="timeseries-chart"></div>
             </section>
             {(!country_rows.is_empty())
@@ -70,7 +74,12 @@ fn OverviewView(data: Overview) -> impl IntoView {
                         </section>
                     }
                 })}
-            <Charts series=data.series.clone() previous=data.previous_series.clone() countries=country_rows />
+            <Charts
+                buckets=data.buckets.clone()
+                series=data.series.clone()
+                previous=data.previous_series.clone()
+                countries=country_rows
+            />
             <Breakdown filters=filters rows=data.rows />
         </main>
     }
@@ -102,8 +111,9 @@ fn Anomalies(anomalies: Vec<crate::report::Anomaly>) -> impl IntoView {
                         {anomalies
                             .into_iter()
                             .map(|a| {
+                                let help = (a.kind == "conversion-drop").then_some(DROP_HELP);
                                 view! {
-                                    <li data-kind=a.kind.clone()>
+                                    <li data-kind=a.kind.clone() title=help>
                                         <a href=a.href>{a.title}</a>
                                         ": "
                                         {a.detail}
@@ -141,34 +151,45 @@ fn CopyLink(href: String) -> impl IntoView {
     }
 }
 
-fn delta_counts(current: u64, previous: u64) -> Option<String> {
+const DROP_HELP: &str = "A country is listed when the share of its verifications that converted fell by more \
+    than 2 points against the same windows of the previous period, and the fall is a discovery: two-sided \
+    two-proportion z-test on verifications (attempts of one verification are not independent), with \
+    Benjamini–Hochberg keeping the false discovery rate at 5% across the tests the view runs.";
+
+/// `+3.2% vs the previous period`, with the windows compared as its tooltip.
+fn delta_counts(current: u64, previous: u64, change: &Change) -> Option<(String, String)> {
     (previous > 0).then(|| {
-        let change = (current as f64 - previous as f64) * 100.0 / previous as f64;
-        format!("{change:+.1}% vs previous period")
+        let delta = (current as f64 - previous as f64) * 100.0 / previous as f64;
+        (format!("{delta:+.1}% vs {}", against(&change.windows)), describe_windows(&change.windows))
     })
 }
 
 #[component]
 fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
-    let previous = change.as_ref().map(|c| c.previous.clone());
     let interval =
         totals.rate_interval.map(|(low, high)| format!("95% interval {low:.1}–{high:.1}%")).unwrap_or_default();
     let rate_change = change.as_ref().and_then(|c| {
         c.rate_points.map(|points| {
             let verdict = if c.significant { "significant" } else { "not significant" };
-            (format!("{points:+.1} pts vs previous period"), verdict, c.significant)
+            (format!("{points:+.1} pts vs {}", against(&c.windows)), verdict, c.significant, significance_help(c))
         })
     });
-    let tile = |label: &'static str, help: &'static str, testid: &'static str, value: String, sub: Option<String>| {
+    let tile = |label: &'static str,
+                help: &'static str,
+                testid: &'static str,
+                value: String,
+                sub: Option<(String, String)>| {
         view! {
             <div class="kpi" title=help>
                 <span class="kpi-label">{label}</span>
                 <span class="kpi-value" data-testid=testid>{value}</span>
-                {sub.map(|s| view! { <span class="kpi-sub">{s}</span> })}
+                {sub.map(|(s, why)| view! { <span class="kpi-sub" title=why>{s}</span> })}
             </div>
         }
     };
-    let p = previous.clone().unwrap_or_default();
+    let attempts_change = change.as_ref().and_then(|c| delta_counts(c.current.attempts, c.previous.attempts, c));
+    let verifications_change =
+        change.as_ref().and_then(|c| delta_counts(c.current.verifications, c.previous.verifications, c));
     view! {
         <section class="kpis" aria-label="Totals">
             {tile(
@@ -176,26 +197,26 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
                 "Verification attempts in the range: every SMS, WhatsApp message, call or email sent.",
                 "kpi-attempts",
                 format_count(totals.attempts),
-                previous.as_ref().and(delta_counts(totals.attempts, p.attempts)),
+                attempts_change,
             )}
             {tile(
                 "Verifications",
                 "Distinct verifications (one code requested by a user, with all its attempts).",
                 "kpi-verifications",
                 format_count(totals.verifications),
-                previous.as_ref().and(delta_counts(totals.verifications, p.verifications)),
+                verifications_change,
             )}
             <div class="kpi" title="Converted attempts over all attempts: the share of codes the user entered. The interval is Wilson's at 95%.">
                 <span class="kpi-label">"Conversion rate"</span>
                 <span class="kpi-value" data-testid="kpi-conversion">{format_percent(totals.rate_percent())}</span>
                 <span class="kpi-sub">{interval}</span>
                 {rate_change
-                    .map(|(text, verdict, significant)| {
+                    .map(|(text, verdict, significant, why)| {
                         view! {
-                            <span class="kpi-sub" class:significant=significant data-testid="kpi-conversion-change" data-significant=significant.to_string()>
+                            <span class="kpi-sub" class:significant=significant data-testid="kpi-conversion-change" data-significant=significant.to_string() title=why>
                                 {text}
                                 {if significant { " ● " } else { " " }}
-                                {format!("({verdict}, two-proportion test)")}
+                                {format!("({verdict} per verification, 5% false discovery rate)")}
                             </span>
                         }
                     })}
@@ -212,7 +233,10 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
                 "Sum of the attempts' prices, per currency. Prices may settle up to 24 hours after delivery.",
                 "kpi-spend",
                 format_moneys(&totals.spend),
-                Some(format!("{} on unconverted attempts", format_moneys(&totals.wasted_spend))),
+                Some((
+                    format!("{} on unconverted attempts", format_moneys(&totals.wasted_spend)),
+                    "Spend on attempts whose code was not entered.".to_string(),
+                )),
             )}
             {tile(
                 "Cost per conversion",
@@ -235,6 +259,7 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
 /// Draws the charts once the page is hydrated; the server renders only their containers.
 #[component]
 fn Charts(
+    buckets: Vec<crate::report::Bucket>,
     series: Vec<crate::report::SeriesPoint>,
     previous: Vec<crate::report::SeriesPoint>,
     countries: Vec<BreakdownRow>,
@@ -252,13 +277,13 @@ fn Charts(
                 leptos::logging::error!("drawing {id}: {e:?}");
             }
         };
-        draw("chart-timeseries", crate::charts::attempts_and_conversion(&series, &previous));
+        draw("chart-timeseries", crate::charts::attempts_and_conversion(&buckets, &series, &previous));
         if !countries.is_empty() {
             draw("country-chart", crate::charts::conversion_by_country(&countries));
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (series, previous, countries);
+    let _ = (buckets, series, previous, countries);
 }
 
 #[component]
