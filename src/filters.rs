@@ -1,10 +1,62 @@
 //! The dashboard's URL query as typed filters, shared by the server and the browser.
 //! Invalid values become notices and are dropped: a bad link still shows a page.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Channel, ConversionStatus, error_label, is_sid};
+
+/// A day a view can start or end on: a UTC date from 2000 to 2100. Verify's data lies well
+/// inside these years, and date math on a view's days never comes near the calendar's ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "NaiveDate", into = "NaiveDate")]
+pub struct ViewDate(NaiveDate);
+
+/// Why a text or a date is not a `ViewDate`; says what was expected, for notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ViewDateError {
+    #[error("a date like 2026-11-01")]
+    NotADate,
+    #[error("a date from 2000-01-01 to 2100-12-31")]
+    OutOfRange,
+}
+
+impl ViewDate {
+    pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl TryFrom<NaiveDate> for ViewDate {
+    type Error = ViewDateError;
+
+    fn try_from(date: NaiveDate) -> Result<Self, Self::Error> {
+        if ViewDate::YEARS.contains(&date.year()) { Ok(ViewDate(date)) } else { Err(ViewDateError::OutOfRange) }
+    }
+}
+
+impl From<ViewDate> for NaiveDate {
+    fn from(date: ViewDate) -> Self {
+        date.0
+    }
+}
+
+impl std::str::FromStr for ViewDate {
+    type Err = ViewDateError;
+
+    /// `2026-11-01`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ViewDateError::NotADate)?.try_into()
+    }
+}
+
+impl std::fmt::Display for ViewDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The date range of a view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,32 +66,45 @@ pub enum DateRange {
     /// The last N UTC days, today included.
     LastDays(u32),
     /// From and to, both included, in UTC days.
-    Between(NaiveDate, NaiveDate),
+    Between(ViewDate, ViewDate),
+}
+
+/// `time + delta`, held at the calendar's ends rather than overflowing.
+fn shifted(time: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    let end = if delta < TimeDelta::zero() { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC };
+    time.checked_add_signed(delta).unwrap_or(end)
 }
 
 impl DateRange {
     /// `[start, end)` of the range at `now`.
     pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let day_after = |d: NaiveDate| d.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
         let today = now.date_naive();
         match self {
             // The 24 hours up to and including the current one, so views align with hourly rollups.
             DateRange::LastDay => {
                 let seconds = now.timestamp();
                 let hour = DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(now);
-                (hour - Duration::hours(23), hour + Duration::hours(1))
+                (shifted(hour, TimeDelta::hours(-23)), shifted(hour, TimeDelta::hours(1)))
             }
             DateRange::LastDays(n) => {
-                (midnight(today - Duration::days(i64::from(*n) - 1)), midnight(today + Duration::days(1)))
+                let first = today.checked_sub_days(Days::new(u64::from(n.saturating_sub(1)))).unwrap_or(NaiveDate::MIN);
+                (midnight(first), midnight(day_after(today)))
             }
-            DateRange::Between(from, to) => (midnight(*from), midnight(*to + Duration::days(1))),
+            DateRange::Between(from, to) => (midnight(from.date()), midnight(day_after(to.date()))),
         }
     }
 
-    /// The range as absolute days, for links that must show the same data tomorrow.
+    /// The range as absolute days, for links that must show the same data tomorrow; as it
+    /// is when its days are not ones a link can name.
     pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
         let (start, end) = self.bounds(now);
-        DateRange::Between(start.date_naive(), (end - Duration::seconds(1)).date_naive())
+        let last = shifted(end, TimeDelta::seconds(-1));
+        match (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive())) {
+            (Ok(from), Ok(to)) => DateRange::Between(from, to),
+            _ => self.clone(),
+        }
     }
 }
 
@@ -203,10 +268,10 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 Some((_, days)) => range = Some(DateRange::LastDays(*days)),
                 None => bad(key, value, "one of 24h, 7d, 30d, 90d"),
             },
-            "from" | "to" => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+            "from" | "to" => match value.parse::<ViewDate>() {
                 Ok(date) if key == "from" => from = Some(date),
                 Ok(date) => to = Some(date),
-                Err(_) => bad(key, value, "a date like 2026-11-01"),
+                Err(expected) => bad(key, value, &expected.to_string()),
             },
             "channel" => match value.parse::<Channel>() {
                 Ok(channel) => push_unique(&mut f.channels, channel),
@@ -360,7 +425,7 @@ impl Filters {
             Dimension::Service => push_unique(&mut next.services, key.to_string()),
             Dimension::Error => push_unique(&mut next.errors, if key.is_empty() { "none".into() } else { key.into() }),
             Dimension::Day => {
-                let day = NaiveDate::parse_from_str(key, "%Y-%m-%d").ok()?;
+                let day: ViewDate = key.parse().ok()?;
                 next.range = DateRange::Between(day, day);
             }
         }
@@ -482,13 +547,13 @@ mod tests {
     #[test]
     fn ranges_resolve_to_bounds() {
         let now = DateTime::parse_from_rfc3339("2026-11-25T14:05:00Z").unwrap().with_timezone(&Utc);
-        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let day = |s: &str| s.parse::<ViewDate>().unwrap();
         let (start, end) = parse("from=2026-11-01&to=2026-11-24").filters.range.bounds(now);
         assert_eq!(
             (start.to_rfc3339(), end.to_rfc3339()),
             ("2026-11-01T00:00:00+00:00".into(), "2026-11-25T00:00:00+00:00".into())
         );
-        assert_eq!(parse("range=7d").filters.range.bounds(now).0.date_naive(), day("2026-11-19"));
+        assert_eq!(parse("range=7d").filters.range.bounds(now).0.date_naive(), day("2026-11-19").date());
         let (start, end) = parse("range=24h").filters.range.bounds(now);
         assert_eq!(
             (start.to_rfc3339(), end.to_rfc3339()),
@@ -497,6 +562,38 @@ mod tests {
         );
         assert!(!parse("from=2026-11-10&to=2026-11-01").notices.is_empty());
         assert_eq!(DateRange::LastDays(7).absolute(now), DateRange::Between(day("2026-11-19"), day("2026-11-25")));
+    }
+
+    /// Dates past chrono's calendar once hung the page in date math that panicked.
+    #[test]
+    fn dates_outside_2000_to_2100_are_notices_and_no_range_overflows() {
+        for date in
+            ["%2B262142-12-31", "-262143-01-01", "0000-01-01", "-0001-12-31", "9999-12-31", "2101-01-01", "1999-12-31"]
+        {
+            let p = parse(&format!("from={date}&to={date}"));
+            assert_eq!(p.filters.range, DateRange::LastDays(30), "{date}");
+            assert!(p.notices.iter().any(|n| n.contains("from 2000-01-01 to 2100-12-31")), "{date}: {:?}", p.notices);
+        }
+        for date in
+            ["2026-02-29", "2026-13-01", "2026-11-31", "2026-11-00", "262143-12-31", "%2B262143-12-31", "-262144-01-01"]
+        {
+            assert!(parse(&format!("from={date}")).notices.iter().any(|n| n.contains("a date like")), "{date}");
+        }
+        let widest = parse("from=2000-01-01&to=2100-12-31");
+        assert!(widest.notices.is_empty(), "{:?}", widest.notices);
+        let (start, end) = widest.filters.range.bounds(Utc::now());
+        assert_eq!(
+            (start.to_rfc3339(), end.to_rfc3339()),
+            ("2000-01-01T00:00:00+00:00".into(), "2101-01-01T00:00:00+00:00".into())
+        );
+        assert!(serde_json::from_str::<ViewDate>("\"262143-12-31\"").is_err(), "nor from a deserialized view");
+        for now in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            for range in [DateRange::LastDay, DateRange::LastDays(0), DateRange::LastDays(u32::MAX)] {
+                let (start, end) = range.bounds(now);
+                assert!(start <= end, "{range:?} at {now}");
+                assert_eq!(range.absolute(now), range, "days a link cannot name stay relative");
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod emulator;
 #[cfg(feature = "ssr")]
 pub mod export;
 #[cfg(feature = "ssr")]
+pub mod guards;
+#[cfg(feature = "ssr")]
 pub mod privacy;
 #[cfg(feature = "ssr")]
 pub mod security;

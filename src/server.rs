@@ -14,7 +14,6 @@ use chrono::Utc;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
-use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::{App, shell};
@@ -165,27 +164,25 @@ fn server_error(e: StoreError) -> Response {
 
 /// The dashboard's router: pages, server functions, static files, `/healthz`.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
     let site = PathBuf::from(options.site_root.as_ref());
     let context_state = state.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/export.csv", get(export_csv))
         .route("/attempts.csv", get(attempts_csv_handler))
         .leptos_routes_with_context(
             &state,
-            routes,
+            pages,
             move || provide_context(context_state.clone()),
             move || shell(options.clone()),
         )
         .nest_service("/pkg", precompressed(ServeDir::new(site.join("pkg"))))
         .route_service("/echarts.min.js", precompressed(ServeFile::new(site.join("echarts.min.js"))))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(crate::security::security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.basic_auth.clone(), crate::security::require_basic_auth))
-        .layer(CompressionLayer::new())
-        .with_state(state)
+        .with_state(state.clone());
+    crate::guards::guard_routes(routes, state.basic_auth, crate::guards::REQUEST_DEADLINE)
 }
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).

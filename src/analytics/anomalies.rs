@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-
-use crate::filters::{DateRange, Dimension, Filters};
+use crate::filters::{DateRange, Dimension, Filters, ViewDate};
 use crate::model::{Channel, ConversionStatus};
 use crate::report::{Anomaly, BreakdownRow};
 use crate::store::HourlyCell;
@@ -45,11 +43,11 @@ fn merge_runs(flagged: Vec<(String, i64, i64)>) -> Vec<Run> {
 /// `2026-11-20T23` → `2026-11-21T00`.
 fn next_hour(hour: &str) -> Option<String> {
     let t = chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00:00"), "%Y-%m-%dT%H:%M:%S").ok()?;
-    Some((t + chrono::Duration::hours(1)).format("%Y-%m-%dT%H").to_string())
+    Some(t.checked_add_signed(chrono::TimeDelta::hours(1))?.format("%Y-%m-%dT%H").to_string())
 }
 
-fn day_of(hour: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(hour.get(..10)?, "%Y-%m-%d").ok()
+fn day_of(hour: &str) -> Option<ViewDate> {
+    hour.get(..10)?.parse().ok()
 }
 
 fn view(base: &Filters, first: &str, last: &str, change: impl FnOnce(&mut Filters)) -> Filters {

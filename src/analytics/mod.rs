@@ -132,7 +132,8 @@ pub async fn overview(
     let current_series = series(pool, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);
-    let previous_start = start - (end - start);
+    // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
+    let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let covered = store::coverage_start(pool)
         .await?
         .and_then(|c| twilio_time::parse(&c))

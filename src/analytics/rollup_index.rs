@@ -73,7 +73,7 @@ impl Layer {
     fn period_range(&self, from: &str, to: &str) -> (u32, u32) {
         let lo = self.periods.partition_point(|p| p.as_str() < from);
         let hi = self.periods.partition_point(|p| p.as_str() < to);
-        (lo as u32, hi as u32)
+        (lo as u32, hi.max(lo) as u32)
     }
 }
 
@@ -498,7 +498,7 @@ impl RollupIndex {
         let (from, to) = (Grain::Hour.period(&scope.from), Grain::Hour.period(&scope.to));
         let start = self.hours.partition_point(|c| c.hour.as_str() < from);
         let end = self.hours.partition_point(|c| c.hour.as_str() < to);
-        &self.hours[start..end]
+        &self.hours[start..end.max(start)]
     }
 }
 

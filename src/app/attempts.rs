@@ -4,24 +4,25 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
+use super::errors::{ErrorNotice, PageError};
 use crate::report::{AttemptDetail, AttemptList, AttemptRow, Money, format_money};
 
 #[server(endpoint = "load_attempts")]
-pub async fn load_attempts(search: String) -> Result<AttemptList, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    crate::server::load_attempts(&state, &search).await.map_err(|e| {
-        tracing::error!("loading attempts: {e:?}");
-        ServerFnError::new("The snapshot could not be read; see the server log.")
+pub async fn load_attempts(search: String) -> Result<AttemptList, PageError> {
+    crate::guards::answer_server_fn("loading attempts", async move {
+        let state = expect_context::<crate::server::AppState>();
+        crate::server::load_attempts(&state, &search).await
     })
+    .await
 }
 
 #[server(endpoint = "load_attempt")]
-pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    crate::server::load_attempt(&state, &sid).await.map_err(|e| {
-        tracing::error!("loading attempt {sid}: {e:?}");
-        ServerFnError::new("The snapshot could not be read; see the server log.")
+pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, PageError> {
+    crate::guards::answer_server_fn(&format!("loading attempt {sid:?}"), async {
+        let state = expect_context::<crate::server::AppState>();
+        crate::server::load_attempt(&state, &sid).await
     })
+    .await
 }
 
 #[component]
@@ -35,7 +36,7 @@ pub fn AttemptsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match list.await {
                     Ok(list) => view! { <AttemptsView list /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Transition>
@@ -152,7 +153,7 @@ pub fn AttemptDetailPage() -> impl IntoView {
                 match detail.await {
                     Ok(Some(detail)) => view! { <AttemptDetailView detail /> }.into_any(),
                     Ok(None) => view! { <super::NotFound /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -3,6 +3,7 @@
 mod attempts;
 mod comparison;
 mod components;
+pub mod errors;
 mod overview;
 
 use leptos::prelude::*;

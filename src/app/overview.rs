@@ -5,17 +5,18 @@ use leptos_router::hooks::use_location;
 
 use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
 use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
+use super::errors::{ErrorNotice, PageError};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server(endpoint = "load_overview")]
-pub async fn load_overview(search: String) -> Result<Overview, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    crate::server::load_overview(&state, &search).await.map_err(|e| {
-        tracing::error!("loading the overview: {e:?}");
-        ServerFnError::new("The snapshot could not be read; see the server log.")
+pub async fn load_overview(search: String) -> Result<Overview, PageError> {
+    crate::guards::answer_server_fn("loading the overview", async move {
+        let state = expect_context::<crate::server::AppState>();
+        crate::server::load_overview(&state, &search).await
     })
+    .await
 }
 
 #[component]
@@ -29,7 +30,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(data) => view! { <OverviewView data /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Transition>
@@ -90,7 +91,10 @@ fn describe_range(start: &str, end: &str) -> String {
     let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&chrono::Utc));
     match (parse(start), parse(end)) {
         (Ok(s), Ok(e)) if s.time() == chrono::NaiveTime::MIN && e.time() == chrono::NaiveTime::MIN => {
-            format!("{} to {} (UTC)", s.date_naive(), (e - chrono::Duration::days(1)).date_naive())
+            match e.date_naive().pred_opt() {
+                Some(last) => format!("{} to {last} (UTC)", s.date_naive()),
+                None => format!("{start} to {end}"),
+            }
         }
         (Ok(s), Ok(e)) => format!("{} to {} UTC", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M")),
         _ => format!("{start} to {end}"),

@@ -1,0 +1,66 @@
+//! Why a page has no data, and the status its answer carries.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// The error of the pages' server functions: a short message for the page, never details
+/// (those go to the server log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum PageError {
+    /// The request is not a call of the server function (its arguments do not parse).
+    #[error("This request is not one the dashboard understands: {0}")]
+    BadRequest(String),
+    #[error("The snapshot could not be read; see the server log.")]
+    Snapshot,
+    /// The server failed while answering (it panicked): a bug, whose details are in the log.
+    #[error("The dashboard failed to answer this view; see the server log.")]
+    Internal,
+    /// The call did not reach the server function, or its answer did not come back.
+    #[error("The dashboard could not be reached: {0}")]
+    Unreachable(String),
+}
+
+impl PageError {
+    /// The HTTP status of a page or server function answer with this error.
+    #[cfg(feature = "ssr")]
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::Snapshot | PageError::Internal | PageError::Unreachable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl FromServerFnError for PageError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        let error = match error {
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => PageError::BadRequest(e),
+            e => PageError::Unreachable(e.to_string()),
+        };
+        // On the server, this is where a call whose arguments do not parse becomes its answer.
+        #[cfg(feature = "ssr")]
+        set_status(error.status());
+        error
+    }
+}
+
+/// Sets the status of the answer being rendered, when there is one (on the server).
+#[cfg(feature = "ssr")]
+pub fn set_status(status: axum::http::StatusCode) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
+/// A page's error message; on the server, the page's status is the error's.
+#[component]
+pub fn ErrorNotice(error: PageError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_status(error.status());
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
+}
