@@ -24,7 +24,8 @@ use crate::model::{Attempt, twilio_time};
 pub use load::{LoadRollups, SUMMED_VERIFICATIONS, SummedLoad};
 
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
-pub const ROLLUP_VERSION: i64 = 1;
+/// 2: rows kept by version 1 missed message statuses that settled after an attempt was stored.
+pub const ROLLUP_VERSION: i64 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grain {
@@ -174,6 +175,14 @@ struct AttemptMeasures {
     delivered: i64,
     finalized: i64,
     spend_micros: i64,
+}
+
+impl AttemptMeasures {
+    /// Whether adding these changes a row: a message status that settles later changes
+    /// only `delivered` and `finalized`.
+    fn changes_anything(&self) -> bool {
+        self.attempts != 0 || self.delivered != 0 || self.finalized != 0 || self.spend_micros != 0
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -502,7 +511,7 @@ impl RowWrites {
     fn of(delta: RollupDelta, mode: RowWrite) -> RowWrites {
         let mut writes = Vec::new();
         let mut attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
-            delta.attempts.into_iter().filter(|(_, m)| m.attempts != 0 || m.spend_micros != 0).collect();
+            delta.attempts.into_iter().filter(|(_, m)| m.changes_anything()).collect();
         if mode == RowWrite::IntoEmpty {
             attempt_cells.sort_unstable_by(|(a, _), (b, _)| {
                 (a.grain.as_str(), &a.period, &a.country, &a.carrier, &a.channel, &a.service_sid)
