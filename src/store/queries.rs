@@ -75,7 +75,8 @@ fn key_expression(by: Option<Dimension>) -> &'static str {
 #[derive(FromRow)]
 struct MetricsRow {
     key: String,
-    currency: String,
+    /// NULL on the rows of distinct verifications per key.
+    currency: Option<String>,
     attempts: i64,
     converted: i64,
     verifications: i64,
@@ -110,26 +111,35 @@ async fn raw_scan_turn() -> tokio::sync::SemaphorePermit<'static> {
     RAW_SCANS.acquire().await.expect("the raw scan semaphore is never closed")
 }
 
-/// Metrics per value of `by`, computed from the raw rows.
+/// Counts as SQL: each a number for every group (never NULL, whatever the group's channels).
+const CONVERTED: &str = "SUM(CASE WHEN conversion_status = 'converted' THEN 1 ELSE 0 END)";
+const DELIVERED: &str = "SUM(CASE WHEN message_status IN ('delivered', 'read') THEN 1 ELSE 0 END)";
+const FINALIZED: &str =
+    "SUM(CASE WHEN message_status IN ('delivered', 'read', 'undelivered', 'failed') THEN 1 ELSE 0 END)";
+
+/// Metrics per value of `by`, computed from the raw rows in one scan. Attempt counts and
+/// spend are summed per key and currency; distinct verifications per key alone, as one
+/// verification can have attempts in two currencies, or priced and unpriced ones.
 pub async fn raw_metrics_by(
     pool: &SqlitePool,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "SELECT {} AS key, COALESCE(price_unit, '') AS currency, COUNT(*) AS attempts, \
-         SUM(conversion_status = 'converted') AS converted, \
-         COUNT(DISTINCT verification_sid) AS verifications, \
-         COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END) AS converted_verifications, \
-         SUM(message_status IN ('delivered', 'read')) AS delivered, \
-         SUM(message_status IN ('delivered', 'read', 'undelivered', 'failed')) AS finalized, \
-         TOTAL(price) AS spend, \
-         TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted \
-         FROM attempts",
+        "WITH selected AS MATERIALIZED (SELECT {} AS key, COALESCE(price_unit, '') AS currency, verification_sid, \
+         conversion_status, message_status, price FROM attempts",
         key_expression(by)
     ));
     push_scope(&mut query, scope);
-    query.push(" GROUP BY 1, 2");
+    query.push(format!(
+        ") SELECT key, currency, COUNT(*) AS attempts, {CONVERTED} AS converted, \
+         0 AS verifications, 0 AS converted_verifications, {DELIVERED} AS delivered, {FINALIZED} AS finalized, \
+         TOTAL(price) AS spend, TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted \
+         FROM selected GROUP BY 1, 2 \
+         UNION ALL SELECT key, NULL, 0, 0, COUNT(DISTINCT verification_sid), \
+         COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END), 0, 0, 0.0, 0.0 \
+         FROM selected GROUP BY 1"
+    ));
     let _scan = raw_scan_turn().await;
     let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
     let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
@@ -137,14 +147,13 @@ pub async fn raw_metrics_by(
         let m = metrics.entry(row.key).or_default();
         m.attempts += row.attempts as u64;
         m.converted += row.converted as u64;
-        // A verification is billed in one currency, so the distinct counts add up.
         m.verifications += row.verifications as u64;
         m.converted_verifications += row.converted_verifications as u64;
         m.delivered += row.delivered as u64;
         m.finalized += row.finalized as u64;
-        if !row.currency.is_empty() {
-            m.spend.push(Money { currency: row.currency.clone(), amount: row.spend });
-            m.wasted_spend.push(Money { currency: row.currency, amount: row.wasted });
+        if let Some(currency) = row.currency.filter(|c| !c.is_empty()) {
+            m.spend.push(Money { currency: currency.clone(), amount: row.spend });
+            m.wasted_spend.push(Money { currency, amount: row.wasted });
         }
     }
     Ok(metrics)
@@ -158,8 +167,7 @@ pub async fn raw_series(
 ) -> Result<Vec<SeriesPoint>, StoreError> {
     let len = if hourly { 13 } else { 10 };
     let mut query = QueryBuilder::new(format!(
-        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), \
-         SUM(conversion_status = 'converted') FROM attempts"
+        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), {CONVERTED} FROM attempts"
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
@@ -280,12 +288,11 @@ pub struct HourlyCell {
 }
 
 pub async fn raw_hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<HourlyCell>, StoreError> {
-    let mut query = QueryBuilder::new(
+    let mut query = QueryBuilder::new(format!(
         "SELECT substr(date_created, 1, 13) AS hour, COALESCE(country, '') AS country, channel, \
-         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, SUM(conversion_status = 'converted') AS converted, \
-         SUM(message_status IN ('delivered', 'read')) AS delivered, \
-         SUM(message_status IN ('delivered', 'read', 'undelivered', 'failed')) AS finalized FROM attempts",
-    );
+         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, {CONVERTED} AS converted, \
+         {DELIVERED} AS delivered, {FINALIZED} AS finalized FROM attempts"
+    ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
     let _scan = raw_scan_turn().await;
