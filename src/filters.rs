@@ -242,6 +242,36 @@ pub struct ParsedFilters {
 }
 
 const RANGES: [(&str, u32); 3] = [("7d", 7), ("30d", 30), ("90d", 90)];
+
+/// The URL's value for "no value" of a country, carrier or service (as `error=none` is for
+/// no error code). `Filters` holds it as `""`, as breakdown keys and the rollups do.
+pub const UNKNOWN: &str = "unknown";
+
+/// A country, carrier or service as a filter shows it: `""` is the unknown one.
+pub fn value_label(value: &str) -> &str {
+    if value.is_empty() { UNKNOWN } else { value }
+}
+
+/// A carrier's value in the URL. Carriers are free text, so a real carrier named
+/// `unknown` must not read as the sentinel: it, and any name starting with `~`, gets a `~`.
+fn carrier_to_url(carrier: &str) -> String {
+    if carrier.is_empty() {
+        UNKNOWN.to_string()
+    } else if carrier == UNKNOWN || carrier.starts_with('~') {
+        format!("~{carrier}")
+    } else {
+        carrier.to_string()
+    }
+}
+
+/// The carrier a URL value names (`""` for the unknown one), if it can name one.
+fn carrier_from_url(value: &str) -> Option<String> {
+    if value == UNKNOWN {
+        return Some(String::new());
+    }
+    let name = value.strip_prefix('~').unwrap_or(value);
+    (!name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)).then(|| name.to_string())
+}
 const MAX_VALUES: usize = 50;
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
@@ -280,13 +310,15 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
             "country" if value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic()) => {
                 push_unique(&mut f.countries, value.to_ascii_uppercase())
             }
-            "country" => bad(key, value, "a two-letter country code"),
-            "carrier" if !value.is_empty() && value.chars().count() <= 100 && !value.chars().any(char::is_control) => {
-                push_unique(&mut f.carriers, value.to_string())
-            }
-            "carrier" => bad(key, value, "a carrier name"),
+            "country" if value == UNKNOWN => push_unique(&mut f.countries, String::new()),
+            "country" => bad(key, value, "a two-letter country code, or unknown"),
+            "carrier" => match carrier_from_url(value) {
+                Some(carrier) => push_unique(&mut f.carriers, carrier),
+                None => bad(key, value, "a carrier name, or unknown"),
+            },
             "service" if is_sid(value, "VA") => push_unique(&mut f.services, value.to_string()),
-            "service" => bad(key, value, "a Verify service SID (VA…)"),
+            "service" if value == UNKNOWN => push_unique(&mut f.services, String::new()),
+            "service" => bad(key, value, "a Verify service SID (VA…), or unknown"),
             "error"
                 if value == "none" || (1..=6).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) =>
             {
@@ -385,10 +417,10 @@ impl Filters {
                 parts.push(("to", to.to_string()));
             }
         }
-        parts.extend(self.countries.iter().map(|c| ("country", c.clone())));
+        parts.extend(self.countries.iter().map(|c| ("country", value_label(c).to_string())));
         parts.extend(self.channels.iter().map(|c| ("channel", c.to_string())));
-        parts.extend(self.carriers.iter().map(|c| ("carrier", c.clone())));
-        parts.extend(self.services.iter().map(|c| ("service", c.clone())));
+        parts.extend(self.carriers.iter().map(|c| ("carrier", carrier_to_url(c))));
+        parts.extend(self.services.iter().map(|c| ("service", value_label(c).to_string())));
         parts.extend(self.errors.iter().map(|c| ("error", c.clone())));
         parts.extend(self.status.map(|s| ("status", s.to_string())));
         parts.extend(self.prefix.clone().map(|p| ("prefix", p)));
@@ -414,16 +446,18 @@ impl Filters {
         if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
     }
 
-    /// This view with one more value of the breakdown's dimension, moved to the next dimension.
+    /// This view narrowed to one row of its breakdown (`key`, `""` for an unknown value),
+    /// moved to the next dimension. The row's value replaces the dimension's filter: with
+    /// two countries selected, a click on one shows that one.
     pub fn drill_down(&self, key: &str) -> Option<Filters> {
         let mut next = self.clone();
         next.page = None;
         match self.by {
-            Dimension::Country => push_unique(&mut next.countries, key.to_string()),
-            Dimension::Channel => push_unique(&mut next.channels, key.parse().ok()?),
-            Dimension::Carrier => push_unique(&mut next.carriers, key.to_string()),
-            Dimension::Service => push_unique(&mut next.services, key.to_string()),
-            Dimension::Error => push_unique(&mut next.errors, if key.is_empty() { "none".into() } else { key.into() }),
+            Dimension::Country => next.countries = vec![key.to_string()],
+            Dimension::Channel => next.channels = vec![key.parse().ok()?],
+            Dimension::Carrier => next.carriers = vec![key.to_string()],
+            Dimension::Service => next.services = vec![key.to_string()],
+            Dimension::Error => next.errors = vec![if key.is_empty() { "none".into() } else { key.into() }],
             Dimension::Day => {
                 let day: ViewDate = key.parse().ok()?;
                 next.range = DateRange::Between(day, day);
@@ -445,16 +479,17 @@ impl Filters {
             chips.push((label, f));
         };
         for c in &self.countries {
-            without(format!("Country: {c}"), &|f| f.countries.retain(|x| x != c));
+            without(format!("Country: {}", value_label(c)), &|f| f.countries.retain(|x| x != c));
         }
         for c in &self.channels {
             without(format!("Channel: {c}"), &|f| f.channels.retain(|x| x != c));
         }
         for c in &self.carriers {
-            without(format!("Carrier: {c}"), &|f| f.carriers.retain(|x| x != c));
+            without(format!("Carrier: {}", value_label(c)), &|f| f.carriers.retain(|x| x != c));
         }
         for c in &self.services {
-            without(format!("Service: {}…", &c[..8]), &|f| f.services.retain(|x| x != c));
+            let shown = c.get(..8).map_or_else(|| value_label(c).to_string(), |head| format!("{head}…"));
+            without(format!("Service: {shown}"), &|f| f.services.retain(|x| x != c));
         }
         for c in &self.errors {
             without(format!("Error: {}", error_label(c)), &|f| f.errors.retain(|x| x != c));
@@ -707,6 +742,42 @@ mod tests {
             }
         }
         assert!(kept_something > 1_000, "the inputs reach the parser's branches ({kept_something})");
+    }
+
+    #[test]
+    fn unknown_values_have_a_sentinel_that_no_real_value_reads_as() {
+        let p = parse("country=unknown&carrier=unknown&service=unknown&carrier=~unknown&carrier=~~x&carrier=Tigo");
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        let f = &p.filters;
+        assert_eq!((f.countries.clone(), f.services.clone()), (vec![String::new()], vec![String::new()]));
+        assert_eq!(f.carriers, vec!["", "unknown", "~x", "Tigo"], "a real carrier named unknown is written ~unknown");
+        assert_eq!(
+            f.to_query(),
+            "country=unknown&carrier=unknown&carrier=~unknown&carrier=~~x&carrier=Tigo&service=unknown"
+        );
+        assert_eq!(parse(&f.to_query()).filters, *f);
+        assert_eq!(parse("carrier=~&country=").notices.len(), 2, "neither names a value");
+        let chips: Vec<String> = f.chips().into_iter().map(|(label, _)| label).collect();
+        assert!(chips.contains(&"Country: unknown".to_string()) && chips.contains(&"Service: unknown".to_string()));
+    }
+
+    #[test]
+    fn drilling_into_an_unknown_value_keeps_it_as_a_filter() {
+        for (by, key) in
+            [("country", "country=unknown"), ("carrier", "carrier=unknown"), ("service", "service=unknown")]
+        {
+            let view = parse(&format!("by={by}")).filters;
+            let next = view.drill_down("").unwrap();
+            let href = next.href("/");
+            assert!(href.contains(key), "{href}");
+            let again = parse_query(href.trim_start_matches("/?"));
+            assert!(again.notices.is_empty(), "{href}: {:?}", again.notices);
+            assert_eq!(again.filters, next, "{href}");
+        }
+        let error = parse("by=error").filters.drill_down("").unwrap();
+        assert_eq!(error.errors, vec!["none"]);
+        let two = parse("country=CO&country=unknown").filters.drill_down("").unwrap();
+        assert_eq!(two.countries, vec![String::new()], "the row clicked, not both");
     }
 
     #[test]

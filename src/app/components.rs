@@ -146,6 +146,10 @@ pub fn Chips(filters: Filters, path: &'static str) -> impl IntoView {
     })
 }
 
+fn labels(values: &[String]) -> String {
+    values.iter().map(|v| crate::filters::value_label(v)).collect::<Vec<_>>().join(", ")
+}
+
 /// All › country › carrier › error: each step back up the drill-down.
 #[component]
 pub fn Breadcrumbs(filters: Filters) -> impl IntoView {
@@ -160,12 +164,12 @@ pub fn Breadcrumbs(filters: Filters) -> impl IntoView {
     if !filters.countries.is_empty() {
         level.countries = filters.countries.clone();
         level.by = Dimension::Carrier;
-        trail.push((filters.countries.join(", "), level.clone()));
+        trail.push((labels(&filters.countries), level.clone()));
     }
     if !filters.carriers.is_empty() {
         level.carriers = filters.carriers.clone();
         level.by = Dimension::Error;
-        trail.push((filters.carriers.join(", "), level.clone()));
+        trail.push((labels(&filters.carriers), level.clone()));
     }
     if !filters.errors.is_empty() {
         level.errors = filters.errors.clone();

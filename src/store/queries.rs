@@ -17,16 +17,20 @@ pub struct AttemptScope<'a> {
     pub filters: &'a Filters,
 }
 
+/// `column IN (values)`, where `""` stands for no value: stored as NULL (or empty), and
+/// rolled up as `""`.
 fn push_in<T: ToString>(query: &mut QueryBuilder<'_, Sqlite>, column: &str, values: &[T]) {
     if values.is_empty() {
         return;
     }
-    query.push(format!(" AND {column} IN ("));
+    let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+    let unknown = values.iter().any(String::is_empty);
+    query.push(format!(" AND ({column} IN ("));
     let mut list = query.separated(", ");
     for value in values {
-        list.push_bind(value.to_string());
+        list.push_bind(value);
     }
-    query.push(")");
+    query.push(if unknown { format!(") OR {column} IS NULL)") } else { "))".to_string() });
 }
 
 fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
