@@ -50,8 +50,20 @@ fn day_of(hour: &str) -> Option<ViewDate> {
     hour.get(..10)?.parse().ok()
 }
 
+/// The filters that narrow the hours anomaly detection reads. A market's hours are judged
+/// on their whole mix of services, error codes and statuses (an outage shows as errors, a
+/// burst as unconverted attempts), so only countries, carriers, channels, the prefix and
+/// the range count, whichever path reads the hours; links to what was found do the same.
+pub fn market(filters: &Filters) -> Filters {
+    let mut market = filters.clone();
+    market.services.clear();
+    market.errors.clear();
+    market.status = None;
+    market
+}
+
 fn view(base: &Filters, first: &str, last: &str, change: impl FnOnce(&mut Filters)) -> Filters {
-    let mut f = base.clone();
+    let mut f = market(base);
     f.page = None;
     if let (Some(from), Some(to)) = (day_of(first), day_of(last)) {
         f.range = DateRange::Between(from, to);

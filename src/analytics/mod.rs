@@ -17,7 +17,9 @@ use sqlx::SqlitePool;
 use crate::filters::Dimension;
 use crate::filters::{Filters, ParsedFilters, SortKey};
 use crate::model::twilio_time;
-use crate::report::{AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus};
+use crate::report::{
+    Anomaly, AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
+};
 use crate::store::{self, AttemptScope, StoreError};
 pub use rollup_index::{RollupCache, RollupIndex};
 
@@ -108,6 +110,47 @@ pub async fn breakdown(
     Ok(rows)
 }
 
+/// Where anomaly detection reads a view's hours from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HourSource {
+    /// The rollups' hours: every hour of the snapshot, per country, carrier and channel.
+    Rollups,
+    /// The attempts themselves.
+    RawRows,
+}
+
+impl HourSource {
+    /// The rollups' hours answer a view whose bounds fall on hours and that has no
+    /// destination prefix; any other view reads the raw rows.
+    pub fn for_scope(scope: &AttemptScope<'_>) -> HourSource {
+        if store::rollup_grain(scope).is_some() { HourSource::Rollups } else { HourSource::RawRows }
+    }
+}
+
+/// SMS-pumping bursts and carrier outages in a view's hours, read from `source` (which
+/// must answer the view: `HourSource::for_scope`). Both sources narrow the hours by the
+/// same filters, `anomalies::market`.
+pub async fn hourly_anomalies(
+    pool: &SqlitePool,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    source: HourSource,
+) -> Result<Vec<Anomaly>, StoreError> {
+    let find = |cells: &[store::HourlyCell]| {
+        let mut found = anomalies::sms_pumping(cells, scope.filters);
+        found.extend(anomalies::carrier_outages(cells, scope.filters));
+        found
+    };
+    match source {
+        HourSource::Rollups => Ok(index.anomalies(scope, || find(index.hourly_cells(scope)))),
+        HourSource::RawRows => {
+            let market = anomalies::market(scope.filters);
+            let cells = store::raw_hourly_cells(pool, &AttemptScope { filters: &market, ..scope.clone() }).await?;
+            Ok(find(&cells))
+        }
+    }
+}
+
 /// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
 fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
     snapshot.as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now))
@@ -150,20 +193,7 @@ pub async fn overview(
         )),
         _ => None,
     };
-    // Anomalies are looked for across services, errors and statuses of the view's markets.
-    let mut found = if index.grain_for(&current).is_some() {
-        index.anomalies(&current, || {
-            let cells = index.hourly_cells(&current);
-            let mut found = anomalies::sms_pumping(cells, &filters);
-            found.extend(anomalies::carrier_outages(cells, &filters));
-            found
-        })
-    } else {
-        let cells = store::raw_hourly_cells(pool, &current).await?;
-        let mut found = anomalies::sms_pumping(&cells, &filters);
-        found.extend(anomalies::carrier_outages(&cells, &filters));
-        found
-    };
+    let mut found = hourly_anomalies(pool, index, &current, HourSource::for_scope(&current)).await?;
     let (change, previous_series) = match windows.filter(|_| filters.compare && covered) {
         Some(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
