@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sqlx::SqlitePool;
 
 use crate::filters::Dimension;
-use crate::filters::{Filters, ParsedFilters, SortKey};
+use crate::filters::{Filters, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
 use crate::report::{
     Anomaly, AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
@@ -289,7 +289,9 @@ fn encode_cursor(date_created: &str, sid: &str) -> String {
 fn decode_cursor(cursor: &str) -> Option<(String, String)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (date, sid) = text.split_once('|')?;
-    (twilio_time::parse(date).is_some() && crate::model::is_sid(sid, "VL")).then(|| (date.to_string(), sid.to_string()))
+    // The time goes into SQL as text: in Twilio's form, in the years a view can show.
+    let time = twilio_time::parse(date).filter(|t| ViewDate::try_from(t.date_naive()).is_ok())?;
+    crate::model::is_sid(sid, "VL").then(|| (twilio_time::format(&time), sid.to_string()))
 }
 
 #[cfg(test)]
@@ -305,5 +307,13 @@ mod tests {
         );
         assert_eq!(decode_cursor("bm9wZQ"), None);
         assert_eq!(decode_cursor("!!"), None);
+        let sid = "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(decode_cursor(&encode_cursor("9999-12-31T23:00:00Z", sid)), None);
+        assert_eq!(decode_cursor(&encode_cursor("+262142-12-31T00:00:00Z", sid)), None);
+        assert_eq!(
+            decode_cursor(&encode_cursor("2026-11-20T12:00:00+02:00", sid)),
+            Some(("2026-11-20T10:00:00Z".into(), sid.into())),
+            "another form of a time is read in Twilio's"
+        );
     }
 }
