@@ -1,0 +1,732 @@
+//! Every number agrees with itself, whatever path computes it. For random datasets written
+//! through the store's own upserts (mixed and missing currencies, unknown countries and
+//! carriers, verifications straddling hours, days, carriers and services, late status and
+//! price updates) and random views (on and off period boundaries, unknown values, several
+//! error codes, a prefix), every metric of every breakdown is computed three ways: from the
+//! rollups, from the raw rows, and here from the generated attempts. So are the series and
+//! the anomalies, and drilling into any breakdown row selects exactly that row.
+//!
+//! Every assertion names its seed; `VERILENS_SEED=<seed>` replays that one alone.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use verilens::analytics::{self, HourSource, RollupCache, RollupIndex, anomalies};
+use verilens::emulator::rng::Rng;
+use verilens::filters::{Dimension, parse_query};
+use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
+use verilens::report::{Anomaly, Metrics, Money};
+use verilens::store::{self, AttemptScope, HourlyCell};
+
+const SEEDS: u64 = 8;
+const VIEWS_PER_SEED: usize = 36;
+const DAYS: i64 = 4;
+
+fn time(text: &str) -> DateTime<Utc> {
+    twilio_time::parse(text).unwrap()
+}
+
+/// The first day of the data.
+fn data_start() -> DateTime<Utc> {
+    time("2026-11-16T00:00:00Z")
+}
+
+/// Hour rows are kept from here on, as a sync keeps the last 72 hours.
+fn hour_horizon() -> DateTime<Utc> {
+    time("2026-11-18T06:00:00Z")
+}
+
+struct Market {
+    country: Option<&'static str>,
+    prefix: &'static str,
+    carriers: &'static [&'static str],
+}
+
+/// A carrier really named `unknown`, and one starting with `~`: the URL must tell them from
+/// the unknown carrier.
+const MARKETS: [Market; 5] = [
+    Market { country: Some("CO"), prefix: "+57300", carriers: &["Tigo", "Claro"] },
+    Market { country: Some("US"), prefix: "+1555", carriers: &["AT&T", "unknown"] },
+    Market { country: Some("BR"), prefix: "+55119", carriers: &["Vivo", "~Tim"] },
+    Market { country: Some("ID"), prefix: "+62812", carriers: &["XL"] },
+    Market { country: None, prefix: "+99", carriers: &[] },
+];
+const ERRORS: [&str; 3] = ["30003", "30008", "60410"];
+const MESSAGE_STATUSES: [(Option<&str>, f64); 6] = [
+    (Some("delivered"), 0.45),
+    (Some("read"), 0.15),
+    (Some("undelivered"), 0.08),
+    (Some("failed"), 0.07),
+    (Some("sent"), 0.15),
+    (None, 0.1),
+];
+
+fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
+    &items[rng.below(items.len() as u64) as usize]
+}
+
+fn sid(prefix: &str, rng: &mut Rng) -> String {
+    format!("{prefix}{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+}
+
+fn price(rng: &mut Rng) -> Option<Price> {
+    let value = Some(format!("{:.4}", (1 + rng.below(900)) as f64 / 10_000.0));
+    let roll = rng.unit();
+    if roll < 0.5 {
+        Some(Price { value, currency: Some("usd".into()) })
+    } else if roll < 0.65 {
+        Some(Price { value, currency: Some("eur".into()) })
+    } else if roll < 0.7 {
+        Some(Price { value, currency: None })
+    } else if roll < 0.75 {
+        Some(Price { value: None, currency: Some("usd".into()) })
+    } else {
+        None
+    }
+}
+
+fn message_status(rng: &mut Rng, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Call | Channel::Email => None,
+        _ => {
+            let weights: Vec<f64> = MESSAGE_STATUSES.iter().map(|(_, w)| *w).collect();
+            MESSAGE_STATUSES[rng.weighted(&weights)].0.map(str::to_string)
+        }
+    }
+}
+
+/// What one attempt is made of, before it becomes an `Attempt`.
+struct Draft<'a> {
+    verification: &'a str,
+    service: &'a str,
+    created: DateTime<Utc>,
+    channel: Channel,
+    converted: bool,
+    market: &'a Market,
+    to: &'a str,
+    carrier: Option<&'a str>,
+    message_status: Option<String>,
+    error: Option<&'a str>,
+}
+
+fn attempt(rng: &mut Rng, d: Draft<'_>) -> Attempt {
+    let email = d.channel == Channel::Email;
+    let channel_data = (!rng.chance(0.03)).then(|| ChannelData {
+        to: Some(if email { format!("user{}@example.com", rng.below(1000)) } else { d.to.to_string() }),
+        country: if email { None } else { d.market.country.map(str::to_string) },
+        carrier: if email { None } else { d.carrier.map(str::to_string) },
+        message_status: d.message_status,
+        call_status: (d.channel == Channel::Call).then(|| "completed".to_string()),
+        error_code: d.error.map(str::to_string),
+        ..ChannelData::default()
+    });
+    let sid = sid("VL", rng);
+    Attempt {
+        url: format!("https://verify.twilio.com/v2/Attempts/{sid}"),
+        sid,
+        account_sid: format!("AC{}", "a".repeat(32)),
+        service_sid: d.service.to_string(),
+        verification_sid: d.verification.to_string(),
+        date_created: d.created,
+        date_updated: d.created + Duration::seconds(5 + rng.below(120) as i64),
+        conversion_status: if d.converted { ConversionStatus::Converted } else { ConversionStatus::Unconverted },
+        channel: d.channel,
+        price: price(rng),
+        channel_data,
+    }
+}
+
+/// A verification of one to four attempts, minutes to an hour and a half apart.
+fn verification(rng: &mut Rng, services: &[String], out: &mut Vec<Attempt>) {
+    let market = pick(rng, &MARKETS);
+    let service = pick(rng, services).clone();
+    let verification = sid("VE", rng);
+    let to = format!("{}{:07}", market.prefix, rng.below(10_000_000));
+    let mut at = if rng.chance(0.08) {
+        // Just before midnight, so that retries fall on the next day.
+        data_start() + Duration::days(rng.below(DAYS as u64) as i64 + 1)
+            - Duration::seconds(60 + rng.below(1200) as i64)
+    } else {
+        data_start() + Duration::seconds(rng.below(DAYS as u64 * 86_400) as i64)
+    };
+    let carrier = (!market.carriers.is_empty() && !rng.chance(0.1)).then(|| *pick(rng, market.carriers));
+    let count = 1 + rng.below(4);
+    let converts = rng.chance(0.6);
+    let channels = [(Channel::Sms, 0.45), (Channel::Whatsapp, 0.2), (Channel::Call, 0.15), (Channel::Email, 0.1)];
+    let weights: Vec<f64> = channels.iter().map(|(_, w)| *w).chain([0.1]).collect();
+    for i in 0..count {
+        if i > 0 {
+            at += Duration::seconds(30 + rng.below(100 * 60) as i64);
+        }
+        let channel = channels.get(rng.weighted(&weights)).map_or(Channel::Rbm, |(c, _)| *c);
+        let converted = (converts && i == count - 1) || rng.chance(0.03);
+        let error = (rng.chance(if converted { 0.05 } else { 0.5 })).then(|| *pick(rng, &ERRORS));
+        // Now and then an attempt goes through another carrier, or another service.
+        let carrier =
+            if rng.chance(0.1) && !market.carriers.is_empty() { Some(*pick(rng, market.carriers)) } else { carrier };
+        let service = if rng.chance(0.04) { pick(rng, services).clone() } else { service.clone() };
+        let message_status = message_status(rng, channel);
+        let draft = Draft {
+            verification: &verification,
+            service: &service,
+            created: at,
+            channel,
+            converted,
+            market,
+            to: &to,
+            carrier,
+            message_status,
+            error,
+        };
+        out.push(attempt(rng, draft));
+    }
+}
+
+/// `count` single-attempt SMS verifications in one market and hour, delivered or not.
+fn sms_hour(
+    rng: &mut Rng,
+    services: &[String],
+    market: &Market,
+    carrier: Option<&str>,
+    hour: DateTime<Utc>,
+    count: u64,
+    delivered: bool,
+) -> Vec<Attempt> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let verification = sid("VE", rng);
+        let to = format!("{}{:07}", market.prefix, rng.below(10_000_000));
+        let draft = Draft {
+            verification: &verification,
+            service: pick(rng, services).as_str(),
+            created: hour + Duration::seconds(rng.below(3600) as i64),
+            channel: Channel::Sms,
+            converted: delivered && rng.chance(0.7),
+            market,
+            to: &to,
+            carrier,
+            message_status: Some(if delivered { "delivered" } else { "undelivered" }.to_string()),
+            error: (!delivered).then_some("30003"),
+        };
+        out.push(attempt(rng, draft));
+    }
+    out
+}
+
+/// A later listing of an attempt: its message status settled, its price known, a late
+/// conversion, another error code or carrier.
+fn settled(rng: &mut Rng, a: &Attempt) -> Attempt {
+    let mut later = a.clone();
+    later.date_updated = a.date_updated + Duration::seconds(600 + rng.below(30 * 3600) as i64);
+    if let Some(data) = later.channel_data.as_mut() {
+        if data.message_status.as_deref().is_none_or(|s| s == "sent")
+            && matches!(a.channel, Channel::Sms | Channel::Whatsapp)
+        {
+            data.message_status = Some(if rng.chance(0.8) { "delivered" } else { "undelivered" }.to_string());
+        }
+        if rng.chance(0.2) {
+            data.error_code = rng.chance(0.5).then(|| pick(rng, &ERRORS).to_string());
+        }
+        if rng.chance(0.15) && data.carrier.is_some() {
+            data.carrier = rng.chance(0.5).then(|| "Claro".to_string());
+        }
+    }
+    if rng.chance(0.4) {
+        later.price = price(rng);
+    }
+    if rng.chance(0.2) {
+        later.conversion_status = ConversionStatus::Converted;
+    }
+    later
+}
+
+fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+}
+
+/// A seed's attempts as first listed, and their later listings (each attempt's newest
+/// listing is what the snapshot must hold).
+fn dataset(rng: &mut Rng) -> (Vec<Attempt>, Vec<Attempt>) {
+    let services: Vec<String> = (0..3).map(|_| sid("VA", rng)).collect();
+    let mut first = Vec::new();
+    for _ in 0..150 + rng.below(100) {
+        verification(rng, &services, &mut first);
+    }
+    let hours = |rng: &mut Rng| data_start() + Duration::hours(rng.below(DAYS as u64 * 24 - 16) as i64);
+    if rng.chance(0.7) {
+        // An SMS-pumping burst; in the unknown market now and then.
+        let market = &MARKETS[[0, 1, 3, 4][rng.below(4) as usize]];
+        let carrier = market.carriers.first().copied();
+        let (count, hour) = (45 + rng.below(30), hours(rng));
+        first.extend(sms_hour(rng, &services, market, carrier, hour, count, false));
+    }
+    if rng.chance(0.7) {
+        // A carrier that delivers for ten hours, then stops for four.
+        let market = &MARKETS[rng.below(3) as usize];
+        let carrier = Some(market.carriers[0]);
+        let start = hours(rng);
+        for h in 0..14 {
+            first.extend(sms_hour(rng, &services, market, carrier, start + Duration::hours(h), 3, h < 10));
+        }
+    }
+    let mut later = Vec::new();
+    for a in &first {
+        if rng.chance(0.35) {
+            let newest = settled(rng, a);
+            if rng.chance(0.3) {
+                // An older listing arriving after the newest one: the newest stays.
+                let mut older = settled(rng, a);
+                older.date_updated = a.date_updated + (newest.date_updated - a.date_updated) / 2;
+                later.push(newest);
+                later.push(older);
+            } else {
+                later.push(newest);
+            }
+        }
+    }
+    shuffle(rng, &mut first);
+    shuffle(rng, &mut later);
+    (first, later)
+}
+
+/// The attempts as the snapshot must hold them: each SID's newest listing.
+fn newest(first: &[Attempt], later: &[Attempt]) -> Vec<Attempt> {
+    let mut by_sid: BTreeMap<&str, &Attempt> = BTreeMap::new();
+    for a in first.iter().chain(later) {
+        let kept = by_sid.entry(&a.sid).or_insert(a);
+        if kept.date_updated < a.date_updated {
+            *kept = a;
+        }
+    }
+    by_sid.into_values().cloned().collect()
+}
+
+/// Writes pages as the sync does: several pages to a transaction, their rollups written
+/// once before the commit; or a page to a transaction.
+async fn ingest(pool: &sqlx::SqlitePool, rng: &mut Rng, attempts: &[Attempt]) {
+    let mut rest = attempts;
+    while !rest.is_empty() {
+        let mut tx = store::begin_write(pool).await.unwrap();
+        if rng.chance(0.3) {
+            let (page, tail) = rest.split_at((10 + rng.below(90) as usize).min(rest.len()));
+            store::upsert_attempts(&mut tx, page).await.unwrap();
+            rest = tail;
+        } else {
+            let mut rollups = store::PendingRollups::new(&mut tx).await.unwrap();
+            for _ in 0..1 + rng.below(4) {
+                let (page, tail) = rest.split_at((10 + rng.below(90) as usize).min(rest.len()));
+                store::upsert_attempts_pending(&mut tx, page, &mut rollups).await.unwrap();
+                rest = tail;
+            }
+            store::write_rollups(&mut tx, rollups).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A view's filters as the test chose them: `None` is the unknown value (no error code, for errors).
+#[derive(Clone, Debug, Default)]
+struct Choice {
+    countries: Vec<Option<&'static str>>,
+    channels: Vec<Channel>,
+    carriers: Vec<Option<&'static str>>,
+    services: Vec<Option<String>>,
+    errors: Vec<Option<&'static str>>,
+    status: Option<ConversionStatus>,
+    prefix: Option<&'static str>,
+}
+
+fn some_of<T: Clone + PartialEq>(rng: &mut Rng, chance: f64, most: u64, items: &[T]) -> Vec<T> {
+    let mut chosen = Vec::new();
+    if rng.chance(chance) {
+        for _ in 0..1 + rng.below(most) {
+            let item = pick(rng, items).clone();
+            if !chosen.contains(&item) {
+                chosen.push(item);
+            }
+        }
+    }
+    chosen
+}
+
+fn choose(rng: &mut Rng, services: &[String]) -> Choice {
+    let mut service_values: Vec<Option<String>> = services.iter().cloned().map(Some).collect();
+    service_values.push(None);
+    Choice {
+        countries: some_of(rng, 0.35, 2, &[Some("CO"), Some("US"), Some("BR"), Some("ID"), Some("ZZ"), None]),
+        channels: some_of(rng, 0.3, 2, Channel::ALL),
+        carriers: some_of(
+            rng,
+            0.3,
+            2,
+            &[Some("Tigo"), Some("Claro"), Some("AT&T"), Some("unknown"), Some("~Tim"), Some("Vivo"), Some("XL"), None],
+        ),
+        services: some_of(rng, 0.2, 2, &service_values),
+        errors: some_of(rng, 0.3, 3, &[Some("30003"), Some("30008"), Some("60410"), Some("99999"), None]),
+        status: rng.chance(0.3).then(|| *pick(rng, ConversionStatus::ALL)),
+        prefix: rng.chance(0.15).then(|| *pick(rng, &["+57", "+57300", "+1555", "+55", "+9"])),
+    }
+}
+
+fn url_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Choice {
+    /// The view's query string, by the URL contract: `unknown` for an unknown country,
+    /// carrier or service, `none` for no error code, and `~` before a carrier's real name
+    /// when it is `unknown` or starts with `~`.
+    fn query(&self) -> String {
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        let known = |value: &Option<&str>| value.unwrap_or("unknown").to_string();
+        parts.extend(self.countries.iter().map(|c| ("country", known(c))));
+        parts.extend(self.channels.iter().map(|c| ("channel", c.as_str().to_string())));
+        parts.extend(self.carriers.iter().map(|c| {
+            let value = match c {
+                None => "unknown".to_string(),
+                Some(name) if *name == "unknown" || name.starts_with('~') => format!("~{name}"),
+                Some(name) => name.to_string(),
+            };
+            ("carrier", value)
+        }));
+        parts.extend(self.services.iter().map(|s| ("service", s.clone().unwrap_or_else(|| "unknown".into()))));
+        parts.extend(self.errors.iter().map(|e| ("error", e.unwrap_or("none").to_string())));
+        parts.extend(self.status.map(|s| ("status", s.as_str().to_string())));
+        parts.extend(self.prefix.map(|p| ("prefix", p.to_string())));
+        parts.iter().map(|(k, v)| format!("{k}={}", url_encoded(v))).collect::<Vec<_>>().join("&")
+    }
+
+    fn admits<T: PartialEq>(values: &[T], value: T) -> bool {
+        values.is_empty() || values.contains(&value)
+    }
+
+    /// Whether the view selects an attempt; `market_only` leaves out services, errors and
+    /// statuses, as anomaly detection does.
+    fn selects(&self, a: &Attempt, from: &str, to: &str, market_only: bool) -> bool {
+        let data = a.channel_data.clone().unwrap_or_default();
+        let known = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+        let created = twilio_time::format(&a.date_created);
+        let market = created.as_str() >= from
+            && created.as_str() < to
+            && Self::admits(&self.countries, known(&data.country).as_deref())
+            && Self::admits(&self.carriers, known(&data.carrier).as_deref())
+            && Self::admits(&self.channels, a.channel)
+            && self.prefix.is_none_or(|p| data.to.as_deref().is_some_and(|to| to.starts_with(p)));
+        market
+            && (market_only
+                || (Self::admits(&self.services, Some(a.service_sid.clone()))
+                    && Self::admits(&self.errors, known(&data.error_code).as_deref())
+                    && self.status.is_none_or(|s| s == a.conversion_status)))
+    }
+}
+
+fn key(a: &Attempt, by: Option<Dimension>) -> String {
+    let data = a.channel_data.clone().unwrap_or_default();
+    match by {
+        None => String::new(),
+        Some(Dimension::Country) => data.country.unwrap_or_default(),
+        Some(Dimension::Channel) => a.channel.as_str().to_string(),
+        Some(Dimension::Carrier) => data.carrier.unwrap_or_default(),
+        Some(Dimension::Service) => a.service_sid.clone(),
+        Some(Dimension::Error) => data.error_code.unwrap_or_default(),
+        Some(Dimension::Day) => twilio_time::format(&a.date_created)[..10].to_string(),
+    }
+}
+
+#[derive(Default, Debug)]
+struct Expected {
+    attempts: u64,
+    converted: u64,
+    verifications: BTreeSet<String>,
+    converted_verifications: BTreeSet<String>,
+    delivered: u64,
+    finalized: u64,
+    spend: BTreeMap<String, f64>,
+    wasted: BTreeMap<String, f64>,
+}
+
+/// Whether an attempt's message was delivered, and whether its status is final.
+fn delivery(a: &Attempt) -> (bool, bool) {
+    let status = a.channel_data.as_ref().and_then(|d| d.message_status.as_deref()).unwrap_or_default();
+    (matches!(status, "delivered" | "read"), matches!(status, "delivered" | "read" | "undelivered" | "failed"))
+}
+
+fn expected(selected: &[&Attempt], by: Option<Dimension>) -> BTreeMap<String, Expected> {
+    let mut out: BTreeMap<String, Expected> = BTreeMap::new();
+    for a in selected {
+        let e = out.entry(key(a, by)).or_default();
+        let converted = a.conversion_status == ConversionStatus::Converted;
+        e.attempts += 1;
+        e.verifications.insert(a.verification_sid.clone());
+        if converted {
+            e.converted += 1;
+            e.converted_verifications.insert(a.verification_sid.clone());
+        }
+        let (delivered, finalized) = delivery(a);
+        e.delivered += u64::from(delivered);
+        e.finalized += u64::from(finalized);
+        if let Some(Price { value: Some(value), currency: Some(currency) }) = &a.price {
+            let amount: f64 = value.parse().unwrap();
+            *e.spend.entry(currency.to_ascii_uppercase()).or_default() += amount;
+            if !converted {
+                *e.wasted.entry(currency.to_ascii_uppercase()).or_default() += amount;
+            }
+        }
+    }
+    out
+}
+
+fn same_money(got: &[Money], want: &BTreeMap<String, f64>, what: &str) {
+    let got: BTreeMap<&String, f64> =
+        got.iter().filter(|m| m.amount.abs() > 1e-9).map(|m| (&m.currency, m.amount)).collect();
+    let want: BTreeMap<&String, f64> = want.iter().filter(|(_, v)| v.abs() > 1e-9).map(|(c, v)| (c, *v)).collect();
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: currencies");
+    for (currency, amount) in want {
+        assert!((got[currency] - amount).abs() < 1e-6, "{what}: {currency} {} != {amount}", got[currency]);
+    }
+}
+
+fn same_metrics(got: &Metrics, want: &Expected, what: &str) {
+    let counts =
+        |m: &Metrics| [m.attempts, m.converted, m.verifications, m.converted_verifications, m.delivered, m.finalized];
+    let wanted = [
+        want.attempts,
+        want.converted,
+        want.verifications.len() as u64,
+        want.converted_verifications.len() as u64,
+        want.delivered,
+        want.finalized,
+    ];
+    assert_eq!(
+        counts(got),
+        wanted,
+        "{what}: [attempts, converted, verifications, converted verifications, delivered, finalized]"
+    );
+    same_money(&got.spend, &want.spend, &format!("{what}: spend"));
+    same_money(&got.wasted_spend, &want.wasted, &format!("{what}: wasted spend"));
+}
+
+fn same_breakdown(got: &BTreeMap<String, Metrics>, want: &BTreeMap<String, Expected>, what: &str) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: keys");
+    for (k, w) in want {
+        same_metrics(&got[k], w, &format!("{what} [{k:?}]"));
+    }
+}
+
+/// Hourly cells of the selected attempts, as anomaly detection reads them.
+fn expected_hours(selected: &[&Attempt]) -> Vec<HourlyCell> {
+    let mut cells: BTreeMap<(String, String, String, String), [i64; 4]> = BTreeMap::new();
+    for a in selected {
+        let hour = twilio_time::format(&a.date_created)[..13].to_string();
+        let place =
+            (hour, key(a, Some(Dimension::Country)), a.channel.as_str().to_string(), key(a, Some(Dimension::Carrier)));
+        let c = cells.entry(place).or_default();
+        let (delivered, finalized) = delivery(a);
+        c[0] += 1;
+        c[1] += i64::from(a.conversion_status == ConversionStatus::Converted);
+        c[2] += i64::from(delivered);
+        c[3] += i64::from(finalized);
+    }
+    cells
+        .into_iter()
+        .map(|((hour, country, channel, carrier), c)| HourlyCell {
+            hour,
+            country,
+            channel,
+            carrier,
+            attempts: c[0],
+            converted: c[1],
+            delivered: c[2],
+            finalized: c[3],
+        })
+        .collect()
+}
+
+/// Bounds of a view: whole days, whole hours from the hour horizon on, whole hours before
+/// it, or neither.
+fn bounds(rng: &mut Rng) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = data_start();
+    match rng.below(4) {
+        0 => {
+            let from = start + Duration::days(rng.below(DAYS as u64 + 1) as i64 - 1);
+            (from, from + Duration::days(1 + rng.below(3) as i64))
+        }
+        1 => {
+            let hours_left = (start + Duration::days(DAYS) - hour_horizon()).num_hours() as u64;
+            let from = hour_horizon() + Duration::hours(rng.below(hours_left) as i64);
+            (from, from + Duration::hours(1 + rng.below(30) as i64))
+        }
+        2 => {
+            let hours_before = (hour_horizon() - start).num_hours() as u64;
+            let from = start + Duration::hours(rng.below(hours_before) as i64);
+            (from, from + Duration::hours(1 + rng.below(30) as i64))
+        }
+        _ => {
+            let from = start + Duration::seconds(rng.below(DAYS as u64 * 86_400) as i64);
+            (from, from + Duration::seconds(3600 + rng.below(2 * 86_400) as i64))
+        }
+    }
+}
+
+/// Whether the rollups must answer a view: bounds on days, or on hours kept at hour
+/// grain, and no destination prefix.
+fn rollups_answer(from: &str, to: &str, prefix: bool) -> bool {
+    let on = |tail: &str| from.ends_with(tail) && to.ends_with(tail);
+    let horizon = twilio_time::format(&hour_horizon());
+    !prefix && (on("T00:00:00Z") || (on(":00:00Z") && from >= horizon.as_str()))
+}
+
+struct Snapshot {
+    pool: sqlx::SqlitePool,
+    index: Arc<RollupIndex>,
+    attempts: Vec<Attempt>,
+}
+
+/// Checks one view; returns the anomalies it has.
+async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &str) -> usize {
+    let parsed = parse_query(&choice.query());
+    assert!(parsed.notices.is_empty(), "{what}: {:?}", parsed.notices);
+    let mut filters = parsed.filters;
+    let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &filters };
+    let from_rollups = rollups_answer(from, to, choice.prefix.is_some());
+    assert_eq!(s.index.grain_for(&scope).is_some(), from_rollups, "{what}: the rollups answer the view");
+    let selected: Vec<&Attempt> = s.attempts.iter().filter(|a| choice.selects(a, from, to, false)).collect();
+
+    let by_dims = std::iter::once(None).chain(Dimension::ALL.into_iter().map(Some));
+    let mut breakdowns = std::collections::HashMap::new();
+    for by in by_dims {
+        let want = expected(&selected, by);
+        let raw = store::raw_metrics_by(&s.pool, &scope, by).await.unwrap();
+        same_breakdown(&raw, &want, &format!("{what} by {by:?}, raw rows"));
+        let answered = analytics::metrics_by(&s.pool, &s.index, &scope, by).await.unwrap();
+        let path = if from_rollups { "rollups" } else { "the dashboard's path" };
+        same_breakdown(&answered, &want, &format!("{what} by {by:?}, {path}"));
+        breakdowns.insert(by, want);
+    }
+
+    for hourly in [false, true] {
+        let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for a in &selected {
+            let bucket = twilio_time::format(&a.date_created)[..if hourly { 13 } else { 10 }].to_string();
+            let e = want.entry((bucket, a.channel.as_str().to_string())).or_default();
+            e.0 += 1;
+            e.1 += u64::from(a.conversion_status == ConversionStatus::Converted);
+        }
+        let points = |series: Vec<verilens::report::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
+            series.into_iter().map(|p| ((p.bucket, p.channel), (p.attempts, p.converted))).collect()
+        };
+        let raw = points(store::raw_series(&s.pool, &scope, hourly).await.unwrap());
+        assert_eq!(raw, want, "{what}: series (hourly {hourly}), raw rows");
+        let answered = points(analytics::series(&s.pool, &s.index, &scope, hourly).await.unwrap());
+        assert_eq!(answered, want, "{what}: series (hourly {hourly}), the dashboard's path");
+    }
+
+    let market: Vec<&Attempt> = s.attempts.iter().filter(|a| choice.selects(a, from, to, true)).collect();
+    let cells = expected_hours(&market);
+    let mut want: Vec<Anomaly> = anomalies::sms_pumping(&cells, &filters);
+    want.extend(anomalies::carrier_outages(&cells, &filters));
+    let raw = analytics::hourly_anomalies(&s.pool, &s.index, &scope, HourSource::RawRows).await.unwrap();
+    assert_eq!(raw, want, "{what}: anomalies, raw rows");
+    let source = HourSource::for_scope(&scope);
+    assert_eq!(source == HourSource::Rollups, on_hours(from, to) && choice.prefix.is_none(), "{what}: hour source");
+    if source == HourSource::Rollups {
+        let rolled = analytics::hourly_anomalies(&s.pool, &s.index, &scope, source).await.unwrap();
+        assert_eq!(rolled, want, "{what}: anomalies, rollups");
+    }
+
+    // A click on any row (but a day's, which takes the whole day) selects exactly that row.
+    for by in [Dimension::Country, Dimension::Channel, Dimension::Carrier, Dimension::Service, Dimension::Error] {
+        filters.by = by;
+        for (key, row) in &breakdowns[&Some(by)] {
+            let next = filters.drill_down(key).unwrap();
+            let href = next.href("/");
+            let what = format!("{what}: drilling into {by:?} {key:?} ({href})");
+            let parsed = parse_query(href.trim_start_matches("/?"));
+            assert!(parsed.notices.is_empty(), "{what}: {:?}", parsed.notices);
+            assert_eq!(parsed.filters, next, "{what}: the link keeps the view");
+            let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &parsed.filters };
+            let raw = store::raw_metrics_by(&s.pool, &scope, None).await.unwrap();
+            same_metrics(&raw.get("").cloned().unwrap_or_default(), row, &format!("{what}, raw rows"));
+            let answered = analytics::totals(&s.pool, &s.index, &scope).await.unwrap();
+            same_metrics(&answered, row, &format!("{what}, the dashboard's path"));
+        }
+    }
+    want.len()
+}
+
+fn on_hours(from: &str, to: &str) -> bool {
+    from.ends_with(":00:00Z") && to.ends_with(":00:00Z")
+}
+
+async fn check_seed(seed: u64) -> usize {
+    let mut rng = Rng::new(seed);
+    let (first, later) = dataset(&mut rng);
+    let attempts = newest(&first, &later);
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("numbers.db")).await.unwrap();
+    // Some first listings before the sync moves the hour horizon on, some after; then the later listings.
+    let (early, rest) = first.split_at(first.len() / 2);
+    ingest(&pool, &mut rng, early).await;
+    store::advance_hour_horizon(&pool, &twilio_time::format(&hour_horizon())).await.unwrap();
+    ingest(&pool, &mut rng, rest).await;
+    ingest(&pool, &mut rng, &later).await;
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored as usize, attempts.len(), "seed {seed}: attempts stored");
+    let irregular: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT verification_sid) FROM irregular_attempts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(irregular > 10, "seed {seed}: the data must straddle rollup cells ({irregular})");
+    let mut currencies: BTreeMap<&str, BTreeSet<Option<String>>> = BTreeMap::new();
+    for a in &attempts {
+        let currency = a.price.as_ref().and_then(|p| p.currency.clone());
+        currencies.entry(&a.verification_sid).or_default().insert(currency);
+    }
+    let mixed = currencies.values().filter(|c| c.len() > 1).count();
+    assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
+
+    let index = Arc::new(RollupCache::new()).get(&pool).await.unwrap();
+    let services: Vec<String> =
+        attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let snapshot = Snapshot { pool, index, attempts };
+    let mut anomalous = 0;
+    for view in 0..VIEWS_PER_SEED {
+        let choice = if view == 0 { Choice::default() } else { choose(&mut rng, &services) };
+        let (from, to) = bounds(&mut rng);
+        let (from, to) = (twilio_time::format(&from), twilio_time::format(&to));
+        let what =
+            format!("seed {seed} (VERILENS_SEED={seed} replays it), view {view} ?{} [{from}, {to})", choice.query());
+        anomalous += check_view(&snapshot, &choice, &from, &to, &what).await;
+    }
+    // The rollups the upserts kept are the ones a rebuild makes.
+    let read = common::assert_rollups_equal_a_rebuild(&snapshot.pool).await;
+    assert_eq!(read as usize, snapshot.attempts.len(), "seed {seed}: a rebuild reads every attempt");
+    common::assert_connections_have_usual_settings(&snapshot.pool).await;
+    anomalous
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_agrees_across_the_rollups_the_raw_rows_and_the_attempts() {
+    let seeds: Vec<u64> = match std::env::var("VERILENS_SEED") {
+        Ok(seed) => vec![seed.parse().expect("VERILENS_SEED is a number")],
+        Err(_) => (0..SEEDS).collect(),
+    };
+    let mut anomalies = 0;
+    for seed in &seeds {
+        anomalies += check_seed(*seed).await;
+    }
+    if seeds.len() > 1 {
+        assert!(anomalies > 0, "the data must make anomalies to compare");
+    }
+}
