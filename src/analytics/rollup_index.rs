@@ -569,10 +569,12 @@ impl RollupCache {
 
     async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
         let started = std::time::Instant::now();
-        let index = Arc::new(RollupIndex::build(store::load_rollups(pool).await?));
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+        let built = store::load_rollups(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups)));
+        // A failed build cools down too: otherwise every request would start it again.
         *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((std::time::Instant::now(), started.elapsed()));
+        let index = built?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
         Ok(index)
     }
 }
