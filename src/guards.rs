@@ -32,6 +32,13 @@ pub fn guard_routes(routes: Router, basic_auth: Option<BasicAuth>, deadline: Dur
         .layer(CompressionLayer::new())
 }
 
+/// The emulator's routes with a panic answered by a 500 and a deadline answered by a 503.
+pub fn guard_api(routes: Router, deadline: Duration) -> Router {
+    routes
+        .layer(CatchPanicLayer::custom(answer_panic))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, deadline))
+}
+
 fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request panicked: {}", panic_message(panic.as_ref()));
     (StatusCode::INTERNAL_SERVER_ERROR, "verilens failed to answer this request; see the server log\n").into_response()

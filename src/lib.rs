@@ -9,6 +9,8 @@ pub mod report;
 #[cfg(feature = "ssr")]
 pub mod analytics;
 #[cfg(feature = "ssr")]
+pub mod connections;
+#[cfg(feature = "ssr")]
 pub mod emulator;
 #[cfg(feature = "ssr")]
 pub mod export;

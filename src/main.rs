@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::model::twilio_time;
 use verilens::server::{self, AppState};
@@ -90,6 +91,19 @@ struct ServeArgs {
     /// How often to sync, e.g. 30s, 5m, 1h.
     #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
     sync_every: Duration,
+    /// How long a client has to send a request's head; a keep-alive connection idle for as
+    /// long is closed too.
+    #[arg(long, env = "VERILENS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long one request may take, its body included; past it the answer is a 503.
+    #[arg(long, env = "VERILENS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Connections open at once (fewer if the open-file limit allows fewer); more wait.
+    #[arg(long, env = "VERILENS_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// After SIGTERM, how long requests under way may take before the server exits anyway.
+    #[arg(long, env = "VERILENS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
     /// Pin the time the views are relative to (e.g. 2026-11-25T12:00:00Z), for reproducible
     /// screenshots and tests; "today" and relative ranges then never move.
     #[arg(long, env = "VERILENS_NOW", value_parser = parse_time)]
@@ -277,7 +291,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests and the sync's current pages");
         stop.stop();
     };
-    axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown).await?;
+    let limits = ConnectionLimits {
+        request_head: args.header_timeout,
+        max_connections: connections::connections_the_file_limit_allows(args.max_connections.max(1)),
+        shutdown_grace: args.shutdown_grace,
+    };
+    let app = server::router_with_deadline(state, args.request_timeout);
+    connections::serve(listener, app, limits, shutdown).await?;
     if tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err() {
         tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
     }

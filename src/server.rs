@@ -164,6 +164,11 @@ fn server_error(e: StoreError) -> Response {
 
 /// The dashboard's router: pages, server functions, static files, `/healthz`.
 pub fn router(state: AppState) -> Router {
+    router_with_deadline(state, crate::guards::REQUEST_DEADLINE)
+}
+
+/// The dashboard's router, each request answered within `deadline` (a 503 past it).
+pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
     let site = PathBuf::from(options.site_root.as_ref());
@@ -182,7 +187,7 @@ pub fn router(state: AppState) -> Router {
         .route_service("/echarts.min.js", precompressed(ServeFile::new(site.join("echarts.min.js"))))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone());
-    crate::guards::guard_routes(routes, state.basic_auth, crate::guards::REQUEST_DEADLINE)
+    crate::guards::guard_routes(routes, state.basic_auth, deadline)
 }
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).

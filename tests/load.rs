@@ -240,7 +240,8 @@ async fn concurrent_connections_during_a_sync_get_no_errors() {
         }
         samples
     };
-    let ((syncing_samples, samples, peak_rss_kib), _) = tokio::join!(sampling, log.wait_for("sync: ", syncs_before + 2));
+    let ((syncing_samples, samples, peak_rss_kib), _) =
+        tokio::join!(sampling, log.wait_for("sync: ", syncs_before + 2));
     done.store(true, Ordering::Relaxed);
     let mut timings: Vec<Vec<Duration>> = vec![Vec::new(); ROUTES.len()];
     let mut errors = Vec::new();
@@ -309,7 +310,8 @@ async fn concurrent_connections_during_a_sync_get_no_errors() {
     in_flight.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "the in-flight request was answered: {answer:.200}");
     assert!(answer.contains("\"totals\""), "with the overview: {answer:.300}");
-    let status = tokio::time::timeout(Duration::from_secs(120), server.wait()).await.expect("the server exits").unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(120), server.wait()).await.expect("the server exits").unwrap();
     let log = log.text();
     assert!(status.success(), "the server stopped cleanly on SIGTERM: {log}");
     assert!(!log.contains(&config.credentials.auth_token), "the auth token is not in the server's log");

@@ -219,10 +219,7 @@ fn sync_command(db: &std::path::Path, base_url: &str, config: &EmulatorConfig) -
 
 /// Waits for a child that must exit by itself; a generous deadline turns a hang into a failure.
 async fn exit_of(child: tokio::process::Child) -> std::process::Output {
-    tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
-        .await
-        .expect("the sync exits")
-        .unwrap()
+    tokio::time::timeout(Duration::from_secs(300), child.wait_with_output()).await.expect("the sync exits").unwrap()
 }
 
 /// The snapshot holds every attempt of the API in the synced window once, with all its

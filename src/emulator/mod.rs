@@ -188,7 +188,7 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> std::io::Result<
     let emulator = Emulator::new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(emulator.clone());
+    let app = crate::guards::guard_api(router(emulator.clone()), crate::guards::REQUEST_DEADLINE);
     let clock = emulator.clone();
     let task = tokio::spawn(async move {
         let ticker = tokio::spawn(async move {
@@ -198,7 +198,8 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> std::io::Result<
                 clock.advance_clock();
             }
         });
-        if let Err(e) = axum::serve(listener, app).await {
+        let limits = crate::connections::ConnectionLimits::default();
+        if let Err(e) = crate::connections::serve(listener, app, limits, std::future::pending()).await {
             tracing::error!("emulator stopped: {e}");
         }
         ticker.abort();

@@ -362,7 +362,8 @@ async fn run_window(
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
     let handoff = Handoff::for_run(pool, run, options).await?;
     let target = WriteTarget { run_id: run.id, bulk: run.bulk };
-    let commits = CommitPolicy { every: options.writer_commit_every(run.bulk), max_pages: options.max_pages_per_commit };
+    let commits =
+        CommitPolicy { every: options.writer_commit_every(run.bulk), max_pages: options.max_pages_per_commit };
     let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), commits));
     let mut walks = tokio::task::JoinSet::new();
     for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
