@@ -6,18 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
+use futures_util::{Stream, TryStreamExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
+use tokio::sync::mpsc::Sender;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::{App, shell};
-use crate::export::{attempts_csv, breakdown_csv};
+use crate::export::{AttemptsCsv, breakdown_csv};
+use crate::filters::Filters;
 use crate::privacy::mask_destination;
 use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
 use crate::store::{self, StoreError};
@@ -133,20 +137,69 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     }
 }
 
-/// `/attempts.csv`: the attempts list of the same query (one page), as CSV.
+/// `/attempts.csv`: every attempt of the same query, newest first, as CSV streamed a chunk
+/// at a time. The request deadline (`guards::REQUEST_DEADLINE`, tower-http's `TimeoutLayer`)
+/// times the answer until its headers, not its body, so it does not cut a long export.
 async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let query = query.unwrap_or_default();
-    let notices = state.parse_view(&query).notices;
-    if !notices.is_empty() {
-        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", notices.join("; "))).into_response();
+    let parsed = state.parse_view(query.as_deref().unwrap_or_default());
+    if !parsed.notices.is_empty() {
+        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", parsed.notices.join("; ")))
+            .into_response();
     }
-    match load_attempts(&state, &query).await {
-        Ok(list) => csv_response("verilens-attempts.csv", attempts_csv(&list.attempts)),
-        Err(e) => server_error(e),
-    }
+    csv_response("verilens-attempts.csv", Body::from_stream(attempts_csv_chunks(state, parsed.filters)))
 }
 
-fn csv_response(filename: &str, body: String) -> Response {
+/// Chunks of CSV a client has not taken yet, at most: with the chunk being encoded and
+/// sqlx's row channel, all an export holds in memory, whatever its rows.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// The chunks of an attempts export (`AttemptsCsv`), from a task that reads the rows as the
+/// client takes the chunks, and stops when it leaves. A failed read ends the body with an
+/// error, so the client sees a cut transfer, not a short CSV.
+fn attempts_csv_chunks(state: AppState, filters: Filters) -> impl Stream<Item = std::io::Result<String>> {
+    let (chunks, mut taken) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+    tokio::spawn(async move {
+        if let Err(e) = send_attempts_csv(&state, &filters, &chunks).await {
+            tracing::error!("attempts export: {e:?}");
+            hand_over(&chunks, Err(std::io::Error::other("the snapshot could not be read"))).await;
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| taken.poll_recv(cx))
+}
+
+async fn send_attempts_csv(
+    state: &AppState,
+    filters: &Filters,
+    chunks: &Sender<std::io::Result<String>>,
+) -> Result<(), StoreError> {
+    let (start, end) = filters.range.bounds(state.now());
+    let scope = store::AttemptScope {
+        from: crate::model::twilio_time::format(&start),
+        to: crate::model::twilio_time::format(&end),
+        filters,
+    };
+    let mut scan = store::AttemptScan::start(&scope).await;
+    let mut rows = std::pin::pin!(scan.rows(&state.pool));
+    let mut csv = AttemptsCsv::default();
+    while let Some(mut attempt) = rows.try_next().await? {
+        mask(state, &mut attempt);
+        if let Some(chunk) = csv.push(&attempt)
+            && !hand_over(chunks, Ok(chunk)).await
+        {
+            return Ok(());
+        }
+    }
+    hand_over(chunks, Ok(csv.finish())).await;
+    Ok(())
+}
+
+/// Whether the client took the chunk. A client that takes none for `REQUEST_DEADLINE` loses
+/// the export, so that it cannot hold a raw scan's turn.
+async fn hand_over(chunks: &Sender<std::io::Result<String>>, chunk: std::io::Result<String>) -> bool {
+    matches!(tokio::time::timeout(crate::guards::REQUEST_DEADLINE, chunks.send(chunk)).await, Ok(Ok(())))
+}
+
+fn csv_response(filename: &str, body: impl IntoResponse) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -56,11 +56,10 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
         view.page = None;
         view.href("/attempts")
     });
-    let export = filters.href("/attempts.csv");
-    let overview = {
+    let (export, overview) = {
         let mut view = filters.clone();
         view.page = None;
-        view.href("/")
+        (view.href("/attempts.csv"), view.href("/"))
     };
     view! {
         <Header snapshot=list.snapshot.clone() />
@@ -71,7 +70,9 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
             <div class="breakdown-head">
                 <h1>"Attempts"</h1>
                 <a class="export" href=overview>"Back to the overview"</a>
-                <a class="export" href=export download="">"Export CSV"</a>
+                <a class="export" href=export download="" title="Every attempt of this view, not only this page">
+                    "Export CSV"
+                </a>
             </div>
             {if list.attempts.is_empty() {
                 view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()

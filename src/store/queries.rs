@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::{Stream, TryStreamExt};
+
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
@@ -248,6 +250,31 @@ pub async fn list_attempts(
     query.push(" ORDER BY date_created DESC, sid DESC LIMIT ").push_bind(i64::from(limit));
     let rows: Vec<AttemptRecord> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(AttemptRow::from).collect())
+}
+
+/// A read of every attempt of a scope, newest first, with its raw scan's turn (taken by
+/// `start`, kept until it is dropped).
+pub struct AttemptScan {
+    query: QueryBuilder<'static, Sqlite>,
+    _turn: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl AttemptScan {
+    pub async fn start(scope: &AttemptScope<'_>) -> AttemptScan {
+        let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
+        push_scope(&mut query, scope);
+        query.push(" ORDER BY date_created DESC, sid DESC");
+        AttemptScan { query, _turn: raw_scan_turn().await }
+    }
+
+    /// The rows as sqlite reads them: sqlx's row channel holds at most 50 ahead of the
+    /// reader, so memory does not grow with the scope.
+    pub fn rows<'a>(
+        &'a mut self,
+        pool: &'a SqlitePool,
+    ) -> impl Stream<Item = Result<AttemptRow, StoreError>> + Send + 'a {
+        self.query.build_query_as::<AttemptRecord>().fetch(pool).map_ok(AttemptRow::from).map_err(StoreError::from)
+    }
 }
 
 pub async fn find_attempt(pool: &SqlitePool, sid: &str) -> Result<Option<AttemptRow>, StoreError> {
