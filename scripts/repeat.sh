@@ -29,8 +29,8 @@ binary=$(cargo test --release --features ssr "${selector[@]}" --no-run --message
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(m["executable"])' | tail -n 1)
-[ -x "$binary" ] || { echo "could not build the $target tests" >&2; exit 1; }
+        print(m["executable"])' | tail -n 1) || true
+[ -x "$binary" ] || { echo "could not build the $target tests: cargo test --release --features ssr ${selector[*]} says why" >&2; exit 1; }
 
 busy=()
 stop_busy() { for pid in "${busy[@]}"; do kill "$pid" 2>/dev/null || true; done; }

@@ -32,11 +32,13 @@ fn client(base_url: &str, account: &str, token: &str, timeout: Duration) -> Twil
     })
 }
 
-/// An API at `base` whose every answer is `answer` (after `delay`).
-async fn misbehaving_api(delay: Duration, answer: fn() -> axum::response::Response) -> String {
+/// An API at `base` whose every answer is `answer`, or that never answers (`None`).
+async fn misbehaving_api(answer: Option<fn() -> axum::response::Response>) -> String {
     let handler = move || async move {
-        tokio::time::sleep(delay).await;
-        answer()
+        match answer {
+            Some(answer) => answer(),
+            None => std::future::pending().await,
+        }
     };
     let app = Router::new().route("/v2/Attempts", get(handler)).route("/v2/Attempts/Summary", get(handler));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -45,12 +47,13 @@ async fn misbehaving_api(delay: Duration, answer: fn() -> axum::response::Respon
     format!("http://{addr}")
 }
 
-/// A port nothing listens on: the API has gone away.
-async fn vanished_api() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+/// A port nothing listens on, held by a bound socket that never listens so that no other
+/// process can take it meanwhile: the API has gone away.
+fn vanished_api() -> (String, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (format!("http://{addr}"), socket)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,10 +90,11 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     assert!(!before.contains("Last sync failed"));
     assert!(before.contains(&total), "the page shows the {total} attempts synced");
 
-    let garbage = misbehaving_api(Duration::ZERO, || "<html>502 upstream proxy</html>".into_response()).await;
-    let slow = misbehaving_api(Duration::from_secs(3), || "{}".into_response()).await;
+    let garbage = misbehaving_api(Some(|| "<html>502 upstream proxy</html>".into_response())).await;
+    let slow = misbehaving_api(None).await;
+    let (gone, _held) = vanished_api();
     let outages = [
-        ("gone", vanished_api().await, "could not reach 127.0.0.1"),
+        ("gone", gone, "could not reach 127.0.0.1"),
         ("garbage", garbage, "undecodable answer (HTTP 200) starting with \"&lt;html&gt;502 upstream proxy"),
         ("slow", slow, "no answer from 127.0.0.1"),
     ];
