@@ -11,7 +11,7 @@ use charming::element::{
 };
 use charming::series::{Bar, Candlestick, Line};
 
-use crate::report::{BreakdownRow, Bucket, SeriesPoint};
+use crate::report::{BreakdownRow, Bucket, SeriesPoint, format_count, format_percent};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
 pub const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
@@ -125,10 +125,28 @@ fn short_bucket(bucket: &str) -> String {
     }
 }
 
-/// Conversion rate per country with its 95% interval as whiskers, in the given order.
+/// What a country's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
+/// interval 65.1–69.4%), 4,210 attempts`.
+fn country_tooltip(row: &BreakdownRow) -> String {
+    let m = &row.metrics;
+    let country = if row.key.is_empty() { "unknown country" } else { row.key.as_str() };
+    let interval =
+        m.rate_interval.map(|(low, high)| format!(" (95% interval {low:.1}–{high:.1}%)")).unwrap_or_default();
+    format!(
+        "{country}: {} of attempts converted{interval}, {} attempts",
+        format_percent(m.rate_percent()),
+        format_count(m.attempts)
+    )
+}
+
+/// Conversion rate per country with its 95% interval as whiskers, in the given order. Both
+/// carry the country's sentence as their name, which the tooltip shows alone: ECharts' own
+/// candlestick tooltip would say open, close, lowest and highest.
 pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
     let countries: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
     let rates: Vec<f64> = rows.iter().map(|r| round1(r.metrics.rate_percent().unwrap_or(0.0))).collect();
+    let bars: Vec<DataPoint> =
+        rows.iter().zip(&rates).map(|(r, rate)| DataPointItem::new(*rate).name(country_tooltip(r)).into()).collect();
     // Candlesticks with open = close = the rate draw the interval as a whisker.
     let whiskers: Vec<DataPoint> = rows
         .iter()
@@ -137,6 +155,7 @@ pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
             let (low, high) = r.metrics.rate_interval.unwrap_or((*rate, *rate));
             DataPoint::from(
                 DataPointItem::new(vec![*rate, *rate, round1(low), round1(high)])
+                    .name(country_tooltip(r))
                     .item_style(ItemStyle::new().color("#1d2330").border_color("#1d2330")),
             )
         })
@@ -144,12 +163,12 @@ pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
     Chart::new()
         .animation(false)
         .color(vec![Color::from(PALETTE[0])])
-        .title(Title::new().text("Conversion rate by country (95% interval)"))
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .title(Title::new().text("Attempt conversion rate by country (95% interval)"))
+        .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("{b}"))
         .grid(Grid::new().left("40").right("16").bottom("32"))
         .x_axis(Axis::new().type_(AxisType::Category).data(countries))
         .y_axis(Axis::new().type_(AxisType::Value).max(100))
-        .series(Bar::new().name("conversion %").data(rates))
+        .series(Bar::new().name("conversion %").data(bars))
         .series(Candlestick::new().name("95% interval").data(whiskers))
 }
 
@@ -170,10 +189,24 @@ mod tests {
         let rows = vec![row("US", 8, 6, (40.9, 92.9)), row("CO", 3, 1, (6.1, 79.2))];
         let json = serde_json::to_value(conversion_by_country(&rows)).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["US", "CO"]));
-        assert_eq!(json["series"][0]["data"], serde_json::json!([75.0, 33.3]));
+        assert_eq!(json["series"][0]["data"][0]["value"], 75.0);
+        assert_eq!(json["series"][0]["data"][1]["value"], 33.3);
         assert_eq!(json["series"][1]["type"], "candlestick");
         assert_eq!(json["series"][1]["data"][0]["value"], serde_json::json!([75.0, 75.0, 40.9, 92.9]));
         assert_eq!(json["series"][1]["data"][1]["value"], serde_json::json!([33.3, 33.3, 6.1, 79.2]));
+    }
+
+    #[test]
+    fn the_country_tooltip_says_the_rate_and_its_interval_in_words() {
+        let rows = vec![row("CO", 4210, 2833, (65.1, 69.4)), row("", 5, 0, (0.0, 43.4))];
+        let json = serde_json::to_value(conversion_by_country(&rows)).unwrap();
+        assert_eq!(json["tooltip"]["trigger"], "item");
+        assert_eq!(json["tooltip"]["formatter"], "{b}", "the sentence alone, none of ECharts' candlestick labels");
+        let said = "CO: 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
+        assert_eq!(json["series"][0]["data"][0]["name"], said);
+        assert_eq!(json["series"][1]["data"][0]["name"], said, "the whisker says the same");
+        let unknown = "unknown country: 0.0% of attempts converted (95% interval 0.0–43.4%), 5 attempts";
+        assert_eq!(json["series"][0]["data"][1]["name"], unknown);
     }
 
     #[test]
