@@ -274,6 +274,10 @@ fn carrier_from_url(value: &str) -> Option<String> {
 }
 const MAX_VALUES: usize = 50;
 
+/// Invalid parameters named one by one; the rest are counted in one more notice, so that a
+/// query of a million bad parameters is not answered with a million notices.
+const MAX_NAMED_INVALID: usize = 5;
+
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
     if !list.contains(&value) && list.len() < MAX_VALUES {
         list.push(value);
@@ -286,9 +290,14 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     let f = &mut parsed.filters;
     let notices = &mut parsed.notices;
     let (mut from, mut to, mut range) = (None, None, None);
+    let mut unnamed_invalid = 0usize;
     let mut bad = |key: &str, value: &str, expected: &str| {
-        let shown: String = value.chars().take(40).collect();
-        notices.push(format!("{key}={shown:?} is not {expected}"));
+        if notices.len() < MAX_NAMED_INVALID {
+            let shown: String = value.chars().take(40).collect();
+            notices.push(format!("{key}={shown:?} is not {expected}"));
+        } else {
+            unnamed_invalid += 1;
+        }
     };
     for (key, value) in pairs {
         let value = value.trim();
@@ -378,6 +387,11 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         }
         (None, None) => range.unwrap_or(DateRange::LastDays(30)),
     };
+    match unnamed_invalid {
+        0 => {}
+        1 => notices.push("and 1 more invalid parameter".to_string()),
+        n => notices.push(format!("and {n} more invalid parameters")),
+    }
     parsed
 }
 
@@ -574,9 +588,20 @@ mod tests {
         let p = parse("channel=fax&country=Colombia&from=yesterday&range=1y&channel=sms&by=planet&error=abc&prefix=x");
         assert_eq!(p.filters.channels, vec![Channel::Sms]);
         assert!(p.filters.countries.is_empty());
-        assert_eq!(p.notices.len(), 7, "{:?}", p.notices);
+        assert_eq!(p.notices.len(), 6, "five named, the others counted: {:?}", p.notices);
         assert!(p.notices.iter().any(|n| n.contains("fax")));
+        assert_eq!(p.notices[5], "and 2 more invalid parameters");
         assert_eq!(p.filters.by, Dimension::Country);
+    }
+
+    #[test]
+    fn invalid_parameters_past_the_first_five_are_counted_not_named() {
+        let p = parse(&"range=x&".repeat(100_000));
+        assert_eq!(p.notices.len(), 6, "{:?}", &p.notices[..p.notices.len().min(8)]);
+        assert!(p.notices[..5].iter().all(|n| n.starts_with("range=\"x\" is not")), "{:?}", p.notices);
+        assert_eq!(p.notices[5], "and 99995 more invalid parameters");
+        assert_eq!(parse(&"range=x&".repeat(6)).notices[5], "and 1 more invalid parameter");
+        assert_eq!(parse(&"range=x&".repeat(5)).notices.len(), 5);
     }
 
     #[test]
