@@ -19,8 +19,17 @@ fn line(cells: &[String]) -> String {
 /// The breakdown table as on screen: the key column named after `by`, then the metrics.
 pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow]) -> String {
     let mut out = line(
-        &[filters.by.as_str(), "attempts", "converted", "conversion_rate", "verifications", "spend", "currency"]
-            .map(str::to_string),
+        &[
+            filters.by.as_str(),
+            "attempts",
+            "converted_attempts",
+            "attempt_conversion_rate",
+            "verifications",
+            "verification_conversion_rate",
+            "spend",
+            "currency",
+        ]
+        .map(str::to_string),
     );
     for row in rows {
         let m = &row.metrics;
@@ -32,6 +41,7 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow]) -> String {
             m.converted.to_string(),
             m.rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
             m.verifications.to_string(),
+            m.verification_rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
             spend,
             currency,
         ]));
@@ -168,7 +178,11 @@ mod tests {
         }
         chunks.push(csv.finish());
         let lines: Vec<usize> = chunks.iter().map(|c| c.matches("\r\n").count()).collect();
-        assert_eq!(lines, [vec![ROWS_PER_CHUNK + 1], vec![ROWS_PER_CHUNK; 4], vec![7]].concat(), "header, then full chunks");
+        assert_eq!(
+            lines,
+            [vec![ROWS_PER_CHUNK + 1], vec![ROWS_PER_CHUNK; 4], vec![7]].concat(),
+            "header, then full chunks"
+        );
         let text = chunks.concat();
         assert!(text.starts_with("sid,date_created,"));
         assert_eq!(text.matches("'=Tigo").count(), total, "every cell formula-safe");

@@ -24,8 +24,12 @@ pub struct Metrics {
     pub finalized: u64,
     /// Spend per currency; never added across currencies.
     pub spend: Vec<Money>,
-    /// Spend on attempts that did not convert.
-    pub wasted_spend: Vec<Money>,
+    /// Spend on attempts that did not convert themselves, those of verifications that
+    /// converted on a retry included.
+    pub unconverted_attempt_spend: Vec<Money>,
+    /// Spend on the attempts of verifications none of whose attempts converted: what bought
+    /// nothing. Only the overview's totals carry it.
+    pub unconverted_verification_spend: Vec<Money>,
     /// Wilson 95% interval of the attempt conversion rate, in percent.
     pub rate_interval: Option<(f64, f64)>,
 }
@@ -237,9 +241,10 @@ pub fn format_count(n: u64) -> String {
     out
 }
 
-/// `$1,234.57` for USD, `€12.00` for EUR, `12.00 BRL` otherwise; amounts under 10 keep 4 decimals.
+/// `$1,234.57` for USD, `€12.00` for EUR, `12.00 BRL` otherwise: two decimals, except an
+/// amount under a cent, which keeps up to four so that it does not read as zero (`$0.0079`).
 pub fn format_money(money: &Money) -> String {
-    let decimals = if money.amount.abs() < 10.0 && money.amount != 0.0 { 4 } else { 2 };
+    let decimals = if money.amount != 0.0 && money.amount.abs() < 0.01 { 4 } else { 2 };
     let rounded = format!("{:.*}", decimals, money.amount.abs());
     let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
     let number = format!("{}.{fraction}", format_count(whole.parse().unwrap_or(0)));
@@ -250,6 +255,21 @@ pub fn format_money(money: &Money) -> String {
         "GBP" => format!("{sign}£{number}"),
         other => format!("{sign}{number} {other}"),
     }
+}
+
+/// A ratio with two decimals (`1.35`), or an en dash when there is nothing to divide.
+pub fn format_ratio(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "–".to_string(), |r| format!("{r:.2}"))
+}
+
+/// `1 hour`, `3 hours`.
+pub fn plural(n: u64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{} {unit}s", format_count(n)) }
+}
+
+/// `p = 0.012`, or `p < 0.001` for what three decimals would show as zero.
+pub fn format_p_value(p: f64) -> String {
+    if p < 0.001 { "p < 0.001".to_string() } else { format!("p = {p:.3}") }
 }
 
 /// Several currencies side by side: `$12.00 + €3.00`; an en dash for none.
@@ -273,6 +293,22 @@ mod tests {
         assert_eq!(format_percent(None), "–");
         assert_eq!(format_money(&Money { currency: "USD".into(), amount: 1234.567 }), "$1,234.57");
         assert_eq!(format_money(&Money { currency: "USD".into(), amount: 0.0079 }), "$0.0079");
+        assert_eq!(
+            format_money(&Money { currency: "USD".into(), amount: 5.7 }),
+            "$5.70",
+            "as many decimals as $793.68"
+        );
+        assert_eq!(format_money(&Money { currency: "USD".into(), amount: 0.05 }), "$0.05");
+        assert_eq!(format_money(&Money { currency: "USD".into(), amount: 0.0 }), "$0.00");
+        assert_eq!(format_money(&Money { currency: "EUR".into(), amount: -2.5 }), "-€2.50");
+        assert_eq!(format_ratio(Some(1.3456)), "1.35");
+        assert_eq!(format_ratio(None), "–");
+        assert_eq!(plural(1, "hour"), "1 hour");
+        assert_eq!(plural(3, "hour"), "3 hours");
+        assert_eq!(plural(1200, "day"), "1,200 days");
+        assert_eq!(format_p_value(0.0001), "p < 0.001");
+        assert_eq!(format_p_value(0.0), "p < 0.001");
+        assert_eq!(format_p_value(0.0123), "p = 0.012");
         assert_eq!(format_money(&Money { currency: "BRL".into(), amount: 12.0 }), "12.00 BRL");
         assert_eq!(format_moneys(&[]), "–");
     }

@@ -80,11 +80,14 @@ async fn serve() -> (String, sqlx::SqlitePool, tempfile::TempDir) {
 /// destination, status, price and currency, newest first.
 type Row = (String, String, String, String, String, String, Option<f64>, String);
 
+/// The same columns as the snapshot stores them: the destination in full, the currency maybe NULL.
+type StoredRow = (String, String, String, String, String, String, Option<f64>, Option<String>);
+
 async fn expected_rows(pool: &sqlx::SqlitePool, query: &str) -> Vec<Row> {
     let filters = parse_query(query).filters;
     let (start, end) = filters.range.bounds(now());
     let (start, end) = (twilio_time::format(&start), twilio_time::format(&end));
-    let all: Vec<(String, String, String, String, String, String, Option<f64>, Option<String>)> = sqlx::query_as(
+    let all: Vec<StoredRow> = sqlx::query_as(
         r#"SELECT sid, date_created, channel, country, "to", conversion_status, price, price_unit FROM attempts"#,
     )
     .fetch_all(pool)

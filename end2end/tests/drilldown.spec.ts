@@ -68,7 +68,9 @@ test("Export CSV returns the rows of the table on screen", async ({ page }) => {
   const response = await page.request.get(href!);
   expect(response.headers()["content-type"]).toContain("text/csv");
   const [header, ...lines] = (await response.text()).trim().split("\r\n");
-  expect(header).toBe("carrier,attempts,converted,conversion_rate,verifications,spend,currency");
+  expect(header).toBe(
+    "carrier,attempts,converted_attempts,attempt_conversion_rate,verifications,verification_conversion_rate,spend,currency",
+  );
   const rows = await overview.rows();
   expect(lines.length).toBe(rows.length);
   lines.forEach((line, i) => {
@@ -78,6 +80,7 @@ test("Export CSV returns the rows of the table on screen", async ({ page }) => {
     expect(Number(cells[2])).toBe(rows[i].converted);
     expect(Number(cells[3])).toBeCloseTo((rows[i].converted * 100) / rows[i].attempts, 2);
     expect(Number(cells[4])).toBe(rows[i].verifications);
+    expect(Math.abs(Number(cells[5]) - parseFloat(rows[i].verificationRate))).toBeLessThanOrEqual(0.05);
   });
   const bad = await page.request.get("/export.csv?channel=fax");
   expect(bad.status()).toBe(400);

@@ -22,6 +22,7 @@ function expectRowsMatch(rows: BreakdownRow[], expected: ReturnType<typeof figur
     expect(row.converted, `converted of ${row.key}`).toBe(want!.converted);
     expect(row.verifications, `verifications of ${row.key}`).toBe(want!.verifications);
     expect(row.rate).toBe(percent(want!.converted, want!.attempts));
+    expect(row.verificationRate).toBe(percent(want!.convertedVerifications, want!.verifications));
   }
 }
 
@@ -30,6 +31,7 @@ async function expectKpisMatch(overview: OverviewPage, attempts: ApiAttempt[]) {
   expect(await overview.totalAttempts()).toBe(f.attempts);
   expect(await overview.kpi("verifications")).toBe(formatCount(f.verifications));
   expect(await overview.conversionRate()).toBe(percent(f.converted, f.attempts));
+  expect(await overview.kpi("verification-conversion")).toBe(percent(f.convertedVerifications, f.verifications));
   const spend = (await overview.kpi("spend")).replace(/[$,]/g, "");
   expect(Number(spend)).toBeCloseTo(f.spend, 1);
   const perVerification = (await overview.kpi("attempts-per-verification")).trim();
@@ -100,9 +102,9 @@ test("clicking a channel filter writes it to the URL and back/forward restore vi
 test("sorting by a column header reorders the table", async ({ page }) => {
   const overview = new OverviewPage(page);
   await overview.goto();
-  await overview.table.getByRole("link", { name: "Conversion rate" }).click();
+  await overview.table.getByRole("link", { name: "Attempt conversion rate" }).click();
   await expect(page).toHaveURL(/sort=rate/);
-  const header = overview.table.getByRole("columnheader", { name: /Conversion rate/ });
+  const header = overview.table.getByRole("columnheader", { name: /Attempt conversion rate/ });
   await expect(header).toHaveAttribute("aria-sort", "descending");
   const rates = (await overview.rows()).map((r) => parseFloat(r.rate));
   expect(rates).toEqual([...rates].sort((a, b) => b - a));

@@ -170,7 +170,10 @@ pub async fn overview(
     let hourly = end - start <= chrono::Duration::days(2);
     let index = rollups.get(pool).await?;
     let index = &*index;
-    let current_totals = totals(pool, index, &current).await?;
+    let mut current_totals = totals(pool, index, &current).await?;
+    // The rollups cannot say it (whether a verification converted can turn on an attempt in
+    // another period, carrier or channel), so the totals alone read it from the raw rows.
+    current_totals.unconverted_verification_spend = store::raw_unconverted_verification_spend(pool, &current).await?;
     let rows = breakdown(pool, index, &current).await?;
     let current_series = series(pool, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);

@@ -330,7 +330,7 @@ impl RollupIndex {
             let currency = self.names.text(currency);
             if !currency.is_empty() {
                 add_money(&mut m.spend, currency, s[4]);
-                add_money(&mut m.wasted_spend, currency, s[5]);
+                add_money(&mut m.unconverted_attempt_spend, currency, s[5]);
             }
         }
         if scope.filters.errors.len() <= 1 {

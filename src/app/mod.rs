@@ -4,6 +4,7 @@ mod attempts;
 mod comparison;
 mod components;
 pub mod errors;
+mod kpis;
 mod overview;
 
 use leptos::prelude::*;

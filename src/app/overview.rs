@@ -6,6 +6,7 @@ use leptos_router::hooks::use_location;
 use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
 use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
+use super::kpis::kpis;
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
 
@@ -178,44 +179,19 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
             (format!("{points:+.1} pts vs {}", against(&c.windows)), verdict, c.significant, significance_help(c))
         })
     });
-    let tile = |label: &'static str,
-                help: &'static str,
-                testid: &'static str,
-                value: String,
-                sub: Option<(String, String)>| {
-        view! {
-            <div class="kpi" title=help>
-                <span class="kpi-label">{label}</span>
-                <span class="kpi-value" data-testid=testid>{value}</span>
-                {sub.map(|(s, why)| view! { <span class="kpi-sub" title=why>{s}</span> })}
-            </div>
-        }
-    };
-    let attempts_change = change.as_ref().and_then(|c| delta_counts(c.current.attempts, c.previous.attempts, c));
-    let verifications_change =
+    let sub =
+        |text: Option<(String, String)>| text.map(|(s, why)| view! { <span class="kpi-sub" title=why>{s}</span> });
+    let mut attempts_change = change.as_ref().and_then(|c| delta_counts(c.current.attempts, c.previous.attempts, c));
+    let mut verifications_change =
         change.as_ref().and_then(|c| delta_counts(c.current.verifications, c.previous.verifications, c));
-    view! {
-        <section class="kpis" aria-label="Totals">
-            {tile(
-                "Attempts",
-                "Verification attempts in the range: every SMS, WhatsApp message, call or email sent.",
-                "kpi-attempts",
-                format_count(totals.attempts),
-                attempts_change,
-            )}
-            {tile(
-                "Verifications",
-                "Distinct verifications (one code requested by a user, with all its attempts).",
-                "kpi-verifications",
-                format_count(totals.verifications),
-                verifications_change,
-            )}
-            <div class="kpi" title="Converted attempts over all attempts: the share of codes the user entered. The interval is Wilson's at 95%.">
-                <span class="kpi-label">"Conversion rate"</span>
-                <span class="kpi-value" data-testid="kpi-conversion">{format_percent(totals.rate_percent())}</span>
-                <span class="kpi-sub">{interval}</span>
-                {rate_change
-                    .map(|(text, verdict, significant, why)| {
+    let tiles = kpis(&totals)
+        .into_iter()
+        .map(|kpi| {
+            let extra = match kpi.testid {
+                "kpi-attempts" => sub(attempts_change.take()).into_any(),
+                "kpi-verifications" => sub(verifications_change.take()).into_any(),
+                "kpi-conversion" => {
+                    let change = rate_change.clone().map(|(text, verdict, significant, why)| {
                         view! {
                             <span class="kpi-sub" class:significant=significant data-testid="kpi-conversion-change" data-significant=significant.to_string() title=why>
                                 {text}
@@ -223,41 +199,33 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
                                 {format!("({verdict} per verification, 5% false discovery rate)")}
                             </span>
                         }
-                    })}
-            </div>
-            {tile(
-                "Delivery rate",
-                "Messages delivered or read, over messages with a final status (delivered, read, undelivered, failed).",
-                "kpi-delivery",
-                format_percent(totals.delivery_rate_percent()),
-                None,
-            )}
-            {tile(
-                "Spend",
-                "Sum of the attempts' prices, per currency. Prices may settle up to 24 hours after delivery.",
-                "kpi-spend",
-                format_moneys(&totals.spend),
-                Some((
-                    format!("{} on unconverted attempts", format_moneys(&totals.wasted_spend)),
-                    "Spend on attempts whose code was not entered.".to_string(),
-                )),
-            )}
-            {tile(
-                "Cost per conversion",
-                "Spend over converted verifications.",
-                "kpi-cost-per-conversion",
-                format_moneys(&totals.cost_per_conversion()),
-                None,
-            )}
-            {tile(
-                "Attempts per verification",
-                "Attempts over verifications: retries and channel fallbacks raise it.",
-                "kpi-attempts-per-verification",
-                totals.attempts_per_verification().map_or_else(|| "–".to_string(), |a| format!("{a:.2}")),
-                None,
-            )}
-        </section>
-    }
+                    });
+                    view! {
+                        <span class="kpi-sub">{interval.clone()}</span>
+                        {change}
+                    }
+                        .into_any()
+                }
+                "kpi-spend" => sub(Some((
+                    format!("{} on attempts that did not convert", format_moneys(&totals.unconverted_attempt_spend)),
+                    "Spend on attempts whose own code was not entered, those of verifications that converted on a \
+                     retry included: not all of it was wasted."
+                        .to_string(),
+                )))
+                .into_any(),
+                _ => ().into_any(),
+            };
+            let help = kpi.help();
+            view! {
+                <div class="kpi" title=help>
+                    <span class="kpi-label">{kpi.label}</span>
+                    <span class="kpi-value" data-testid=kpi.testid>{kpi.value}</span>
+                    {extra}
+                </div>
+            }
+        })
+        .collect_view();
+    view! { <section class="kpis" aria-label="Totals">{tiles}</section> }
 }
 
 /// Draws the charts once the page is hydrated; the server renders only their containers.
@@ -289,6 +257,9 @@ fn Charts(
     #[cfg(not(feature = "hydrate"))]
     let _ = (buckets, series, previous, countries);
 }
+
+const CHANNEL_NOTE: &str = "A verification retried on another channel counts in both channels' verifications, \
+    so the rows' verifications can add up to more than the total.";
 
 #[component]
 fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
@@ -347,9 +318,10 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
                                 <tr>
                                     {header(SortKey::Key, by.label(), "Click a row to drill down.", false)}
                                     {header(SortKey::Attempts, "Attempts", "Verification attempts sent.", true)}
-                                    {header(SortKey::Converted, "Converted", "Attempts whose code the user entered.", true)}
-                                    {header(SortKey::Rate, "Conversion rate", "Converted over attempts, with its 95% Wilson interval.", true)}
+                                    {header(SortKey::Converted, "Converted attempts", "Attempts whose code the user entered.", true)}
+                                    {header(SortKey::Rate, "Attempt conversion rate", "Converted attempts ÷ attempts, with its 95% Wilson interval.", true)}
                                     {header(SortKey::Verifications, "Verifications", "Distinct verifications.", true)}
+                                    <th scope="col" class="num" title="Converted verifications ÷ verifications.">"Verification conversion rate"</th>
                                     <th scope="col" class="num" title="Delivered or read over messages with a final status.">"Delivery rate"</th>
                                     {header(SortKey::Spend, "Spend", "Sum of prices, per currency.", true)}
                                 </tr>
@@ -359,6 +331,8 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
+                    {(by == Dimension::Channel)
+                        .then(|| view! { <p class="note" data-testid="channel-note">{CHANNEL_NOTE}</p> })}
                 }
                     .into_any()
             }}
@@ -390,6 +364,7 @@ fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
             <td class="num" data-testid="converted">{format_count(m.converted)}</td>
             <td class="num" data-testid="rate" title=interval>{format_percent(m.rate_percent())}</td>
             <td class="num" data-testid="verifications">{format_count(m.verifications)}</td>
+            <td class="num" data-testid="verification-rate">{format_percent(m.verification_rate_percent())}</td>
             <td class="num" data-testid="delivery">{format_percent(m.delivery_rate_percent())}</td>
             <td class="num" data-testid="spend">{format_moneys(&m.spend)}</td>
         </tr>

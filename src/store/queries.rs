@@ -159,10 +159,28 @@ pub async fn raw_metrics_by(
         m.finalized += row.finalized as u64;
         if let Some(currency) = row.currency.filter(|c| !c.is_empty()) {
             m.spend.push(Money { currency: currency.clone(), amount: row.spend });
-            m.wasted_spend.push(Money { currency, amount: row.wasted });
+            m.unconverted_attempt_spend.push(Money { currency, amount: row.wasted });
         }
     }
     Ok(metrics)
+}
+
+/// Spend per currency on a scope's attempts whose verification has no converted attempt in
+/// the snapshot (within the scope or not), found through the verification index. A raw scan.
+pub async fn raw_unconverted_verification_spend(
+    pool: &SqlitePool,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<Money>, StoreError> {
+    let mut query = QueryBuilder::new("SELECT price_unit, TOTAL(price) FROM attempts AS attempt");
+    push_scope(&mut query, scope);
+    query.push(
+        " AND conversion_status = 'unconverted' AND price_unit IS NOT NULL AND price_unit != '' AND NOT EXISTS \
+         (SELECT 1 FROM attempts AS other WHERE other.verification_sid = attempt.verification_sid \
+         AND other.conversion_status = 'converted') GROUP BY 1 ORDER BY 1",
+    );
+    let _scan = raw_scan_turn().await;
+    let rows: Vec<(String, f64)> = query.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(currency, amount)| Money { currency, amount }).collect())
 }
 
 /// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
