@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
+use verilens::emulator::params::PageToken;
 use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
 use verilens::model::{Attempt, twilio_time};
 
@@ -248,6 +249,33 @@ async fn invalid_parameters_are_400s_naming_the_parameter() {
         assert_twilio_error(&body, 400, 60200);
         assert!(body["message"].as_str().unwrap().contains(name), "{path}: {body}");
     }
+}
+
+#[tokio::test]
+async fn page_numbers_and_tokens_past_the_data_are_400s() {
+    let (running, config) = start(|_| {}).await;
+    let api = Api::new(&running, &config);
+    let first = api.ok("/v2/Attempts?PageSize=20").await;
+    let next = first["meta"]["next_page_url"].as_str().unwrap();
+    assert!(next.contains("&Page=1&"), "{next}");
+    // A page number whose next one, or whose attempts to skip, would wrap around.
+    let wrapping = [
+        next.replace("&Page=1&", &format!("&Page={}&", u64::MAX)),
+        format!("/v2/Attempts?Page={}", u64::MAX),
+        format!("/v2/Attempts?PageSize=1000&Page={}", u64::MAX / 1000),
+    ];
+    // Tokens of walks whose first page would lie past the dataset.
+    let records = running.emulator.dataset.read().unwrap().records.len();
+    let forged =
+        [PageToken::Older { position: 10, top: records + 1 }, PageToken::Newer { position: records, top: usize::MAX }]
+            .map(|token| format!("/v2/Attempts?PageSize=20&Page=1&PageToken={}", token.encode()));
+    for path in wrapping.iter().chain(&forged) {
+        let (status, _, body) = api.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_twilio_error(&body, 400, 60200);
+    }
+    let at_the_end = PageToken::Older { position: 10, top: records };
+    api.ok(&format!("/v2/Attempts?PageSize=20&Page=1&PageToken={}", at_the_end.encode())).await;
 }
 
 #[tokio::test]

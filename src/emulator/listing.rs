@@ -1,6 +1,7 @@
 //! Filtering, keyset paging and summaries over the dataset.
 
 use super::dataset::{CHANNELS, Dataset, Record};
+use super::error::EmulatorError;
 use super::params::{AttemptFilter, ListParams, PageToken};
 use super::render::{AttemptView, destination};
 use crate::model::{AttemptSummary, Channel, ConversionStatus};
@@ -56,8 +57,17 @@ pub struct ListedPage<'a> {
 }
 
 /// Lists a page; a token continues a walk whose first page was taken earlier,
-/// so attempts that arrived since do not shift it.
-pub fn list_page<'a>(ds: &'a Dataset, params: &ListParams, now: i64, base_url: &'a str) -> ListedPage<'a> {
+/// so attempts that arrived since do not shift it. A token pointing past the dataset was
+/// not issued by this API.
+pub fn list_page<'a>(
+    ds: &'a Dataset,
+    params: &ListParams,
+    now: i64,
+    base_url: &'a str,
+) -> Result<ListedPage<'a>, EmulatorError> {
+    if params.page_token.is_some_and(|token| token.top() > ds.records.len()) {
+        return Err(EmulatorError::invalid("PageToken", "is not a token this API issued"));
+    }
     let range = visible_range(ds, &params.filter, now);
     let size = params.page_size;
     let is_match = |i: &usize| matches(ds, &ds.records[*i], &params.filter, now);
@@ -88,7 +98,7 @@ pub fn list_page<'a>(ds: &'a Dataset, params: &ListParams, now: i64, base_url: &
     let next = positions.last().filter(|_| has_more_older).map(|&position| PageToken::Older { position, top });
     let previous = positions.first().filter(|_| params.page > 0).map(|&position| PageToken::Newer { position, top });
     let attempts = positions.iter().map(|&i| AttemptView::of(ds, &ds.records[i], now, base_url)).collect();
-    ListedPage { attempts, next, previous }
+    Ok(ListedPage { attempts, next, previous })
 }
 
 pub fn find_attempt<'a>(ds: &'a Dataset, sid: u128, now: i64, base_url: &'a str) -> Option<AttemptView<'a>> {

@@ -62,6 +62,13 @@ impl PageToken {
         format!("PT{}", URL_SAFE_NO_PAD.encode(text))
     }
 
+    /// Where the walk's first page began: the end of what was visible then.
+    pub fn top(self) -> usize {
+        match self {
+            PageToken::Older { top, .. } | PageToken::Newer { top, .. } => top,
+        }
+    }
+
     pub fn decode(token: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix("PT")?).ok()?;
         let text = String::from_utf8(bytes).ok()?;
@@ -119,6 +126,11 @@ pub fn parse_list_params(pairs: &[(String, String)]) -> Result<ListParams, Emula
         None => 0,
         Some(v) => v.parse::<u64>().map_err(|_| EmulatorError::invalid("Page", "must be an integer of 0 or more"))?,
     };
+    // The next page's number and the attempts before it must not wrap around.
+    let past_next_page = page.checked_add(1).and_then(|next| next.checked_mul(page_size as u64));
+    if past_next_page.and_then(|n| usize::try_from(n).ok()).is_none() {
+        return Err(EmulatorError::invalid("Page", "is past the last page a listing can have"));
+    }
     let page_token = match last(pairs, "PageToken") {
         None | Some("") => None,
         Some(v) => Some(
@@ -218,6 +230,7 @@ mod tests {
             ("DateCreatedAfter", "yesterday"),
             ("Country", "Colombia"),
             ("PageToken", "garbage"),
+            ("Page", "18446744073709551615"),
         ] {
             let err = parse_list_params(&pairs(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

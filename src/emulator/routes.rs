@@ -38,7 +38,7 @@ async fn list_attempts(
     let base = base_url(&headers);
     let now = emulator.now();
     let dataset = emulator.dataset.read().expect("dataset lock");
-    let page = list_page(&dataset, &params, now, &base);
+    let page = list_page(&dataset, &params, now, &base)?;
     let page_url = |number: u64, token: Option<String>| page_url(&base, &params, number, token);
     let meta = PageMeta {
         key: "attempts".to_string(),
