@@ -6,6 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use subtle::ConstantTimeEq;
 
 /// The policy for pages: scripts only from this origin or with the page's nonce
 /// (Leptos' hydration script), WebAssembly allowed, no framing.
@@ -53,6 +54,7 @@ impl std::str::FromStr for BasicAuth {
             Some((user, password)) if !user.is_empty() && !password.is_empty() => {
                 Ok(BasicAuth { user: user.to_string(), password: password.to_string() })
             }
+            // Never the text itself: it may be a password.
             _ => Err("expected user:password".to_string()),
         }
     }
@@ -60,22 +62,27 @@ impl std::str::FromStr for BasicAuth {
 
 impl BasicAuth {
     fn accepts(&self, authorization: Option<&HeaderValue>) -> bool {
-        let given = authorization
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|v| STANDARD.decode(v.trim()).ok())
-            .unwrap_or_default();
-        let expected = format!("{}:{}", self.user, self.password).into_bytes();
-        constant_time_eq(&given, &expected)
+        basic_credentials(authorization)
+            .is_some_and(|(user, password)| same_secret(&user, &self.user) & same_secret(&password, &self.password))
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, byte) in b.iter().enumerate() {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
+/// The user and password of an `Authorization: Basic …` header; the scheme's name is
+/// case-insensitive (RFC 9110), so `basic` and `BASIC` are Basic too.
+pub fn basic_credentials(authorization: Option<&HeaderValue>) -> Option<(String, String)> {
+    let (scheme, encoded) = authorization?.to_str().ok()?.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
     }
-    diff == 0
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Whether a secret a client gave equals the expected one, in a time that does not depend
+/// on where they differ (only on their lengths).
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 /// Asks for the credentials on every route but `/healthz`.
@@ -105,7 +112,14 @@ mod tests {
         assert!(!auth.accepts(Some(&header("pm:s3cre"))));
         assert!(!auth.accepts(Some(&header("pm:s3cret!"))));
         assert!(!auth.accepts(None));
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            let value = HeaderValue::from_str(&format!("{scheme} {}", STANDARD.encode("pm:s3cret"))).unwrap();
+            assert!(auth.accepts(Some(&value)), "{scheme}");
+        }
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", STANDARD.encode("pm:s3cret"))).unwrap();
+        assert!(!auth.accepts(Some(&bearer)));
         assert!("nocolon".parse::<BasicAuth>().is_err());
+        assert!(!"pm:".parse::<BasicAuth>().unwrap_err().contains("pm"), "the error repeats nothing given");
         assert!(!format!("{auth:?}").contains("s3cret"));
     }
 

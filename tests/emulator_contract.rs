@@ -340,6 +340,13 @@ async fn authentication_accepts_the_account_or_an_api_key() {
     }
     let anonymous = http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
+    // The scheme's name is case-insensitive (RFC 9110).
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.account_sid, c.auth_token));
+    for scheme in ["basic", "BASIC"] {
+        let response = http.get(&url).header("authorization", format!("{scheme} {token}")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{scheme}");
+    }
 }
 
 #[tokio::test]

@@ -8,8 +8,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 
 use super::Emulator;
 use super::dataset::parse_sid;
@@ -18,6 +16,7 @@ use super::listing::{find_attempt, list_page, summarize};
 use super::params::{ListParams, parse_list_params, parse_summary_params};
 use super::render::AttemptView;
 use crate::model::PageMeta;
+use crate::security::{basic_credentials, same_secret};
 
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
@@ -117,21 +116,10 @@ async fn admit(emulator: &Emulator, headers: &HeaderMap) -> Result<(), EmulatorE
 /// Checks HTTP Basic credentials and returns the account they belong to.
 fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, EmulatorError> {
     let creds = &emulator.config.credentials;
-    let (user, password) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|v| STANDARD.decode(v.trim()).ok())
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
-        .ok_or(EmulatorError::Unauthorized)?;
-    let account_ok = constant_time_eq(&user, &creds.account_sid) & constant_time_eq(&password, &creds.auth_token);
-    let key_ok = constant_time_eq(&user, &creds.api_key_sid) & constant_time_eq(&password, &creds.api_key_secret);
+    let (user, password) = basic_credentials(headers.get(header::AUTHORIZATION)).ok_or(EmulatorError::Unauthorized)?;
+    let account_ok = same_secret(&user, &creds.account_sid) & same_secret(&password, &creds.auth_token);
+    let key_ok = same_secret(&user, &creds.api_key_sid) & same_secret(&password, &creds.api_key_secret);
     if account_ok || key_ok { Ok(creds.account_sid.clone()) } else { Err(EmulatorError::Unauthorized) }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
