@@ -1,4 +1,5 @@
-//! Response headers that keep pages inert and unframeable, and optional Basic auth.
+//! Response headers that keep pages inert, unframeable and out of caches, and Basic auth
+//! (the dashboard's optional one, and the parsing the emulator shares).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -20,6 +21,8 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
 }
 
 /// Adds the security headers to every response; pages set their own CSP with their nonce.
+/// Answers are `no-store` (pages and exports show a private snapshot) unless they set their
+/// own caching, as static assets do.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -30,10 +33,13 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
-/// The user and password of `--basic-auth user:pass`.
+/// The user and password the dashboard asks for (`VERILENS_BASIC_AUTH=user:pass`).
 #[derive(Clone)]
 pub struct BasicAuth {
     user: String,

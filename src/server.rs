@@ -18,6 +18,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc::Sender;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeader;
 
 use crate::app::{App, shell};
 use crate::export::{AttemptsCsv, breakdown_csv};
@@ -239,7 +240,8 @@ pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
         .nest_service("/pkg", precompressed(ServeDir::new(site.join("pkg"))))
         .route_service("/echarts.min.js", precompressed(ServeFile::new(site.join("echarts.min.js"))))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn(crate::requests::admit_request));
     crate::guards::guard_routes(routes, state.basic_auth, deadline)
 }
 
@@ -256,16 +258,18 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// Static assets from their `.br`/`.gz` siblings (written by scripts/build.sh) when the
-/// browser accepts them. File names carry no hash, so browsers revalidate (Last-Modified).
-fn precompressed<S>(service: S) -> tower_http::set_header::SetResponseHeader<S, HeaderValue>
+/// browser accepts them, so caches keep one answer per `Accept-Encoding`. File names carry
+/// no hash, so browsers revalidate (Last-Modified).
+fn precompressed<S>(service: S) -> SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>
 where
     S: PrecompressedService,
 {
-    tower_http::set_header::SetResponseHeader::overriding(
+    let varying = SetResponseHeader::overriding(
         service.with_precompressed(),
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    )
+        header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
+    SetResponseHeader::overriding(varying, header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
 }
 
 /// `ServeDir` and `ServeFile` both serve precompressed siblings.

@@ -1,0 +1,164 @@
+//! Which requests the dashboard takes: reads (GET and HEAD) of pages, exports and files, and
+//! calls of its server functions (POST under `/api/`) whose body is a form the size of a
+//! query string; and where the answer to a plain form post may send the browser.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+/// The largest body of a server function call: its arguments are a view's query string.
+pub const MAX_CALL_BODY: usize = 64 * 1024;
+
+/// Why a request is refused before any handler sees it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefusedRequest {
+    #[error("this address answers GET and HEAD only")]
+    NotARead,
+    #[error("a server function takes its arguments as a form (application/x-www-form-urlencoded)")]
+    NotAForm,
+    #[error("a server function's arguments are at most {MAX_CALL_BODY} bytes")]
+    TooLarge,
+    #[error("the request's body is malformed")]
+    MalformedBody,
+    #[error("a server function's arguments are UTF-8 text")]
+    NotUtf8,
+}
+
+impl RefusedRequest {
+    fn status(&self) -> StatusCode {
+        match self {
+            RefusedRequest::NotARead => StatusCode::METHOD_NOT_ALLOWED,
+            RefusedRequest::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RefusedRequest::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RefusedRequest::MalformedBody | RefusedRequest::NotUtf8 => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for RefusedRequest {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), format!("{self}\n")).into_response();
+        if self == RefusedRequest::NotARead {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        response
+    }
+}
+
+/// Lets reads through, and server function calls whose body is a form of at most
+/// `MAX_CALL_BODY` bytes of UTF-8; refuses the rest with their status. (Left to the server
+/// functions, a body too large, not text or cut short would be a 500; and the fallback
+/// serves files to any method.)
+pub async fn admit_request(request: Request, next: Next) -> Response {
+    let method = request.method();
+    if request.uri().path().starts_with("/api/") {
+        if method != Method::POST {
+            // The router answers with the methods the route takes.
+            return next.run(request).await;
+        }
+        let host = request.headers().get(header::HOST).cloned();
+        let request = match read_call(request).await {
+            Ok(request) => request,
+            Err(refused) => return refused.into_response(),
+        };
+        let mut response = next.run(request).await;
+        keep_redirect_on_site(&mut response, host.as_ref());
+        return response;
+    }
+    if method == Method::GET || method == Method::HEAD {
+        next.run(request).await
+    } else {
+        RefusedRequest::NotARead.into_response()
+    }
+}
+
+/// The call with its body read and checked.
+async fn read_call(request: Request) -> Result<Request, RefusedRequest> {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(RefusedRequest::NotAForm);
+    }
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_CALL_BODY as u64) {
+        return Err(RefusedRequest::TooLarge);
+    }
+    let (parts, body) = request.into_parts();
+    let mut chunks = body.into_data_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| RefusedRequest::MalformedBody)?;
+        if read.len() + chunk.len() > MAX_CALL_BODY {
+            return Err(RefusedRequest::TooLarge);
+        }
+        read.extend_from_slice(&chunk);
+    }
+    if std::str::from_utf8(&read).is_err() {
+        return Err(RefusedRequest::NotUtf8);
+    }
+    Ok(Request::from_parts(parts, Body::from(read)))
+}
+
+/// Leptos answers a plain form post (no JavaScript) with a redirect to its Referer, which
+/// may be any site: a redirect off this site goes to the overview instead.
+fn keep_redirect_on_site(response: &mut Response, host: Option<&HeaderValue>) {
+    let Some(location) = response.headers().get(header::LOCATION) else {
+        return;
+    };
+    let host = host.and_then(|h| h.to_str().ok());
+    if !location.to_str().is_ok_and(|location| is_on_site(location, host)) {
+        response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+    }
+}
+
+/// Whether `location` leads to this site: a path, or an http(s) URL of the request's host.
+fn is_on_site(location: &str, host: Option<&str>) -> bool {
+    // Browsers read `\` as `/`, so `/\other.example` would be another site.
+    if location.contains('\\') {
+        return false;
+    }
+    if location.starts_with('/') {
+        return !location.starts_with("//");
+    }
+    let Ok(uri) = location.parse::<Uri>() else {
+        return false;
+    };
+    let web = uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    web && uri.authority().zip(host).is_some_and(|(authority, host)| authority.as_str().eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_the_requests_host() {
+        let host = Some("dash.example:3000");
+        for location in
+            ["/", "/attempts?country=CO", "http://dash.example:3000/?range=7d", "HTTPS://DASH.example:3000/"]
+        {
+            assert!(is_on_site(location, host), "{location}");
+        }
+        for location in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "http://dash.example:3000@evil.example/",
+            "http://user@dash.example:3000/",
+            "http://dash.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert!(!is_on_site(location, host), "{location}");
+        }
+        assert!(!is_on_site("http://dash.example:3000/", None), "no Host, no absolute redirect");
+    }
+}
