@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::model::twilio_time;
+use verilens::security::BasicAuth;
 use verilens::server::{self, AppState};
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
@@ -85,9 +86,14 @@ struct ServeArgs {
     /// Show phone numbers in full in pages and exports (masked by default).
     #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
     show_phone_numbers: bool,
-    /// Ask for this user and password (`user:pass`) on every route but /healthz.
+    /// Ask for this user and password (`user:pass`) on every route but /healthz. Prefer the
+    /// environment variable or --basic-auth-file: a flag is visible to anyone who can list
+    /// processes.
     #[arg(long, env = "VERILENS_BASIC_AUTH", hide_env_values = true)]
-    basic_auth: Option<verilens::security::BasicAuth>,
+    basic_auth: Option<String>,
+    /// A file holding `user:pass` for --basic-auth.
+    #[arg(long, env = "VERILENS_BASIC_AUTH_FILE", conflicts_with = "basic_auth")]
+    basic_auth_file: Option<PathBuf>,
     /// How often to sync, e.g. 30s, 5m, 1h.
     #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
     sync_every: Duration,
@@ -254,7 +260,25 @@ async fn source(args: &TwilioArgs) -> anyhow::Result<Source> {
     }
 }
 
+/// The credentials of `--basic-auth` or `--basic-auth-file`; an error never repeats them.
+fn basic_auth(args: &ServeArgs) -> anyhow::Result<Option<BasicAuth>> {
+    if let Some(text) = &args.basic_auth {
+        let auth =
+            text.parse().map_err(|_| anyhow::anyhow!("VERILENS_BASIC_AUTH (--basic-auth) must be user:password"))?;
+        return Ok(Some(auth));
+    }
+    let Some(path) = &args.basic_auth_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let auth = text.trim_end_matches(['\r', '\n']).parse().map_err(|_| {
+        anyhow::anyhow!("{} (VERILENS_BASIC_AUTH_FILE, --basic-auth-file) must hold user:password", path.display())
+    })?;
+    Ok(Some(auth))
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let basic_auth = basic_auth(&args)?;
     let pool = store::open(&args.db).await?;
     let source = source(&args.twilio).await?;
     let progress = SyncProgress::default();
@@ -276,12 +300,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         progress,
         demo,
         show_phone_numbers: args.show_phone_numbers,
-        basic_auth: args.basic_auth.clone(),
+        basic_auth: basic_auth.clone(),
         pinned_now: args.now,
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    if basic_auth.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr} without access control: anyone who can reach it sees the dashboard; \
+             set VERILENS_BASIC_AUTH or VERILENS_BASIC_AUTH_FILE (user:password), or put it behind a proxy that asks"
+        );
+    }
     println!(
         "verilens dashboard: http://{addr}/{}",
         if demo { "  (demo data from the built-in emulator)" } else { "" }
