@@ -1,6 +1,6 @@
 //! What keeps one request from hanging or taking the dashboard down: a deadline on every
 //! request, a panic answered with a 500, and server functions whose panics and errors become
-//! page errors with their status.
+//! page errors with their status; and every panic, wherever it happens, a line in the log.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -42,6 +42,18 @@ pub fn guard_api(routes: Router, deadline: Duration) -> Router {
 fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request panicked: {}", panic_message(panic.as_ref()));
     (StatusCode::INTERNAL_SERVER_ERROR, "verilens failed to answer this request; see the server log\n").into_response()
+}
+
+/// Sends every panic (in a request, a spawned task, any thread) to the log as one line with
+/// its message and place, instead of the standard hook's lines on stderr beside the log.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload()).split_whitespace().collect::<Vec<_>>().join(" ");
+        match info.location() {
+            Some(place) => tracing::error!("panic at {}:{}: {message}", place.file(), place.line()),
+            None => tracing::error!("panic: {message}"),
+        }
+    }));
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
