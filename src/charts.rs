@@ -11,6 +11,7 @@ use charming::element::{
 };
 use charming::series::{Bar, Candlestick, Line};
 
+use crate::model::channel_label;
 use crate::report::{BreakdownRow, Bucket, SeriesPoint, format_count, format_percent};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
@@ -70,7 +71,7 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
                 }
             })
             .collect();
-        chart = chart.series(Bar::new().name(channel.as_str()).stack("attempts").data(data));
+        chart = chart.series(Bar::new().name(channel_label(channel)).stack("attempts").data(data));
     }
     let current_rates: Vec<DataPoint> = buckets
         .iter()
@@ -235,7 +236,7 @@ mod tests {
         let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &previous)).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["11-20", "11-21", "11-22", "11-23"]));
         let series = json["series"].as_array().unwrap();
-        assert_eq!(series[0]["name"], "call");
+        assert_eq!(series[0]["name"], "Call", "channels by their label");
         assert_eq!(series[0]["data"], serde_json::json!([10, 0, 0, {"value": 0, "itemStyle": {"opacity": 0.45}}]));
         assert_eq!(series[1]["data"].as_array().unwrap()[..3], [10, 0, 4]);
         assert_eq!(series[1]["data"][3]["value"], 5);

@@ -164,6 +164,15 @@ impl Dimension {
     fn parse(text: &str) -> Option<Self> {
         Dimension::ALL.into_iter().find(|d| d.as_str() == text)
     }
+
+    /// How its breakdown is sorted unless the view says otherwise (key and whether
+    /// descending): days in date order, other values by attempts, most first.
+    pub fn default_order(self) -> (SortKey, bool) {
+        match self {
+            Dimension::Day => (SortKey::Key, false),
+            _ => (SortKey::Attempts, true),
+        }
+    }
 }
 
 /// What a breakdown is sorted by.
@@ -290,6 +299,7 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     let f = &mut parsed.filters;
     let notices = &mut parsed.notices;
     let (mut from, mut to, mut range) = (None, None, None);
+    let (mut sort, mut descending) = (None, None);
     let mut unnamed_invalid = 0usize;
     let mut bad = |key: &str, value: &str, expected: &str| {
         if notices.len() < MAX_NAMED_INVALID {
@@ -351,12 +361,12 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 None => bad(key, value, "one of country, channel, carrier, service, error, day"),
             },
             "sort" => match SortKey::ALL.into_iter().find(|s| s.as_str() == value) {
-                Some(sort) => f.sort = sort,
+                Some(key) => sort = Some(key),
                 None => bad(key, value, "one of key, attempts, converted, rate, verifications, spend"),
             },
             "dir" => match value {
-                "asc" => f.descending = false,
-                "desc" => f.descending = true,
+                "asc" => descending = Some(false),
+                "desc" => descending = Some(true),
                 _ => bad(key, value, "asc or desc"),
             },
             "compare" => match value {
@@ -387,6 +397,9 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         }
         (None, None) => range.unwrap_or(DateRange::LastDays(30)),
     };
+    let (default_sort, default_descending) = f.by.default_order();
+    f.sort = sort.unwrap_or(default_sort);
+    f.descending = descending.unwrap_or(default_descending);
     match unnamed_invalid {
         0 => {}
         1 => notices.push("and 1 more invalid parameter".to_string()),
@@ -441,11 +454,12 @@ impl Filters {
         if self.by != defaults.by {
             parts.push(("by", self.by.as_str().into()));
         }
-        if self.sort != defaults.sort {
+        let (sort, descending) = self.by.default_order();
+        if self.sort != sort {
             parts.push(("sort", self.sort.as_str().into()));
         }
-        if self.descending != defaults.descending {
-            parts.push(("dir", "asc".into()));
+        if self.descending != descending {
+            parts.push(("dir", if self.descending { "desc" } else { "asc" }.into()));
         }
         if !self.compare {
             parts.push(("compare", "none".into()));
@@ -496,7 +510,7 @@ impl Filters {
             without(format!("Country: {}", value_label(c)), &|f| f.countries.retain(|x| x != c));
         }
         for c in &self.channels {
-            without(format!("Channel: {c}"), &|f| f.channels.retain(|x| x != c));
+            without(format!("Channel: {}", c.label()), &|f| f.channels.retain(|x| x != c));
         }
         for c in &self.carriers {
             without(format!("Carrier: {}", value_label(c)), &|f| f.carriers.retain(|x| x != c));
@@ -819,5 +833,19 @@ mod tests {
         let error = tigo.drill_down("30003").unwrap().chips().pop().unwrap();
         assert_eq!(error.0, "Error: 30003 Unreachable destination handset");
         assert!(error.1.errors.is_empty());
+    }
+
+    #[test]
+    fn days_are_in_date_order_unless_the_view_sorts_them_otherwise() {
+        let day = parse_query("by=day").filters;
+        assert_eq!((day.sort, day.descending), (SortKey::Key, false));
+        assert_eq!(day.to_query(), "by=day");
+        let by_attempts = parse_query("by=day&sort=attempts").filters;
+        assert_eq!((by_attempts.sort, by_attempts.descending), (SortKey::Attempts, false));
+        let most_first = Filters { sort: SortKey::Attempts, descending: true, ..day };
+        assert_eq!(most_first.to_query(), "by=day&sort=attempts&dir=desc");
+        assert_eq!(parse_query(&most_first.to_query()).filters, most_first);
+        let countries = parse_query("").filters;
+        assert_eq!((countries.sort, countries.descending), (SortKey::Attempts, true));
     }
 }

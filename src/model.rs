@@ -127,6 +127,24 @@ string_enum!(
     Channel { Sms => "sms", Call => "call", Email => "email", Whatsapp => "whatsapp", Rbm => "rbm" }
 );
 
+impl Channel {
+    /// The channel's name wherever a page, a chart or a notice shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Sms => "SMS",
+            Channel::Call => "Call",
+            Channel::Email => "Email",
+            Channel::Whatsapp => "WhatsApp",
+            Channel::Rbm => "RBM",
+        }
+    }
+}
+
+/// A channel as stored (`sms`) under its label (`SMS`); an unknown one as it is.
+pub fn channel_label(channel: &str) -> String {
+    channel.parse::<Channel>().map_or_else(|_| channel.to_string(), |c| c.label().to_string())
+}
+
 string_enum!(
     /// Whether the user entered the code of this attempt.
     ConversionStatus { Converted => "converted", Unconverted => "unconverted" }

@@ -205,10 +205,10 @@ test("after a client-side navigation the chart shows only the new view's series"
       const chart = echarts.getInstanceByDom(document.getElementById("chart-timeseries"));
       return chart.getOption().series.map((s: { name: string }) => s.name);
     });
-  expect(await seriesNames()).toEqual(["call", "email", "sms", "whatsapp", "conversion %"]);
+  expect(await seriesNames()).toEqual(["Call", "Email", "SMS", "WhatsApp", "conversion %"]);
   await overview.channelLink("SMS").click();
   await expect(page).toHaveURL(/channel=sms/);
-  await expect.poll(seriesNames).toEqual(["sms", "conversion %"]);
+  await expect.poll(seriesNames).toEqual(["SMS", "conversion %"]);
 });
 
 test("the page with its wasm, ECharts and CSS weighs under 600 KB over the wire", async ({ page }) => {

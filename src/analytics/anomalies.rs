@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::filters::{DateRange, Dimension, Filters, ViewDate};
 use crate::model::{Channel, ConversionStatus};
-use crate::report::{Anomaly, BreakdownRow};
+use crate::report::{Anomaly, BreakdownRow, format_p_value, plural};
 use crate::store::HourlyCell;
 
 /// Unconverted SMS to one country in an hour, against that country's usual hour.
@@ -115,9 +115,9 @@ pub fn sms_pumping(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
                 kind: "sms-pumping".into(),
                 title: format!("Possible SMS pumping to {country}"),
                 detail: format!(
-                    "{} unconverted SMS in {} hour(s) from {}:00 UTC, {:.0}× the usual hour ({usual:.0})",
+                    "{} unconverted SMS in {} from {}:00 UTC, {:.0}× the usual hour ({usual:.0})",
                     run.count,
-                    run.hours,
+                    plural(run.hours as u64, "hour"),
                     run.first.replace('T', " "),
                     run.count as f64 / run.hours as f64 / usual
                 ),
@@ -285,8 +285,9 @@ pub fn conversion_drops(
                 title: format!("Conversion fell in {key}"),
                 detail: format!(
                     "{rate:.1}% of verifications converted against {was:.1}% in the previous period \
-                     (p = {:.4}; {adjusted:.3} after Benjamini–Hochberg across the view's {tests} tests)",
-                    test.p_value
+                     ({}; adjusted {} after Benjamini–Hochberg across the view's {tests} tests)",
+                    format_p_value(test.p_value),
+                    format_p_value(*adjusted)
                 ),
                 href: f.href("/"),
             });
@@ -329,7 +330,7 @@ mod tests {
         cells.push(cell("2026-11-11T03", "ID", "sms", "XL", 180, 1, 130));
         let found = sms_pumping(&cells, &Filters::default());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].detail.starts_with("379 unconverted SMS in 2 hour(s)"), "{}", found[0].detail);
+        assert!(found[0].detail.starts_with("379 unconverted SMS in 2 hours"), "{}", found[0].detail);
         assert!(found[0].href.contains("country=ID") && found[0].href.contains("status=unconverted"));
         assert!(found[0].href.contains("from=2026-11-11&to=2026-11-11"));
     }

@@ -126,7 +126,7 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoVie
                                     <td>
                                         <a href=href>{a.date_created.replace('T', " ").trim_end_matches('Z').to_string()}</a>
                                     </td>
-                                    <td>{a.channel.clone()}</td>
+                                    <td>{crate::model::channel_label(&a.channel)}</td>
                                     <td>{a.country.clone().unwrap_or_default()}</td>
                                     <td>{a.carrier.clone().unwrap_or_default()}</td>
                                     <td class="mono" data-testid="to">{a.to.clone().unwrap_or_default()}</td>
@@ -177,7 +177,7 @@ fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
             <dl class="fields" data-testid="attempt-fields">
                 {field("Created (UTC)", a.date_created.clone())}
                 {field("Updated (UTC)", a.date_updated.clone())}
-                {field("Channel", a.channel.clone())}
+                {field("Channel", crate::model::channel_label(&a.channel))}
                 {field("To", a.to.clone().unwrap_or_default())}
                 {field("Country", a.country.clone().unwrap_or_default())}
                 {field("Carrier", a.carrier.clone().unwrap_or_default())}

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::report::{Bucket, Change, ComparedWindows, format_percent};
+use crate::report::{Bucket, Change, ComparedWindows, format_p_value, format_percent, plural};
 
 fn parse(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&chrono::Utc))
@@ -10,10 +10,6 @@ fn parse(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 fn unit(hourly: bool) -> &'static str {
     if hourly { "hour" } else { "day" }
-}
-
-fn count_of(n: i64, unit: &str) -> String {
-    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
 /// `2026-11-18 00:00 to 2026-11-24 00:00 UTC`.
@@ -31,7 +27,7 @@ fn compared_length(w: &ComparedWindows) -> String {
         (Some(s), Some(e)) => (e - s).num_days(),
         _ => 0,
     };
-    count_of(length, unit(w.hourly))
+    plural(u64::try_from(length).unwrap_or(0), unit(w.hourly))
 }
 
 /// What a change is measured against, in a few words.
@@ -78,10 +74,12 @@ pub fn significance_help(change: &Change) -> String {
     help.push('.');
     if let (Some(p), Some(adjusted)) = (change.p_value, change.adjusted_p_value) {
         help.push_str(&format!(
-            " Two-sided two-proportion z-test: p = {p:.4}; {adjusted:.4} after Benjamini–Hochberg across the {} \
+            " Two-sided two-proportion z-test: {}; adjusted {} after Benjamini–Hochberg across the {} \
              this view runs (this one and one per country). Significant means a discovery at a 5% false \
              discovery rate.",
-            if change.tests == 1 { "1 test".to_string() } else { format!("{} tests", change.tests) }
+            format_p_value(p),
+            format_p_value(adjusted),
+            plural(change.tests as u64, "test")
         ));
     } else {
         help.push_str(" A period without verifications cannot be tested.");
@@ -197,14 +195,14 @@ mod tests {
             rate_points: Some(-4.0),
             verification_rate_points: Some(-10.0),
             p_value: Some(0.0123),
-            adjusted_p_value: Some(0.0615),
+            adjusted_p_value: Some(0.0616),
             tests: 5,
             significant: false,
         };
         let help = significance_help(&change);
         assert!(help.contains("attempt conversion rate between these windows (37.5% against 47.2%)"), "{help}");
         assert!(help.contains("75.0% of verifications converted against 85.0% (-10.0 pts)"), "{help}");
-        assert!(help.contains("p = 0.0123; 0.0615 after Benjamini–Hochberg across the 5 tests"), "{help}");
+        assert!(help.contains("p = 0.012; adjusted p = 0.062 after Benjamini–Hochberg across the 5 tests"), "{help}");
         assert!(help.contains("5% false discovery rate"), "{help}");
     }
 }

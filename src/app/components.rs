@@ -110,10 +110,10 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
             </form>
             <nav class="filters" aria-label="Channel">
                 {channel_link(None, "All channels")}
-                {channel_link(Some(Channel::Sms), "SMS")}
-                {channel_link(Some(Channel::Whatsapp), "WhatsApp")}
-                {channel_link(Some(Channel::Call), "Call")}
-                {channel_link(Some(Channel::Email), "Email")}
+                {channel_link(Some(Channel::Sms), Channel::Sms.label())}
+                {channel_link(Some(Channel::Whatsapp), Channel::Whatsapp.label())}
+                {channel_link(Some(Channel::Call), Channel::Call.label())}
+                {channel_link(Some(Channel::Email), Channel::Email.label())}
             </nav>
             {(path == "/").then_some(compare)}
         </div>

@@ -268,6 +268,7 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
         .map(|dimension| {
             let mut view = filters.clone();
             view.by = dimension;
+            (view.sort, view.descending) = dimension.default_order();
             let current = dimension == filters.by;
             view! {
                 <a href=view.href("/") class:active=current aria-current=current.then_some("true")>
@@ -345,6 +346,7 @@ fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
     let label = match (filters.by, row.key.as_str()) {
         (Dimension::Error, "") => "no error".to_string(),
         (Dimension::Error, code) => crate::model::error_label(code),
+        (Dimension::Channel, channel) => crate::model::channel_label(channel),
         (_, "") => "unknown".to_string(),
         (_, key) => key.to_string(),
     };
