@@ -84,6 +84,30 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn the_overview_says_what_each_number_counts() {
+    let (base, _dir) = serve(None).await;
+    let page = reqwest::get(format!("{base}/?by=channel")).await.unwrap().text().await.unwrap();
+    for (tile, formula) in [
+        ("Cost per converted verification", "spend ÷ converted verifications"),
+        ("Attempt conversion rate", "converted attempts ÷ attempts"),
+        ("Verification conversion rate", "converted verifications ÷ verifications"),
+        ("Spend on verifications that never converted", "spend on verifications that never converted"),
+    ] {
+        assert!(page.contains(&format!("title=\"{tile} = {formula}.")), "{tile}'s tooltip states {formula}");
+    }
+    for testid in ["kpi-verification-conversion", "kpi-unconverted-verification-spend", "verification-rate"] {
+        assert!(page.contains(&format!("data-testid=\"{testid}\"")), "{testid}");
+    }
+    assert!(
+        page.contains(">Converted attempts<") && page.contains(">SMS<"),
+        "counts with their unit, channels by name"
+    );
+    assert!(page.contains("data-testid=\"channel-note\""), "a retried verification counts in both channels");
+    let by_country = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+    assert!(!by_country.contains("data-testid=\"channel-note\""));
+}
+
+#[tokio::test]
 async fn basic_auth_guards_everything_but_healthz() {
     let (base, _dir) = serve(Some("pm:correct-horse")).await;
     let http = reqwest::Client::new();
