@@ -634,7 +634,11 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         }
     }
     let got = store::raw_unconverted_verification_spend(&s.pool, &scope).await.unwrap();
-    same_money(&got, &wasted, &format!("{what}: spend on verifications that never converted"));
+    same_money(&got, &wasted, &format!("{what}: spend on verifications that never converted, raw rows"));
+    for read in ["read", "remembered"] {
+        let answered = analytics::unconverted_verification_spend(&s.pool, &s.index, &scope).await.unwrap();
+        same_money(&answered, &wasted, &format!("{what}: spend on verifications that never converted, {read}"));
+    }
 
     for hourly in [false, true] {
         let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();

@@ -80,6 +80,22 @@ pub async fn totals(pool: &SqlitePool, index: &RollupIndex, scope: &AttemptScope
     Ok(with_interval(by_key.remove("").unwrap_or_default()))
 }
 
+/// Spend on a view's attempts of verifications that never converted. The rollups cannot say
+/// it (whether a verification converted can turn on an attempt in another period, carrier or
+/// channel), so it is read from the raw rows, once per view and generation of the rollups.
+pub async fn unconverted_verification_spend(
+    pool: &SqlitePool,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<crate::report::Money>, StoreError> {
+    if let Some(spend) = index.remembered_unconverted_verification_spend(scope) {
+        return Ok(spend);
+    }
+    let spend = store::raw_unconverted_verification_spend(pool, scope).await?;
+    index.remember_unconverted_verification_spend(scope, &spend);
+    Ok(spend)
+}
+
 /// The breakdown table of a view, sorted as it asks.
 pub async fn breakdown(
     pool: &SqlitePool,
@@ -171,9 +187,7 @@ pub async fn overview(
     let index = rollups.get(pool).await?;
     let index = &*index;
     let mut current_totals = totals(pool, index, &current).await?;
-    // The rollups cannot say it (whether a verification converted can turn on an attempt in
-    // another period, carrier or channel), so the totals alone read it from the raw rows.
-    current_totals.unconverted_verification_spend = store::raw_unconverted_verification_spend(pool, &current).await?;
+    current_totals.unconverted_verification_spend = unconverted_verification_spend(pool, index, &current).await?;
     let rows = breakdown(pool, index, &current).await?;
     let current_series = series(pool, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);

@@ -88,6 +88,17 @@ pub struct RollupIndex {
     hours: Vec<HourlyCell>,
     /// Pumping bursts and outages found in this generation's hours, per view.
     anomalies: std::sync::Mutex<HashMap<String, Vec<Anomaly>>>,
+    /// Spend on verifications that never converted, read from the raw rows in this
+    /// generation, per view.
+    unconverted_verification_spend: std::sync::Mutex<HashMap<String, Vec<Money>>>,
+}
+
+/// Views remembered per generation, at most: past that, a memo starts again.
+const VIEWS_REMEMBERED: usize = 512;
+
+/// A view's key in a memo.
+fn view_key(scope: &AttemptScope<'_>) -> String {
+    format!("{}|{}|{}", scope.from, scope.to, scope.filters.to_query())
 }
 
 /// The values a filter allows, as interned ids; `None` allows everything.
@@ -240,6 +251,7 @@ impl RollupIndex {
             hour,
             hours,
             anomalies: Default::default(),
+            unconverted_verification_spend: Default::default(),
         }
     }
 
@@ -480,17 +492,30 @@ impl RollupIndex {
 
     /// The hourly anomalies of a view, found by `find` once per view and generation.
     pub fn anomalies(&self, scope: &AttemptScope<'_>, find: impl FnOnce() -> Vec<Anomaly>) -> Vec<Anomaly> {
-        let key = format!("{}|{}|{}", scope.from, scope.to, scope.filters.to_query());
+        let key = view_key(scope);
         if let Some(found) = self.anomalies.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return found.clone();
         }
         let found = find();
         let mut cache = self.anomalies.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= 512 {
+        if cache.len() >= VIEWS_REMEMBERED {
             cache.clear();
         }
         cache.insert(key, found.clone());
         found
+    }
+
+    /// A view's spend on verifications that never converted, if this generation has read it.
+    pub fn remembered_unconverted_verification_spend(&self, scope: &AttemptScope<'_>) -> Option<Vec<Money>> {
+        self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&view_key(scope)).cloned()
+    }
+
+    pub fn remember_unconverted_verification_spend(&self, scope: &AttemptScope<'_>, spend: &[Money]) {
+        let mut memo = self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= VIEWS_REMEMBERED {
+            memo.clear();
+        }
+        memo.insert(view_key(scope), spend.to_vec());
     }
 
     /// Counts per hour, market, channel and carrier in `scope`'s range.
