@@ -8,17 +8,21 @@
 //! has every page; a load that stops before then is resumed, one that fails is indexed.
 
 mod progress;
+mod stop;
+mod walker;
+mod writer;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::SqlitePool;
 
 pub use progress::{SyncProgress, SyncProgressSnapshot};
+pub use stop::StopSignal;
 
-use std::sync::{Arc, Mutex};
-
-use crate::model::{Attempt, twilio_time};
+use crate::model::twilio_time;
 use crate::store::{self, StoreError};
-use crate::twilio::{ListQuery, SummaryQuery, TwilioClient, TwilioError};
+use crate::twilio::{SummaryQuery, TwilioClient, TwilioError};
+use walker::{Handoff, walk_slice};
+use writer::{CommitPolicy, PAGES_IN_FLIGHT, WriteTarget, write_pages};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -33,122 +37,9 @@ pub enum SyncError {
     Stopped,
 }
 
-/// Asks a running sync to stop: the pages already fetched are written, then it returns
-/// `SyncError::Stopped` and leaves its run for the next one to finish.
-#[derive(Clone, Debug)]
-pub struct StopSignal(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
-
-impl Default for StopSignal {
-    fn default() -> Self {
-        StopSignal(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
-    }
-}
-
-impl StopSignal {
-    pub fn stop(&self) {
-        self.0.send_replace(true);
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once `stop` has been called.
-    pub async fn stopped(&self) {
-        let mut receiver = self.0.subscribe();
-        let _ = receiver.wait_for(|stopped| *stopped).await;
-    }
-
-    /// Runs `work` unless the signal comes first.
-    async fn unless_stopped<T, E: Into<SyncError>>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, SyncError> {
-        tokio::select! {
-            biased;
-            () = self.stopped() => Err(SyncError::Stopped),
-            result = work => result.map_err(Into::into),
-        }
-    }
-}
-
-/// Where the writer writes: its run, and whether that run is a bulk load.
-#[derive(Clone, Copy)]
-struct WriteTarget {
-    run_id: i64,
-    bulk: bool,
-}
-
-/// A page for the writer: its rows, and where its slice goes on.
-struct PageWrite {
-    slice: i64,
-    rows: PageRows,
-    next_url: Option<String>,
-}
-
-/// A page's attempts as the writer takes them: to upsert, or prepared to append to a bulk load.
-enum PageRows {
-    Upsert(Vec<Attempt>),
-    Append(store::PreparedAppend),
-}
-
-impl PageRows {
-    fn len(&self) -> u64 {
-        match self {
-            PageRows::Upsert(attempts) => attempts.len() as u64,
-            PageRows::Append(prepared) => prepared.rows(),
-        }
-    }
-}
-
-/// How walkers hand their pages to the writer. In a bulk load, each walker prepares its
-/// pages' statements and sums their rollups (when the load started from an empty
-/// snapshot), so that this work is spread over the walkers and the writer only writes.
-#[derive(Clone)]
-enum Handoff {
-    Upsert,
-    Append { summing: Option<Arc<Mutex<store::LoadRollups>>> },
-}
-
-impl Handoff {
-    async fn for_run(pool: &SqlitePool, run: &store::RunWindow, options: &SyncOptions) -> Result<Handoff, StoreError> {
-        Ok(match run.bulk {
-            true => Handoff::Append {
-                summing: store::rollups_to_sum(pool, options.summed_verifications)
-                    .await?
-                    .map(|r| Arc::new(Mutex::new(r))),
-            },
-            false => Handoff::Upsert,
-        })
-    }
-
-    fn rows(&self, attempts: Vec<Attempt>) -> PageRows {
-        match self {
-            Handoff::Upsert => PageRows::Upsert(attempts),
-            Handoff::Append { summing } => {
-                if let Some(summing) = summing {
-                    summing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(&attempts);
-                }
-                PageRows::Append(store::PreparedAppend::of(attempts))
-            }
-        }
-    }
-
-    /// The rollups summed, once every walker is done.
-    fn into_summed(self) -> Option<store::LoadRollups> {
-        match self {
-            Handoff::Append { summing: Some(summing) } => Arc::into_inner(summing)?.into_inner().ok(),
-            _ => None,
-        }
-    }
-}
-
 /// How often a bulk load commits at most. Its appends touch only the table's last pages,
 /// so a commit costs little, and what it commits is copied into the file while it goes on.
 const BULK_COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Pages waiting for the writer at most, and so the most it writes in one statement group.
-const PAGES_IN_FLIGHT: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
@@ -391,142 +282,6 @@ async fn run_window(
     let check = SummaryQuery { date_created_after: Some(checked_from.clone()), ..summary_query };
     let api_total = stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts;
     Ok(WalkedWindow { api_total, checked_from, summed_rollups })
-}
-
-/// When the writer commits: once its transaction has been open for `every`, or holds `max_pages`.
-#[derive(Clone, Copy)]
-struct CommitPolicy {
-    every: std::time::Duration,
-    max_pages: usize,
-}
-
-/// Writes pages as they come: all waiting pages in one statement group, each with its
-/// slice's progress, in a transaction that stays open for `commit_every`; the rollup rows
-/// of all its pages are written once, just before the commit. A kill loses only the
-/// uncommitted pages together with their progress, so the next run fetches them again:
-/// nothing lost, nothing repeated. Long transactions matter because random SIDs spread
-/// each one's index writes over the whole file: the cost of a commit grows with the
-/// snapshot, not with its pages.
-async fn write_pages(
-    pool: SqlitePool,
-    target: WriteTarget,
-    mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
-    progress: SyncProgress,
-    commits: CommitPolicy,
-) -> Result<(), StoreError> {
-    let mut bulk_writer = match target.bulk {
-        true => Some(store::BulkWriter::open(&pool).await?),
-        false => None,
-    };
-    while let Some(first) = pages.recv().await {
-        let mut tx = match bulk_writer.as_mut() {
-            Some(writer) => writer.begin().await?,
-            None => store::begin_write(&pool).await?,
-        };
-        let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
-        let started = std::time::Instant::now();
-        let mut pages_in_tx = 0;
-        let mut next = Some(first);
-        while let Some(first) = next.take() {
-            let mut batch = vec![first];
-            let room = PAGES_IN_FLIGHT.min(commits.max_pages - pages_in_tx);
-            while batch.len() < room {
-                match pages.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
-                }
-            }
-            pages_in_tx += batch.len();
-            write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
-            let left = commits.every.saturating_sub(started.elapsed());
-            if !left.is_zero() && pages_in_tx < commits.max_pages {
-                // `None` once the time is up or the walkers are done: then it commits.
-                next = tokio::time::timeout(left, pages.recv()).await.ok().flatten();
-            }
-        }
-        if let Some(rollups) = rollups {
-            store::write_rollups(&mut tx, rollups).await?;
-        }
-        tx.commit().await?;
-        if let Some(writer) = &bulk_writer {
-            writer.committed();
-        }
-    }
-    Ok(())
-}
-
-/// Writes a batch of pages in one statement group, each with its slice's progress.
-async fn write_batch(
-    tx: &mut Transaction<'_, Sqlite>,
-    rollups: Option<&mut store::PendingRollups>,
-    run_id: i64,
-    batch: Vec<PageWrite>,
-    progress: &SyncProgress,
-) -> Result<(), StoreError> {
-    let mut pages = Vec::with_capacity(batch.len());
-    let mut upserts = Vec::new();
-    let mut count = store::UpsertCount::default();
-    for PageWrite { slice, rows, next_url } in batch {
-        pages.push((slice, next_url, rows.len()));
-        match rows {
-            PageRows::Upsert(attempts) => upserts.extend(attempts),
-            PageRows::Append(prepared) => count.new += store::append_prepared(tx, prepared).await?.new,
-        }
-    }
-    if !upserts.is_empty() {
-        let rollups = rollups.expect("a run that upserts keeps its rollups as it goes");
-        let upserted = store::upsert_attempts_pending(tx, &upserts, rollups).await?;
-        count.new += upserted.new;
-        count.updated += upserted.updated;
-    }
-    store::record_pages(tx, run_id, pages.len() as u64, count).await?;
-    // In arrival order, so a slice's last page in the batch sets where it goes on.
-    for (slice, next_url, _) in &pages {
-        store::advance_slice(tx, run_id, *slice, next_url.as_deref()).await?;
-    }
-    for (_, _, rows) in pages {
-        progress.page_done(rows);
-    }
-    Ok(())
-}
-
-/// Pages through one slice, handing each page to the writer and fetching the next
-/// while it waits to be written.
-async fn walk_slice(
-    client: &TwilioClient,
-    writes: &tokio::sync::mpsc::Sender<PageWrite>,
-    handoff: &Handoff,
-    page_size: u32,
-    slice: store::SliceState,
-    stop: &StopSignal,
-) -> Result<(), SyncError> {
-    let first_query = ListQuery {
-        date_created_after: Some(slice.window_start.clone()),
-        date_created_before: Some(slice.window_end.clone()),
-        page_size: Some(page_size),
-        ..ListQuery::default()
-    };
-    let first_page = || stop.unless_stopped(client.list_attempts(&first_query));
-    let mut page = match &slice.next_page_url {
-        // A page token the API no longer accepts: read the slice again from its start.
-        Some(url) => match stop.unless_stopped(client.list_attempts_at(url)).await {
-            Err(SyncError::Twilio(TwilioError::BadRequest { .. } | TwilioError::NotFound { .. })) => {
-                first_page().await?
-            }
-            other => other?,
-        },
-        None => first_page().await?,
-    };
-    loop {
-        let next_url = page.meta.next_page_url.clone();
-        let rows = handoff.rows(std::mem::take(&mut page.attempts));
-        let write = PageWrite { slice: slice.slice, rows, next_url: next_url.clone() };
-        writes.send(write).await.map_err(|_| SyncError::WriterStopped)?;
-        match next_url {
-            Some(url) => page = stop.unless_stopped(client.list_attempts_at(&url)).await?,
-            None => return Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]
