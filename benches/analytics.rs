@@ -134,7 +134,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     let runs = 30;
-    let rollups = std::sync::Arc::new(analytics::RollupCache::new());
+    let rollups = std::sync::Arc::new(analytics::RollupCache::default());
     let started = Instant::now();
     let index = rollups.get(&pool).await.unwrap();
     println!("rollups loaded into memory in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);

@@ -721,7 +721,7 @@ async fn check_seed(seed: u64) -> usize {
     let mixed = currencies.values().filter(|c| c.len() > 1).count();
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
 
-    let index = Arc::new(RollupCache::new()).get(&pool).await.unwrap();
+    let index = Arc::new(RollupCache::default()).get(&pool).await.unwrap();
     let services: Vec<String> =
         attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let snapshot = Snapshot { pool, index, attempts };

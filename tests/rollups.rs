@@ -264,7 +264,7 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         "carrier=Solo%20Telecom".into(),
         "prefix=%2B57".into(),
     ];
-    let rollups = std::sync::Arc::new(verilens::analytics::RollupCache::new());
+    let rollups = std::sync::Arc::new(verilens::analytics::RollupCache::default());
     let index = rollups.get(&pool).await.unwrap();
     for query in &queries {
         let parsed = parse_query(query);
@@ -335,7 +335,7 @@ async fn the_cache_serves_its_index_while_a_newer_one_is_built() {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("cache.db")).await.unwrap();
     ingest(&pool, first, 500).await;
-    let cache = std::sync::Arc::new(verilens::analytics::RollupCache::new());
+    let cache = std::sync::Arc::new(verilens::analytics::RollupCache::default());
     let built = cache.get(&pool).await.unwrap();
     assert_eq!(built.generation, store::rollup_generation(&pool).await.unwrap());
 

@@ -548,10 +548,6 @@ pub struct RollupCache {
 }
 
 impl RollupCache {
-    pub fn new() -> RollupCache {
-        RollupCache::default()
-    }
-
     fn current(&self) -> Option<Arc<RollupIndex>> {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
