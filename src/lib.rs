@@ -19,6 +19,8 @@ pub mod guards;
 #[cfg(feature = "ssr")]
 pub mod privacy;
 #[cfg(feature = "ssr")]
+pub mod rate_window;
+#[cfg(feature = "ssr")]
 pub mod requests;
 #[cfg(feature = "ssr")]
 pub mod security;

@@ -10,16 +10,19 @@ pub mod render;
 pub mod rng;
 mod routes;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use dataset::{Dataset, DatasetConfig, format_sid, sid_bits};
+
 pub use routes::router;
+
+use crate::rate_window::SlidingWindow;
 
 /// How the emulator behaves; every field is a flag of `verilens emulate`.
 #[derive(Clone, Debug)]
@@ -83,7 +86,7 @@ impl EmulatorConfig {
 pub struct Emulator {
     pub config: EmulatorConfig,
     pub dataset: RwLock<Dataset>,
-    requests: Mutex<HashMap<String, VecDeque<Instant>>>,
+    requests: Mutex<HashMap<String, SlidingWindow>>,
     fault_counter: Mutex<u64>,
     /// The pinned clock in unix seconds, or `NOT_PINNED` for the real one.
     pinned_now: AtomicI64,
@@ -130,25 +133,14 @@ impl Emulator {
         self.pinned_now.store(now.timestamp(), Ordering::Relaxed);
     }
 
-    /// Counts a request against the account's per-minute budget.
+    /// Counts a request against the account's per-minute budget; otherwise the whole
+    /// seconds until one fits, for `Retry-After`.
     fn take_rate_budget(&self, account: &str) -> Result<(), u64> {
-        let limit = self.config.rate_limit as usize;
-        if limit == 0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let mut requests = self.requests.lock().expect("rate limiter lock");
-        let log = requests.entry(account.to_string()).or_default();
-        while log.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-            log.pop_front();
-        }
-        if log.len() >= limit {
-            let oldest = *log.front().expect("a full log has a first entry");
-            let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs() + 1);
-        }
-        log.push_back(now);
-        Ok(())
+        let mut windows = self.requests.lock().expect("rate limiter lock");
+        let window = windows
+            .entry(account.to_string())
+            .or_insert_with(|| SlidingWindow::new(self.config.rate_limit, Duration::from_secs(60)));
+        window.try_take(tokio::time::Instant::now()).map_err(|wait| wait.as_secs() + 1)
     }
 
     /// Decides deterministically (by request count) whether to inject a 500.

@@ -1,16 +1,15 @@
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::rate_window::SlidingWindow;
+
 /// A sliding-window limiter shared by everything in the process that calls the API:
 /// never more than `limit` requests in any window, whatever their timing.
 #[derive(Debug)]
 pub struct RateLimiter {
-    limit: usize,
-    window: Duration,
-    sent: Mutex<VecDeque<Instant>>,
+    window: Mutex<SlidingWindow>,
 }
 
 impl RateLimiter {
@@ -21,42 +20,23 @@ impl RateLimiter {
     }
 
     pub fn new(limit: u32, window: Duration) -> Self {
-        RateLimiter { limit: limit as usize, window, sent: Mutex::new(VecDeque::new()) }
+        RateLimiter { window: Mutex::new(SlidingWindow::new(limit, window)) }
     }
 
     /// Waits until one more request fits in the window, then counts it.
     pub async fn acquire(&self) {
-        if self.limit == 0 {
-            return;
-        }
         loop {
-            let wait_until = {
-                let mut sent = self.sent.lock().await;
-                let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-                    sent.pop_front();
-                }
-                if sent.len() < self.limit {
-                    sent.push_back(now);
-                    return;
-                }
-                *sent.front().expect("a full window has a first request") + self.window
+            let wait = match self.window.lock().await.try_take(Instant::now()) {
+                Ok(()) => return,
+                Err(wait) => wait,
             };
-            tokio::time::sleep_until(wait_until).await;
+            tokio::time::sleep(wait).await;
         }
     }
 
     /// Makes the limiter wait `delay` before the next request, after the server said so.
     pub async fn pause_for(&self, delay: Duration) {
-        if self.limit == 0 {
-            return;
-        }
-        let mut sent = self.sent.lock().await;
-        let resume = Instant::now() + delay;
-        // Pretend the window is full until `resume`.
-        let filler = resume.checked_sub(self.window).unwrap_or_else(Instant::now);
-        sent.clear();
-        sent.extend(std::iter::repeat_n(filler, self.limit));
+        self.window.lock().await.fill_until(Instant::now() + delay);
     }
 }
 
