@@ -141,7 +141,10 @@ async fn text_from_the_api_is_inert_in_pages_and_csv() {
     assert!(list.contains("'+57••••••••30") && !list.contains("+573003003030"), "{list}");
 }
 
-#[tokio::test]
+// On a current-thread runtime shared by the client and the server, one request in about
+// twenty thousand hung until the client gave up (seen only with the other tests of this file
+// running at once); the server runs on a multi-threaded runtime, as in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
     let (base, _dir) = serve(None).await;
     // A request that hangs fails the test with its URL instead of stalling the run.
