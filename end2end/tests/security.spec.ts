@@ -1,5 +1,7 @@
 import * as fs from "fs";
 import type { Page } from "@playwright/test";
+import { AttemptPage } from "./fixtures/attempt_page";
+import { AttemptsPage } from "./fixtures/attempts_page";
 import { E2E } from "./fixtures/environment";
 import { OverviewPage } from "./fixtures/overview_page";
 import { expect, test } from "./fixtures/test";
@@ -29,19 +31,8 @@ async function expectInert(page: Page, dialogs: string[]) {
   expect(await page.locator('img[src="x"], [onerror]').count(), "injected elements").toBe(0);
 }
 
-/** The carriers in the attempts list; emails have none. */
-async function listedCarriers(page: Page): Promise<Set<string>> {
-  const cells = await page.getByTestId("attempts-table").locator("tbody td:nth-child(4)").allTextContents();
-  return new Set(cells.filter((cell) => cell !== ""));
-}
-
-const carrierField = (page: Page) =>
-  page.getByTestId("attempt-fields").locator("dt", { hasText: /^Carrier$/ }).locator("xpath=following-sibling::dd[1]");
-
-async function expectBreakdownShowsCarriers(page: Page) {
-  const rows = await page
-    .getByTestId("breakdown-row")
-    .evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-key"), r.querySelector("th a")?.textContent]));
+async function expectBreakdownShowsCarriers(overview: OverviewPage) {
+  const rows = await overview.rowKeysAndLabels();
   for (const name of carriers) expect(rows, name).toContainEqual([name, name]);
 }
 
@@ -54,53 +45,56 @@ for (const bypassCSP of [false, true]) {
     test("carrier names with markup are shown as text on the overview, the attempts and an attempt", async ({ page }) => {
       const dialogs = recordDialogs(page);
       const overview = new OverviewPage(page);
+      const attemptsList = new AttemptsPage(page);
+      const attempt = new AttemptPage(page);
       const hydratedOverview = async () => {
         await overview.goto("country=CO&by=carrier");
-        await expect(overview.timeseries.locator("canvas").first()).toBeVisible();
+        await expect(overview.timeseriesCanvas().first()).toBeVisible();
       };
       await hydratedOverview();
-      await expectBreakdownShowsCarriers(page);
+      await expectBreakdownShowsCarriers(overview);
       await expectInert(page, dialogs);
 
-      await overview.table.getByRole("link", { name: script, exact: true }).click();
-      await expect(page.getByTestId("breakdown-table")).toHaveAttribute("data-by", "error");
-      await expect(page.getByTestId("breadcrumbs")).toContainText(script);
-      await expect(page.getByTestId("chips")).toContainText(`Carrier: ${script}`);
+      await overview.tableLink(script).click();
+      await expect(overview.table).toHaveAttribute("data-by", "error");
+      await expect(overview.breadcrumbs).toContainText(script);
+      await expect(overview.chips).toContainText(`Carrier: ${script}`);
       await expectInert(page, dialogs);
       await page.reload({ waitUntil: "networkidle" });
-      await expect(page.getByTestId("breadcrumbs")).toContainText(script);
+      await expect(overview.breadcrumbs).toContainText(script);
       await expectInert(page, dialogs);
 
       await hydratedOverview();
-      await page.getByRole("link", { name: "List attempts" }).click();
+      await overview.listAttempts.click();
       await expect(page).toHaveURL(/\/attempts\?country=CO/);
-      await expect(page.getByTestId("attempt-row").first()).toBeVisible();
-      expect(await listedCarriers(page)).toEqual(new Set(carriers));
+      await expect(attemptsList.rows.first()).toBeVisible();
+      expect(await attemptsList.carriers()).toEqual(new Set(carriers));
       await expectInert(page, dialogs);
       await page.reload({ waitUntil: "networkidle" });
-      expect(await listedCarriers(page)).toEqual(new Set(carriers));
+      expect(await attemptsList.carriers()).toEqual(new Set(carriers));
       await expectInert(page, dialogs);
 
-      const row = page.getByTestId("attempt-row").filter({ has: page.locator("td:nth-child(4)", { hasText: script }) });
-      await row.first().getByRole("link").click();
+      await attemptsList.attemptLink(attemptsList.rowsWithCarrier(script).first()).click();
       await expect(page).toHaveURL(/\/attempts\/VL\w+$/);
-      await expect(carrierField(page)).toHaveText(script);
+      await expect(attempt.field("Carrier")).toHaveText(script);
       await expectInert(page, dialogs);
       await page.reload({ waitUntil: "networkidle" });
-      await expect(carrierField(page)).toHaveText(script);
-      expect(await page.getByTestId("verification-table").locator("tbody td:nth-child(4)").allTextContents()).toContain(script);
+      await expect(attempt.field("Carrier")).toHaveText(script);
+      expect(await attempt.verificationCarriers()).toContain(script);
       await expectInert(page, dialogs);
     });
 
     test("markup in the URL is echoed as text", async ({ page }) => {
       const dialogs = recordDialogs(page);
+      const overview = new OverviewPage(page);
+      const attemptsList = new AttemptsPage(page);
       const channel = "<img src=x onerror=alert(1)>";
-      await page.goto(`/?country=CO&channel=${encodeURIComponent(channel)}`, { waitUntil: "networkidle" });
-      await expect(page.getByTestId("notice")).toContainText(`channel="${channel}"`);
+      await overview.open(`country=CO&channel=${encodeURIComponent(channel)}`, { waitUntil: "networkidle" });
+      await expect(overview.notice).toContainText(`channel="${channel}"`);
       await expectInert(page, dialogs);
-      await page.goto(`/attempts?country=CO&carrier=${encodeURIComponent(breakout)}`, { waitUntil: "networkidle" });
-      await expect(page.getByTestId("chips")).toContainText(breakout);
-      expect(await listedCarriers(page)).toEqual(new Set([breakout]));
+      await attemptsList.goto(`country=CO&carrier=${encodeURIComponent(breakout)}`, { waitUntil: "networkidle" });
+      await expect(attemptsList.chips).toContainText(breakout);
+      expect(await attemptsList.carriers()).toEqual(new Set([breakout]));
       await expectInert(page, dialogs);
     });
   });
@@ -158,14 +152,15 @@ async function exportedColumn(page: Page, href: string, name: string) {
 test("CSV exports of hostile carrier names are quoted and never formulas", async ({ page }) => {
   const exported = (name: string) => (/^[=+\-@]/.test(name) ? `'${name}` : name);
   const overview = new OverviewPage(page);
+  const attemptsList = new AttemptsPage(page);
   await overview.goto("country=CO&by=carrier");
-  const breakdown = await exportedColumn(page, (await page.getByTestId("export-csv").getAttribute("href"))!, "carrier");
+  const breakdown = await exportedColumn(page, (await overview.exportCsvHref())!, "carrier");
   expect(breakdown.formulas).toEqual([]);
   expect(new Set(breakdown.column)).toEqual(new Set([...carriers.map(exported), ""]));
 
-  await page.getByRole("link", { name: "List attempts" }).click();
-  await expect(page.getByTestId("attempt-row").first()).toBeVisible();
-  const href = await page.getByRole("link", { name: "Export CSV" }).getAttribute("href");
+  await overview.listAttempts.click();
+  await expect(attemptsList.rows.first()).toBeVisible();
+  const href = await attemptsList.exportCsvHref();
   expect(href).toMatch(/^\/attempts\.csv\?country=CO/);
   // Every attempt of the view, those without a carrier too, as the breakdown counts them.
   const attempts = await exportedColumn(page, href!, "carrier");
