@@ -135,6 +135,7 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|");
     let runs = 30;
     let rollups = std::sync::Arc::new(analytics::RollupCache::default());
+    let scans = store::RawScans::default();
     let started = Instant::now();
     let index = rollups.get(&pool).await.unwrap();
     println!("rollups loaded into memory in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
@@ -145,11 +146,12 @@ async fn main() {
         let (start, end) = f.range.bounds(now);
         let scope = AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters: &f };
         let hourly = end - start <= chrono::Duration::days(2);
-        let mut totals = time(runs, || analytics::totals(&pool, &index, &scope)).await;
-        let mut breakdown = time(runs, || analytics::breakdown(&pool, &index, &scope)).await;
-        let mut series = time(runs, || analytics::series(&pool, &index, &scope, hourly)).await;
+        let mut totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
+        let mut breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
+        let mut series = time(runs, || analytics::series(&pool, &scans, &index, &scope, hourly)).await;
         let mut overview =
-            time(runs, || analytics::overview(&pool, &rollups, parsed.clone(), now, SnapshotStatus::default())).await;
+            time(runs, || analytics::overview(&pool, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default()))
+                .await;
         // Above 2M attempts a raw GROUP BY takes a minute: once, for the first three views.
         let raw_runs = match (attempts > 2_000_000, i < 3) {
             (false, _) => 3,
@@ -158,7 +160,7 @@ async fn main() {
         };
         let b50 = percentile(&mut breakdown, 0.5);
         let (raw50, ratio) = if raw_runs > 0 {
-            let mut raw = time(raw_runs, || store::raw_metrics_by(&pool, &scope, Some(f.by))).await;
+            let mut raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by))).await;
             let raw50 = percentile(&mut raw, 0.5);
             ratios.push(raw50 / b50);
             (format!("{raw50:.0}"), format!("{:.0}×", raw50 / b50))

@@ -11,15 +11,17 @@
 //! 5. with `--rate-limited`: a sync against a 100 requests/minute limit and 300 ms
 //!    of latency, and the requests per minute it achieved as a share of the limit.
 
-use std::net::SocketAddr;
+#[path = "../tests/common/emulator.rs"]
+mod emulator_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use verilens::emulator::{self, EmulatorConfig};
+use verilens::emulator::EmulatorConfig;
 use verilens::model::twilio_time;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
-use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
+use verilens::twilio::TwilioClient;
 
 fn rss_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -42,19 +44,7 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn pinned_now() -> chrono::DateTime<chrono::Utc> {
-    twilio_time::parse(&twilio_time::format(&chrono::Utc::now())).unwrap()
-}
-
-fn client(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> TwilioClient {
-    let c = &config.credentials;
-    TwilioClient::new(
-        base_url,
-        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
-        Arc::new(RateLimiter::per_minute(per_minute)),
-    )
-    .unwrap()
-}
+use emulator_support::{client_for as client, now_to_the_second as pinned_now};
 
 /// Walks `[from, to)` page by page without storing; returns pages read.
 async fn walk(client: &TwilioClient, from: String, to: String) -> u64 {
@@ -101,7 +91,7 @@ async fn main() {
     config.rate_limit = 0;
     config.now = Some(pinned_now());
     let started = Instant::now();
-    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let running = emulator_support::start(&config).await;
     let generation = started.elapsed();
     let generated = running.emulator.dataset.read().unwrap().records.len();
     println!(
@@ -213,7 +203,7 @@ async fn rate_limited_sync() {
     config.rate_limit = 100;
     config.latency = Duration::from_millis(300);
     config.now = Some(pinned_now());
-    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let running = emulator_support::start(&config).await;
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("limited.db")).await.unwrap();
     let client = client(&running.base_url(), &config, 100);

@@ -17,6 +17,8 @@ pub mod export;
 #[cfg(feature = "ssr")]
 pub mod guards;
 #[cfg(feature = "ssr")]
+pub mod http_error;
+#[cfg(feature = "ssr")]
 pub mod privacy;
 #[cfg(feature = "ssr")]
 pub mod rate_window;
@@ -27,11 +29,15 @@ pub mod security;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod sync;
 #[cfg(feature = "ssr")]
 pub mod twilio;
+#[cfg(feature = "ssr")]
+pub mod views;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

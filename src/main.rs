@@ -11,7 +11,8 @@ use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::model::twilio_time;
 use verilens::security::BasicAuth;
-use verilens::server::{self, AppState};
+use verilens::server;
+use verilens::state::AppState;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::{self, Credentials, RateLimiter, TwilioClient};
@@ -291,14 +292,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let syncing =
         server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), args.sync_every, !demo, options);
     let state = AppState {
-        leptos_options: server::leptos_options(args.addr),
-        pool,
-        rollups: Default::default(),
         progress,
         demo,
         show_phone_numbers: args.show_phone_numbers,
         basic_auth: basic_auth.clone(),
         pinned_now: args.now,
+        ..AppState::new(server::leptos_options(args.addr), pool)
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;

@@ -4,49 +4,12 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-/// The largest body of a server function call: its arguments are a view's query string.
-pub const MAX_CALL_BODY: usize = 64 * 1024;
-
-/// Why a request is refused before any handler sees it.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RefusedRequest {
-    #[error("this address answers GET and HEAD only")]
-    NotARead,
-    #[error("a server function takes its arguments as a form (application/x-www-form-urlencoded)")]
-    NotAForm,
-    #[error("a server function's arguments are at most {MAX_CALL_BODY} bytes")]
-    TooLarge,
-    #[error("the request's body is malformed")]
-    MalformedBody,
-    #[error("a server function's arguments are UTF-8 text")]
-    NotUtf8,
-}
-
-impl RefusedRequest {
-    fn status(&self) -> StatusCode {
-        match self {
-            RefusedRequest::NotARead => StatusCode::METHOD_NOT_ALLOWED,
-            RefusedRequest::NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            RefusedRequest::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            RefusedRequest::MalformedBody | RefusedRequest::NotUtf8 => StatusCode::BAD_REQUEST,
-        }
-    }
-}
-
-impl IntoResponse for RefusedRequest {
-    fn into_response(self) -> Response {
-        let mut response = (self.status(), format!("{self}\n")).into_response();
-        if self == RefusedRequest::NotARead {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        }
-        response
-    }
-}
+use crate::http_error::{HttpError, MAX_CALL_BODY};
 
 /// Lets reads through, and server function calls whose body is a form of at most
 /// `MAX_CALL_BODY` bytes of UTF-8; refuses the rest with their status. (Left to the server
@@ -71,12 +34,12 @@ pub async fn admit_request(request: Request, next: Next) -> Response {
     if method == Method::GET || method == Method::HEAD {
         next.run(request).await
     } else {
-        RefusedRequest::NotARead.into_response()
+        HttpError::NotARead.into_response()
     }
 }
 
 /// The call with its body read and checked.
-async fn read_call(request: Request) -> Result<Request, RefusedRequest> {
+async fn read_call(request: Request) -> Result<Request, HttpError> {
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -84,24 +47,24 @@ async fn read_call(request: Request) -> Result<Request, RefusedRequest> {
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(RefusedRequest::NotAForm);
+        return Err(HttpError::NotAForm);
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_CALL_BODY as u64) {
-        return Err(RefusedRequest::TooLarge);
+        return Err(HttpError::TooLarge);
     }
     let (parts, body) = request.into_parts();
     let mut chunks = body.into_data_stream();
     let mut read = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|_| RefusedRequest::MalformedBody)?;
+        let chunk = chunk.map_err(|_| HttpError::MalformedBody)?;
         if read.len() + chunk.len() > MAX_CALL_BODY {
-            return Err(RefusedRequest::TooLarge);
+            return Err(HttpError::TooLarge);
         }
         read.extend_from_slice(&chunk);
     }
     if std::str::from_utf8(&read).is_err() {
-        return Err(RefusedRequest::NotUtf8);
+        return Err(HttpError::NotUtf8);
     }
     Ok(Request::from_parts(parts, Body::from(read)))
 }

@@ -2,7 +2,7 @@
 //! (the dashboard's optional one, and the parsing the emulator shares).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -99,11 +99,7 @@ pub async fn require_basic_auth(State(auth): State<Option<BasicAuth>>, request: 
     if request.uri().path() == "/healthz" || auth.accepts(request.headers().get(header::AUTHORIZATION)) {
         return next.run(request).await;
     }
-    let mut response = (StatusCode::UNAUTHORIZED, "verilens needs a user and password\n").into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"verilens\", charset=\"UTF-8\""));
-    response
+    crate::http_error::HttpError::Unauthorized.into_response()
 }
 
 #[cfg(test)]

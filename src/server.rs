@@ -1,4 +1,4 @@
-//! Wiring of `verilens serve`: state, routes, background sync.
+//! Wiring of `verilens serve`: routes, CSV downloads, background sync, shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
 use futures_util::{Stream, TryStreamExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -23,103 +22,18 @@ use tower_http::set_header::SetResponseHeader;
 use crate::app::{App, shell};
 use crate::export::{AttemptsCsv, breakdown_csv};
 use crate::filters::Filters;
-use crate::privacy::mask_destination;
-use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
+use crate::http_error::HttpError;
+use crate::state::AppState;
 use crate::store::{self, StoreError};
 use crate::sync::{SyncError, SyncOptions, SyncProgress, sync_once};
 use crate::twilio::TwilioClient;
-
-/// Everything a request handler or server function needs.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
-    /// The snapshot's rollups in memory.
-    pub rollups: Arc<crate::analytics::RollupCache>,
-    pub progress: SyncProgress,
-    /// The data comes from the built-in emulator.
-    pub demo: bool,
-    /// Show phone numbers in full instead of masked.
-    pub show_phone_numbers: bool,
-    /// Credentials every route but `/healthz` asks for.
-    pub basic_auth: Option<crate::security::BasicAuth>,
-    /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
-    pub pinned_now: Option<chrono::DateTime<Utc>>,
-}
-
-impl AppState {
-    /// What "now" is for the views: the pinned time, or the clock's.
-    pub fn now(&self) -> chrono::DateTime<Utc> {
-        self.pinned_now.unwrap_or_else(Utc::now)
-    }
-
-    /// A view's URL query, under this deployment's masking of phone numbers.
-    pub fn parse_view(&self, query: &str) -> crate::filters::ParsedFilters {
-        crate::privacy::parse_view(query, !self.show_phone_numbers)
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-/// The overview for a raw URL query; what the `load_overview` server function returns.
-pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
-    let snapshot = snapshot_status(state).await?;
-    crate::analytics::overview(&state.pool, &state.rollups, state.parse_view(search), state.now(), snapshot).await
-}
-
-/// A page of the attempts list, phone numbers masked unless the operator turned that off.
-pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList, StoreError> {
-    let snapshot = snapshot_status(state).await?;
-    let mut list = crate::analytics::attempt_list(&state.pool, state.parse_view(search), state.now(), snapshot).await?;
-    list.attempts.iter_mut().for_each(|a| mask(state, a));
-    Ok(list)
-}
-
-/// One attempt with its verification, or `None` for an unknown SID.
-pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptDetail>, StoreError> {
-    if !crate::model::is_sid(sid, "VL") {
-        return Ok(None);
-    }
-    let snapshot = snapshot_status(state).await?;
-    let mut detail = crate::analytics::attempt_detail(&state.pool, sid, snapshot).await?;
-    if let Some(d) = &mut detail {
-        mask(state, &mut d.attempt);
-        d.verification.iter_mut().for_each(|a| mask(state, a));
-    }
-    Ok(detail)
-}
-
-fn mask(state: &AppState, attempt: &mut AttemptRow) {
-    if !state.show_phone_numbers {
-        attempt.to = attempt.to.as_deref().map(mask_destination);
-    }
-}
-
-async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError> {
-    let progress = state.progress.snapshot();
-    Ok(SnapshotStatus {
-        as_of: store::watermark(&state.pool).await?,
-        demo: state.demo,
-        syncing: progress.running,
-        sync_attempts: progress.attempts,
-        sync_expected: progress.expected,
-        last_error: match progress.last_error {
-            Some(e) => Some(e),
-            None => store::last_sync_error(&state.pool).await?,
-        },
-    })
-}
+use crate::views::mask;
 
 /// `/export.csv`: the breakdown table of the same query, as CSV.
 async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let parsed = state.parse_view(query.as_deref().unwrap_or_default());
     if !parsed.notices.is_empty() {
-        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", parsed.notices.join("; ")))
-            .into_response();
+        return HttpError::InvalidParameters(parsed.notices).into_response();
     }
     let filters = parsed.filters;
     let (start, end) = filters.range.bounds(state.now());
@@ -130,11 +44,11 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     };
     let index = match state.rollups.get(&state.pool).await {
         Ok(index) => index,
-        Err(e) => return server_error(e),
+        Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
     };
-    match crate::analytics::breakdown(&state.pool, &index, &scope).await {
+    match crate::analytics::breakdown(&state.pool, &state.raw_scans, &index, &scope).await {
         Ok(rows) => csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows)),
-        Err(e) => server_error(e),
+        Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
     }
 }
 
@@ -144,8 +58,7 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let parsed = state.parse_view(query.as_deref().unwrap_or_default());
     if !parsed.notices.is_empty() {
-        return (StatusCode::BAD_REQUEST, format!("invalid parameters: {}\n", parsed.notices.join("; ")))
-            .into_response();
+        return HttpError::InvalidParameters(parsed.notices).into_response();
     }
     csv_response("verilens-attempts.csv", Body::from_stream(attempts_csv_chunks(state, parsed.filters)))
 }
@@ -179,7 +92,7 @@ async fn send_attempts_csv(
         to: crate::model::twilio_time::format(&end),
         filters,
     };
-    let mut scan = store::AttemptScan::start(&scope).await;
+    let mut scan = store::AttemptScan::start(&state.raw_scans, &scope).await;
     let mut rows = std::pin::pin!(scan.rows(&state.pool));
     let mut csv = AttemptsCsv::default();
     while let Some(mut attempt) = rows.try_next().await? {
@@ -209,11 +122,6 @@ fn csv_response(filename: &str, body: impl IntoResponse) -> Response {
         body,
     )
         .into_response()
-}
-
-fn server_error(e: StoreError) -> Response {
-    tracing::error!("export: {e:?}");
-    (StatusCode::INTERNAL_SERVER_ERROR, "the snapshot could not be read; see the server log\n").into_response()
 }
 
 /// The dashboard's router: pages, server functions, static files, `/healthz`.

@@ -1,17 +1,17 @@
 //! The API going away, answering too slowly, or answering garbage after a good sync:
 //! the dashboard keeps serving the last snapshot and its header says what went wrong.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use verilens::emulator::{self, EmulatorConfig};
-use verilens::model::twilio_time;
+use common::dashboard;
+use verilens::emulator::EmulatorConfig;
 use verilens::report::format_count;
-use verilens::server::{self, AppState};
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::{Credentials, RateLimiter, RetryPolicy, TwilioClient};
@@ -60,8 +60,8 @@ fn vanished_api() -> (String, tokio::net::TcpSocket) {
 async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     let mut config = EmulatorConfig::new(11, 6_000);
     config.rate_limit = 0;
-    config.now = twilio_time::parse(&twilio_time::format(&chrono::Utc::now()));
-    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    config.now = Some(common::emulator::now_to_the_second());
+    let running = common::emulator::start(&config).await;
     let (account, token) = (config.credentials.account_sid.clone(), config.credentials.auth_token.clone());
 
     let dir = tempfile::tempdir().unwrap();
@@ -72,20 +72,8 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     let synced: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     let total = format_count(synced as u64);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        leptos_options: server::leptos_options(addr),
-        pool: pool.clone(),
-        rollups: Default::default(),
-        progress: progress.clone(),
-        demo: false,
-        show_phone_numbers: false,
-        basic_auth: None,
-        pinned_now: None,
-    };
-    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
-    let page = || async { reqwest::get(format!("http://{addr}/?range=90d")).await.unwrap().text().await.unwrap() };
+    let app = dashboard::router(pool.clone(), |state| state.progress = progress.clone());
+    let page = || async { dashboard::get(&app, "/?range=90d", None).await.body };
     let before = page().await;
     assert!(!before.contains("Last sync failed"));
     assert!(before.contains(&total), "the page shows the {total} attempts synced");

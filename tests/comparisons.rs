@@ -51,9 +51,16 @@ fn attempts() -> Vec<Attempt> {
 
 async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
     let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now())), ..SnapshotStatus::default() };
-    analytics::overview(pool, &std::sync::Arc::new(RollupCache::default()), parse_query(query), now(), snapshot)
-        .await
-        .unwrap()
+    analytics::overview(
+        pool,
+        &verilens::store::RawScans::default(),
+        &std::sync::Arc::new(RollupCache::default()),
+        parse_query(query),
+        now(),
+        snapshot,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -2,18 +2,18 @@
 //! in chunks of `ROWS_PER_CHUNK` rows at most, with the same rows and totals as a
 //! computation here from the snapshot's rows.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use chrono::{DateTime, Duration, Utc};
+use common::dashboard;
 use verilens::emulator::rng::Rng;
 use verilens::export::ROWS_PER_CHUNK;
 use verilens::filters::parse_query;
 use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
 use verilens::privacy::mask_destination;
-use verilens::server::{self, AppState};
 use verilens::store;
-use verilens::sync::SyncProgress;
 
 const ATTEMPTS: u64 = 5 * ROWS_PER_CHUNK as u64 + 321;
 
@@ -60,20 +60,8 @@ async fn serve() -> (String, sqlx::SqlitePool, tempfile::TempDir) {
     let mut tx = store::begin_write(&pool).await.unwrap();
     store::upsert_attempts(&mut tx, &attempts).await.unwrap();
     tx.commit().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let state = AppState {
-        leptos_options: server::leptos_options(addr),
-        pool: pool.clone(),
-        rollups: Default::default(),
-        progress: SyncProgress::default(),
-        demo: false,
-        show_phone_numbers: false,
-        basic_auth: None,
-        pinned_now: Some(now()),
-    };
-    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
-    (format!("http://{addr}"), pool, dir)
+    let served = dashboard::serve(pool.clone(), |state| state.pinned_now = Some(now())).await;
+    (served.base, pool, dir)
 }
 
 /// What the CSV must hold, from the snapshot's rows: sid, date, channel, country, masked

@@ -8,8 +8,9 @@
 //!   VERILENS_FUZZ_SEED=19 VERILENS_FUZZ_CASES=20000 \
 //!     cargo test --release --features ssr --test fuzz_dashboard -- --nocapture
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,13 +18,11 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Days, NaiveDate, Utc};
+use common::dashboard;
 use verilens::emulator::rng::Rng;
-use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
-use verilens::model::twilio_time;
-use verilens::server::{self, AppState};
+use verilens::emulator::{EmulatorConfig, RunningEmulator};
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
-use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
 
 /// Far longer than any answer takes: only a request that never ends misses it.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -43,12 +42,9 @@ struct Dashboard {
 async fn synced_dashboard() -> Dashboard {
     let mut config = EmulatorConfig::new(19, 4_000);
     config.rate_limit = 0;
-    config.now = twilio_time::parse(&twilio_time::format(&Utc::now()));
-    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let credentials =
-        Credentials::auth_token(config.credentials.account_sid.clone(), config.credentials.auth_token.clone());
-    let client =
-        TwilioClient::new(&running.base_url(), credentials, std::sync::Arc::new(RateLimiter::per_minute(0))).unwrap();
+    config.now = Some(common::emulator::now_to_the_second());
+    let running = common::emulator::start(&config).await;
+    let client = common::emulator::client_for(&running.base_url(), &config, 0);
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("fuzz.db")).await.unwrap();
     sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
@@ -58,20 +54,7 @@ async fn synced_dashboard() -> Dashboard {
 
 /// The dashboard over `pool` on a loopback port; its base URL.
 async fn serve(pool: sqlx::SqlitePool, basic_auth: Option<&str>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        leptos_options: server::leptos_options(addr),
-        pool,
-        rollups: Default::default(),
-        progress: SyncProgress::default(),
-        demo: false,
-        show_phone_numbers: false,
-        basic_auth: basic_auth.map(|a| a.parse().unwrap()),
-        pinned_now: None,
-    };
-    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
-    format!("http://{addr}")
+    dashboard::serve(pool, |state| state.basic_auth = basic_auth.map(|a| a.parse().unwrap())).await.base
 }
 
 /// The dashboard over an empty snapshot, kept in `dir`.

@@ -612,9 +612,10 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
     let mut breakdowns = std::collections::HashMap::new();
     for by in by_dims {
         let want = expected(&selected, by);
-        let raw = store::raw_metrics_by(&s.pool, &scope, by).await.unwrap();
+        let raw = store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, by).await.unwrap();
         same_breakdown(&raw, &want, &format!("{what} by {by:?}, raw rows"));
-        let answered = analytics::metrics_by(&s.pool, &s.index, &scope, by).await.unwrap();
+        let answered =
+            analytics::metrics_by(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, by).await.unwrap();
         let path = if from_rollups { "rollups" } else { "the dashboard's path" };
         same_breakdown(&answered, &want, &format!("{what} by {by:?}, {path}"));
         breakdowns.insert(by, want);
@@ -633,10 +634,15 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             *wasted.entry(currency.to_ascii_uppercase()).or_default() += value.parse::<f64>().unwrap();
         }
     }
-    let got = store::raw_unconverted_verification_spend(&s.pool, &scope).await.unwrap();
+    let got = store::raw_unconverted_verification_spend(&s.pool, &verilens::store::RawScans::default(), &scope)
+        .await
+        .unwrap();
     same_money(&got, &wasted, &format!("{what}: spend on verifications that never converted, raw rows"));
     for read in ["read", "remembered"] {
-        let answered = analytics::unconverted_verification_spend(&s.pool, &s.index, &scope).await.unwrap();
+        let answered =
+            analytics::unconverted_verification_spend(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope)
+                .await
+                .unwrap();
         same_money(&answered, &wasted, &format!("{what}: spend on verifications that never converted, {read}"));
     }
 
@@ -651,9 +657,12 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         let points = |series: Vec<verilens::report::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
             series.into_iter().map(|p| ((p.bucket, p.channel), (p.attempts, p.converted))).collect()
         };
-        let raw = points(store::raw_series(&s.pool, &scope, hourly).await.unwrap());
+        let raw =
+            points(store::raw_series(&s.pool, &verilens::store::RawScans::default(), &scope, hourly).await.unwrap());
         assert_eq!(raw, want, "{what}: series (hourly {hourly}), raw rows");
-        let answered = points(analytics::series(&s.pool, &s.index, &scope, hourly).await.unwrap());
+        let answered = points(
+            analytics::series(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, hourly).await.unwrap(),
+        );
         assert_eq!(answered, want, "{what}: series (hourly {hourly}), the dashboard's path");
     }
 
@@ -661,12 +670,23 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
     let cells = expected_hours(&market);
     let mut want: Vec<Anomaly> = anomalies::sms_pumping(&cells, &filters);
     want.extend(anomalies::carrier_outages(&cells, &filters));
-    let raw = analytics::hourly_anomalies(&s.pool, &s.index, &scope, HourSource::RawRows).await.unwrap();
+    let raw = analytics::hourly_anomalies(
+        &s.pool,
+        &verilens::store::RawScans::default(),
+        &s.index,
+        &scope,
+        HourSource::RawRows,
+    )
+    .await
+    .unwrap();
     assert_eq!(raw, want, "{what}: anomalies, raw rows");
     let source = HourSource::for_scope(&scope);
     assert_eq!(source == HourSource::Rollups, on_hours(from, to) && choice.prefix.is_none(), "{what}: hour source");
     if source == HourSource::Rollups {
-        let rolled = analytics::hourly_anomalies(&s.pool, &s.index, &scope, source).await.unwrap();
+        let rolled =
+            analytics::hourly_anomalies(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, source)
+                .await
+                .unwrap();
         assert_eq!(rolled, want, "{what}: anomalies, rollups");
     }
 
@@ -681,9 +701,11 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             assert!(parsed.notices.is_empty(), "{what}: {:?}", parsed.notices);
             assert_eq!(parsed.filters, next, "{what}: the link keeps the view");
             let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &parsed.filters };
-            let raw = store::raw_metrics_by(&s.pool, &scope, None).await.unwrap();
+            let raw =
+                store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, None).await.unwrap();
             same_metrics(&raw.get("").cloned().unwrap_or_default(), row, &format!("{what}, raw rows"));
-            let answered = analytics::totals(&s.pool, &s.index, &scope).await.unwrap();
+            let answered =
+                analytics::totals(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope).await.unwrap();
             same_metrics(&answered, row, &format!("{what}, the dashboard's path"));
         }
     }

@@ -2,15 +2,16 @@
 //! string's size, client mistakes answered with 4xx, caching and `Vary` headers, reads only
 //! outside the server functions, redirects that stay on the site, and Basic in any case.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::dashboard;
 use leptos::prelude::LeptosOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use verilens::server::{self, AppState};
 use verilens::store;
-use verilens::sync::SyncProgress;
 
 /// Far longer than any answer takes: only an answer that never comes misses it.
 const NEVER: Duration = Duration::from_secs(30);
@@ -33,26 +34,17 @@ async fn dashboard(basic_auth: Option<&str>) -> Dashboard {
     }
     std::fs::write(site.join("robots.txt"), "User-agent: *\n").unwrap();
     let pool = store::open(&dir.path().join("d.db")).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let leptos_options = LeptosOptions::builder()
-        .output_name("verilens")
-        .site_root(site.display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .build();
-    let state = AppState {
-        leptos_options,
-        pool,
-        rollups: Default::default(),
-        progress: SyncProgress::default(),
-        demo: false,
-        show_phone_numbers: false,
-        basic_auth: basic_auth.map(|a| a.parse().unwrap()),
-        pinned_now: None,
-    };
-    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
-    Dashboard { base: format!("http://{addr}"), addr, _dir: dir }
+    let served = dashboard::serve(pool, |state| {
+        state.leptos_options = LeptosOptions::builder()
+            .output_name("verilens")
+            .site_root(site.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(state.leptos_options.site_addr)
+            .build();
+        state.basic_auth = basic_auth.map(|a| a.parse().unwrap());
+    })
+    .await;
+    Dashboard { base: served.base, addr: served.addr, _dir: dir }
 }
 
 fn http() -> reqwest::Client {
@@ -111,7 +103,7 @@ async fn a_server_function_body_past_64_kib_is_a_413() {
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     // Just under the limit is a call like any other.
     let body = search(&"range=x&".repeat(5_000));
-    assert!(body.len() <= verilens::requests::MAX_CALL_BODY);
+    assert!(body.len() <= verilens::http_error::MAX_CALL_BODY);
     assert_eq!(post_form(&dashboard.base, "/api/load_overview", body).await.status(), 200);
 }
 

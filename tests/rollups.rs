@@ -278,13 +278,15 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         let by_dims = std::iter::once(None).chain(Dimension::ALL.into_iter().map(Some));
         for by in by_dims {
             let want = expected(&last, &f, &scope.from, &scope.to, by);
-            let got = analytics::metrics_by(&pool, &index, &scope, by).await.unwrap();
+            let got =
+                analytics::metrics_by(&pool, &verilens::store::RawScans::default(), &index, &scope, by).await.unwrap();
             check(&got, &want, &format!("?{query} by {by:?}"));
-            let raw = store::raw_metrics_by(&pool, &scope, by).await.unwrap();
+            let raw = store::raw_metrics_by(&pool, &verilens::store::RawScans::default(), &scope, by).await.unwrap();
             check(&raw, &want, &format!("raw ?{query} by {by:?}"));
         }
         for hourly in [false, true] {
-            let series = analytics::series(&pool, &index, &scope, hourly).await.unwrap();
+            let series =
+                analytics::series(&pool, &verilens::store::RawScans::default(), &index, &scope, hourly).await.unwrap();
             let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
             for a in last.iter().filter(|a| matches(a, &f, &scope.from, &scope.to)) {
                 let bucket = twilio_time::format(&a.date_created)[..if hourly { 13 } else { 10 }].to_string();

@@ -29,19 +29,12 @@ async fn emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulat
     config.now = Some(now_pinned(chrono::Duration::zero()));
     config.rate_limit = 0;
     configure(&mut config);
-    let running = emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let running = common::emulator::start(&config).await;
     (running, config)
 }
 
 fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> TwilioClient {
-    let c = &config.credentials;
-    TwilioClient::new(
-        base_url,
-        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
-        Arc::new(RateLimiter::per_minute(per_minute)),
-    )
-    .unwrap()
-    .with_retry_policy(RetryPolicy {
+    common::emulator::client_for(base_url, config, per_minute).with_retry_policy(RetryPolicy {
         max_retries: 10,
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),

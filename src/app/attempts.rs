@@ -9,18 +9,18 @@ use crate::report::{AttemptDetail, AttemptList, AttemptRow, Money, format_money}
 
 #[server(endpoint = "load_attempts")]
 pub async fn load_attempts(search: String) -> Result<AttemptList, PageError> {
-    crate::guards::answer_server_fn("loading attempts", async move {
-        let state = expect_context::<crate::server::AppState>();
-        crate::server::load_attempts(&state, &search).await
+    super::errors::answer_server_fn("loading attempts", async move {
+        let state = expect_context::<crate::state::AppState>();
+        crate::views::load_attempts(&state, &search).await
     })
     .await
 }
 
 #[server(endpoint = "load_attempt")]
 pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, PageError> {
-    crate::guards::answer_server_fn(&format!("loading attempt {sid:?}"), async {
-        let state = expect_context::<crate::server::AppState>();
-        crate::server::load_attempt(&state, &sid).await
+    super::errors::answer_server_fn(&format!("loading attempt {sid:?}"), async {
+        let state = expect_context::<crate::state::AppState>();
+        crate::views::load_attempt(&state, &sid).await
     })
     .await
 }

@@ -57,10 +57,52 @@ pub fn set_status(status: axum::http::StatusCode) {
     }
 }
 
+/// Runs a server function's work (`what` names it in the log). A store error becomes
+/// `PageError::Snapshot`; a panic becomes `PageError::Internal`, because pages run their
+/// server functions in detached tasks, where a panic would leave the page waiting forever.
+/// Both are logged and set the answer's status.
+#[cfg(feature = "ssr")]
+pub async fn answer_server_fn<T>(
+    what: &str,
+    work: impl Future<Output = Result<T, crate::store::StoreError>>,
+) -> Result<T, PageError> {
+    use futures_util::FutureExt;
+    let error = match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(e)) => {
+            tracing::error!("{what}: {e:?}");
+            PageError::Snapshot
+        }
+        Err(panic) => {
+            tracing::error!("{what} panicked: {}", crate::guards::panic_message(panic.as_ref()));
+            PageError::Internal
+        }
+    };
+    set_status(error.status());
+    Err(error)
+}
+
 /// A page's error message; on the server, the page's status is the error's.
 #[component]
 pub fn ErrorNotice(error: PageError) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_status(error.status());
     view! { <p class="error" role="alert">{error.to_string()}</p> }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[tokio::test]
+    async fn a_panicking_server_fn_is_an_internal_error() {
+        let answer = answer_server_fn::<()>("panicking", async { panic!("at the calendar's end") }).await;
+        assert_eq!(answer, Err(PageError::Internal));
+        let message = format!("{}", answer.unwrap_err());
+        assert!(!message.contains("calendar"), "the page shows no details: {message}");
+        let answer = answer_server_fn::<()>("failing", async { Err(StoreError::Rollups("unreadable".into())) }).await;
+        assert_eq!(answer, Err(PageError::Snapshot));
+        assert_eq!(answer_server_fn("working", async { Ok(7) }).await, Ok(7));
+    }
 }

@@ -13,9 +13,9 @@ use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, forma
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server(endpoint = "load_overview")]
 pub async fn load_overview(search: String) -> Result<Overview, PageError> {
-    crate::guards::answer_server_fn("loading the overview", async move {
-        let state = expect_context::<crate::server::AppState>();
-        crate::server::load_overview(&state, &search).await
+    super::errors::answer_server_fn("loading the overview", async move {
+        let state = expect_context::<crate::state::AppState>();
+        crate::views::load_overview(&state, &search).await
     })
     .await
 }

@@ -1,4 +1,11 @@
-//! Checks shared by the integration tests.
+//! What the integration tests share: the dashboard and the emulator as tests start them,
+//! and checks of a snapshot.
+
+// Each test binary uses a part of this.
+#![allow(dead_code)]
+
+pub mod dashboard;
+pub mod emulator;
 
 /// The rollups kept by the writes so far equal, row for row in all four tables, a rebuild
 /// from the raw attempts (which this leaves in place). Returns the attempts the rebuild read.

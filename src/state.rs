@@ -1,0 +1,67 @@
+//! What every handler and server function of the dashboard shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use chrono::{DateTime, Utc};
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+
+use crate::analytics::RollupCache;
+use crate::filters::ParsedFilters;
+use crate::security::BasicAuth;
+use crate::store::RawScans;
+use crate::sync::SyncProgress;
+
+/// The dashboard's state: handlers take its parts as `State<…>`, server functions take it
+/// whole from the context the router provides.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: SqlitePool,
+    /// The snapshot's rollups in memory.
+    pub rollups: Arc<RollupCache>,
+    /// The turns of the views that read raw rows.
+    pub raw_scans: RawScans,
+    pub progress: SyncProgress,
+    /// The data comes from the built-in emulator.
+    #[from_ref(skip)]
+    pub demo: bool,
+    /// Show phone numbers in full instead of masked.
+    #[from_ref(skip)]
+    pub show_phone_numbers: bool,
+    /// Credentials every route but `/healthz` asks for.
+    #[from_ref(skip)]
+    pub basic_auth: Option<BasicAuth>,
+    /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
+    #[from_ref(skip)]
+    pub pinned_now: Option<DateTime<Utc>>,
+}
+
+impl AppState {
+    /// A dashboard on `pool` with nothing else set: phone numbers masked, no credentials
+    /// asked, the clock's time, rollups loaded on the first view.
+    pub fn new(leptos_options: LeptosOptions, pool: SqlitePool) -> AppState {
+        AppState {
+            leptos_options,
+            pool,
+            rollups: Arc::default(),
+            raw_scans: RawScans::default(),
+            progress: SyncProgress::default(),
+            demo: false,
+            show_phone_numbers: false,
+            basic_auth: None,
+            pinned_now: None,
+        }
+    }
+
+    /// What "now" is for the views: the pinned time, or the clock's.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.pinned_now.unwrap_or_else(Utc::now)
+    }
+
+    /// A view's URL query, under this deployment's masking of phone numbers.
+    pub fn parse_view(&self, query: &str) -> ParsedFilters {
+        crate::privacy::parse_view(query, !self.show_phone_numbers)
+    }
+}

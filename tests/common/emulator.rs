@@ -1,0 +1,32 @@
+//! The emulator on a loopback port, and a Twilio client for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
+use verilens::model::twilio_time;
+use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
+
+/// The clock's time to the second, as the API writes times: a dataset pinned to it is the
+/// same whether it is read before or after a second turns.
+pub fn now_to_the_second() -> DateTime<Utc> {
+    twilio_time::parse(&twilio_time::format(&Utc::now())).unwrap()
+}
+
+/// The emulator with `config`, on a free loopback port.
+pub async fn start(config: &EmulatorConfig) -> RunningEmulator {
+    emulator::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
+}
+
+/// A client of the API at `base_url` with `config`'s credentials, sending at most
+/// `per_minute` requests a minute (0: no limit).
+pub fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> TwilioClient {
+    let c = &config.credentials;
+    TwilioClient::new(
+        base_url,
+        Credentials::auth_token(c.account_sid.clone(), c.auth_token.clone()),
+        Arc::new(RateLimiter::per_minute(per_minute)),
+    )
+    .unwrap()
+}
