@@ -3,6 +3,7 @@
 
 pub mod anomalies;
 pub mod comparison;
+pub mod rollup_cache;
 pub mod rollup_index;
 pub mod stats;
 
@@ -20,8 +21,9 @@ use crate::model::twilio_time;
 use crate::report::{
     Anomaly, AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
 };
-use crate::store::{self, AttemptScope, StoreError};
-pub use rollup_index::{RollupCache, RollupIndex};
+use crate::store::{self, AttemptScope, RawScans, StoreError};
+pub use rollup_cache::RollupCache;
+pub use rollup_index::RollupIndex;
 
 /// Attempts per page of the attempts list.
 pub const ATTEMPTS_PER_PAGE: u32 = 50;
@@ -39,17 +41,18 @@ fn with_interval(mut m: Metrics) -> Metrics {
 /// they answer the view exactly, else from the raw rows.
 pub async fn metrics_by(
     pool: &SqlitePool,
+    scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let Some(grain) = index.grain_for(scope) else {
-        return store::raw_metrics_by(pool, scope, by).await;
+        return store::raw_metrics_by(pool, scans, scope, by).await;
     };
     let mut metrics = index.metrics_by(scope, by, grain);
     if scope.filters.errors.len() > 1 {
         // Several error codes can count one verification twice: count them from the rows.
-        for (key, raw) in store::raw_metrics_by(pool, scope, by).await? {
+        for (key, raw) in store::raw_metrics_by(pool, scans, scope, by).await? {
             if let Some(m) = metrics.get_mut(&key) {
                 m.verifications = raw.verifications;
                 m.converted_verifications = raw.converted_verifications;
@@ -63,6 +66,7 @@ pub async fn metrics_by(
 /// Attempts and conversions per channel and day, or hour when `hourly`.
 pub async fn series(
     pool: &SqlitePool,
+    scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
     hourly: bool,
@@ -70,13 +74,18 @@ pub async fn series(
     let grain = if hourly { index.hours_cover(scope).then_some(store::Grain::Hour) } else { index.grain_for(scope) };
     match grain {
         Some(grain) => Ok(index.series(scope, grain, hourly)),
-        None => store::raw_series(pool, scope, hourly).await,
+        None => store::raw_series(pool, scans, scope, hourly).await,
     }
 }
 
 /// The totals of a view.
-pub async fn totals(pool: &SqlitePool, index: &RollupIndex, scope: &AttemptScope<'_>) -> Result<Metrics, StoreError> {
-    let mut by_key = metrics_by(pool, index, scope, None).await?;
+pub async fn totals(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<Metrics, StoreError> {
+    let mut by_key = metrics_by(pool, scans, index, scope, None).await?;
     Ok(with_interval(by_key.remove("").unwrap_or_default()))
 }
 
@@ -85,13 +94,14 @@ pub async fn totals(pool: &SqlitePool, index: &RollupIndex, scope: &AttemptScope
 /// channel), so it is read from the raw rows, once per view and generation of the rollups.
 pub async fn unconverted_verification_spend(
     pool: &SqlitePool,
+    scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<crate::report::Money>, StoreError> {
     if let Some(spend) = index.remembered_unconverted_verification_spend(scope) {
         return Ok(spend);
     }
-    let spend = store::raw_unconverted_verification_spend(pool, scope).await?;
+    let spend = store::raw_unconverted_verification_spend(pool, scans, scope).await?;
     index.remember_unconverted_verification_spend(scope, &spend);
     Ok(spend)
 }
@@ -99,11 +109,12 @@ pub async fn unconverted_verification_spend(
 /// The breakdown table of a view, sorted as it asks.
 pub async fn breakdown(
     pool: &SqlitePool,
+    scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<BreakdownRow>, StoreError> {
     let f = scope.filters;
-    let mut rows: Vec<BreakdownRow> = metrics_by(pool, index, scope, Some(f.by))
+    let mut rows: Vec<BreakdownRow> = metrics_by(pool, scans, index, scope, Some(f.by))
         .await?
         .into_iter()
         .map(|(key, metrics)| BreakdownRow { key, metrics: with_interval(metrics) })
@@ -148,6 +159,7 @@ impl HourSource {
 /// same filters, `anomalies::market`.
 pub async fn hourly_anomalies(
     pool: &SqlitePool,
+    scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
     source: HourSource,
@@ -161,7 +173,8 @@ pub async fn hourly_anomalies(
         HourSource::Rollups => Ok(index.anomalies(scope, || find(index.hourly_cells(scope)))),
         HourSource::RawRows => {
             let market = anomalies::market(scope.filters);
-            let cells = store::raw_hourly_cells(pool, &AttemptScope { filters: &market, ..scope.clone() }).await?;
+            let cells =
+                store::raw_hourly_cells(pool, scans, &AttemptScope { filters: &market, ..scope.clone() }).await?;
             Ok(find(&cells))
         }
     }
@@ -175,6 +188,7 @@ fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
 /// Everything the overview page shows for one view at `now`.
 pub async fn overview(
     pool: &SqlitePool,
+    scans: &RawScans,
     rollups: &Arc<RollupCache>,
     parsed: ParsedFilters,
     now: DateTime<Utc>,
@@ -186,10 +200,11 @@ pub async fn overview(
     let hourly = end - start <= chrono::Duration::days(2);
     let index = rollups.get(pool).await?;
     let index = &*index;
-    let mut current_totals = totals(pool, index, &current).await?;
-    current_totals.unconverted_verification_spend = unconverted_verification_spend(pool, index, &current).await?;
-    let rows = breakdown(pool, index, &current).await?;
-    let current_series = series(pool, index, &current, hourly).await?;
+    let mut current_totals = totals(pool, scans, index, &current).await?;
+    current_totals.unconverted_verification_spend =
+        unconverted_verification_spend(pool, scans, index, &current).await?;
+    let rows = breakdown(pool, scans, index, &current).await?;
+    let current_series = series(pool, scans, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);
     // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
@@ -210,30 +225,30 @@ pub async fn overview(
         )),
         _ => None,
     };
-    let mut found = hourly_anomalies(pool, index, &current, HourSource::for_scope(&current)).await?;
+    let mut found = hourly_anomalies(pool, scans, index, &current, HourSource::for_scope(&current)).await?;
     let (change, previous_series) = match windows.filter(|_| filters.compare && covered) {
         Some(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
             let compared_now = if windows.same_elapsed {
-                totals(pool, index, &scope(&filters, now_from, now_to)).await?
+                totals(pool, scans, index, &scope(&filters, now_from, now_to)).await?
             } else {
                 current_totals.clone()
             };
-            let compared_then = totals(pool, index, &scope(&filters, then_from, then_to)).await?;
+            let compared_then = totals(pool, scans, index, &scope(&filters, then_from, then_to)).await?;
             let mut by_country = filters.clone();
             by_country.by = crate::filters::Dimension::Country;
             let now_rows = if filters.by == by_country.by && !windows.same_elapsed {
                 rows.clone()
             } else {
-                breakdown(pool, index, &scope(&by_country, now_from, now_to)).await?
+                breakdown(pool, scans, index, &scope(&by_country, now_from, now_to)).await?
             };
-            let then_rows = breakdown(pool, index, &scope(&by_country, then_from, then_to)).await?;
+            let then_rows = breakdown(pool, scans, index, &scope(&by_country, then_from, then_to)).await?;
             let mut change = comparison::compare(compared_now, compared_then, &windows);
             let tests = anomalies::country_tests(&now_rows, &then_rows);
             let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
             let adjusted = comparison::control_false_discoveries(&mut change, &p_values);
             found.extend(anomalies::conversion_drops(&tests, &adjusted, change.tests, &filters));
-            let previous = series(pool, index, &scope(&filters, previous_start, start), hourly).await?;
+            let previous = series(pool, scans, index, &scope(&filters, previous_start, start), hourly).await?;
             (Some(change), comparison::shift_buckets(previous, end - start, hourly))
         }
         None => (None, Vec::new()),

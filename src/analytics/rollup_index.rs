@@ -1,18 +1,16 @@
 //! The rollups held in memory: tens of thousands of small rows with interned keys,
 //! which a view filters and sums in well under a millisecond. sqlite stays the source
-//! of truth; the index is reloaded when the rollups' generation moves on.
+//! of truth; `RollupCache` reloads the index when the rollups' generation moves on.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
-
-use sqlx::SqlitePool;
 
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
 use crate::report::{Anomaly, Metrics, Money, SeriesPoint};
-use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, StoreError, channel_bit};
+use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, channel_bit};
 
-/// `error_key` of the verification rows that cover all of a verification's attempts.
+/// The interned `error_key` of the verification rows that cover all of a verification's
+/// attempts (`store::ALL_ERRORS`).
 const ALL_ERRORS: u32 = u32::MAX;
 
 struct AttemptCell {
@@ -65,8 +63,9 @@ struct Layer {
 }
 
 impl Layer {
+    /// The id of one of the layer's periods; `build` lists every row's period first.
     fn period_id(&self, period: &str) -> u32 {
-        self.periods.binary_search_by(|p| p.as_str().cmp(period)).unwrap_or_default() as u32
+        self.periods.binary_search_by(|p| p.as_str().cmp(period)).expect("every row's period is listed first") as u32
     }
 
     /// Period ids in `[from, to)`.
@@ -157,6 +156,15 @@ impl Selection {
     }
 }
 
+/// The layer of a row's grain; `None` for a grain this build does not know (no row of a
+/// snapshot it accepts has one).
+fn layer_of<'a>(grain: &str, day: &'a mut Layer, hour: &'a mut Layer) -> Option<&'a mut Layer> {
+    match Grain::parse(grain)? {
+        Grain::Day => Some(day),
+        Grain::Hour => Some(hour),
+    }
+}
+
 impl RollupIndex {
     pub fn build(rows: RollupRows) -> RollupIndex {
         let mut names = Names::default();
@@ -170,11 +178,11 @@ impl RollupIndex {
             .chain(rows.irregular.iter().map(|r| (&r.grain, &r.period)))
             .collect::<std::collections::BTreeSet<_>>()
         {
-            let layer = if grain == "day" { &mut day } else { &mut hour };
+            let Some(layer) = layer_of(grain, &mut day, &mut hour) else { continue };
             layer.periods.push(period.clone());
         }
         for row in rows.attempts {
-            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
             let period = layer.period_id(&row.period);
             layer.attempts.push(AttemptCell {
                 period,
@@ -184,7 +192,7 @@ impl RollupIndex {
                 service: names.intern(&row.service_sid),
                 error: names.intern(&row.error_code),
                 currency: names.intern(&row.currency),
-                converted: row.conversion_status == "converted",
+                converted: store::is_converted(&row.conversion_status),
                 attempts: row.attempts,
                 delivered: row.delivered,
                 finalized: row.finalized,
@@ -192,12 +200,13 @@ impl RollupIndex {
             });
         }
         for row in rows.verifications {
-            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
             let period = layer.period_id(&row.period);
-            let list = if row.error_key == "*" { &mut layer.verifications } else { &mut layer.verifications_by_error };
+            let all_errors = row.error_key == store::ALL_ERRORS;
+            let list = if all_errors { &mut layer.verifications } else { &mut layer.verifications_by_error };
             list.push(VerificationCell {
                 period,
-                error_key: if row.error_key == "*" { ALL_ERRORS } else { names.intern(&row.error_key) },
+                error_key: if all_errors { ALL_ERRORS } else { names.intern(&row.error_key) },
                 country: names.intern(&row.country),
                 carrier: names.intern(&row.carrier),
                 service: names.intern(&row.service_sid),
@@ -208,7 +217,7 @@ impl RollupIndex {
         }
         let mut verification_ids: HashMap<String, u32> = HashMap::new();
         for row in rows.irregular {
-            let layer = if row.grain == "day" { &mut day } else { &mut hour };
+            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
             let next = verification_ids.len() as u32;
             let verification = *verification_ids.entry(row.verification_sid).or_insert(next);
             layer.irregular.push(IrregularCell {
@@ -219,7 +228,7 @@ impl RollupIndex {
                 channel: names.intern(&row.channel),
                 service: names.intern(&row.service_sid),
                 error: names.intern(&row.error_code),
-                converted: row.conversion_status == "converted",
+                converted: store::is_converted(&row.conversion_status),
             });
         }
         for layer in [&mut day, &mut hour] {
@@ -532,90 +541,5 @@ fn add_money(money: &mut Vec<Money>, currency: &str, micros: i64) {
     match money.iter_mut().find(|m| m.currency == currency) {
         Some(m) => m.amount += amount,
         None => money.push(Money { currency: currency.to_string(), amount }),
-    }
-}
-
-/// The index of the snapshot's current rollups. A sync changes them with every commit,
-/// so a stale index is rebuilt in the background, one build at a time and at most once per
-/// cool-down (twice the last build's time, at least a second); requests meanwhile use the
-/// index they have. Only a request that finds no index at all waits for one.
-#[derive(Default)]
-pub struct RollupCache {
-    current: RwLock<Option<Arc<RollupIndex>>>,
-    building: Arc<tokio::sync::Mutex<()>>,
-    /// When the last build ended, and how long it took.
-    last_build: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
-}
-
-impl RollupCache {
-    fn current(&self) -> Option<Arc<RollupIndex>> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// The index for the snapshot's rollups: current, or at most a cool-down behind them.
-    pub async fn get(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
-        let generation = store::rollup_generation(pool).await?;
-        let Some(cached) = self.current() else {
-            let _turn = self.building.lock().await;
-            if let Some(index) = self.current() {
-                return Ok(index);
-            }
-            return self.build(pool).await;
-        };
-        if cached.generation < generation
-            && self.cooled_down()
-            && let Ok(turn) = self.building.clone().try_lock_owned()
-        {
-            let (cache, pool) = (self.clone(), pool.clone());
-            tokio::spawn(async move {
-                let _turn = turn;
-                if let Err(e) = cache.build(&pool).await {
-                    tracing::warn!("the rollups could not be reloaded: {e}");
-                }
-            });
-        }
-        Ok(cached)
-    }
-
-    fn cooled_down(&self) -> bool {
-        self.cooled_down_at(std::time::Instant::now())
-    }
-
-    fn cooled_down_at(&self, now: std::time::Instant) -> bool {
-        let last = *self.last_build.lock().unwrap_or_else(|e| e.into_inner());
-        last.is_none_or(|(ended, took)| {
-            now.saturating_duration_since(ended) >= (took * 2).max(std::time::Duration::from_secs(1))
-        })
-    }
-
-    async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
-        let started = std::time::Instant::now();
-        let built = store::load_rollups(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups)));
-        // A failed build cools down too: otherwise every request would start it again.
-        *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((std::time::Instant::now(), started.elapsed()));
-        let index = built?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
-        Ok(index)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_failed_build_cools_down_like_a_good_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = store::open(&dir.path().join("s.db")).await.unwrap();
-        let cache = Arc::new(RollupCache::default());
-        cache.get(&pool).await.unwrap();
-        sqlx::query("DROP TABLE rollup_attempts").execute(&pool).await.unwrap();
-        assert!(cache.build(&pool).await.is_err());
-        let (ended, took) = cache.last_build.lock().unwrap().expect("the failed build is recorded");
-        assert!(!cache.cooled_down_at(ended), "no build right after a failed one");
-        let later = ended + (took * 2).max(std::time::Duration::from_secs(1));
-        assert!(cache.cooled_down_at(later), "and one again after the cool-down");
-        assert!(cache.current().is_some(), "the last good index still answers");
     }
 }

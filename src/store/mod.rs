@@ -22,9 +22,9 @@ pub use bulk::{
 pub use queries::*;
 use raw_insert::Value;
 pub use rollups::{
-    AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups, Names,
-    ROLLUP_VERSION, RollupRows, SUMMED_VERIFICATIONS, VerificationRollupRow, advance_hour_horizon, channel_bit,
-    load_rollups, rebuild_rollups, rollup_generation, rollups_current,
+    ALL_ERRORS, AttemptFacts, AttemptRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow, IrregularAttempt, LoadRollups,
+    Names, ROLLUP_VERSION, RollupRows, SUMMED_VERIFICATIONS, VerificationRollupRow, advance_hour_horizon, channel_bit,
+    is_converted, read_rollup_rows, rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
 

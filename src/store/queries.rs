@@ -109,25 +109,51 @@ pub fn rollup_grain(scope: &AttemptScope<'_>) -> Option<Grain> {
     }
 }
 
-/// Raw scans read the whole window's rows: at most two run at once, so they queue
-/// behind each other instead of taking every connection from the pages the rollups answer.
-static RAW_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// The turns of raw scans, which read the whole window's rows: at most a few run at once,
+/// so they queue behind each other instead of taking every connection from the pages the
+/// rollups answer. One per dashboard, in its state; clones share the turns.
+#[derive(Clone, Debug)]
+pub struct RawScans(std::sync::Arc<tokio::sync::Semaphore>);
 
-async fn raw_scan_turn() -> tokio::sync::SemaphorePermit<'static> {
-    RAW_SCANS.acquire().await.expect("the raw scan semaphore is never closed")
+impl RawScans {
+    /// Raw scans that may run at once by default: two of the pool's connections.
+    pub const AT_ONCE: usize = 2;
+
+    pub fn new(at_once: usize) -> RawScans {
+        RawScans(std::sync::Arc::new(tokio::sync::Semaphore::new(at_once)))
+    }
+
+    async fn turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.0.clone().acquire_owned().await.expect("the raw scans' semaphore is never closed")
+    }
 }
 
-/// Counts as SQL: each a number for every group (never NULL, whatever the group's channels).
-const CONVERTED: &str = "SUM(CASE WHEN conversion_status = 'converted' THEN 1 ELSE 0 END)";
-const DELIVERED: &str = "SUM(CASE WHEN message_status IN ('delivered', 'read') THEN 1 ELSE 0 END)";
-const FINALIZED: &str =
-    "SUM(CASE WHEN message_status IN ('delivered', 'read', 'undelivered', 'failed') THEN 1 ELSE 0 END)";
+impl Default for RawScans {
+    fn default() -> RawScans {
+        RawScans::new(RawScans::AT_ONCE)
+    }
+}
+
+/// Counts as SQL, from the rollups' definitions (`rollups::cells`): each a number for every
+/// group (never NULL, whatever the group's channels).
+struct CountsSql {
+    converted: String,
+    delivered: String,
+    finalized: String,
+}
+
+static COUNTS: std::sync::LazyLock<CountsSql> = std::sync::LazyLock::new(|| CountsSql {
+    converted: super::rollups::sql_count_where_in("conversion_status", &[super::rollups::CONVERTED]),
+    delivered: super::rollups::sql_count_where_in("message_status", &super::rollups::DELIVERED_STATUSES),
+    finalized: super::rollups::sql_count_where_in("message_status", &super::rollups::FINAL_STATUSES),
+});
 
 /// Metrics per value of `by`, computed from the raw rows in one scan. Attempt counts and
 /// spend are summed per key and currency; distinct verifications per key alone, as one
 /// verification can have attempts in two currencies, or priced and unpriced ones.
 pub async fn raw_metrics_by(
     pool: &SqlitePool,
+    scans: &RawScans,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
@@ -137,16 +163,17 @@ pub async fn raw_metrics_by(
         key_expression(by)
     ));
     push_scope(&mut query, scope);
+    let CountsSql { converted, delivered, finalized } = &*COUNTS;
     query.push(format!(
-        ") SELECT key, currency, COUNT(*) AS attempts, {CONVERTED} AS converted, \
-         0 AS verifications, 0 AS converted_verifications, {DELIVERED} AS delivered, {FINALIZED} AS finalized, \
+        ") SELECT key, currency, COUNT(*) AS attempts, {converted} AS converted, \
+         0 AS verifications, 0 AS converted_verifications, {delivered} AS delivered, {finalized} AS finalized, \
          TOTAL(price) AS spend, TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted \
          FROM selected GROUP BY 1, 2 \
          UNION ALL SELECT key, NULL, 0, 0, COUNT(DISTINCT verification_sid), \
          COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END), 0, 0, 0.0, 0.0 \
          FROM selected GROUP BY 1"
     ));
-    let _scan = raw_scan_turn().await;
+    let _scan = scans.turn().await;
     let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
     let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
     for row in rows {
@@ -169,6 +196,7 @@ pub async fn raw_metrics_by(
 /// the snapshot (within the scope or not), found through the verification index. A raw scan.
 pub async fn raw_unconverted_verification_spend(
     pool: &SqlitePool,
+    scans: &RawScans,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<Money>, StoreError> {
     let mut query = QueryBuilder::new("SELECT price_unit, TOTAL(price) FROM attempts AS attempt");
@@ -178,7 +206,7 @@ pub async fn raw_unconverted_verification_spend(
          (SELECT 1 FROM attempts AS other WHERE other.verification_sid = attempt.verification_sid \
          AND other.conversion_status = 'converted') GROUP BY 1 ORDER BY 1",
     );
-    let _scan = raw_scan_turn().await;
+    let _scan = scans.turn().await;
     let rows: Vec<(String, f64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(currency, amount)| Money { currency, amount }).collect())
 }
@@ -186,16 +214,18 @@ pub async fn raw_unconverted_verification_spend(
 /// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
 pub async fn raw_series(
     pool: &SqlitePool,
+    scans: &RawScans,
     scope: &AttemptScope<'_>,
     hourly: bool,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
     let len = if hourly { 13 } else { 10 };
+    let converted = &COUNTS.converted;
     let mut query = QueryBuilder::new(format!(
-        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), {CONVERTED} FROM attempts"
+        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), {converted} FROM attempts"
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
-    let _scan = raw_scan_turn().await;
+    let _scan = scans.turn().await;
     let rows: Vec<(String, String, i64, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows
         .into_iter()
@@ -274,15 +304,15 @@ pub async fn list_attempts(
 /// `start`, kept until it is dropped).
 pub struct AttemptScan {
     query: QueryBuilder<'static, Sqlite>,
-    _turn: tokio::sync::SemaphorePermit<'static>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl AttemptScan {
-    pub async fn start(scope: &AttemptScope<'_>) -> AttemptScan {
+    pub async fn start(scans: &RawScans, scope: &AttemptScope<'_>) -> AttemptScan {
         let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
         push_scope(&mut query, scope);
         query.push(" ORDER BY date_created DESC, sid DESC");
-        AttemptScan { query, _turn: raw_scan_turn().await }
+        AttemptScan { query, _turn: scans.turn().await }
     }
 
     /// The rows as sqlite reads them: sqlx's row channel holds at most 50 ahead of the
@@ -336,14 +366,19 @@ pub struct HourlyCell {
     pub finalized: i64,
 }
 
-pub async fn raw_hourly_cells(pool: &SqlitePool, scope: &AttemptScope<'_>) -> Result<Vec<HourlyCell>, StoreError> {
+pub async fn raw_hourly_cells(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<HourlyCell>, StoreError> {
+    let CountsSql { converted, delivered, finalized } = &*COUNTS;
     let mut query = QueryBuilder::new(format!(
         "SELECT substr(date_created, 1, 13) AS hour, COALESCE(country, '') AS country, channel, \
-         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, {CONVERTED} AS converted, \
-         {DELIVERED} AS delivered, {FINALIZED} AS finalized FROM attempts"
+         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, {converted} AS converted, \
+         {delivered} AS delivered, {finalized} AS finalized FROM attempts"
     ));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
-    let _scan = raw_scan_turn().await;
+    let _scan = scans.turn().await;
     Ok(query.build_query_as().fetch_all(pool).await?)
 }

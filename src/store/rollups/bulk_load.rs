@@ -15,10 +15,12 @@ use std::collections::hash_map::Entry;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
-use super::{
-    Counted, FACTS_JSON, Grain, Names, RollupDelta, RowWrite, RowWrites, VerificationPlace, channel_bit, clear_rollups,
-    count_verifications, facts_of_json, mark_rollups_current, verification_facts,
-};
+use super::cells::{Grain, channel_bit};
+use super::delta::{RollupDelta, VerificationPlace, count_verifications};
+use super::facts::{Counted, facts_json, facts_of_json};
+use super::names::Names;
+use super::writes::{RowWrite, RowWrites};
+use super::{clear_rollups, mark_rollups_current, verification_facts};
 use crate::model::{Attempt, ChannelData, twilio_time};
 use crate::store::StoreError;
 
@@ -157,7 +159,7 @@ impl LoadRollups {
             conversion_status: attempt.conversion_status.as_str(),
             currency: &currency,
             message_status: text(|d| d.message_status.as_ref()),
-            price_micros: super::price_micros(crate::store::price_value(attempt)),
+            price_micros: super::facts::price_micros(crate::store::price_value(attempt)),
         };
         self.delta.attempt(&counted, 1);
 
@@ -311,7 +313,8 @@ async fn count_verifications_from(
 ) -> Result<(), StoreError> {
     // By rowid, so that the attempts are read in the order they are stored.
     let sql = format!(
-        "{FACTS_JSON} WHERE rowid IN (SELECT rowid FROM attempts WHERE verification_sid >= ? AND verification_sid < ?)"
+        "{} WHERE rowid IN (SELECT rowid FROM attempts WHERE verification_sid >= ? AND verification_sid < ?)",
+        facts_json()
     );
     let mut start = from.prefix;
     while start < PREFIXES {

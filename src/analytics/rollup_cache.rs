@@ -1,0 +1,93 @@
+//! The in-memory index of the snapshot's current rollups, rebuilt as syncs change them.
+
+use std::sync::{Arc, RwLock};
+
+use sqlx::SqlitePool;
+
+use super::rollup_index::RollupIndex;
+use crate::store::{self, StoreError};
+
+/// The index of the snapshot's current rollups. A sync changes them with every commit,
+/// so a stale index is rebuilt in the background, one build at a time and at most once per
+/// cool-down (twice the last build's time, at least a second); requests meanwhile use the
+/// index they have. Only a request that finds no index at all waits for one.
+#[derive(Default)]
+pub struct RollupCache {
+    current: RwLock<Option<Arc<RollupIndex>>>,
+    building: Arc<tokio::sync::Mutex<()>>,
+    /// When the last build ended, and how long it took.
+    last_build: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
+}
+
+impl RollupCache {
+    fn current(&self) -> Option<Arc<RollupIndex>> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The index for the snapshot's rollups: current, or at most a cool-down behind them.
+    pub async fn get(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+        let generation = store::rollup_generation(pool).await?;
+        let Some(cached) = self.current() else {
+            let _turn = self.building.lock().await;
+            if let Some(index) = self.current() {
+                return Ok(index);
+            }
+            return self.build(pool).await;
+        };
+        if cached.generation < generation
+            && self.cooled_down()
+            && let Ok(turn) = self.building.clone().try_lock_owned()
+        {
+            let (cache, pool) = (self.clone(), pool.clone());
+            tokio::spawn(async move {
+                let _turn = turn;
+                if let Err(e) = cache.build(&pool).await {
+                    tracing::warn!("the rollups could not be reloaded: {e}");
+                }
+            });
+        }
+        Ok(cached)
+    }
+
+    fn cooled_down(&self) -> bool {
+        self.cooled_down_at(std::time::Instant::now())
+    }
+
+    fn cooled_down_at(&self, now: std::time::Instant) -> bool {
+        let last = *self.last_build.lock().unwrap_or_else(|e| e.into_inner());
+        last.is_none_or(|(ended, took)| {
+            now.saturating_duration_since(ended) >= (took * 2).max(std::time::Duration::from_secs(1))
+        })
+    }
+
+    async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+        let started = std::time::Instant::now();
+        let built = store::read_rollup_rows(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups)));
+        // A failed build cools down too: otherwise every request would start it again.
+        *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), started.elapsed()));
+        let index = built?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_build_cools_down_like_a_good_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+        let cache = Arc::new(RollupCache::default());
+        cache.get(&pool).await.unwrap();
+        sqlx::query("DROP TABLE rollup_attempts").execute(&pool).await.unwrap();
+        assert!(cache.build(&pool).await.is_err());
+        let (ended, took) = cache.last_build.lock().unwrap().expect("the failed build is recorded");
+        assert!(!cache.cooled_down_at(ended), "no build right after a failed one");
+        let later = ended + (took * 2).max(std::time::Duration::from_secs(1));
+        assert!(cache.cooled_down_at(later), "and one again after the cool-down");
+        assert!(cache.current().is_some(), "the last good index still answers");
+    }
+}
