@@ -10,9 +10,13 @@
 //! over `attempts` (3 runs), and prints their ratio; then the attempts list's pages, and the
 //! cost of rollup maintenance: the ingest rate of 200,000 attempts with and without it.
 
+#[path = "../tests/common/timing.rs"]
+mod timing;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use timing::percentile_ms;
 
 use chrono::{DateTime, Utc};
 use verilens::analytics;
@@ -24,12 +28,6 @@ use verilens::report::SnapshotStatus;
 use verilens::store::{self, AttemptScope};
 
 const PAGE: usize = 1000;
-
-fn percentile(times: &mut [Duration], p: f64) -> f64 {
-    times.sort();
-    let index = ((times.len() as f64 - 1.0) * p).round() as usize;
-    times[index].as_secs_f64() * 1000.0
-}
 
 async fn time<F: Future>(runs: usize, mut run: impl FnMut() -> F) -> Vec<Duration> {
     let mut times = Vec::with_capacity(runs);
@@ -146,10 +144,10 @@ async fn main() {
         let (start, end) = f.range.bounds(now);
         let scope = AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters: &f };
         let hourly = end - start <= chrono::Duration::days(2);
-        let mut totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
-        let mut breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
-        let mut series = time(runs, || analytics::series(&pool, &scans, &index, &scope, hourly)).await;
-        let mut overview =
+        let totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
+        let breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
+        let series = time(runs, || analytics::series(&pool, &scans, &index, &scope, hourly)).await;
+        let overview =
             time(runs, || analytics::overview(&pool, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default()))
                 .await;
         // Above 2M attempts a raw GROUP BY takes a minute: once, for the first three views.
@@ -158,10 +156,10 @@ async fn main() {
             (true, true) => 1,
             (true, false) => 0,
         };
-        let b50 = percentile(&mut breakdown, 0.5);
+        let b50 = percentile_ms(&breakdown, 0.5);
         let (raw50, ratio) = if raw_runs > 0 {
-            let mut raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by))).await;
-            let raw50 = percentile(&mut raw, 0.5);
+            let raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by))).await;
+            let raw50 = percentile_ms(&raw, 0.5);
             ratios.push(raw50 / b50);
             (format!("{raw50:.0}"), format!("{:.0}×", raw50 / b50))
         } else {
@@ -169,13 +167,13 @@ async fn main() {
         };
         println!(
             "| `?{view}` | {:.1} / {:.1} | {b50:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {raw50} | {ratio} |",
-            percentile(&mut totals, 0.5),
-            percentile(&mut totals, 0.99),
-            percentile(&mut breakdown, 0.99),
-            percentile(&mut series, 0.5),
-            percentile(&mut series, 0.99),
-            percentile(&mut overview, 0.5),
-            percentile(&mut overview, 0.99),
+            percentile_ms(&totals, 0.5),
+            percentile_ms(&totals, 0.99),
+            percentile_ms(&breakdown, 0.99),
+            percentile_ms(&series, 0.5),
+            percentile_ms(&series, 0.99),
+            percentile_ms(&overview, 0.5),
+            percentile_ms(&overview, 0.99),
         );
     }
     ratios.sort_by(f64::total_cmp);
@@ -195,8 +193,8 @@ async fn main() {
     }
     println!(
         "attempts list, 20 consecutive pages of ?country=BR: p50 {:.1} ms  p99 {:.1} ms",
-        percentile(&mut times, 0.5),
-        percentile(&mut times, 0.99)
+        percentile_ms(&times, 0.5),
+        percentile_ms(&times, 0.99)
     );
 
     if attempts > 2_000_000 {

@@ -370,7 +370,7 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
 /// bad file is an error naming it at start-up.
 fn market_table(
     path: &std::path::Path,
-    apply: fn(&mut [countries::Market], &str) -> Result<(), String>,
+    apply: fn(&mut [countries::Market], &str) -> Result<(), countries::DatasetFileError>,
 ) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     apply(&mut countries::markets(), &text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -7,6 +7,9 @@
 //!   VERILENS_LOAD_ATTEMPTS=1000000 VERILENS_LOAD_SECS=30 \
 //!     cargo test --release --features ssr --test load -- --nocapture
 
+mod common;
+
+use common::timing::percentile_ms;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -74,14 +77,6 @@ async fn request(http: &reqwest::Client, base: &str, route: &Route, view: &str) 
         return Err(format!("{} ?{view}: HTTP {status}", route.name()));
     }
     Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_secs_f64() * 1000.0
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -261,9 +256,9 @@ async fn concurrent_connections_during_a_sync_get_no_errors() {
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
         all.len(),
         all.len() as f64 / elapsed,
-        percentile(&all, 0.50),
-        percentile(&all, 0.99),
-        percentile(&all, 1.0),
+        percentile_ms(&all, 0.50),
+        percentile_ms(&all, 0.99),
+        percentile_ms(&all, 1.0),
         errors.len()
     );
     for (route, times) in ROUTES.iter().zip(timings.iter_mut()) {
@@ -272,8 +267,8 @@ async fn concurrent_connections_during_a_sync_get_no_errors() {
             "  {:<24} {:>7} requests, p50 {:>6.1} ms, p99 {:>6.1} ms",
             route.name(),
             times.len(),
-            percentile(times, 0.50),
-            percentile(times, 0.99)
+            percentile_ms(times, 0.50),
+            percentile_ms(times, 0.99)
         );
     }
     println!(

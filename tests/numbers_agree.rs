@@ -694,7 +694,7 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
     for by in [Dimension::Country, Dimension::Channel, Dimension::Carrier, Dimension::Service, Dimension::Error] {
         filters.by = by;
         for (key, row) in &breakdowns[&Some(by)] {
-            let next = filters.drill_down(key).unwrap();
+            let next = verilens::app::navigation::drill_down(&filters, key).unwrap();
             let href = next.href("/");
             let what = format!("{what}: drilling into {by:?} {key:?} ({href})");
             let parsed = parse_query(href.trim_start_matches("/?"));

@@ -240,7 +240,7 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         .and_then(|a| a.channel_data.as_ref()?.carrier.clone())
         .unwrap();
     let service = last[0].service_sid.clone();
-    let carrier = form_urlencoded_value(&sms_carrier);
+    let carrier: String = form_urlencoded::byte_serialize(sms_carrier.as_bytes()).collect();
     let queries = [
         String::new(),
         "channel=sms".into(),
@@ -315,16 +315,6 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
     assert_eq!(empty, 0, "no emptied rows are kept");
     let read = common::assert_rollups_equal_a_rebuild(&pool).await;
     assert_eq!(read, last.len() as u64);
-}
-
-fn form_urlencoded_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// While a sync commits, requests get the index they have at once; a newer one is

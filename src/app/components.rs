@@ -123,7 +123,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
 /// The applied filters, each with a link that removes it.
 #[component]
 pub fn Chips(filters: Filters, path: &'static str) -> impl IntoView {
-    let chips = filters.chips();
+    let chips = super::navigation::chips(&filters);
     (!chips.is_empty()).then(|| {
         view! {
             <ul class="chips" aria-label="Applied filters" data-testid="chips">

@@ -5,6 +5,7 @@ mod comparison;
 mod components;
 pub mod errors;
 mod kpis;
+pub mod navigation;
 mod overview;
 
 use leptos::prelude::*;

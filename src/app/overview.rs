@@ -350,7 +350,7 @@ fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
         (_, "") => "unknown".to_string(),
         (_, key) => key.to_string(),
     };
-    let target = match filters.drill_down(&row.key) {
+    let target = match super::navigation::drill_down(&filters, &row.key) {
         Some(next) if filters.by.next().is_some() => next.href("/"),
         Some(next) => next.href("/attempts"),
         None => filters.href("/attempts"),

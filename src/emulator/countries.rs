@@ -83,25 +83,41 @@ pub fn markets() -> Vec<Market> {
         .collect()
 }
 
+/// Why a prices or carriers file for the dataset is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetFileError {
+    #[error("not a {what}: {source}")]
+    NotJson { what: &'static str, source: serde_json::Error },
+    #[error("no market {0:?} in the dataset")]
+    UnknownMarket(String),
+    #[error("{country}: channel {channel:?} is not sms, whatsapp or call")]
+    UnknownChannel { country: String, channel: String },
+    #[error("{country} {channel}: price {price} is not a positive amount")]
+    BadPrice { country: String, channel: String, price: f64 },
+    #[error("{0}: no carriers")]
+    NoCarriers(String),
+}
+
 /// Illustrative prices to use instead of the built-in ones: country → channel → USD.
 pub type PriceTable = std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>;
 
 /// Parses a price table (`{"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}`) and
 /// applies it; unknown countries or channels and negative prices are errors.
-pub fn apply_prices(markets: &mut [Market], json: &str) -> Result<(), String> {
-    let table: PriceTable = serde_json::from_str(json).map_err(|e| format!("not a price table: {e}"))?;
+pub fn apply_prices(markets: &mut [Market], json: &str) -> Result<(), DatasetFileError> {
+    let table: PriceTable =
+        serde_json::from_str(json).map_err(|source| DatasetFileError::NotJson { what: "price table", source })?;
     for (country, prices) in table {
         let market = markets
             .iter_mut()
             .find(|m| m.code.eq_ignore_ascii_case(&country))
-            .ok_or_else(|| format!("no market {country:?} in the dataset"))?;
+            .ok_or_else(|| DatasetFileError::UnknownMarket(country.clone()))?;
         for (channel, price) in prices {
-            let index = ["sms", "whatsapp", "call"]
-                .iter()
-                .position(|c| c.eq_ignore_ascii_case(&channel))
-                .ok_or_else(|| format!("{country}: channel {channel:?} is not sms, whatsapp or call"))?;
+            let index =
+                ["sms", "whatsapp", "call"].iter().position(|c| c.eq_ignore_ascii_case(&channel)).ok_or_else(|| {
+                    DatasetFileError::UnknownChannel { country: country.clone(), channel: channel.clone() }
+                })?;
             if !(price.is_finite() && price >= 0.0) {
-                return Err(format!("{country} {channel}: price {price} is not a positive amount"));
+                return Err(DatasetFileError::BadPrice { country, channel, price });
             }
             market.price_usd[index] = price;
         }
@@ -111,15 +127,16 @@ pub fn apply_prices(markets: &mut [Market], json: &str) -> Result<(), String> {
 
 /// Replaces the carriers of the countries a carriers file names (the format of
 /// `data/carriers-15-countries.json`); unknown countries and empty lists are errors.
-pub fn apply_carriers(markets: &mut [Market], json: &str) -> Result<(), String> {
-    let file: CarrierFile = serde_json::from_str(json).map_err(|e| format!("not a carriers file: {e}"))?;
+pub fn apply_carriers(markets: &mut [Market], json: &str) -> Result<(), DatasetFileError> {
+    let file: CarrierFile =
+        serde_json::from_str(json).map_err(|source| DatasetFileError::NotJson { what: "carriers file", source })?;
     for (country, carriers) in file.countries {
         let market = markets
             .iter_mut()
             .find(|m| m.code.eq_ignore_ascii_case(&country))
-            .ok_or_else(|| format!("no market {country:?} in the dataset"))?;
+            .ok_or_else(|| DatasetFileError::UnknownMarket(country.clone()))?;
         if carriers.is_empty() {
-            return Err(format!("{country}: no carriers"));
+            return Err(DatasetFileError::NoCarriers(country));
         }
         market.carriers = carriers;
     }

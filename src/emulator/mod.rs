@@ -95,8 +95,8 @@ pub struct Emulator {
 const NOT_PINNED: i64 = i64::MIN;
 
 impl Emulator {
-    /// The emulator with its dataset generated; fails only on a bad price table.
-    pub fn new(config: EmulatorConfig) -> Result<Arc<Self>, String> {
+    /// The emulator with its dataset generated; fails only on a bad prices or carriers file.
+    pub fn new(config: EmulatorConfig) -> Result<Arc<Self>, countries::DatasetFileError> {
         let mut markets = countries::markets();
         if let Some(prices) = &config.prices {
             countries::apply_prices(&mut markets, prices)?;

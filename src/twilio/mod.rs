@@ -15,7 +15,7 @@ use error::ErrorBody;
 pub use error::TwilioError;
 pub use rate_limit::RateLimiter;
 
-use crate::model::{Attempt, AttemptPage, AttemptSummary};
+use crate::model::{AttemptPage, AttemptSummary};
 
 pub const DEFAULT_BASE_URL: &str = "https://verify.twilio.com";
 /// The API's documented timeout.
@@ -66,32 +66,18 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Filters and paging of `GET /v2/Attempts`, with Twilio's parameter names.
+/// The window and page size of `GET /v2/Attempts`: the sync reads every attempt of a
+/// window, so it sends no other filter.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     pub date_created_after: Option<String>,
     pub date_created_before: Option<String>,
-    pub to: Option<String>,
-    pub country: Option<String>,
-    pub channel: Option<String>,
-    pub verify_service_sid: Option<String>,
-    pub verification_sid: Option<String>,
-    pub status: Option<String>,
     pub page_size: Option<u32>,
 }
 
 impl ListQuery {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        let fields = [
-            ("DateCreatedAfter", &self.date_created_after),
-            ("DateCreatedBefore", &self.date_created_before),
-            ("ChannelData.To", &self.to),
-            ("Country", &self.country),
-            ("Channel", &self.channel),
-            ("VerifyServiceSid", &self.verify_service_sid),
-            ("VerificationSid", &self.verification_sid),
-            ("Status", &self.status),
-        ];
+        let fields = [("DateCreatedAfter", &self.date_created_after), ("DateCreatedBefore", &self.date_created_before)];
         let mut pairs: Vec<_> = fields.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect();
         if let Some(size) = self.page_size {
             pairs.push(("PageSize", size.to_string()));
@@ -100,15 +86,11 @@ impl ListQuery {
     }
 }
 
-/// Filters of `GET /v2/Attempts/Summary`.
+/// The window of `GET /v2/Attempts/Summary`: the sync compares whole windows.
 #[derive(Clone, Debug, Default)]
 pub struct SummaryQuery {
     pub date_created_after: Option<String>,
     pub date_created_before: Option<String>,
-    pub country: Option<String>,
-    pub channel: Option<String>,
-    pub verify_service_sid: Option<String>,
-    pub destination_prefix: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -180,22 +162,10 @@ impl TwilioClient {
         self.get_json(url).await
     }
 
-    pub async fn fetch_attempt(&self, sid: &str) -> Result<Attempt, TwilioError> {
-        let mut url = self.url("/v2/Attempts/");
-        url.path_segments_mut().expect("http URLs have paths").pop_if_empty().push(sid);
-        self.get_json(url).await
-    }
-
     pub async fn fetch_summary(&self, query: &SummaryQuery) -> Result<AttemptSummary, TwilioError> {
         let mut url = self.url("/v2/Attempts/Summary");
-        let fields = [
-            ("DateCreatedAfter", &query.date_created_after),
-            ("DateCreatedBefore", &query.date_created_before),
-            ("Country", &query.country),
-            ("Channel", &query.channel),
-            ("VerifyServiceSid", &query.verify_service_sid),
-            ("DestinationPrefix", &query.destination_prefix),
-        ];
+        let fields =
+            [("DateCreatedAfter", &query.date_created_after), ("DateCreatedBefore", &query.date_created_before)];
         url.query_pairs_mut().extend_pairs(fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v))));
         self.get_json(url).await
     }

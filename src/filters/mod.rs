@@ -1,206 +1,15 @@
 //! The dashboard's URL query as typed filters, shared by the server and the browser.
 //! Invalid values become notices and are dropped: a bad link still shows a page.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Channel, ConversionStatus, error_label, is_sid};
+mod dates;
+mod dimension;
 
-/// A day a view can start or end on: a UTC date from 2000 to 2100. Verify's data lies well
-/// inside these years, and date math on a view's days never comes near the calendar's ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "NaiveDate", into = "NaiveDate")]
-pub struct ViewDate(NaiveDate);
+pub use dates::{DateRange, ViewDate, ViewDateError};
+pub use dimension::{Dimension, SortKey};
 
-/// Why a text or a date is not a `ViewDate`; says what was expected, for notices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ViewDateError {
-    #[error("a date like 2026-11-01")]
-    NotADate,
-    #[error("a date from 2000-01-01 to 2100-12-31")]
-    OutOfRange,
-}
-
-impl ViewDate {
-    pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
-
-    pub fn date(self) -> NaiveDate {
-        self.0
-    }
-}
-
-impl TryFrom<NaiveDate> for ViewDate {
-    type Error = ViewDateError;
-
-    fn try_from(date: NaiveDate) -> Result<Self, Self::Error> {
-        if ViewDate::YEARS.contains(&date.year()) { Ok(ViewDate(date)) } else { Err(ViewDateError::OutOfRange) }
-    }
-}
-
-impl From<ViewDate> for NaiveDate {
-    fn from(date: ViewDate) -> Self {
-        date.0
-    }
-}
-
-impl std::str::FromStr for ViewDate {
-    type Err = ViewDateError;
-
-    /// `2026-11-01`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ViewDateError::NotADate)?.try_into()
-    }
-}
-
-impl std::fmt::Display for ViewDate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// The date range of a view.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DateRange {
-    /// The last 24 hours.
-    LastDay,
-    /// The last N UTC days, today included.
-    LastDays(u32),
-    /// From and to, both included, in UTC days.
-    Between(ViewDate, ViewDate),
-}
-
-/// `time + delta`, held at the calendar's ends rather than overflowing.
-fn shifted(time: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
-    let end = if delta < TimeDelta::zero() { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC };
-    time.checked_add_signed(delta).unwrap_or(end)
-}
-
-impl DateRange {
-    /// `[start, end)` of the range at `now`.
-    pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
-        let day_after = |d: NaiveDate| d.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
-        let today = now.date_naive();
-        match self {
-            // The 24 hours up to and including the current one, so views align with hourly rollups.
-            DateRange::LastDay => {
-                let seconds = now.timestamp();
-                let hour = DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(now);
-                (shifted(hour, TimeDelta::hours(-23)), shifted(hour, TimeDelta::hours(1)))
-            }
-            DateRange::LastDays(n) => {
-                let first = today.checked_sub_days(Days::new(u64::from(n.saturating_sub(1)))).unwrap_or(NaiveDate::MIN);
-                (midnight(first), midnight(day_after(today)))
-            }
-            DateRange::Between(from, to) => (midnight(from.date()), midnight(day_after(to.date()))),
-        }
-    }
-
-    /// The range as absolute days, for links that must show the same data tomorrow; as it
-    /// is when its days are not ones a link can name.
-    pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
-        let (start, end) = self.bounds(now);
-        let last = shifted(end, TimeDelta::seconds(-1));
-        match (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive())) {
-            (Ok(from), Ok(to)) => DateRange::Between(from, to),
-            _ => self.clone(),
-        }
-    }
-}
-
-/// The dimension a breakdown groups by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Dimension {
-    Country,
-    Channel,
-    Carrier,
-    Service,
-    Error,
-    Day,
-}
-
-impl Dimension {
-    pub const ALL: [Dimension; 6] = [
-        Dimension::Country,
-        Dimension::Channel,
-        Dimension::Carrier,
-        Dimension::Service,
-        Dimension::Error,
-        Dimension::Day,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dimension::Country => "country",
-            Dimension::Channel => "channel",
-            Dimension::Carrier => "carrier",
-            Dimension::Service => "service",
-            Dimension::Error => "error",
-            Dimension::Day => "day",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Dimension::Country => "Country",
-            Dimension::Channel => "Channel",
-            Dimension::Carrier => "Carrier",
-            Dimension::Service => "Service",
-            Dimension::Error => "Error code",
-            Dimension::Day => "Day",
-        }
-    }
-
-    /// Where a click on a row leads: country → carrier → error code → the attempts.
-    pub fn next(self) -> Option<Dimension> {
-        match self {
-            Dimension::Country => Some(Dimension::Carrier),
-            Dimension::Channel => Some(Dimension::Country),
-            Dimension::Carrier | Dimension::Service => Some(Dimension::Error),
-            Dimension::Error | Dimension::Day => None,
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Dimension::ALL.into_iter().find(|d| d.as_str() == text)
-    }
-
-    /// How its breakdown is sorted unless the view says otherwise (key and whether
-    /// descending): days in date order, other values by attempts, most first.
-    pub fn default_order(self) -> (SortKey, bool) {
-        match self {
-            Dimension::Day => (SortKey::Key, false),
-            _ => (SortKey::Attempts, true),
-        }
-    }
-}
-
-/// What a breakdown is sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SortKey {
-    Key,
-    Attempts,
-    Converted,
-    Rate,
-    Verifications,
-    Spend,
-}
-
-impl SortKey {
-    pub const ALL: [SortKey; 6] =
-        [SortKey::Key, SortKey::Attempts, SortKey::Converted, SortKey::Rate, SortKey::Verifications, SortKey::Spend];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Key => "key",
-            SortKey::Attempts => "attempts",
-            SortKey::Converted => "converted",
-            SortKey::Rate => "rate",
-            SortKey::Verifications => "verifications",
-            SortKey::Spend => "spend",
-        }
-    }
-}
+use crate::model::{Channel, ConversionStatus, is_sid};
 
 /// A valid view of the data: every value here was checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -416,14 +225,8 @@ pub fn parse_query(query: &str) -> ParsedFilters {
 
 /// Splits and decodes a query string.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
@@ -473,101 +276,16 @@ impl Filters {
         let query = self.to_query();
         if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
     }
-
-    /// This view narrowed to one row of its breakdown (`key`, `""` for an unknown value),
-    /// moved to the next dimension. The row's value replaces the dimension's filter: with
-    /// two countries selected, a click on one shows that one.
-    pub fn drill_down(&self, key: &str) -> Option<Filters> {
-        let mut next = self.clone();
-        next.page = None;
-        match self.by {
-            Dimension::Country => next.countries = vec![key.to_string()],
-            Dimension::Channel => next.channels = vec![key.parse().ok()?],
-            Dimension::Carrier => next.carriers = vec![key.to_string()],
-            Dimension::Service => next.services = vec![key.to_string()],
-            Dimension::Error => next.errors = vec![if key.is_empty() { "none".into() } else { key.into() }],
-            Dimension::Day => {
-                let day: ViewDate = key.parse().ok()?;
-                next.range = DateRange::Between(day, day);
-            }
-        }
-        if let Some(by) = self.by.next() {
-            next.by = by;
-        }
-        Some(next)
-    }
-
-    /// Every applied filter as (label, the view without it), for removable chips.
-    pub fn chips(&self) -> Vec<(String, Filters)> {
-        let mut chips = Vec::new();
-        let mut without = |label: String, change: &dyn Fn(&mut Filters)| {
-            let mut f = self.clone();
-            f.page = None;
-            change(&mut f);
-            chips.push((label, f));
-        };
-        for c in &self.countries {
-            without(format!("Country: {}", value_label(c)), &|f| f.countries.retain(|x| x != c));
-        }
-        for c in &self.channels {
-            without(format!("Channel: {}", c.label()), &|f| f.channels.retain(|x| x != c));
-        }
-        for c in &self.carriers {
-            without(format!("Carrier: {}", value_label(c)), &|f| f.carriers.retain(|x| x != c));
-        }
-        for c in &self.services {
-            let shown = c.get(..8).map_or_else(|| value_label(c).to_string(), |head| format!("{head}…"));
-            without(format!("Service: {shown}"), &|f| f.services.retain(|x| x != c));
-        }
-        for c in &self.errors {
-            without(format!("Error: {}", error_label(c)), &|f| f.errors.retain(|x| x != c));
-        }
-        if let Some(s) = self.status {
-            without(format!("Status: {s}"), &|f| f.status = None);
-        }
-        if let Some(p) = &self.prefix {
-            without(format!("Prefix: {p}"), &|f| f.prefix = None);
-        }
-        chips
-    }
 }
 
 fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn decode(text: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
-                (Some(high), Some(low)) => {
-                    out.push(high * 16 + low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     fn parse(q: &str) -> ParsedFilters {
         parse_query(q)
@@ -792,47 +510,12 @@ mod tests {
         assert_eq!(f.carriers, vec!["", "unknown", "~x", "Tigo"], "a real carrier named unknown is written ~unknown");
         assert_eq!(
             f.to_query(),
-            "country=unknown&carrier=unknown&carrier=~unknown&carrier=~~x&carrier=Tigo&service=unknown"
+            "country=unknown&carrier=unknown&carrier=%7Eunknown&carrier=%7E%7Ex&carrier=Tigo&service=unknown"
         );
         assert_eq!(parse(&f.to_query()).filters, *f);
         assert_eq!(parse("carrier=~&country=").notices.len(), 2, "neither names a value");
-        let chips: Vec<String> = f.chips().into_iter().map(|(label, _)| label).collect();
+        let chips: Vec<String> = crate::app::navigation::chips(f).into_iter().map(|(label, _)| label).collect();
         assert!(chips.contains(&"Country: unknown".to_string()) && chips.contains(&"Service: unknown".to_string()));
-    }
-
-    #[test]
-    fn drilling_into_an_unknown_value_keeps_it_as_a_filter() {
-        for (by, key) in
-            [("country", "country=unknown"), ("carrier", "carrier=unknown"), ("service", "service=unknown")]
-        {
-            let view = parse(&format!("by={by}")).filters;
-            let next = view.drill_down("").unwrap();
-            let href = next.href("/");
-            assert!(href.contains(key), "{href}");
-            let again = parse_query(href.trim_start_matches("/?"));
-            assert!(again.notices.is_empty(), "{href}: {:?}", again.notices);
-            assert_eq!(again.filters, next, "{href}");
-        }
-        let error = parse("by=error").filters.drill_down("").unwrap();
-        assert_eq!(error.errors, vec!["none"]);
-        let two = parse("country=CO&country=unknown").filters.drill_down("").unwrap();
-        assert_eq!(two.countries, vec![String::new()], "the row clicked, not both");
-    }
-
-    #[test]
-    fn drill_down_adds_the_key_and_moves_to_the_next_dimension() {
-        let f = parse("channel=sms").filters;
-        let co = f.drill_down("CO").unwrap();
-        assert_eq!((co.countries.clone(), co.by), (vec!["CO".to_string()], Dimension::Carrier));
-        let tigo = co.drill_down("Tigo").unwrap();
-        assert_eq!((tigo.carriers.clone(), tigo.by), (vec!["Tigo".to_string()], Dimension::Error));
-        assert_eq!(tigo.href("/"), "/?country=CO&channel=sms&carrier=Tigo&by=error");
-        let chips = tigo.chips();
-        assert_eq!(chips.len(), 3);
-        assert!(chips[0].1.countries.is_empty());
-        let error = tigo.drill_down("30003").unwrap().chips().pop().unwrap();
-        assert_eq!(error.0, "Error: 30003 Unreachable destination handset");
-        assert!(error.1.errors.is_empty());
     }
 
     #[test]

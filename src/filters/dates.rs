@@ -1,0 +1,106 @@
+//! The days and ranges a view covers.
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A day a view can start or end on: a UTC date from 2000 to 2100. Verify's data lies well
+/// inside these years, and date math on a view's days never comes near the calendar's ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "NaiveDate", into = "NaiveDate")]
+pub struct ViewDate(NaiveDate);
+
+/// Why a text or a date is not a `ViewDate`; says what was expected, for notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ViewDateError {
+    #[error("a date like 2026-11-01")]
+    NotADate,
+    #[error("a date from 2000-01-01 to 2100-12-31")]
+    OutOfRange,
+}
+
+impl ViewDate {
+    pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl TryFrom<NaiveDate> for ViewDate {
+    type Error = ViewDateError;
+
+    fn try_from(date: NaiveDate) -> Result<Self, Self::Error> {
+        if ViewDate::YEARS.contains(&date.year()) { Ok(ViewDate(date)) } else { Err(ViewDateError::OutOfRange) }
+    }
+}
+
+impl From<ViewDate> for NaiveDate {
+    fn from(date: ViewDate) -> Self {
+        date.0
+    }
+}
+
+impl std::str::FromStr for ViewDate {
+    type Err = ViewDateError;
+
+    /// `2026-11-01`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ViewDateError::NotADate)?.try_into()
+    }
+}
+
+impl std::fmt::Display for ViewDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The date range of a view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DateRange {
+    /// The last 24 hours.
+    LastDay,
+    /// The last N UTC days, today included.
+    LastDays(u32),
+    /// From and to, both included, in UTC days.
+    Between(ViewDate, ViewDate),
+}
+
+/// `time + delta`, held at the calendar's ends rather than overflowing.
+fn shifted(time: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    let end = if delta < TimeDelta::zero() { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC };
+    time.checked_add_signed(delta).unwrap_or(end)
+}
+
+impl DateRange {
+    /// `[start, end)` of the range at `now`.
+    pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let day_after = |d: NaiveDate| d.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
+        let today = now.date_naive();
+        match self {
+            // The 24 hours up to and including the current one, so views align with hourly rollups.
+            DateRange::LastDay => {
+                let seconds = now.timestamp();
+                let hour = DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(now);
+                (shifted(hour, TimeDelta::hours(-23)), shifted(hour, TimeDelta::hours(1)))
+            }
+            DateRange::LastDays(n) => {
+                let first = today.checked_sub_days(Days::new(u64::from(n.saturating_sub(1)))).unwrap_or(NaiveDate::MIN);
+                (midnight(first), midnight(day_after(today)))
+            }
+            DateRange::Between(from, to) => (midnight(from.date()), midnight(day_after(to.date()))),
+        }
+    }
+
+    /// The range as absolute days, for links that must show the same data tomorrow; as it
+    /// is when its days are not ones a link can name.
+    pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
+        let (start, end) = self.bounds(now);
+        let last = shifted(end, TimeDelta::seconds(-1));
+        match (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive())) {
+            (Ok(from), Ok(to)) => DateRange::Between(from, to),
+            _ => self.clone(),
+        }
+    }
+}

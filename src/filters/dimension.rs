@@ -1,0 +1,97 @@
+//! What a breakdown groups by and sorts by.
+
+use serde::{Deserialize, Serialize};
+
+/// The dimension a breakdown groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dimension {
+    Country,
+    Channel,
+    Carrier,
+    Service,
+    Error,
+    Day,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Country,
+        Dimension::Channel,
+        Dimension::Carrier,
+        Dimension::Service,
+        Dimension::Error,
+        Dimension::Day,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Country => "country",
+            Dimension::Channel => "channel",
+            Dimension::Carrier => "carrier",
+            Dimension::Service => "service",
+            Dimension::Error => "error",
+            Dimension::Day => "day",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Dimension::Country => "Country",
+            Dimension::Channel => "Channel",
+            Dimension::Carrier => "Carrier",
+            Dimension::Service => "Service",
+            Dimension::Error => "Error code",
+            Dimension::Day => "Day",
+        }
+    }
+
+    /// Where a click on a row leads: country → carrier → error code → the attempts.
+    pub fn next(self) -> Option<Dimension> {
+        match self {
+            Dimension::Country => Some(Dimension::Carrier),
+            Dimension::Channel => Some(Dimension::Country),
+            Dimension::Carrier | Dimension::Service => Some(Dimension::Error),
+            Dimension::Error | Dimension::Day => None,
+        }
+    }
+
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        Dimension::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    /// How its breakdown is sorted unless the view says otherwise (key and whether
+    /// descending): days in date order, other values by attempts, most first.
+    pub fn default_order(self) -> (SortKey, bool) {
+        match self {
+            Dimension::Day => (SortKey::Key, false),
+            _ => (SortKey::Attempts, true),
+        }
+    }
+}
+
+/// What a breakdown is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    Key,
+    Attempts,
+    Converted,
+    Rate,
+    Verifications,
+    Spend,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] =
+        [SortKey::Key, SortKey::Attempts, SortKey::Converted, SortKey::Rate, SortKey::Verifications, SortKey::Spend];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Key => "key",
+            SortKey::Attempts => "attempts",
+            SortKey::Converted => "converted",
+            SortKey::Rate => "rate",
+            SortKey::Verifications => "verifications",
+            SortKey::Spend => "spend",
+        }
+    }
+}
