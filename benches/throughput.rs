@@ -52,7 +52,6 @@ async fn walk(client: &TwilioClient, from: String, to: String) -> u64 {
         date_created_after: Some(from),
         date_created_before: Some(to),
         page_size: Some(1000),
-        ..Default::default()
     };
     let mut page = client.list_attempts(&query).await.unwrap();
     let mut pages = 1;

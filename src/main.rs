@@ -1,189 +1,22 @@
 //! `verilens`: serve the dashboard, run the Attempts API emulator, or sync once.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
+mod cli;
+
+use cli::{Cli, Command, EmulateArgs, RebuildArgs, ServeArgs, SyncArgs, TwilioArgs};
 use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
-use verilens::model::twilio_time;
 use verilens::security::BasicAuth;
 use verilens::server;
 use verilens::state::AppState;
 use verilens::store;
-use verilens::sync::{SyncOptions, SyncProgress, sync_once};
-use verilens::twilio::{self, Credentials, RateLimiter, TwilioClient};
-
-#[derive(Parser)]
-#[command(name = "verilens", version, about = "Where Twilio Verify codes fail to convert, and what that costs")]
-#[command(args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    serve: ServeArgs,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// The dashboard (the default). Without Twilio credentials it runs on the built-in emulator.
-    Serve(ServeArgs),
-    /// The Attempts API emulator alone.
-    Emulate(EmulateArgs),
-    /// One sync now; exits 0 only when the snapshot is complete for the window.
-    Sync(SyncArgs),
-    /// Recomputes the snapshot's rollups from its attempts.
-    RebuildRollups(RebuildArgs),
-}
-
-#[derive(Args)]
-struct RebuildArgs {
-    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
-    db: PathBuf,
-}
-
-#[derive(Args, Clone)]
-struct TwilioArgs {
-    /// Base URL of the Attempts API.
-    #[arg(long, env = "VERILENS_API_URL", default_value = twilio::DEFAULT_BASE_URL)]
-    api_url: String,
-    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
-    account_sid: Option<String>,
-    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, hide = true)]
-    auth_token: Option<String>,
-    #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true, hide = true)]
-    api_key: Option<String>,
-    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true, hide = true)]
-    api_secret: Option<String>,
-    /// Requests per minute verilens allows itself against the API.
-    #[arg(long, env = "VERILENS_RATE_LIMIT", default_value_t = 100)]
-    rate_limit: u32,
-    /// How long the sync's transaction stays open (e.g. 10s, 500ms): a crash loses at most
-    /// this much work, which the next run fetches again; longer ingests faster. A first
-    /// sync's bulk load commits every second at most, which costs it nothing.
-    #[arg(long, env = "VERILENS_COMMIT_EVERY", default_value = "10s", value_parser = parse_duration)]
-    commit_every: Duration,
-}
-
-impl TwilioArgs {
-    fn sync_options(&self) -> SyncOptions {
-        // A bulk load fills the dashboard only when it ends: worth it only when pages can
-        // come faster than upserts keep up with, which a rate limit never allows.
-        SyncOptions { commit_every: self.commit_every, bulk_first_sync: self.rate_limit == 0, ..SyncOptions::default() }
-    }
-}
-
-#[derive(Args, Clone)]
-struct ServeArgs {
-    /// Address of the dashboard.
-    #[arg(long, env = "VERILENS_ADDR", default_value = "127.0.0.1:3000")]
-    addr: SocketAddr,
-    /// The sqlite snapshot.
-    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
-    db: PathBuf,
-    /// Show phone numbers in full in pages and exports (masked by default).
-    #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
-    show_phone_numbers: bool,
-    /// Ask for this user and password (`user:pass`) on every route but /healthz. Prefer the
-    /// environment variable or --basic-auth-file: a flag is visible to anyone who can list
-    /// processes.
-    #[arg(long, env = "VERILENS_BASIC_AUTH", hide_env_values = true)]
-    basic_auth: Option<String>,
-    /// A file holding `user:pass` for --basic-auth.
-    #[arg(long, env = "VERILENS_BASIC_AUTH_FILE", conflicts_with = "basic_auth")]
-    basic_auth_file: Option<PathBuf>,
-    /// How often to sync, e.g. 30s, 5m, 1h.
-    #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
-    sync_every: Duration,
-    /// How long a client has to send a request's head; a keep-alive connection idle for as
-    /// long is closed too.
-    #[arg(long, env = "VERILENS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    header_timeout: Duration,
-    /// How long one request may take, its body included; past it the answer is a 503.
-    #[arg(long, env = "VERILENS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
-    request_timeout: Duration,
-    /// Connections open at once (fewer if the open-file limit allows fewer); more wait.
-    #[arg(long, env = "VERILENS_MAX_CONNECTIONS", default_value_t = 1024)]
-    max_connections: usize,
-    /// After SIGTERM, how long requests under way may take before the server exits anyway.
-    #[arg(long, env = "VERILENS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
-    shutdown_grace: Duration,
-    /// Pin the time the views are relative to (e.g. 2026-11-25T12:00:00Z), for reproducible
-    /// screenshots and tests; "today" and relative ranges then never move.
-    #[arg(long, env = "VERILENS_NOW", value_parser = parse_time)]
-    now: Option<chrono::DateTime<chrono::Utc>>,
-    #[command(flatten)]
-    twilio: TwilioArgs,
-}
-
-#[derive(Args, Clone)]
-struct EmulateArgs {
-    #[arg(long, env = "VERILENS_EMULATOR_ADDR", default_value = "127.0.0.1:4010")]
-    addr: SocketAddr,
-    /// Seed of the synthetic dataset.
-    #[arg(long, env = "VERILENS_EMULATOR_SEED", default_value_t = 42)]
-    seed: u64,
-    /// Attempts over the whole window, on average.
-    #[arg(long, env = "VERILENS_EMULATOR_ATTEMPTS", default_value_t = 60_000)]
-    attempts: u64,
-    /// Days of history the API shows.
-    #[arg(long, env = "VERILENS_EMULATOR_DAYS", default_value_t = 30)]
-    days: u32,
-    /// Requests per minute per account; 0 turns the limit off.
-    #[arg(long, env = "VERILENS_EMULATOR_RATE_LIMIT", default_value_t = 100)]
-    rate_limit: u32,
-    /// Account SID to accept (default: derived from the seed, printed at start).
-    #[arg(long, env = "VERILENS_EMULATOR_ACCOUNT_SID")]
-    account_sid: Option<String>,
-    /// Auth token to accept (default: derived from the seed, printed at start).
-    #[arg(long, env = "VERILENS_EMULATOR_AUTH_TOKEN", hide_env_values = true)]
-    auth_token: Option<String>,
-    /// Share of requests answered with HTTP 500, from 0 to 1.
-    #[arg(long, env = "VERILENS_EMULATOR_FAIL_RATE", default_value_t = 0.0)]
-    fail_rate: f64,
-    /// Delay before every answer, in milliseconds.
-    #[arg(long, env = "VERILENS_EMULATOR_LATENCY_MS", default_value_t = 0)]
-    latency_ms: u64,
-    /// Illustrative prices, a JSON file: {"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}.
-    #[arg(long, env = "VERILENS_EMULATOR_PRICES")]
-    prices: Option<PathBuf>,
-    /// Carriers per country, a JSON file like data/carriers-15-countries.json:
-    /// {"countries": {"CO": [{"mcc": "732", "mnc": "103", "brand": "Tigo", "operator": "..."}]}}.
-    #[arg(long, env = "VERILENS_EMULATOR_CARRIERS")]
-    carriers: Option<PathBuf>,
-    /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
-    #[arg(long, env = "VERILENS_EMULATOR_NOW", value_parser = parse_time)]
-    now: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Args, Clone)]
-struct SyncArgs {
-    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
-    db: PathBuf,
-    #[command(flatten)]
-    twilio: TwilioArgs,
-}
-
-/// A duration like `500ms`, `30s`, `5m`, `1h 30m`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let duration = match text.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => humantime::parse_duration(text)
-            .map_err(|_| format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h"))?,
-    };
-    if duration.is_zero() {
-        return Err("the duration must be more than zero".to_string());
-    }
-    Ok(duration)
-}
-
-fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    twilio_time::parse(text).ok_or_else(|| format!("{text:?} is not a time like 2026-11-25T12:00:00Z"))
-}
+use verilens::sync::{SyncProgress, sync_once};
+use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
 
 fn main() -> std::process::ExitCode {
     use std::io::IsTerminal;
@@ -463,21 +296,5 @@ async fn report_progress(progress: SyncProgress, bar: Option<indicatif::Progress
             ),
             None => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration(" 5m "), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
-        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
     }
 }

@@ -243,7 +243,6 @@ async fn run_window(
     let summary_query = SummaryQuery {
         date_created_after: Some(run.window_start.clone()),
         date_created_before: Some(run.window_end.clone()),
-        ..SummaryQuery::default()
     };
     let stop = &options.stop;
     let expected = stop.unless_stopped(client.fetch_summary(&summary_query)).await?.total_attempts;

@@ -71,7 +71,6 @@ pub(super) async fn walk_slice(
         date_created_after: Some(slice.window_start.clone()),
         date_created_before: Some(slice.window_end.clone()),
         page_size: Some(page_size),
-        ..ListQuery::default()
     };
     let first_page = || stop.unless_stopped(client.list_attempts(&first_query));
     let mut page = match &slice.next_page_url {

@@ -1,0 +1,194 @@
+//! The command line: subcommands, their options and the environment variables they read.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use verilens::model::twilio_time;
+use verilens::sync::SyncOptions;
+use verilens::twilio;
+
+#[derive(Parser)]
+#[command(name = "verilens", version, about = "Where Twilio Verify codes fail to convert, and what that costs")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The dashboard (the default). Without Twilio credentials it runs on the built-in emulator.
+    Serve(ServeArgs),
+    /// The Attempts API emulator alone.
+    Emulate(EmulateArgs),
+    /// One sync now; exits 0 only when the snapshot is complete for the window.
+    Sync(SyncArgs),
+    /// Recomputes the snapshot's rollups from its attempts.
+    RebuildRollups(RebuildArgs),
+}
+
+#[derive(Args)]
+pub struct RebuildArgs {
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Args, Clone)]
+pub struct TwilioArgs {
+    /// Base URL of the Attempts API.
+    #[arg(long, env = "VERILENS_API_URL", default_value = twilio::DEFAULT_BASE_URL)]
+    pub api_url: String,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
+    pub account_sid: Option<String>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, hide = true)]
+    pub auth_token: Option<String>,
+    #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true, hide = true)]
+    pub api_key: Option<String>,
+    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true, hide = true)]
+    pub api_secret: Option<String>,
+    /// Requests per minute verilens allows itself against the API.
+    #[arg(long, env = "VERILENS_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+    /// How long the sync's transaction stays open (e.g. 10s, 500ms): a crash loses at most
+    /// this much work, which the next run fetches again; longer ingests faster. A first
+    /// sync's bulk load commits every second at most, which costs it nothing.
+    #[arg(long, env = "VERILENS_COMMIT_EVERY", default_value = "10s", value_parser = parse_duration)]
+    pub commit_every: Duration,
+}
+
+impl TwilioArgs {
+    pub fn sync_options(&self) -> SyncOptions {
+        // A bulk load fills the dashboard only when it ends: worth it only when pages can
+        // come faster than upserts keep up with, which a rate limit never allows.
+        SyncOptions { commit_every: self.commit_every, bulk_first_sync: self.rate_limit == 0, ..SyncOptions::default() }
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address of the dashboard.
+    #[arg(long, env = "VERILENS_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// The sqlite snapshot.
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    pub db: PathBuf,
+    /// Show phone numbers in full in pages and exports (masked by default).
+    #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
+    pub show_phone_numbers: bool,
+    /// Ask for this user and password (`user:pass`) on every route but /healthz. Prefer the
+    /// environment variable or --basic-auth-file: a flag is visible to anyone who can list
+    /// processes.
+    #[arg(long, env = "VERILENS_BASIC_AUTH", hide_env_values = true)]
+    pub basic_auth: Option<String>,
+    /// A file holding `user:pass` for --basic-auth.
+    #[arg(long, env = "VERILENS_BASIC_AUTH_FILE", conflicts_with = "basic_auth")]
+    pub basic_auth_file: Option<PathBuf>,
+    /// How often to sync, e.g. 30s, 5m, 1h.
+    #[arg(long, env = "VERILENS_SYNC_EVERY", default_value = "5m", value_parser = parse_duration)]
+    pub sync_every: Duration,
+    /// How long a client has to send a request's head; a keep-alive connection idle for as
+    /// long is closed too.
+    #[arg(long, env = "VERILENS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// How long one request may take, its body included; past it the answer is a 503.
+    #[arg(long, env = "VERILENS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Connections open at once (fewer if the open-file limit allows fewer); more wait.
+    #[arg(long, env = "VERILENS_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// After SIGTERM, how long requests under way may take before the server exits anyway.
+    #[arg(long, env = "VERILENS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Pin the time the views are relative to (e.g. 2026-11-25T12:00:00Z), for reproducible
+    /// screenshots and tests; "today" and relative ranges then never move.
+    #[arg(long, env = "VERILENS_NOW", value_parser = parse_time)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub twilio: TwilioArgs,
+}
+
+#[derive(Args, Clone)]
+pub struct EmulateArgs {
+    #[arg(long, env = "VERILENS_EMULATOR_ADDR", default_value = "127.0.0.1:4010")]
+    pub addr: SocketAddr,
+    /// Seed of the synthetic dataset.
+    #[arg(long, env = "VERILENS_EMULATOR_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Attempts over the whole window, on average.
+    #[arg(long, env = "VERILENS_EMULATOR_ATTEMPTS", default_value_t = 60_000)]
+    pub attempts: u64,
+    /// Days of history the API shows.
+    #[arg(long, env = "VERILENS_EMULATOR_DAYS", default_value_t = 30)]
+    pub days: u32,
+    /// Requests per minute per account; 0 turns the limit off.
+    #[arg(long, env = "VERILENS_EMULATOR_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+    /// Account SID to accept (default: derived from the seed, printed at start).
+    #[arg(long, env = "VERILENS_EMULATOR_ACCOUNT_SID")]
+    pub account_sid: Option<String>,
+    /// Auth token to accept (default: derived from the seed, printed at start).
+    #[arg(long, env = "VERILENS_EMULATOR_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Share of requests answered with HTTP 500, from 0 to 1.
+    #[arg(long, env = "VERILENS_EMULATOR_FAIL_RATE", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, env = "VERILENS_EMULATOR_LATENCY_MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Illustrative prices, a JSON file: {"CO": {"sms": 0.05, "whatsapp": 0.02, "call": 0.06}}.
+    #[arg(long, env = "VERILENS_EMULATOR_PRICES")]
+    pub prices: Option<PathBuf>,
+    /// Carriers per country, a JSON file like data/carriers-15-countries.json:
+    /// {"countries": {"CO": [{"mcc": "732", "mnc": "103", "brand": "Tigo", "operator": "..."}]}}.
+    #[arg(long, env = "VERILENS_EMULATOR_CARRIERS")]
+    pub carriers: Option<PathBuf>,
+    /// Pin the clock (e.g. 2026-11-25T12:00:00Z) for reproducible runs; attempts stop arriving.
+    #[arg(long, env = "VERILENS_EMULATOR_NOW", value_parser = parse_time)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Args, Clone)]
+pub struct SyncArgs {
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    pub db: PathBuf,
+    #[command(flatten)]
+    pub twilio: TwilioArgs,
+}
+
+/// A duration like `500ms`, `30s`, `5m`, `1h 30m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|_| format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h"))?,
+    };
+    if duration.is_zero() {
+        return Err("the duration must be more than zero".to_string());
+    }
+    Ok(duration)
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    twilio_time::parse(text).ok_or_else(|| format!("{text:?} is not a time like 2026-11-25T12:00:00Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration(" 5m "), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+    }
+}
