@@ -24,7 +24,7 @@ use verilens::emulator::dataset::{Dataset, DatasetConfig};
 use verilens::emulator::render::render_attempt;
 use verilens::filters::parse_query;
 use verilens::model::{Attempt, twilio_time};
-use verilens::report::SnapshotStatus;
+use verilens::page_data::SnapshotStatus;
 use verilens::store::{self, AttemptScope};
 
 const PAGE: usize = 1000;

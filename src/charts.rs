@@ -11,8 +11,9 @@ use charming::element::{
 };
 use charming::series::{Bar, Candlestick, Line};
 
+use crate::format::{format_count, format_percent};
 use crate::model::channel_label;
-use crate::report::{BreakdownRow, Bucket, SeriesPoint, format_count, format_percent};
+use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
 pub const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
@@ -176,7 +177,7 @@ pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Metrics;
+    use crate::page_data::Metrics;
 
     fn row(key: &str, attempts: u64, converted: u64, ci: (f64, f64)) -> BreakdownRow {
         BreakdownRow {

@@ -1,7 +1,7 @@
 //! CSV exports of the breakdown table and the attempts list.
 
 use crate::filters::Filters;
-use crate::report::{AttemptRow, BreakdownRow};
+use crate::page_data::{AttemptRow, BreakdownRow};
 
 /// A CSV cell: quoted when needed, and never a formula a spreadsheet would run.
 pub fn cell(value: &str) -> String {

@@ -3,8 +3,9 @@
 pub mod app;
 pub mod charts;
 pub mod filters;
+pub mod format;
 pub mod model;
-pub mod report;
+pub mod page_data;
 
 #[cfg(feature = "ssr")]
 pub mod analytics;

@@ -1,7 +1,7 @@
 //! What the pages' server functions load: a view of the snapshot for a URL query, with the
 //! snapshot's status, and phone numbers masked unless the operator turned that off.
 
-use crate::report::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
+use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
 use crate::state::AppState;
 use crate::store::{self, StoreError};
 

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use common::dashboard;
 use verilens::emulator::EmulatorConfig;
-use verilens::report::format_count;
+use verilens::format::format_count;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::{Credentials, RateLimiter, RetryPolicy, TwilioClient};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use verilens::analytics::{self, RollupCache};
 use verilens::filters::parse_query;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
-use verilens::report::{Overview, SnapshotStatus};
+use verilens::page_data::{Overview, SnapshotStatus};
 use verilens::store;
 
 fn now() -> DateTime<Utc> {

@@ -19,7 +19,7 @@ use verilens::analytics::{self, HourSource, RollupCache, RollupIndex, anomalies}
 use verilens::emulator::rng::Rng;
 use verilens::filters::{Dimension, parse_query};
 use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
-use verilens::report::{Anomaly, Metrics, Money};
+use verilens::page_data::{Anomaly, Metrics, Money};
 use verilens::store::{self, AttemptScope, HourlyCell};
 
 const SEEDS: u64 = 8;
@@ -654,7 +654,7 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             e.0 += 1;
             e.1 += u64::from(a.conversion_status == ConversionStatus::Converted);
         }
-        let points = |series: Vec<verilens::report::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
+        let points = |series: Vec<verilens::page_data::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
             series.into_iter().map(|p| ((p.bucket, p.channel), (p.attempts, p.converted))).collect()
         };
         let raw =

@@ -13,7 +13,7 @@ use verilens::emulator::dataset::{Dataset, DatasetConfig};
 use verilens::emulator::render::render_attempt;
 use verilens::filters::{Dimension, Filters, parse_query};
 use verilens::model::{Attempt, ConversionStatus, Price, twilio_time};
-use verilens::report::Metrics;
+use verilens::page_data::Metrics;
 use verilens::store::{self, AttemptScope};
 
 fn now() -> DateTime<Utc> {
@@ -166,7 +166,7 @@ fn expected(
     out
 }
 
-fn money(m: &[verilens::report::Money]) -> BTreeMap<String, f64> {
+fn money(m: &[verilens::page_data::Money]) -> BTreeMap<String, f64> {
     m.iter().map(|m| (m.currency.clone(), m.amount)).collect()
 }
 

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::filters::{DateRange, Dimension, Filters, ViewDate};
+use crate::format::{format_p_value, plural};
 use crate::model::{Channel, ConversionStatus};
-use crate::report::{Anomaly, BreakdownRow, format_p_value, plural};
+use crate::page_data::{Anomaly, BreakdownRow};
 use crate::store::HourlyCell;
 
 /// Unconverted SMS to one country in an hour, against that country's usual hour.
@@ -375,7 +376,7 @@ mod tests {
     fn a_drop_is_listed_only_when_its_verifications_fell_and_it_is_a_discovery() {
         let row = |key: &str, verifications, converted_verifications| BreakdownRow {
             key: key.into(),
-            metrics: crate::report::Metrics {
+            metrics: crate::page_data::Metrics {
                 attempts: 3 * verifications,
                 converted: converted_verifications,
                 verifications,

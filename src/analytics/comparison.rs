@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::stats;
 use crate::model::twilio_time;
-use crate::report::{Bucket, Change, ComparedWindows, Metrics, SeriesPoint};
+use crate::page_data::{Bucket, Change, ComparedWindows, Metrics, SeriesPoint};
 
 /// Conversions trail their attempts by minutes: a bucket that ended less than this before
 /// the snapshot's end would read as a drop, so it still counts as in progress.

@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 use crate::filters::Dimension;
 use crate::filters::{Filters, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
-use crate::report::{
+use crate::page_data::{
     Anomaly, AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
 };
 use crate::store::{self, AttemptScope, RawScans, StoreError};
@@ -97,7 +97,7 @@ pub async fn unconverted_verification_spend(
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
-) -> Result<Vec<crate::report::Money>, StoreError> {
+) -> Result<Vec<crate::page_data::Money>, StoreError> {
     if let Some(spend) = index.remembered_unconverted_verification_spend(scope) {
         return Ok(spend);
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
-use crate::report::{Anomaly, Metrics, Money, SeriesPoint};
+use crate::page_data::{Anomaly, Metrics, Money, SeriesPoint};
 use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, channel_bit};
 
 /// The interned `error_key` of the verification rows that cover all of a verification's

@@ -5,7 +5,8 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
-use crate::report::{AttemptDetail, AttemptList, AttemptRow, Money, format_money};
+use crate::format::format_money;
+use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Money};
 
 #[server(endpoint = "load_attempts")]
 pub async fn load_attempts(search: String) -> Result<AttemptList, PageError> {

@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::report::{Bucket, Change, ComparedWindows, format_p_value, format_percent, plural};
+use crate::format::{format_p_value, format_percent, plural};
+use crate::page_data::{Bucket, Change, ComparedWindows};
 
 fn parse(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&chrono::Utc))
@@ -147,7 +148,7 @@ pub fn ComparisonBasis(windows: ComparedWindows) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Metrics;
+    use crate::page_data::Metrics;
 
     fn windows(same_elapsed: bool) -> ComparedWindows {
         ComparedWindows {

@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 
 use crate::filters::{DateRange, Dimension, Filters};
+use crate::format::format_count;
 use crate::model::Channel;
-use crate::report::{SnapshotStatus, format_count};
+use crate::page_data::SnapshotStatus;
 
 #[component]
 pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {

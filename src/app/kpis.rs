@@ -1,7 +1,8 @@
 //! The overview's KPI tiles: each value with the formula that computes it, which its tooltip
 //! states in the words of `Metrics`' fields.
 
-use crate::report::{Metrics, format_count, format_moneys, format_percent, format_ratio};
+use crate::format::{format_count, format_moneys, format_percent, format_ratio};
+use crate::page_data::Metrics;
 
 /// One tile: what it shows and how it is computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +96,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Money;
+    use crate::page_data::Money;
 
     /// A quantity a formula names, read from the metrics: a count, or money per currency.
     enum Quantity {

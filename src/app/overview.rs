@@ -8,7 +8,8 @@ use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingB
 use super::errors::{ErrorNotice, PageError};
 use super::kpis::kpis;
 use crate::filters::{Dimension, Filters, SortKey};
-use crate::report::{BreakdownRow, Change, Metrics, Overview, format_count, format_moneys, format_percent};
+use crate::format::{format_count, format_moneys, format_percent};
+use crate::page_data::{BreakdownRow, Change, Metrics, Overview};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server(endpoint = "load_overview")]
@@ -104,7 +105,7 @@ fn describe_range(start: &str, end: &str) -> String {
 
 /// Pumping bursts, carrier outages and significant drops, each a link to its view.
 #[component]
-fn Anomalies(anomalies: Vec<crate::report::Anomaly>) -> impl IntoView {
+fn Anomalies(anomalies: Vec<crate::page_data::Anomaly>) -> impl IntoView {
     view! {
         <section class="anomalies" aria-label="Worth a look" data-testid="anomalies">
             <h2>"Worth a look"</h2>
@@ -231,9 +232,9 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
 /// Draws the charts once the page is hydrated; the server renders only their containers.
 #[component]
 fn Charts(
-    buckets: Vec<crate::report::Bucket>,
-    series: Vec<crate::report::SeriesPoint>,
-    previous: Vec<crate::report::SeriesPoint>,
+    buckets: Vec<crate::page_data::Bucket>,
+    series: Vec<crate::page_data::SeriesPoint>,
+    previous: Vec<crate::page_data::SeriesPoint>,
     countries: Vec<BreakdownRow>,
 ) -> impl IntoView {
     #[cfg(feature = "hydrate")]

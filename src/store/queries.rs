@@ -9,7 +9,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 use super::StoreError;
 use super::rollups::Grain;
 use crate::filters::{Dimension, Filters};
-use crate::report::{AttemptRow, Metrics, Money, SeriesPoint};
+use crate::page_data::{AttemptRow, Metrics, Money, SeriesPoint};
 
 /// The attempts a view selects: `[from, to)` as ISO 8601 text, and the filters.
 #[derive(Clone, Debug)]
