@@ -187,7 +187,10 @@ async fn main() {
             query.push_str(&format!("&page={page}"));
         }
         let started = Instant::now();
-        let list = analytics::attempt_list(&pool, parse_query(&query), now, SnapshotStatus::default()).await.unwrap();
+        let list =
+            analytics::attempt_list(&pool, &scans, &rollups, parse_query(&query), now, SnapshotStatus::default())
+                .await
+                .unwrap();
         times.push(started.elapsed());
         cursor = list.next_page;
     }

@@ -11,40 +11,70 @@ use charming::element::{
 };
 use charming::series::{Bar, Candlestick, Line};
 
+use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
-use crate::model::channel_label;
+use crate::model::{Channel, channel_label};
 use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
 pub const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
 
+/// A channel's colour on every chart of every view, whichever channels the view holds.
+pub fn channel_color(channel: &str) -> &'static str {
+    let index = channel.parse::<Channel>().ok().and_then(|c| Channel::ALL.iter().position(|x| *x == c));
+    PALETTE[index.unwrap_or(PALETTE.len() - 1)]
+}
+
+/// Buckets with fewer attempts have no conversion rate on the charts: a handful of attempts
+/// would swing it between 0 and 100%.
+pub const MIN_ATTEMPTS_FOR_A_RATE: u64 = 20;
+
+/// Rows of the rate chart at most: the breakdown's first, in its order.
+pub const RATE_CHART_ROWS: usize = 20;
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Converted over attempts per bucket, in percent; `None` where a bucket had no attempts.
-fn rates_by_bucket(buckets: &[Bucket], points: &[SeriesPoint]) -> Vec<Option<f64>> {
+/// Attempts and converted attempts per bucket, of the points `keep` admits.
+fn counts_by_bucket(points: &[SeriesPoint], keep: impl Fn(&SeriesPoint) -> bool) -> BTreeMap<&str, (u64, u64)> {
     let mut by_bucket: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for p in points {
+    for p in points.iter().filter(|p| keep(p)) {
         let e = by_bucket.entry(p.bucket.as_str()).or_default();
         e.0 += p.attempts;
         e.1 += p.converted;
     }
-    buckets
-        .iter()
-        .map(|b| match by_bucket.get(b.key.as_str()) {
-            Some((n, k)) if *n > 0 => Some(round1(*k as f64 * 100.0 / *n as f64)),
-            _ => None,
-        })
-        .collect()
+    by_bucket
 }
 
-/// Attempts per channel (stacked bars) and the conversion rate (line) on every bucket, empty
-/// ones included, with the previous period's rate as a faint line on the bucket at the same
-/// offset. Buckets in progress are faded, their rates hollow, and a line marks where they start.
+/// A bucket's conversion rate in percent, or `None` when it has too few attempts to judge.
+fn bucket_rate((attempts, converted): (u64, u64)) -> Option<f64> {
+    (attempts >= MIN_ATTEMPTS_FOR_A_RATE).then(|| round1(converted as f64 * 100.0 / attempts as f64))
+}
+
+/// Converted over attempts per bucket, in percent; `None` where a bucket had too few attempts.
+fn rates_by_bucket(buckets: &[Bucket], points: &[SeriesPoint]) -> Vec<Option<f64>> {
+    let by_bucket = counts_by_bucket(points, |_| true);
+    buckets.iter().map(|b| by_bucket.get(b.key.as_str()).copied().and_then(bucket_rate)).collect()
+}
+
+/// The channels of a view's points, in their order on the charts.
+fn channels_of(points: &[SeriesPoint]) -> Vec<String> {
+    points.iter().map(|p| p.channel.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+}
+
+/// Whether any bucket has attempts but too few for a rate.
+pub fn has_too_few_to_judge(points: &[SeriesPoint]) -> bool {
+    counts_by_bucket(points, |_| true).values().any(|(attempts, _)| (1..MIN_ATTEMPTS_FOR_A_RATE).contains(attempts))
+}
+
+/// Attempts per channel (stacked bars, each channel in its own colour) and the conversion
+/// rate (line) on every bucket, empty ones included, with the previous period's rate as a
+/// faint line on the bucket at the same offset, and a rate line per channel that the legend
+/// turns on. Buckets in progress are faded, their rates hollow, and a line marks where they
+/// start; buckets with too few attempts have no rate.
 pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], previous: &[SeriesPoint]) -> Chart {
-    let channels: Vec<String> =
-        current.iter().map(|p| p.channel.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let channels = channels_of(current);
     let mut cells: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for p in current {
         cells.insert((p.bucket.as_str(), p.channel.as_str()), p.attempts);
@@ -55,7 +85,11 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
         .color(PALETTE.iter().map(|c| Color::from(*c)).collect())
         .title(Title::new().text("Attempts and conversion rate"))
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(Legend::new().top("24"))
+        .legend(
+            Legend::new()
+                .top("24")
+                .selected(channels.iter().map(|c| (channel_rate_name(c), false)).collect::<Vec<_>>()),
+        )
         .grid(Grid::new().left("48").right("48").top("64").bottom("32"))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels.clone()))
         .y_axis(Axis::new().type_(AxisType::Value).name("attempts"))
@@ -72,7 +106,13 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
                 }
             })
             .collect();
-        chart = chart.series(Bar::new().name(channel_label(channel)).stack("attempts").data(data));
+        chart = chart.series(
+            Bar::new()
+                .name(channel_label(channel))
+                .stack("attempts")
+                .item_style(ItemStyle::new().color(channel_color(channel)))
+                .data(data),
+        );
     }
     let current_rates: Vec<DataPoint> = buckets
         .iter()
@@ -105,6 +145,22 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
         );
     }
     chart = chart.series(rate_line);
+    if channels.len() > 1 {
+        for channel in &channels {
+            let by_bucket = counts_by_bucket(current, |p| p.channel == *channel);
+            let rates: Vec<Option<f64>> =
+                buckets.iter().map(|b| by_bucket.get(b.key.as_str()).copied().and_then(bucket_rate)).collect();
+            chart = chart.series(
+                Line::new()
+                    .name(channel_rate_name(channel))
+                    .y_axis_index(1)
+                    .symbol(Symbol::Circle)
+                    .item_style(ItemStyle::new().color(channel_color(channel)))
+                    .line_style(LineStyle::new().color(channel_color(channel)).width(2).type_(LineStyleType::Dashed))
+                    .data(rates),
+            );
+        }
+    }
     if !previous.is_empty() {
         chart = chart.series(
             Line::new()
@@ -119,6 +175,11 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
     chart
 }
 
+/// The legend's name of a channel's own rate line.
+fn channel_rate_name(channel: &str) -> String {
+    format!("{} conversion %", channel_label(channel))
+}
+
 /// `2026-11-20` → `11-20`; `2026-11-20T14` → `20 14h`.
 fn short_bucket(bucket: &str) -> String {
     match bucket.split_once('T') {
@@ -127,28 +188,33 @@ fn short_bucket(bucket: &str) -> String {
     }
 }
 
-/// What a country's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
+/// What a row's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
 /// interval 65.1–69.4%), 4,210 attempts`.
-fn country_tooltip(row: &BreakdownRow) -> String {
+fn rate_tooltip(by: Dimension, row: &BreakdownRow) -> String {
     let m = &row.metrics;
-    let country = if row.key.is_empty() { "unknown country" } else { row.key.as_str() };
+    let label = match (by, row.key.as_str()) {
+        (Dimension::Country, "") => "unknown country".to_string(),
+        (_, key) => by.key_label(key),
+    };
     let interval =
         m.rate_interval.map(|(low, high)| format!(" (95% interval {low:.1}–{high:.1}%)")).unwrap_or_default();
     format!(
-        "{country}: {} of attempts converted{interval}, {} attempts",
+        "{label}: {} of attempts converted{interval}, {} attempts",
         format_percent(m.rate_percent()),
         format_count(m.attempts)
     )
 }
 
-/// Conversion rate per country with its 95% interval as whiskers, in the given order. Both
-/// carry the country's sentence as their name, which the tooltip shows alone: ECharts' own
-/// candlestick tooltip would say open, close, lowest and highest.
-pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
-    let countries: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+/// Conversion rate per row of a breakdown by `by` (its first `RATE_CHART_ROWS`), with its 95%
+/// interval as whiskers, in the given order. Both carry the row's sentence as their name,
+/// which the tooltip shows alone: ECharts' own candlestick tooltip would say open, close,
+/// lowest and highest.
+pub fn conversion_by(by: Dimension, rows: &[BreakdownRow]) -> Chart {
+    let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
+    let labels: Vec<String> = rows.iter().map(|r| by.key_label(&r.key)).collect();
     let rates: Vec<f64> = rows.iter().map(|r| round1(r.metrics.rate_percent().unwrap_or(0.0))).collect();
     let bars: Vec<DataPoint> =
-        rows.iter().zip(&rates).map(|(r, rate)| DataPointItem::new(*rate).name(country_tooltip(r)).into()).collect();
+        rows.iter().zip(&rates).map(|(r, rate)| DataPointItem::new(*rate).name(rate_tooltip(by, r)).into()).collect();
     // Candlesticks with open = close = the rate draw the interval as a whisker.
     let whiskers: Vec<DataPoint> = rows
         .iter()
@@ -157,7 +223,7 @@ pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
             let (low, high) = r.metrics.rate_interval.unwrap_or((*rate, *rate));
             DataPoint::from(
                 DataPointItem::new(vec![*rate, *rate, round1(low), round1(high)])
-                    .name(country_tooltip(r))
+                    .name(rate_tooltip(by, r))
                     .item_style(ItemStyle::new().color("#1d2330").border_color("#1d2330")),
             )
         })
@@ -165,13 +231,78 @@ pub fn conversion_by_country(rows: &[BreakdownRow]) -> Chart {
     Chart::new()
         .animation(false)
         .color(vec![Color::from(PALETTE[0])])
-        .title(Title::new().text("Attempt conversion rate by country (95% interval)"))
+        .title(Title::new().text(rate_chart_title(by)))
         .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("{b}"))
         .grid(Grid::new().left("40").right("16").bottom("32"))
-        .x_axis(Axis::new().type_(AxisType::Category).data(countries))
+        .x_axis(Axis::new().type_(AxisType::Category).data(labels))
         .y_axis(Axis::new().type_(AxisType::Value).max(100))
         .series(Bar::new().name("conversion %").data(bars))
         .series(Candlestick::new().name("95% interval").data(whiskers))
+}
+
+pub fn rate_chart_title(by: Dimension) -> String {
+    format!("Attempt conversion rate by {} (95% interval)", by.label().to_lowercase())
+}
+
+/// A chart's data as a table, its text alternative: column names, then rows of cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The attempts-and-conversion chart as a table: a bucket a row, attempts per channel, all
+/// attempts and the conversion rate (or why there is none).
+pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]) -> ChartTable {
+    let channels = channels_of(current);
+    let mut columns = vec!["Period".to_string()];
+    columns.extend(channels.iter().map(|c| format!("{} attempts", channel_label(c))));
+    columns.extend(["Attempts".to_string(), "Conversion rate".to_string()]);
+    let totals = counts_by_bucket(current, |_| true);
+    let rows = buckets
+        .iter()
+        .map(|b| {
+            let period = match b.key.split_once('T') {
+                Some((day, hour)) => format!("{day} {hour}h"),
+                None => b.key.clone(),
+            };
+            let mut row = vec![if b.in_progress { format!("{period} (in progress)") } else { period }];
+            for channel in &channels {
+                let n: u64 =
+                    current.iter().filter(|p| p.bucket == b.key && p.channel == *channel).map(|p| p.attempts).sum();
+                row.push(format_count(n));
+            }
+            let counts = totals.get(b.key.as_str()).copied().unwrap_or_default();
+            row.push(format_count(counts.0));
+            row.push(match (counts.0, bucket_rate(counts)) {
+                (0, _) => "no attempts".to_string(),
+                (_, None) => "too few to judge".to_string(),
+                (_, rate) => format_percent(rate),
+            });
+            row
+        })
+        .collect();
+    ChartTable { columns, rows }
+}
+
+/// The rate chart as a table: a row of the breakdown a line, with its interval and attempts.
+pub fn conversion_table(by: Dimension, rows: &[BreakdownRow]) -> ChartTable {
+    let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
+    ChartTable {
+        columns: vec![by.label().to_string(), "Conversion rate".into(), "95% interval".into(), "Attempts".into()],
+        rows: rows
+            .iter()
+            .map(|r| {
+                let m = &r.metrics;
+                vec![
+                    by.key_label(&r.key),
+                    format_percent(m.rate_percent()),
+                    m.rate_interval.map(|(l, h)| format!("{l:.1}–{h:.1}%")).unwrap_or_else(|| "–".into()),
+                    format_count(m.attempts),
+                ]
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +320,7 @@ mod tests {
     #[test]
     fn country_bars_and_whiskers_follow_the_rows() {
         let rows = vec![row("US", 8, 6, (40.9, 92.9)), row("CO", 3, 1, (6.1, 79.2))];
-        let json = serde_json::to_value(conversion_by_country(&rows)).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows)).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["US", "CO"]));
         assert_eq!(json["series"][0]["data"][0]["value"], 75.0);
         assert_eq!(json["series"][0]["data"][1]["value"], 33.3);
@@ -201,7 +332,7 @@ mod tests {
     #[test]
     fn the_country_tooltip_says_the_rate_and_its_interval_in_words() {
         let rows = vec![row("CO", 4210, 2833, (65.1, 69.4)), row("", 5, 0, (0.0, 43.4))];
-        let json = serde_json::to_value(conversion_by_country(&rows)).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows)).unwrap();
         assert_eq!(json["tooltip"]["trigger"], "item");
         assert_eq!(json["tooltip"]["formatter"], "{b}", "the sentence alone, none of ECharts' candlestick labels");
         let said = "CO: 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
@@ -228,19 +359,19 @@ mod tests {
         ];
         // Nothing on the 21st; the previous period had nothing on its first day.
         let current = vec![
-            point("2026-11-20", "sms", 10, 5),
-            point("2026-11-20", "call", 10, 10),
-            point("2026-11-22", "sms", 4, 1),
-            point("2026-11-23", "sms", 5, 1),
+            point("2026-11-20", "sms", 100, 50),
+            point("2026-11-20", "call", 100, 100),
+            point("2026-11-22", "sms", 40, 10),
+            point("2026-11-23", "sms", 50, 10),
         ];
-        let previous = vec![point("2026-11-21", "sms", 10, 9), point("2026-11-22", "sms", 10, 8)];
+        let previous = vec![point("2026-11-21", "sms", 100, 90), point("2026-11-22", "sms", 100, 80)];
         let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &previous)).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["11-20", "11-21", "11-22", "11-23"]));
         let series = json["series"].as_array().unwrap();
         assert_eq!(series[0]["name"], "Call", "channels by their label");
-        assert_eq!(series[0]["data"], serde_json::json!([10, 0, 0, {"value": 0, "itemStyle": {"opacity": 0.45}}]));
-        assert_eq!(series[1]["data"].as_array().unwrap()[..3], [10, 0, 4]);
-        assert_eq!(series[1]["data"][3]["value"], 5);
+        assert_eq!(series[0]["data"], serde_json::json!([100, 0, 0, {"value": 0, "itemStyle": {"opacity": 0.45}}]));
+        assert_eq!(series[1]["data"].as_array().unwrap()[..3], [100, 0, 40]);
+        assert_eq!(series[1]["data"][3]["value"], 50);
         assert_eq!(series[2]["name"], "conversion %");
         assert_eq!(
             series[2]["data"].as_array().unwrap()[..3],
@@ -250,8 +381,66 @@ mod tests {
         assert_eq!(series[2]["data"][3]["itemStyle"]["color"], "#ffffff");
         assert_eq!(series[2]["markLine"]["data"][0]["xAxis"], "11-23");
         assert_eq!(series[2]["markLine"]["label"]["formatter"], "in progress");
-        assert_eq!(series[3]["name"], "previous period %");
-        assert_eq!(series[3]["data"], serde_json::json!([null, 90.0, 80.0, null]));
+        assert_eq!(series[3]["name"], "Call conversion %");
+        assert_eq!(series[4]["name"], "SMS conversion %");
+        assert_eq!(series[4]["data"], serde_json::json!([50.0, null, 25.0, 20.0]));
+        assert_eq!(json["legend"]["selected"]["SMS conversion %"], false, "split by channel on request");
+        assert_eq!(series[5]["name"], "previous period %");
+        assert_eq!(series[5]["data"], serde_json::json!([null, 90.0, 80.0, null]));
+    }
+
+    #[test]
+    fn a_channel_has_one_colour_whichever_channels_a_view_holds() {
+        let point = |channel: &str| SeriesPoint {
+            bucket: "2026-11-20".into(),
+            channel: channel.into(),
+            attempts: 30,
+            converted: 3,
+        };
+        let buckets = vec![Bucket { key: "2026-11-20".into(), in_progress: false }];
+        let color_of_sms = |points: &[SeriesPoint]| {
+            let json = serde_json::to_value(attempts_and_conversion(&buckets, points, &[])).unwrap();
+            let series = json["series"].as_array().unwrap().clone();
+            series.into_iter().find(|s| s["name"] == "SMS").unwrap()["itemStyle"]["color"].clone()
+        };
+        let alone = color_of_sms(&[point("sms")]);
+        assert_eq!(alone, color_of_sms(&[point("whatsapp"), point("sms")]));
+        assert_eq!(alone, color_of_sms(&[point("call"), point("email"), point("sms"), point("whatsapp")]));
+        assert_ne!(channel_color("sms"), channel_color("whatsapp"));
+    }
+
+    #[test]
+    fn a_bucket_with_a_handful_of_attempts_has_no_rate_and_the_table_says_why() {
+        let buckets = vec![
+            Bucket { key: "2026-11-20T10".into(), in_progress: false },
+            Bucket { key: "2026-11-20T11".into(), in_progress: false },
+            Bucket { key: "2026-11-20T12".into(), in_progress: true },
+        ];
+        let point = |bucket: &str, attempts, converted| SeriesPoint {
+            bucket: bucket.into(),
+            channel: "sms".into(),
+            attempts,
+            converted,
+        };
+        let few = MIN_ATTEMPTS_FOR_A_RATE - 1;
+        let current = vec![point("2026-11-20T10", few, few), point("2026-11-20T11", MIN_ATTEMPTS_FOR_A_RATE, 5)];
+        assert_eq!(rates_by_bucket(&buckets, &current), vec![None, Some(25.0), None]);
+        assert!(has_too_few_to_judge(&current));
+        let table = attempts_and_conversion_table(&buckets, &current);
+        assert_eq!(table.columns, ["Period", "SMS attempts", "Attempts", "Conversion rate"]);
+        assert_eq!(table.rows[0], ["2026-11-20 10h", "19", "19", "too few to judge"]);
+        assert_eq!(table.rows[1], ["2026-11-20 11h", "20", "20", "25.0%"]);
+        assert_eq!(table.rows[2], ["2026-11-20 12h (in progress)", "0", "0", "no attempts"]);
+    }
+
+    #[test]
+    fn the_rate_chart_follows_any_dimension_with_its_labels() {
+        let rows = vec![row("30008", 40, 10, (14.2, 40.0)), row("", 60, 54, (80.0, 95.0))];
+        let json = serde_json::to_value(conversion_by(Dimension::Error, &rows)).unwrap();
+        assert_eq!(json["xAxis"]["data"][1], "no error");
+        assert_eq!(json["title"][0]["text"], "Attempt conversion rate by error code (95% interval)");
+        let table = conversion_table(Dimension::Error, &rows);
+        assert_eq!(table.rows[1], ["no error", "90.0%", "80.0–95.0%", "60"]);
     }
 
     #[test]

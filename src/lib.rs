@@ -1,4 +1,6 @@
 //! verilens: where Twilio Verify codes fail to convert, and what that costs.
+// The overview's view type nests past the default limit in the hydrate build.
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod charts;

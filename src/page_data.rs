@@ -201,6 +201,8 @@ pub struct AttemptRow {
 pub struct AttemptList {
     pub filters: Filters,
     pub notices: Vec<String>,
+    /// The totals of every attempt of the view, not only this page's.
+    pub matching: Metrics,
     pub attempts: Vec<AttemptRow>,
     /// The cursor of the next (older) page.
     pub next_page: Option<String>,

@@ -15,7 +15,10 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
 /// A page of the attempts list.
 pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList, StoreError> {
     let snapshot = snapshot_status(state).await?;
-    let mut list = crate::analytics::attempt_list(&state.pool, state.parse_view(search), state.now(), snapshot).await?;
+    let view = state.parse_view(search);
+    let mut list =
+        crate::analytics::attempt_list(&state.pool, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
+            .await?;
     list.attempts.iter_mut().for_each(|a| mask(state, a));
     Ok(list)
 }

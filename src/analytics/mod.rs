@@ -273,9 +273,12 @@ pub async fn overview(
     })
 }
 
-/// A page of the attempts list: newest first, keyset-paginated by an opaque cursor.
+/// A page of the attempts list: newest first, keyset-paginated by an opaque cursor, with the
+/// totals of the whole view.
 pub async fn attempt_list(
     pool: &SqlitePool,
+    scans: &RawScans,
+    rollups: &Arc<RollupCache>,
     parsed: ParsedFilters,
     now: DateTime<Utc>,
     snapshot: SnapshotStatus,
@@ -291,14 +294,17 @@ pub async fn attempt_list(
         Some(cursor) => cursor,
         None => None,
     };
-    let mut attempts = store::list_attempts(pool, &scope(&filters, start, end), before, ATTEMPTS_PER_PAGE + 1).await?;
+    let listed = scope(&filters, start, end);
+    let index = rollups.get(pool).await?;
+    let matching = totals(pool, scans, &index, &listed).await?;
+    let mut attempts = store::list_attempts(pool, &listed, before, ATTEMPTS_PER_PAGE + 1).await?;
     let next_page = if attempts.len() > ATTEMPTS_PER_PAGE as usize {
         attempts.truncate(ATTEMPTS_PER_PAGE as usize);
         attempts.last().map(|a| encode_cursor(&a.date_created, &a.sid))
     } else {
         None
     };
-    Ok(AttemptList { filters, notices, attempts, next_page, snapshot })
+    Ok(AttemptList { filters, notices, matching, attempts, next_page, snapshot })
 }
 
 /// One attempt and its verification's attempts; `None` when the snapshot has no such SID.

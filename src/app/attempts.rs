@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
-use crate::format::format_money;
+use crate::format::{format_money, format_moneys, plural};
 use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Money};
 
 #[server(endpoint = "load_attempts")]
@@ -57,14 +57,20 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
         view.page = None;
         view.href("/attempts")
     });
-    let (export, overview) = {
+    let (export, overview, from) = {
         let mut view = filters.clone();
         view.page = None;
-        (view.href("/attempts.csv"), view.href("/"))
+        (view.href("/attempts.csv"), view.href("/"), view.to_query())
+    };
+    let matching = &list.matching;
+    let summary = if matching.spend.is_empty() {
+        plural(matching.attempts, "attempt")
+    } else {
+        format!("{} · {}", plural(matching.attempts, "attempt"), format_moneys(&matching.spend))
     };
     view! {
         <Header snapshot=list.snapshot.clone() />
-        <main class="page">
+        <main class="page" id="content" tabindex="-1">
             <FilterBar filters=filters.clone() path="/attempts" />
             <Chips filters=filters.clone() path="/attempts" />
             <Notices notices=list.notices.clone() />
@@ -75,10 +81,14 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
                     "Export CSV"
                 </a>
             </div>
+            <p class="list-summary" data-testid="list-summary" title="Every attempt of this view, and their prices">
+                {summary}
+            </p>
             {if list.attempts.is_empty() {
                 view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
             } else {
-                view! { <AttemptTable attempts=list.attempts.clone() testid="attempts-table" /> }.into_any()
+                view! { <AttemptTable attempts=list.attempts.clone() testid="attempts-table" from timeline=false /> }
+                    .into_any()
             }}
             <nav class="pager" aria-label="Pages">
                 {newest.map(|href| view! { <a href=href>"← Newest"</a> })}
@@ -99,14 +109,47 @@ fn delivery(a: &AttemptRow) -> String {
     a.message_status.clone().or_else(|| a.call_status.clone()).unwrap_or_else(|| "–".to_string())
 }
 
+/// Twilio's page for an error code.
+fn error_page(code: &str) -> String {
+    format!("https://www.twilio.com/docs/api/errors/{code}")
+}
+
+/// An error code's title, linked to Twilio's page for it.
+fn error_link(code: Option<&str>) -> impl IntoView + use<> {
+    code.map(|code| {
+        view! {
+            <a href=error_page(code) target="_blank" rel="noopener noreferrer" data-testid="error-link" title="Twilio's page for this error">
+                {crate::model::error_label(code)}
+            </a>
+        }
+    })
+}
+
+/// How long after `first` an attempt was made: `+0s`, `+45s`, `+2m 5s`, `+1h 3m`.
+fn offset_after(first: &str, time: &str) -> String {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let Some(seconds) = parse(first).zip(parse(time)).map(|(a, b)| (b - a).num_seconds()) else {
+        return String::new();
+    };
+    match seconds {
+        s if s < 60 => format!("+{s}s"),
+        s if s < 3600 => format!("+{}m {}s", s / 60, s % 60),
+        s => format!("+{}h {}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// Attempts as a table, each linking to its page with `from`, the list's view, so that page
+/// leads back to it. As a `timeline`, each says how long after the first it came.
 #[component]
-fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoView {
+fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str, from: String, timeline: bool) -> impl IntoView {
+    let first = attempts.first().map(|a| a.date_created.clone()).unwrap_or_default();
     view! {
         <div class="table-scroll">
             <table class="breakdown" data-testid=testid>
                 <thead>
                     <tr>
                         <th scope="col">"Created (UTC)"</th>
+                        {timeline.then(|| view! { <th scope="col">"After the first"</th> })}
                         <th scope="col">"Channel"</th>
                         <th scope="col">"Country"</th>
                         <th scope="col">"Carrier"</th>
@@ -121,20 +164,26 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoVie
                     {attempts
                         .into_iter()
                         .map(|a| {
-                            let href = format!("/attempts/{}", a.sid);
+                            let href = if from.is_empty() {
+                                format!("/attempts/{}", a.sid)
+                            } else {
+                                format!("/attempts/{}?{from}", a.sid)
+                            };
+                            let offset = timeline.then(|| offset_after(&first, &a.date_created));
                             view! {
                                 <tr data-testid="attempt-row" data-sid=a.sid.clone()>
-                                    <td>
+                                    <td class="nowrap">
                                         <a href=href>{a.date_created.replace('T', " ").trim_end_matches('Z').to_string()}</a>
                                     </td>
+                                    {offset.map(|o| view! { <td class="timeline-offset" data-testid="offset">{o}</td> })}
                                     <td>{crate::model::channel_label(&a.channel)}</td>
                                     <td>{a.country.clone().unwrap_or_default()}</td>
                                     <td>{a.carrier.clone().unwrap_or_default()}</td>
                                     <td class="mono" data-testid="to">{a.to.clone().unwrap_or_default()}</td>
                                     <td>{a.conversion_status.clone()}</td>
                                     <td>{delivery(&a)}</td>
-                                    <td>{a.error_code.as_deref().map(crate::model::error_label).unwrap_or_default()}</td>
-                                    <td class="num">{price(&a)}</td>
+                                    <td>{error_link(a.error_code.as_deref())}</td>
+                                    <td class="num nowrap">{price(&a)}</td>
                                 </tr>
                             }
                         })
@@ -148,12 +197,16 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str) -> impl IntoVie
 #[component]
 pub fn AttemptDetailPage() -> impl IntoView {
     let params = use_params_map();
+    let location = use_location();
     let detail = Resource::new(move || params.read().get("sid").unwrap_or_default(), load_attempt);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(Some(detail)) => view! { <AttemptDetailView detail /> }.into_any(),
+                    Ok(Some(detail)) => {
+                        let from = location.search.get_untracked();
+                        view! { <AttemptDetailView detail from /> }.into_any()
+                    }
                     Ok(None) => view! { <super::NotFound /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
@@ -162,9 +215,16 @@ pub fn AttemptDetailPage() -> impl IntoView {
     }
 }
 
+/// One attempt, with a way back to the list it was opened from (`from`, that list's query).
 #[component]
-fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
+fn AttemptDetailView(detail: AttemptDetail, from: String) -> impl IntoView {
     let a = detail.attempt.clone();
+    let view = crate::filters::parse_query(&from).filters;
+    let back = view.href("/attempts");
+    let from = view.to_query();
+    let crumbs = super::navigation::chips(&view).into_iter().map(|(label, _)| label).collect::<Vec<_>>();
+    let list_name =
+        if crumbs.is_empty() { "Attempts".to_string() } else { format!("Attempts ({})", crumbs.join(", ")) };
     let field = |label: &'static str, value: String| {
         view! {
             <dt>{label}</dt>
@@ -173,7 +233,14 @@ fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
     };
     view! {
         <Header snapshot=detail.snapshot.clone() />
-        <main class="page">
+        <main class="page" id="content" tabindex="-1">
+            <nav class="breadcrumbs" aria-label="Breadcrumb" data-testid="attempt-breadcrumbs">
+                <a href="/">"Overview"</a>
+                " › "
+                <a href=back data-testid="back-to-list">{list_name}</a>
+                " › "
+                <span aria-current="page">{a.sid.clone()}</span>
+            </nav>
             <h1 data-testid="attempt-sid">{a.sid.clone()}</h1>
             <dl class="fields" data-testid="attempt-fields">
                 {field("Created (UTC)", a.date_created.clone())}
@@ -184,13 +251,17 @@ fn AttemptDetailView(detail: AttemptDetail) -> impl IntoView {
                 {field("Carrier", a.carrier.clone().unwrap_or_default())}
                 {field("Conversion", a.conversion_status.clone())}
                 {field("Delivery", delivery(&a))}
-                {field("Error code", a.error_code.as_deref().map_or_else(|| "none".to_string(), crate::model::error_label))}
+                <dt>"Error code"</dt>
+                <dd>{match a.error_code.as_deref() {
+                    Some(code) => error_link(Some(code)).into_any(),
+                    None => "none".into_any(),
+                }}</dd>
                 {field("Price", price(&a))}
                 {field("Verification", a.verification_sid.clone())}
                 {field("Service", a.service_sid.clone())}
             </dl>
-            <h2>"Attempts of this verification"</h2>
-            <AttemptTable attempts=detail.verification testid="verification-table" />
+            <h2>"Attempts of this verification, in order"</h2>
+            <AttemptTable attempts=detail.verification testid="verification-table" from timeline=true />
         </main>
     }
 }

@@ -18,6 +18,7 @@ pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
         format!("syncing: {}{of} attempts", format_count(snapshot.sync_attempts))
     });
     view! {
+        <a class="skip-link" href="#content">"Skip to content"</a>
         <header class="topbar">
             <a class="brand" href="/">
                 "verilens"

@@ -72,7 +72,7 @@ pub(crate) fn NotFound() -> impl IntoView {
         }
     }
     view! {
-        <main class="page">
+        <main class="page" id="content" tabindex="-1">
             <h1>"Page not found"</h1>
             <p>
                 <a href="/">"Back to the overview"</a>

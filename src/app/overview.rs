@@ -44,12 +44,18 @@ fn OverviewView(data: Overview) -> impl IntoView {
     let filters = data.filters.clone();
     let range = describe_range(&data.start, &data.end);
     let permalink = data.permalink.clone();
-    let country_rows: Vec<BreakdownRow> = if filters.by == Dimension::Country { data.rows.clone() } else { Vec::new() };
+    // The rate chart compares the breakdown's rows: none for days (the time chart shows
+    // those), nor with one row.
+    let rate_rows: Vec<BreakdownRow> =
+        if filters.by != Dimension::Day && data.rows.len() > 1 { data.rows.clone() } else { Vec::new() };
+    let rate_targets: Vec<String> = rate_rows.iter().map(|row| drill_down_href(&filters, &row.key)).collect();
+    let time_table = crate::charts::attempts_and_conversion_table(&data.buckets, &data.series);
+    let too_few = crate::charts::has_too_few_to_judge(&data.series);
     let hourly = data.buckets.first().is_some_and(|b| b.key.contains('T'));
     let chart_help = chart_help(&data.buckets, hourly, data.change.is_some());
     view! {
         <Header snapshot=data.snapshot.clone() />
-        <main class="page">
+        <main class="page" id="content" tabindex="-1">
             <FilterBar filters=filters.clone() path="/" />
             <Breadcrumbs filters=filters.clone() />
             <Chips filters=filters.clone() path="/" />
@@ -67,13 +73,40 @@ fn OverviewView(data: Overview) -> impl IntoView {
             {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
             <Anomalies anomalies=data.anomalies.clone() />
             <section class="chart-card" aria-label="Attempts and conversion rate over time" title=chart_help>
-                <div id="chart-timeseries" class="chart" data-testid="timeseries-chart"></div>
+                <div
+                    id="chart-timeseries"
+                    class="chart"
+                    data-testid="timeseries-chart"
+                    role="img"
+                    aria-label="Attempts per channel and the conversion rate over time; the data is in the table below"
+                ></div>
+                {too_few
+                    .then(|| {
+                        view! {
+                            <p class="note" data-testid="too-few-note">
+                                {format!(
+                                    "Periods with fewer than {} attempts have no rate on the chart: too few to judge.",
+                                    crate::charts::MIN_ATTEMPTS_FOR_A_RATE,
+                                )}
+                            </p>
+                        }
+                    })}
+                <ChartData table=time_table testid="timeseries-data" />
             </section>
-            {(!country_rows.is_empty())
+            {(!rate_rows.is_empty())
                 .then(|| {
+                    let title = crate::charts::rate_chart_title(filters.by);
+                    let table = crate::charts::conversion_table(filters.by, &rate_rows);
                     view! {
-                        <section class="chart-card" aria-label="Conversion rate by country">
-                            <div id="country-chart" class="chart" data-testid="country-chart"></div>
+                        <section class="chart-card" aria-label=title.clone()>
+                            <div
+                                id="rate-chart"
+                                class="chart"
+                                data-testid="rate-chart"
+                                role="img"
+                                aria-label=format!("{title}; click a bar to drill down; the data is in the table below")
+                            ></div>
+                            <ChartData table testid="rate-data" />
                         </section>
                     }
                 })}
@@ -81,7 +114,9 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 buckets=data.buckets.clone()
                 series=data.series.clone()
                 previous=data.previous_series.clone()
-                countries=country_rows
+                by=filters.by
+                rates=rate_rows
+                targets=rate_targets
             />
             <Breakdown filters=filters rows=data.rows />
         </main>
@@ -229,14 +264,62 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
     view! { <section class="kpis" aria-label="Totals">{tiles}</section> }
 }
 
+/// A chart's data as a table, folded under it: the chart's text alternative, there before
+/// the chart is drawn.
+#[component]
+fn ChartData(table: crate::charts::ChartTable, testid: &'static str) -> impl IntoView {
+    view! {
+        <details class="chart-data" data-testid=testid>
+            <summary>"The data as a table"</summary>
+            <div class="table-scroll">
+                <table class="breakdown">
+                    <thead>
+                        <tr>{table.columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view()}</tr>
+                    </thead>
+                    <tbody>
+                        {table
+                            .rows
+                            .into_iter()
+                            .map(|row| {
+                                let mut cells = row.into_iter();
+                                let head = cells.next().unwrap_or_default();
+                                view! {
+                                    <tr>
+                                        <th scope="row">{head}</th>
+                                        {cells.map(|c| view! { <td>{c}</td> }).collect_view()}
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </details>
+    }
+}
+
+/// Where a breakdown row leads: the next dimension's breakdown, or the attempts.
+fn drill_down_href(filters: &Filters, key: &str) -> String {
+    match super::navigation::drill_down(filters, key) {
+        Some(next) if filters.by.next().is_some() => next.href("/"),
+        Some(next) => next.href("/attempts"),
+        None => filters.href("/attempts"),
+    }
+}
+
 /// Draws the charts once the page is hydrated; the server renders only their containers.
+/// A click on a bar of the rate chart goes where its row's link goes (`targets`).
 #[component]
 fn Charts(
     buckets: Vec<crate::page_data::Bucket>,
     series: Vec<crate::page_data::SeriesPoint>,
     previous: Vec<crate::page_data::SeriesPoint>,
-    countries: Vec<BreakdownRow>,
+    by: Dimension,
+    rates: Vec<BreakdownRow>,
+    targets: Vec<String>,
 ) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    let navigate = leptos_router::hooks::use_navigate();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let draw = |id: &str, chart: charming::Chart| {
@@ -246,17 +329,47 @@ fn Charts(
                 let _ = element.remove_attribute("_echarts_instance_");
                 element.set_inner_html("");
             }
-            if let Err(e) = charming::WasmRenderer::new_opt(None, None).render(id, &chart) {
-                leptos::logging::error!("drawing {id}: {e:?}");
+            match charming::WasmRenderer::new_opt(None, None).render(id, &chart) {
+                Ok(instance) => Some(instance),
+                Err(e) => {
+                    leptos::logging::error!("drawing {id}: {e:?}");
+                    None
+                }
             }
         };
         draw("chart-timeseries", crate::charts::attempts_and_conversion(&buckets, &series, &previous));
-        if !countries.is_empty() {
-            draw("country-chart", crate::charts::conversion_by_country(&countries));
+        if !rates.is_empty()
+            && let Some(instance) = draw("rate-chart", crate::charts::conversion_by(by, &rates))
+        {
+            let (navigate, targets) = (navigate.clone(), targets.clone());
+            on_click(&instance, move |index| {
+                if let Some(href) = targets.get(index) {
+                    navigate(href, Default::default());
+                }
+            });
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (buckets, series, previous, countries);
+    let _ = (buckets, series, previous, by, rates, targets);
+}
+
+/// Calls `clicked` with the index of the data item a click on the chart hit.
+#[cfg(feature = "hydrate")]
+fn on_click(instance: &charming::Echarts, clicked: impl Fn(usize) + 'static) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    let handler = Closure::<dyn Fn(wasm_bindgen::JsValue)>::new(move |event: wasm_bindgen::JsValue| {
+        let index = js_sys::Reflect::get(&event, &"dataIndex".into()).ok().and_then(|i| i.as_f64());
+        if let Some(index) = index {
+            clicked(index as usize);
+        }
+    });
+    let on = js_sys::Reflect::get(instance, &"on".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(on) = on {
+        let _ = on.call2(instance, &"click".into(), handler.as_ref());
+    }
+    // The chart holds the handler as long as it lives; a later view draws a new chart.
+    handler.forget();
 }
 
 const CHANNEL_NOTE: &str = "A verification retried on another channel counts in both channels' verifications, \
@@ -282,7 +395,7 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
         let mut view = filters.clone();
         let current = filters.sort == key;
         view.sort = key;
-        view.descending = if current { !filters.descending } else { key != SortKey::Key };
+        view.descending = if current { !filters.descending } else { key.first_click_descending() };
         let arrow = match (current, filters.descending) {
             (false, _) => "",
             (true, true) => " ↓",
@@ -344,18 +457,8 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
 
 #[component]
 fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
-    let label = match (filters.by, row.key.as_str()) {
-        (Dimension::Error, "") => "no error".to_string(),
-        (Dimension::Error, code) => crate::model::error_label(code),
-        (Dimension::Channel, channel) => crate::model::channel_label(channel),
-        (_, "") => "unknown".to_string(),
-        (_, key) => key.to_string(),
-    };
-    let target = match super::navigation::drill_down(&filters, &row.key) {
-        Some(next) if filters.by.next().is_some() => next.href("/"),
-        Some(next) => next.href("/attempts"),
-        None => filters.href("/attempts"),
-    };
+    let label = filters.by.key_label(&row.key);
+    let target = drill_down_href(&filters, &row.key);
     let m = row.metrics;
     let interval = m.rate_interval.map(|(l, h)| format!("95% interval {l:.1}–{h:.1}%")).unwrap_or_default();
     view! {

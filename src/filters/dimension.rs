@@ -45,6 +45,18 @@ impl Dimension {
         }
     }
 
+    /// How a row's key reads on a page or chart: channels and error codes by name, an
+    /// unknown value as "unknown".
+    pub fn key_label(self, key: &str) -> String {
+        match (self, key) {
+            (Dimension::Error, "") => "no error".to_string(),
+            (Dimension::Error, code) => crate::model::error_label(code),
+            (Dimension::Channel, channel) => crate::model::channel_label(channel),
+            (_, "") => "unknown".to_string(),
+            (_, key) => key.to_string(),
+        }
+    }
+
     /// Where a click on a row leads: country → carrier → error code → the attempts.
     pub fn next(self) -> Option<Dimension> {
         match self {
@@ -81,6 +93,12 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// The direction of a column's first click: rates worst first (the question is where
+    /// conversion is bad), counts and spend most first, names in order.
+    pub fn first_click_descending(self) -> bool {
+        !matches!(self, SortKey::Key | SortKey::Rate)
+    }
+
     pub const ALL: [SortKey; 6] =
         [SortKey::Key, SortKey::Attempts, SortKey::Converted, SortKey::Rate, SortKey::Verifications, SortKey::Spend];
 
