@@ -39,9 +39,21 @@ test("after a client-side navigation the chart shows only the new view's series"
   const overview = new OverviewPage(page);
   await overview.goto("country=CO&by=carrier");
   await expect(overview.timeseriesCanvas().first()).toBeVisible();
-  expect(await overview.timeseriesSeriesNames()).toEqual(["Call", "Email", "SMS", "WhatsApp", "conversion %"]);
+  // With several channels, each has its own rate line after the overall one (the legend turns them on).
+  expect(await overview.timeseriesSeriesNames()).toEqual([
+    "Call",
+    "Email",
+    "SMS",
+    "WhatsApp",
+    "conversion %",
+    "Call conversion %",
+    "Email conversion %",
+    "SMS conversion %",
+    "WhatsApp conversion %",
+  ]);
   await overview.channelLink("SMS").click();
   await expect(page).toHaveURL(/channel=sms/);
+  // With one channel, its rate is the overall rate: no line of its own.
   await expect.poll(() => overview.timeseriesSeriesNames()).toEqual(["SMS", "conversion %"]);
 });
 

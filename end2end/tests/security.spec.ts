@@ -75,7 +75,8 @@ for (const bypassCSP of [false, true]) {
       await expectInert(page, dialogs);
 
       await attemptsList.attemptLink(attemptsList.rowsWithCarrier(script).first()).click();
-      await expect(page).toHaveURL(/\/attempts\/VL\w+$/);
+      // The attempt's URL carries the list's view (its query).
+      await expect(page).toHaveURL(/\/attempts\/VL\w+(\?[^#]*)?$/);
       await expect(attempt.field("Carrier")).toHaveText(script);
       await expectInert(page, dialogs);
       await page.reload({ waitUntil: "networkidle" });
