@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend, Title};
+use charming::component::{Axis, Grid, Legend, LegendType, Title};
 use charming::datatype::{DataPoint, DataPointItem};
 use charming::element::{
     AxisType, Color, ItemStyle, Label, LabelPosition, LineStyle, LineStyleType, MarkLine, MarkLineData,
@@ -87,6 +87,7 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(
             Legend::new()
+                .type_(LegendType::Scroll)
                 .top("24")
                 .selected(channels.iter().map(|c| (channel_rate_name(c), false)).collect::<Vec<_>>()),
         )

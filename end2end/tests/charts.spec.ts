@@ -47,13 +47,7 @@ test("a channel's bars have one colour on every view, whichever channels the vie
   expect(new Set(smsColours).size, `SMS's colours: ${smsColours.join(", ")}`).toBe(1);
 });
 
-// BUG: on / (or any view of several channels), the time chart draws the four dashed
-// per-channel rate lines ("Call conversion %" … "WhatsApp conversion %") from the start,
-// though the chart's option turns them off in the legend until a reader turns them on
-// (legend.selected = {"SMS conversion %": false, …}). In the browser ECharts' legend holds
-// selected = {} and every line is on: the option reaches ECharts through
-// serde_wasm_bindgen::to_value, which turns that map into a JavaScript Map, not an object.
-test.fixme("the per-channel rate lines are off until the legend turns them on", async ({ page }) => {
+test("the per-channel rate lines are off until the legend turns them on", async ({ page }) => {
   const overview = new OverviewPage(page);
   await overview.goto();
   await expect(overview.timeseriesCanvas().first()).toBeVisible();

@@ -44,12 +44,6 @@ test("without JavaScript, the skip link is the first Tab and moves the focus to 
   await withoutJavaScript(browser, expectSkipLinkWorks);
 });
 
-// BUG: once the app is hydrated, the skip link does not move the focus. On /, on
-// /attempts?country=CO and on an attempt's page, Tab focuses "Skip to content" and Enter
-// (or a click) changes the URL to …#content, but the focus stays on the skip link and the
-// next Tab goes to the header's "verilens" link, not into <main id="content">. The router
-// handles the click on href="#content" as a navigation (preventDefault, a history entry)
-// so the browser never moves to the fragment; without JavaScript it works (test above).
-test.fixme("on the hydrated pages, the skip link is the first Tab and moves the focus to the content", async ({ page }) => {
+test("on the hydrated pages, the skip link is the first Tab and moves the focus to the content", async ({ page }) => {
   await expectSkipLinkWorks(page);
 });

@@ -42,11 +42,7 @@ test("the overview and the attempts list fit a phone's width; their tables scrol
   expect(await layout.cellLines(created), "the first attempt's time").toEqual({ whiteSpace: "nowrap", lines: 1 });
 });
 
-// BUG: at 390×844, /attempts/{sid}?country=CO (any attempt) is 455 px wide: the page scrolls
-// sideways by 65 px. The attempt's fields (dl.fields, a grid of `max-content 1fr`) cannot
-// shrink below their longest value, the Verification and Service SIDs (34 characters
-// without a break), so every <dd> ends at x = 455. The overview and the list fit (above).
-test.fixme("an attempt's page fits a phone's width", async ({ page }) => {
+test("an attempt's page fits a phone's width", async ({ page }) => {
   const layout = new PageLayout(page);
   const attempt = new AttemptPage(page);
   const [first] = await attemptsInDefaultRange({ Country: "CO" });

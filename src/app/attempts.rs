@@ -63,10 +63,12 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
         (view.href("/attempts.csv"), view.href("/"), view.to_query())
     };
     let matching = &list.matching;
-    let summary = if matching.spend.is_empty() {
+    // Unpriced attempts (emails) can carry a currency and no amount: no spend to show.
+    let priced: Vec<Money> = matching.spend.iter().filter(|m| m.amount != 0.0).cloned().collect();
+    let summary = if priced.is_empty() {
         plural(matching.attempts, "attempt")
     } else {
-        format!("{} · {}", plural(matching.attempts, "attempt"), format_moneys(&matching.spend))
+        format!("{} · {}", plural(matching.attempts, "attempt"), format_moneys(&priced))
     };
     view! {
         <Header snapshot=list.snapshot.clone() />
@@ -182,7 +184,7 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str, from: String, t
                                     <td class="mono" data-testid="to">{a.to.clone().unwrap_or_default()}</td>
                                     <td>{a.conversion_status.clone()}</td>
                                     <td>{delivery(&a)}</td>
-                                    <td>{error_link(a.error_code.as_deref())}</td>
+                                    <td class="nowrap">{error_link(a.error_code.as_deref())}</td>
                                     <td class="num nowrap">{price(&a)}</td>
                                 </tr>
                             }

@@ -18,7 +18,8 @@ pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
         format!("syncing: {}{of} attempts", format_count(snapshot.sync_attempts))
     });
     view! {
-        <a class="skip-link" href="#content">"Skip to content"</a>
+        // `rel="external"`: the browser, not the router, follows it, and moves the focus.
+        <a class="skip-link" href="#content" rel="external">"Skip to content"</a>
         <header class="topbar">
             <a class="brand" href="/">
                 "verilens"

@@ -323,19 +323,11 @@ fn Charts(
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let draw = |id: &str, chart: charming::Chart| {
-            // A fresh instance per view: ECharts would otherwise merge the new options into
-            // the previous view's chart and keep its extra series.
-            if let Some(element) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id)) {
-                let _ = element.remove_attribute("_echarts_instance_");
-                element.set_inner_html("");
+            let instance = render_chart(id, &chart);
+            if instance.is_none() {
+                leptos::logging::error!("drawing {id} failed");
             }
-            match charming::WasmRenderer::new_opt(None, None).render(id, &chart) {
-                Ok(instance) => Some(instance),
-                Err(e) => {
-                    leptos::logging::error!("drawing {id}: {e:?}");
-                    None
-                }
-            }
+            instance
         };
         draw("chart-timeseries", crate::charts::attempts_and_conversion(&buckets, &series, &previous));
         if !rates.is_empty()
@@ -353,9 +345,29 @@ fn Charts(
     let _ = (buckets, series, previous, by, rates, targets);
 }
 
+/// Draws `chart` in the element `id` with ECharts, a fresh instance per view (ECharts would
+/// otherwise merge the new options into the previous view's chart and keep its extra
+/// series); the instance. The options go over as JSON: charming's own renderer hands maps
+/// over as JavaScript `Map`s, which ECharts ignores (the legend's `selected`).
+#[cfg(feature = "hydrate")]
+fn render_chart(id: &str, chart: &charming::Chart) -> Option<wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    let element = web_sys::window()?.document()?.get_element_by_id(id)?;
+    let _ = element.remove_attribute("_echarts_instance_");
+    element.set_inner_html("");
+    let method = |of: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(of, &name.into()).ok()?.dyn_into::<js_sys::Function>().ok()
+    };
+    let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
+    let instance = method(&echarts, "init")?.call1(&echarts, &element).ok()?;
+    let options = js_sys::JSON::parse(&serde_json::to_string(chart).ok()?).ok()?;
+    method(&instance, "setOption")?.call1(&instance, &options).ok()?;
+    Some(instance)
+}
+
 /// Calls `clicked` with the index of the data item a click on the chart hit.
 #[cfg(feature = "hydrate")]
-fn on_click(instance: &charming::Echarts, clicked: impl Fn(usize) + 'static) {
+fn on_click(instance: &wasm_bindgen::JsValue, clicked: impl Fn(usize) + 'static) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
     let handler = Closure::<dyn Fn(wasm_bindgen::JsValue)>::new(move |event: wasm_bindgen::JsValue| {
