@@ -72,8 +72,8 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     let synced: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     let total = format_count(synced as u64);
 
-    let app = dashboard::router(pool.clone(), |state| state.progress = progress.clone());
-    let page = || async { dashboard::get(&app, "/?range=90d", None).await.body };
+    let served = dashboard::serve(pool.clone(), |state| state.progress = progress.clone()).await;
+    let page = || async { reqwest::get(format!("{}/?range=90d", served.base)).await.unwrap().text().await.unwrap() };
     let before = page().await;
     assert!(!before.contains("Last sync failed"));
     assert!(before.contains(&total), "the page shows the {total} attempts synced");

@@ -1,11 +1,10 @@
-//! The dashboard's router: security headers, Basic auth, hostile text from
+//! The dashboard over real HTTP: security headers, Basic auth, hostile text from
 //! the API, and thousands of malformed queries that must never be a 5xx.
 
 mod common;
 
-use axum::Router;
 use chrono::Utc;
-use common::dashboard::{self, get, post_form};
+use common::dashboard;
 use verilens::emulator::rng::Rng;
 use verilens::model::{Attempt, twilio_time};
 use verilens::store;
@@ -23,8 +22,7 @@ fn attempt(sid_digit: char, carrier: &str, to: &str) -> Attempt {
     attempt
 }
 
-/// The dashboard's router over a snapshot of three attempts, two with hostile carrier names.
-async fn dashboard(basic_auth: Option<&str>) -> (Router, tempfile::TempDir) {
+async fn serve(basic_auth: Option<&str>) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("d.db")).await.unwrap();
     let mut tx = store::begin_write(&pool).await.unwrap();
@@ -35,21 +33,20 @@ async fn dashboard(basic_auth: Option<&str>) -> (Router, tempfile::TempDir) {
     ];
     store::upsert_attempts(&mut tx, &attempts).await.unwrap();
     tx.commit().await.unwrap();
-    let router = dashboard::router(pool, |state| state.basic_auth = basic_auth.map(|a| a.parse().unwrap()));
-    (router, dir)
-}
-
-async fn body_of(app: &Router, uri: &str) -> String {
-    let answer = get(app, uri, None).await;
-    assert_eq!(answer.status, 200, "{uri}");
-    answer.body
+    let served = dashboard::serve(pool, |state| state.basic_auth = basic_auth.map(|a| a.parse().unwrap())).await;
+    (served.base, dir)
 }
 
 #[tokio::test]
 async fn an_error_code_filter_is_named_with_its_title() {
-    let (app, _dir) = dashboard(None).await;
+    let (base, _dir) = serve(None).await;
     for path in ["/", "/attempts"] {
-        let page = body_of(&app, &format!("{path}?country=CO&carrier=Tigo&error=30003&by=error")).await;
+        let page = reqwest::get(format!("{base}{path}?country=CO&carrier=Tigo&error=30003&by=error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let chips = &page[page.find("data-testid=\"chips\"").expect("the chips")..];
         assert!(chips.contains(">Error: 30003 Unreachable destination handset<"), "{path}");
         if path == "/" {
@@ -61,10 +58,10 @@ async fn an_error_code_filter_is_named_with_its_title() {
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
-    let (app, _dir) = dashboard(None).await;
+    let (base, _dir) = serve(None).await;
     for path in ["/", "/attempts", "/healthz", "/export.csv", "/attempts/VL11111111111111111111111111111111"] {
-        let answer = get(&app, path, None).await;
-        let headers = &answer.headers;
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
@@ -75,8 +72,8 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn the_overview_says_what_each_number_counts() {
-    let (app, _dir) = dashboard(None).await;
-    let page = body_of(&app, "/?by=channel").await;
+    let (base, _dir) = serve(None).await;
+    let page = reqwest::get(format!("{base}/?by=channel")).await.unwrap().text().await.unwrap();
     for (tile, formula) in [
         ("Cost per converted verification", "spend ÷ converted verifications"),
         ("Attempt conversion rate", "converted attempts ÷ attempts"),
@@ -93,44 +90,54 @@ async fn the_overview_says_what_each_number_counts() {
         "counts with their unit, channels by name"
     );
     assert!(page.contains("data-testid=\"channel-note\""), "a retried verification counts in both channels");
-    let by_country = body_of(&app, "/").await;
+    let by_country = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
     assert!(!by_country.contains("data-testid=\"channel-note\""));
 }
 
 #[tokio::test]
 async fn basic_auth_guards_everything_but_healthz() {
-    let (app, _dir) = dashboard(Some("pm:correct-horse")).await;
-    let anonymous = get(&app, "/", None).await;
-    assert_eq!(anonymous.status, 401);
-    assert!(anonymous.headers["www-authenticate"].to_str().unwrap().starts_with("Basic"));
-    assert_eq!(get(&app, "/export.csv", Some("pm:nope")).await.status, 401);
-    assert_eq!(get(&app, "/", Some("pm:correct-horse")).await.status, 200);
-    assert_eq!(get(&app, "/healthz", None).await.status, 200);
+    let (base, _dir) = serve(Some("pm:correct-horse")).await;
+    let http = reqwest::Client::new();
+    let anonymous = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    let wrong = http.get(format!("{base}/export.csv")).basic_auth("pm", Some("nope")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = http.get(format!("{base}/")).basic_auth("pm", Some("correct-horse")).send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
 async fn text_from_the_api_is_inert_in_pages_and_csv() {
-    let (app, _dir) = dashboard(None).await;
-    let page = body_of(&app, "/?by=carrier").await;
+    let (base, _dir) = serve(None).await;
+    let page = reqwest::get(format!("{base}/?by=carrier")).await.unwrap().text().await.unwrap();
     assert!(!page.contains("<script>alert(1)"), "the carrier name is escaped");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    let attempts = body_of(&app, "/attempts").await;
+    let attempts = reqwest::get(format!("{base}/attempts")).await.unwrap().text().await.unwrap();
     assert!(!attempts.contains("+573003003030"), "phone numbers are masked");
     assert!(attempts.contains("+57••••••••30"));
 
-    let csv = body_of(&app, "/export.csv?by=carrier").await;
+    let csv = reqwest::get(format!("{base}/export.csv?by=carrier")).await.unwrap().text().await.unwrap();
     for line in csv.lines().skip(1) {
         let first = line.trim_start_matches('"');
         assert!(!first.starts_with(['=', '+', '-', '@']), "a cell that could be a formula: {line}");
     }
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
-    let list = body_of(&app, "/attempts.csv").await;
+    let list = reqwest::get(format!("{base}/attempts.csv")).await.unwrap().text().await.unwrap();
     assert!(list.contains("'+57••••••••30") && !list.contains("+573003003030"), "{list}");
 }
 
-#[tokio::test]
+// Over a port, with the server on a multi-threaded runtime, as in production. Driven through
+// `oneshot` instead, Leptos's rendering of some pages failed: on a current-thread runtime one
+// request in about twenty thousand never finished, and on a multi-threaded one some panicked
+// with "a reactive value that has already been disposed" (the page's body outliving the
+// handler's future). Under investigation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
-    let (app, _dir) = dashboard(None).await;
+    let (base, _dir) = serve(None).await;
+    // A request that hangs fails the test with its URL instead of stalling the run.
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().unwrap();
     let mut rng = Rng::new(7);
     let keys = [
         "range", "from", "to", "country", "channel", "carrier", "service", "error", "status", "prefix", "by", "sort",
@@ -166,20 +173,27 @@ async fn malformed_queries_get_a_page_or_a_400_never_a_5xx() {
         }
         let path =
             ["/", "/attempts", "/export.csv", "/attempts.csv", "/api/load_overview", "/api/load_attempts"][i % 6];
-        let answer = if path.starts_with("/api/") {
+        let response = if path.starts_with("/api/") {
             // The pages' server functions take the same query as a form field.
             let body = form_urlencoded::Serializer::new(String::new()).append_pair("search", &query).finish();
-            post_form(&app, path, body).await
+            http.post(format!("{base}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {path} search={query}: {e}"))
         } else {
-            get(&app, &format!("{path}?{query}"), None).await
+            http.get(format!("{base}{path}?{query}")).send().await.unwrap_or_else(|e| panic!("{path}?{query}: {e}"))
         };
-        let status = answer.status.as_u16();
+        let status = response.status().as_u16();
         let csv = path.ends_with(".csv");
         assert!(status == 200 || (csv && status == 400), "{path}?{query} answered {status}");
         if i % 50 == 0 {
             // An attempt SID made of the same junk: a 404 page, never a 5xx.
             let sid: String = query.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
-            assert_eq!(get(&app, &format!("/attempts/VL{sid}"), None).await.status, 404, "/attempts/VL{sid}");
+            let response = http.get(format!("{base}/attempts/VL{sid}")).send().await;
+            let status = response.unwrap_or_else(|e| panic!("/attempts/VL{sid}: {e}")).status().as_u16();
+            assert_eq!(status, 404, "/attempts/VL{sid}");
         }
     }
 }
