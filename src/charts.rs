@@ -232,7 +232,11 @@ pub fn conversion_by(by: Dimension, rows: &[BreakdownRow]) -> Chart {
     Chart::new()
         .animation(false)
         .color(vec![Color::from(PALETTE[0])])
-        .title(Title::new().text(rate_chart_title(by)))
+        .title(
+            Title::new()
+                .text(format!("Attempt conversion rate by {}", by.label().to_lowercase()))
+                .subtext("with its 95% interval"),
+        )
         .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("{b}"))
         .grid(Grid::new().left("40").right("16").bottom("32"))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
@@ -439,7 +443,9 @@ mod tests {
         let rows = vec![row("30008", 40, 10, (14.2, 40.0)), row("", 60, 54, (80.0, 95.0))];
         let json = serde_json::to_value(conversion_by(Dimension::Error, &rows)).unwrap();
         assert_eq!(json["xAxis"]["data"][1], "no error");
-        assert_eq!(json["title"][0]["text"], "Attempt conversion rate by error code (95% interval)");
+        assert_eq!(json["title"][0]["text"], "Attempt conversion rate by error code");
+        assert_eq!(json["title"][0]["subtext"], "with its 95% interval");
+        assert_eq!(rate_chart_title(Dimension::Error), "Attempt conversion rate by error code (95% interval)");
         let table = conversion_table(Dimension::Error, &rows);
         assert_eq!(table.rows[1], ["no error", "90.0%", "80.0–95.0%", "60"]);
     }
