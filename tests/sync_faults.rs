@@ -240,12 +240,43 @@ async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig,
     assert_eq!(total, distinct, "nothing duplicated");
     let missing: Vec<(&String, &Value)> =
         api.iter().filter(|(sid, _)| !snapshot.contains_key(*sid)).map(|(sid, a)| (sid, &a["date_created"])).collect();
-    assert_eq!(total as usize, api.len(), "nothing missing or extra since {oldest_listed}; missing: {missing:?}");
+    let runs = if missing.is_empty() { String::new() } else { runs_and_slices_covering(&pool, &missing).await };
+    assert_eq!(
+        total as usize,
+        api.len(),
+        "nothing missing or extra since {oldest_listed}; missing: {missing:?}\nthe runs, and the slices that cover the missing attempts:\n{runs}"
+    );
     assert!(api.keys().all(|sid| snapshot.contains_key(sid)), "every attempt is in the snapshot");
     let running_runs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'").fetch_one(&pool).await.unwrap();
     assert_eq!(running_runs, 0);
     assert_rollups_match_attempts(&pool).await;
+}
+
+/// Every run, and the slices whose window holds one of `missing`'s times: what a failure of
+/// `assert_complete_snapshot` needs to be explained.
+async fn runs_and_slices_covering(pool: &sqlx::SqlitePool, missing: &[(&String, &Value)]) -> String {
+    let mut text: Vec<String> = sqlx::query_scalar(
+        "SELECT printf('run %d %s..%s %s bulk=%d api=%s snapshot=%s', id, window_start, window_end, status, bulk, \
+         api_total, snapshot_total) FROM sync_runs ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (sid, created) in missing {
+        let created = created.as_str().unwrap_or_default();
+        let slices: Vec<String> = sqlx::query_scalar(
+            "SELECT printf('slice %d of run %d: %s..%s done=%d next=%s', slice, run_id, window_start, window_end, \
+             done, next_page_url) FROM sync_slices WHERE window_start <= ? AND ? < window_end ORDER BY run_id, slice",
+        )
+        .bind(created)
+        .bind(created)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        text.extend(slices.iter().map(|slice| format!("{sid} ({created}) is in {slice}")));
+    }
+    text.join("\n")
 }
 
 /// The rollups maintained with the pages count exactly the attempts written, as a rebuild would.
