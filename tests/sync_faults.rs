@@ -227,16 +227,24 @@ async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig,
     assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
     // What complete runs cover: a failed first run may have started a little earlier.
     let window_start = store::coverage_start(&pool).await.unwrap().unwrap();
+    // Runs end where they started, exclusive: an attempt created in the very second the last
+    // run began is the next run's to copy, though the API already shows it.
+    let window_end = store::watermark(&pool).await.unwrap().unwrap();
     let mut api = api_attempts(&twin, &twin_config).await;
-    api.retain(|_, a| a["date_created"].as_str().unwrap() >= window_start.as_str());
+    api.retain(|_, a| {
+        let created = a["date_created"].as_str().unwrap();
+        created >= window_start.as_str() && created < window_end.as_str()
+    });
     let oldest_listed = api.values().map(|a| a["date_created"].as_str().unwrap()).min().unwrap().to_string();
     let snapshot = snapshot_rows(&pool).await;
-    let (total, distinct): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT sid) FROM attempts WHERE date_created >= ?")
-            .bind(&oldest_listed)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (total, distinct): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT sid) FROM attempts WHERE date_created >= ? AND date_created < ?",
+    )
+    .bind(&oldest_listed)
+    .bind(&window_end)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(total, distinct, "nothing duplicated");
     let missing: Vec<(&String, &Value)> =
         api.iter().filter(|(sid, _)| !snapshot.contains_key(*sid)).map(|(sid, a)| (sid, &a["date_created"])).collect();
@@ -244,7 +252,7 @@ async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig,
     assert_eq!(
         total as usize,
         api.len(),
-        "nothing missing or extra since {oldest_listed}; missing: {missing:?}\nthe runs, and the slices that cover the missing attempts:\n{runs}"
+        "nothing missing or extra in {oldest_listed}..{window_end}; missing: {missing:?}\nthe runs, and the slices that cover the missing attempts:\n{runs}"
     );
     assert!(api.keys().all(|sid| snapshot.contains_key(sid)), "every attempt is in the snapshot");
     let running_runs: i64 =
