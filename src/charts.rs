@@ -264,6 +264,8 @@ pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]
     columns.extend(channels.iter().map(|c| format!("{} attempts", channel_label(c))));
     columns.extend(["Attempts".to_string(), "Conversion rate".to_string()]);
     let totals = counts_by_bucket(current, |_| true);
+    let by_channel: Vec<BTreeMap<&str, (u64, u64)>> =
+        channels.iter().map(|c| counts_by_bucket(current, |p| p.channel == *c)).collect();
     let rows = buckets
         .iter()
         .map(|b| {
@@ -272,10 +274,8 @@ pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]
                 None => b.key.clone(),
             };
             let mut row = vec![if b.in_progress { format!("{period} (in progress)") } else { period }];
-            for channel in &channels {
-                let n: u64 =
-                    current.iter().filter(|p| p.bucket == b.key && p.channel == *channel).map(|p| p.attempts).sum();
-                row.push(format_count(n));
+            for counts in &by_channel {
+                row.push(format_count(counts.get(b.key.as_str()).map_or(0, |(attempts, _)| *attempts)));
             }
             let counts = totals.get(b.key.as_str()).copied().unwrap_or_default();
             row.push(format_count(counts.0));
