@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{Stream, TryStreamExt};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc::Sender;
 use tower_http::services::{ServeDir, ServeFile};
@@ -131,7 +131,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The dashboard's router, each request answered within `deadline` (a 503 past it).
 pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
-    let pages = generate_route_list(App);
+    let pages = page_routes();
     let options = state.leptos_options.clone();
     let site = PathBuf::from(options.site_root.as_ref());
     let context_state = state.clone();
@@ -151,6 +151,15 @@ pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(crate::requests::admit_request));
     crate::guards::guard_routes(routes, state.basic_auth, deadline)
+}
+
+/// The pages' routes, generated once per process. While Leptos generates them it tells every
+/// resource in the process not to load (one global flag), and a page whose data starts
+/// loading in that window waits forever; generating them again for each router stalled pages
+/// served by routers built before.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).

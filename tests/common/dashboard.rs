@@ -1,9 +1,8 @@
 //! The dashboard as tests meet it: served on a loopback port, on the test's runtime.
 //!
-//! Not through `oneshot`: driven that way, Leptos's rendering of some pages failed (a
-//! request that never finished on a current-thread runtime, about one in twenty thousand; a
-//! "reactive value already disposed" panic on a multi-threaded one), which a server on a
-//! port has not shown.
+//! Not through `oneshot`: driven that way on a multi-threaded runtime, some pages panicked
+//! with "a reactive value that has already been disposed" (the page's body outliving the
+//! handler's future), which a server on a port has not shown.
 
 use std::net::SocketAddr;
 
