@@ -177,7 +177,7 @@ pub struct SnapshotStatus {
 }
 
 /// One attempt as the pages show it (the phone number already masked if needed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRow {
     pub sid: String,
     pub verification_sid: String,

@@ -1,6 +1,7 @@
 //! `/attempts.csv` over real HTTP on a real snapshot: every attempt of the view, not a page,
 //! in chunks of `ROWS_PER_CHUNK` rows at most, with the same rows and totals as a
-//! computation here from the snapshot's rows.
+//! computation here from the snapshot's rows; and the attempts list's pages in either order
+//! hold the same attempts.
 
 mod common;
 
@@ -161,6 +162,37 @@ async fn the_attempts_csv_holds_every_attempt_of_the_view_in_bounded_chunks() {
     }
     let all = expected_rows(&pool, "").await;
     assert_eq!(all.len() as u64, ATTEMPTS, "the default view holds every attempt, well past one page of 50");
+}
+
+/// Following "Older attempts" from the first page of the list, priciest first, meets every
+/// attempt of the view once, in order: prices that tie (of 900 values, over 5,000 attempts)
+/// and unpriced attempts included.
+#[tokio::test]
+async fn the_attempts_list_by_price_pages_through_every_attempt_once_in_order() {
+    let (_base, pool, _dir) = serve().await;
+    let state = dashboard::state(pool.clone(), "127.0.0.1:1".parse().unwrap(), |s| s.pinned_now = Some(now()));
+    for view in ["", "country=CO&channel=sms", "from=2026-11-12&to=2026-11-14&status=converted"] {
+        let mut expected = expected_rows(&pool, view).await;
+        // Newest first already; a stable sort by price keeps that order within a price.
+        expected.sort_by(|a, b| match (a.6, b.6) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (x, y) => y.is_some().cmp(&x.is_some()),
+        });
+        let want: Vec<(String, Option<f64>)> = expected.into_iter().map(|r| (r.0, r.6)).collect();
+        assert!(want.iter().any(|r| r.1.is_none()) && want.len() > 100, "{view}: several pages, some unpriced");
+        let mut got = Vec::new();
+        let mut query = format!("{view}&order=price");
+        loop {
+            let list = verilens::views::load_attempts(&state, &query).await.unwrap();
+            assert!(list.notices.is_empty(), "{query}: {:?}", list.notices);
+            got.extend(list.attempts.iter().map(|a| (a.sid.clone(), a.price)));
+            match list.next_page {
+                Some(page) => query = format!("{view}&order=price&page={page}"),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{view}: every attempt once, priciest first, unpriced last, newest first within a price");
+    }
 }
 
 #[tokio::test]

@@ -38,3 +38,32 @@ test("with nothing priced, the list says how many attempts match and no spend", 
   await attemptsList.goto("channel=email");
   await expect(attemptsList.summary).toHaveText(`${formatCount(attempts.length)} attempts`);
 });
+
+/** Whether `prices` never rise, unpriced attempts last. */
+function priciestFirst(prices: (number | null)[]): boolean {
+  return prices.every((price, i) => i === 0 || price === null || (prices[i - 1] !== null && prices[i - 1]! >= price));
+}
+
+test("the list orders by price, priciest first, and its next page goes on from there", async ({ page }) => {
+  const attemptsList = new AttemptsPage(page);
+  const attempts = await attemptsInDefaultRange({ Country: "CO" });
+  const highest = Math.max(...attempts.map((a) => Number(a.price?.value ?? -Infinity)));
+  await attemptsList.goto("country=CO");
+  await expect(attemptsList.orderHeader("newest")).toHaveAttribute("aria-sort", "descending");
+  await attemptsList.orderLink("price").click();
+  await expect(page).toHaveURL(/order=price/);
+  await expect(attemptsList.orderHeader("price")).toHaveAttribute("aria-sort", "descending");
+  await expect(attemptsList.orderHeader("newest")).toHaveAttribute("aria-sort", "none");
+  const first = await attemptsList.prices();
+  expect(first).toHaveLength(50);
+  expect(first[0], "the priciest attempt of the view comes first").toBeCloseTo(highest, 6);
+  expect(priciestFirst(first), `prices never rise: ${first}`).toBe(true);
+  await attemptsList.older.click();
+  await expect(page).toHaveURL(/page=/);
+  const second = await attemptsList.prices();
+  expect(priciestFirst([...first, ...second]), "the next page continues the order").toBe(true);
+  await attemptsList.orderLink("newest").click();
+  await expect(page).not.toHaveURL(/order=|page=/);
+  const created = await attemptsList.table.locator("tbody td:first-child").allTextContents();
+  expect(created).toEqual([...created].sort().reverse());
+});

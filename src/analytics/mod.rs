@@ -16,10 +16,10 @@ use std::sync::Arc;
 use sqlx::SqlitePool;
 
 use crate::filters::Dimension;
-use crate::filters::{Filters, ParsedFilters, SortKey, ViewDate};
+use crate::filters::{Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
 use crate::page_data::{
-    Anomaly, AttemptDetail, AttemptList, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
+    Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
 };
 use crate::store::{self, AttemptScope, RawScans, StoreError};
 pub use rollup_cache::RollupCache;
@@ -286,7 +286,7 @@ pub async fn attempt_list(
     let mut notices = parsed.notices;
     let filters = parsed.filters;
     let (start, end) = filters.range.bounds(now);
-    let before = match filters.page.as_deref().map(decode_cursor) {
+    let after = match filters.page.as_deref().map(|page| decode_cursor(filters.order, page)) {
         Some(None) => {
             notices.push("page is not a page of this list; showing the newest attempts".to_string());
             None
@@ -297,10 +297,10 @@ pub async fn attempt_list(
     let listed = scope(&filters, start, end);
     let index = rollups.get(pool).await?;
     let matching = totals(pool, scans, &index, &listed).await?;
-    let mut attempts = store::list_attempts(pool, &listed, before, ATTEMPTS_PER_PAGE + 1).await?;
+    let mut attempts = store::list_attempts(pool, &listed, filters.order, after, ATTEMPTS_PER_PAGE + 1).await?;
     let next_page = if attempts.len() > ATTEMPTS_PER_PAGE as usize {
         attempts.truncate(ATTEMPTS_PER_PAGE as usize);
-        attempts.last().map(|a| encode_cursor(&a.date_created, &a.sid))
+        attempts.last().map(|a| encode_cursor(filters.order, a))
     } else {
         None
     };
@@ -320,38 +320,79 @@ pub async fn attempt_detail(
     Ok(Some(AttemptDetail { attempt, verification, snapshot }))
 }
 
-fn encode_cursor(date_created: &str, sid: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{date_created}|{sid}"))
+/// The list's cursor after `last`: its time and SID, and its price when the list is by price.
+fn encode_cursor(order: ListOrder, last: &AttemptRow) -> String {
+    let key = format!("{}|{}", last.date_created, last.sid);
+    match order {
+        ListOrder::Newest => URL_SAFE_NO_PAD.encode(key),
+        ListOrder::Price => {
+            URL_SAFE_NO_PAD.encode(format!("{}|{key}", last.price.map(|p| p.to_string()).unwrap_or_default()))
+        }
+    }
 }
 
-fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+fn decode_cursor(order: ListOrder, cursor: &str) -> Option<store::ListCursor> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let (date, sid) = text.split_once('|')?;
+    let (price, key) = match order {
+        ListOrder::Newest => (None, text.as_str()),
+        ListOrder::Price => {
+            let (price, key) = text.split_once('|')?;
+            let price = match price {
+                "" => None,
+                price => Some(price.parse::<f64>().ok().filter(|p| p.is_finite())?),
+            };
+            (price, key)
+        }
+    };
+    let (date, sid) = key.split_once('|')?;
     // The time goes into SQL as text: in Twilio's form, in the years a view can show.
     let time = twilio_time::parse(date).filter(|t| ViewDate::try_from(t.date_naive()).is_ok())?;
-    crate::model::is_sid(sid, "VL").then(|| (twilio_time::format(&time), sid.to_string()))
+    crate::model::is_sid(sid, "VL").then(|| store::ListCursor {
+        price,
+        date_created: twilio_time::format(&time),
+        sid: sid.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn row(date_created: &str, sid: &str, price: Option<f64>) -> AttemptRow {
+        AttemptRow { date_created: date_created.into(), sid: sid.into(), price, ..AttemptRow::default() }
+    }
+
+    fn cursor(price: Option<f64>, date_created: &str, sid: &str) -> store::ListCursor {
+        store::ListCursor { price, date_created: date_created.into(), sid: sid.into() }
+    }
+
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let cursor = encode_cursor("2026-11-20T10:00:00Z", "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-        assert_eq!(
-            decode_cursor(&cursor),
-            Some(("2026-11-20T10:00:00Z".into(), "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()))
-        );
-        assert_eq!(decode_cursor("bm9wZQ"), None);
-        assert_eq!(decode_cursor("!!"), None);
         let sid = "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        assert_eq!(decode_cursor(&encode_cursor("9999-12-31T23:00:00Z", sid)), None);
-        assert_eq!(decode_cursor(&encode_cursor("+262142-12-31T00:00:00Z", sid)), None);
+        let newest =
+            |date: &str| decode_cursor(ListOrder::Newest, &encode_cursor(ListOrder::Newest, &row(date, sid, None)));
+        assert_eq!(newest("2026-11-20T10:00:00Z"), Some(cursor(None, "2026-11-20T10:00:00Z", sid)));
+        assert_eq!(decode_cursor(ListOrder::Newest, "bm9wZQ"), None);
+        assert_eq!(decode_cursor(ListOrder::Newest, "!!"), None);
+        assert_eq!(newest("9999-12-31T23:00:00Z"), None);
+        assert_eq!(newest("+262142-12-31T00:00:00Z"), None);
         assert_eq!(
-            decode_cursor(&encode_cursor("2026-11-20T12:00:00+02:00", sid)),
-            Some(("2026-11-20T10:00:00Z".into(), sid.into())),
+            newest("2026-11-20T12:00:00+02:00"),
+            Some(cursor(None, "2026-11-20T10:00:00Z", sid)),
             "another form of a time is read in Twilio's"
         );
+    }
+
+    #[test]
+    fn price_cursors_keep_the_exact_price_or_its_absence() {
+        let sid = "VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        for price in [Some(0.1 + 0.2), Some(0.0079), Some(0.0), None] {
+            let encoded = encode_cursor(ListOrder::Price, &row("2026-11-20T10:00:00Z", sid, price));
+            assert_eq!(decode_cursor(ListOrder::Price, &encoded), Some(cursor(price, "2026-11-20T10:00:00Z", sid)));
+        }
+        let plain = encode_cursor(ListOrder::Newest, &row("2026-11-20T10:00:00Z", sid, Some(1.0)));
+        assert_eq!(decode_cursor(ListOrder::Price, &plain), None, "a cursor of the other order");
+        let infinite = URL_SAFE_NO_PAD.encode(format!("inf|2026-11-20T10:00:00Z|{sid}"));
+        assert_eq!(decode_cursor(ListOrder::Price, &infinite), None);
     }
 }

@@ -5,6 +5,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
+use crate::filters::{Filters, ListOrder};
 use crate::format::{format_money, format_moneys, plural};
 use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Money};
 
@@ -89,7 +90,8 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
             {if list.attempts.is_empty() {
                 view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
             } else {
-                view! { <AttemptTable attempts=list.attempts.clone() testid="attempts-table" from timeline=false /> }
+                let order = filters.clone();
+                view! { <AttemptTable attempts=list.attempts.clone() testid="attempts-table" from order timeline=false /> }
                     .into_any()
             }}
             <nav class="pager" aria-label="Pages">
@@ -140,17 +142,50 @@ fn offset_after(first: &str, time: &str) -> String {
     }
 }
 
+/// The header of a column the list can be ordered by: a link to the list in that order
+/// (from its first page), marked when it is the list's order.
+fn order_header(label: &'static str, numeric: bool, order: ListOrder, list: Option<&Filters>) -> AnyView {
+    let Some(list) = list else {
+        return view! { <th scope="col" class:num=numeric>{label}</th> }.into_any();
+    };
+    let current = list.order == order;
+    let mut view = list.clone();
+    view.order = order;
+    view.page = None;
+    let help = match order {
+        ListOrder::Newest => "Newest first",
+        ListOrder::Price => "Priciest first; attempts not priced yet last",
+    };
+    view! {
+        <th scope="col" class:num=numeric aria-sort=if current { "descending" } else { "none" } title=help>
+            <a href=view.href("/attempts") data-testid=format!("order-{}", order.as_str())>
+                {label}{if current { " ↓" } else { "" }}
+            </a>
+        </th>
+    }
+    .into_any()
+}
+
 /// Attempts as a table, each linking to its page with `from`, the list's view, so that page
-/// leads back to it. As a `timeline`, each says how long after the first it came.
+/// leads back to it. With the list's view as `order`, its time and price headers reorder it.
+/// As a `timeline`, each says how long after the first it came.
 #[component]
-fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str, from: String, timeline: bool) -> impl IntoView {
+fn AttemptTable(
+    attempts: Vec<AttemptRow>,
+    testid: &'static str,
+    from: String,
+    #[prop(optional)] order: Option<Filters>,
+    timeline: bool,
+) -> impl IntoView {
     let first = attempts.first().map(|a| a.date_created.clone()).unwrap_or_default();
+    let created_header = order_header("Created (UTC)", false, ListOrder::Newest, order.as_ref());
+    let price_header = order_header("Price", true, ListOrder::Price, order.as_ref());
     view! {
         <div class="table-scroll">
             <table class="breakdown" data-testid=testid>
                 <thead>
                     <tr>
-                        <th scope="col">"Created (UTC)"</th>
+                        {created_header}
                         {timeline.then(|| view! { <th scope="col">"After the first"</th> })}
                         <th scope="col">"Channel"</th>
                         <th scope="col">"Country"</th>
@@ -159,7 +194,7 @@ fn AttemptTable(attempts: Vec<AttemptRow>, testid: &'static str, from: String, t
                         <th scope="col">"Conversion"</th>
                         <th scope="col">"Delivery"</th>
                         <th scope="col">"Error"</th>
-                        <th scope="col" class="num">"Price"</th>
+                        {price_header}
                     </tr>
                 </thead>
                 <tbody>

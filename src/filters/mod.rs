@@ -28,8 +28,29 @@ pub struct Filters {
     pub sort: SortKey,
     pub descending: bool,
     pub compare: bool,
+    /// The attempts list's order.
+    pub order: ListOrder,
     /// The attempts list's cursor.
     pub page: Option<String>,
+}
+
+impl ListOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListOrder::Newest => "newest",
+            ListOrder::Price => "price",
+        }
+    }
+}
+
+/// The order of the attempts list: `order=` in its links.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ListOrder {
+    /// Newest first (the default).
+    #[default]
+    Newest,
+    /// Highest price first, unpriced attempts last; newest first within a price.
+    Price,
 }
 
 impl Default for Filters {
@@ -47,6 +68,7 @@ impl Default for Filters {
             sort: SortKey::Attempts,
             descending: true,
             compare: true,
+            order: ListOrder::Newest,
             page: None,
         }
     }
@@ -183,6 +205,11 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 "none" => f.compare = false,
                 _ => bad(key, value, "previous or none"),
             },
+            "order" => match value {
+                "newest" => f.order = ListOrder::Newest,
+                "price" => f.order = ListOrder::Price,
+                _ => bad(key, value, "newest or price"),
+            },
             "page"
                 if !value.is_empty()
                     && value.len() <= 200
@@ -266,6 +293,9 @@ impl Filters {
         }
         if !self.compare {
             parts.push(("compare", "none".into()));
+        }
+        if self.order == ListOrder::Price {
+            parts.push(("order", "price".into()));
         }
         parts.extend(self.page.clone().map(|p| ("page", p)));
         parts.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
@@ -420,6 +450,7 @@ mod tests {
             "sort",
             "dir",
             "compare",
+            "order",
             "page",
             "",
             "x",
@@ -451,6 +482,8 @@ mod tests {
             "none",
             "30008",
             "asc",
+            "price",
+            "newest",
             "desc",
             "rate",
             "carrier",

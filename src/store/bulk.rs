@@ -11,8 +11,12 @@ use super::{StoreError, UpsertCount, rollups};
 use crate::model::Attempt;
 
 /// The indexes of `attempts`, as the migrations create them.
-const ATTEMPT_INDEXES: [(&str, &str); 3] = [
+const ATTEMPT_INDEXES: [(&str, &str); 4] = [
     ("attempts_by_date", "CREATE INDEX IF NOT EXISTS attempts_by_date ON attempts (date_created DESC, sid DESC)"),
+    (
+        "attempts_by_price",
+        "CREATE INDEX IF NOT EXISTS attempts_by_price ON attempts (price DESC, date_created DESC, sid DESC)",
+    ),
     ("attempts_by_verification", "CREATE INDEX IF NOT EXISTS attempts_by_verification ON attempts (verification_sid)"),
     ("attempts_by_sid", "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_sid ON attempts (sid)"),
 ];

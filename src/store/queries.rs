@@ -8,7 +8,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
 use super::rollups::Grain;
-use crate::filters::{Dimension, Filters};
+use crate::filters::{Dimension, Filters, ListOrder};
 use crate::page_data::{AttemptRow, Metrics, Money, SeriesPoint};
 
 /// The attempts a view selects: `[from, to)` as ISO 8601 text, and the filters.
@@ -282,20 +282,58 @@ impl From<AttemptRecord> for AttemptRow {
     }
 }
 
-/// Up to `limit` attempts older than `before` (date_created, sid), newest first: keyset
-/// pagination on the `attempts_by_date` index.
+/// Where a page of the attempts list starts: after this attempt, in the list's order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListCursor {
+    /// The attempt's price; read only in `ListOrder::Price`.
+    pub price: Option<f64>,
+    pub date_created: String,
+    pub sid: String,
+}
+
+/// Up to `limit` attempts after `after` in `order`: keyset pagination, newest first on the
+/// `attempts_by_date` index, priciest first (unpriced last) on `attempts_by_price`.
 pub async fn list_attempts(
     pool: &SqlitePool,
     scope: &AttemptScope<'_>,
-    before: Option<(String, String)>,
+    order: ListOrder,
+    after: Option<ListCursor>,
     limit: u32,
 ) -> Result<Vec<AttemptRow>, StoreError> {
     let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
     push_scope(&mut query, scope);
-    if let Some((date, sid)) = before {
-        query.push(" AND (date_created, sid) < (").push_bind(date).push(", ").push_bind(sid).push(")");
+    match (order, after) {
+        (_, None) => {}
+        (ListOrder::Newest, Some(c)) => {
+            query.push(" AND (date_created, sid) < (").push_bind(c.date_created).push(", ").push_bind(c.sid).push(")");
+        }
+        // sqlite orders NULL below every number, so descending puts unpriced attempts last.
+        (ListOrder::Price, Some(ListCursor { price: Some(price), date_created, sid })) => {
+            query
+                .push(" AND (price < ")
+                .push_bind(price)
+                .push(" OR price IS NULL OR (price = ")
+                .push_bind(price)
+                .push(" AND (date_created, sid) < (")
+                .push_bind(date_created)
+                .push(", ")
+                .push_bind(sid)
+                .push(")))");
+        }
+        (ListOrder::Price, Some(ListCursor { price: None, date_created, sid })) => {
+            query
+                .push(" AND price IS NULL AND (date_created, sid) < (")
+                .push_bind(date_created)
+                .push(", ")
+                .push_bind(sid)
+                .push(")");
+        }
     }
-    query.push(" ORDER BY date_created DESC, sid DESC LIMIT ").push_bind(i64::from(limit));
+    query.push(match order {
+        ListOrder::Newest => " ORDER BY date_created DESC, sid DESC LIMIT ",
+        ListOrder::Price => " ORDER BY price DESC, date_created DESC, sid DESC LIMIT ",
+    });
+    query.push_bind(i64::from(limit));
     let rows: Vec<AttemptRecord> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
