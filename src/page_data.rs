@@ -102,6 +102,14 @@ pub struct ComparedWindows {
     pub hourly: bool,
 }
 
+/// A view's totals in one settled bucket of its chart: a point of the KPIs' trend lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Period {
+    /// The bucket's key, as `Bucket::key`.
+    pub bucket: String,
+    pub metrics: Metrics,
+}
+
 /// One bucket of the time series: a day, or an hour for short ranges.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
@@ -145,6 +153,8 @@ pub struct Overview {
     /// Every bucket of the range up to the snapshot's end, empty ones included.
     pub buckets: Vec<Bucket>,
     pub series: Vec<SeriesPoint>,
+    /// The view's totals per settled bucket, oldest first.
+    pub trend: Vec<Period>,
     /// The previous period's points on the current period's buckets, matched by offset
     /// from the period's start.
     pub previous_series: Vec<SeriesPoint>,

@@ -105,7 +105,28 @@ async fn a_bucket_in_progress_with_lagging_conversions_is_not_a_significant_drop
     assert_eq!(first_previous, Some("2026-11-18"));
     assert!(week.previous_series.iter().all(|p| keys.contains(&p.bucket.as_str())), "{:?}", week.previous_series);
 
+    // The KPIs' trend lines: the view's totals in each bucket that is over, as the attempts
+    // count them; the day in progress is left out.
+    let counted = |bucket: &str| {
+        let of_bucket: Vec<&Attempt> =
+            attempts.iter().filter(|a| twilio_time::format(&a.date_created).starts_with(bucket)).collect();
+        let converted = of_bucket.iter().filter(|a| a.conversion_status == ConversionStatus::Converted).count();
+        (of_bucket.len() as u64, converted as u64)
+    };
+    let trend: Vec<&str> = week.trend.iter().map(|p| p.bucket.as_str()).collect();
+    assert_eq!(trend, keys[..6], "the settled days");
+    for period in &week.trend {
+        let (attempts, converted) = counted(&period.bucket);
+        assert_eq!((period.metrics.attempts, period.metrics.converted), (attempts, converted), "{}", period.bucket);
+        assert_eq!(period.metrics.verifications, attempts, "one attempt per verification here");
+    }
+
     let day = overview(&pool, "range=24h&compare=previous").await;
+    assert_eq!(day.trend.len(), 23, "the hours that are over");
+    for period in &day.trend {
+        let (attempts, converted) = counted(&period.bucket);
+        assert_eq!((period.metrics.attempts, period.metrics.converted), (attempts, converted), "{}", period.bucket);
+    }
     let change = day.change.as_ref().expect("a comparison");
     // 14:00 to 14:20 is the hour in progress: the 23 hours before it are compared.
     assert_eq!(change.windows.current_end, "2026-11-24T14:00:00Z");

@@ -2,6 +2,7 @@
 // width (three columns) or a phone's (two).
 import { expect, test } from "./fixtures/test";
 import { OverviewPage } from "./fixtures/overview_page";
+import { attemptsSince, countsByPeriod, dayStart, defaultRangeStart } from "./fixtures/emulator";
 
 for (const [width, columns] of [
   [1280, 3],
@@ -32,3 +33,23 @@ for (const [width, columns] of [
     });
   });
 }
+
+test("each KPI tile read per period has a trend line over the view's settled days, its ends as the API counts them", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto();
+  const tiles = await overview.kpiTiles().count();
+  // The spend on verifications that never converted is read for the whole view only.
+  await expect(overview.kpiTrends()).toHaveCount(tiles - 1);
+  const points = await overview.kpiTrends().evaluateAll((lines) => lines.map((l) => l.getAttribute("data-points")));
+  expect(new Set(points).size, `every line has the same periods: ${points}`).toBe(1);
+  const days = Number(points[0]);
+  expect(days, "the 30 days of the view, the last ones perhaps not settled yet").toBeGreaterThanOrEqual(28);
+  expect(days).toBeLessThanOrEqual(30);
+  const perDay = countsByPeriod(await attemptsSince(defaultRangeStart()), false);
+  const first = perDay.get(defaultRangeStart().slice(0, 10))!.attempts;
+  const last = perDay.get(dayStart(-30 + days).slice(0, 10))!.attempts;
+  await expect(overview.kpiTrend("Attempts")).toHaveAttribute(
+    "aria-label",
+    `Attempts by day, ${days} periods: ${first} in the first, ${last} in the last`,
+  );
+});

@@ -99,6 +99,25 @@ pub fn chart_buckets(start: DateTime<Utc>, end: DateTime<Utc>, data_end: DateTim
     buckets
 }
 
+/// The settled buckets of `[start, end)` as `(key, from, to)`, each clipped to the range:
+/// the periods of the KPIs' trend lines.
+pub fn settled_periods(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    data_end: DateTime<Utc>,
+    hourly: bool,
+) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let step = bucket_length(hourly);
+    chart_buckets(start, end, data_end, hourly)
+        .into_iter()
+        .filter(|b| !b.in_progress)
+        .filter_map(|b| {
+            let from = parse_bucket(&b.key, hourly)?;
+            Some((b.key, from.max(start), (from + step).min(end)))
+        })
+        .collect()
+}
+
 /// The previous period's points moved `shift` later, onto the bucket at the same offset from
 /// the current period's start.
 pub fn shift_buckets(points: Vec<SeriesPoint>, shift: Duration, hourly: bool) -> Vec<SeriesPoint> {

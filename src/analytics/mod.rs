@@ -19,7 +19,8 @@ use crate::filters::Dimension;
 use crate::filters::{Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
 use crate::page_data::{
-    Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, SeriesPoint, SnapshotStatus,
+    Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, Period, SeriesPoint,
+    SnapshotStatus,
 };
 use crate::store::{self, AttemptScope, RawScans, StoreError};
 pub use rollup_cache::RollupCache;
@@ -207,6 +208,10 @@ pub async fn overview(
     let current_series = series(pool, scans, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);
+    let mut trend = Vec::new();
+    for (bucket, from, to) in comparison::settled_periods(start, end, data_end, hourly) {
+        trend.push(Period { bucket, metrics: totals(pool, scans, index, &scope(&filters, from, to)).await? });
+    }
     // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
     let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let covered = store::coverage_start(pool)
@@ -266,6 +271,7 @@ pub async fn overview(
         rows,
         buckets,
         series: current_series,
+        trend,
         previous_series,
         anomalies: found,
         snapshot,

@@ -2,10 +2,85 @@
 //! states in the words of `Metrics`' fields.
 
 use crate::format::{format_count, format_moneys, format_percent, format_ratio};
-use crate::page_data::Metrics;
+use crate::page_data::{Metrics, Money};
+
+/// How a tile's figure is read from any period's metrics: for its change against the
+/// previous period and its trend line.
+#[derive(Clone, Copy, Debug)]
+pub enum Measure {
+    /// A count; its change is relative.
+    Count(fn(&Metrics) -> u64),
+    /// A percentage; its change is in points.
+    Percent(fn(&Metrics) -> Option<f64>),
+    /// A ratio; its change is absolute.
+    Ratio(fn(&Metrics) -> Option<f64>),
+    /// Money per currency, read in one (none spent in it: zero), `None` where the period
+    /// has no figure; its change is relative.
+    Money(fn(&Metrics) -> Option<Vec<Money>>),
+    /// Read for the whole view only: the spend on verifications that never converted comes
+    /// from the raw rows once per view, not per period.
+    WholeView,
+}
+
+impl Measure {
+    /// The figure in `m`, money in `currency`.
+    pub fn read(self, m: &Metrics, currency: &str) -> Option<f64> {
+        match self {
+            Measure::Count(count) => Some(count(m) as f64),
+            Measure::Percent(rate) | Measure::Ratio(rate) => rate(m),
+            Measure::Money(money) => {
+                money(m).map(|amounts| amounts.iter().filter(|a| a.currency == currency).map(|a| a.amount).sum())
+            }
+            Measure::WholeView => None,
+        }
+    }
+
+    /// From `then` to `now`, in this measure's terms: `+3.2%`, `-1.4 pts`, `+0.05`.
+    pub fn change(self, now: f64, then: f64) -> Option<String> {
+        match self {
+            Measure::Count(_) | Measure::Money(_) => {
+                (then > 0.0).then(|| format!("{:+.1}%", (now - then) * 100.0 / then))
+            }
+            Measure::Percent(_) => Some(format!("{:+.1} pts", now - then)),
+            Measure::Ratio(_) => Some(format!("{:+.2}", now - then)),
+            Measure::WholeView => None,
+        }
+    }
+}
+
+/// The currency a view spent most in: the one its money tiles' changes and trends read.
+pub fn main_currency(m: &Metrics) -> String {
+    m.spend.iter().max_by(|a, b| a.amount.total_cmp(&b.amount)).map(|money| money.currency.clone()).unwrap_or_default()
+}
+
+/// A trend line's points in a `width` × `height` box, lowest value at the bottom, one
+/// polyline per run of known values (a period without a figure breaks the line).
+pub fn trend_lines(values: &[Option<f64>], width: f64, height: f64) -> Vec<String> {
+    let known = values.iter().flatten();
+    let (low, high) = known.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let step = if values.len() > 1 { width / (values.len() - 1) as f64 } else { 0.0 };
+    let y = |v: f64| if high > low { height - (v - low) / (high - low) * height } else { height / 2.0 };
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    let mut open = false;
+    for (i, value) in values.iter().enumerate() {
+        match value {
+            Some(v) => {
+                if !open {
+                    lines.push(Vec::new());
+                }
+                open = true;
+                if let Some(line) = lines.last_mut() {
+                    line.push(format!("{:.1},{:.1}", i as f64 * step, y(*v)));
+                }
+            }
+            None => open = false,
+        }
+    }
+    lines.into_iter().map(|points| points.join(" ")).collect()
+}
 
 /// One tile: what it shows and how it is computed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Kpi {
     pub label: &'static str,
     pub testid: &'static str,
@@ -14,6 +89,7 @@ pub struct Kpi {
     pub formula: &'static str,
     /// What else a reader should know.
     pub note: &'static str,
+    pub measure: Measure,
 }
 
 impl Kpi {
@@ -32,6 +108,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_count(m.attempts),
             formula: "attempts",
             note: "Every SMS, WhatsApp message, call or email sent.",
+            measure: Measure::Count(|m| m.attempts),
         },
         Kpi {
             label: "Verifications",
@@ -39,6 +116,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_count(m.verifications),
             formula: "verifications",
             note: "Distinct verifications: one code requested by a user, with all its attempts.",
+            measure: Measure::Count(|m| m.verifications),
         },
         Kpi {
             label: "Attempt conversion rate",
@@ -46,6 +124,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_percent(m.rate_percent()),
             formula: "converted attempts ÷ attempts",
             note: "The share of attempts whose code was entered; the interval is Wilson's at 95%.",
+            measure: Measure::Percent(Metrics::rate_percent),
         },
         Kpi {
             label: "Verification conversion rate",
@@ -53,6 +132,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_percent(m.verification_rate_percent()),
             formula: "converted verifications ÷ verifications",
             note: "The share of verifications with an attempt whose code was entered, retries included.",
+            measure: Measure::Percent(Metrics::verification_rate_percent),
         },
         Kpi {
             label: "Delivery rate",
@@ -60,6 +140,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_percent(m.delivery_rate_percent()),
             formula: "delivered messages ÷ messages with a final status",
             note: "Delivered or read, over delivered, read, undelivered or failed.",
+            measure: Measure::Percent(Metrics::delivery_rate_percent),
         },
         Kpi {
             label: "Spend",
@@ -67,6 +148,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_moneys(&m.spend),
             formula: "spend",
             note: "The attempts' prices summed per currency; prices may settle up to 24 hours after delivery.",
+            measure: Measure::Money(|m| Some(m.spend.clone())),
         },
         Kpi {
             label: "Spend on verifications that never converted",
@@ -75,6 +157,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             formula: "spend on verifications that never converted",
             note: "The attempts of verifications none of whose attempts converted: what bought nothing. \
                    An attempt whose verification converted on a retry is not counted.",
+            measure: Measure::WholeView,
         },
         Kpi {
             label: "Cost per converted verification",
@@ -82,6 +165,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_moneys(&m.cost_per_conversion()),
             formula: "spend ÷ converted verifications",
             note: "Per currency.",
+            measure: Measure::Money(|m| (m.converted_verifications > 0).then(|| m.cost_per_conversion())),
         },
         Kpi {
             label: "Attempts per verification",
@@ -89,6 +173,7 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             value: format_ratio(m.attempts_per_verification()),
             formula: "attempts ÷ verifications",
             note: "Retries and channel fallbacks raise it.",
+            measure: Measure::Ratio(Metrics::attempts_per_verification),
         },
     ]
 }
@@ -140,6 +225,38 @@ mod tests {
             ),
             Some(_) => panic!("{formula}: no money is divided by money here"),
         }
+    }
+
+    #[test]
+    fn trend_lines_span_the_box_and_break_where_a_period_has_no_figure() {
+        assert_eq!(trend_lines(&[Some(1.0), Some(3.0), Some(2.0)], 100.0, 20.0), ["0.0,20.0 50.0,0.0 100.0,10.0"]);
+        assert_eq!(
+            trend_lines(&[Some(5.0), None, Some(5.0), Some(5.0)], 30.0, 20.0),
+            ["0.0,10.0", "20.0,10.0 30.0,10.0"],
+            "a flat line sits in the middle; a gap splits it"
+        );
+        assert!(trend_lines(&[None, None], 100.0, 20.0).is_empty());
+    }
+
+    #[test]
+    fn changes_are_relative_for_counts_and_money_and_in_points_for_rates() {
+        let kpi = |testid: &str| kpis(&Metrics::default()).into_iter().find(|k| k.testid == testid).unwrap().measure;
+        assert_eq!(kpi("kpi-attempts").change(110.0, 100.0).as_deref(), Some("+10.0%"));
+        assert_eq!(kpi("kpi-attempts").change(5.0, 0.0), None, "nothing to be relative to");
+        assert_eq!(kpi("kpi-delivery").change(81.5, 84.0).as_deref(), Some("-2.5 pts"));
+        assert_eq!(kpi("kpi-attempts-per-verification").change(1.30, 1.25).as_deref(), Some("+0.05"));
+        let m = Metrics {
+            attempts: 10,
+            converted_verifications: 4,
+            spend: vec![Money { currency: "USD".into(), amount: 2.0 }, Money { currency: "EUR".into(), amount: 9.0 }],
+            ..Metrics::default()
+        };
+        assert_eq!(main_currency(&m), "EUR");
+        assert_eq!(kpi("kpi-cost-per-conversion").read(&m, "USD"), Some(0.5));
+        assert_eq!(kpi("kpi-spend").read(&m, "BRL"), Some(0.0), "a period that spent nothing in a currency");
+        let unconverted = Metrics { converted_verifications: 0, ..m.clone() };
+        assert_eq!(kpi("kpi-cost-per-conversion").read(&unconverted, "USD"), None, "no conversion, no cost per one");
+        assert_eq!(kpi("kpi-unconverted-verification-spend").read(&m, "USD"), None);
     }
 
     #[test]

@@ -6,10 +6,10 @@ use leptos_router::hooks::use_location;
 use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
 use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
-use super::kpis::kpis;
+use super::kpis::{Measure, kpis, main_currency, trend_lines};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::format::{format_count, format_moneys, format_percent};
-use crate::page_data::{BreakdownRow, Change, Metrics, Overview};
+use crate::page_data::{BreakdownRow, Change, Metrics, Overview, Period};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server(endpoint = "load_overview")]
@@ -68,7 +68,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 </a>
                 <CopyLink href=permalink />
             </p>
-            <Kpis totals=data.totals.clone() change=data.change.clone() />
+            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly=hourly_view(&data) />
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
             {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
             <Anomalies anomalies=data.anomalies.clone() />
@@ -197,6 +197,17 @@ const DROP_HELP: &str = "A country is listed when the share of its verifications
     two-proportion z-test on verifications (attempts of one verification are not independent), with \
     Benjamini–Hochberg keeping the false discovery rate at 5% across the tests the view runs.";
 
+/// A tile's change against the compared windows, in its measure's terms (money in
+/// `currency`), with the windows as its tooltip.
+fn measure_change(measure: Measure, change: Option<&Change>, currency: &str) -> Option<(String, String)> {
+    let change = change?;
+    let now = measure.read(&change.current, currency)?;
+    let then = measure.read(&change.previous, currency)?;
+    let text = measure.change(now, then)?;
+    let money = matches!(measure, Measure::Money(_)).then(|| format!(" (in {currency})")).unwrap_or_default();
+    Some((format!("{text} vs {}{money}", against(&change.windows)), describe_windows(&change.windows)))
+}
+
 /// `+3.2% vs the previous period`, with the windows compared as its tooltip.
 fn delta_counts(current: u64, previous: u64, change: &Change) -> Option<(String, String)> {
     (previous > 0).then(|| {
@@ -205,8 +216,50 @@ fn delta_counts(current: u64, previous: u64, change: &Change) -> Option<(String,
     })
 }
 
+/// Whether the view's chart (and its KPIs' trend lines) goes by hour.
+fn hourly_view(data: &Overview) -> bool {
+    data.buckets.first().is_some_and(|b| b.key.contains('T'))
+}
+
+/// A tile's figure in each settled period of the view, as a small line; its label says
+/// where it started and ended, for screen readers and the tooltip.
 #[component]
-fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
+fn TrendLine(values: Vec<Option<f64>>, label: &'static str, hourly: bool) -> impl IntoView {
+    let (width, height) = (120.0, 24.0);
+    let lines = trend_lines(&values, width, height);
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    let described = match (known.first(), known.last()) {
+        (Some(first), Some(last)) if known.len() > 1 => format!(
+            "{label} by {}, {} periods: {} in the first, {} in the last",
+            if hourly { "hour" } else { "day" },
+            values.len(),
+            trimmed(*first),
+            trimmed(*last)
+        ),
+        _ => String::new(),
+    };
+    let points = values.len().to_string();
+    (!described.is_empty()).then(|| {
+        let title = described.clone();
+        view! {
+            <svg class="trend" viewBox=format!("-1 -1 {} {}", width + 2.0, height + 2.0) preserveAspectRatio="none"
+                role="img" aria-label=described data-testid="kpi-trend" data-points=points>
+                <title>{title}</title>
+                {lines.into_iter().map(|points| view! { <polyline points=points /> }).collect_view()}
+            </svg>
+        }
+    })
+}
+
+/// A figure for a trend line's label: at most two decimals, no trailing zeros.
+fn trimmed(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[component]
+fn Kpis(totals: Metrics, change: Option<Change>, trend: Vec<Period>, hourly: bool) -> impl IntoView {
+    let currency = main_currency(&totals);
     let interval =
         totals.rate_interval.map(|(low, high)| format!("95% interval {low:.1}–{high:.1}%")).unwrap_or_default();
     let rate_change = change.as_ref().and_then(|c| {
@@ -242,21 +295,26 @@ fn Kpis(totals: Metrics, change: Option<Change>) -> impl IntoView {
                     }
                         .into_any()
                 }
-                "kpi-spend" => sub(Some((
-                    format!("{} on attempts that did not convert", format_moneys(&totals.unconverted_attempt_spend)),
-                    "Spend on attempts whose own code was not entered, those of verifications that converted on a \
-                     retry included: not all of it was wasted."
-                        .to_string(),
-                )))
+                "kpi-spend" => view! {
+                    {sub(Some((
+                        format!("{} on attempts that did not convert", format_moneys(&totals.unconverted_attempt_spend)),
+                        "Spend on attempts whose own code was not entered, those of verifications that converted on a \
+                         retry included: not all of it was wasted."
+                            .to_string(),
+                    )))}
+                    {sub(measure_change(kpi.measure, change.as_ref(), &currency))}
+                }
                 .into_any(),
-                _ => ().into_any(),
+                _ => sub(measure_change(kpi.measure, change.as_ref(), &currency)).into_any(),
             };
+            let values: Vec<Option<f64>> = trend.iter().map(|p| kpi.measure.read(&p.metrics, &currency)).collect();
             let help = kpi.help();
             view! {
                 <div class="kpi" title=help>
                     <span class="kpi-label">{kpi.label}</span>
                     <span class="kpi-value" data-testid=kpi.testid>{kpi.value}</span>
                     {extra}
+                    <TrendLine values label=kpi.label hourly />
                 </div>
             }
         })
