@@ -98,9 +98,10 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     common::assert_connections_have_usual_settings(&pool).await;
 
     // The window starts 30 days before the run's real start, a moment after the emulator's
-    // pinned clock: the API's oldest second or so is not the sync's to copy.
+    // pinned clock, and ends, exclusive, at that start: the API's oldest second or so and its
+    // newest are not the sync's to copy.
     let mut api = all_attempts_over_http(&f).await;
-    api.retain(|a| a["date_created"].as_str().unwrap() >= first.window_start.as_str());
+    api.retain(|a| common::emulator::in_run_window(&a["date_created"], &first));
     assert!(api.len() > 4_000, "the emulator shows {} attempts", api.len());
     assert_eq!(first.attempts_new as usize, api.len());
     assert_eq!(first.api_total, first.snapshot_total);
@@ -134,7 +135,7 @@ async fn a_first_sync_with_more_verifications_than_it_sums_in_memory_counts_the_
     let options = SyncOptions { summed_verifications: 100, ..SyncOptions::default() };
     let report = sync_once(&pool, &client(&f), &SyncProgress::default(), &options).await.unwrap();
     let mut api = all_attempts_over_http(&f).await;
-    api.retain(|a| a["date_created"].as_str().unwrap() >= report.window_start.as_str());
+    api.retain(|a| common::emulator::in_run_window(&a["date_created"], &report));
     let verifications: std::collections::HashSet<&str> =
         api.iter().map(|a| a["verification_sid"].as_str().unwrap()).collect();
     assert!(verifications.len() > 1_000, "{} verifications", verifications.len());

@@ -21,6 +21,11 @@ const ATTEMPT_INDEXES: [(&str, &str); 4] = [
     ("attempts_by_sid", "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_sid ON attempts (sid)"),
 ];
 
+/// The names of the indexes of `attempts`.
+pub fn attempt_index_names() -> Vec<&'static str> {
+    ATTEMPT_INDEXES.iter().map(|(name, _)| *name).collect()
+}
+
 /// Whether the snapshot holds no attempt at all.
 pub async fn snapshot_is_empty(pool: &SqlitePool) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM attempts)").fetch_one(pool).await?)

@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use bulk::{
-    BulkWriter, PreparedAppend, append_prepared, build_attempt_indexes, drop_attempt_indexes, missing_attempt_indexes,
-    rollups_to_sum, snapshot_is_empty,
+    BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, drop_attempt_indexes,
+    missing_attempt_indexes, rollups_to_sum, snapshot_is_empty,
 };
 pub use queries::*;
 pub use rollups::{
