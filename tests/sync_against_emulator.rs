@@ -101,7 +101,7 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     // pinned clock, and ends, exclusive, at that start: the API's oldest second or so and its
     // newest are not the sync's to copy.
     let mut api = all_attempts_over_http(&f).await;
-    api.retain(|a| common::emulator::in_run_window(&a["date_created"], &first));
+    api.retain(|a| common::in_run_window(&a["date_created"], &first));
     assert!(api.len() > 4_000, "the emulator shows {} attempts", api.len());
     assert_eq!(first.attempts_new as usize, api.len());
     assert_eq!(first.api_total, first.snapshot_total);
@@ -135,7 +135,7 @@ async fn a_first_sync_with_more_verifications_than_it_sums_in_memory_counts_the_
     let options = SyncOptions { summed_verifications: 100, ..SyncOptions::default() };
     let report = sync_once(&pool, &client(&f), &SyncProgress::default(), &options).await.unwrap();
     let mut api = all_attempts_over_http(&f).await;
-    api.retain(|a| common::emulator::in_run_window(&a["date_created"], &report));
+    api.retain(|a| common::in_run_window(&a["date_created"], &report));
     let verifications: std::collections::HashSet<&str> =
         api.iter().map(|a| a["verification_sid"].as_str().unwrap()).collect();
     assert!(verifications.len() > 1_000, "{} verifications", verifications.len());

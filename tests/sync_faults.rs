@@ -111,7 +111,7 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
     // newest are not the sync's to copy.
     let (twin, twin_config) = fault_free_twin(&config, None).await;
     let mut api = api_attempts(&twin, &twin_config).await;
-    api.retain(|_, a| common::emulator::in_run_window(&a["date_created"], &report));
+    api.retain(|_, a| common::in_run_window(&a["date_created"], &report));
     let snapshot = snapshot_rows(&pool).await;
     assert_eq!(snapshot.len(), api.len());
     for (sid, attempt) in &api {
@@ -492,7 +492,7 @@ async fn attempts_that_settle_are_updated_by_the_next_run() {
     let snapshot = snapshot_rows(&pool).await;
     let mut compared = 0;
     for (sid, attempt) in &api {
-        if common::emulator::in_run_window(&attempt["date_created"], &second) {
+        if common::in_run_window(&attempt["date_created"], &second) {
             assert_eq!(snapshot.get(sid), Some(&api_row(attempt)), "{sid}");
             compared += 1;
         }

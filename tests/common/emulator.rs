@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
 use verilens::model::twilio_time;
 use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
@@ -30,12 +29,4 @@ pub fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> T
         Arc::new(RateLimiter::per_minute(per_minute)),
     )
     .unwrap()
-}
-
-/// Whether an attempt the API lists, created at `created`, is in `report`'s run window:
-/// from its start, to its end exclusive. An attempt created in the very second a run began is
-/// the next run's to copy, though the API already lists it.
-pub fn in_run_window(created: &Value, report: &verilens::sync::SyncReport) -> bool {
-    let created = created.as_str().unwrap_or_default();
-    created >= report.window_start.as_str() && created < report.window_end.as_str()
 }
