@@ -245,6 +245,31 @@ pub fn conversion_by(by: Dimension, rows: &[BreakdownRow]) -> Chart {
         .series(Candlestick::new().name("95% interval").data(whiskers))
 }
 
+/// Charts narrower than this (in CSS pixels) take their phone layout.
+pub const NARROW_WIDTH: u32 = 520;
+
+/// A chart's options for ECharts, with the layout it takes when narrower than
+/// `NARROW_WIDTH` (`narrow`, merged over the chart's own options).
+pub fn responsive(chart: &Chart, narrow: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "baseOption": chart,
+        "media": [{ "query": { "maxWidth": NARROW_WIDTH }, "option": narrow }],
+    })
+}
+
+/// On a phone, the time chart's legend goes under it, clear of the axes' names.
+pub fn attempts_and_conversion_narrow() -> serde_json::Value {
+    serde_json::json!({ "legend": { "top": "auto", "bottom": 0 }, "grid": { "top": 64, "bottom": 64 } })
+}
+
+/// On a phone, every bar keeps its label, turned upright, and the plot makes room for them.
+pub fn conversion_by_narrow() -> serde_json::Value {
+    serde_json::json!({
+        "xAxis": { "axisLabel": { "interval": 0, "rotate": 90 } },
+        "grid": { "containLabel": true, "bottom": 8 },
+    })
+}
+
 pub fn rate_chart_title(by: Dimension) -> String {
     format!("Attempt conversion rate by {} (95% interval)", by.label().to_lowercase())
 }
@@ -459,5 +484,18 @@ mod tests {
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["20 10h"]));
         assert!(json["series"][1].get("markLine").is_none());
         assert_eq!(json["series"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn on_a_phone_the_rate_chart_labels_every_bar_and_the_time_chart_moves_its_legend_down() {
+        let rows = vec![BreakdownRow { key: "US".into(), metrics: Metrics::default() }];
+        let options = responsive(&conversion_by(Dimension::Country, &rows), conversion_by_narrow());
+        assert_eq!(options["baseOption"]["xAxis"]["data"], serde_json::json!(["US"]), "the chart itself, unchanged");
+        let media = &options["media"][0];
+        assert_eq!(media["query"]["maxWidth"], NARROW_WIDTH);
+        assert_eq!(media["option"]["xAxis"]["axisLabel"]["interval"], 0, "ECharts drops no label");
+        let options = responsive(&attempts_and_conversion(&[], &[], &[]), attempts_and_conversion_narrow());
+        assert_eq!(options["baseOption"]["legend"]["top"], "24");
+        assert_eq!(options["media"][0]["option"]["legend"]["bottom"], 0);
     }
 }

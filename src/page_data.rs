@@ -170,6 +170,8 @@ pub struct Anomaly {
     pub title: String,
     pub detail: String,
     pub href: String,
+    /// What the view found that this explains: a conversion drop caused by a burst.
+    pub related: Option<String>,
 }
 
 /// How fresh the snapshot is, and where it comes from.

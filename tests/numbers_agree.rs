@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use verilens::analytics::{self, HourSource, RollupCache, RollupIndex, anomalies};
+use verilens::analytics::{self, RollupCache, RollupIndex, anomalies};
 use verilens::emulator::rng::Rng;
 use verilens::filters::{Dimension, parse_query};
 use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
@@ -666,29 +666,22 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         assert_eq!(answered, want, "{what}: series (hourly {hourly}), the dashboard's path");
     }
 
-    let market: Vec<&Attempt> = s.attempts.iter().filter(|a| choice.selects(a, from, to, true)).collect();
-    let cells = expected_hours(&market);
-    let mut want: Vec<Anomaly> = anomalies::sms_pumping(&cells, &filters);
-    want.extend(anomalies::carrier_outages(&cells, &filters));
-    let raw = analytics::hourly_anomalies(
-        &s.pool,
-        &verilens::store::RawScans::default(),
-        &s.index,
-        &scope,
-        HourSource::RawRows,
-    )
-    .await
-    .unwrap();
-    assert_eq!(raw, want, "{what}: anomalies, raw rows");
-    let source = HourSource::for_scope(&scope);
-    assert_eq!(source == HourSource::Rollups, on_hours(from, to) && choice.prefix.is_none(), "{what}: hour source");
-    if source == HourSource::Rollups {
-        let rolled =
-            analytics::hourly_anomalies(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, source)
-                .await
-                .unwrap();
-        assert_eq!(rolled, want, "{what}: anomalies, rollups");
-    }
+    // Bursts and outages are found once in the snapshot; a view shows those of its markets
+    // that overlap it, each as it reads everywhere.
+    let shown = analytics::view_incidents(&s.index, &scope);
+    let want: Vec<Anomaly> = s
+        .index
+        .incidents()
+        .iter()
+        .filter(|i| i.start.as_str() < to && i.end.as_str() > from)
+        .filter(|i| filters.countries.is_empty() || filters.countries.contains(&i.country))
+        .filter(|i| match &i.carrier {
+            Some(carrier) => filters.carriers.is_empty() || filters.carriers.contains(carrier),
+            None => filters.channels.is_empty() || filters.channels.contains(&Channel::Sms),
+        })
+        .map(|i| i.anomaly.clone())
+        .collect();
+    assert_eq!(shown, want, "{what}: the incidents of the view");
 
     // A click on any row (but a day's, which takes the whole day) selects exactly that row.
     for by in [Dimension::Country, Dimension::Channel, Dimension::Carrier, Dimension::Service, Dimension::Error] {
@@ -712,8 +705,50 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
     want.len()
 }
 
-fn on_hours(from: &str, to: &str) -> bool {
-    from.ends_with(":00:00Z") && to.ends_with(":00:00Z")
+/// The bursts and outages found in the rollups' hours are those found in hours counted here
+/// from the attempts, and each one's figures are those of the attempts its link selects.
+fn check_incidents(index: &RollupIndex, attempts: &[Attempt], seed: u64) {
+    let all: Vec<&Attempt> = attempts.iter().collect();
+    assert_eq!(index.incidents(), anomalies::incidents(&expected_hours(&all)), "seed {seed}: the incidents");
+    for incident in index.incidents() {
+        let what = format!("seed {seed}: {} ({})", incident.anomaly.title, incident.anomaly.href);
+        let link = parse_query(incident.anomaly.href.split_once('?').unwrap().1);
+        assert!(link.notices.is_empty(), "{what}: {:?}", link.notices);
+        let (start, end) = link.filters.range.bounds(Utc::now());
+        assert_eq!(
+            (twilio_time::format(&start), twilio_time::format(&end)),
+            (incident.start.clone(), incident.end.clone())
+        );
+        let in_window = |a: &&Attempt| {
+            a.date_created >= start
+                && a.date_created < end
+                && key(a, Some(Dimension::Country)) == incident.country
+                && incident.carrier.as_ref().is_none_or(|c| key(a, Some(Dimension::Carrier)) == *c)
+        };
+        let detail = &incident.anomaly.detail;
+        match &incident.carrier {
+            None => {
+                let unconverted = attempts
+                    .iter()
+                    .filter(in_window)
+                    .filter(|a| a.channel == Channel::Sms && a.conversion_status == ConversionStatus::Unconverted)
+                    .count();
+                assert!(detail.starts_with(&format!("{unconverted} unconverted SMS from ")), "{what}: {detail}");
+            }
+            Some(_) => {
+                let (delivered, finalized) = attempts
+                    .iter()
+                    .filter(in_window)
+                    .map(delivery)
+                    .fold((0, 0), |(d, f), (x, y)| (d + u64::from(x), f + u64::from(y)));
+                let expected = format!(
+                    "{:.0}% of {finalized} messages delivered from ",
+                    delivered as f64 * 100.0 / finalized as f64
+                );
+                assert!(detail.starts_with(&expected), "{what}: {detail}, not {expected}");
+            }
+        }
+    }
 }
 
 async fn check_seed(seed: u64) -> usize {
@@ -744,6 +779,7 @@ async fn check_seed(seed: u64) -> usize {
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
 
     let index = Arc::new(RollupCache::default()).get(&pool).await.unwrap();
+    check_incidents(&index, &attempts, seed);
     let services: Vec<String> =
         attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let snapshot = Snapshot { pool, index, attempts };

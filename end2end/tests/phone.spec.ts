@@ -51,3 +51,15 @@ test("an attempt's page fits a phone's width", async ({ page }) => {
   await expectNoSidewaysScroll(layout, `/attempts/${first.sid}?country=CO`);
   await expectScrollsInItsBox(layout, attempt.verificationTable, "the verification's attempts");
 });
+
+test("at a phone's width the rate chart labels every bar and the time chart's legend sits under its plot", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  await overview.goto();
+  await expect(overview.chartCanvas().first()).toBeVisible();
+  const categories = await overview.rateChartCategories();
+  expect(categories.length).toBeGreaterThan(8);
+  expect(await overview.rateChartDrawnLabels(), "no label dropped").toEqual(categories);
+  const legend = await overview.timeseriesLegendPlacement();
+  expect(legend.bottom).toBe(0);
+  expect(legend.legendTop, "the legend starts below the plot's top, where the axes' names are").toBeGreaterThan(legend.plotTop);
+});

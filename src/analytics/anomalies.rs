@@ -1,9 +1,11 @@
-//! Things a product manager should look at: SMS-pumping bursts, carrier outages,
-//! and significant conversion drops, each with a link to the view that shows it.
+//! Things a product manager should look at: SMS-pumping bursts and carrier outages, found
+//! once in all of the snapshot's hours so that each reads the same in every view that shows
+//! it (its whole window, a baseline of its own), and significant conversion drops, each with a
+//! link to the view of exactly what it says.
 
 use std::collections::BTreeMap;
 
-use crate::filters::{DateRange, Dimension, Filters, ViewDate};
+use crate::filters::{DateRange, Dimension, Filters, ViewHour};
 use crate::format::{format_p_value, plural};
 use crate::model::{Channel, ConversionStatus};
 use crate::page_data::{Anomaly, BreakdownRow};
@@ -15,6 +17,40 @@ const PUMPING_FACTOR: f64 = 5.0;
 /// A carrier whose delivery rate falls under this share, with enough messages to tell.
 const OUTAGE_MAX_DELIVERY: f64 = 0.25;
 const OUTAGE_MIN_FINALIZED: i64 = 2;
+
+/// A burst or an outage of the snapshot: where and when, and how every view reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incident {
+    pub country: String,
+    /// The carrier of an outage; a burst is the whole country's.
+    pub carrier: Option<String>,
+    /// `[start, end)` in whole hours, in Twilio's time format.
+    pub start: String,
+    pub end: String,
+    pub anomaly: Anomaly,
+}
+
+/// Every burst and outage in `hours`: all of the snapshot's hours, per country, carrier and channel.
+pub fn incidents(hours: &[HourlyCell]) -> Vec<Incident> {
+    let mut found = sms_pumping(hours);
+    found.extend(carrier_outages(hours));
+    found
+}
+
+/// The incidents a view shows: those of its countries (and carriers, for outages) that
+/// overlap its `[from, to)`. Bursts are SMS: a view of other channels only shows none.
+pub fn in_view(incidents: &[Incident], filters: &Filters, from: &str, to: &str) -> Vec<Anomaly> {
+    let country = |c: &str| filters.countries.is_empty() || filters.countries.iter().any(|f| f == c);
+    let carrier = |c: &Option<String>| match c {
+        Some(c) => filters.carriers.is_empty() || filters.carriers.contains(c),
+        None => filters.channels.is_empty() || filters.channels.contains(&Channel::Sms),
+    };
+    incidents
+        .iter()
+        .filter(|i| i.start.as_str() < to && i.end.as_str() > from && country(&i.country) && carrier(&i.carrier))
+        .map(|i| i.anomaly.clone())
+        .collect()
+}
 
 /// Consecutive flagged hours of one key, merged.
 struct Run {
@@ -47,30 +83,45 @@ fn next_hour(hour: &str) -> Option<String> {
     Some(t.checked_add_signed(chrono::TimeDelta::hours(1))?.format("%Y-%m-%dT%H").to_string())
 }
 
-fn day_of(hour: &str) -> Option<ViewDate> {
-    hour.get(..10)?.parse().ok()
+/// `2026-11-20T23` as a `ViewHour`.
+fn view_hour(hour: &str) -> Option<ViewHour> {
+    format!("{hour}:00").parse().ok()
 }
 
-/// The filters that narrow the hours anomaly detection reads. A market's hours are judged
-/// on their whole mix of services, error codes and statuses (an outage shows as errors, a
-/// burst as unconverted attempts), so only countries, carriers, channels, the prefix and
-/// the range count, whichever path reads the hours; links to what was found do the same.
-pub fn market(filters: &Filters) -> Filters {
-    let mut market = filters.clone();
-    market.services.clear();
-    market.errors.clear();
-    market.status = None;
-    market
+/// `2026-11-20T23` → `2026-11-20T23:00:00Z`.
+fn hour_start(hour: &str) -> String {
+    format!("{hour}:00:00Z")
 }
 
-fn view(base: &Filters, first: &str, last: &str, change: impl FnOnce(&mut Filters)) -> Filters {
-    let mut f = market(base);
-    f.page = None;
-    if let (Some(from), Some(to)) = (day_of(first), day_of(last)) {
-        f.range = DateRange::Between(from, to);
+/// A view of exactly the hours `first` to `last` (both included), changed by `change`.
+fn window_view(first: &str, last: &str, change: impl FnOnce(&mut Filters)) -> Filters {
+    let mut f = Filters::default();
+    if let (Some(from), Some(to)) = (view_hour(first), view_hour(last)) {
+        f.range = DateRange::Hours(from, to);
     }
     change(&mut f);
     f
+}
+
+fn incident(country: &str, carrier: Option<&str>, run: &Run, anomaly: Anomaly) -> Incident {
+    Incident {
+        country: country.to_string(),
+        carrier: carrier.map(str::to_string),
+        start: hour_start(&run.first),
+        end: next_hour(&run.last).map_or_else(|| hour_start(&run.last), |h| hour_start(&h)),
+        anomaly,
+    }
+}
+
+/// `2026-11-20 02:00 to 04:59 UTC`, or to another day's hour.
+fn describe_hours(first: &str, last: &str) -> String {
+    let (first_day, last_day) = (first.get(..10).unwrap_or(first), last.get(..10).unwrap_or(last));
+    let last_hour = last.get(11..13).unwrap_or("");
+    if first_day == last_day {
+        format!("{} to {last_hour}:59 UTC", first.replace('T', " ") + ":00")
+    } else {
+        format!("{}:00 to {} {last_hour}:59 UTC", first.replace('T', " "), last_day)
+    }
 }
 
 fn median(mut values: Vec<i64>) -> f64 {
@@ -81,59 +132,55 @@ fn median(mut values: Vec<i64>) -> f64 {
     values[values.len() / 2] as f64
 }
 
-/// Whether a cell is in the view's countries, channels and carriers.
-fn in_view(cell: &HourlyCell, view: &Filters) -> bool {
-    (view.countries.is_empty() || view.countries.contains(&cell.country))
-        && (view.carriers.is_empty() || view.carriers.contains(&cell.carrier))
-        && (view.channels.is_empty() || view.channels.iter().any(|c| c.as_str() == cell.channel))
-}
-
-/// Hours where one country's unconverted SMS jump far above its usual hour.
-pub fn sms_pumping(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
-    let mut by_country: BTreeMap<&str, BTreeMap<&str, (i64, i64)>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| c.channel == "sms" && in_view(c, base)) {
-        let hour = by_country.entry(&c.country).or_default().entry(&c.hour).or_default();
-        hour.0 += c.attempts - c.converted;
-        hour.1 += c.attempts;
+/// Hours where one country's unconverted SMS jump far above its usual hour: the median of
+/// its hours with SMS in the snapshot.
+pub fn sms_pumping(cells: &[HourlyCell]) -> Vec<Incident> {
+    let mut by_country: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for c in cells.iter().filter(|c| c.channel == "sms") {
+        *by_country.entry(&c.country).or_default().entry(&c.hour).or_default() += c.attempts - c.converted;
     }
     let mut found = Vec::new();
     for (country, hours) in by_country {
-        let usual = median(hours.values().map(|(unconverted, _)| *unconverted).collect()).max(1.0);
+        let usual = median(hours.values().copied().collect()).max(1.0);
         let flagged: Vec<(String, i64, i64)> = hours
             .iter()
-            .filter(|(_, (unconverted, _))| {
-                *unconverted >= PUMPING_MIN_UNCONVERTED && *unconverted as f64 >= PUMPING_FACTOR * usual
+            .filter(|(_, unconverted)| {
+                **unconverted >= PUMPING_MIN_UNCONVERTED && **unconverted as f64 >= PUMPING_FACTOR * usual
             })
-            .map(|(hour, (unconverted, attempts))| (hour.to_string(), *unconverted, *attempts))
+            .map(|(hour, unconverted)| (hour.to_string(), *unconverted, 0))
             .collect();
         for run in merge_runs(flagged) {
-            let link = view(base, &run.first, &run.last, |f| {
+            let link = window_view(&run.first, &run.last, |f| {
                 f.countries = vec![country.to_string()];
                 f.channels = vec![Channel::Sms];
                 f.status = Some(ConversionStatus::Unconverted);
             });
-            found.push(Anomaly {
+            let anomaly = Anomaly {
                 kind: "sms-pumping".into(),
                 title: format!("Possible SMS pumping to {country}"),
                 detail: format!(
-                    "{} unconverted SMS in {} from {}:00 UTC, {:.0}× the usual hour ({usual:.0})",
+                    "{} unconverted SMS from {} ({}), {:.0}× the usual hour ({usual:.0}: the median of {}'s {} with SMS)",
                     run.count,
+                    describe_hours(&run.first, &run.last),
                     plural(run.hours as u64, "hour"),
-                    run.first.replace('T', " "),
-                    run.count as f64 / run.hours as f64 / usual
+                    run.count as f64 / run.hours as f64 / usual,
+                    country,
+                    plural(hours.len() as u64, "hour"),
                 ),
                 href: link.href("/attempts"),
-            });
+                related: None,
+            };
+            found.push(incident(country, None, &run, anomaly));
         }
     }
     found
 }
 
 /// Hours where a carrier's deliveries collapse while the carrier usually delivers.
-pub fn carrier_outages(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
+pub fn carrier_outages(cells: &[HourlyCell]) -> Vec<Incident> {
     type Key<'a> = (&'a str, &'a str);
     let mut by_carrier: BTreeMap<Key<'_>, BTreeMap<&str, (i64, i64)>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0 && in_view(c, base)) {
+    for c in cells.iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0) {
         let hour = by_carrier.entry((&c.country, &c.carrier)).or_default().entry(&c.hour).or_default();
         hour.0 += c.delivered;
         hour.1 += c.finalized;
@@ -144,26 +191,31 @@ pub fn carrier_outages(cells: &[HourlyCell], base: &Filters) -> Vec<Anomaly> {
         if finalized == 0 || (delivered as f64 / finalized as f64) < 0.6 {
             continue;
         }
-        let runs = merge_close_runs(outage_runs(&hours), &hours);
-        for run in runs {
-            let link = view(base, &run.first, &run.last, |f| {
+        for run in merge_close_runs(outage_runs(&hours), &hours) {
+            let link = window_view(&run.first, &run.last, |f| {
                 f.countries = vec![country.to_string()];
                 f.carriers = vec![carrier.to_string()];
                 f.by = Dimension::Error;
             });
-            found.push(Anomaly {
+            let (outside_delivered, outside) = (delivered - run.other, finalized - run.count);
+            let otherwise = if outside > 0 {
+                format!("{:.0}% otherwise", outside_delivered as f64 * 100.0 / outside as f64)
+            } else {
+                "no messages otherwise".to_string()
+            };
+            let anomaly = Anomaly {
                 kind: "carrier-outage".into(),
                 title: format!("{carrier} ({country}) stopped delivering"),
                 detail: format!(
-                    "{:.0}% of {} messages delivered from {}:00 to {}:59 UTC; {:.0}% otherwise",
+                    "{:.0}% of {} messages delivered from {}; {otherwise}",
                     run.other as f64 * 100.0 / run.count as f64,
                     run.count,
-                    run.first.replace('T', " "),
-                    run.last.replace('T', " "),
-                    delivered as f64 * 100.0 / finalized as f64
+                    describe_hours(&run.first, &run.last),
                 ),
                 href: link.href("/"),
-            });
+                related: None,
+            };
+            found.push(incident(country, Some(carrier), &run, anomaly));
         }
     }
     found
@@ -203,7 +255,16 @@ fn outage_runs(hours: &BTreeMap<&str, (i64, i64)>) -> Vec<Run> {
     }
     runs.extend(open);
     runs.retain(|r| r.hours >= 3 && r.count >= 3 * OUTAGE_MIN_FINALIZED);
+    // A run's figures are those of its window, first to last hour: what its link shows.
+    for run in &mut runs {
+        (run.count, run.other) = window_counts(hours, &run.first, &run.last);
+    }
     runs
+}
+
+/// Messages with a final status, and those delivered, from `first` to `last` included.
+fn window_counts(hours: &BTreeMap<&str, (i64, i64)>, first: &str, last: &str) -> (i64, i64) {
+    hours.range(first..=last).fold((0, 0), |(f, d), (_, (hd, hf))| (f + hf, d + hd))
 }
 
 /// Hours of partial delivery inside an outage do not make two outages: runs less than
@@ -222,11 +283,7 @@ fn merge_close_runs(runs: Vec<Run>, hours: &BTreeMap<&str, (i64, i64)>) -> Vec<R
             Some(last) if close => {
                 last.last = run.last;
                 last.hours += run.hours;
-                let (count, other) = hours
-                    .range(last.first.as_str()..=last.last.as_str())
-                    .fold((0, 0), |(f, d), (_, (hd, hf))| (f + hf, d + hd));
-                last.count = count;
-                last.other = other;
+                (last.count, last.other) = window_counts(hours, &last.first, &last.last);
             }
             _ => merged.push(run),
         }
@@ -268,7 +325,7 @@ pub fn conversion_drops(
     adjusted: &[f64],
     tests: usize,
     base: &Filters,
-) -> Vec<Anomaly> {
+) -> Vec<(String, Anomaly)> {
     let mut found = Vec::new();
     for (test, adjusted) in country_tests.iter().zip(adjusted) {
         let (now, then) = (&test.current.metrics, &test.previous.metrics);
@@ -281,20 +338,45 @@ pub fn conversion_drops(
             f.page = None;
             f.countries = vec![key.clone()];
             f.by = Dimension::Carrier;
-            found.push(Anomaly {
-                kind: "conversion-drop".into(),
-                title: format!("Conversion fell in {key}"),
-                detail: format!(
-                    "{rate:.1}% of verifications converted against {was:.1}% in the previous period \
+            found.push((
+                key.clone(),
+                Anomaly {
+                    kind: "conversion-drop".into(),
+                    title: format!("Conversion fell in {key}"),
+                    detail: format!(
+                        "{rate:.1}% of verifications converted against {was:.1}% in the previous period \
                      ({}; adjusted {} after Benjamini–Hochberg across the view's {tests} tests)",
-                    format_p_value(test.p_value),
-                    format_p_value(*adjusted)
-                ),
-                href: f.href("/"),
-            });
+                        format_p_value(test.p_value),
+                        format_p_value(*adjusted)
+                    ),
+                    href: f.href("/"),
+                    related: None,
+                },
+            ));
         }
     }
     found
+}
+
+/// Adds `drops` to `found`, but a country's drop whose compared window (`[from, to)`)
+/// overlaps one of `incidents`' bursts of unconverted SMS to it goes with that burst, as what
+/// it explains: the burst's verifications count in the fall, so one thing happened, not two.
+pub fn explain_drops(
+    found: &mut Vec<Anomaly>,
+    incidents: &[Incident],
+    drops: Vec<(String, Anomaly)>,
+    from: &str,
+    to: &str,
+) {
+    for (country, drop) in drops {
+        let burst = incidents
+            .iter()
+            .find(|i| i.carrier.is_none() && i.country == country && i.start.as_str() < to && i.end.as_str() > from);
+        match burst.and_then(|burst| found.iter_mut().find(|a| a.href == burst.anomaly.href)) {
+            Some(shown) => shown.related = Some(format!("{}: {}", drop.title, drop.detail)),
+            None => found.push(drop),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -323,17 +405,36 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_of_unconverted_sms_is_flagged_once() {
+    fn a_burst_of_unconverted_sms_is_flagged_once_over_its_whole_window() {
         let mut cells: Vec<HourlyCell> = (0..20)
             .map(|h| cell(&format!("2026-11-{:02}T{:02}", 10 + h / 24, h % 24), "ID", "sms", "XL", 10, 6, 9))
             .collect();
         cells.push(cell("2026-11-11T02", "ID", "sms", "XL", 200, 0, 150));
         cells.push(cell("2026-11-11T03", "ID", "sms", "XL", 180, 1, 130));
-        let found = sms_pumping(&cells, &Filters::default());
+        let found = sms_pumping(&cells);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].detail.starts_with("379 unconverted SMS in 2 hours"), "{}", found[0].detail);
-        assert!(found[0].href.contains("country=ID") && found[0].href.contains("status=unconverted"));
-        assert!(found[0].href.contains("from=2026-11-11&to=2026-11-11"));
+        let burst = &found[0];
+        assert_eq!((burst.start.as_str(), burst.end.as_str()), ("2026-11-11T02:00:00Z", "2026-11-11T04:00:00Z"));
+        assert!(
+            burst.anomaly.detail.starts_with("379 unconverted SMS from 2026-11-11 02:00 to 03:59 UTC (2 hours)"),
+            "{}",
+            burst.anomaly.detail
+        );
+        assert!(burst.anomaly.detail.contains("the median of ID's 22 hours with SMS"), "{}", burst.anomaly.detail);
+        let href = &burst.anomaly.href;
+        assert!(href.contains("country=ID") && href.contains("status=unconverted"), "{href}");
+        assert!(href.contains("from=2026-11-11T02%3A00&to=2026-11-11T03%3A00"), "exactly its hours: {href}");
+        // Every view that overlaps it shows it the same; others do not.
+        let views =
+            [("2026-11-11T03:00:00Z", "2026-11-12T00:00:00Z"), ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z")];
+        for (from, to) in views {
+            assert_eq!(in_view(&found, &Filters::default(), from, to), std::slice::from_ref(&burst.anomaly));
+        }
+        assert!(in_view(&found, &Filters::default(), "2026-11-11T04:00:00Z", "2026-11-12T00:00:00Z").is_empty());
+        let whatsapp = Filters { channels: vec![Channel::Whatsapp], ..Filters::default() };
+        assert!(in_view(&found, &whatsapp, "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z").is_empty());
+        let elsewhere = Filters { countries: vec!["CO".into()], ..Filters::default() };
+        assert!(in_view(&found, &elsewhere, "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z").is_empty());
     }
 
     #[test]
@@ -342,11 +443,18 @@ mod tests {
             (0..10).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)).collect();
         cells.extend((10..14).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 0, 0)));
         cells.push(cell("2026-11-12T15", "US", "sms", "AT&T", 20, 0, 0));
-        let found = carrier_outages(&cells, &Filters::default());
+        let found = carrier_outages(&cells);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].title.contains("AT&T"));
-        assert!(found[0].detail.contains("from 2026-11-12 10:00 to 2026-11-12 15:59"), "{}", found[0].detail);
-        assert!(found[0].href.contains("carrier=AT%26T") && found[0].href.contains("by=error"));
+        let outage = &found[0].anomaly;
+        assert!(outage.title.contains("AT&T"));
+        assert!(
+            outage.detail.starts_with("0% of 100 messages delivered from 2026-11-12 10:00 to 15:59 UTC"),
+            "{}",
+            outage.detail
+        );
+        assert!(outage.detail.ends_with("95% otherwise"), "{}", outage.detail);
+        assert!(outage.href.contains("carrier=AT%26T") && outage.href.contains("by=error"));
+        assert!(outage.href.contains("from=2026-11-12T10%3A00&to=2026-11-12T15%3A00"), "{}", outage.href);
     }
 
     #[test]
@@ -357,10 +465,25 @@ mod tests {
         cells.push(cell("2026-11-12T14", "US", "sms", "AT&T", 2, 1, 1));
         cells.extend((15..19).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 0, 0)));
         cells.extend((19..23).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)));
-        let found = carrier_outages(&cells, &Filters::default());
+        let found = carrier_outages(&cells);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].detail.contains("of 162 messages"), "{}", found[0].detail);
-        assert!(found[0].detail.contains("from 2026-11-12 10:00 to 2026-11-12 18:59"), "{}", found[0].detail);
+        let detail = &found[0].anomaly.detail;
+        assert!(detail.contains("of 162 messages"), "{detail}");
+        assert!(detail.contains("from 2026-11-12 10:00 to 18:59 UTC"), "{detail}");
+    }
+
+    #[test]
+    fn an_outage_counts_the_quiet_hours_at_its_end_only_inside_its_window() {
+        let mut cells: Vec<HourlyCell> =
+            (0..10).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)).collect();
+        cells.extend((10..13).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 0, 0)));
+        // Too few messages to judge, then delivery again: the outage ended with its last bad hour.
+        cells.push(cell("2026-11-12T13", "US", "sms", "AT&T", 1, 1, 1));
+        cells.extend((14..18).map(|h| cell(&format!("2026-11-12T{h:02}"), "US", "sms", "AT&T", 20, 15, 19)));
+        let found = carrier_outages(&cells);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let detail = &found[0].anomaly.detail;
+        assert!(detail.starts_with("0% of 60 messages delivered from 2026-11-12 10:00 to 12:59 UTC"), "{detail}");
     }
 
     #[test]
@@ -368,8 +491,7 @@ mod tests {
         let cells: Vec<HourlyCell> = (0..48)
             .map(|h| cell(&format!("2026-11-{:02}T{:02}", 10 + h / 24, h % 24), "CO", "sms", "Tigo", 30, 20, 27))
             .collect();
-        assert!(sms_pumping(&cells, &Filters::default()).is_empty());
-        assert!(carrier_outages(&cells, &Filters::default()).is_empty());
+        assert!(incidents(&cells).is_empty());
     }
 
     #[test]
@@ -390,15 +512,43 @@ mod tests {
         let keys: Vec<&str> = tests.iter().map(|t| t.current.key.as_str()).collect();
         assert_eq!(keys, ["CO", "BR"], "only countries with verifications in both periods are tested");
         assert_eq!(tests[0].p_value, crate::analytics::stats::two_proportion_p_value(240, 400, 320, 400).unwrap());
-        let found = conversion_drops(&tests, &[0.001, 0.3], 3, &Filters::default());
-        assert_eq!(found.len(), 1, "BR fell 2.5 points, but its test is no discovery: {found:?}");
-        assert_eq!(found[0].title, "Conversion fell in CO");
-        assert!(found[0].detail.starts_with("60.0% of verifications converted against 80.0%"), "{}", found[0].detail);
-        assert!(
-            found[0].detail.contains("0.001 after Benjamini–Hochberg across the view's 3 tests"),
-            "{}",
-            found[0].detail
-        );
+        let drops = conversion_drops(&tests, &[0.001, 0.3], 3, &Filters::default());
+        assert_eq!(drops.len(), 1, "BR fell 2.5 points, but its test is no discovery: {drops:?}");
+        let (country, drop) = &drops[0];
+        assert_eq!((country.as_str(), drop.title.as_str()), ("CO", "Conversion fell in CO"));
+        assert!(drop.detail.starts_with("60.0% of verifications converted against 80.0%"), "{}", drop.detail);
+        assert!(drop.detail.contains("0.001 after Benjamini–Hochberg across the view's 3 tests"), "{}", drop.detail);
         assert!(conversion_drops(&tests, &[0.06, 0.5], 3, &Filters::default()).is_empty());
+    }
+
+    #[test]
+    fn a_drop_during_a_burst_to_its_country_is_told_with_the_burst() {
+        let mut cells: Vec<HourlyCell> = (0..48)
+            .map(|h| cell(&format!("2026-11-{:02}T{:02}", 10 + h / 24, h % 24), "CO", "sms", "Tigo", 10, 6, 9))
+            .collect();
+        cells.push(cell("2026-11-11T05", "CO", "sms", "Tigo", 300, 0, 250));
+        let incidents = incidents(&cells);
+        let drop = |country: &str| {
+            let anomaly = Anomaly {
+                kind: "conversion-drop".into(),
+                title: format!("Conversion fell in {country}"),
+                detail: "50.0% against 60.0%".into(),
+                href: "/".into(),
+                related: None,
+            };
+            (country.to_string(), anomaly)
+        };
+        let (from, to) = ("2026-11-11T00:00:00Z", "2026-11-12T00:00:00Z");
+        let mut found = in_view(&incidents, &Filters::default(), from, to);
+        explain_drops(&mut found, &incidents, vec![drop("CO"), drop("BR")], from, to);
+        assert_eq!(found.len(), 2, "the burst, which explains CO's drop, and BR's drop: {found:?}");
+        assert_eq!(found[0].kind, "sms-pumping");
+        assert_eq!(found[0].related.as_deref(), Some("Conversion fell in CO: 50.0% against 60.0%"));
+        assert_eq!(found[1].title, "Conversion fell in BR");
+        // Compared over a window the burst is not in, the drop is its own finding.
+        let (from, to) = ("2026-11-10T00:00:00Z", "2026-11-11T00:00:00Z");
+        let mut found = in_view(&incidents, &Filters::default(), from, to);
+        explain_drops(&mut found, &incidents, vec![drop("CO")], from, to);
+        assert_eq!(found.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(), ["conversion-drop"]);
     }
 }

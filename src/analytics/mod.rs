@@ -138,47 +138,10 @@ pub async fn breakdown(
     Ok(rows)
 }
 
-/// Where anomaly detection reads a view's hours from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HourSource {
-    /// The rollups' hours: every hour of the snapshot, per country, carrier and channel.
-    Rollups,
-    /// The attempts themselves.
-    RawRows,
-}
-
-impl HourSource {
-    /// The rollups' hours answer a view whose bounds fall on hours and that has no
-    /// destination prefix; any other view reads the raw rows.
-    pub fn for_scope(scope: &AttemptScope<'_>) -> HourSource {
-        if store::rollup_grain(scope).is_some() { HourSource::Rollups } else { HourSource::RawRows }
-    }
-}
-
-/// SMS-pumping bursts and carrier outages in a view's hours, read from `source` (which
-/// must answer the view: `HourSource::for_scope`). Both sources narrow the hours by the
-/// same filters, `anomalies::market`.
-pub async fn hourly_anomalies(
-    pool: &SqlitePool,
-    scans: &RawScans,
-    index: &RollupIndex,
-    scope: &AttemptScope<'_>,
-    source: HourSource,
-) -> Result<Vec<Anomaly>, StoreError> {
-    let find = |cells: &[store::HourlyCell]| {
-        let mut found = anomalies::sms_pumping(cells, scope.filters);
-        found.extend(anomalies::carrier_outages(cells, scope.filters));
-        found
-    };
-    match source {
-        HourSource::Rollups => Ok(index.anomalies(scope, || find(index.hourly_cells(scope)))),
-        HourSource::RawRows => {
-            let market = anomalies::market(scope.filters);
-            let cells =
-                store::raw_hourly_cells(pool, scans, &AttemptScope { filters: &market, ..scope.clone() }).await?;
-            Ok(find(&cells))
-        }
-    }
+/// The bursts and outages a view shows: found once in all of the snapshot's hours, those
+/// that overlap the view's range in its countries (and carriers).
+pub fn view_incidents(index: &RollupIndex, scope: &AttemptScope<'_>) -> Vec<Anomaly> {
+    anomalies::in_view(index.incidents(), scope.filters, &scope.from, &scope.to)
 }
 
 /// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
@@ -230,7 +193,7 @@ pub async fn overview(
         )),
         _ => None,
     };
-    let mut found = hourly_anomalies(pool, scans, index, &current, HourSource::for_scope(&current)).await?;
+    let mut found = view_incidents(index, &current);
     let (change, previous_series) = match windows.filter(|_| filters.compare && covered) {
         Some(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
@@ -252,7 +215,9 @@ pub async fn overview(
             let tests = anomalies::country_tests(&now_rows, &then_rows);
             let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
             let adjusted = comparison::control_false_discoveries(&mut change, &p_values);
-            found.extend(anomalies::conversion_drops(&tests, &adjusted, change.tests, &filters));
+            let drops = anomalies::conversion_drops(&tests, &adjusted, change.tests, &filters);
+            let (from, to) = (twilio_time::format(&now_from), twilio_time::format(&now_to));
+            anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
             let previous = series(pool, scans, index, &scope(&filters, previous_start, start), hourly).await?;
             (Some(change), comparison::shift_buckets(previous, end - start, hourly))
         }

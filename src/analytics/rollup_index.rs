@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::anomalies::Incident;
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
-use crate::page_data::{Anomaly, Metrics, Money, SeriesPoint};
+use crate::page_data::{Metrics, Money, SeriesPoint};
 use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, channel_bit};
 
 /// The interned `error_key` of the verification rows that cover all of a verification's
@@ -85,8 +86,8 @@ pub struct RollupIndex {
     day: Layer,
     hour: Layer,
     hours: Vec<HourlyCell>,
-    /// Pumping bursts and outages found in this generation's hours, per view.
-    anomalies: std::sync::Mutex<HashMap<String, Vec<Anomaly>>>,
+    /// Pumping bursts and outages in this generation's hours, found on first use.
+    incidents: std::sync::OnceLock<Vec<Incident>>,
     /// Spend on verifications that never converted, read from the raw rows in this
     /// generation, per view.
     unconverted_verification_spend: std::sync::Mutex<HashMap<String, Vec<Money>>>,
@@ -259,7 +260,7 @@ impl RollupIndex {
             day,
             hour,
             hours,
-            anomalies: Default::default(),
+            incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
         }
     }
@@ -499,19 +500,9 @@ impl RollupIndex {
             .collect()
     }
 
-    /// The hourly anomalies of a view, found by `find` once per view and generation.
-    pub fn anomalies(&self, scope: &AttemptScope<'_>, find: impl FnOnce() -> Vec<Anomaly>) -> Vec<Anomaly> {
-        let key = view_key(scope);
-        if let Some(found) = self.anomalies.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return found.clone();
-        }
-        let found = find();
-        let mut cache = self.anomalies.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= VIEWS_REMEMBERED {
-            cache.clear();
-        }
-        cache.insert(key, found.clone());
-        found
+    /// The bursts and outages in all of this generation's hours, found once.
+    pub fn incidents(&self) -> &[Incident] {
+        self.incidents.get_or_init(|| super::anomalies::incidents(&self.hours))
     }
 
     /// A view's spend on verifications that never converted, if this generation has read it.

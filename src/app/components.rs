@@ -79,9 +79,11 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
             </a>
         }
     };
-    let (from, to) = match &filters.range {
-        DateRange::Between(from, to) => (from.to_string(), to.to_string()),
-        _ => (String::new(), String::new()),
+    // A range of hours (a finding's window) is edited as hours, any other as days.
+    let (from, to, field) = match &filters.range {
+        DateRange::Between(from, to) => (from.to_string(), to.to_string(), "date"),
+        DateRange::Hours(from, to) => (from.to_string(), to.to_string(), "datetime-local"),
+        _ => (String::new(), String::new(), "date"),
     };
     // The custom range form keeps every other parameter of the view.
     let mut others = filters.clone();
@@ -107,8 +109,8 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                     .into_iter()
                     .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
                     .collect_view()}
-                <label>"From " <input type="date" name="from" value=from required=true /></label>
-                <label>"to " <input type="date" name="to" value=to required=true /></label>
+                <label>"From " <input type=field name="from" value=from required=true step="3600" /></label>
+                <label>"to " <input type=field name="to" value=to required=true step="3600" /></label>
                 <button type="submit">"Apply"</button>
             </form>
             <nav class="filters" aria-label="Channel">

@@ -152,12 +152,21 @@ fn Anomalies(anomalies: Vec<crate::page_data::Anomaly>) -> impl IntoView {
                         {anomalies
                             .into_iter()
                             .map(|a| {
-                                let help = (a.kind == "conversion-drop").then_some(DROP_HELP);
+                                let help = match a.kind.as_str() {
+                                    "conversion-drop" => DROP_HELP,
+                                    "sms-pumping" => PUMPING_HELP,
+                                    _ => OUTAGE_HELP,
+                                };
                                 view! {
                                     <li data-kind=a.kind.clone() title=help>
                                         <a href=a.href>{a.title}</a>
                                         ": "
                                         {a.detail}
+                                        {a.related.map(|related| view! {
+                                            <span class="related" data-testid="related" title=DROP_HELP>
+                                                "It explains what this view compares: " {related}
+                                            </span>
+                                        })}
                                     </li>
                                 }
                             })
@@ -191,6 +200,14 @@ fn CopyLink(href: String) -> impl IntoView {
         </button>
     }
 }
+
+const PUMPING_HELP: &str = "Hours in which a country's unconverted SMS reach at least 40 and five times its usual hour \
+    (the median of its hours with SMS in the whole snapshot), run together; found once in the snapshot, so every \
+    view that overlaps the burst shows the same window and figures. The link lists exactly its hours' unconverted SMS.";
+
+const OUTAGE_HELP: &str = "Three or more hours in which a carrier that usually delivers (60% or more over the \
+    snapshot) delivered 25% or fewer of its messages with a final status, hours less than 6 apart run together; \
+    found once in the snapshot. The link shows exactly its hours, by error code.";
 
 const DROP_HELP: &str = "A country is listed when the share of its verifications that converted fell by more \
     than 2 points against the same windows of the previous period, and the fall is a discovery: two-sided \
@@ -380,16 +397,21 @@ fn Charts(
     let navigate = leptos_router::hooks::use_navigate();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let draw = |id: &str, chart: charming::Chart| {
-            let instance = render_chart(id, &chart);
+        let draw = |id: &str, options: serde_json::Value| {
+            let instance = render_chart(id, &options);
             if instance.is_none() {
                 leptos::logging::error!("drawing {id} failed");
             }
             instance
         };
-        draw("chart-timeseries", crate::charts::attempts_and_conversion(&buckets, &series, &previous));
+        use crate::charts;
+        let timeseries = charts::attempts_and_conversion(&buckets, &series, &previous);
+        draw("chart-timeseries", charts::responsive(&timeseries, charts::attempts_and_conversion_narrow()));
         if !rates.is_empty()
-            && let Some(instance) = draw("rate-chart", crate::charts::conversion_by(by, &rates))
+            && let Some(instance) = draw(
+                "rate-chart",
+                charts::responsive(&charts::conversion_by(by, &rates), charts::conversion_by_narrow()),
+            )
         {
             let (navigate, targets) = (navigate.clone(), targets.clone());
             on_click(&instance, move |index| {
@@ -408,7 +430,7 @@ fn Charts(
 /// series); the instance. The options go over as JSON: charming's own renderer hands maps
 /// over as JavaScript `Map`s, which ECharts ignores (the legend's `selected`).
 #[cfg(feature = "hydrate")]
-fn render_chart(id: &str, chart: &charming::Chart) -> Option<wasm_bindgen::JsValue> {
+fn render_chart(id: &str, options: &serde_json::Value) -> Option<wasm_bindgen::JsValue> {
     use wasm_bindgen::JsCast;
     let element = web_sys::window()?.document()?.get_element_by_id(id)?;
     let _ = element.remove_attribute("_echarts_instance_");
@@ -418,7 +440,7 @@ fn render_chart(id: &str, chart: &charming::Chart) -> Option<wasm_bindgen::JsVal
     };
     let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
     let instance = method(&echarts, "init")?.call1(&echarts, &element).ok()?;
-    let options = js_sys::JSON::parse(&serde_json::to_string(chart).ok()?).ok()?;
+    let options = js_sys::JSON::parse(&options.to_string()).ok()?;
     method(&instance, "setOption")?.call1(&instance, &options).ok()?;
     Some(instance)
 }

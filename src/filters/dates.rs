@@ -1,6 +1,6 @@
 //! The days and ranges a view covers.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A day a view can start or end on: a UTC date from 2000 to 2100. Verify's data lies well
@@ -16,6 +16,8 @@ pub enum ViewDateError {
     NotADate,
     #[error("a date from 2000-01-01 to 2100-12-31")]
     OutOfRange,
+    #[error("an hour like 2026-11-01T14:00")]
+    NotAnHour,
 }
 
 impl ViewDate {
@@ -55,6 +57,68 @@ impl std::fmt::Display for ViewDate {
     }
 }
 
+/// An hour a view can start or end on: an hour of a `ViewDate`, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ViewHour {
+    date: ViewDate,
+    hour: u32,
+}
+
+impl ViewHour {
+    /// The first or the last hour of `date`.
+    pub fn of_day(date: ViewDate, last: bool) -> ViewHour {
+        ViewHour { date, hour: if last { 23 } else { 0 } }
+    }
+
+    /// The hour `time` falls in, if it is one a view can name.
+    pub fn of_time(time: DateTime<Utc>) -> Option<ViewHour> {
+        Some(ViewHour { date: ViewDate::try_from(time.date_naive()).ok()?, hour: time.hour() })
+    }
+
+    pub fn start(self) -> DateTime<Utc> {
+        self.date.date().and_time(NaiveTime::MIN).and_utc() + TimeDelta::hours(i64::from(self.hour))
+    }
+}
+
+impl std::str::FromStr for ViewHour {
+    type Err = ViewDateError;
+
+    /// `2026-11-01T14:00`, as a browser's datetime field sends it, or `2026-11-01T14`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (date, time) = text.split_once('T').ok_or(ViewDateError::NotAnHour)?;
+        let hour = time.strip_suffix(":00").unwrap_or(time);
+        if hour.len() != 2 || !hour.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ViewDateError::NotAnHour);
+        }
+        let hour: u32 = hour.parse().map_err(|_| ViewDateError::NotAnHour)?;
+        if hour > 23 {
+            return Err(ViewDateError::NotAnHour);
+        }
+        Ok(ViewHour { date: date.parse()?, hour })
+    }
+}
+
+impl TryFrom<String> for ViewHour {
+    type Error = ViewDateError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<ViewHour> for String {
+    fn from(hour: ViewHour) -> Self {
+        hour.to_string()
+    }
+}
+
+impl std::fmt::Display for ViewHour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}T{:02}:00", self.date, self.hour)
+    }
+}
+
 /// The date range of a view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DateRange {
@@ -64,6 +128,8 @@ pub enum DateRange {
     LastDays(u32),
     /// From and to, both included, in UTC days.
     Between(ViewDate, ViewDate),
+    /// From and to, both included, in UTC hours.
+    Hours(ViewHour, ViewHour),
 }
 
 /// `time + delta`, held at the calendar's ends rather than overflowing.
@@ -90,17 +156,25 @@ impl DateRange {
                 (midnight(first), midnight(day_after(today)))
             }
             DateRange::Between(from, to) => (midnight(from.date()), midnight(day_after(to.date()))),
+            DateRange::Hours(from, to) => (from.start(), to.start() + TimeDelta::hours(1)),
         }
     }
 
-    /// The range as absolute days, for links that must show the same data tomorrow; as it
-    /// is when its days are not ones a link can name.
+    /// The range as absolute days (or hours, when it does not start and end at midnight),
+    /// for links that must show the same data tomorrow; as it is when its days are not ones a
+    /// link can name.
     pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
         let (start, end) = self.bounds(now);
         let last = shifted(end, TimeDelta::seconds(-1));
-        match (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive())) {
-            (Ok(from), Ok(to)) => DateRange::Between(from, to),
-            _ => self.clone(),
+        let whole_days = start.time() == NaiveTime::MIN && end.time() == NaiveTime::MIN;
+        if whole_days {
+            if let (Ok(from), Ok(to)) = (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive()))
+            {
+                return DateRange::Between(from, to);
+            }
+        } else if let (Some(from), Some(to)) = (ViewHour::of_time(start), ViewHour::of_time(last)) {
+            return DateRange::Hours(from, to);
         }
+        self.clone()
     }
 }

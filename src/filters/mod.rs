@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 mod dates;
 mod dimension;
 
-pub use dates::{DateRange, ViewDate, ViewDateError};
+pub use dates::{DateRange, ViewDate, ViewDateError, ViewHour};
 pub use dimension::{Dimension, SortKey};
 
 use crate::model::{Channel, ConversionStatus, is_sid};
@@ -124,6 +124,47 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
     }
 }
 
+/// A `from` or `to` of a link: a whole day, or an hour.
+#[derive(Clone, Copy, Debug)]
+enum ViewTime {
+    Day(ViewDate),
+    Hour(ViewHour),
+}
+
+impl ViewTime {
+    fn parse(text: &str) -> Result<ViewTime, ViewDateError> {
+        if text.contains('T') { text.parse().map(ViewTime::Hour) } else { text.parse().map(ViewTime::Day) }
+    }
+
+    /// From `from` to `to`, both included: days if both are days, else hours (a day as
+    /// its first hour in `from`, its last in `to`); `None` when `to` comes before `from`.
+    fn range(from: ViewTime, to: ViewTime) -> Option<DateRange> {
+        match (from, to) {
+            (ViewTime::Day(from), ViewTime::Day(to)) => (from <= to).then_some(DateRange::Between(from, to)),
+            (from, to) => {
+                let (from, to) = (from.hour(false), to.hour(true));
+                (from <= to).then_some(DateRange::Hours(from, to))
+            }
+        }
+    }
+
+    fn hour(self, last: bool) -> ViewHour {
+        match self {
+            ViewTime::Day(day) => ViewHour::of_day(day, last),
+            ViewTime::Hour(hour) => hour,
+        }
+    }
+}
+
+impl std::fmt::Display for ViewTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ViewTime::Day(day) => day.fmt(f),
+            ViewTime::Hour(hour) => hour.fmt(f),
+        }
+    }
+}
+
 /// Parses the dashboard's query pairs; unknown keys are ignored.
 pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ParsedFilters {
     let mut parsed = ParsedFilters::default();
@@ -148,9 +189,9 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 Some((_, days)) => range = Some(DateRange::LastDays(*days)),
                 None => bad(key, value, "one of 24h, 7d, 30d, 90d"),
             },
-            "from" | "to" => match value.parse::<ViewDate>() {
-                Ok(date) if key == "from" => from = Some(date),
-                Ok(date) => to = Some(date),
+            "from" | "to" => match ViewTime::parse(value) {
+                Ok(time) if key == "from" => from = Some(time),
+                Ok(time) => to = Some(time),
                 Err(expected) => bad(key, value, &expected.to_string()),
             },
             "channel" => match value.parse::<Channel>() {
@@ -221,17 +262,17 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
             _ => {}
         }
     }
-    f.range = match (from, to) {
-        (Some(from), Some(to)) if from <= to => DateRange::Between(from, to),
-        (Some(from), Some(to)) => {
+    f.range = match (from.zip(to).map(|(from, to)| ViewTime::range(from, to)), from, to) {
+        (Some(Some(range)), _, _) => range,
+        (Some(None), Some(from), Some(to)) => {
             notices.push(format!("from={from} is after to={to}; showing the default range"));
             range.unwrap_or(DateRange::LastDays(30))
         }
-        (Some(_), None) | (None, Some(_)) => {
+        (None, Some(_), None) | (None, None, Some(_)) => {
             notices.push("from and to go together; showing the default range".to_string());
             range.unwrap_or(DateRange::LastDays(30))
         }
-        (None, None) => range.unwrap_or(DateRange::LastDays(30)),
+        _ => range.unwrap_or(DateRange::LastDays(30)),
     };
     let (default_sort, default_descending) = f.by.default_order();
     f.sort = sort.unwrap_or(default_sort);
@@ -270,6 +311,10 @@ impl Filters {
                 parts.push(("range", name.into()));
             }
             DateRange::Between(from, to) => {
+                parts.push(("from", from.to_string()));
+                parts.push(("to", to.to_string()));
+            }
+            DateRange::Hours(from, to) => {
                 parts.push(("from", from.to_string()));
                 parts.push(("to", to.to_string()));
             }
@@ -386,6 +431,39 @@ mod tests {
         assert_eq!(DateRange::LastDays(7).absolute(now), DateRange::Between(day("2026-11-19"), day("2026-11-25")));
     }
 
+    #[test]
+    fn ranges_of_hours_are_named_to_the_hour_and_both_ends_included() {
+        let now: DateTime<Utc> = "2026-11-25T14:20:00Z".parse().unwrap();
+        let p = parse("from=2026-11-20T02:00&to=2026-11-20T04");
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        let (start, end) = p.filters.range.bounds(now);
+        assert_eq!(
+            (start.to_rfc3339(), end.to_rfc3339()),
+            ("2026-11-20T02:00:00+00:00".into(), "2026-11-20T05:00:00+00:00".into()),
+            "three hours, the last one included"
+        );
+        assert_eq!(p.filters.to_query(), "from=2026-11-20T02%3A00&to=2026-11-20T04%3A00");
+        assert_eq!(parse(&p.filters.to_query()).filters, p.filters, "the link reads back the same");
+        let mixed = parse("from=2026-11-20&to=2026-11-21T03:00").filters.range.bounds(now);
+        assert_eq!(mixed.0.to_rfc3339(), "2026-11-20T00:00:00+00:00", "a day starts at its first hour");
+        let mixed = parse("from=2026-11-20T22:00&to=2026-11-21").filters.range.bounds(now);
+        assert_eq!(mixed.1.to_rfc3339(), "2026-11-22T00:00:00+00:00", "and ends after its last");
+        for bad in ["2026-11-20T24:00", "2026-11-20T14:30", "2026-11-20T1", "2026-11-20T", "T14:00"] {
+            let p = parse(&format!("from={bad}&to=2026-11-21T00:00"));
+            assert!(
+                p.notices.iter().any(|n| n.contains("an hour like") || n.contains("a date like")),
+                "{bad}: {:?}",
+                p.notices
+            );
+            assert_eq!(p.filters.range, DateRange::LastDays(30), "{bad}");
+        }
+        assert!(!parse("from=2026-11-20T05:00&to=2026-11-20T04:00").notices.is_empty(), "to before from");
+        // The last 24 hours, fixed for a link, are those hours, not the two days they touch.
+        let fixed = DateRange::LastDay.absolute(now);
+        assert_eq!(fixed.bounds(now), DateRange::LastDay.bounds(now));
+        assert!(matches!(fixed, DateRange::Hours(..)), "{fixed:?}");
+    }
+
     /// Dates past chrono's calendar once hung the page in date math that panicked.
     #[test]
     fn dates_outside_2000_to_2100_are_notices_and_no_range_overflows() {
@@ -477,6 +555,10 @@ mod tests {
             "24h",
             "7d",
             "2026-11-05",
+            "2026-11-05T14:00",
+            "2026-11-05T07",
+            "2026-11-05T24:00",
+            "2026-11-05T14:30",
             "2026-02-30",
             "9999-99-99",
             "none",

@@ -403,20 +403,3 @@ pub struct HourlyCell {
     pub delivered: i64,
     pub finalized: i64,
 }
-
-pub async fn raw_hourly_cells(
-    pool: &SqlitePool,
-    scans: &RawScans,
-    scope: &AttemptScope<'_>,
-) -> Result<Vec<HourlyCell>, StoreError> {
-    let CountsSql { converted, delivered, finalized } = &*COUNTS;
-    let mut query = QueryBuilder::new(format!(
-        "SELECT substr(date_created, 1, 13) AS hour, COALESCE(country, '') AS country, channel, \
-         COALESCE(carrier, '') AS carrier, COUNT(*) AS attempts, {converted} AS converted, \
-         {delivered} AS delivered, {finalized} AS finalized FROM attempts"
-    ));
-    push_scope(&mut query, scope);
-    query.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
-    let _scan = scans.turn().await;
-    Ok(query.build_query_as().fetch_all(pool).await?)
-}
