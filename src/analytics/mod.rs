@@ -144,6 +144,35 @@ pub fn view_incidents(index: &RollupIndex, scope: &AttemptScope<'_>) -> Vec<Anom
     anomalies::in_view(index.incidents(), scope.filters, &scope.from, &scope.to)
 }
 
+/// The view's totals in each of `periods` (`comparison::settled_periods`): for days, from one
+/// breakdown by day over them; for hours, one read of each.
+async fn kpi_trend(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    filters: &Filters,
+    periods: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+) -> Result<Vec<Period>, StoreError> {
+    let days = periods.first().is_some_and(|(bucket, _, _)| !bucket.contains('T'));
+    if let (true, Some((_, from, _)), Some((_, _, to))) = (days, periods.first(), periods.last()) {
+        let mut by_day = filters.clone();
+        by_day.by = Dimension::Day;
+        let mut metrics = metrics_by(pool, scans, index, &scope(&by_day, *from, *to), Some(Dimension::Day)).await?;
+        return Ok(periods
+            .into_iter()
+            .map(|(bucket, _, _)| Period {
+                metrics: with_interval(metrics.remove(&bucket).unwrap_or_default()),
+                bucket,
+            })
+            .collect());
+    }
+    let mut trend = Vec::with_capacity(periods.len());
+    for (bucket, from, to) in periods {
+        trend.push(Period { bucket, metrics: totals(pool, scans, index, &scope(filters, from, to)).await? });
+    }
+    Ok(trend)
+}
+
 /// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
 fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
     snapshot.as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now))
@@ -171,10 +200,8 @@ pub async fn overview(
     let current_series = series(pool, scans, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);
-    let mut trend = Vec::new();
-    for (bucket, from, to) in comparison::settled_periods(start, end, data_end, hourly) {
-        trend.push(Period { bucket, metrics: totals(pool, scans, index, &scope(&filters, from, to)).await? });
-    }
+    let trend =
+        kpi_trend(pool, scans, index, &filters, comparison::settled_periods(start, end, data_end, hourly)).await?;
     // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
     let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let covered = store::coverage_start(pool)

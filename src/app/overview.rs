@@ -414,7 +414,7 @@ fn Charts(
             )
         {
             let (navigate, targets) = (navigate.clone(), targets.clone());
-            on_click(&instance, move |index| {
+            on_click("rate-chart", &instance, move |index| {
                 if let Some(href) = targets.get(index) {
                     navigate(href, Default::default());
                 }
@@ -427,30 +427,44 @@ fn Charts(
 
 /// Draws `chart` in the element `id` with ECharts, a fresh instance per view (ECharts would
 /// otherwise merge the new options into the previous view's chart and keep its extra
-/// series); the instance. The options go over as JSON: charming's own renderer hands maps
-/// over as JavaScript `Map`s, which ECharts ignores (the legend's `selected`).
+/// series), the previous one disposed; the instance. The options go over as JSON: charming's
+/// own renderer hands maps over as JavaScript `Map`s, which ECharts ignores (the legend's
+/// `selected`).
 #[cfg(feature = "hydrate")]
 fn render_chart(id: &str, options: &serde_json::Value) -> Option<wasm_bindgen::JsValue> {
     use wasm_bindgen::JsCast;
     let element = web_sys::window()?.document()?.get_element_by_id(id)?;
-    let _ = element.remove_attribute("_echarts_instance_");
-    element.set_inner_html("");
     let method = |of: &wasm_bindgen::JsValue, name: &str| {
         js_sys::Reflect::get(of, &name.into()).ok()?.dyn_into::<js_sys::Function>().ok()
     };
     let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
+    let previous = method(&echarts, "getInstanceByDom")?.call1(&echarts, &element).ok()?;
+    if let Some(dispose) = method(&previous, "dispose") {
+        let _ = dispose.call0(&previous);
+    }
+    CLICK_HANDLERS.with(|handlers| handlers.borrow_mut().remove(id));
     let instance = method(&echarts, "init")?.call1(&echarts, &element).ok()?;
     let options = js_sys::JSON::parse(&options.to_string()).ok()?;
     method(&instance, "setOption")?.call1(&instance, &options).ok()?;
     Some(instance)
 }
 
-/// Calls `clicked` with the index of the data item a click on the chart hit.
 #[cfg(feature = "hydrate")]
-fn on_click(instance: &wasm_bindgen::JsValue, clicked: impl Fn(usize) + 'static) {
+type ClickHandler = wasm_bindgen::prelude::Closure<dyn Fn(wasm_bindgen::JsValue)>;
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// Each chart's click handler, kept while its chart lives: dropped when `render_chart`
+    /// disposes of that chart for the next view's.
+    static CLICK_HANDLERS: std::cell::RefCell<std::collections::HashMap<String, ClickHandler>> =
+        Default::default();
+}
+
+/// Calls `clicked` with the index of the data item a click on the chart drawn in `id` hit.
+#[cfg(feature = "hydrate")]
+fn on_click(id: &str, instance: &wasm_bindgen::JsValue, clicked: impl Fn(usize) + 'static) {
     use wasm_bindgen::JsCast;
-    use wasm_bindgen::prelude::Closure;
-    let handler = Closure::<dyn Fn(wasm_bindgen::JsValue)>::new(move |event: wasm_bindgen::JsValue| {
+    let handler = ClickHandler::new(move |event: wasm_bindgen::JsValue| {
         let index = js_sys::Reflect::get(&event, &"dataIndex".into()).ok().and_then(|i| i.as_f64());
         if let Some(index) = index {
             clicked(index as usize);
@@ -460,8 +474,7 @@ fn on_click(instance: &wasm_bindgen::JsValue, clicked: impl Fn(usize) + 'static)
     if let Some(on) = on {
         let _ = on.call2(instance, &"click".into(), handler.as_ref());
     }
-    // The chart holds the handler as long as it lives; a later view draws a new chart.
-    handler.forget();
+    CLICK_HANDLERS.with(|handlers| handlers.borrow_mut().insert(id.to_string(), handler));
 }
 
 const CHANNEL_NOTE: &str = "A verification retried on another channel counts in both channels' verifications, \
