@@ -58,12 +58,16 @@ test("the list orders by price, priciest first, and its next page goes on from t
   expect(first).toHaveLength(50);
   expect(first[0], "the priciest attempt of the view comes first").toBeCloseTo(highest, 6);
   expect(priciestFirst(first), `prices never rise: ${first}`).toBe(true);
+  // The list keeps showing the page it has until the next one arrives: wait for that one.
+  const lastOfFirst = await attemptsList.sid(attemptsList.rows.last());
   await attemptsList.older.click();
   await expect(page).toHaveURL(/page=/);
+  await expect(attemptsList.rows.last()).not.toHaveAttribute("data-sid", lastOfFirst!);
   const second = await attemptsList.prices();
   expect(priciestFirst([...first, ...second]), "the next page continues the order").toBe(true);
   await attemptsList.orderLink("newest").click();
   await expect(page).not.toHaveURL(/order=|page=/);
+  await expect(attemptsList.orderHeader("newest")).toHaveAttribute("aria-sort", "descending");
   const created = await attemptsList.table.locator("tbody td:first-child").allTextContents();
   expect(created).toEqual([...created].sort().reverse());
 });

@@ -43,9 +43,10 @@ test("the emulator's incidents are found and link to the views that show them", 
   const delivered = Number(/: (\d+)% of [\d,]+ messages delivered/.exec((await outage.innerText()).trim())![1]);
   await overview.anomalyLink("carrier-outage", "AT&T").click();
   await expect(page).toHaveURL(/country=US&carrier=AT%26T&by=error/);
+  // The page keeps the overview it shows until the outage's view arrives, with its error codes.
+  await expect(overview.row("30008")).toHaveCount(1);
   // The outage's delivery rate is the one its view's KPI shows.
   expect(Math.round(Number((await overview.kpi("delivery")).replace("%", "")))).toBe(delivered);
-  await expect(overview.row("30008")).toHaveCount(1);
   // Error codes carry their title from Twilio's error dictionary.
   await expect(overview.rowLabel("30008")).toHaveText("30008 Unknown error");
 });
