@@ -29,6 +29,17 @@ pub enum Command {
     Sync(SyncArgs),
     /// Recomputes the snapshot's rollups from its attempts.
     RebuildRollups(RebuildArgs),
+    /// Copies the snapshot, consistent as of one moment, while `serve` or `sync` may run on it.
+    Backup(BackupArgs),
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    pub db: PathBuf,
+    /// The copy to write: a new file.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Args)]

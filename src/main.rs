@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 mod cli;
 
-use cli::{Cli, Command, EmulateArgs, RebuildArgs, ServeArgs, SyncArgs, TwilioArgs};
+use cli::{BackupArgs, Cli, Command, EmulateArgs, RebuildArgs, ServeArgs, SyncArgs, TwilioArgs};
 use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::security::BasicAuth;
@@ -38,6 +38,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Emulate(args)) => emulate(args).await,
             Some(Command::Sync(args)) => sync(args).await,
             Some(Command::RebuildRollups(args)) => rebuild_rollups(args).await,
+            Some(Command::Backup(args)) => backup(args).await,
         }
     });
     match result {
@@ -220,6 +221,24 @@ async fn rebuild_rollups(args: RebuildArgs) -> anyhow::Result<()> {
     println!(
         "rebuilt the rollups of {} from {attempts} attempts in {:.1} s",
         args.db.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    if !args.db.exists() {
+        anyhow::bail!("there is no snapshot at {}", args.db.display());
+    }
+    let pool = store::open(&args.db).await?;
+    let started = std::time::Instant::now();
+    let copy = store::backup(&pool, &args.to).await?;
+    println!(
+        "backed up {} to {}: {} attempts, {} bytes, integrity ok, in {:.1} s",
+        args.db.display(),
+        args.to.display(),
+        copy.attempts,
+        copy.bytes,
         started.elapsed().as_secs_f64()
     );
     Ok(())

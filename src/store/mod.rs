@@ -1,6 +1,7 @@
 //! The sqlite snapshot: opening it (checks, migrations, settings) and its write transactions;
 //! upserts, the bulk load, queries, rollups and the sync's bookkeeping in their modules.
 
+mod backup;
 mod bulk;
 mod queries;
 mod raw_insert;
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use backup::{Backup, backup};
 pub use bulk::{
     BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, drop_attempt_indexes,
     missing_attempt_indexes, rollups_to_sum, snapshot_is_empty,
@@ -57,6 +59,8 @@ pub enum StoreError {
     Write { code: i32, message: String },
     #[error("the snapshot's rollups cannot be read: {0}")]
     Rollups(String),
+    #[error("cannot back the snapshot up to {path}: {why}")]
+    Backup { path: String, why: String },
 }
 
 impl From<sqlx::Error> for StoreError {

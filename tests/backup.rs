@@ -1,0 +1,93 @@
+//! `verilens backup` on a snapshot being written: the copy holds every attempt committed
+//! before it began and nothing of a transaction still open, passes `integrity_check`, and,
+//! restored by copying it back, a sync completes it from the API without loss.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use verilens::emulator::EmulatorConfig;
+use verilens::model::Attempt;
+use verilens::store;
+use verilens::sync::{SyncOptions, SyncProgress, sync_once};
+
+fn backup_command(db: &std::path::Path, to: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_verilens"))
+        .args(["backup", "--db"])
+        .arg(db)
+        .arg("--to")
+        .arg(to)
+        .env_remove("VERILENS_DB")
+        .output()
+        .unwrap()
+}
+
+async fn sids(pool: &sqlx::SqlitePool) -> HashSet<String> {
+    sqlx::query_scalar("SELECT sid FROM attempts").fetch_all(pool).await.unwrap().into_iter().collect()
+}
+
+/// Attempts the API does not have: new SIDs.
+fn unlisted(count: usize) -> Vec<Attempt> {
+    let template: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
+    (0..count)
+        .map(|n| {
+            let mut attempt = template.clone();
+            attempt.sid = format!("VL{:032x}", 0xbac0_0000_u64 + n as u64);
+            attempt.verification_sid = format!("VE{:032x}", 0xbac0_0000_u64 + n as u64);
+            attempt
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_during_a_write_holds_what_was_committed_and_restores() {
+    let mut config = EmulatorConfig::new(23, 4_000);
+    config.now = Some(common::emulator::now_to_the_second());
+    config.rate_limit = 0;
+    let running = common::emulator::start(&config).await;
+    let client = common::emulator::client_for(&running.base_url(), &config, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("snapshot.db");
+    let pool = store::open(&db).await.unwrap();
+    let first = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let committed = sids(&pool).await;
+    assert_eq!(committed.len() as u64, first.snapshot_total);
+
+    // A writer in the middle of its transaction, as a sync is between commits.
+    let mut writing = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut writing, &unlisted(500)).await.unwrap();
+
+    let copy = dir.path().join("copy.db");
+    let output = backup_command(&db, &copy);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains(&format!(": {} attempts, ", committed.len())) && stdout.contains("integrity ok"),
+        "{stdout}"
+    );
+    writing.commit().await.unwrap();
+    assert_eq!(sids(&pool).await.len(), committed.len() + 500, "the writer's transaction went on");
+
+    // The copy: what was committed when it began, nothing of the open transaction.
+    let restored = dir.path().join("restored.db");
+    std::fs::copy(&copy, &restored).unwrap();
+    let restored_pool = store::open(&restored).await.unwrap();
+    assert_eq!(sids(&restored_pool).await, committed);
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&restored_pool).await.unwrap();
+    assert_eq!(integrity, "ok");
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&restored_pool).await, committed.len() as u64);
+
+    // Restored and synced again, it loses nothing the API still has.
+    let again = sync_once(&restored_pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    assert_eq!(again.api_total, again.snapshot_total);
+    assert!(sids(&restored_pool).await.is_superset(&committed));
+
+    // A backup never overwrites: an existing file is refused and left as it is.
+    let before = std::fs::read(&copy).unwrap();
+    let refused = backup_command(&db, &copy);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("the file exists; choose a new name"), "{stderr}");
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+}
