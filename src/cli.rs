@@ -10,7 +10,11 @@ use verilens::sync::SyncOptions;
 use verilens::twilio;
 
 #[derive(Parser)]
-#[command(name = "verilens", version, about = "Where Twilio Verify codes fail to convert, and what that costs")]
+#[command(
+    name = "verilens",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("VERILENS_COMMIT"), ")"),
+    about = "Where Twilio Verify codes fail to convert, and what that costs"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
