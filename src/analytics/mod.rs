@@ -145,16 +145,16 @@ pub fn view_incidents(index: &RollupIndex, scope: &AttemptScope<'_>) -> Vec<Anom
 }
 
 /// The view's totals in each of `periods` (`comparison::settled_periods`): for days, from one
-/// breakdown by day over them; for hours, one read of each.
+/// breakdown by day over them; for `hourly` periods, one read of each.
 async fn kpi_trend(
     pool: &SqlitePool,
     scans: &RawScans,
     index: &RollupIndex,
     filters: &Filters,
     periods: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+    hourly: bool,
 ) -> Result<Vec<Period>, StoreError> {
-    let days = periods.first().is_some_and(|(bucket, _, _)| !bucket.contains('T'));
-    if let (true, Some((_, from, _)), Some((_, _, to))) = (days, periods.first(), periods.last()) {
+    if let (false, Some((_, from, _)), Some((_, _, to))) = (hourly, periods.first(), periods.last()) {
         let mut by_day = filters.clone();
         by_day.by = Dimension::Day;
         let mut metrics = metrics_by(pool, scans, index, &scope(&by_day, *from, *to), Some(Dimension::Day)).await?;
@@ -200,8 +200,8 @@ pub async fn overview(
     let current_series = series(pool, scans, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);
-    let trend =
-        kpi_trend(pool, scans, index, &filters, comparison::settled_periods(start, end, data_end, hourly)).await?;
+    let periods = comparison::settled_periods(start, end, data_end, hourly);
+    let trend = kpi_trend(pool, scans, index, &filters, periods, hourly).await?;
     // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
     let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let covered = store::coverage_start(pool)

@@ -517,14 +517,6 @@ impl RollupIndex {
         }
         memo.insert(view_key(scope), spend.to_vec());
     }
-
-    /// Counts per hour, market, channel and carrier in `scope`'s range.
-    pub fn hourly_cells(&self, scope: &AttemptScope<'_>) -> &[HourlyCell] {
-        let (from, to) = (Grain::Hour.period(&scope.from), Grain::Hour.period(&scope.to));
-        let start = self.hours.partition_point(|c| c.hour.as_str() < from);
-        let end = self.hours.partition_point(|c| c.hour.as_str() < to);
-        &self.hours[start..end.max(start)]
-    }
 }
 
 fn add_money(money: &mut Vec<Money>, currency: &str, micros: i64) {

@@ -68,7 +68,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 </a>
                 <CopyLink href=permalink />
             </p>
-            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly=hourly_view(&data) />
+            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly />
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
             {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
             <Anomalies anomalies=data.anomalies.clone() />
@@ -231,11 +231,6 @@ fn delta_counts(current: u64, previous: u64, change: &Change) -> Option<(String,
         let delta = (current as f64 - previous as f64) * 100.0 / previous as f64;
         (format!("{delta:+.1}% vs {}", against(&change.windows)), describe_windows(&change.windows))
     })
-}
-
-/// Whether the view's chart (and its KPIs' trend lines) goes by hour.
-fn hourly_view(data: &Overview) -> bool {
-    data.buckets.first().is_some_and(|b| b.key.contains('T'))
 }
 
 /// A tile's figure in each settled period of the view, as a small line; its label says

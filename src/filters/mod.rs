@@ -35,6 +35,8 @@ pub struct Filters {
 }
 
 impl ListOrder {
+    pub const ALL: [ListOrder; 2] = [ListOrder::Newest, ListOrder::Price];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ListOrder::Newest => "newest",
@@ -246,10 +248,9 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 "none" => f.compare = false,
                 _ => bad(key, value, "previous or none"),
             },
-            "order" => match value {
-                "newest" => f.order = ListOrder::Newest,
-                "price" => f.order = ListOrder::Price,
-                _ => bad(key, value, "newest or price"),
+            "order" => match ListOrder::ALL.into_iter().find(|o| o.as_str() == value) {
+                Some(order) => f.order = order,
+                None => bad(key, value, "newest or price"),
             },
             "page"
                 if !value.is_empty()
@@ -339,8 +340,8 @@ impl Filters {
         if !self.compare {
             parts.push(("compare", "none".into()));
         }
-        if self.order == ListOrder::Price {
-            parts.push(("order", "price".into()));
+        if self.order != ListOrder::default() {
+            parts.push(("order", self.order.as_str().into()));
         }
         parts.extend(self.page.clone().map(|p| ("page", p)));
         parts.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")

@@ -392,7 +392,7 @@ pub async fn last_sync_error(pool: &SqlitePool) -> Result<Option<String>, StoreE
 }
 
 /// Counts per hour, country, channel and carrier: the raw material of anomaly detection.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug)]
 pub struct HourlyCell {
     pub hour: String,
     pub country: String,
