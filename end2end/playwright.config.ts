@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
 import { E2E } from "./tests/fixtures/environment";
+import { writeNginxConfig } from "./tests/fixtures/nginx";
 
 const emulator = (addr: string, options: string) => ({
   command: `${E2E.binary} emulate --addr ${addr} --seed ${E2E.seed} ${options} --rate-limit 0 --now ${E2E.pinnedNow} --account-sid ${E2E.accountSid} --auth-token ${E2E.authToken}`,
@@ -13,9 +14,10 @@ const emulator = (addr: string, options: string) => ({
 
 // The log is kept for global-teardown, which looks for the credentials in it. The
 // dashboard's clock is pinned to the emulator's, so "today" cannot move during the run.
-const dashboard = (addr: string, db: string, log: string, emulatorUrl: string) => ({
-  command: `${E2E.binary} serve --addr ${addr} --db ${db} --now ${E2E.pinnedNow} 2>&1 | tee ${log}`,
-  url: `http://${addr}/healthz`,
+// With a base path, it serves everything under it (as behind a proxy at a sub-path).
+const dashboard = (addr: string, db: string, log: string, emulatorUrl: string, basePath = "") => ({
+  command: `${E2E.binary} serve --addr ${addr} --db ${db} --now ${E2E.pinnedNow}${basePath ? ` --base-path ${basePath}` : ""} 2>&1 | tee ${log}`,
+  url: `http://${addr}${basePath}/healthz`,
   reuseExistingServer: false,
   timeout: 60_000,
   stdout: "pipe" as const,
@@ -27,9 +29,22 @@ const dashboard = (addr: string, db: string, log: string, emulatorUrl: string) =
   },
 });
 
+// nginx in front of the main dashboard at `/` and of the third at `/verilens/`
+// (tests/reverse_proxy.spec.ts), with the config written here, before it starts. It binds
+// both ports before it answers, so one URL through it tells that both are up.
+const proxy = {
+  command: `${E2E.proxy.nginx} -c ${writeNginxConfig()} -e ${E2E.proxy.errorLogPath}`,
+  url: `${E2E.proxy.subPathUrl}/healthz`,
+  reuseExistingServer: false,
+  timeout: 30_000,
+  stdout: "pipe" as const,
+};
+
 // Servers: an emulator with a pinned clock (so the data cannot move during the run)
 // and the dashboard syncing from it with credentials, like a real deployment; then a
-// second, smaller pair whose carrier names are hostile (tests/security.spec.ts).
+// second, smaller pair whose carrier names are hostile (tests/security.spec.ts); then
+// a third dashboard, under a base path, syncing from the first emulator; and last nginx
+// in front of the first and the third.
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -62,5 +77,7 @@ export default defineConfig({
     dashboard(E2E.dashboardAddr, E2E.dbPath, E2E.logPath, E2E.emulatorUrl),
     emulator(E2E.hostile.emulatorAddr, `--attempts ${E2E.hostile.attempts} --carriers ${E2E.hostile.carriersFile}`),
     dashboard(E2E.hostile.dashboardAddr, E2E.hostile.dbPath, E2E.hostile.logPath, E2E.hostile.emulatorUrl),
+    dashboard(E2E.proxy.dashboardAddr, E2E.proxy.dbPath, E2E.proxy.logPath, E2E.emulatorUrl, E2E.proxy.basePath),
+    proxy,
   ],
 });

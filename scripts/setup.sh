@@ -37,10 +37,25 @@ npm_install() {
 npm_install .
 
 if [ "${1:-}" = "--for-tests" ]; then
-  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi liberation; then
-    step "apt-get install chromium fonts-liberation"
+  # Debian's packages the tests use for real: Chromium for Playwright, nginx in front of the
+  # dashboard, promtool (from prometheus) to check /metrics, and what the package test needs.
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  fc-list 2>/dev/null | grep -qi liberation || missing+=(fonts-liberation)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v ps >/dev/null || missing+=(procps)
+  command -v adduser >/dev/null || [ -x /usr/sbin/adduser ] || missing+=(adduser)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+    # No service starts: the tests run their own nginx on loopback ports.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! command -v promtool >/dev/null; then
+    step "apt-get install prometheus (for promtool)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   fi
   npm_install end2end
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: cargo test, then the
-# Playwright suite in headless Debian Chromium against the release binary.
+# Installs what is missing, builds, and runs every test: cargo test, the Debian package,
+# the official clients, then the Playwright suite in headless Debian Chromium (with nginx
+# in front for the reverse-proxy walk) against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -13,6 +14,9 @@ scripts/audit.sh
 echo "==> cargo test"
 # Release profile with the server's features: shares the build above.
 cargo test --release --features ssr
+
+echo "==> the Debian package: built, installed, started as its service would, removed"
+scripts/test-deb.sh
 
 echo "==> official Twilio helper libraries against the emulator"
 scripts/test-clients.sh

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use verilens::model::twilio_time;
 use verilens::sync::SyncOptions;
+use verilens::telemetry::LogFormat;
 use verilens::twilio;
 
 #[derive(Parser)]
@@ -17,6 +18,13 @@ use verilens::twilio;
 )]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// A TOML file of settings: each key is an option's long name (`sync_every = "5m"`),
+    /// emulator options under `[emulator]`. Flags and environment variables take precedence.
+    #[arg(long, env = "VERILENS_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How log lines are written: `text` (colours only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "VERILENS_LOG_FORMAT", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -26,7 +34,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// The dashboard (the default). Without Twilio credentials it runs on the built-in emulator.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// The Attempts API emulator alone.
     Emulate(EmulateArgs),
     /// One sync now; exits 0 only when the snapshot is complete for the window.
@@ -35,6 +43,27 @@ pub enum Command {
     RebuildRollups(RebuildArgs),
     /// Copies the snapshot, consistent as of one moment, while `serve` or `sync` may run on it.
     Backup(BackupArgs),
+    /// Puts a backup in place as the snapshot, after checking it; the snapshot must not exist.
+    Restore(RestoreArgs),
+    /// Writes the manual pages (verilens.1 and one per command) into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup to restore.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Where to put it: a snapshot that does not exist yet.
+    #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ManArgs {
+    #[arg(long)]
+    pub out_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -122,8 +151,47 @@ pub struct ServeArgs {
     /// screenshots and tests; "today" and relative ranges then never move.
     #[arg(long, env = "VERILENS_NOW", value_parser = parse_time)]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Serve everything under this path (e.g. /verilens) behind a reverse proxy; by default the
+    /// path of --public-url.
+    #[arg(long, env = "VERILENS_BASE_PATH")]
+    pub base_path: Option<String>,
+    /// The address users reach the dashboard at (e.g. https://tools.example.com/verilens), when a
+    /// proxy stands in front.
+    #[arg(long, env = "VERILENS_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<reqwest::Url>,
+    /// Serve /metrics in Prometheus' text format, behind the same password as the pages.
+    #[arg(long, env = "VERILENS_METRICS")]
+    pub metrics: bool,
+    /// Back the snapshot up into this directory every --backup-every.
+    #[arg(long, env = "VERILENS_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How often to back up into --backup-dir, e.g. 6h, 1d.
+    #[arg(long, env = "VERILENS_BACKUP_EVERY", value_parser = parse_duration, default_value = "1d")]
+    pub backup_every: Duration,
+    /// How many scheduled backups to keep in --backup-dir (the oldest go first).
+    #[arg(long, env = "VERILENS_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
     #[command(flatten)]
     pub twilio: TwilioArgs,
+}
+
+impl ServeArgs {
+    /// The sub-path to serve under: --base-path, else the path of --public-url, else the root.
+    pub fn base_path(&self) -> &str {
+        match (&self.base_path, &self.public_url) {
+            (Some(base), _) => base,
+            (None, Some(url)) => url.path(),
+            (None, None) => "",
+        }
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{text:?} is not an http or https URL"));
+    }
+    Ok(url)
 }
 
 #[derive(Args, Clone)]

@@ -8,6 +8,7 @@ pub mod filters;
 pub mod format;
 pub mod model;
 pub mod page_data;
+pub mod paths;
 
 #[cfg(feature = "ssr")]
 pub mod analytics;
@@ -32,11 +33,15 @@ pub mod security;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
+pub mod site;
+#[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod sync;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
 #[cfg(feature = "ssr")]
 pub mod twilio;
 #[cfg(feature = "ssr")]
@@ -46,6 +51,15 @@ pub mod views;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // The server names the sub-path it is mounted at (`--base-path`) in the page.
+    let base = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|html| html.get_attribute("data-base-path"))
+        .unwrap_or_default();
+    if paths::set_base_path(&base).is_ok() && !paths::base_path().is_empty() {
+        let _ = leptos::server_fn::client::try_set_server_url(paths::base_path());
+    }
     leptos::mount::hydrate_body(app::App);
 }
 

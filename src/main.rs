@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 mod cli;
+mod config_file;
 
-use cli::{BackupArgs, Cli, Command, EmulateArgs, RebuildArgs, ServeArgs, SyncArgs, TwilioArgs};
+use cli::{BackupArgs, Cli, Command, EmulateArgs, ManArgs, RebuildArgs, RestoreArgs, ServeArgs, SyncArgs, TwilioArgs};
 use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::security::BasicAuth;
@@ -19,26 +20,23 @@ use verilens::sync::{SyncProgress, sync_once};
 use verilens::twilio::{Credentials, RateLimiter, TwilioClient};
 
 fn main() -> std::process::ExitCode {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        // Colour codes only where a terminal shows them, never in a file or a log shipper.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    verilens::telemetry::init_log(cli.log_format);
     verilens::guards::log_panics();
-    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {
             None => serve(cli.serve).await,
-            Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Serve(args)) => serve(*args).await,
             Some(Command::Emulate(args)) => emulate(args).await,
             Some(Command::Sync(args)) => sync(args).await,
             Some(Command::RebuildRollups(args)) => rebuild_rollups(args).await,
             Some(Command::Backup(args)) => backup(args).await,
+            Some(Command::Restore(args)) => restore(args).await,
+            Some(Command::Man(args)) => man_pages(args),
         }
     });
     match result {
@@ -48,6 +46,35 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with the settings of `--config` where flags and the environment are
+/// silent; an error has been printed when it is `Err`.
+fn parse_command_line() -> Result<Cli, std::process::ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    // SAFETY: no other thread runs yet; the runtime starts after the command line is read.
+    let applied = match unsafe { config_file::apply(&command, &args) } {
+        Ok(applied) => applied,
+        Err(e) => {
+            eprintln!("verilens: {e}");
+            return Err(std::process::ExitCode::from(2));
+        }
+    };
+    // clap reads each option's environment variable when the command is built: again, now
+    // that the file's settings are there.
+    let parsed =
+        Cli::command().try_get_matches_from(&args).and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.map_err(|error| match applied.as_ref().and_then(|a| a.explain(&error)) {
+        Some(from_file) => {
+            eprintln!("verilens: {from_file}");
+            std::process::ExitCode::from(2)
+        }
+        None => {
+            let _ = error.print();
+            std::process::ExitCode::from(error.exit_code() as u8)
+        }
+    })
 }
 
 /// The API to sync from: Twilio (or `--api-url`) with credentials, else a built-in emulator.
@@ -111,6 +138,10 @@ fn basic_auth(args: &ServeArgs) -> anyhow::Result<Option<BasicAuth>> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let basic_auth = basic_auth(&args)?;
+    verilens::paths::set_base_path(args.base_path()).context("--base-path")?;
+    if args.metrics {
+        verilens::telemetry::metrics_handle();
+    }
     let pool = store::open(&args.db).await?;
     let source = source(&args.twilio).await?;
     let progress = SyncProgress::default();
@@ -131,7 +162,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         show_phone_numbers: args.show_phone_numbers,
         basic_auth: basic_auth.clone(),
         pinned_now: args.now,
-        ..AppState::new(server::leptos_options(args.addr), pool)
+        metrics: args.metrics,
+        ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -142,10 +174,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              set VERILENS_BASIC_AUTH or VERILENS_BASIC_AUTH_FILE (user:password), or put it behind a proxy that asks"
         );
     }
-    println!(
-        "verilens dashboard: http://{addr}/{}",
-        if demo { "  (demo data from the built-in emulator)" } else { "" }
-    );
+    let url = match &args.public_url {
+        Some(public) => public.to_string(),
+        None => format!("http://{addr}{}", verilens::paths::url("/")),
+    };
+    println!("verilens dashboard: {url}{}", if demo { "  (demo data from the built-in emulator)" } else { "" });
+    let backups = args.backup_dir.clone().map(|dir| {
+        server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
+    });
     let shutdown = async move {
         server::shutdown_signal().await;
         tracing::info!("shutting down: finishing requests and the sync's current pages");
@@ -158,6 +194,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let app = server::router_with_deadline(state, args.request_timeout);
     connections::serve(listener, app, limits, shutdown).await?;
+    if let Some(backups) = backups {
+        backups.abort();
+    }
     if tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err() {
         tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
     }
@@ -241,6 +280,37 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         copy.bytes,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let restored = store::restore(&args.from, &args.db).await?;
+    println!(
+        "restored {} to {}: {} attempts, {} bytes, integrity ok; the next sync fetches what the API has since",
+        args.from.display(),
+        args.db.display(),
+        restored.attempts,
+        restored.bytes
+    );
+    Ok(())
+}
+
+/// The manual pages: `verilens.1`, and `verilens-serve.1` and the like for each command.
+fn man_pages(args: ManArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let root = Cli::command();
+    let mut pages = vec![("verilens".to_string(), root.clone())];
+    for sub in root.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("verilens-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, command) in pages {
+        let path = args.out_dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page)?;
+        std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
     Ok(())
 }
 

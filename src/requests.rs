@@ -77,7 +77,8 @@ fn keep_redirect_on_site(response: &mut Response, host: Option<&HeaderValue>) {
     };
     let host = host.and_then(|h| h.to_str().ok());
     if !location.to_str().is_ok_and(|location| is_on_site(location, host)) {
-        response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+        let overview = HeaderValue::from_str(&crate::paths::url("/")).unwrap_or(HeaderValue::from_static("/"));
+        response.headers_mut().insert(header::LOCATION, overview);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{Stream, TryStreamExt};
@@ -16,8 +16,6 @@ use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc::Sender;
-use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeader;
 
 use crate::app::{App, shell};
 use crate::export::{AttemptsCsv, breakdown_csv};
@@ -133,7 +131,6 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
     let pages = page_routes();
     let options = state.leptos_options.clone();
-    let site = PathBuf::from(options.site_root.as_ref());
     let context_state = state.clone();
     let routes = Router::new()
         .route("/healthz", get(healthz))
@@ -145,12 +142,63 @@ pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(options.clone()),
         )
-        .nest_service("/pkg", precompressed(ServeDir::new(site.join("pkg"))))
-        .route_service("/echarts.min.js", precompressed(ServeFile::new(site.join("echarts.min.js"))))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state.clone())
-        .layer(axum::middleware::from_fn(crate::requests::admit_request));
-    crate::guards::guard_routes(routes, state.basic_auth, deadline)
+        .fallback(site_file_or_not_found);
+    let routes = if state.metrics {
+        routes
+            .route("/metrics", get(crate::telemetry::metrics_page))
+            .layer(axum::middleware::from_fn(crate::telemetry::time_request))
+    } else {
+        routes
+    };
+    let routes = routes.with_state(state.clone()).layer(axum::middleware::from_fn(crate::requests::admit_request));
+    let guarded = crate::guards::guard_routes(routes, state.basic_auth, deadline);
+    match crate::paths::base_path() {
+        "" => guarded,
+        _ => {
+            // The layer wraps the inner router as this router's fallback: it routes the
+            // request as rewritten.
+            Router::new().fallback_service(guarded).layer(axum::middleware::from_fn(strip_base_path))
+        }
+    }
+}
+
+/// Handlers and pages see paths from the dashboard's root: the base path is taken off each
+/// request's path, and a request outside it is a 404 (but for `/`, sent to the dashboard).
+async fn strip_base_path(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let base = crate::paths::base_path();
+    let path = request.uri().path();
+    let inner = match path.strip_prefix(base) {
+        Some("") => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ if path == "/" => return axum::response::Redirect::temporary(&crate::paths::url("/")).into_response(),
+        _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
+    };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{inner}?{query}"),
+        None => inner,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    match axum::http::Uri::from_parts(parts) {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return axum::http::StatusCode::BAD_REQUEST.into_response(),
+    }
+    next.run(request).await
+}
+
+/// A file of the site (`/pkg/…`, `/echarts.min.js`, `/robots.txt`), or the page that says
+/// there is no such page.
+async fn site_file_or_not_found(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    if let Some(file) = state.site.respond(request.uri().path(), request.headers()) {
+        return file;
+    }
+    let options = state.leptos_options.clone();
+    let context_state = state.clone();
+    let render = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(context_state.clone()),
+        move || shell(options.clone()),
+    );
+    render(request).await
 }
 
 /// The pages' routes, generated once per process. While Leptos generates them it tells every
@@ -174,52 +222,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
     axum::Json(body).into_response()
 }
 
-/// Static assets from their `.br`/`.gz` siblings (written by scripts/build.sh) when the
-/// browser accepts them, so caches keep one answer per `Accept-Encoding`. File names carry
-/// no hash, so browsers revalidate (Last-Modified).
-fn precompressed<S>(service: S) -> SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>
-where
-    S: PrecompressedService,
-{
-    let varying = SetResponseHeader::overriding(
-        service.with_precompressed(),
-        header::VARY,
-        HeaderValue::from_static("accept-encoding"),
-    );
-    SetResponseHeader::overriding(varying, header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
-}
-
-/// `ServeDir` and `ServeFile` both serve precompressed siblings.
-trait PrecompressedService: Sized {
-    fn with_precompressed(self) -> Self;
-}
-
-impl PrecompressedService for ServeDir {
-    fn with_precompressed(self) -> Self {
-        self.precompressed_br().precompressed_gzip()
-    }
-}
-
-impl PrecompressedService for ServeFile {
-    fn with_precompressed(self) -> Self {
-        self.precompressed_br().precompressed_gzip()
-    }
-}
-
-/// Leptos options for the built site: `target/site` beside the binary's `target/`, or
-/// in the working directory, or `LEPTOS_SITE_ROOT`.
+/// Leptos options for the site `Site::locate` finds.
 pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|_| {
-        let beside_binary =
-            std::env::current_exe().ok().and_then(|exe| exe.parent()?.parent().map(|target| target.join("site")));
-        match beside_binary {
-            Some(dir) if dir.join("pkg").exists() => dir,
-            _ => PathBuf::from("target/site"),
-        }
-    });
     LeptosOptions::builder()
         .output_name("verilens")
-        .site_root(site_root.display().to_string())
+        .site_root(crate::site::Site::locate().root())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build()
@@ -258,6 +265,35 @@ pub fn spawn_sync_loop(
                     return;
                 }
                 Err(e) => tracing::error!("sync failed: {e}"),
+            }
+        }
+    })
+}
+
+/// Backs the snapshot up into `dir` every `every`, keeping the `keep` newest; the first
+/// backup is taken one period after start. A failure is logged and tried again next period.
+pub fn spawn_backup_loop(
+    pool: SqlitePool,
+    dir: PathBuf,
+    every: Duration,
+    keep: usize,
+    stop: crate::sync::StopSignal,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.stopped() => return,
+            }
+            match store::backup_into(&pool, &dir, chrono::Utc::now(), keep).await {
+                Ok((path, copy)) => {
+                    metrics::counter!("verilens_backups_total", "outcome" => "ok").increment(1);
+                    tracing::info!("backed up to {}: {} attempts, {} bytes", path.display(), copy.attempts, copy.bytes)
+                }
+                Err(e) => {
+                    metrics::counter!("verilens_backups_total", "outcome" => "failed").increment(1);
+                    tracing::error!("scheduled backup failed: {e}")
+                }
             }
         }
     })

@@ -10,6 +10,7 @@ use sqlx::SqlitePool;
 use crate::analytics::RollupCache;
 use crate::filters::ParsedFilters;
 use crate::security::BasicAuth;
+use crate::site::Site;
 use crate::store::RawScans;
 use crate::sync::SyncProgress;
 
@@ -36,6 +37,12 @@ pub struct AppState {
     /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
     #[from_ref(skip)]
     pub pinned_now: Option<DateTime<Utc>>,
+    /// Serve `/metrics`.
+    #[from_ref(skip)]
+    pub metrics: bool,
+    /// Where the wasm, JS and CSS are served from.
+    #[from_ref(skip)]
+    pub site: Site,
 }
 
 impl AppState {
@@ -52,6 +59,8 @@ impl AppState {
             show_phone_numbers: false,
             basic_auth: None,
             pinned_now: None,
+            metrics: false,
+            site: Site::locate(),
         }
     }
 

@@ -12,6 +12,17 @@ use verilens::model::Attempt;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 
+fn restore_command(from: &std::path::Path, db: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_verilens"))
+        .args(["restore", "--from"])
+        .arg(from)
+        .arg("--db")
+        .arg(db)
+        .env_remove("VERILENS_DB")
+        .output()
+        .unwrap()
+}
+
 fn backup_command(db: &std::path::Path, to: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_verilens"))
         .args(["backup", "--db"])
@@ -71,7 +82,10 @@ async fn a_backup_taken_during_a_write_holds_what_was_committed_and_restores() {
 
     // The copy: what was committed when it began, nothing of the open transaction.
     let restored = dir.path().join("restored.db");
-    std::fs::copy(&copy, &restored).unwrap();
+    let restore = restore_command(&copy, &restored);
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    let said = String::from_utf8_lossy(&restore.stdout);
+    assert!(said.contains(&format!(": {} attempts, ", committed.len())) && said.contains("integrity ok"), "{said}");
     let restored_pool = store::open(&restored).await.unwrap();
     assert_eq!(sids(&restored_pool).await, committed);
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&restored_pool).await.unwrap();
@@ -90,4 +104,62 @@ async fn a_backup_taken_during_a_write_holds_what_was_committed_and_restores() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("the file exists; choose a new name"), "{stderr}");
     assert_eq!(std::fs::read(&copy).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_restore_never_replaces_a_snapshot_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("snapshot.db");
+    let pool = store::open(&db).await.unwrap();
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &unlisted(3)).await.unwrap();
+    tx.commit().await.unwrap();
+    let copy = dir.path().join("copy.db");
+    assert!(backup_command(&db, &copy).status.success());
+
+    // Over an existing snapshot: refused, both files as they were.
+    let before = std::fs::read(&db).unwrap();
+    let refused = restore_command(&copy, &db);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("move it aside first"), "{stderr}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    // Not a snapshot, or not there: refused, nothing written.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database").unwrap();
+    for (from, why) in [(&text, "not a sqlite database"), (&dir.path().join("missing.db"), "no such file")] {
+        let target = dir.path().join("never.db");
+        let refused = restore_command(from, &target);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && stderr.contains(why), "{stderr}");
+        assert!(!target.exists() && !dir.path().join("never.restoring").exists());
+    }
+}
+
+#[tokio::test]
+async fn scheduled_backups_keep_the_newest_and_touch_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("snapshot.db")).await.unwrap();
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    std::fs::write(backups.join("verilens-before-upgrade.db"), "kept").unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().to_utc();
+    let times: Vec<_> = (0..5).map(|day| start + chrono::Duration::days(day)).collect();
+    for (n, at) in times.iter().enumerate() {
+        let mut tx = store::begin_write(&pool).await.unwrap();
+        store::upsert_attempts(&mut tx, &unlisted(n + 1)).await.unwrap();
+        tx.commit().await.unwrap();
+        let (path, copy) = store::backup_into(&pool, &backups, *at, 3).await.unwrap();
+        assert_eq!(path, backups.join(store::scheduled_backup_name(*at)));
+        assert_eq!(copy.attempts, n as i64 + 1);
+    }
+    let mut left: Vec<String> =
+        std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    let mut expected: Vec<String> = times[2..].iter().map(|at| store::scheduled_backup_name(*at)).collect();
+    expected.push("verilens-before-upgrade.db".into());
+    expected.sort();
+    assert_eq!(left, expected);
+    assert_eq!(std::fs::read_to_string(backups.join("verilens-before-upgrade.db")).unwrap(), "kept");
 }

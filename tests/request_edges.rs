@@ -160,7 +160,7 @@ async fn only_static_assets_may_be_kept_by_a_cache() {
     let http = http();
     for path in ["/", "/attempts", "/attempts/VL11111111111111111111111111111111", "/export.csv", "/attempts.csv"]
         .into_iter()
-        .chain(["/healthz", "/no/such/page", "/robots.txt"])
+        .chain(["/healthz", "/no/such/page"])
     {
         let response = http.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
@@ -173,6 +173,9 @@ async fn only_static_assets_may_be_kept_by_a_cache() {
     assert_eq!(refused.headers()["cache-control"], "no-store", "a 401");
     assert_eq!(refused.headers()["x-frame-options"], "DENY", "a 401 carries the security headers");
 
+    let robots = http.get(format!("{base}/robots.txt")).send().await.unwrap();
+    assert_eq!(robots.status(), 200);
+    assert_eq!(robots.headers()["cache-control"], "no-cache", "a file of the site, revalidated");
     for path in ["/pkg/verilens.js", "/echarts.min.js"] {
         for (accepts, encoding) in [("br", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
             let response = http.get(format!("{base}{path}")).header("accept-encoding", accepts).send().await.unwrap();

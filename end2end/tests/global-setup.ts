@@ -1,8 +1,9 @@
 import { E2E } from "./fixtures/environment";
 
-// The dashboards answer before their first sync ends; wait until both snapshots are complete.
+// The dashboards answer before their first sync ends; wait until every snapshot is complete.
+// Each URL is where the dashboard serves: the one under a base path includes it.
 export default async function globalSetup() {
-  for (const dashboard of [E2E.dashboardUrl, E2E.hostile.dashboardUrl]) {
+  for (const dashboard of [E2E.dashboardUrl, E2E.hostile.dashboardUrl, E2E.proxy.dashboardUrl]) {
     await waitForSync(dashboard);
   }
 }

@@ -63,6 +63,7 @@ impl RollupCache {
     async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
         let started = std::time::Instant::now();
         let built = store::read_rollup_rows(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups)));
+        metrics::histogram!("verilens_rollup_refresh_seconds").record(started.elapsed().as_secs_f64());
         // A failed build cools down too: otherwise every request would start it again.
         *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((std::time::Instant::now(), started.elapsed()));

@@ -8,6 +8,7 @@ use super::errors::{ErrorNotice, PageError};
 use crate::filters::{Filters, ListOrder};
 use crate::format::{format_money, format_moneys, plural};
 use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Money};
+use crate::paths;
 
 #[server(endpoint = "load_attempts")]
 pub async fn load_attempts(search: String) -> Result<AttemptList, PageError> {
@@ -202,9 +203,9 @@ fn AttemptTable(
                         .into_iter()
                         .map(|a| {
                             let href = if from.is_empty() {
-                                format!("/attempts/{}", a.sid)
+                                paths::url(&format!("/attempts/{}", a.sid))
                             } else {
-                                format!("/attempts/{}?{from}", a.sid)
+                                paths::url(&format!("/attempts/{}?{from}", a.sid))
                             };
                             let offset = timeline.then(|| offset_after(&first, &a.date_created));
                             view! {
@@ -272,7 +273,7 @@ fn AttemptDetailView(detail: AttemptDetail, from: String) -> impl IntoView {
         <Header snapshot=detail.snapshot.clone() />
         <main class="page" id="content" tabindex="-1">
             <nav class="breadcrumbs" aria-label="Breadcrumb" data-testid="attempt-breadcrumbs">
-                <a href="/">"Overview"</a>
+                <a href=paths::url("/")>"Overview"</a>
                 " › "
                 <a href=back data-testid="back-to-list">{list_name}</a>
                 " › "

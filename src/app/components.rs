@@ -6,6 +6,7 @@ use crate::filters::{DateRange, Dimension, Filters};
 use crate::format::format_count;
 use crate::model::Channel;
 use crate::page_data::SnapshotStatus;
+use crate::paths;
 
 #[component]
 pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
@@ -21,12 +22,12 @@ pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
         // `rel="external"`: the browser, not the router, follows it, and moves the focus.
         <a class="skip-link" href="#content" rel="external">"Skip to content"</a>
         <header class="topbar">
-            <a class="brand" href="/">
+            <a class="brand" href=paths::url("/")>
                 "verilens"
             </a>
             <nav class="sections" aria-label="Sections">
-                <a href="/">"Overview"</a>
-                <a href="/attempts">"Attempts"</a>
+                <a href=paths::url("/")>"Overview"</a>
+                <a href=paths::url("/attempts")>"Attempts"</a>
             </nav>
             <span class="freshness" data-testid="freshness" data-as-of=snapshot.as_of.clone().unwrap_or_default()>
                 {freshness}
@@ -104,7 +105,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                 {range_link(DateRange::LastDays(30), "30 days")}
                 {range_link(DateRange::LastDays(90), "90 days")}
             </nav>
-            <form class="custom-range" method="get" action=path aria-label="Custom date range">
+            <form class="custom-range" method="get" action=paths::url(path) aria-label="Custom date range">
                 {hidden
                     .into_iter()
                     .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })

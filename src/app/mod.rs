@@ -13,6 +13,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+use crate::paths;
+
 pub use attempts::{load_attempt, load_attempts};
 pub use overview::load_overview;
 
@@ -27,13 +29,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-base-path=paths::base_path()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="data:," />
-                <script src="/echarts.min.js"></script>
-                <HydrationScripts options />
+                <script src=paths::url("/echarts.min.js")></script>
+                <HydrationScripts options root=paths::base_path() />
                 <MetaTags />
             </head>
             <body>
@@ -47,9 +49,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/verilens.css" />
+        <Stylesheet id="leptos" href=paths::url("/pkg/verilens.css") />
         <Title text="verilens: Verify conversion" />
-        <Router>
+        // The server routes requests with the base path already stripped; the browser's
+        // router sees the whole path.
+        <Router base=if cfg!(feature = "hydrate") { paths::base_path() } else { "" }>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=overview::OverviewPage ssr=SsrMode::Async />
                 <Route path=StaticSegment("attempts") view=attempts::AttemptsPage ssr=SsrMode::Async />
@@ -75,7 +79,7 @@ pub(crate) fn NotFound() -> impl IntoView {
         <main class="page" id="content" tabindex="-1">
             <h1>"Page not found"</h1>
             <p>
-                <a href="/">"Back to the overview"</a>
+                <a href=paths::url("/")>"Back to the overview"</a>
             </p>
         </main>
     }

@@ -347,10 +347,12 @@ impl Filters {
         parts.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
 
-    /// A link to `path` with this view: `/`, `/attempts`, `/export.csv`.
+    /// A link to `path` with this view: `/`, `/attempts`, `/export.csv`, under the
+    /// dashboard's base path.
     pub fn href(&self, path: &str) -> String {
         let query = self.to_query();
-        if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+        let path = crate::paths::url(path);
+        if query.is_empty() { path } else { format!("{path}?{query}") }
     }
 }
 

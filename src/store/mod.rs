@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-pub use backup::{Backup, backup};
+pub use backup::{Backup, backup, backup_into, restore, scheduled_backup_name, snapshot_bytes};
 pub use bulk::{
     BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, drop_attempt_indexes,
     missing_attempt_indexes, rollups_to_sum, snapshot_is_empty,
@@ -61,6 +61,8 @@ pub enum StoreError {
     Rollups(String),
     #[error("cannot back the snapshot up to {path}: {why}")]
     Backup { path: String, why: String },
+    #[error("cannot restore {path}: {why}")]
+    Restore { path: String, why: String },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -179,6 +179,12 @@ async fn complete_run(
             Err(e)
         }
     };
+    let outcome = match &result {
+        Ok(_) => "complete",
+        Err(SyncError::Stopped) => "stopped",
+        Err(_) => "failed",
+    };
+    metrics::counter!("verilens_sync_runs_total", "outcome" => outcome).increment(1);
     progress.finish(result.as_ref().err().map(|e| e.to_string()));
     result
 }

@@ -53,6 +53,8 @@ impl SyncProgress {
         let mut state = self.0.lock().expect("progress lock");
         state.snapshot.pages += 1;
         state.snapshot.attempts += attempts;
+        metrics::counter!("verilens_sync_pages_total").increment(1);
+        metrics::counter!("verilens_sync_attempts_total").increment(attempts);
         if let Some(started) = state.started {
             let secs = started.elapsed().as_secs_f64().max(1e-3);
             state.snapshot.attempts_per_second = state.snapshot.attempts as f64 / secs;

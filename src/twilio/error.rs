@@ -28,6 +28,21 @@ fn detail(message: &str) -> String {
 }
 
 impl TwilioError {
+    /// The error as a metric's label: the HTTP status when there is one, else what failed.
+    pub fn code_label(&self) -> String {
+        match self {
+            TwilioError::Unauthorized { .. } => "401".into(),
+            TwilioError::NotFound { .. } => "404".into(),
+            TwilioError::RateLimited { .. } => "429".into(),
+            TwilioError::BadRequest { status, .. }
+            | TwilioError::Server { status, .. }
+            | TwilioError::Undecodable { status, .. } => status.to_string(),
+            TwilioError::Timeout { .. } => "timeout".into(),
+            TwilioError::Network { .. } => "network".into(),
+            TwilioError::InvalidBaseUrl(_) => "invalid_url".into(),
+        }
+    }
+
     /// Whether waiting and asking again may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -184,6 +184,10 @@ impl TwilioClient {
         loop {
             self.limiter.acquire().await;
             let result = self.get_once(&url).await;
+            metrics::counter!("verilens_api_requests_total").increment(1);
+            if let Err(e) = &result {
+                metrics::counter!("verilens_api_errors_total", "code" => e.code_label()).increment(1);
+            }
             match result {
                 Err(e) if e.is_transient() && attempt < self.retry.max_retries => {
                     attempt += 1;

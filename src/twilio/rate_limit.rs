@@ -30,6 +30,8 @@ impl RateLimiter {
                 Ok(()) => return,
                 Err(wait) => wait,
             };
+            metrics::counter!("verilens_rate_limiter_waits_total").increment(1);
+            metrics::counter!("verilens_rate_limiter_wait_microseconds_total").increment(wait.as_micros() as u64);
             tokio::time::sleep(wait).await;
         }
     }
