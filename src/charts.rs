@@ -13,7 +13,7 @@ use charming::series::{Bar, Candlestick, Line};
 
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
-use crate::model::{Channel, channel_label};
+use crate::model::{Channel, ServiceNames, channel_label};
 use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
@@ -191,11 +191,11 @@ fn short_bucket(bucket: &str) -> String {
 
 /// What a row's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
 /// interval 65.1–69.4%), 4,210 attempts`.
-fn rate_tooltip(by: Dimension, row: &BreakdownRow) -> String {
+fn rate_tooltip(by: Dimension, row: &BreakdownRow, services: &ServiceNames) -> String {
     let m = &row.metrics;
     let label = match (by, row.key.as_str()) {
         (Dimension::Country, "") => "unknown country".to_string(),
-        (_, key) => by.key_label(key),
+        (_, key) => by.key_label(key, services),
     };
     let interval =
         m.rate_interval.map(|(low, high)| format!(" (95% interval {low:.1}–{high:.1}%)")).unwrap_or_default();
@@ -210,12 +210,15 @@ fn rate_tooltip(by: Dimension, row: &BreakdownRow) -> String {
 /// interval as whiskers, in the given order. Both carry the row's sentence as their name,
 /// which the tooltip shows alone: ECharts' own candlestick tooltip would say open, close,
 /// lowest and highest.
-pub fn conversion_by(by: Dimension, rows: &[BreakdownRow]) -> Chart {
+pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> Chart {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
-    let labels: Vec<String> = rows.iter().map(|r| by.key_label(&r.key)).collect();
+    let labels: Vec<String> = rows.iter().map(|r| by.key_label(&r.key, services)).collect();
     let rates: Vec<f64> = rows.iter().map(|r| round1(r.metrics.rate_percent().unwrap_or(0.0))).collect();
-    let bars: Vec<DataPoint> =
-        rows.iter().zip(&rates).map(|(r, rate)| DataPointItem::new(*rate).name(rate_tooltip(by, r)).into()).collect();
+    let bars: Vec<DataPoint> = rows
+        .iter()
+        .zip(&rates)
+        .map(|(r, rate)| DataPointItem::new(*rate).name(rate_tooltip(by, r, services)).into())
+        .collect();
     // Candlesticks with open = close = the rate draw the interval as a whisker.
     let whiskers: Vec<DataPoint> = rows
         .iter()
@@ -224,7 +227,7 @@ pub fn conversion_by(by: Dimension, rows: &[BreakdownRow]) -> Chart {
             let (low, high) = r.metrics.rate_interval.unwrap_or((*rate, *rate));
             DataPoint::from(
                 DataPointItem::new(vec![*rate, *rate, round1(low), round1(high)])
-                    .name(rate_tooltip(by, r))
+                    .name(rate_tooltip(by, r, services))
                     .item_style(ItemStyle::new().color("#1d2330").border_color("#1d2330")),
             )
         })
@@ -316,7 +319,7 @@ pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]
 }
 
 /// The rate chart as a table: a row of the breakdown a line, with its interval and attempts.
-pub fn conversion_table(by: Dimension, rows: &[BreakdownRow]) -> ChartTable {
+pub fn conversion_table(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> ChartTable {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
     ChartTable {
         columns: vec![by.label().to_string(), "Conversion rate".into(), "95% interval".into(), "Attempts".into()],
@@ -325,7 +328,7 @@ pub fn conversion_table(by: Dimension, rows: &[BreakdownRow]) -> ChartTable {
             .map(|r| {
                 let m = &r.metrics;
                 vec![
-                    by.key_label(&r.key),
+                    by.key_label(&r.key, services),
                     format_percent(m.rate_percent()),
                     m.rate_interval.map(|(l, h)| format!("{l:.1}–{h:.1}%")).unwrap_or_else(|| "–".into()),
                     format_count(m.attempts),
@@ -350,7 +353,7 @@ mod tests {
     #[test]
     fn country_bars_and_whiskers_follow_the_rows() {
         let rows = vec![row("US", 8, 6, (40.9, 92.9)), row("CO", 3, 1, (6.1, 79.2))];
-        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows)).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &ServiceNames::default())).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["US", "CO"]));
         assert_eq!(json["series"][0]["data"][0]["value"], 75.0);
         assert_eq!(json["series"][0]["data"][1]["value"], 33.3);
@@ -362,7 +365,7 @@ mod tests {
     #[test]
     fn the_country_tooltip_says_the_rate_and_its_interval_in_words() {
         let rows = vec![row("CO", 4210, 2833, (65.1, 69.4)), row("", 5, 0, (0.0, 43.4))];
-        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows)).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &ServiceNames::default())).unwrap();
         assert_eq!(json["tooltip"]["trigger"], "item");
         assert_eq!(json["tooltip"]["formatter"], "{b}", "the sentence alone, none of ECharts' candlestick labels");
         let said = "CO: 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
@@ -466,12 +469,12 @@ mod tests {
     #[test]
     fn the_rate_chart_follows_any_dimension_with_its_labels() {
         let rows = vec![row("30008", 40, 10, (14.2, 40.0)), row("", 60, 54, (80.0, 95.0))];
-        let json = serde_json::to_value(conversion_by(Dimension::Error, &rows)).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Error, &rows, &ServiceNames::default())).unwrap();
         assert_eq!(json["xAxis"]["data"][1], "no error");
         assert_eq!(json["title"][0]["text"], "Attempt conversion rate by error code");
         assert_eq!(json["title"][0]["subtext"], "with its 95% interval");
         assert_eq!(rate_chart_title(Dimension::Error), "Attempt conversion rate by error code (95% interval)");
-        let table = conversion_table(Dimension::Error, &rows);
+        let table = conversion_table(Dimension::Error, &rows, &ServiceNames::default());
         assert_eq!(table.rows[1], ["no error", "90.0%", "80.0–95.0%", "60"]);
     }
 
@@ -489,7 +492,8 @@ mod tests {
     #[test]
     fn on_a_phone_the_rate_chart_labels_every_bar_and_the_time_chart_moves_its_legend_down() {
         let rows = vec![BreakdownRow { key: "US".into(), metrics: Metrics::default() }];
-        let options = responsive(&conversion_by(Dimension::Country, &rows), conversion_by_narrow());
+        let options =
+            responsive(&conversion_by(Dimension::Country, &rows, &ServiceNames::default()), conversion_by_narrow());
         assert_eq!(options["baseOption"]["xAxis"]["data"], serde_json::json!(["US"]), "the chart itself, unchanged");
         let media = &options["media"][0];
         assert_eq!(media["query"]["maxWidth"], NARROW_WIDTH);

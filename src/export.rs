@@ -1,6 +1,7 @@
 //! CSV exports of the breakdown table and the attempts list.
 
-use crate::filters::Filters;
+use crate::filters::{Dimension, Filters};
+use crate::model::ServiceNames;
 use crate::page_data::{AttemptRow, BreakdownRow};
 
 /// A CSV cell: quoted when needed, and never a formula a spreadsheet would run.
@@ -16,11 +17,16 @@ fn line(cells: &[String]) -> String {
     out
 }
 
-/// The breakdown table as on screen: the key column named after `by`, then the metrics.
-pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow]) -> String {
-    let mut out = line(
-        &[
-            filters.by.as_str(),
+/// The breakdown table as on screen: the key column named after `by` (and, by service, the
+/// service's name), then the metrics.
+pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &ServiceNames) -> String {
+    let named = filters.by == Dimension::Service;
+    let mut header = vec![filters.by.as_str().to_string()];
+    if named {
+        header.push("service_name".into());
+    }
+    header.extend(
+        [
             "attempts",
             "converted_attempts",
             "attempt_conversion_rate",
@@ -31,12 +37,16 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow]) -> String {
         ]
         .map(str::to_string),
     );
+    let mut out = line(&header);
     for row in rows {
         let m = &row.metrics;
         let spend = m.spend.iter().map(|s| format!("{:.4}", s.amount)).collect::<Vec<_>>().join(";");
         let currency = m.spend.iter().map(|s| s.currency.clone()).collect::<Vec<_>>().join(";");
-        out.push_str(&line(&[
-            row.key.clone(),
+        let mut cells = vec![row.key.clone()];
+        if named {
+            cells.push(services.0.get(&row.key).cloned().unwrap_or_default());
+        }
+        cells.extend([
             m.attempts.to_string(),
             m.converted.to_string(),
             m.rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
@@ -44,7 +54,8 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow]) -> String {
             m.verification_rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
             spend,
             currency,
-        ]));
+        ]);
+        out.push_str(&line(&cells));
     }
     out
 }
@@ -58,19 +69,25 @@ pub const ROWS_PER_CHUNK: usize = 1024;
 pub struct AttemptsCsv {
     text: String,
     rows: usize,
+    services: ServiceNames,
 }
 
 impl Default for AttemptsCsv {
     fn default() -> Self {
-        AttemptsCsv { text: attempts_header(), rows: 0 }
+        AttemptsCsv::new(ServiceNames::default())
     }
 }
 
 impl AttemptsCsv {
+    /// An export whose `service_name` column reads `services`.
+    pub fn new(services: ServiceNames) -> Self {
+        AttemptsCsv { text: attempts_header(), rows: 0, services }
+    }
+
     /// Adds a row; returns the chunk's text when it holds `ROWS_PER_CHUNK` rows (the first
     /// chunk begins with the header).
     pub fn push(&mut self, attempt: &AttemptRow) -> Option<String> {
-        self.text.push_str(&attempt_line(attempt));
+        self.text.push_str(&attempt_line(attempt, &self.services));
         self.rows += 1;
         (self.rows == ROWS_PER_CHUNK).then(|| self.take())
     }
@@ -108,12 +125,13 @@ fn attempts_header() -> String {
             "price_unit",
             "verification_sid",
             "service_sid",
+            "service_name",
         ]
         .map(str::to_string),
     )
 }
 
-fn attempt_line(a: &AttemptRow) -> String {
+fn attempt_line(a: &AttemptRow, services: &ServiceNames) -> String {
     line(&[
         a.sid.clone(),
         a.date_created.clone(),
@@ -129,6 +147,7 @@ fn attempt_line(a: &AttemptRow) -> String {
         a.price_unit.clone().unwrap_or_default(),
         a.verification_sid.clone(),
         a.service_sid.clone(),
+        services.0.get(&a.service_sid).cloned().unwrap_or_default(),
     ])
 }
 

@@ -23,6 +23,9 @@ pub enum HttpError {
     NotUtf8,
     #[error("verilens needs a user and password")]
     Unauthorized,
+    /// A browser says another site sent the call (`Sec-Fetch-Site`): a cross-site request forgery.
+    #[error("a server function is called from the dashboard's own pages only")]
+    CrossSite,
     /// A download's query has parameters that do not parse; each notice says which.
     #[error("invalid parameters: {}", .0.join("; "))]
     InvalidParameters(Vec<String>),
@@ -42,6 +45,7 @@ impl HttpError {
             HttpError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::MalformedBody | HttpError::NotUtf8 | HttpError::InvalidParameters(_) => StatusCode::BAD_REQUEST,
             HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
+            HttpError::CrossSite => StatusCode::FORBIDDEN,
             HttpError::Snapshot { .. } | HttpError::Panicked => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -163,6 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         basic_auth: basic_auth.clone(),
         pinned_now: args.now,
         metrics: args.metrics,
+        api: Some(source.client.clone()),
         ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
     let listener =

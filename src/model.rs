@@ -69,6 +69,51 @@ pub struct AttemptPage {
     pub meta: PageMeta,
 }
 
+/// A Verify service, of what `GET /v2/Services` tells: its SID and the name people know it by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifyService {
+    pub sid: String,
+    pub friendly_name: String,
+}
+
+/// The names of the account's Verify services, by SID, as the sync last read them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceNames(pub std::collections::BTreeMap<String, String>);
+
+impl ServiceNames {
+    /// How a service reads on a page: "Login OTP (VA6f9e…)", or its SID while its name is
+    /// unknown.
+    pub fn label(&self, sid: &str) -> String {
+        match self.0.get(sid) {
+            Some(name) => format!("{name} ({})", short_sid(sid)),
+            None => sid.to_string(),
+        }
+    }
+
+    /// A service as a removable filter reads: its name and short SID, or its short SID.
+    pub fn short_label(&self, sid: &str) -> String {
+        match self.0.get(sid) {
+            Some(_) => self.label(sid),
+            None => short_sid(sid),
+        }
+    }
+}
+
+/// A SID's prefix and first four digits: `VA6f9e…`.
+pub fn short_sid(sid: &str) -> String {
+    match sid.get(..6) {
+        Some(head) if sid.len() > 6 => format!("{head}…"),
+        _ => sid.to_string(),
+    }
+}
+
+/// A page of `GET /v2/Services`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServicePage {
+    pub services: Vec<VerifyService>,
+    pub meta: PageMeta,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PageMeta {
     pub key: String,

@@ -186,6 +186,24 @@ pub struct SnapshotStatus {
     pub sync_attempts: u64,
     pub sync_expected: Option<u64>,
     pub last_error: Option<String>,
+    /// The names of the account's Verify services.
+    pub services: crate::model::ServiceNames,
+}
+
+/// What "Refresh from Twilio" found: the attempt's fields that changed since the snapshot
+/// (now written into it), or why Twilio could not tell.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRefresh {
+    pub changes: Vec<FieldChange>,
+    pub problem: Option<String>,
+}
+
+/// One field of an attempt, as the snapshot had it and as Twilio has it now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: String,
+    pub after: String,
 }
 
 /// One attempt as the pages show it (the phone number already masked if needed).

@@ -22,6 +22,9 @@ pub async fn admit_request(request: Request, next: Next) -> Response {
             // The router answers with the methods the route takes.
             return next.run(request).await;
         }
+        if sent_by_another_site(&request) {
+            return HttpError::CrossSite.into_response();
+        }
         let host = request.headers().get(header::HOST).cloned();
         let request = match read_call(request).await {
             Ok(request) => request,
@@ -36,6 +39,17 @@ pub async fn admit_request(request: Request, next: Next) -> Response {
     } else {
         HttpError::NotARead.into_response()
     }
+}
+
+/// Whether the browser says the call comes from a page of another origin. Browsers set
+/// `Sec-Fetch-Site` themselves (a page cannot), so a form another site posts, with the
+/// dashboard's password the browser remembers, is refused; scripts send no such header.
+fn sent_by_another_site(request: &Request) -> bool {
+    request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site.to_ascii_lowercase().as_str(), "same-origin" | "none"))
 }
 
 /// The call with its body read and checked.

@@ -45,7 +45,13 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
     };
     match crate::analytics::breakdown(&state.pool, &state.raw_scans, &index, &scope).await {
-        Ok(rows) => csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows)),
+        Ok(rows) => {
+            let services = match store::service_names(&state.pool).await {
+                Ok(names) => crate::model::ServiceNames(names),
+                Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
+            };
+            csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows, &services))
+        }
         Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
     }
 }
@@ -92,7 +98,8 @@ async fn send_attempts_csv(
     };
     let mut scan = store::AttemptScan::start(&state.raw_scans, &scope).await;
     let mut rows = std::pin::pin!(scan.rows(&state.pool));
-    let mut csv = AttemptsCsv::default();
+    let services = crate::model::ServiceNames(store::service_names(&state.pool).await?);
+    let mut csv = AttemptsCsv::new(services);
     while let Some(mut attempt) = rows.try_next().await? {
         mask(state, &mut attempt);
         if let Some(chunk) = csv.push(&attempt)

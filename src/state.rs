@@ -37,6 +37,9 @@ pub struct AppState {
     /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
     #[from_ref(skip)]
     pub pinned_now: Option<DateTime<Utc>>,
+    /// The API the sync reads, for what a page asks of it live (its rate limit is the sync's).
+    #[from_ref(skip)]
+    pub api: Option<Arc<crate::twilio::TwilioClient>>,
     /// Serve `/metrics`.
     #[from_ref(skip)]
     pub metrics: bool,
@@ -59,6 +62,7 @@ impl AppState {
             show_phone_numbers: false,
             basic_auth: None,
             pinned_now: None,
+            api: None,
             metrics: false,
             site: Site::locate(),
         }

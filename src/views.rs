@@ -1,9 +1,11 @@
 //! What the pages' server functions load: a view of the snapshot for a URL query, with the
-//! snapshot's status, and phone numbers masked unless the operator turned that off.
+//! snapshot's status, and phone numbers masked unless the operator turned that off; and one
+//! attempt refreshed from Twilio.
 
-use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Overview, SnapshotStatus};
+use crate::page_data::{AttemptDetail, AttemptList, AttemptRefresh, AttemptRow, FieldChange, Overview, SnapshotStatus};
 use crate::state::AppState;
 use crate::store::{self, StoreError};
+use crate::twilio::TwilioError;
 
 /// The overview for a raw URL query; what the `load_overview` server function returns.
 pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
@@ -37,6 +39,60 @@ pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptD
     Ok(detail)
 }
 
+/// Asks Twilio for the attempt `sid` now, writes what it says into the snapshot (with its
+/// rollups, as a sync would: only when Twilio's copy is newer), and tells what changed.
+pub async fn refresh_attempt(state: &AppState, sid: &str) -> Result<AttemptRefresh, StoreError> {
+    let problem = |text: &str| Ok(AttemptRefresh { changes: Vec::new(), problem: Some(text.to_string()) });
+    let Some(before) = store::find_attempt(&state.pool, sid).await? else {
+        return problem("The snapshot has no such attempt.");
+    };
+    let Some(api) = &state.api else {
+        return problem("This dashboard does not reach Twilio.");
+    };
+    let live = match api.fetch_attempt(sid).await {
+        Ok(live) => live,
+        Err(e) => {
+            tracing::warn!("refreshing attempt {sid}: {e}");
+            return problem(match e {
+                TwilioError::NotFound { .. } => {
+                    "Twilio no longer has this attempt (it keeps attempts for 30 days); the snapshot keeps its copy."
+                }
+                TwilioError::Unauthorized { .. } => "Twilio refused the dashboard's credentials; see the server log.",
+                _ => "Twilio could not be asked just now; try again in a minute.",
+            });
+        }
+    };
+    let mut tx = store::begin_write(&state.pool).await?;
+    store::upsert_attempts(&mut tx, std::slice::from_ref(&live)).await?;
+    tx.commit().await?;
+    let after = store::find_attempt(&state.pool, sid).await?.unwrap_or_else(|| before.clone());
+    Ok(AttemptRefresh { changes: field_changes(&before, &after), problem: None })
+}
+
+/// The fields of an attempt that settle after it is sent, where `after` differs from `before`.
+fn field_changes(before: &AttemptRow, after: &AttemptRow) -> Vec<FieldChange> {
+    let fields = |a: &AttemptRow| {
+        let price = match (a.price, &a.price_unit) {
+            (Some(amount), Some(unit)) => format!("{amount} {unit}"),
+            _ => "pending".to_string(),
+        };
+        [
+            ("Conversion", a.conversion_status.clone()),
+            ("Message status", a.message_status.clone().unwrap_or_default()),
+            ("Call status", a.call_status.clone().unwrap_or_default()),
+            ("Error code", a.error_code.clone().unwrap_or_default()),
+            ("Price", price),
+            ("Updated (UTC)", a.date_updated.clone()),
+        ]
+    };
+    fields(before)
+        .into_iter()
+        .zip(fields(after))
+        .filter(|((_, was), (_, is))| was != is)
+        .map(|((field, before), (_, after))| FieldChange { field: field.to_string(), before, after })
+        .collect()
+}
+
 /// An attempt's phone number as this deployment shows it.
 pub fn mask(state: &AppState, attempt: &mut AttemptRow) {
     if !state.show_phone_numbers {
@@ -56,5 +112,6 @@ async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError>
             Some(e) => Some(e),
             None => store::last_sync_error(&state.pool).await?,
         },
+        services: crate::model::ServiceNames(store::service_names(&state.pool).await?),
     })
 }

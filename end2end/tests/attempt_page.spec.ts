@@ -5,6 +5,11 @@ import { expect, test } from "./fixtures/test";
 import { attemptsInDefaultRange, byError, figuresBy, formatOffset, listAllAttempts, snapshotAsOf } from "./fixtures/emulator";
 import { AttemptPage } from "./fixtures/attempt_page";
 import { AttemptsPage } from "./fixtures/attempts_page";
+import { E2E } from "./fixtures/environment";
+
+const emulatorAuth = () => ({
+  Authorization: `Basic ${Buffer.from(`${E2E.accountSid}:${E2E.authToken}`).toString("base64")}`,
+});
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -99,4 +104,23 @@ test("a verification's attempts read as a timeline from its first", async ({ pag
   });
   expect(seconds).toEqual([...seconds].sort((a, b) => a - b));
   expect(new Set(seconds).size, "distinct times").toBeGreaterThan(1);
+});
+
+test("an attempt's service reads by its name, and a refresh from Twilio says nothing changed", async ({ page }) => {
+  const attempt = new AttemptPage(page);
+  const [one] = await attemptsInDefaultRange({ Country: "CO" });
+  const services = (await (await fetch(`${E2E.emulatorUrl}/v2/Services`, { headers: emulatorAuth() })).json()).services as {
+    sid: string;
+    friendly_name: string;
+  }[];
+  const service = services.find((s) => s.sid === one.service_sid)!;
+  await attempt.goto(one.sid);
+  await expect(attempt.field("Service")).toHaveText(`${service.friendly_name} (${service.sid.slice(0, 6)}…)`);
+  // Hydrated, the refresh asks a server function and says what it found, without a reload.
+  await expect(page.getByTestId("refresh-form")).toHaveAttribute("data-hydrated", "true");
+  const asked = page.waitForResponse((r) => r.url().endsWith("/api/refresh_attempt"));
+  await attempt.refreshButton.click();
+  expect((await asked).status()).toBe(200);
+  await expect(attempt.refreshOutcome).toHaveText("Nothing changed since the snapshot.");
+  await expect(attempt.sid).toHaveText(one.sid);
 });

@@ -65,8 +65,12 @@ test("the list orders by price, priciest first, and its next page goes on from t
   await expect(attemptsList.rows.last()).not.toHaveAttribute("data-sid", lastOfFirst!);
   const second = await attemptsList.prices();
   expect(priciestFirst([...first, ...second]), "the next page continues the order").toBe(true);
-  await attemptsList.orderLink("newest").click();
+  // Back through the choice beside the summary, which says which order is shown.
+  await expect(attemptsList.orderChoice("price")).toHaveAttribute("aria-current", "true");
+  await expect(attemptsList.orderChoice("newest")).not.toHaveAttribute("aria-current", "true");
+  await attemptsList.orderChoice("newest").click();
   await expect(page).not.toHaveURL(/order=|page=/);
+  await expect(attemptsList.orderChoice("newest")).toHaveAttribute("aria-current", "true");
   await expect(attemptsList.orderHeader("newest")).toHaveAttribute("aria-sort", "descending");
   const created = await attemptsList.table.locator("tbody td:first-child").allTextContents();
   expect(created).toEqual([...created].sort().reverse());

@@ -7,7 +7,7 @@ use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
 use crate::filters::{Filters, ListOrder};
 use crate::format::{format_money, format_moneys, plural};
-use crate::page_data::{AttemptDetail, AttemptList, AttemptRow, Money};
+use crate::page_data::{AttemptDetail, AttemptList, AttemptRefresh, AttemptRow, Money};
 use crate::paths;
 
 #[server(endpoint = "load_attempts")]
@@ -24,6 +24,16 @@ pub async fn load_attempt(sid: String) -> Result<Option<AttemptDetail>, PageErro
     super::errors::answer_server_fn(&format!("loading attempt {sid:?}"), async {
         let state = expect_context::<crate::state::AppState>();
         crate::views::load_attempt(&state, &sid).await
+    })
+    .await
+}
+
+/// Asks Twilio for the attempt now and writes what it says into the snapshot.
+#[server(endpoint = "refresh_attempt")]
+pub async fn refresh_attempt(sid: String) -> Result<AttemptRefresh, PageError> {
+    super::errors::answer_server_fn(&format!("refreshing attempt {sid:?}"), async {
+        let state = expect_context::<crate::state::AppState>();
+        crate::views::refresh_attempt(&state, &sid).await
     })
     .await
 }
@@ -76,7 +86,7 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
         <Header snapshot=list.snapshot.clone() />
         <main class="page" id="content" tabindex="-1">
             <FilterBar filters=filters.clone() path="/attempts" />
-            <Chips filters=filters.clone() path="/attempts" />
+            <Chips filters=filters.clone() path="/attempts" services=list.snapshot.services.clone() />
             <Notices notices=list.notices.clone() />
             <div class="breakdown-head">
                 <h1>"Attempts"</h1>
@@ -85,8 +95,10 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
                     "Export CSV"
                 </a>
             </div>
-            <p class="list-summary" data-testid="list-summary" title="Every attempt of this view, and their prices">
-                {summary}
+            <p class="list-summary">
+                <span data-testid="list-summary" title="Every attempt of this view, and their prices">{summary}</span>
+                " · "
+                <OrderChoice filters=filters.clone() />
             </p>
             {if list.attempts.is_empty() {
                 view! { <p class="empty" data-testid="empty">"No attempts match these filters."</p> }.into_any()
@@ -100,6 +112,80 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
                 {older.map(|href| view! { <a href=href rel="next" data-testid="older">"Older attempts →"</a> })}
             </nav>
         </main>
+    }
+}
+
+/// The list's orders as links beside its summary, where they are seen before the table's
+/// headers (which reorder it too) are reached.
+#[component]
+fn OrderChoice(filters: Filters) -> impl IntoView {
+    let choice = |order: ListOrder, label: &'static str| {
+        let mut view = filters.clone();
+        view.order = order;
+        view.page = None;
+        let current = filters.order == order;
+        view! {
+            <a href=view.href("/attempts") aria-current=current.then_some("true") class:active=current data-testid=format!("choose-{}", order.as_str())>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <span class="order-choice" role="group" aria-label="Order">
+            {choice(ListOrder::Newest, "Newest first")}
+            " · "
+            {choice(ListOrder::Price, "Priciest first")}
+        </span>
+    }
+}
+
+/// "Refresh from Twilio": a form that works without JavaScript (the page reloads with the
+/// snapshot's new copy) and, with it, says what changed.
+#[component]
+fn RefreshFromTwilio(sid: String, refresh: ServerAction<RefreshAttempt>) -> impl IntoView {
+    // Effects run in the browser once the form is hydrated: from then on a click stays on the page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let submitted = sid.clone();
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        refresh.dispatch(RefreshAttempt { sid: submitted.clone() });
+    };
+    let outcome = move || {
+        refresh.value().get().map(|answer| match answer {
+            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+            Ok(AttemptRefresh { problem: Some(problem), .. }) => {
+                view! { <p class="notice" role="status">{problem}</p> }.into_any()
+            }
+            Ok(AttemptRefresh { changes, .. }) if changes.is_empty() => {
+                view! { <p role="status">"Nothing changed since the snapshot."</p> }.into_any()
+            }
+            Ok(AttemptRefresh { changes, .. }) => view! {
+                <ul class="changes" role="status" data-testid="refresh-changes">
+                    {changes
+                        .into_iter()
+                        .map(|c| view! { <li>{format!("{}: {} → {}", c.field, c.before, c.after)}</li> })
+                        .collect_view()}
+                </ul>
+            }
+            .into_any(),
+        })
+    };
+    view! {
+        <form
+            class="refresh"
+            method="post"
+            action=paths::url("/api/refresh_attempt")
+            on:submit=on_submit
+            data-testid="refresh-form"
+            data-hydrated=move || hydrated.get().then_some("true")
+        >
+            <input type="hidden" name="sid" value=sid />
+            <button type="submit" disabled=move || refresh.pending().get() title="Fetch this attempt from Twilio now (one request of the rate limit) and write it into the snapshot">
+                {move || if refresh.pending().get() { "Refreshing…" } else { "Refresh from Twilio" }}
+            </button>
+        </form>
+        <div data-testid="refresh-outcome">{outcome}</div>
     }
 }
 
@@ -236,14 +322,19 @@ fn AttemptTable(
 pub fn AttemptDetailPage() -> impl IntoView {
     let params = use_params_map();
     let location = use_location();
-    let detail = Resource::new(move || params.read().get("sid").unwrap_or_default(), load_attempt);
+    let refresh = ServerAction::<RefreshAttempt>::new();
+    // Read again after each refresh, so that the page shows what was written.
+    let detail = Resource::new(
+        move || (params.read().get("sid").unwrap_or_default(), refresh.version().get()),
+        |(sid, _)| load_attempt(sid),
+    );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(Some(detail)) => {
                         let from = location.search.get_untracked();
-                        view! { <AttemptDetailView detail from /> }.into_any()
+                        view! { <AttemptDetailView detail from refresh /> }.into_any()
                     }
                     Ok(None) => view! { <super::NotFound /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
@@ -255,12 +346,15 @@ pub fn AttemptDetailPage() -> impl IntoView {
 
 /// One attempt, with a way back to the list it was opened from (`from`, that list's query).
 #[component]
-fn AttemptDetailView(detail: AttemptDetail, from: String) -> impl IntoView {
+fn AttemptDetailView(detail: AttemptDetail, from: String, refresh: ServerAction<RefreshAttempt>) -> impl IntoView {
     let a = detail.attempt.clone();
     let view = crate::filters::parse_query(&from).filters;
     let back = view.href("/attempts");
     let from = view.to_query();
-    let crumbs = super::navigation::chips(&view).into_iter().map(|(label, _)| label).collect::<Vec<_>>();
+    let crumbs = super::navigation::chips(&view, &detail.snapshot.services)
+        .into_iter()
+        .map(|(label, _)| label)
+        .collect::<Vec<_>>();
     let list_name =
         if crumbs.is_empty() { "Attempts".to_string() } else { format!("Attempts ({})", crumbs.join(", ")) };
     let field = |label: &'static str, value: String| {
@@ -296,8 +390,9 @@ fn AttemptDetailView(detail: AttemptDetail, from: String) -> impl IntoView {
                 }}</dd>
                 {field("Price", price(&a))}
                 {field("Verification", a.verification_sid.clone())}
-                {field("Service", a.service_sid.clone())}
+                {field("Service", detail.snapshot.services.label(&a.service_sid))}
             </dl>
+            <RefreshFromTwilio sid=a.sid.clone() refresh />
             <h2>"Attempts of this verification, in order"</h2>
             <AttemptTable attempts=detail.verification testid="verification-table" from timeline=true />
         </main>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::filters::{DateRange, Dimension, Filters};
 use crate::format::format_count;
-use crate::model::Channel;
+use crate::model::{Channel, ServiceNames};
 use crate::page_data::SnapshotStatus;
 use crate::paths;
 
@@ -128,8 +128,8 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
 
 /// The applied filters, each with a link that removes it.
 #[component]
-pub fn Chips(filters: Filters, path: &'static str) -> impl IntoView {
-    let chips = super::navigation::chips(&filters);
+pub fn Chips(filters: Filters, path: &'static str, services: ServiceNames) -> impl IntoView {
+    let chips = super::navigation::chips(&filters, &services);
     (!chips.is_empty()).then(|| {
         view! {
             <ul class="chips" aria-label="Applied filters" data-testid="chips">

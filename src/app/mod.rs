@@ -15,7 +15,7 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::paths;
 
-pub use attempts::{load_attempt, load_attempts};
+pub use attempts::{load_attempt, load_attempts, refresh_attempt};
 pub use overview::load_overview;
 
 /// The HTML document around the app.

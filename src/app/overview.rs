@@ -9,6 +9,7 @@ use super::errors::{ErrorNotice, PageError};
 use super::kpis::{Measure, kpis, main_currency, trend_lines};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::format::{format_count, format_moneys, format_percent};
+use crate::model::ServiceNames;
 use crate::page_data::{BreakdownRow, Change, Metrics, Overview, Period};
 
 /// The overview for a URL query string; invalid parameters come back as notices.
@@ -58,7 +59,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
         <main class="page" id="content" tabindex="-1">
             <FilterBar filters=filters.clone() path="/" />
             <Breadcrumbs filters=filters.clone() />
-            <Chips filters=filters.clone() path="/" />
+            <Chips filters=filters.clone() path="/" services=data.snapshot.services.clone() />
             <Notices notices=data.notices.clone() />
             <p class="range" data-testid="range" data-start=data.start.clone() data-end=data.end.clone()>
                 {range}
@@ -96,7 +97,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
             {(!rate_rows.is_empty())
                 .then(|| {
                     let title = crate::charts::rate_chart_title(filters.by);
-                    let table = crate::charts::conversion_table(filters.by, &rate_rows);
+                    let table = crate::charts::conversion_table(filters.by, &rate_rows, &data.snapshot.services);
                     view! {
                         <section class="chart-card" aria-label=title.clone()>
                             <div
@@ -117,8 +118,9 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 by=filters.by
                 rates=rate_rows
                 targets=rate_targets
+                services=data.snapshot.services.clone()
             />
-            <Breakdown filters=filters rows=data.rows />
+            <Breakdown filters=filters rows=data.rows services=data.snapshot.services.clone() />
         </main>
     }
 }
@@ -387,6 +389,7 @@ fn Charts(
     by: Dimension,
     rates: Vec<BreakdownRow>,
     targets: Vec<String>,
+    services: ServiceNames,
 ) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     let navigate = leptos_router::hooks::use_navigate();
@@ -405,7 +408,7 @@ fn Charts(
         if !rates.is_empty()
             && let Some(instance) = draw(
                 "rate-chart",
-                charts::responsive(&charts::conversion_by(by, &rates), charts::conversion_by_narrow()),
+                charts::responsive(&charts::conversion_by(by, &rates, &services), charts::conversion_by_narrow()),
             )
         {
             let (navigate, targets) = (navigate.clone(), targets.clone());
@@ -417,7 +420,7 @@ fn Charts(
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (buckets, series, previous, by, rates, targets);
+    let _ = (buckets, series, previous, by, rates, targets, services);
 }
 
 /// Draws `chart` in the element `id` with ECharts, a fresh instance per view (ECharts would
@@ -476,7 +479,7 @@ const CHANNEL_NOTE: &str = "A verification retried on another channel counts in 
     so the rows' verifications can add up to more than the total.";
 
 #[component]
-fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
+fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>, services: ServiceNames) -> impl IntoView {
     let tabs = Dimension::ALL
         .into_iter()
         .map(|dimension| {
@@ -542,7 +545,13 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody>
-                                {rows.into_iter().map(|row| view! { <BreakdownLine filters=filters.clone() row /> }).collect_view()}
+                                {rows
+                                    .into_iter()
+                                    .map(|row| {
+                                        let label = filters.by.key_label(&row.key, &services);
+                                        view! { <BreakdownLine filters=filters.clone() row label /> }
+                                    })
+                                    .collect_view()}
                             </tbody>
                         </table>
                     </div>
@@ -556,8 +565,7 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
 }
 
 #[component]
-fn BreakdownLine(filters: Filters, row: BreakdownRow) -> impl IntoView {
-    let label = filters.by.key_label(&row.key);
+fn BreakdownLine(filters: Filters, row: BreakdownRow, label: String) -> impl IntoView {
     let target = drill_down_href(&filters, &row.key);
     let m = row.metrics;
     let interval = m.rate_interval.map(|(l, h)| format!("95% interval {l:.1}–{h:.1}%")).unwrap_or_default();

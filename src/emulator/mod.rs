@@ -9,6 +9,7 @@ pub mod params;
 pub mod render;
 pub mod rng;
 mod routes;
+pub mod services;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

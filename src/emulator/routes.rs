@@ -1,4 +1,5 @@
-//! The HTTP surface: the three endpoints, Basic auth, the rate limit and injected faults.
+//! The HTTP surface: the Attempts endpoints, the account's Verify services, Basic auth, the
+//! rate limit and injected faults.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::error::EmulatorError;
 use super::listing::{find_attempt, list_page, summarize};
 use super::params::{ListParams, parse_list_params, parse_summary_params};
 use super::render::AttemptView;
+use super::services::{parse_page, services};
 use crate::model::PageMeta;
 use crate::security::{basic_credentials, same_secret};
 
@@ -23,6 +25,8 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route("/v2/Attempts", get(list_attempts))
         .route("/v2/Attempts/Summary", get(attempts_summary))
         .route("/v2/Attempts/{sid}", get(fetch_attempt))
+        .route("/v2/Services", get(list_services))
+        .route("/v2/Services/{sid}", get(fetch_service))
         .fallback(not_found)
         .with_state(emulator)
 }
@@ -79,6 +83,47 @@ async fn fetch_attempt(
     let base = base_url(&headers);
     let attempt = find_attempt(&dataset, bits, emulator.now(), &base).ok_or_else(not_found)?;
     Ok(Json(attempt).into_response())
+}
+
+async fn list_services(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, EmulatorError> {
+    admit(&emulator, &headers).await?;
+    let (page_size, page) = parse_page(&query_pairs(query.as_deref()))?;
+    let base = base_url(&headers);
+    let dataset = emulator.dataset.read().expect("dataset lock");
+    let all = services(&dataset, &base);
+    let pages = all.len().div_ceil(page_size).max(1);
+    let page_url = |number: usize| format!("{base}/v2/Services?PageSize={page_size}&Page={number}");
+    let meta = PageMeta {
+        key: "services".to_string(),
+        page: page as u64,
+        page_size: page_size as u64,
+        first_page_url: page_url(0),
+        previous_page_url: (page > 0).then(|| page_url(page - 1)),
+        url: page_url(page),
+        next_page_url: (page + 1 < pages).then(|| page_url(page + 1)),
+    };
+    let listed: Vec<_> = all.into_iter().skip(page.saturating_mul(page_size)).take(page_size).collect();
+    Ok(Json(serde_json::json!({ "services": listed, "meta": meta })).into_response())
+}
+
+async fn fetch_service(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    sid: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, EmulatorError> {
+    admit(&emulator, &headers).await?;
+    let not_found = || EmulatorError::NotFound { path: uri.path().to_string() };
+    let sid = sid.map_err(|_| not_found())?.0;
+    let bits = parse_sid("VA", &sid).ok_or_else(not_found)?;
+    let dataset = emulator.dataset.read().expect("dataset lock");
+    let index = dataset.service_sids.iter().position(|s| *s == bits).ok_or_else(not_found)?;
+    let service = services(&dataset, &base_url(&headers)).into_iter().nth(index).ok_or_else(not_found)?;
+    Ok(Json(service).into_response())
 }
 
 async fn attempts_summary(

@@ -632,7 +632,10 @@ mod tests {
         );
         assert_eq!(parse(&f.to_query()).filters, *f);
         assert_eq!(parse("carrier=~&country=").notices.len(), 2, "neither names a value");
-        let chips: Vec<String> = crate::app::navigation::chips(f).into_iter().map(|(label, _)| label).collect();
+        let chips: Vec<String> = crate::app::navigation::chips(f, &crate::model::ServiceNames::default())
+            .into_iter()
+            .map(|(label, _)| label)
+            .collect();
         assert!(chips.contains(&"Country: unknown".to_string()) && chips.contains(&"Service: unknown".to_string()));
     }
 

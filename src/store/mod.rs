@@ -7,6 +7,7 @@ mod queries;
 mod raw_insert;
 mod rollups;
 mod runs;
+mod services;
 mod upsert;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use rollups::{
     is_converted, read_rollup_rows, rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
+pub use services::{save_services, service_names};
 use upsert::{ATTEMPT_COLUMN_COUNT, attempt_values, insert_attempts, price_unit, price_value};
 pub use upsert::{
     PendingRollups, UpsertCount, upsert_attempts, upsert_attempts_pending, upsert_attempts_without_rollups,

@@ -118,7 +118,22 @@ pub async fn sync_once(
     // A first sync that failed left its load without indexes: build them before going on.
     store::build_attempt_indexes(pool, None).await?;
     let run = plan_run(pool, options).await?;
-    complete_run(pool, client, progress, options, run).await
+    let report = complete_run(pool, client, progress, options, run).await?;
+    save_service_names(pool, client).await;
+    Ok(report)
+}
+
+/// The account's services' names, read once a run is complete. They only label the pages,
+/// so a failure is logged and the sync stands; the next run tries again.
+async fn save_service_names(pool: &SqlitePool, client: &TwilioClient) {
+    let fetched_at = twilio_time::format(&Utc::now());
+    let saved = match client.list_services().await {
+        Ok(services) => store::save_services(pool, &services, &fetched_at).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = saved {
+        tracing::warn!("the Verify services' names could not be read: {e}");
+    }
 }
 
 async fn complete_run(

@@ -15,7 +15,7 @@ use error::ErrorBody;
 pub use error::TwilioError;
 pub use rate_limit::RateLimiter;
 
-use crate::model::{AttemptPage, AttemptSummary};
+use crate::model::{AttemptPage, AttemptSummary, ServicePage, VerifyService};
 
 pub const DEFAULT_BASE_URL: &str = "https://verify.twilio.com";
 /// The API's documented timeout.
@@ -154,12 +154,44 @@ impl TwilioClient {
     /// The page a `next_page_url` points to. Only its path and query are used, so
     /// credentials are never sent to a host other than the configured one.
     pub async fn list_attempts_at(&self, page_url: &str) -> Result<AttemptPage, TwilioError> {
+        self.get_json(self.page_url(page_url)?).await
+    }
+
+    /// The path and query of a page URL the API gave, on the configured host.
+    fn page_url(&self, page_url: &str) -> Result<reqwest::Url, TwilioError> {
         let given = reqwest::Url::parse(page_url)
             .or_else(|_| self.base_url.join(page_url))
             .map_err(|_| TwilioError::InvalidBaseUrl(page_url.to_string()))?;
         let mut url = self.url(given.path());
         url.set_query(given.query());
-        self.get_json(url).await
+        Ok(url)
+    }
+
+    /// One attempt, live. `sid` must be an attempt SID (`VL` and 32 hex digits): it becomes
+    /// part of the URL's path.
+    pub async fn fetch_attempt(&self, sid: &str) -> Result<crate::model::Attempt, TwilioError> {
+        if !crate::model::is_sid(sid, "VL") {
+            return Err(TwilioError::NotFound { path: "/v2/Attempts/{Sid}".into() });
+        }
+        self.get_json(self.url(&format!("/v2/Attempts/{sid}"))).await
+    }
+
+    /// Every Verify service of the account, following the listing's pages (the page limit
+    /// keeps a server that always names a next page from looping).
+    pub async fn list_services(&self) -> Result<Vec<VerifyService>, TwilioError> {
+        const MOST_PAGES: usize = 100;
+        let mut url = self.url("/v2/Services");
+        url.query_pairs_mut().append_pair("PageSize", "1000");
+        let mut services = Vec::new();
+        for _ in 0..MOST_PAGES {
+            let page: ServicePage = self.get_json(url).await?;
+            services.extend(page.services);
+            let Some(next) = page.meta.next_page_url else {
+                break;
+            };
+            url = self.page_url(&next)?;
+        }
+        Ok(services)
     }
 
     pub async fn fetch_summary(&self, query: &SummaryQuery) -> Result<AttemptSummary, TwilioError> {

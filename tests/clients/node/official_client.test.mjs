@@ -436,3 +436,21 @@ describe("errors", () => {
     });
   }
 });
+
+describe("services", () => {
+  test("list (across pages) and fetch name every service the attempts use", async () => {
+    const { client } = makeClient();
+    const services = await client.verify.v2.services.list({ pageSize: 2 });
+    const raw = await rawGet("/v2/Services", { PageSize: 1000 });
+    assert.deepEqual(
+      services.map((s) => [s.sid, s.friendlyName]),
+      raw.body.services.map((s) => [s.sid, s.friendly_name]),
+    );
+    const used = new Set(dump.map((a) => a.service_sid));
+    for (const sid of used) assert.ok(services.some((s) => s.sid === sid), sid);
+    const fetched = await client.verify.v2.services(services[0].sid).fetch();
+    assert.equal(fetched.friendlyName, services[0].friendlyName);
+    const missing = await restError(() => client.verify.v2.services("VA" + "0".repeat(32)).fetch());
+    assert.equal(missing.status, 404);
+  });
+});

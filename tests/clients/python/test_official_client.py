@@ -435,3 +435,23 @@ def test_invalid_status_on_list_is_a_400_naming_status(client):
     response = error.value.args[1]
     assert response.status_code == 400
     assert "Status" in json.loads(response.text)["message"]
+
+
+# ---------------------------------------------------------------- services
+
+
+def test_services_list_every_service_of_the_attempts_with_a_name(client, dump):
+    services = client.verify.v2.services.list(page_size=2)
+    status, raw = raw_get("/v2/Services", {"PageSize": 1000})
+    assert status == 200 and raw["meta"]["key"] == "services"
+    assert [(s.sid, s.friendly_name) for s in services] == [
+        (s["sid"], s["friendly_name"]) for s in raw["services"]
+    ]
+    assert {a["service_sid"] for a in dump} <= {s.sid for s in services}
+    assert all(s.friendly_name and s.account_sid == ACCOUNT_SID for s in services)
+    fetched = client.verify.v2.services(services[0].sid).fetch()
+    assert (fetched.sid, fetched.friendly_name, fetched.code_length) == (
+        services[0].sid, services[0].friendly_name, 6)
+    with pytest.raises(TwilioRestException) as unknown:
+        client.verify.v2.services("VA" + "0" * 32).fetch()
+    assert unknown.value.status == 404
