@@ -11,7 +11,9 @@
 //! 5. with `--rate-limited`: a sync against a 100 requests/minute limit and 300 ms
 //!    of latency, and the requests per minute it achieved as a share of the limit.
 
+// The tests' emulator helpers; the benchmark uses some of them.
 #[path = "../tests/common/emulator.rs"]
+#[allow(dead_code)]
 mod emulator_support;
 
 use std::sync::Arc;

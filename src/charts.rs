@@ -212,7 +212,14 @@ fn rate_tooltip(by: Dimension, row: &BreakdownRow, services: &ServiceNames) -> S
 /// lowest and highest.
 pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> Chart {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
-    let labels: Vec<String> = rows.iter().map(|r| by.key_label(&r.key, services)).collect();
+    // Countries by code on the axis, where fifteen names would not fit; by name in the tooltip.
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| match by {
+            Dimension::Country if !r.key.is_empty() => r.key.clone(),
+            _ => by.key_label(&r.key, services),
+        })
+        .collect();
     let rates: Vec<f64> = rows.iter().map(|r| round1(r.metrics.rate_percent().unwrap_or(0.0))).collect();
     let bars: Vec<DataPoint> = rows
         .iter()
@@ -368,7 +375,7 @@ mod tests {
         let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &ServiceNames::default())).unwrap();
         assert_eq!(json["tooltip"]["trigger"], "item");
         assert_eq!(json["tooltip"]["formatter"], "{b}", "the sentence alone, none of ECharts' candlestick labels");
-        let said = "CO: 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
+        let said = "Colombia (CO): 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
         assert_eq!(json["series"][0]["data"][0]["name"], said);
         assert_eq!(json["series"][1]["data"][0]["name"], said, "the whisker says the same");
         let unknown = "unknown country: 0.0% of attempts converted (95% interval 0.0–43.4%), 5 attempts";

@@ -17,13 +17,12 @@ fn line(cells: &[String]) -> String {
     out
 }
 
-/// The breakdown table as on screen: the key column named after `by` (and, by service, the
-/// service's name), then the metrics.
+/// The breakdown table as on screen: the key column named after `by` (and, by country or
+/// service, its name), then the metrics.
 pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &ServiceNames) -> String {
-    let named = filters.by == Dimension::Service;
     let mut header = vec![filters.by.as_str().to_string()];
-    if named {
-        header.push("service_name".into());
+    if matches!(filters.by, Dimension::Service | Dimension::Country) {
+        header.push(format!("{}_name", filters.by.as_str()));
     }
     header.extend(
         [
@@ -43,8 +42,10 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
         let spend = m.spend.iter().map(|s| format!("{:.4}", s.amount)).collect::<Vec<_>>().join(";");
         let currency = m.spend.iter().map(|s| s.currency.clone()).collect::<Vec<_>>().join(";");
         let mut cells = vec![row.key.clone()];
-        if named {
-            cells.push(services.0.get(&row.key).cloned().unwrap_or_default());
+        match filters.by {
+            Dimension::Service => cells.push(services.0.get(&row.key).cloned().unwrap_or_default()),
+            Dimension::Country => cells.push(crate::model::country_name(&row.key).unwrap_or_default().to_string()),
+            _ => {}
         }
         cells.extend([
             m.attempts.to_string(),

@@ -99,6 +99,46 @@ impl ServiceNames {
     }
 }
 
+/// A country's name as people write it, from its ISO 3166-1 alpha-2 code: ISO's English
+/// name without its qualifiers ("Bolivia", not "Bolivia (Plurinational State of)"); `None`
+/// for a code ISO does not assign.
+pub fn country_name(code: &str) -> Option<&'static str> {
+    match code {
+        "GB" => Some("United Kingdom"),
+        "US" => Some("United States"),
+        _ => {
+            let name = isocountry::CountryCode::for_alpha2(code).ok()?.name();
+            name.split(" (").next()?.split(", ").next()
+        }
+    }
+}
+
+/// A country as pages show it: "Colombia (CO)", or the code alone when ISO does not know it.
+pub fn country_label(code: &str) -> String {
+    match country_name(code) {
+        Some(name) => format!("{name} ({code})"),
+        None => code.to_string(),
+    }
+}
+
+/// The code of the country named `text` (as `country_name` writes it, or ISO's full name),
+/// whatever its case.
+pub fn country_code_for_name(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    isocountry::CountryCode::iter().map(|c| c.alpha2()).find(|code| {
+        country_name(code).is_some_and(|name| name.eq_ignore_ascii_case(text))
+            || isocountry::CountryCode::for_alpha2(code).is_ok_and(|c| c.name().eq_ignore_ascii_case(text))
+    })
+}
+
+/// Every country ISO assigns a code, as (code, name), by name.
+pub fn all_countries() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> =
+        isocountry::CountryCode::iter().filter_map(|c| Some((c.alpha2(), country_name(c.alpha2())?))).collect();
+    all.sort_by_key(|(_, name)| *name);
+    all
+}
+
 /// A SID's prefix and first four digits: `VA6f9e…`.
 pub fn short_sid(sid: &str) -> String {
     match sid.get(..6) {
@@ -328,6 +368,21 @@ pub mod twilio_time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn countries_read_by_their_common_names_and_are_found_by_them() {
+        for (code, name) in [("CO", "Colombia"), ("BO", "Bolivia"), ("GB", "United Kingdom"), ("US", "United States")] {
+            assert_eq!(country_name(code), Some(name));
+            assert_eq!(country_code_for_name(name), Some(code));
+            assert_eq!(country_code_for_name(&name.to_uppercase()), Some(code), "whatever its case");
+        }
+        assert_eq!(country_label("TZ"), "Tanzania (TZ)");
+        assert_eq!(country_label("XX"), "XX", "a code ISO does not assign reads as itself");
+        assert_eq!(country_code_for_name("United Kingdom of Great Britain and Northern Ireland"), Some("GB"));
+        assert_eq!(country_code_for_name("Narnia"), None);
+        let all = all_countries();
+        assert!(all.len() > 240 && all.windows(2).all(|w| w[0].1 <= w[1].1), "every country, by name");
+    }
 
     #[test]
     fn error_codes_are_labelled_with_their_titles() {

@@ -5,23 +5,14 @@
 mod common;
 
 use common::dashboard;
-use verilens::emulator::EmulatorConfig;
 use verilens::model::{Attempt, ConversionStatus};
 use verilens::state::AppState;
 use verilens::store;
 
-struct Fixture {
-    config: EmulatorConfig,
-    base: String,
-    _running: verilens::emulator::RunningEmulator,
-}
+type Fixture = common::emulator::Pinned;
 
 async fn emulator() -> Fixture {
-    let mut config = EmulatorConfig::new(43, 2_000);
-    config.now = Some(common::emulator::now_to_the_second());
-    config.rate_limit = 0;
-    let running = common::emulator::start(&config).await;
-    Fixture { base: running.base_url(), config, _running: running }
+    common::emulator::start_pinned(43, 2_000).await
 }
 
 /// A converted, priced attempt as the API has it now.

@@ -75,6 +75,23 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn countries_read_by_name_and_are_found_by_name() {
+    let (base, _dir) = serve(None).await;
+    let overview = reqwest::get(format!("{base}/?by=country")).await.unwrap().text().await.unwrap();
+    assert!(overview.contains(">Colombia (CO)<"), "the breakdown names the country");
+    assert!(overview.contains("<option value=\"CO\">Colombia</option>"), "the search suggests it by name");
+    let found = reqwest::get(format!("{base}/attempts?country=colombia")).await.unwrap().text().await.unwrap();
+    assert!(
+        found.contains("Country: Colombia (CO)") && !found.contains("data-testid=\"notice\""),
+        "a name finds the country"
+    );
+    let csv = reqwest::get(format!("{base}/export.csv?by=country")).await.unwrap().text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("country,country_name,attempts,"), "{}", lines[0]);
+    assert!(lines[1].starts_with("CO,Colombia,3,"), "{}", lines[1]);
+}
+
+#[tokio::test]
 async fn the_overview_says_what_each_number_counts() {
     let (base, _dir) = serve(None).await;
     let page = reqwest::get(format!("{base}/?by=channel")).await.unwrap().text().await.unwrap();

@@ -8,24 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::dashboard;
 use serde_json::Value;
-use verilens::emulator::EmulatorConfig;
 use verilens::emulator::services::SERVICE_NAMES;
 use verilens::model::short_sid;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 
-struct Fixture {
-    config: EmulatorConfig,
-    base: String,
-    _running: verilens::emulator::RunningEmulator,
-}
+type Fixture = common::emulator::Pinned;
 
 async fn emulator() -> Fixture {
-    let mut config = EmulatorConfig::new(41, 2_000);
-    config.now = Some(common::emulator::now_to_the_second());
-    config.rate_limit = 0;
-    let running = common::emulator::start(&config).await;
-    Fixture { base: running.base_url(), config, _running: running }
+    common::emulator::start_pinned(41, 2_000).await
 }
 
 async fn get(f: &Fixture, path_or_url: &str) -> (u16, Value) {

@@ -24,7 +24,7 @@ test("the emulator's incidents are found and link to the views that show them", 
   expect(await attemptsList.rows.count()).toBe(50);
   expect((await attemptsList.summaryFigures()).attempts, burst).toBe(unconverted);
   // A custom range of hours is edited as hours.
-  await expect(page.locator('input[name="from"]')).toHaveAttribute("type", "datetime-local");
+  await expect(page.locator('form.custom-range input[name="from"]')).toHaveAttribute("type", "datetime-local");
 
   // Every view that holds the burst reads it the same: the country's, and the day's.
   const window = new URL(page.url()).searchParams;

@@ -119,3 +119,19 @@ test("the attempts list pages through older attempts without repeats", async ({ 
   const mexico = await attemptsInDefaultRange({ Country: "MX" });
   expect(first.concat(second)).toEqual(mexico.slice(0, first.length + second.length).map((a) => a.sid));
 });
+
+test("a country is found by its name in the filter bar, with the keyboard alone", async ({ page }) => {
+  const overview = new OverviewPage(page);
+  const colombia = figuresBy(await attemptsInDefaultRange({ Country: "CO" }), () => "CO").get("CO")!;
+  await overview.goto("by=channel");
+  const search = page.getByTestId("country-search");
+  // The browser suggests countries by name: the datalist holds every country, code and name.
+  await expect(page.locator('#country-names option[value="CO"]')).toHaveText("Colombia");
+  await search.focus();
+  await page.keyboard.type("colombia");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/[?&]country=colombia(&|$)/);
+  await expect(page.getByTestId("chips")).toContainText("Country: Colombia (CO)");
+  await expect(overview.table).toHaveAttribute("data-by", "channel");
+  expect(await overview.totalAttempts()).toBe(colombia.attempts);
+});

@@ -379,7 +379,7 @@ fn AttemptDetailView(detail: AttemptDetail, from: String, refresh: ServerAction<
                 {field("Updated (UTC)", a.date_updated.clone())}
                 {field("Channel", crate::model::channel_label(&a.channel))}
                 {field("To", a.to.clone().unwrap_or_default())}
-                {field("Country", a.country.clone().unwrap_or_default())}
+                {field("Country", a.country.as_deref().map(crate::model::country_label).unwrap_or_default())}
                 {field("Carrier", a.carrier.clone().unwrap_or_default())}
                 {field("Conversion", a.conversion_status.clone())}
                 {field("Delivery", delivery(&a))}

@@ -114,6 +114,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                 <label>"to " <input type=field name="to" value=to required=true step="3600" /></label>
                 <button type="submit">"Apply"</button>
             </form>
+            <CountrySearch filters=filters.clone() path />
             <nav class="filters" aria-label="Channel">
                 {channel_link(None, "All channels")}
                 {channel_link(Some(Channel::Sms), Channel::Sms.label())}
@@ -123,6 +124,43 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
             </nav>
             {(path == "/").then_some(compare)}
         </div>
+    }
+}
+
+/// A country by name or code: the browser suggests as the user types (a datalist, no script
+/// needed), and the view moves to that country, keeping its other filters.
+#[component]
+fn CountrySearch(filters: Filters, path: &'static str) -> impl IntoView {
+    let mut others = filters.clone();
+    others.page = None;
+    others.countries.clear();
+    let hidden = crate::filters::query_pairs(&others.to_query());
+    let options = crate::model::all_countries()
+        .into_iter()
+        .map(|(code, name)| view! { <option value=code>{name}</option> })
+        .collect_view();
+    view! {
+        <form class="country-search" method="get" action=paths::url(path) role="search" aria-label="Country">
+            {hidden
+                .into_iter()
+                .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+                .collect_view()}
+            <label>
+                "Country "
+                <input
+                    type="search"
+                    name="country"
+                    list="country-names"
+                    placeholder="Colombia or CO"
+                    autocomplete="off"
+                    required=true
+                    size="14"
+                    data-testid="country-search"
+                />
+            </label>
+            <datalist id="country-names">{options}</datalist>
+            <button type="submit">"Go"</button>
+        </form>
     }
 }
 

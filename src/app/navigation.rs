@@ -1,7 +1,7 @@
 //! Where a view leads: one row of its breakdown drilled into, or one of its filters removed.
 
 use crate::filters::{DateRange, Dimension, Filters, ViewDate, value_label};
-use crate::model::{ServiceNames, error_label};
+use crate::model::{ServiceNames, country_label, error_label};
 
 /// This view narrowed to one row of its breakdown (`key`, `""` for an unknown value),
 /// moved to the next dimension. The row's value replaces the dimension's filter: with
@@ -36,7 +36,8 @@ pub fn chips(view: &Filters, services: &ServiceNames) -> Vec<(String, Filters)> 
         chips.push((label, f));
     };
     for c in &view.countries {
-        without(format!("Country: {}", value_label(c)), &|f| f.countries.retain(|x| x != c));
+        let shown = if c.is_empty() { value_label(c).to_string() } else { country_label(c) };
+        without(format!("Country: {shown}"), &|f| f.countries.retain(|x| x != c));
     }
     for c in &view.channels {
         without(format!("Channel: {}", c.label()), &|f| f.channels.retain(|x| x != c));

@@ -114,18 +114,7 @@ const SUMMARY_FILTERS: [&str; 6] =
 /// Parses `GET /v2/Attempts` parameters; unknown parameters are ignored, as Twilio does.
 pub fn parse_list_params(pairs: &[(String, String)]) -> Result<ListParams, EmulatorError> {
     let filter = parse_filter(pairs, &LIST_FILTERS)?;
-    let page_size = match last(pairs, "PageSize") {
-        None => 50,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| EmulatorError::invalid("PageSize", "must be an integer from 1 to 1000"))?,
-    };
-    let page = match last(pairs, "Page") {
-        None => 0,
-        Some(v) => v.parse::<u64>().map_err(|_| EmulatorError::invalid("Page", "must be an integer of 0 or more"))?,
-    };
+    let (page_size, page) = parse_page(pairs)?;
     // The next page's number and the attempts before it must not wrap around.
     let past_next_page = page.checked_add(1).and_then(|next| next.checked_mul(page_size as u64));
     if past_next_page.and_then(|n| usize::try_from(n).ok()).is_none() {
@@ -192,6 +181,23 @@ fn parse_filter(pairs: &[(String, String)], allowed: &[&str]) -> Result<AttemptF
 }
 
 /// The last value of a parameter, as most HTTP frameworks read repeated parameters.
+/// `PageSize` (1 to 1000, 50 by default) and `Page` (from 0) of a listing, as Twilio reads them.
+pub fn parse_page(pairs: &[(String, String)]) -> Result<(usize, u64), EmulatorError> {
+    let page_size = match last(pairs, "PageSize") {
+        None => 50,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| EmulatorError::invalid("PageSize", "must be an integer from 1 to 1000"))?,
+    };
+    let page = match last(pairs, "Page") {
+        None => 0,
+        Some(v) => v.parse::<u64>().map_err(|_| EmulatorError::invalid("Page", "must be an integer of 0 or more"))?,
+    };
+    Ok((page_size, page))
+}
+
 fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

@@ -14,9 +14,9 @@ use super::Emulator;
 use super::dataset::parse_sid;
 use super::error::EmulatorError;
 use super::listing::{find_attempt, list_page, summarize};
-use super::params::{ListParams, parse_list_params, parse_summary_params};
+use super::params::{ListParams, parse_list_params, parse_page, parse_summary_params};
 use super::render::AttemptView;
-use super::services::{parse_page, services};
+use super::services::services;
 use crate::model::PageMeta;
 use crate::security::{basic_credentials, same_secret};
 
@@ -76,9 +76,7 @@ async fn fetch_attempt(
 ) -> Result<Response, EmulatorError> {
     admit(&emulator, &headers).await?;
     let not_found = || EmulatorError::NotFound { path: uri.path().to_string() };
-    // A SID that is not even UTF-8 once decoded is as unknown as any other.
-    let sid = sid.map_err(|_| not_found())?.0;
-    let bits = parse_sid("VL", &sid).ok_or_else(not_found)?;
+    let bits = sid_in_path("VL", sid, &uri)?;
     let dataset = emulator.dataset.read().expect("dataset lock");
     let base = base_url(&headers);
     let attempt = find_attempt(&dataset, bits, emulator.now(), &base).ok_or_else(not_found)?;
@@ -92,6 +90,7 @@ async fn list_services(
 ) -> Result<Response, EmulatorError> {
     admit(&emulator, &headers).await?;
     let (page_size, page) = parse_page(&query_pairs(query.as_deref()))?;
+    let page = usize::try_from(page).unwrap_or(usize::MAX);
     let base = base_url(&headers);
     let dataset = emulator.dataset.read().expect("dataset lock");
     let all = services(&dataset, &base);
@@ -118,8 +117,7 @@ async fn fetch_service(
 ) -> Result<Response, EmulatorError> {
     admit(&emulator, &headers).await?;
     let not_found = || EmulatorError::NotFound { path: uri.path().to_string() };
-    let sid = sid.map_err(|_| not_found())?.0;
-    let bits = parse_sid("VA", &sid).ok_or_else(not_found)?;
+    let bits = sid_in_path("VA", sid, &uri)?;
     let dataset = emulator.dataset.read().expect("dataset lock");
     let index = dataset.service_sids.iter().position(|s| *s == bits).ok_or_else(not_found)?;
     let service = services(&dataset, &base_url(&headers)).into_iter().nth(index).ok_or_else(not_found)?;
@@ -165,6 +163,18 @@ fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, Emul
     let account_ok = same_secret(&user, &creds.account_sid) & same_secret(&password, &creds.auth_token);
     let key_ok = same_secret(&user, &creds.api_key_sid) & same_secret(&password, &creds.api_key_secret);
     if account_ok || key_ok { Ok(creds.account_sid.clone()) } else { Err(EmulatorError::Unauthorized) }
+}
+
+/// The bits of the SID in a resource's path; any other path (a SID that is not even UTF-8
+/// once decoded included) names nothing.
+fn sid_in_path(
+    prefix: &str,
+    sid: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    uri: &axum::http::Uri,
+) -> Result<u128, EmulatorError> {
+    sid.ok()
+        .and_then(|Path(sid)| parse_sid(prefix, &sid))
+        .ok_or_else(|| EmulatorError::NotFound { path: uri.path().to_string() })
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {

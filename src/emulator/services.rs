@@ -5,7 +5,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::dataset::{Dataset, format_sid};
-use super::error::EmulatorError;
 use crate::model::twilio_time;
 
 /// The friendly names of the dataset's services, in the order of `Dataset::service_sids`
@@ -82,24 +81,4 @@ pub fn services(dataset: &Dataset, base_url: &str) -> Vec<ServiceView> {
             }
         })
         .collect()
-}
-
-/// `PageSize` (1 to 1000, 50 by default) and `Page` of a services listing.
-pub fn parse_page(pairs: &[(String, String)]) -> Result<(usize, usize), EmulatorError> {
-    let last = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let page_size = match last("PageSize") {
-        None => 50,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| EmulatorError::invalid("PageSize", "must be an integer from 1 to 1000"))?,
-    };
-    let page = match last("Page") {
-        None => 0,
-        Some(text) => {
-            text.parse::<usize>().map_err(|_| EmulatorError::invalid("Page", "must be a non-negative integer"))?
-        }
-    };
-    Ok((page_size, page))
 }

@@ -45,10 +45,11 @@ impl Dimension {
         }
     }
 
-    /// How a row's key reads on a page or chart: channels, error codes and services by
-    /// name, an unknown value as "unknown".
+    /// How a row's key reads on a page or chart: countries, channels, error codes and
+    /// services by name, an unknown value as "unknown".
     pub fn key_label(self, key: &str, services: &crate::model::ServiceNames) -> String {
         match (self, key) {
+            (Dimension::Country, code) if !code.is_empty() => crate::model::country_label(code),
             (Dimension::Service, sid) if !sid.is_empty() => services.label(sid),
             (Dimension::Error, "") => "no error".to_string(),
             (Dimension::Error, code) => crate::model::error_label(code),

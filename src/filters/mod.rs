@@ -204,7 +204,10 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 push_unique(&mut f.countries, value.to_ascii_uppercase())
             }
             "country" if value == UNKNOWN => push_unique(&mut f.countries, String::new()),
-            "country" => bad(key, value, "a two-letter country code, or unknown"),
+            "country" => match crate::model::country_code_for_name(value) {
+                Some(code) => push_unique(&mut f.countries, code.to_string()),
+                None => bad(key, value, "a two-letter country code, a country's name, or unknown"),
+            },
             "carrier" => match carrier_from_url(value) {
                 Some(carrier) => push_unique(&mut f.carriers, carrier),
                 None => bad(key, value, "a carrier name, or unknown"),
@@ -375,6 +378,17 @@ mod tests {
     }
 
     #[test]
+    fn a_country_is_its_code_or_its_name() {
+        let named = parse("country=colombia&country=United+Kingdom&country=br");
+        assert!(named.notices.is_empty(), "{:?}", named.notices);
+        assert_eq!(named.filters.countries, ["CO", "GB", "BR"]);
+        assert_eq!(named.filters.to_query(), "country=CO&country=GB&country=BR", "links carry the codes");
+        let unknown = parse("country=Narnia");
+        assert!(unknown.filters.countries.is_empty());
+        assert!(unknown.notices[0].contains("Narnia"), "{:?}", unknown.notices);
+    }
+
+    #[test]
     fn every_filter_parses_and_repeats() {
         let p = parse(
             "channel=sms&channel=WhatsApp&country=co&country=BR&carrier=AT%26T&error=30008&error=none\
@@ -395,7 +409,7 @@ mod tests {
 
     #[test]
     fn invalid_values_become_notices_and_are_dropped() {
-        let p = parse("channel=fax&country=Colombia&from=yesterday&range=1y&channel=sms&by=planet&error=abc&prefix=x");
+        let p = parse("channel=fax&country=Narnia&from=yesterday&range=1y&channel=sms&by=planet&error=abc&prefix=x");
         assert_eq!(p.filters.channels, vec![Channel::Sms]);
         assert!(p.filters.countries.is_empty());
         assert_eq!(p.notices.len(), 6, "five named, the others counted: {:?}", p.notices);

@@ -30,3 +30,18 @@ pub fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> T
     )
     .unwrap()
 }
+
+/// An emulator with its clock pinned to now and no rate limit, and what a test asks of it.
+pub struct Pinned {
+    pub config: EmulatorConfig,
+    pub base: String,
+    _running: RunningEmulator,
+}
+
+pub async fn start_pinned(seed: u64, attempts: u64) -> Pinned {
+    let mut config = EmulatorConfig::new(seed, attempts);
+    config.now = Some(now_to_the_second());
+    config.rate_limit = 0;
+    let running = start(&config).await;
+    Pinned { base: running.base_url(), config, _running: running }
+}
