@@ -175,6 +175,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              set VERILENS_BASIC_AUTH or VERILENS_BASIC_AUTH_FILE (user:password), or put it behind a proxy that asks"
         );
     }
+    // Before saying it is up, so that a stop request from then on is always graceful.
+    let stop_requested = server::shutdown_signal();
     let url = match &args.public_url {
         Some(public) => public.to_string(),
         None => format!("http://{addr}{}", verilens::paths::url("/")),
@@ -184,7 +186,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
     });
     let shutdown = async move {
-        server::shutdown_signal().await;
+        stop_requested.await;
         tracing::info!("shutting down: finishing requests and the sync's current pages");
         stop.stop();
     };
@@ -226,6 +228,7 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     let running =
         emulator::start(config, args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let attempts = running.emulator.dataset.read().expect("dataset lock").records.len();
+    let stop_requested = server::shutdown_signal();
     println!(
         "verilens emulator: {}/v2/Attempts ({attempts} attempts generated, seed {})",
         running.base_url(),
@@ -235,7 +238,7 @@ async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
     println!("  TWILIO_AUTH_TOKEN={}", creds.auth_token);
     println!("  or API key {} with secret {}", creds.api_key_sid, creds.api_key_secret);
     println!("  curl -u {}:{} {}/v2/Attempts/Summary", creds.account_sid, creds.auth_token, running.base_url());
-    server::shutdown_signal().await;
+    stop_requested.await;
     running.task.abort();
     Ok(())
 }
@@ -323,8 +326,9 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
+    let stop_requested = server::shutdown_signal();
     tokio::spawn(async move {
-        server::shutdown_signal().await;
+        stop_requested.await;
         stop.stop();
     });
     let result = sync_once(&pool, &source.client, &progress, &options).await;
