@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::process::Command;
 
+use common::gate::Gate;
 use verilens::emulator::EmulatorConfig;
 use verilens::model::Attempt;
 use verilens::store;
@@ -162,4 +163,63 @@ async fn scheduled_backups_keep_the_newest_and_touch_nothing_else() {
     expected.sort();
     assert_eq!(left, expected);
     assert_eq!(std::fs::read_to_string(backups.join("verilens-before-upgrade.db")).unwrap(), "kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_a_sync_runs_restores_and_syncs_to_the_api() {
+    let mut config = EmulatorConfig::new(29, 6_000);
+    config.now = Some(common::emulator::now_to_the_second());
+    config.rate_limit = 0;
+    let running = common::emulator::start(&config).await;
+    let (gate, gated) = Gate::start(&running).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("snapshot.db");
+    let pool = store::open(&db).await.unwrap();
+
+    // A sync committing page by page, held at its eighth request: running, part way, and
+    // unable to finish while the backup is taken.
+    gate.hold_from(8);
+    let options =
+        SyncOptions { page_size: 200, max_pages_per_commit: 1, bulk_first_sync: false, ..SyncOptions::default() };
+    let client = common::emulator::client_for(&gated, &config, 0);
+    let syncing = tokio::spawn({
+        let pool = pool.clone();
+        async move { sync_once(&pool, &client, &SyncProgress::default(), &options).await }
+    });
+    gate.holding().await;
+    // The pages fetched before the held request reach the snapshot as the writer commits them.
+    let committed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let committed = sids(&pool).await;
+            if !committed.is_empty() {
+                return committed;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the running sync commits its first pages");
+
+    let copy = dir.path().join("copy.db");
+    let output = backup_command(&db, &copy);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!syncing.is_finished(), "the sync was still running when the backup ended");
+    syncing.abort();
+
+    let restored = dir.path().join("restored.db");
+    let restore = restore_command(&copy, &restored);
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    let restored_pool = store::open(&restored).await.unwrap();
+    let in_copy = sids(&restored_pool).await;
+    assert!(in_copy.is_superset(&committed), "every attempt committed before the backup began");
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&restored_pool).await.unwrap();
+    assert_eq!(integrity, "ok");
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&restored_pool).await, in_copy.len() as u64);
+
+    // The restored snapshot resumes the interrupted run and ends equal to the API.
+    let direct = common::emulator::client_for(&running.base_url(), &config, 0);
+    let report = sync_once(&restored_pool, &direct, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    assert_eq!(report.api_total, report.snapshot_total);
+    assert!(sids(&restored_pool).await.len() as u64 >= report.snapshot_total);
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&restored_pool).await, sids(&restored_pool).await.len() as u64);
 }
