@@ -154,7 +154,7 @@ fn CountrySearch(filters: Filters, path: &'static str) -> impl IntoView {
                     placeholder="Colombia or CO"
                     autocomplete="off"
                     required=true
-                    size="14"
+                    size="16"
                     data-testid="country-search"
                 />
             </label>
