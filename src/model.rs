@@ -131,12 +131,16 @@ pub fn country_code_for_name(text: &str) -> Option<&'static str> {
     })
 }
 
-/// Every country ISO assigns a code, as (code, name), by name.
-pub fn all_countries() -> Vec<(&'static str, &'static str)> {
-    let mut all: Vec<_> =
-        isocountry::CountryCode::iter().filter_map(|c| Some((c.alpha2(), country_name(c.alpha2())?))).collect();
-    all.sort_by_key(|(_, name)| *name);
-    all
+/// Every country ISO assigns a code, as (code, name), by name; made once, since every page's
+/// filter bar lists them.
+pub fn all_countries() -> &'static [(&'static str, &'static str)] {
+    static ALL: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
+        let mut all: Vec<_> =
+            isocountry::CountryCode::iter().filter_map(|c| Some((c.alpha2(), country_name(c.alpha2())?))).collect();
+        all.sort_by_key(|(_, name)| *name);
+        all
+    });
+    &ALL
 }
 
 /// A SID's prefix and first four digits: `VA6f9e…`.

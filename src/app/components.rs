@@ -88,9 +88,8 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
     };
     // The custom range form keeps every other parameter of the view.
     let mut others = filters.clone();
-    others.page = None;
     others.range = DateRange::LastDays(30);
-    let hidden = crate::filters::query_pairs(&others.to_query());
+    let hidden = hidden_inputs(&others);
     let compare = {
         let mut view = filters.clone();
         view.compare = !filters.compare;
@@ -106,10 +105,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                 {range_link(DateRange::LastDays(90), "90 days")}
             </nav>
             <form class="custom-range" method="get" action=paths::url(path) aria-label="Custom date range">
-                {hidden
-                    .into_iter()
-                    .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
-                    .collect_view()}
+                {hidden}
                 <label>"From " <input type=field name="from" value=from required=true step="3600" /></label>
                 <label>"to " <input type=field name="to" value=to required=true step="3600" /></label>
                 <button type="submit">"Apply"</button>
@@ -127,24 +123,30 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
     }
 }
 
+/// `view` (on its first page) as the hidden fields of a GET form that changes one part of it.
+fn hidden_inputs(view: &Filters) -> impl IntoView + use<> {
+    let mut first_page = view.clone();
+    first_page.page = None;
+    crate::filters::query_pairs(&first_page.to_query())
+        .into_iter()
+        .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+        .collect_view()
+}
+
 /// A country by name or code: the browser suggests as the user types (a datalist, no script
 /// needed), and the view moves to that country, keeping its other filters.
 #[component]
 fn CountrySearch(filters: Filters, path: &'static str) -> impl IntoView {
     let mut others = filters.clone();
-    others.page = None;
     others.countries.clear();
-    let hidden = crate::filters::query_pairs(&others.to_query());
+    let hidden = hidden_inputs(&others);
     let options = crate::model::all_countries()
-        .into_iter()
-        .map(|(code, name)| view! { <option value=code>{name}</option> })
+        .iter()
+        .map(|(code, name)| view! { <option value=*code>{*name}</option> })
         .collect_view();
     view! {
         <form class="country-search" method="get" action=paths::url(path) role="search" aria-label="Country">
-            {hidden
-                .into_iter()
-                .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
-                .collect_view()}
+            {hidden}
             <label>
                 "Country "
                 <input
