@@ -134,6 +134,7 @@ async fn main() {
     let runs = 30;
     let rollups = std::sync::Arc::new(analytics::RollupCache::default());
     let scans = store::RawScans::default();
+    let fees = verilens::fees::FeeSchedule::default();
     let started = Instant::now();
     let index = rollups.get(&pool).await.unwrap();
     println!("rollups loaded into memory in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
@@ -158,7 +159,7 @@ async fn main() {
         };
         let b50 = percentile_ms(&breakdown, 0.5);
         let (raw50, ratio) = if raw_runs > 0 {
-            let raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by))).await;
+            let raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by), &fees)).await;
             let raw50 = percentile_ms(&raw, 0.5);
             ratios.push(raw50 / b50);
             (format!("{raw50:.0}"), format!("{:.0}×", raw50 / b50))

@@ -171,8 +171,20 @@ pub struct ServeArgs {
     /// How many scheduled backups to keep in --backup-dir (the oldest go first).
     #[arg(long, env = "VERILENS_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
+    /// Verify's fee per successful verification, which the API's prices leave out (e.g.
+    /// 0.05USD, or 0 for none); Twilio's list price, $0.05, when not set.
+    #[arg(long, env = "VERILENS_VERIFICATION_FEE", value_parser = parse_fee)]
+    pub verification_fee: Option<String>,
+    /// A TOML file of fees per country and per service, over --verification-fee:
+    /// `[countries]` `IN = "0.02USD"`, `[services]` `VA… = "0.04USD"`.
+    #[arg(long, env = "VERILENS_VERIFICATION_FEES", value_name = "FILE")]
+    pub verification_fees: Option<PathBuf>,
     #[command(flatten)]
     pub twilio: TwilioArgs,
+}
+
+fn parse_fee(text: &str) -> Result<String, String> {
+    verilens::fees::Fee::parse(text).map(|_| text.to_string()).map_err(|e| e.to_string())
 }
 
 impl ServeArgs {

@@ -2,7 +2,7 @@
 
 use crate::filters::{Dimension, Filters};
 use crate::model::ServiceNames;
-use crate::page_data::{AttemptRow, BreakdownRow};
+use crate::page_data::{AttemptRow, BreakdownRow, RetryFunnel, TIME_BUCKET_LABELS, WhatToDo};
 
 /// A CSV cell: quoted when needed, and never a formula a spreadsheet would run.
 pub fn cell(value: &str) -> String {
@@ -31,16 +31,31 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
             "attempt_conversion_rate",
             "verifications",
             "verification_conversion_rate",
-            "spend",
+            "delivery_rate",
             "currency",
+            "channel_fees",
+            "verification_fees",
+            "total_cost",
+            "cost_per_successful_verification",
+            "unpriced_attempts",
         ]
         .map(str::to_string),
     );
     let mut out = line(&header);
     for row in rows {
         let m = &row.metrics;
-        let spend = m.spend.iter().map(|s| format!("{:.4}", s.amount)).collect::<Vec<_>>().join(";");
-        let currency = m.spend.iter().map(|s| s.currency.clone()).collect::<Vec<_>>().join(";");
+        let total = m.total_cost();
+        let mut currencies: Vec<&str> = total.iter().map(|t| t.currency.as_str()).collect();
+        currencies.sort_unstable();
+        // Amounts per currency, in the order of the currency column, `;` between them: two
+        // currencies are never added.
+        let amounts = |money: &[crate::page_data::Money]| {
+            currencies
+                .iter()
+                .map(|c| format!("{:.6}", money.iter().filter(|m| m.currency == *c).map(|m| m.amount).sum::<f64>()))
+                .collect::<Vec<_>>()
+                .join(";")
+        };
         let mut cells = vec![row.key.clone()];
         match filters.by {
             Dimension::Service => cells.push(services.0.get(&row.key).cloned().unwrap_or_default()),
@@ -53,10 +68,125 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
             m.rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
             m.verifications.to_string(),
             m.verification_rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
-            spend,
-            currency,
+            m.delivery_rate_percent().map_or_else(String::new, |r| format!("{r:.2}")),
+            currencies.join(";"),
+            amounts(&m.spend),
+            amounts(&m.verification_fees),
+            amounts(&total),
+            if m.converted_verifications > 0 { amounts(&m.cost_per_conversion()) } else { String::new() },
+            m.unpriced_attempts.to_string(),
         ]);
         out.push_str(&line(&cells));
+    }
+    out
+}
+
+/// The overview's "What to do": a line per channel move, per burst's day, and per code of
+/// blocked traffic, with the figures the page shows.
+pub fn what_to_do_csv(what: &WhatToDo) -> String {
+    let mut out = line(
+        &[
+            "kind",
+            "country",
+            "channel",
+            "instead_of",
+            "day",
+            "verifications",
+            "converted_verifications",
+            "conversion_rate",
+            "instead_of_verifications",
+            "instead_of_converted_verifications",
+            "instead_of_conversion_rate",
+            "cost_per_success",
+            "instead_of_cost_per_success",
+            "p_value",
+            "adjusted_p_value",
+            "gained_verifications",
+            "saved",
+            "attempts",
+            "channel_fees",
+            "currency",
+            "prefixes",
+            "summary",
+        ]
+        .map(str::to_string),
+    );
+    let number = |v: Option<f64>, decimals: usize| v.map_or_else(String::new, |v| format!("{v:.decimals$}"));
+    for r in &what.recommendations {
+        out.push_str(&line(&[
+            "channel-move".into(),
+            r.country.clone(),
+            r.better.channel.clone(),
+            r.worse.channel.clone(),
+            String::new(),
+            r.better.verifications.to_string(),
+            r.better.converted_verifications.to_string(),
+            number(r.better.rate_percent(), 2),
+            r.worse.verifications.to_string(),
+            r.worse.converted_verifications.to_string(),
+            number(r.worse.rate_percent(), 2),
+            number(r.better.cost_per_success, 6),
+            number(r.worse.cost_per_success, 6),
+            format!("{:e}", r.p_value),
+            format!("{:e}", r.adjusted_p_value),
+            format!("{:.1}", r.gained_verifications),
+            format!("{:.6}", r.saved),
+            String::new(),
+            String::new(),
+            r.currency.clone(),
+            String::new(),
+            r.summary.clone(),
+        ]));
+    }
+    for f in &what.fraud {
+        let prefixes = f.prefixes.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(" ");
+        for (day, attempts, fees) in &f.days {
+            let currencies = fees.iter().map(|m| m.currency.as_str()).collect::<Vec<_>>().join(";");
+            let amounts = fees.iter().map(|m| format!("{:.6}", m.amount)).collect::<Vec<_>>().join(";");
+            let mut cells =
+                vec!["sms-pumping".to_string(), f.country.clone(), "sms".into(), String::new(), day.clone()];
+            cells.extend(std::iter::repeat_n(String::new(), 12));
+            cells.extend([attempts.to_string(), amounts, currencies, prefixes.clone(), String::new()]);
+            out.push_str(&line(&cells));
+        }
+    }
+    for (code, attempts) in &what.blocked.by_code {
+        let mut cells = vec![format!("blocked-{code}")];
+        cells.extend(std::iter::repeat_n(String::new(), 16));
+        cells.extend([attempts.to_string(), String::new(), String::new(), String::new(), String::new()]);
+        out.push_str(&line(&cells));
+    }
+    out
+}
+
+/// The retry funnel as on screen, one table after another: by attempt (verifications that
+/// reached it, converted at it), by path, and the two distributions of time.
+pub fn funnel_csv(funnel: &RetryFunnel) -> String {
+    let mut out = line(&["table", "key", "verifications", "converted", "rate"].map(str::to_string));
+    let rate = |n: u64, of: u64| if of > 0 { format!("{:.2}", n as f64 * 100.0 / of as f64) } else { String::new() };
+    for s in &funnel.steps {
+        out.push_str(&line(&[
+            "attempt".into(),
+            s.label.clone(),
+            s.reached.to_string(),
+            s.converted.to_string(),
+            rate(s.converted, s.reached),
+        ]));
+    }
+    for p in &funnel.paths {
+        out.push_str(&line(&[
+            "path".into(),
+            p.path.clone(),
+            p.verifications.to_string(),
+            p.converted.to_string(),
+            rate(p.converted, p.verifications),
+        ]));
+    }
+    for (table, counts) in [("time_between_attempts", &funnel.gaps), ("time_to_conversion", &funnel.to_conversion)] {
+        let total: u64 = counts.iter().sum();
+        for (label, n) in TIME_BUCKET_LABELS.iter().zip(counts.iter()) {
+            out.push_str(&line(&[table.into(), label.to_string(), n.to_string(), String::new(), rate(*n, total)]));
+        }
     }
     out
 }

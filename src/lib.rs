@@ -19,6 +19,8 @@ pub mod emulator;
 #[cfg(feature = "ssr")]
 pub mod export;
 #[cfg(feature = "ssr")]
+pub mod fees;
+#[cfg(feature = "ssr")]
 pub mod guards;
 #[cfg(feature = "ssr")]
 pub mod http_error;

@@ -138,6 +138,8 @@ fn basic_auth(args: &ServeArgs) -> anyhow::Result<Option<BasicAuth>> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let basic_auth = basic_auth(&args)?;
+    let fees =
+        verilens::fees::FeeSchedule::configured(args.verification_fee.as_deref(), args.verification_fees.as_deref())?;
     verilens::paths::set_base_path(args.base_path()).context("--base-path")?;
     if args.metrics {
         verilens::telemetry::metrics_handle();
@@ -164,6 +166,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pinned_now: args.now,
         metrics: args.metrics,
         api: Some(source.client.clone()),
+        rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
     let listener =

@@ -269,6 +269,7 @@ pub fn error_title(code: &str) -> Option<&'static str> {
         "60203" => "Max send attempts reached",
         "60205" => "SMS is not supported by landline phone number",
         "60410" => "Verification delivery attempt blocked (Fraud Guard)",
+        "60605" => "Verification delivery attempt blocked (Geo Permissions)",
         _ => return None,
     })
 }

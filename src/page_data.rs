@@ -22,8 +22,14 @@ pub struct Metrics {
     /// Messages delivered or read, and messages with a final status.
     pub delivered: u64,
     pub finalized: u64,
-    /// Spend per currency; never added across currencies.
+    /// Channel fees per currency: the attempts' prices, which leave out Verify's fee per
+    /// successful verification. Never added across currencies.
     pub spend: Vec<Money>,
+    /// The configured fee per successful verification times the converted verifications,
+    /// per currency.
+    pub verification_fees: Vec<Money>,
+    /// Attempts without a price yet (Twilio prices them up to 24 hours late).
+    pub unpriced_attempts: u64,
     /// Spend on attempts that did not convert themselves, those of verifications that
     /// converted on a retry included.
     pub unconverted_attempt_spend: Vec<Money>,
@@ -52,15 +58,38 @@ impl Metrics {
         (self.verifications > 0).then(|| self.attempts as f64 / self.verifications as f64)
     }
 
-    /// Spend over converted verifications, per currency.
+    /// The currency the view spent most in: the one its money tiles' changes and trends read,
+    /// and "What to do" ranks by.
+    pub fn main_currency(&self) -> String {
+        self.spend.iter().max_by(|a, b| a.amount.total_cmp(&b.amount)).map(|m| m.currency.clone()).unwrap_or_default()
+    }
+
+    /// Channel fees plus verification fees, per currency.
+    pub fn total_cost(&self) -> Vec<Money> {
+        let mut total = self.spend.clone();
+        for fee in &self.verification_fees {
+            match total.iter_mut().find(|m| m.currency == fee.currency) {
+                Some(m) => m.amount += fee.amount,
+                None => total.push(fee.clone()),
+            }
+        }
+        total
+    }
+
+    /// All fees over converted verifications, per currency.
     pub fn cost_per_conversion(&self) -> Vec<Money> {
         if self.converted_verifications == 0 {
             return Vec::new();
         }
-        self.spend
+        self.total_cost()
             .iter()
             .map(|m| Money { currency: m.currency.clone(), amount: m.amount / self.converted_verifications as f64 })
             .collect()
+    }
+
+    /// The share of attempts without a price yet, in percent.
+    pub fn unpriced_percent(&self) -> Option<f64> {
+        percent(self.unpriced_attempts, self.attempts)
     }
 }
 
@@ -146,6 +175,16 @@ pub struct Overview {
     /// This view with its range as fixed dates, for links that must show the same data later.
     pub permalink: String,
     pub totals: Metrics,
+    /// Which fee per successful verification applies, and where it came from.
+    pub verification_fee: String,
+    /// Read by the server functions' JSON clients; the page shows `what_to_do_html` and
+    /// `funnel_html`, which the server renders from them, so the browser skips them.
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
+    pub what_to_do: WhatToDo,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
+    pub funnel: RetryFunnel,
+    pub what_to_do_html: String,
+    pub funnel_html: String,
     pub change: Option<Change>,
     /// Why there is no comparison, when one was asked for.
     pub comparison_note: Option<String>,
@@ -172,6 +211,148 @@ pub struct Anomaly {
     pub href: String,
     /// What the view found that this explains: a conversion drop caused by a burst.
     pub related: Option<String>,
+}
+
+/// One channel's figures in one market, as the channel decision compares them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelFigures {
+    pub channel: String,
+    /// Verifications with an attempt on the channel, and those converted on it.
+    pub verifications: u64,
+    pub converted_verifications: u64,
+    /// Wilson 95% interval of the verification conversion rate, in percent.
+    pub interval: Option<(f64, f64)>,
+    pub delivery_rate: Option<f64>,
+    /// Channel fees + verification fees, and that over converted verifications, in the
+    /// comparison's currency.
+    pub total_cost: f64,
+    pub cost_per_success: Option<f64>,
+}
+
+impl ChannelFigures {
+    pub fn rate_percent(&self) -> Option<f64> {
+        percent(self.converted_verifications, self.verifications)
+    }
+
+    /// Total cost over verifications: what one verification sent this way costs on average.
+    pub fn cost_per_verification(&self) -> Option<f64> {
+        (self.verifications > 0).then(|| self.total_cost / self.verifications as f64)
+    }
+}
+
+/// A channel that converts significantly better than another in one market (and costs no
+/// more per success), or costs clearly less at equal conversion: what moving the other's
+/// traffic would have done over the view's range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRecommendation {
+    pub country: String,
+    pub currency: String,
+    pub better: ChannelFigures,
+    pub worse: ChannelFigures,
+    /// Two-proportion test of the verification conversion rates, two-sided, and adjusted
+    /// (Benjamini–Hochberg) across every comparison the view made.
+    pub p_value: f64,
+    pub adjusted_p_value: f64,
+    /// `worse.verifications × (better rate − worse rate)`.
+    pub gained_verifications: f64,
+    /// `worse.total_cost − worse.verifications × better.cost_per_verification`; negative when
+    /// the move would have cost more.
+    pub saved: f64,
+    pub summary: String,
+    /// The estimate's arithmetic and assumptions, a line each.
+    pub arithmetic: Vec<String>,
+    /// The view of its evidence: the market by channel over the same range.
+    pub href: String,
+}
+
+/// What one SMS-pumping burst cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FraudCost {
+    pub country: String,
+    /// `[start, end)`, ISO 8601 UTC.
+    pub start: String,
+    pub end: String,
+    /// Unconverted SMS to the country in the burst's hours, and their channel fees.
+    pub attempts: u64,
+    pub channel_fees: Vec<Money>,
+    /// Per UTC day: the day, attempts, channel fees.
+    pub days: Vec<(String, u64, Vec<Money>)>,
+    /// Destination prefixes the burst's numbers share, with their attempts, most first.
+    pub prefixes: Vec<(String, u64)>,
+    pub href: String,
+}
+
+/// Attempts Twilio blocked as fraud (Fraud Guard, SMS Pumping Protection, Geo Permissions):
+/// fraud that cost nothing, whose rise is news.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockedTraffic {
+    pub attempts: u64,
+    /// When the view compares: blocked attempts in the compared part of this period, and in
+    /// the same part of the previous one.
+    pub compared: Option<(u64, u64)>,
+    /// Per error code, most first.
+    pub by_code: Vec<(String, u64)>,
+    pub href: String,
+}
+
+/// The overview's "What to do": channel moves and fraud costs, ranked by money at stake.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WhatToDo {
+    pub recommendations: Vec<ChannelRecommendation>,
+    pub fraud: Vec<FraudCost>,
+    pub blocked: BlockedTraffic,
+    /// Why the channel decision found nothing, or could not look.
+    pub note: Option<String>,
+}
+
+/// One step of the retry funnel: the verifications that reached an attempt number, and
+/// those whose first converted attempt it was.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStep {
+    /// `1st`, `2nd`, `3rd or later`.
+    pub label: String,
+    pub reached: u64,
+    pub converted: u64,
+}
+
+/// A path of channels verifications took (`sms>whatsapp`), and how many converted at its end.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunnelPath {
+    pub path: String,
+    pub verifications: u64,
+    pub converted: u64,
+}
+
+/// How the view's verifications retried: each counted once, at its first attempt.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RetryFunnel {
+    pub verifications: u64,
+    pub converted: u64,
+    pub steps: Vec<FunnelStep>,
+    /// Verifications with a second attempt.
+    pub retried: u64,
+    /// Most verifications first.
+    pub paths: Vec<FunnelPath>,
+    /// Per time bucket (`TIME_BUCKET_LABELS`): gaps between consecutive attempts, and times
+    /// from a verification's first attempt to its conversion.
+    pub gaps: Vec<u64>,
+    pub to_conversion: Vec<u64>,
+    /// Why the view has no funnel, when it has none.
+    pub note: Option<String>,
+}
+
+/// The end of a path of channels cut after its third step.
+pub const PATH_MORE: &str = "+";
+
+/// The funnel's time buckets, in order.
+pub const TIME_BUCKET_LABELS: [&str; 6] =
+    ["under 30 s", "30 s–1 min", "1–2 min", "2–5 min", "5–15 min", "15 min or more"];
+
+impl RetryFunnel {
+    /// Verifications with a second attempt, in percent of all.
+    pub fn retried_percent(&self) -> Option<f64> {
+        percent(self.retried, self.verifications)
+    }
 }
 
 /// How fresh the snapshot is, and where it comes from.

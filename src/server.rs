@@ -56,6 +56,32 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     }
 }
 
+/// `/what-to-do.csv`: the overview's "What to do" for the same query, a line per entry.
+async fn what_to_do_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let parsed = state.parse_view(&query);
+    if !parsed.notices.is_empty() {
+        return HttpError::InvalidParameters(parsed.notices).into_response();
+    }
+    match crate::views::load_overview(&state, &query).await {
+        Ok(overview) => csv_response("verilens-what-to-do.csv", crate::export::what_to_do_csv(&overview.what_to_do)),
+        Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
+    }
+}
+
+/// `/funnel.csv`: the overview's retry funnel for the same query.
+async fn funnel_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let parsed = state.parse_view(&query);
+    if !parsed.notices.is_empty() {
+        return HttpError::InvalidParameters(parsed.notices).into_response();
+    }
+    match crate::views::load_overview(&state, &query).await {
+        Ok(overview) => csv_response("verilens-retries.csv", crate::export::funnel_csv(&overview.funnel)),
+        Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
+    }
+}
+
 /// `/attempts.csv`: every attempt of the same query, newest first, as CSV streamed a chunk
 /// at a time. The request deadline (`guards::REQUEST_DEADLINE`, tower-http's `TimeoutLayer`)
 /// times the answer until its headers, not its body, so it does not cut a long export.
@@ -143,6 +169,8 @@ pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
         .route("/healthz", get(healthz))
         .route("/export.csv", get(export_csv))
         .route("/attempts.csv", get(attempts_csv_handler))
+        .route("/what-to-do.csv", get(what_to_do_csv_handler))
+        .route("/funnel.csv", get(funnel_csv_handler))
         .leptos_routes_with_context(
             &state,
             pages,

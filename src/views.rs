@@ -11,7 +11,13 @@ use crate::twilio::TwilioError;
 pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, StoreError> {
     let snapshot = snapshot_status(state).await?;
     let view = state.parse_view(search);
-    crate::analytics::overview(&state.pool, &state.raw_scans, &state.rollups, view, state.now(), snapshot).await
+    let mut overview =
+        crate::analytics::overview(&state.pool, &state.raw_scans, &state.rollups, view, state.now(), snapshot).await?;
+    let currency = overview.totals.main_currency();
+    overview.what_to_do_html =
+        crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
+    overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
+    Ok(overview)
 }
 
 /// A page of the attempts list.

@@ -96,7 +96,8 @@ async fn the_overview_says_what_each_number_counts() {
     let (base, _dir) = serve(None).await;
     let page = reqwest::get(format!("{base}/?by=channel")).await.unwrap().text().await.unwrap();
     for (tile, formula) in [
-        ("Cost per converted verification", "spend ÷ converted verifications"),
+        ("Cost per successful verification", "(channel fees + verification fees) ÷ converted verifications"),
+        ("Total cost", "channel fees + verification fees"),
         ("Attempt conversion rate", "converted attempts ÷ attempts"),
         ("Verification conversion rate", "converted verifications ÷ verifications"),
         ("Spend on verifications that never converted", "spend on verifications that never converted"),

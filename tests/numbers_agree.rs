@@ -455,6 +455,33 @@ struct Expected {
     finalized: u64,
     spend: BTreeMap<String, f64>,
     unconverted_attempt_spend: BTreeMap<String, f64>,
+    unpriced: u64,
+    /// Per converted verification, the least country and service of its converted attempts.
+    fee_markets: BTreeMap<String, (String, String)>,
+}
+
+/// The fees the checks apply: a default, a country in another currency, a country without a
+/// fee, and a service of its own, so that a fee put on the wrong verification shows.
+fn fee_schedule(services: &[String]) -> verilens::fees::FeeSchedule {
+    use verilens::fees::{Fee, FeeSchedule};
+    let fee = |currency: &str, micros| Some(Fee { currency: currency.into(), micros });
+    FeeSchedule {
+        default: fee("USD", 50_000),
+        countries: [("BR".to_string(), fee("EUR", 30_000)), ("ID".to_string(), None)].into(),
+        services: services.iter().take(1).map(|s| (s.clone(), fee("USD", 70_000))).collect(),
+        source: verilens::fees::FeeSource::Configured { overrides: None },
+    }
+}
+
+/// Verification fees per currency of a key's converted verifications, computed here.
+fn expected_fees(e: &Expected, fees: &verilens::fees::FeeSchedule) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (country, service) in e.fee_markets.values() {
+        if let Some(fee) = fees.fee_for(country, service) {
+            *out.entry(fee.currency.clone()).or_default() += fee.micros as f64 / 1e6;
+        }
+    }
+    out
 }
 
 /// Whether an attempt's message was delivered, and whether its status is final.
@@ -473,6 +500,11 @@ fn expected(selected: &[&Attempt], by: Option<Dimension>) -> BTreeMap<String, Ex
         if converted {
             e.converted += 1;
             e.converted_verifications.insert(a.verification_sid.clone());
+            let country = a.channel_data.as_ref().and_then(|d| d.country.clone()).unwrap_or_default();
+            let market =
+                e.fee_markets.entry(a.verification_sid.clone()).or_insert((country.clone(), a.service_sid.clone()));
+            market.0 = market.0.clone().min(country);
+            market.1 = market.1.clone().min(a.service_sid.clone());
         }
         let (delivered, finalized) = delivery(a);
         e.delivered += u64::from(delivered);
@@ -483,6 +515,8 @@ fn expected(selected: &[&Attempt], by: Option<Dimension>) -> BTreeMap<String, Ex
             if !converted {
                 *e.unconverted_attempt_spend.entry(currency.to_ascii_uppercase()).or_default() += amount;
             }
+        } else if a.channel != Channel::Email {
+            e.unpriced += 1;
         }
     }
     out
@@ -498,9 +532,18 @@ fn same_money(got: &[Money], want: &BTreeMap<String, f64>, what: &str) {
     }
 }
 
-fn same_metrics(got: &Metrics, want: &Expected, what: &str) {
-    let counts =
-        |m: &Metrics| [m.attempts, m.converted, m.verifications, m.converted_verifications, m.delivered, m.finalized];
+fn same_metrics(got: &Metrics, want: &Expected, fees: &verilens::fees::FeeSchedule, what: &str) {
+    let counts = |m: &Metrics| {
+        [
+            m.attempts,
+            m.converted,
+            m.verifications,
+            m.converted_verifications,
+            m.delivered,
+            m.finalized,
+            m.unpriced_attempts,
+        ]
+    };
     let wanted = [
         want.attempts,
         want.converted,
@@ -508,12 +551,20 @@ fn same_metrics(got: &Metrics, want: &Expected, what: &str) {
         want.converted_verifications.len() as u64,
         want.delivered,
         want.finalized,
+        want.unpriced,
     ];
     assert_eq!(
         counts(got),
         wanted,
-        "{what}: [attempts, converted, verifications, converted verifications, delivered, finalized]"
+        "{what}: [attempts, converted, verifications, converted verifications, delivered, finalized, unpriced]"
     );
+    let want_fees = expected_fees(want, fees);
+    same_money(&got.verification_fees, &want_fees, &format!("{what}: verification fees"));
+    let mut want_total = want.spend.clone();
+    for (currency, amount) in &want_fees {
+        *want_total.entry(currency.clone()).or_default() += amount;
+    }
+    same_money(&got.total_cost(), &want_total, &format!("{what}: total cost"));
     same_money(&got.spend, &want.spend, &format!("{what}: spend"));
     same_money(
         &got.unconverted_attempt_spend,
@@ -522,10 +573,15 @@ fn same_metrics(got: &Metrics, want: &Expected, what: &str) {
     );
 }
 
-fn same_breakdown(got: &BTreeMap<String, Metrics>, want: &BTreeMap<String, Expected>, what: &str) {
+fn same_breakdown(
+    got: &BTreeMap<String, Metrics>,
+    want: &BTreeMap<String, Expected>,
+    fees: &verilens::fees::FeeSchedule,
+    what: &str,
+) {
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: keys");
     for (k, w) in want {
-        same_metrics(&got[k], w, &format!("{what} [{k:?}]"));
+        same_metrics(&got[k], w, fees, &format!("{what} [{k:?}]"));
     }
 }
 
@@ -598,6 +654,89 @@ struct Snapshot {
     attempts: Vec<Attempt>,
 }
 
+/// The bucket of a duration, by the funnel's bounds (30 s, 1, 2, 5 and 15 minutes).
+fn bucket(seconds: i64) -> usize {
+    match seconds {
+        ..30 => 0,
+        30..60 => 1,
+        60..120 => 2,
+        120..300 => 3,
+        300..900 => 4,
+        _ => 5,
+    }
+}
+
+/// The retry funnel computed here from the generated attempts: each verification at its
+/// first attempt, selected by the view's range, countries, carriers and services there and
+/// by its channels anywhere.
+fn check_funnel(s: &Snapshot, choice: &Choice, scope: &AttemptScope<'_>, from: &str, to: &str, what: &str) {
+    let mut by_verification: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    for a in &s.attempts {
+        by_verification.entry(&a.verification_sid).or_default().push(a);
+    }
+    let mut verifications = 0u64;
+    let mut converted = 0u64;
+    let mut retried = 0u64;
+    let mut steps = [(0u64, 0u64); 3];
+    let mut paths: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (mut gaps, mut to_conversion) = ([0u64; 6], [0u64; 6]);
+    for attempts in by_verification.values_mut() {
+        attempts.sort_by(|a, b| (a.date_created, &a.sid).cmp(&(b.date_created, &b.sid)));
+        let first = attempts[0];
+        let data = first.channel_data.clone().unwrap_or_default();
+        let known = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+        let created = twilio_time::format(&first.date_created);
+        let selected = created.as_str() >= from
+            && created.as_str() < to
+            && Choice::admits(&choice.countries, known(&data.country).as_deref())
+            && Choice::admits(&choice.carriers, known(&data.carrier).as_deref())
+            && Choice::admits(&choice.services, Some(first.service_sid.clone()))
+            && (choice.channels.is_empty() || attempts.iter().any(|a| choice.channels.contains(&a.channel)));
+        if !selected {
+            continue;
+        }
+        verifications += 1;
+        let converted_at = attempts.iter().position(|a| a.conversion_status == ConversionStatus::Converted);
+        for (i, step) in steps.iter_mut().enumerate() {
+            let reached = if i < 2 { attempts.len() > i } else { attempts.len() >= 3 };
+            if reached {
+                step.0 += 1;
+            }
+            if converted_at.is_some_and(|at| at.min(2) == i) {
+                step.1 += 1;
+            }
+        }
+        retried += u64::from(attempts.len() > 1);
+        converted += u64::from(converted_at.is_some());
+        let mut channels: Vec<&str> = attempts.iter().map(|a| a.channel.as_str()).collect();
+        channels.dedup();
+        let path = if channels.len() > 3 { format!("{}+", channels[..3].join(">")) } else { channels.join(">") };
+        let entry = paths.entry(path).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(converted_at.is_some());
+        for pair in attempts.windows(2) {
+            gaps[bucket((pair[1].date_created - pair[0].date_created).num_seconds())] += 1;
+        }
+        if let Some(at) = converted_at {
+            to_conversion[bucket((attempts[at].date_updated - first.date_created).num_seconds())] += 1;
+        }
+    }
+    let funnel = analytics::retry_funnel(&s.index, scope);
+    assert_eq!(funnel.note, None, "{what}: the rollups answer the funnel");
+    assert_eq!(
+        (funnel.verifications, funnel.converted, funnel.retried),
+        (verifications, converted, retried),
+        "{what}: funnel totals"
+    );
+    let got_steps: Vec<(u64, u64)> = funnel.steps.iter().map(|s| (s.reached, s.converted)).collect();
+    assert_eq!(got_steps, steps.to_vec(), "{what}: funnel by attempt");
+    let got_paths: BTreeMap<String, (u64, u64)> =
+        funnel.paths.iter().map(|p| (p.path.clone(), (p.verifications, p.converted))).collect();
+    assert_eq!(got_paths, paths, "{what}: funnel paths");
+    assert_eq!(funnel.gaps, gaps.to_vec(), "{what}: time between attempts");
+    assert_eq!(funnel.to_conversion, to_conversion.to_vec(), "{what}: time to conversion");
+}
+
 /// Checks one view; returns the anomalies it has.
 async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &str) -> usize {
     let parsed = parse_query(&choice.query());
@@ -612,13 +751,19 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
     let mut breakdowns = std::collections::HashMap::new();
     for by in by_dims {
         let want = expected(&selected, by);
-        let raw = store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, by).await.unwrap();
-        same_breakdown(&raw, &want, &format!("{what} by {by:?}, raw rows"));
+        let fees = s.index.fees();
+        let raw =
+            store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, by, fees).await.unwrap();
+        same_breakdown(&raw, &want, fees, &format!("{what} by {by:?}, raw rows"));
         let answered =
             analytics::metrics_by(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, by).await.unwrap();
         let path = if from_rollups { "rollups" } else { "the dashboard's path" };
-        same_breakdown(&answered, &want, &format!("{what} by {by:?}, {path}"));
+        same_breakdown(&answered, &want, fees, &format!("{what} by {by:?}, {path}"));
         breakdowns.insert(by, want);
+    }
+
+    if from_rollups {
+        check_funnel(s, choice, &scope, from, to, what);
     }
 
     // The rollups cannot tell it, so the dashboard reads it from the raw rows on every path.
@@ -694,12 +839,14 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             assert!(parsed.notices.is_empty(), "{what}: {:?}", parsed.notices);
             assert_eq!(parsed.filters, next, "{what}: the link keeps the view");
             let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &parsed.filters };
-            let raw =
-                store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, None).await.unwrap();
-            same_metrics(&raw.get("").cloned().unwrap_or_default(), row, &format!("{what}, raw rows"));
+            let fees = s.index.fees();
+            let raw = store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, None, fees)
+                .await
+                .unwrap();
+            same_metrics(&raw.get("").cloned().unwrap_or_default(), row, fees, &format!("{what}, raw rows"));
             let answered =
                 analytics::totals(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope).await.unwrap();
-            same_metrics(&answered, row, &format!("{what}, the dashboard's path"));
+            same_metrics(&answered, row, fees, &format!("{what}, the dashboard's path"));
         }
     }
     want.len()
@@ -778,10 +925,10 @@ async fn check_seed(seed: u64) -> usize {
     let mixed = currencies.values().filter(|c| c.len() > 1).count();
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
 
-    let index = Arc::new(RollupCache::default()).get(&pool).await.unwrap();
-    check_incidents(&index, &attempts, seed);
     let services: Vec<String> =
         attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let index = Arc::new(RollupCache::with_fees(fee_schedule(&services))).get(&pool).await.unwrap();
+    check_incidents(&index, &attempts, seed);
     let snapshot = Snapshot { pool, index, attempts };
     let mut anomalous = 0;
     for view in 0..VIEWS_PER_SEED {

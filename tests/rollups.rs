@@ -281,7 +281,10 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
             let got =
                 analytics::metrics_by(&pool, &verilens::store::RawScans::default(), &index, &scope, by).await.unwrap();
             check(&got, &want, &format!("?{query} by {by:?}"));
-            let raw = store::raw_metrics_by(&pool, &verilens::store::RawScans::default(), &scope, by).await.unwrap();
+            let raw =
+                store::raw_metrics_by(&pool, &verilens::store::RawScans::default(), &scope, by, &Default::default())
+                    .await
+                    .unwrap();
             check(&raw, &want, &format!("raw ?{query} by {by:?}"));
         }
         for hourly in [false, true] {

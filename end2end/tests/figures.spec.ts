@@ -12,6 +12,9 @@ import {
 } from "./fixtures/emulator";
 import { OverviewPage, type BreakdownRow } from "./fixtures/overview_page";
 
+/** The fee per successful verification the test dashboards apply: Twilio's list price. */
+const VERIFICATION_FEE = 0.05;
+
 function expectRowsMatch(rows: BreakdownRow[], expected: ReturnType<typeof figuresBy>) {
   expect(rows.length).toBe(expected.size);
   for (const row of rows) {
@@ -31,8 +34,18 @@ async function expectKpisMatch(overview: OverviewPage, attempts: ApiAttempt[]) {
   expect(await overview.kpi("verifications")).toBe(formatCount(f.verifications));
   expect(await overview.conversionRate()).toBe(percent(f.converted, f.attempts));
   expect(await overview.kpi("verification-conversion")).toBe(percent(f.convertedVerifications, f.verifications));
-  const spend = (await overview.kpi("spend")).replace(/[$,]/g, "");
-  expect(Number(spend)).toBeCloseTo(f.spend, 1);
+  // Total cost: the channel fees (the API's prices) plus the list price's $0.05 per converted verification.
+  const money = (text: string) => Number(text.replace(/[^0-9.]/g, ""));
+  const fees = VERIFICATION_FEE * f.convertedVerifications;
+  expect(money(await overview.kpi("spend"))).toBeCloseTo(f.spend + fees, 1);
+  expect(money(await overview.kpi("channel-fees"))).toBeCloseTo(f.spend, 1);
+  const feeLine = await overview.kpi("verification-fees");
+  expect(feeLine).toContain(`(${formatCount(f.convertedVerifications)} successful)`);
+  expect(money(feeLine.split("(")[0])).toBeCloseTo(fees, 1);
+  if (f.convertedVerifications > 0) {
+    const perSuccess = money(await overview.kpi("cost-per-conversion"));
+    expect(Math.abs(perSuccess - (f.spend + fees) / f.convertedVerifications)).toBeLessThanOrEqual(0.005 + 1e-9);
+  }
   const perVerification = (await overview.kpi("attempts-per-verification")).trim();
   expect(perVerification).toBe((f.attempts / f.verifications).toFixed(2));
 }

@@ -40,6 +40,11 @@ pub fn incidents(hours: &[HourlyCell]) -> Vec<Incident> {
 /// The incidents a view shows: those of its countries (and carriers, for outages) that
 /// overlap its `[from, to)`. Bursts are SMS: a view of other channels only shows none.
 pub fn in_view(incidents: &[Incident], filters: &Filters, from: &str, to: &str) -> Vec<Anomaly> {
+    incidents_in_view(incidents, filters, from, to).into_iter().map(|i| i.anomaly.clone()).collect()
+}
+
+/// The incidents `in_view` shows.
+pub fn incidents_in_view<'a>(incidents: &'a [Incident], filters: &Filters, from: &str, to: &str) -> Vec<&'a Incident> {
     let country = |c: &str| filters.countries.is_empty() || filters.countries.iter().any(|f| f == c);
     let carrier = |c: &Option<String>| match c {
         Some(c) => filters.carriers.is_empty() || filters.carriers.contains(c),
@@ -48,7 +53,6 @@ pub fn in_view(incidents: &[Incident], filters: &Filters, from: &str, to: &str) 
     incidents
         .iter()
         .filter(|i| i.start.as_str() < to && i.end.as_str() > from && country(&i.country) && carrier(&i.carrier))
-        .map(|i| i.anomaly.clone())
         .collect()
 }
 

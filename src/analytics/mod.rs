@@ -1,6 +1,7 @@
 //! The numbers of the dashboard, computed from the snapshot: plain async
 //! functions that the server functions and the CSV export call.
 
+pub mod advice;
 pub mod anomalies;
 pub mod comparison;
 pub mod rollup_cache;
@@ -48,15 +49,16 @@ pub async fn metrics_by(
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let Some(grain) = index.grain_for(scope) else {
-        return store::raw_metrics_by(pool, scans, scope, by).await;
+        return store::raw_metrics_by(pool, scans, scope, by, index.fees()).await;
     };
     let mut metrics = index.metrics_by(scope, by, grain);
     if scope.filters.errors.len() > 1 {
         // Several error codes can count one verification twice: count them from the rows.
-        for (key, raw) in store::raw_metrics_by(pool, scans, scope, by).await? {
+        for (key, raw) in store::raw_metrics_by(pool, scans, scope, by, index.fees()).await? {
             if let Some(m) = metrics.get_mut(&key) {
                 m.verifications = raw.verifications;
                 m.converted_verifications = raw.converted_verifications;
+                m.verification_fees = raw.verification_fees;
             }
         }
         return Ok(metrics);
@@ -120,7 +122,7 @@ pub async fn breakdown(
         .into_iter()
         .map(|(key, metrics)| BreakdownRow { key, metrics: with_interval(metrics) })
         .collect();
-    let spend = |r: &BreakdownRow| r.metrics.spend.iter().map(|m| m.amount).sum::<f64>();
+    let spend = |r: &BreakdownRow| r.metrics.total_cost().iter().map(|m| m.amount).sum::<f64>();
     rows.sort_by(|a, b| {
         let order = match f.sort {
             SortKey::Key => a.key.cmp(&b.key),
@@ -136,6 +138,174 @@ pub async fn breakdown(
         order.then_with(|| a.key.cmp(&b.key))
     });
     Ok(rows)
+}
+
+/// Metrics per country and channel (keyed `country␟channel`): from the rollups when they
+/// answer the view exactly, else from the raw rows.
+pub async fn metrics_by_country_and_channel(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<BTreeMap<String, Metrics>, StoreError> {
+    match index.grain_for(scope).filter(|_| scope.filters.errors.len() <= 1) {
+        Some(grain) => Ok(index.metrics_by_pair(scope, Dimension::Country, Dimension::Channel, grain)),
+        None => store::raw_metrics_by_country_and_channel(pool, scans, scope, index.fees()).await,
+    }
+}
+
+/// The view's retry funnel, from the rollups; none for a view they cannot answer exactly.
+pub fn retry_funnel(index: &RollupIndex, scope: &AttemptScope<'_>) -> crate::page_data::RetryFunnel {
+    match index.grain_for(scope) {
+        Some(grain) => index.funnel(scope, grain),
+        None => crate::page_data::RetryFunnel {
+            note: Some(
+                "The retry funnel is kept for whole days (and hours of the last three days), not for a destination \
+                 prefix: choose such a range, or drop the prefix, to see it."
+                    .to_string(),
+            ),
+            ..Default::default()
+        },
+    }
+}
+
+/// Digits of a number a burst's prefixes leave out: blocks of 10,000 numbers, never one.
+const BURST_HIDDEN_DIGITS: i64 = 4;
+const BURST_PREFIXES: i64 = 10;
+
+/// What the view's SMS-pumping bursts cost, each read from the raw rows once per generation.
+async fn fraud_costs(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<crate::page_data::FraudCost>, StoreError> {
+    let bursts: Vec<&anomalies::Incident> =
+        anomalies::incidents_in_view(index.incidents(), scope.filters, &scope.from, &scope.to)
+            .into_iter()
+            .filter(|i| i.anomaly.kind == "sms-pumping")
+            .collect();
+    let mut out = Vec::with_capacity(bursts.len());
+    for burst in bursts {
+        let costs = match index.remembered_burst_costs(burst) {
+            Some(costs) => costs,
+            None => {
+                let costs = store::raw_burst_costs(
+                    pool,
+                    scans,
+                    &burst.country,
+                    &burst.start,
+                    &burst.end,
+                    BURST_HIDDEN_DIGITS,
+                    BURST_PREFIXES,
+                )
+                .await?;
+                index.remember_burst_costs(burst, &costs);
+                costs
+            }
+        };
+        let mut days: Vec<(String, u64, Vec<crate::page_data::Money>)> = Vec::new();
+        let (mut attempts, mut fees) = (0, Vec::new());
+        for (day, currency, count, amount) in costs.days {
+            if days.last().is_none_or(|(d, _, _)| *d != day) {
+                days.push((day, 0, Vec::new()));
+            }
+            if let Some((_, day_attempts, day_fees)) = days.last_mut() {
+                *day_attempts += count as u64;
+                if !currency.is_empty() {
+                    store::add_micros(day_fees, &currency, (amount * 1e6).round() as i64);
+                    store::add_micros(&mut fees, &currency, (amount * 1e6).round() as i64);
+                }
+            }
+            attempts += count as u64;
+        }
+        // Blocks of the burst itself, not the odd number of the country's usual traffic.
+        let least = (attempts / 100).max(5);
+        out.push(crate::page_data::FraudCost {
+            country: burst.country.clone(),
+            start: burst.start.clone(),
+            end: burst.end.clone(),
+            attempts,
+            channel_fees: fees,
+            days,
+            prefixes: costs.prefixes.into_iter().map(|(p, n)| (p, n as u64)).filter(|(_, n)| *n >= least).collect(),
+            href: burst.anomaly.href.clone(),
+        });
+    }
+    let amount = |f: &crate::page_data::FraudCost| f.channel_fees.iter().map(|m| m.amount).sum::<f64>();
+    out.sort_by(|a, b| amount(b).total_cmp(&amount(a)));
+    Ok(out)
+}
+
+/// Attempts the view's filters select that Twilio blocked as fraud, by code.
+async fn blocked_attempts(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut by_error = scope.filters.clone();
+    by_error.by = Dimension::Error;
+    let scope = AttemptScope { from: scope.from.clone(), to: scope.to.clone(), filters: &by_error };
+    let mut codes: Vec<(String, u64)> = metrics_by(pool, scans, index, &scope, Some(Dimension::Error))
+        .await?
+        .into_iter()
+        .filter(|(code, m)| advice::BLOCKING_ERRORS.contains(&code.as_str()) && m.attempts > 0)
+        .map(|(code, m)| (code, m.attempts))
+        .collect();
+    codes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(codes)
+}
+
+/// The view's "What to do": channel moves per market, what fraud cost, what Twilio blocked.
+pub async fn what_to_do(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    compared: Option<(&AttemptScope<'_>, &AttemptScope<'_>)>,
+) -> Result<crate::page_data::WhatToDo, StoreError> {
+    let f = scope.filters;
+    let mut markets = f.clone();
+    markets.channels.clear();
+    markets.status = None;
+    let market_scope = AttemptScope { from: scope.from.clone(), to: scope.to.clone(), filters: &markets };
+    let pairs = metrics_by_country_and_channel(pool, scans, index, &market_scope).await?;
+    let mut recommendations = advice::channel_decisions(&pairs, |country| advice::evidence_view(f, country).href("/"));
+    let bursts = anomalies::incidents_in_view(index.incidents(), &markets, &scope.from, &scope.to);
+    for r in &mut recommendations {
+        advice::mention_bursts(r, &bursts);
+    }
+    let note = recommendations.is_empty().then(|| {
+        format!(
+            "No channel converts better by {} points or more (at the low end of the 95% interval, and at no more cost \
+             per success) than another in any market of this view with {} verifications on each.",
+            advice::MIN_POINTS,
+            advice::MIN_VERIFICATIONS
+        )
+    });
+    let codes = blocked_attempts(pool, scans, index, scope).await?;
+    let blocked_in = async |scope| -> Result<u64, StoreError> {
+        Ok(blocked_attempts(pool, scans, index, scope).await?.iter().map(|(_, n)| n).sum())
+    };
+    let compared = match compared {
+        Some((now, then)) => Some((blocked_in(now).await?, blocked_in(then).await?)),
+        None => None,
+    };
+    let mut blocked_view = f.clone();
+    blocked_view.errors = codes.iter().map(|(code, _)| code.clone()).collect();
+    blocked_view.by = Dimension::Error;
+    Ok(crate::page_data::WhatToDo {
+        recommendations,
+        fraud: fraud_costs(pool, scans, index, scope).await?,
+        blocked: crate::page_data::BlockedTraffic {
+            attempts: codes.iter().map(|(_, n)| n).sum(),
+            compared,
+            by_code: codes,
+            href: blocked_view.href("/"),
+        },
+        note,
+    })
 }
 
 /// The bursts and outages a view shows: found once in all of the snapshot's hours, those
@@ -221,7 +391,7 @@ pub async fn overview(
         _ => None,
     };
     let mut found = view_incidents(index, &current);
-    let (change, previous_series) = match windows.filter(|_| filters.compare && covered) {
+    let (change, previous_series, what_to_do) = match windows.filter(|_| filters.compare && covered) {
         Some(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
             let compared_now = if windows.same_elapsed {
@@ -246,9 +416,11 @@ pub async fn overview(
             let (from, to) = (twilio_time::format(&now_from), twilio_time::format(&now_to));
             anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
             let previous = series(pool, scans, index, &scope(&filters, previous_start, start), hourly).await?;
-            (Some(change), comparison::shift_buckets(previous, end - start, hourly))
+            let (now, then) = (scope(&filters, now_from, now_to), scope(&filters, then_from, then_to));
+            let what_to_do = what_to_do(pool, scans, index, &current, Some((&now, &then))).await?;
+            (Some(change), comparison::shift_buckets(previous, end - start, hourly), what_to_do)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), what_to_do(pool, scans, index, &current, None).await?),
     };
     let mut fixed = filters.clone();
     fixed.range = fixed.range.absolute(now);
@@ -259,6 +431,11 @@ pub async fn overview(
         notices: parsed.notices,
         comparison_note,
         totals: current_totals,
+        verification_fee: rollups.fees().describe(),
+        what_to_do,
+        funnel: retry_funnel(index, &current),
+        what_to_do_html: String::new(),
+        funnel_html: String::new(),
         change,
         rows,
         buckets,

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use sqlx::SqlitePool;
 
 use super::rollup_index::RollupIndex;
+use crate::fees::FeeSchedule;
 use crate::store::{self, StoreError};
 
 /// The index of the snapshot's current rollups. A sync changes them with every commit,
@@ -17,9 +18,20 @@ pub struct RollupCache {
     building: Arc<tokio::sync::Mutex<()>>,
     /// When the last build ended, and how long it took.
     last_build: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
+    /// The fee each converted verification costs, which every index applies.
+    fees: Arc<FeeSchedule>,
 }
 
 impl RollupCache {
+    /// A cache whose indexes apply `fees`.
+    pub fn with_fees(fees: FeeSchedule) -> RollupCache {
+        RollupCache { fees: Arc::new(fees), ..RollupCache::default() }
+    }
+
+    pub fn fees(&self) -> &FeeSchedule {
+        &self.fees
+    }
+
     fn current(&self) -> Option<Arc<RollupIndex>> {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -62,7 +74,8 @@ impl RollupCache {
 
     async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
         let started = std::time::Instant::now();
-        let built = store::read_rollup_rows(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups)));
+        let built =
+            store::read_rollup_rows(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups, self.fees.clone())));
         metrics::histogram!("verilens_rollup_refresh_seconds").record(started.elapsed().as_secs_f64());
         // A failed build cools down too: otherwise every request would start it again.
         *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -3,12 +3,15 @@
 //! of truth; `RollupCache` reloads the index when the rollups' generation moves on.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::anomalies::Incident;
+use crate::fees::{Fee, FeeSchedule};
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
-use crate::page_data::{Metrics, Money, SeriesPoint};
-use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, channel_bit};
+use crate::page_data::{FunnelPath, FunnelStep, Metrics, Money, RetryFunnel, SeriesPoint};
+use crate::store::funnel::{MAX_ATTEMPT_NUMBER, TIME_BUCKETS};
+use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, add_micros, channel_bit};
 
 /// The interned `error_key` of the verification rows that cover all of a verification's
 /// attempts (`store::ALL_ERRORS`).
@@ -52,6 +55,22 @@ struct IrregularCell {
     converted: bool,
 }
 
+/// Verifications of one funnel row: where and when their first attempt was, the path of
+/// channels they took, every channel they used, their attempts and the one they converted at.
+struct FunnelCell {
+    period: u32,
+    country: u32,
+    carrier: u32,
+    service: u32,
+    path: u32,
+    channels: i64,
+    attempts: u8,
+    converted_at: u8,
+    verifications: i64,
+    gaps: [i64; TIME_BUCKETS],
+    to_conversion: [i64; TIME_BUCKETS],
+}
+
 /// One grain's rows, each list sorted by period.
 #[derive(Default)]
 struct Layer {
@@ -61,6 +80,7 @@ struct Layer {
     verifications: Vec<VerificationCell>,
     verifications_by_error: Vec<VerificationCell>,
     irregular: Vec<IrregularCell>,
+    funnel: Vec<FunnelCell>,
 }
 
 impl Layer {
@@ -80,6 +100,8 @@ impl Layer {
 pub struct RollupIndex {
     /// The rollups' generation it was built from.
     pub generation: i64,
+    /// The fee each converted verification costs.
+    fees: Arc<FeeSchedule>,
     /// The first hour with hour-grain rows.
     hour_horizon: String,
     names: Names,
@@ -91,6 +113,18 @@ pub struct RollupIndex {
     /// Spend on verifications that never converted, read from the raw rows in this
     /// generation, per view.
     unconverted_verification_spend: std::sync::Mutex<HashMap<String, Vec<Money>>>,
+    /// What each SMS-pumping burst cost, read from the raw rows once per generation.
+    burst_costs: std::sync::Mutex<HashMap<String, store::BurstCosts>>,
+}
+
+/// Between the two values of a pair key (`metrics_by_pair`): a character no key holds.
+pub const PAIR_SEPARATOR: char = '\u{1f}';
+
+/// What metrics are keyed by: one dimension (or none), and optionally a second.
+#[derive(Clone, Copy)]
+struct Keys {
+    by: Option<Dimension>,
+    then: Option<Dimension>,
 }
 
 /// Views remembered per generation, at most: past that, a memo starts again.
@@ -167,7 +201,7 @@ fn layer_of<'a>(grain: &str, day: &'a mut Layer, hour: &'a mut Layer) -> Option<
 }
 
 impl RollupIndex {
-    pub fn build(rows: RollupRows) -> RollupIndex {
+    pub fn build(rows: RollupRows, fees: Arc<FeeSchedule>) -> RollupIndex {
         let mut names = Names::default();
         let (mut day, mut hour) = (Layer::default(), Layer::default());
         // Periods first, so that ids follow their order.
@@ -177,6 +211,7 @@ impl RollupIndex {
             .map(|r| (&r.grain, &r.period))
             .chain(rows.verifications.iter().map(|r| (&r.grain, &r.period)))
             .chain(rows.irregular.iter().map(|r| (&r.grain, &r.period)))
+            .chain(rows.funnel.iter().map(|r| (&r.grain, &r.period)))
             .collect::<std::collections::BTreeSet<_>>()
         {
             let Some(layer) = layer_of(grain, &mut day, &mut hour) else { continue };
@@ -232,7 +267,24 @@ impl RollupIndex {
                 converted: store::is_converted(&row.conversion_status),
             });
         }
+        for row in rows.funnel {
+            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
+            layer.funnel.push(FunnelCell {
+                period: layer.period_id(&row.period),
+                country: names.intern(&row.country),
+                carrier: names.intern(&row.carrier),
+                service: names.intern(&row.service_sid),
+                path: names.intern(&row.path),
+                channels: row.channels,
+                attempts: row.attempts.clamp(0, 255) as u8,
+                converted_at: row.converted_at.clamp(0, 255) as u8,
+                verifications: row.verifications,
+                gaps: row.gaps,
+                to_conversion: row.to_conversion,
+            });
+        }
         for layer in [&mut day, &mut hour] {
+            layer.funnel.sort_by_key(|c| c.period);
             layer.attempts.sort_by_key(|c| c.period);
             layer.verifications.sort_by_key(|c| c.period);
             layer.verifications_by_error.sort_by_key(|c| c.period);
@@ -255,6 +307,7 @@ impl RollupIndex {
         hours.sort_by(|a, b| a.hour.cmp(&b.hour));
         RollupIndex {
             generation: rows.generation,
+            fees,
             hour_horizon: rows.hour_horizon,
             names,
             day,
@@ -262,6 +315,7 @@ impl RollupIndex {
             hours,
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
+            burst_costs: Default::default(),
         }
     }
 
@@ -310,6 +364,27 @@ impl RollupIndex {
         }
     }
 
+    /// A pair of ids' name: the first dimension's, then the second's after `PAIR_SEPARATOR`.
+    fn pair_name(&self, layer: &Layer, keys: Keys, (first, second): (u32, u32)) -> String {
+        let name = self.key_name(layer, keys.by, first);
+        match keys.then {
+            None => name,
+            Some(then) => format!("{name}{PAIR_SEPARATOR}{}", self.key_name(layer, Some(then), second)),
+        }
+    }
+
+    /// Metrics per pair of values of `by` and `then` (`then` not a day), keyed
+    /// `"{by}{PAIR_SEPARATOR}{then}"`: for example per country and channel.
+    pub fn metrics_by_pair(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Dimension,
+        then: Dimension,
+        grain: Grain,
+    ) -> BTreeMap<String, Metrics> {
+        self.metrics_by_keys(scope, Keys { by: Some(by), then: Some(then) }, grain)
+    }
+
     /// Metrics per value of `by`, except the verifications that straddle cells
     /// (counted from their attempts by the caller) and, when several error codes are
     /// selected, verifications at all.
@@ -319,8 +394,12 @@ impl RollupIndex {
         by: Option<Dimension>,
         grain: Grain,
     ) -> BTreeMap<String, Metrics> {
+        self.metrics_by_keys(scope, Keys { by, then: None }, grain)
+    }
+
+    fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
         let (layer, cells) = self.attempt_cells(scope, grain);
-        let key_of = |c: &AttemptCell| match by {
+        let id_of = |c: &AttemptCell, by: Option<Dimension>| match by {
             None => 0,
             Some(Dimension::Country) => c.country,
             Some(Dimension::Channel) => c.channel,
@@ -329,9 +408,13 @@ impl RollupIndex {
             Some(Dimension::Error) => c.error,
             Some(Dimension::Day) => c.period,
         };
-        let mut sums: HashMap<(u32, u32), [i64; 6]> = HashMap::new();
+        let key_of = |c: &AttemptCell| (id_of(c, keys.by), id_of(c, keys.then));
+        // Email has no channel fee: without a price it is not waiting for one.
+        let email = self.names.id(Channel::Email.as_str());
+        let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::new();
         for c in cells {
             let s = sums.entry((key_of(c), c.currency)).or_default();
+            s[6] += if Some(c.channel) == email { 0 } else { c.attempts };
             s[0] += c.attempts;
             s[1] += if c.converted { c.attempts } else { 0 };
             s[2] += c.delivered;
@@ -344,19 +427,21 @@ impl RollupIndex {
             if s[0] <= 0 {
                 continue;
             }
-            let m = metrics.entry(self.key_name(layer, by, key)).or_default();
+            let m = metrics.entry(self.pair_name(layer, keys, key)).or_default();
             m.attempts += s[0] as u64;
             m.converted += s[1] as u64;
             m.delivered += s[2] as u64;
             m.finalized += s[3] as u64;
             let currency = self.names.text(currency);
-            if !currency.is_empty() {
-                add_money(&mut m.spend, currency, s[4]);
-                add_money(&mut m.unconverted_attempt_spend, currency, s[5]);
+            if currency.is_empty() {
+                m.unpriced_attempts += s[6] as u64;
+            } else {
+                add_micros(&mut m.spend, currency, s[4]);
+                add_micros(&mut m.unconverted_attempt_spend, currency, s[5]);
             }
         }
         if scope.filters.errors.len() <= 1 {
-            self.add_verifications(scope, by, grain, &mut metrics);
+            self.add_verifications(scope, keys, grain, &mut metrics);
         }
         metrics
     }
@@ -364,10 +449,11 @@ impl RollupIndex {
     fn add_verifications(
         &self,
         scope: &AttemptScope<'_>,
-        by: Option<Dimension>,
+        keys: Keys,
         grain: Grain,
         metrics: &mut BTreeMap<String, Metrics>,
     ) {
+        let by = keys.by;
         let f: &Filters = scope.filters;
         let layer = self.layer(grain);
         let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
@@ -398,7 +484,10 @@ impl RollupIndex {
                 Some(ConversionStatus::Unconverted) => (unconverted, false),
             }
         };
-        let mut sums: HashMap<u32, (i64, i64)> = HashMap::new();
+        let mut sums: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
+        // Converted verifications per key and the market their fee depends on.
+        let mut fee_counts: HashMap<((u32, u32), u32, u32), i64> = HashMap::new();
+        let by_channel = keys.by == Some(Dimension::Channel) || keys.then == Some(Dimension::Channel);
         for c in &rows[start..end] {
             let keyed = match &error_keys {
                 Some(keys) => keys.contains(&c.error_key),
@@ -407,68 +496,100 @@ impl RollupIndex {
             if !(keyed && selection.keeps_market(c.country, c.carrier, c.service)) {
                 continue;
             }
-            let mut add = |key: u32, (counted, converted): (bool, bool)| {
+            let mut add = |key: (u32, u32), (counted, converted): (bool, bool)| {
                 if counted {
                     let s = sums.entry(key).or_default();
                     s.0 += c.verifications;
                     s.1 += if converted { c.verifications } else { 0 };
-                }
-            };
-            match by {
-                Some(Dimension::Channel) => {
-                    for channel in Channel::ALL {
-                        let bit = channel_bit(channel.as_str()) & selected;
-                        if let (true, Some(id)) = (bit != 0, self.names.id(channel.as_str())) {
-                            add(id, counts(c, bit));
-                        }
+                    if converted {
+                        *fee_counts.entry((key, c.country, c.service)).or_default() += c.verifications;
                     }
                 }
-                None => add(0, counts(c, selected)),
-                Some(Dimension::Country) => add(c.country, counts(c, selected)),
-                Some(Dimension::Carrier) => add(c.carrier, counts(c, selected)),
-                Some(Dimension::Service) => add(c.service, counts(c, selected)),
-                Some(Dimension::Error) => add(c.error_key, counts(c, selected)),
-                Some(Dimension::Day) => add(c.period, counts(c, selected)),
+            };
+            // A verification counts once per channel it used, when a key is the channel.
+            let id_of = |by: Option<Dimension>, channel: u32| match by {
+                None => 0,
+                Some(Dimension::Channel) => channel,
+                Some(Dimension::Country) => c.country,
+                Some(Dimension::Carrier) => c.carrier,
+                Some(Dimension::Service) => c.service,
+                Some(Dimension::Error) => c.error_key,
+                Some(Dimension::Day) => c.period,
+            };
+            if by_channel {
+                for channel in Channel::ALL {
+                    let bit = channel_bit(channel.as_str()) & selected;
+                    if let (true, Some(id)) = (bit != 0, self.names.id(channel.as_str())) {
+                        add((id_of(keys.by, id), id_of(keys.then, id)), counts(c, bit));
+                    }
+                }
+            } else {
+                add((id_of(keys.by, 0), id_of(keys.then, 0)), counts(c, selected));
             }
         }
         // Verifications that straddle cells: distinct over their attempts that the view selects.
         let start = layer.irregular.partition_point(|c| c.period < lo);
         let end = layer.irregular.partition_point(|c| c.period < hi);
-        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
-        let mut seen_converted: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<((u32, u32), u32)> = std::collections::HashSet::new();
+        // The least country and service (as text) of each converted verification's selected
+        // converted attempts: what its fee follows.
+        let mut converted_markets: HashMap<((u32, u32), u32), (u32, u32)> = HashMap::new();
         for c in &layer.irregular[start..end] {
             let selected = selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted);
             if !selected {
                 continue;
             }
-            let key = match by {
+            let id_of = |by: Option<Dimension>| match by {
                 None => 0,
                 Some(Dimension::Country) => c.country,
                 Some(Dimension::Channel) => c.channel,
                 Some(Dimension::Carrier) => c.carrier,
                 Some(Dimension::Service) => c.service,
                 Some(Dimension::Error) => c.error,
-                Some(Dimension::Day) => c.period,
-            };
-            let key = match by {
                 // Hours of one day make one key.
                 Some(Dimension::Day) => {
-                    let day = &layer.periods[key as usize][..10];
+                    let day = &layer.periods[c.period as usize][..10];
                     layer.periods.partition_point(|p| p.as_str() < day) as u32
                 }
-                _ => key,
             };
+            let key = (id_of(keys.by), id_of(keys.then));
             if seen.insert((key, c.verification)) {
                 sums.entry(key).or_default().0 += 1;
             }
-            if c.converted && seen_converted.insert((key, c.verification)) {
-                sums.entry(key).or_default().1 += 1;
+            if c.converted {
+                let text = |id| self.names.text(id);
+                converted_markets
+                    .entry((key, c.verification))
+                    .and_modify(|(country, service)| {
+                        if text(c.country) < text(*country) {
+                            *country = c.country;
+                        }
+                        if text(c.service) < text(*service) {
+                            *service = c.service;
+                        }
+                    })
+                    .or_insert((c.country, c.service));
             }
         }
+        for ((key, _), (country, service)) in converted_markets {
+            sums.entry(key).or_default().1 += 1;
+            *fee_counts.entry((key, country, service)).or_default() += 1;
+        }
         for (key, (verifications, converted)) in sums {
-            if let Some(m) = metrics.get_mut(&self.key_name(layer, by, key)) {
+            if let Some(m) = metrics.get_mut(&self.pair_name(layer, keys, key)) {
                 m.verifications += verifications as u64;
                 m.converted_verifications += converted as u64;
+            }
+        }
+        let mut fees: BTreeMap<((u32, u32), String), i64> = BTreeMap::new();
+        for ((key, country, service), count) in fee_counts {
+            if let Some(fee) = self.fee_of(country, service) {
+                *fees.entry((key, fee.currency.clone())).or_default() += fee.micros * count;
+            }
+        }
+        for ((key, currency), micros) in fees {
+            if let Some(m) = metrics.get_mut(&self.pair_name(layer, keys, key)) {
+                add_micros(&mut m.verification_fees, &currency, micros);
             }
         }
     }
@@ -500,6 +621,82 @@ impl RollupIndex {
             .collect()
     }
 
+    /// The fee of a verification converted in a market, by interned ids.
+    fn fee_of(&self, country: u32, service: u32) -> Option<&Fee> {
+        if self.fees.is_uniform() {
+            return self.fees.default.as_ref();
+        }
+        self.fees.fee_for(self.names.text(country), self.names.text(service))
+    }
+
+    pub fn fees(&self) -> &FeeSchedule {
+        &self.fees
+    }
+
+    /// The retry funnel of a view's verifications, counted at their first attempt: the view's
+    /// range, countries, carriers and services select where that attempt was; its channels,
+    /// the verifications that used one of them. Errors and status do not apply.
+    pub fn funnel(&self, scope: &AttemptScope<'_>, grain: Grain) -> RetryFunnel {
+        let f = scope.filters;
+        let layer = self.layer(grain);
+        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let start = layer.funnel.partition_point(|c| c.period < lo);
+        let end = layer.funnel.partition_point(|c| c.period < hi);
+        let selection = Selection::new(&self.names, f);
+        let channels = f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str()));
+        let mut out =
+            RetryFunnel { gaps: vec![0; TIME_BUCKETS], to_conversion: vec![0; TIME_BUCKETS], ..Default::default() };
+        let mut steps = [(0i64, 0i64); MAX_ATTEMPT_NUMBER as usize];
+        let mut paths: HashMap<u32, (i64, i64)> = HashMap::new();
+        for c in &layer.funnel[start..end] {
+            if !selection.keeps_market(c.country, c.carrier, c.service) || (channels != 0 && c.channels & channels == 0)
+            {
+                continue;
+            }
+            let n = c.verifications;
+            out.verifications += n as u64;
+            for (i, step) in steps.iter_mut().enumerate().take(usize::from(c.attempts)) {
+                step.0 += n;
+                if usize::from(c.converted_at) == i + 1 {
+                    step.1 += n;
+                }
+            }
+            if c.attempts > 1 {
+                out.retried += n as u64;
+            }
+            let path = paths.entry(c.path).or_default();
+            path.0 += n;
+            if c.converted_at > 0 {
+                path.1 += n;
+                out.converted += n as u64;
+            }
+            for i in 0..TIME_BUCKETS {
+                out.gaps[i] += c.gaps[i] as u64;
+                out.to_conversion[i] += c.to_conversion[i] as u64;
+            }
+        }
+        out.steps = steps
+            .iter()
+            .zip(["1st", "2nd", "3rd or later"])
+            .map(|((reached, converted), label)| FunnelStep {
+                label: label.to_string(),
+                reached: *reached as u64,
+                converted: *converted as u64,
+            })
+            .collect();
+        out.paths = paths
+            .into_iter()
+            .filter(|(_, (n, _))| *n > 0)
+            .map(|(path, (n, converted))| FunnelPath {
+                path: self.names.text(path).to_string(),
+                verifications: n as u64,
+                converted: converted as u64,
+            })
+            .collect();
+        out.paths.sort_by(|a, b| b.verifications.cmp(&a.verifications).then(a.path.cmp(&b.path)));
+        out
+    }
+
     /// The bursts and outages in all of this generation's hours, found once.
     pub fn incidents(&self) -> &[Incident] {
         self.incidents.get_or_init(|| super::anomalies::incidents(&self.hours))
@@ -510,19 +707,26 @@ impl RollupIndex {
         self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&view_key(scope)).cloned()
     }
 
+    /// A burst's costs, if this generation has read them.
+    pub fn remembered_burst_costs(&self, incident: &Incident) -> Option<store::BurstCosts> {
+        let key = format!("{}|{}|{}", incident.country, incident.start, incident.end);
+        self.burst_costs.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    pub fn remember_burst_costs(&self, incident: &Incident, costs: &store::BurstCosts) {
+        let key = format!("{}|{}|{}", incident.country, incident.start, incident.end);
+        let mut memo = self.burst_costs.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= VIEWS_REMEMBERED {
+            memo.clear();
+        }
+        memo.insert(key, costs.clone());
+    }
+
     pub fn remember_unconverted_verification_spend(&self, scope: &AttemptScope<'_>, spend: &[Money]) {
         let mut memo = self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner());
         if memo.len() >= VIEWS_REMEMBERED {
             memo.clear();
         }
         memo.insert(view_key(scope), spend.to_vec());
-    }
-}
-
-fn add_money(money: &mut Vec<Money>, currency: &str, micros: i64) {
-    let amount = micros as f64 / 1e6;
-    match money.iter_mut().find(|m| m.currency == currency) {
-        Some(m) => m.amount += amount,
-        None => money.push(Money { currency: currency.to_string(), amount }),
     }
 }

@@ -48,11 +48,6 @@ impl Measure {
     }
 }
 
-/// The currency a view spent most in: the one its money tiles' changes and trends read.
-pub fn main_currency(m: &Metrics) -> String {
-    m.spend.iter().max_by(|a, b| a.amount.total_cmp(&b.amount)).map(|money| money.currency.clone()).unwrap_or_default()
-}
-
 /// A trend line's points in a `width` × `height` box, lowest value at the bottom, one
 /// polyline per run of known values (a period without a figure breaks the line).
 pub fn trend_lines(values: &[Option<f64>], width: f64, height: f64) -> Vec<String> {
@@ -143,28 +138,30 @@ pub fn kpis(m: &Metrics) -> Vec<Kpi> {
             measure: Measure::Percent(Metrics::delivery_rate_percent),
         },
         Kpi {
-            label: "Spend",
+            label: "Total cost",
             testid: "kpi-spend",
-            value: format_moneys(&m.spend),
-            formula: "spend",
-            note: "The attempts' prices summed per currency; prices may settle up to 24 hours after delivery.",
-            measure: Measure::Money(|m| Some(m.spend.clone())),
+            value: format_moneys(&m.total_cost()),
+            formula: "channel fees + verification fees",
+            note: "Channel fees are the attempts' prices, which settle up to 24 hours after delivery; \
+                   verification fees are Verify's fee per successful verification, which those prices leave \
+                   out. Per currency, never added across currencies.",
+            measure: Measure::Money(|m| Some(m.total_cost())),
         },
         Kpi {
             label: "Spend on verifications that never converted",
             testid: "kpi-unconverted-verification-spend",
             value: format_moneys(&m.unconverted_verification_spend),
             formula: "spend on verifications that never converted",
-            note: "The attempts of verifications none of whose attempts converted: what bought nothing. \
-                   An attempt whose verification converted on a retry is not counted.",
+            note: "The channel fees of verifications none of whose attempts converted: what bought nothing \
+                   (they owe no verification fee). An attempt whose verification converted on a retry is not counted.",
             measure: Measure::WholeView,
         },
         Kpi {
-            label: "Cost per converted verification",
+            label: "Cost per successful verification",
             testid: "kpi-cost-per-conversion",
             value: format_moneys(&m.cost_per_conversion()),
-            formula: "spend ÷ converted verifications",
-            note: "Per currency.",
+            formula: "(channel fees + verification fees) ÷ converted verifications",
+            note: "Everything the view cost, over the verifications it bought. Per currency.",
             measure: Measure::Money(|m| (m.converted_verifications > 0).then(|| m.cost_per_conversion())),
         },
         Kpi {
@@ -197,7 +194,8 @@ mod tests {
             "converted verifications" => Quantity::Count(m.converted_verifications),
             "delivered messages" => Quantity::Count(m.delivered),
             "messages with a final status" => Quantity::Count(m.finalized),
-            "spend" => Quantity::Money(m.spend.clone()),
+            "channel fees" => Quantity::Money(m.spend.clone()),
+            "verification fees" => Quantity::Money(m.verification_fees.clone()),
             "spend on verifications that never converted" => Quantity::Money(m.unconverted_verification_spend.clone()),
             other => panic!("a formula names {other:?}, which is no field of the metrics"),
         }
@@ -207,8 +205,17 @@ mod tests {
     fn evaluate(m: &Metrics, kpi: &Kpi) -> String {
         let help = kpi.help();
         let formula = help.split_once(" = ").unwrap().1.split_once(". ").unwrap().0;
-        match formula.split_once(" ÷ ").map(|(n, d)| (quantity(m, n), quantity(m, d))) {
-            None => match quantity(m, formula) {
+        let quantity = |name: &str| match name.trim_start_matches('(').trim_end_matches(')').split_once(" + ") {
+            Some((a, b)) => match (quantity(m, a), quantity(m, b)) {
+                (Quantity::Money(a), Quantity::Money(b)) => {
+                    Quantity::Money(Metrics { spend: a, verification_fees: b, ..Metrics::default() }.total_cost())
+                }
+                _ => panic!("{name}: only money is added here"),
+            },
+            None => quantity(m, name),
+        };
+        match formula.split_once(" ÷ ").map(|(n, d)| (quantity(n), quantity(d))) {
+            None => match quantity(formula) {
                 Quantity::Count(n) => format_count(n),
                 Quantity::Money(money) => format_moneys(&money),
             },
@@ -251,7 +258,7 @@ mod tests {
             spend: vec![Money { currency: "USD".into(), amount: 2.0 }, Money { currency: "EUR".into(), amount: 9.0 }],
             ..Metrics::default()
         };
-        assert_eq!(main_currency(&m), "EUR");
+        assert_eq!(m.main_currency(), "EUR");
         assert_eq!(kpi("kpi-cost-per-conversion").read(&m, "USD"), Some(0.5));
         assert_eq!(kpi("kpi-spend").read(&m, "BRL"), Some(0.0), "a period that spent nothing in a currency");
         let unconverted = Metrics { converted_verifications: 0, ..m.clone() };
@@ -272,6 +279,7 @@ mod tests {
                 delivered: 3900,
                 finalized: 4100,
                 spend: vec![usd(433.27), eur(12.5)],
+                verification_fees: vec![usd(139.5)],
                 unconverted_verification_spend: vec![usd(40.1)],
                 ..Metrics::default()
             },
@@ -296,6 +304,9 @@ mod tests {
         }
         let cost = kpis(&views[1]).into_iter().find(|k| k.testid == "kpi-cost-per-conversion").unwrap();
         assert_eq!(cost.value, "$2.91", "17.49 over 6 converted verifications, not 7 converted attempts ($2.50)");
-        assert_eq!(cost.help(), "Cost per converted verification = spend ÷ converted verifications. Per currency.");
+        let total = kpis(&views[0]).into_iter().find(|k| k.testid == "kpi-spend").unwrap();
+        assert_eq!(total.value, "$572.77 + €12.50", "channel fees and verification fees, added per currency only");
+        let cost = kpis(&views[0]).into_iter().find(|k| k.testid == "kpi-cost-per-conversion").unwrap();
+        assert_eq!(cost.value, "$0.21 + €0.0045", "(433.27 + 139.50) ÷ 2,790");
     }
 }

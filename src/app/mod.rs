@@ -1,5 +1,7 @@
 //! The Leptos dashboard: shell, routes and pages.
 
+#[cfg(feature = "ssr")]
+pub mod advice;
 mod attempts;
 mod comparison;
 mod components;

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_location;
 use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
 use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
 use super::errors::{ErrorNotice, PageError};
-use super::kpis::{Measure, kpis, main_currency, trend_lines};
+use super::kpis::{Measure, kpis, trend_lines};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::format::{format_count, format_moneys, format_percent};
 use crate::model::ServiceNames;
@@ -69,9 +69,11 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 </a>
                 <CopyLink href=permalink />
             </p>
-            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly />
+            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly verification_fee=data.verification_fee.clone() />
+            <p class="note fee-note" data-testid="fee-note">{data.verification_fee.clone()}</p>
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
             {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
+            <div class="advice" inner_html=data.what_to_do_html.clone()></div>
             <Anomalies anomalies=data.anomalies.clone() />
             <section class="chart-card" aria-label="Attempts and conversion rate over time" title=chart_help>
                 <div
@@ -121,6 +123,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 services=data.snapshot.services.clone()
             />
             <Breakdown filters=filters rows=data.rows services=data.snapshot.services.clone() />
+            <div class="advice" inner_html=data.funnel_html.clone()></div>
         </main>
     }
 }
@@ -272,8 +275,14 @@ fn trimmed(value: f64) -> String {
 }
 
 #[component]
-fn Kpis(totals: Metrics, change: Option<Change>, trend: Vec<Period>, hourly: bool) -> impl IntoView {
-    let currency = main_currency(&totals);
+fn Kpis(
+    totals: Metrics,
+    change: Option<Change>,
+    trend: Vec<Period>,
+    hourly: bool,
+    verification_fee: String,
+) -> impl IntoView {
+    let currency = totals.main_currency();
     let interval =
         totals.rate_interval.map(|(low, high)| format!("95% interval {low:.1}–{high:.1}%")).unwrap_or_default();
     let rate_change = change.as_ref().and_then(|c| {
@@ -310,12 +319,34 @@ fn Kpis(totals: Metrics, change: Option<Change>, trend: Vec<Period>, hourly: boo
                         .into_any()
                 }
                 "kpi-spend" => view! {
+                    <span class="kpi-sub" data-testid="kpi-channel-fees"
+                        title="The attempts' prices: what the channels (SMS, WhatsApp, calls) cost.">
+                        {format!("{} channel fees", format_moneys(&totals.spend))}
+                    </span>
+                    <span class="kpi-sub" data-testid="kpi-verification-fees" title=verification_fee.clone()>
+                        {format!(
+                            "+ {} verification fees ({} successful)",
+                            format_moneys(&totals.verification_fees),
+                            format_count(totals.converted_verifications),
+                        )}
+                    </span>
                     {sub(Some((
                         format!("{} on attempts that did not convert", format_moneys(&totals.unconverted_attempt_spend)),
-                        "Spend on attempts whose own code was not entered, those of verifications that converted on a \
-                         retry included: not all of it was wasted."
+                        "Channel fees of attempts whose own code was not entered, those of verifications that \
+                         converted on a retry included: not all of it was wasted."
                             .to_string(),
                     )))}
+                    {(totals.unpriced_attempts > 0).then(|| view! {
+                        <span class="kpi-sub unpriced" data-testid="kpi-unpriced"
+                            title="Twilio prices an attempt up to 24 hours after it is sent: until then its channel fee is \
+                                   unknown and not counted, so a recent period looks cheaper than it will be.">
+                            {format!(
+                                "{} attempts ({}) not priced yet",
+                                format_count(totals.unpriced_attempts),
+                                format_percent(totals.unpriced_percent()),
+                            )}
+                        </span>
+                    })}
                     {sub(measure_change(kpi.measure, change.as_ref(), &currency))}
                 }
                 .into_any(),
@@ -541,7 +572,11 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>, services: ServiceNames) 
                                     {header(SortKey::Verifications, "Verifications", "Distinct verifications.", true)}
                                     <th scope="col" class="num" title="Converted verifications ÷ verifications.">"Verification conversion rate"</th>
                                     <th scope="col" class="num" title="Delivered or read over messages with a final status.">"Delivery rate"</th>
-                                    {header(SortKey::Spend, "Spend", "Sum of prices, per currency.", true)}
+                                    <th scope="col" class="num" title="The attempts' prices, per currency.">"Channel fees"</th>
+                                    <th scope="col" class="num" title="The fee per successful verification × converted verifications.">"Verification fees"</th>
+                                    {header(SortKey::Spend, "Total cost", "Channel fees + verification fees, per currency.", true)}
+                                    <th scope="col" class="num" title="(Channel fees + verification fees) ÷ converted verifications.">"Cost per success"</th>
+                                    <th scope="col" class="num" title="Attempts Twilio has not priced yet (up to 24 hours after sending): their channel fees are not counted.">"Unpriced"</th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -581,6 +616,10 @@ fn BreakdownLine(filters: Filters, row: BreakdownRow, label: String) -> impl Int
             <td class="num" data-testid="verification-rate">{format_percent(m.verification_rate_percent())}</td>
             <td class="num" data-testid="delivery">{format_percent(m.delivery_rate_percent())}</td>
             <td class="num" data-testid="spend">{format_moneys(&m.spend)}</td>
+            <td class="num" data-testid="verification-fees">{format_moneys(&m.verification_fees)}</td>
+            <td class="num" data-testid="total-cost">{format_moneys(&m.total_cost())}</td>
+            <td class="num" data-testid="cost-per-success">{format_moneys(&m.cost_per_conversion())}</td>
+            <td class="num" data-testid="unpriced">{format_count(m.unpriced_attempts)}</td>
         </tr>
     }
 }

@@ -7,7 +7,8 @@ use futures_util::{Stream, TryStreamExt};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
-use super::rollups::Grain;
+use super::rollups::{Grain, PRICED_CURRENCY_SQL};
+use crate::fees::FeeSchedule;
 use crate::filters::{Dimension, Filters, ListOrder};
 use crate::page_data::{AttemptRow, Metrics, Money, SeriesPoint};
 
@@ -91,6 +92,13 @@ struct MetricsRow {
     finalized: i64,
     spend: f64,
     wasted: f64,
+    /// On the rows of converted verifications per key and market: the country and service
+    /// their fee depends on, and how many.
+    fee_country: Option<String>,
+    fee_service: Option<String>,
+    fee_verifications: i64,
+    /// Attempts of channels that are priced (all but email) without a price yet.
+    unpriced: i64,
 }
 
 /// The rollup grain that answers a scope exactly, if any: its bounds must fall on
@@ -156,40 +164,137 @@ pub async fn raw_metrics_by(
     scans: &RawScans,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
+    fees: &FeeSchedule,
+) -> Result<BTreeMap<String, Metrics>, StoreError> {
+    raw_metrics_keyed(pool, scans, scope, key_expression(by), fees).await
+}
+
+/// Metrics per country and channel, keyed `country\u{1f}channel` as the rollups' pairs are.
+pub async fn raw_metrics_by_country_and_channel(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    scope: &AttemptScope<'_>,
+    fees: &FeeSchedule,
+) -> Result<BTreeMap<String, Metrics>, StoreError> {
+    raw_metrics_keyed(pool, scans, scope, "COALESCE(country, '') || char(31) || channel", fees).await
+}
+
+async fn raw_metrics_keyed(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    scope: &AttemptScope<'_>,
+    key_sql: &str,
+    fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "WITH selected AS MATERIALIZED (SELECT {} AS key, COALESCE(price_unit, '') AS currency, verification_sid, \
-         conversion_status, message_status, price FROM attempts",
-        key_expression(by)
+        "WITH selected AS MATERIALIZED (SELECT {key_sql} AS key, {PRICED_CURRENCY_SQL} AS currency, verification_sid, \
+         conversion_status, message_status, price, COALESCE(country, '') AS country, service_sid, channel FROM attempts"
     ));
     push_scope(&mut query, scope);
     let CountsSql { converted, delivered, finalized } = &*COUNTS;
+    // A converted verification's fee follows its country and service; should its converted
+    // attempts name several, the least of each (as the rollups do).
     query.push(format!(
         ") SELECT key, currency, COUNT(*) AS attempts, {converted} AS converted, \
          0 AS verifications, 0 AS converted_verifications, {delivered} AS delivered, {finalized} AS finalized, \
-         TOTAL(price) AS spend, TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted \
+         TOTAL(price) AS spend, TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted, \
+         NULL AS fee_country, NULL AS fee_service, 0 AS fee_verifications, \
+         SUM(currency = '' AND channel != 'email') AS unpriced \
          FROM selected GROUP BY 1, 2 \
          UNION ALL SELECT key, NULL, 0, 0, COUNT(DISTINCT verification_sid), \
-         COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END), 0, 0, 0.0, 0.0 \
-         FROM selected GROUP BY 1"
+         COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END), 0, 0, 0.0, 0.0, \
+         NULL, NULL, 0, 0 FROM selected GROUP BY 1 \
+         UNION ALL SELECT key, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, fee_country, fee_service, COUNT(*), 0 \
+         FROM (SELECT key, verification_sid, MIN(country) AS fee_country, MIN(service_sid) AS fee_service \
+         FROM selected WHERE conversion_status = 'converted' GROUP BY key, verification_sid) GROUP BY 1, 11, 12"
     ));
     let _scan = scans.turn().await;
     let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
     let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
+    let mut fee_micros: BTreeMap<(String, String), i64> = BTreeMap::new();
     for row in rows {
-        let m = metrics.entry(row.key).or_default();
+        let m = metrics.entry(row.key.clone()).or_default();
         m.attempts += row.attempts as u64;
         m.converted += row.converted as u64;
         m.verifications += row.verifications as u64;
         m.converted_verifications += row.converted_verifications as u64;
         m.delivered += row.delivered as u64;
         m.finalized += row.finalized as u64;
-        if let Some(currency) = row.currency.filter(|c| !c.is_empty()) {
-            m.spend.push(Money { currency: currency.clone(), amount: row.spend });
-            m.unconverted_attempt_spend.push(Money { currency, amount: row.wasted });
+        match row.currency {
+            Some(currency) if !currency.is_empty() => {
+                m.spend.push(Money { currency: currency.clone(), amount: row.spend });
+                m.unconverted_attempt_spend.push(Money { currency, amount: row.wasted });
+            }
+            _ => {}
+        }
+        m.unpriced_attempts += row.unpriced as u64;
+        if let (Some(country), Some(service)) = (&row.fee_country, &row.fee_service)
+            && let Some(fee) = fees.fee_for(country, service)
+        {
+            *fee_micros.entry((row.key, fee.currency.clone())).or_default() += fee.micros * row.fee_verifications;
+        }
+    }
+    for ((key, currency), micros) in fee_micros {
+        if let Some(m) = metrics.get_mut(&key) {
+            add_micros(&mut m.verification_fees, &currency, micros);
         }
     }
     Ok(metrics)
+}
+
+/// Adds millionths of `currency` to a list of amounts.
+pub fn add_micros(money: &mut Vec<Money>, currency: &str, micros: i64) {
+    let amount = micros as f64 / 1e6;
+    match money.iter_mut().find(|m| m.currency == currency) {
+        Some(m) => m.amount += amount,
+        None => money.push(Money { currency: currency.to_string(), amount }),
+    }
+}
+
+/// What a burst of unconverted SMS to one country in `[from, to)` cost: per UTC day its
+/// attempts and channel fees per currency, and the numbers it went to less their last
+/// `hidden_digits`, most attempts first (at most `prefixes`).
+pub async fn raw_burst_costs(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    country: &str,
+    from: &str,
+    to: &str,
+    hidden_digits: i64,
+    prefixes: i64,
+) -> Result<BurstCosts, StoreError> {
+    let _scan = scans.turn().await;
+    let days: Vec<(String, String, i64, f64)> = sqlx::query_as(&format!(
+        "SELECT substr(date_created, 1, 10), {PRICED_CURRENCY_SQL}, COUNT(*), TOTAL(price) FROM attempts \
+         WHERE date_created >= ? AND date_created < ? AND country = ? AND channel = 'sms' \
+         AND conversion_status = 'unconverted' GROUP BY 1, 2 ORDER BY 1, 2"
+    ))
+    .bind(from)
+    .bind(to)
+    .bind(country)
+    .fetch_all(pool)
+    .await?;
+    let prefixes: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT substr(\"to\", 1, max(length(\"to\") - ?, 1)), COUNT(*) FROM attempts \
+         WHERE date_created >= ? AND date_created < ? AND country = ? AND channel = 'sms' \
+         AND conversion_status = 'unconverted' AND \"to\" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
+    )
+    .bind(hidden_digits)
+    .bind(from)
+    .bind(to)
+    .bind(country)
+    .bind(prefixes)
+    .fetch_all(pool)
+    .await?;
+    Ok(BurstCosts { days, prefixes })
+}
+
+/// What `raw_burst_costs` reads: (day, currency or "", attempts, channel fees), and
+/// (prefix, attempts).
+#[derive(Clone, Debug, Default)]
+pub struct BurstCosts {
+    pub days: Vec<(String, String, i64, f64)>,
+    pub prefixes: Vec<(String, i64)>,
 }
 
 /// Spend per currency on a scope's attempts whose verification has no converted attempt in

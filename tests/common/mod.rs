@@ -25,7 +25,7 @@ pub async fn assert_rollups_equal_a_rebuild(pool: &sqlx::SqlitePool) -> u64 {
 
 async fn rollup_tables(pool: &sqlx::SqlitePool) -> Vec<(&'static str, Vec<String>)> {
     let mut tables = Vec::new();
-    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours", "rollup_funnel"] {
         tables.push((table, table_rows(pool, table).await));
     }
     tables

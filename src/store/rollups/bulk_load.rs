@@ -16,7 +16,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
 use super::cells::{Grain, channel_bit};
-use super::delta::{RollupDelta, VerificationPlace, count_verifications};
+use super::delta::{RollupDelta, VerificationPlace, count_funnels, count_verification_sets};
 use super::facts::{Counted, facts_json, facts_of_json};
 use super::names::Names;
 use super::writes::{RowWrite, RowWrites};
@@ -112,8 +112,12 @@ fn prefix(bits: [u64; 2]) -> u32 {
     (bits[0] >> 48) as u32
 }
 
-/// The currency as stored: upper case, and `""` for none.
+/// The currency of a priced attempt, upper case; `""` for an attempt without a price (not yet
+/// priced, or an email) or without a currency, which the rollups count as unpriced.
 fn currency(attempt: &Attempt) -> Cow<'_, str> {
+    if crate::store::price_value(attempt).is_none() {
+        return Cow::Borrowed("");
+    }
     match attempt.price.as_ref().and_then(|p| p.currency.as_deref()) {
         None => Cow::Borrowed(""),
         Some(c) if !c.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Borrowed(c),
@@ -286,15 +290,30 @@ impl SummedLoad {
         let sids: Vec<&str> = self.counted_at_end.iter().map(String::as_str).collect();
         let mut facts = verification_facts(tx, &sids).await?;
         let mut counted = RollupDelta::new(self.hour_horizon);
-        count_verifications(&mut counted, &mut facts);
+        count_verification_sets(&mut counted, &mut facts);
         drop(facts);
         if let Some(from) = self.counted_from {
             count_verifications_from(tx, from, &mut counted).await?;
         }
+        // The funnel needs each verification's attempts in order, which pages fetched by
+        // several slices at once do not give: it is counted from the stored attempts.
+        count_all_funnels(tx, &mut counted).await?;
         // Into the rows just written: a verification counted here may share their cells.
         RowWrites::of(counted, RowWrite::AddToStored).run(tx).await?;
         mark_rollups_current(tx).await
     }
+}
+
+/// Counts the retry funnel of every stored verification, reading the attempts in parts of
+/// whole verifications as a rebuild does.
+async fn count_all_funnels(tx: &mut Transaction<'_, Sqlite>, counted: &mut RollupDelta) -> Result<(), StoreError> {
+    for part in 0..super::READ_PARTS {
+        let text: String = sqlx::query_scalar(&super::part_sql()).bind(part).fetch_one(&mut **tx).await?;
+        let mut facts = facts_of_json(&text)?;
+        drop(text);
+        count_funnels(counted, &mut facts);
+    }
+    Ok(())
 }
 
 /// The verifications a load left to count by their SIDs' prefixes.
@@ -327,7 +346,7 @@ async fn count_verifications_from(
         drop(text);
         // SIDs of other forms sort among these, and are counted by their SIDs.
         facts.retain(|facts| sid_bits(&facts.verification_sid).is_some());
-        count_verifications(counted, &mut facts);
+        count_verification_sets(counted, &mut facts);
         start = end;
     }
     Ok(())

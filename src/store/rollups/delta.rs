@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::cells::{ALL_ERRORS, Grain, channel_bit, is_converted, is_delivered, is_final};
 use super::facts::{AttemptFacts, Counted};
+use super::funnel::{TIME_BUCKETS, funnel_facts};
 
 /// Where a regular verification is counted: the time of its attempts (any of them, as
 /// they share the period), country, carrier and service.
@@ -75,6 +76,25 @@ pub struct IrregularAttempt {
     pub conversion_status: String,
 }
 
+/// A row of `rollup_funnel`: verifications by the place and period of their first attempt,
+/// their path of channels, their attempts and the attempt they converted at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct FunnelCell {
+    pub(super) grain: Grain,
+    pub(super) channels: i64,
+    pub(super) attempts: i64,
+    pub(super) converted_at: i64,
+    pub(super) period: String,
+    pub(super) country: String,
+    pub(super) carrier: String,
+    pub(super) service_sid: String,
+    pub(super) path: String,
+}
+
+/// A funnel row's sums: verifications, then the gaps per time bucket, then the times to
+/// conversion per time bucket.
+pub(super) type FunnelMeasures = [i64; 1 + 2 * TIME_BUCKETS];
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct HourCell {
     pub(super) hour: String,
@@ -118,6 +138,9 @@ cell_key!(VerificationCellKey => VerificationCell {
     grain: Grain, unconverted_channels: i64, converted_channels: i64; error_key, period, country, carrier, service_sid
 });
 cell_key!(HourCellKey => HourCell { ; hour, country, carrier, channel });
+cell_key!(FunnelCellKey => FunnelCell {
+    grain: Grain, channels: i64, attempts: i64, converted_at: i64; period, country, carrier, service_sid, path
+});
 
 /// Changes to the rollups, summed in memory and written at once.
 #[derive(Default)]
@@ -128,6 +151,7 @@ pub struct RollupDelta {
     pub(super) verifications: CellMap<VerificationCell, i64>,
     pub(super) irregular: HashMap<IrregularAttempt, i64>,
     pub(super) hours: CellMap<HourCell, [i64; 4]>,
+    pub(super) funnel: CellMap<FunnelCell, FunnelMeasures>,
 }
 
 impl RollupDelta {
@@ -177,8 +201,40 @@ impl RollupDelta {
         }
     }
 
-    /// Adds or removes one verification, given all of its attempts.
+    /// Adds or removes one verification, given all of its attempts in the order they were made.
     pub fn verification(&mut self, attempts: &[&AttemptFacts], sign: i64) {
+        self.verification_sets(attempts, sign);
+        self.funnel(attempts, sign);
+    }
+
+    /// Adds or removes one verification's retry funnel, counted at its first attempt.
+    pub fn funnel(&mut self, attempts: &[&AttemptFacts], sign: i64) {
+        let (Some(first), Some(facts)) = (attempts.first(), funnel_facts(attempts)) else { return };
+        for grain in Grain::ALL {
+            if self.skips(grain, &first.date_created) {
+                continue;
+            }
+            let cell = FunnelCellKey {
+                grain,
+                channels: facts.channels,
+                attempts: facts.attempts,
+                converted_at: facts.converted_at,
+                period: grain.period(&first.date_created),
+                country: &first.country,
+                carrier: &first.carrier,
+                service_sid: &first.service_sid,
+                path: &facts.path,
+            };
+            let m = self.funnel.entry_ref(&cell).or_insert([0; 1 + 2 * TIME_BUCKETS]);
+            m[0] += sign;
+            for (i, n) in facts.gaps.iter().chain(facts.to_conversion.iter()).enumerate() {
+                m[1 + i] += sign * n;
+            }
+        }
+    }
+
+    /// Adds or removes one verification's channel sets, given all of its attempts.
+    pub fn verification_sets(&mut self, attempts: &[&AttemptFacts], sign: i64) {
         let Some(first) = attempts.first() else { return };
         for grain in Grain::ALL {
             let period = grain.period(&first.date_created);
@@ -265,6 +321,9 @@ pub fn add_changes(delta: &mut RollupDelta, old: &[AttemptFacts], changed: &[Att
     for facts in old {
         before.entry(&facts.verification_sid).or_default().push(facts);
     }
+    for attempts in before.values_mut() {
+        attempts.sort_by(|a, b| (&a.date_created, &a.sid).cmp(&(&b.date_created, &b.sid)));
+    }
     let old_by_sid: HashMap<&str, &AttemptFacts> = old.iter().map(|f| (f.sid.as_str(), f)).collect();
     let mut after: HashMap<&str, Vec<&AttemptFacts>> = changed
         .iter()
@@ -298,11 +357,19 @@ pub(super) fn by_verification(facts: &mut [AttemptFacts]) -> impl Iterator<Item 
     facts.chunk_by(|a, b| a.verification_sid == b.verification_sid)
 }
 
-/// Adds the verification counts of `facts`, which hold every attempt of their verifications.
-pub(super) fn count_verifications(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
+/// Adds the channel sets of `facts`' verifications, which `facts` holds every attempt of.
+pub(super) fn count_verification_sets(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
     for verification in by_verification(facts) {
         let attempts: Vec<_> = verification.iter().collect();
-        delta.verification(&attempts, 1);
+        delta.verification_sets(&attempts, 1);
+    }
+}
+
+/// Adds the retry funnels of `facts`' verifications, which `facts` holds every attempt of.
+pub(super) fn count_funnels(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
+    for verification in by_verification(facts) {
+        let attempts: Vec<_> = verification.iter().collect();
+        delta.funnel(&attempts, 1);
     }
 }
 

@@ -38,10 +38,14 @@ const FACTS_PROJECTION: [(&str, &str); 13] = [
     ("service_sid", "service_sid"),
     ("COALESCE(error_code, '')", "error_code"),
     ("conversion_status", "conversion_status"),
-    ("COALESCE(price_unit, '')", "currency"),
+    (PRICED_CURRENCY_SQL, "currency"),
     ("COALESCE(message_status, '')", "message_status"),
     ("CAST(ROUND(COALESCE(price, 0) * 1000000) AS INTEGER)", "price_micros"),
 ];
+
+/// The currency an attempt's price is counted in: `""` when it has no price (not priced yet,
+/// or an email) or no currency; the rollups count those attempts as unpriced.
+pub const PRICED_CURRENCY_SQL: &str = "CASE WHEN price IS NULL THEN '' ELSE COALESCE(price_unit, '') END";
 
 /// Selects `AttemptFacts` from `attempts`, a row each.
 pub fn facts_select() -> &'static str {
@@ -86,7 +90,9 @@ impl AttemptFacts {
             service_sid: attempt.service_sid.clone(),
             error_code: text(data.and_then(|d| d.error_code.as_ref())),
             conversion_status: attempt.conversion_status.as_str().to_string(),
-            currency: crate::store::price_unit(attempt).unwrap_or_default(),
+            currency: crate::store::price_value(attempt)
+                .and_then(|_| crate::store::price_unit(attempt))
+                .unwrap_or_default(),
             message_status: text(data.and_then(|d| d.message_status.as_ref())),
             price_micros: price_micros(crate::store::price_value(attempt)),
         }

@@ -14,6 +14,7 @@ mod bulk_load;
 mod cells;
 mod delta;
 mod facts;
+pub mod funnel;
 mod names;
 mod writes;
 
@@ -26,7 +27,7 @@ pub use cells::{
 };
 pub use delta::{IrregularAttempt, RollupDelta, add_changes};
 use delta::{add_verification, by_verification};
-pub use facts::AttemptFacts;
+pub use facts::{AttemptFacts, PRICED_CURRENCY_SQL};
 use facts::{facts_json, facts_of_json, facts_select};
 pub use names::Names;
 use writes::RowWrite;
@@ -34,7 +35,8 @@ pub use writes::{RowWrites, apply};
 
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
 /// 2: rows kept by version 1 missed message statuses that settled after an attempt was stored.
-pub const ROLLUP_VERSION: i64 = 2;
+/// 3: attempts without a price are kept under no currency, so that they count as unpriced.
+pub const ROLLUP_VERSION: i64 = 3;
 
 /// Hours a sync keeps at hour grain before its window's end: a 24-hour view and the one before it.
 pub const HOUR_GRAIN_HOURS: i64 = 72;
@@ -80,6 +82,11 @@ pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
 /// Parts the attempts are read in, each holding whole verifications.
 const READ_PARTS: u32 = 8;
 
+/// Selects the facts of one part (bound) of the attempts as JSON.
+fn part_sql() -> String {
+    format!("{} WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?", facts_json())
+}
+
 /// The rollups of every stored attempt, and how many attempts that read. The attempts
 /// are read in parts of whole verifications (by a character of their SID), each part as
 /// one JSON text: sqlite hands over one value instead of a row at a time, and no index or
@@ -90,7 +97,7 @@ pub async fn read_rollups(
 ) -> Result<(RollupDelta, u64), StoreError> {
     let mut read = 0u64;
     let mut delta = RollupDelta::new(hour_horizon);
-    let sql = format!("{} WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?", facts_json());
+    let sql = part_sql();
     for part in 0..READ_PARTS {
         let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await?;
         let mut facts = facts_of_json(&text)?;
@@ -111,7 +118,7 @@ pub async fn replace_rollups(tx: &mut Transaction<'_, Sqlite>, delta: RollupDelt
 }
 
 pub(super) async fn clear_rollups(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
-    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours"] {
+    for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours", "rollup_funnel"] {
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
     }
     Ok(())
@@ -140,7 +147,7 @@ pub async fn advance_hour_horizon(pool: &SqlitePool, time: &str) -> Result<(), S
     let horizon = Grain::Hour.period(time).to_string();
     let mut tx = super::begin_write(pool).await?;
     if hour_horizon(&mut tx).await? < horizon {
-        for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts"] {
+        for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_funnel"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE grain = '{}' AND period < ?", Grain::Hour.as_str()))
                 .bind(&horizon)
                 .execute(&mut *tx)
@@ -205,6 +212,23 @@ pub struct HourRollupRow {
     pub finalized: i64,
 }
 
+/// A row of `rollup_funnel`: its keys, then verifications, gaps and times to conversion.
+#[derive(Clone, Debug, FromRow, serde::Deserialize)]
+pub struct FunnelRollupRow {
+    pub grain: String,
+    pub period: String,
+    pub country: String,
+    pub carrier: String,
+    pub service_sid: String,
+    pub path: String,
+    pub channels: i64,
+    pub attempts: i64,
+    pub converted_at: i64,
+    pub verifications: i64,
+    pub gaps: [i64; funnel::TIME_BUCKETS],
+    pub to_conversion: [i64; funnel::TIME_BUCKETS],
+}
+
 /// Every rollup row, read in one transaction so that they agree; and their generation.
 pub struct RollupRows {
     pub generation: i64,
@@ -213,6 +237,7 @@ pub struct RollupRows {
     pub verifications: Vec<VerificationRollupRow>,
     pub irregular: Vec<IrregularAttempt>,
     pub hours: Vec<HourRollupRow>,
+    pub funnel: Vec<FunnelRollupRow>,
 }
 
 /// Every rollup row the in-memory index holds: day rows, and hour rows from the horizon on.
@@ -250,8 +275,17 @@ pub async fn read_rollup_rows(pool: &SqlitePool) -> Result<RollupRows, StoreErro
         None,
     )
     .await?;
+    let funnel = load_json(
+        &mut tx,
+        "grain, period, country, carrier, service_sid, path, channels, attempts, converted_at, verifications, \
+         json_array(gap_0, gap_1, gap_2, gap_3, gap_4, gap_5), \
+         json_array(conversion_0, conversion_1, conversion_2, conversion_3, conversion_4, conversion_5)",
+        "rollup_funnel",
+        Some(&horizon),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(RollupRows { generation, hour_horizon: horizon, attempts, verifications, irregular, hours })
+    Ok(RollupRows { generation, hour_horizon: horizon, attempts, verifications, irregular, hours, funnel })
 }
 
 /// A table's rows as one JSON array of arrays, in `columns` order: sqlite hands over one

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use sqlx::{Sqlite, Transaction};
 
 use super::cells::Grain;
-use super::delta::{AttemptCell, AttemptMeasures, HourCell, IrregularAttempt, RollupDelta, VerificationCell};
+use super::delta::{
+    AttemptCell, AttemptMeasures, FunnelCell, FunnelMeasures, HourCell, IrregularAttempt, RollupDelta, VerificationCell,
+};
 use crate::store::StoreError;
 use crate::store::raw_insert::{self, Value};
 
@@ -60,6 +62,7 @@ const ROWS_PER_CHUNK: usize = 4096;
 const ATTEMPT_CELL_COLUMNS: usize = 13;
 const VERIFICATION_CELL_COLUMNS: usize = 9;
 const HOUR_CELL_COLUMNS: usize = 8;
+const FUNNEL_CELL_COLUMNS: usize = 22;
 
 impl RowWrites {
     pub async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
@@ -218,6 +221,7 @@ impl RowWrites {
             let delete = sqlx::query("DELETE FROM rollup_hours WHERE hour = ? AND attempts = 0").bind(hour);
             writes.push(RowStatement::Fixed(delete));
         }
+        writes.extend(funnel_writes(delta.funnel, mode));
         writes
             .push(RowStatement::Fixed(sqlx::query("UPDATE rollup_state SET generation = generation + 1 WHERE id = 1")));
 
@@ -251,4 +255,58 @@ impl RowWrites {
         }
         RowWrites(writes)
     }
+}
+
+/// The funnel rows of a delta, and the deletes of those it empties.
+fn funnel_writes(
+    funnel: super::delta::CellMap<FunnelCell, FunnelMeasures>,
+    mode: RowWrite,
+) -> impl Iterator<Item = RowStatement> {
+    let mut cells: Vec<(FunnelCell, FunnelMeasures)> =
+        funnel.into_iter().filter(|(_, m)| m.iter().any(|n| *n != 0)).collect();
+    if mode == RowWrite::IntoEmpty {
+        cells.sort_unstable_by(|(a, _), (b, _)| {
+            (a.grain.as_str(), &a.period, &a.country, &a.carrier, &a.service_sid, &a.path)
+                .cmp(&(b.grain.as_str(), &b.period, &b.country, &b.carrier, &b.service_sid, &b.path))
+                .then_with(|| (a.channels, a.attempts, a.converted_at).cmp(&(b.channels, b.attempts, b.converted_at)))
+        });
+    }
+    let emptied: BTreeSet<(Grain, String)> =
+        cells.iter().filter(|(_, m)| m[0] < 0).map(|(c, _)| (c.grain, c.period.clone())).collect();
+    let values = cells.into_iter().flat_map(|(cell, m)| {
+        [
+            Value::StaticText(cell.grain.as_str()),
+            Value::Text(cell.period),
+            Value::Text(cell.country),
+            Value::Text(cell.carrier),
+            Value::Text(cell.service_sid),
+            Value::Text(cell.path),
+            Value::Integer(cell.channels),
+            Value::Integer(cell.attempts),
+            Value::Integer(cell.converted_at),
+        ]
+        .into_iter()
+        .chain(m.into_iter().map(Value::Integer))
+    });
+    let measures: Vec<String> = std::iter::once("verifications".to_string())
+        .chain((0..6).map(|i| format!("gap_{i}")))
+        .chain((0..6).map(|i| format!("conversion_{i}")))
+        .collect();
+    let update = measures.iter().map(|c| format!("{c} = {c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = mode.insert(
+        &format!(
+            "rollup_funnel (grain, period, country, carrier, service_sid, path, channels, attempts, converted_at, {})",
+            measures.join(", ")
+        ),
+        FUNNEL_CELL_COLUMNS,
+        &update,
+    );
+    let rows = RowStatement::Rows { sql, columns: FUNNEL_CELL_COLUMNS, values: Box::new(values) };
+    std::iter::once(rows).chain(emptied.into_iter().map(|(grain, period)| {
+        RowStatement::Fixed(
+            sqlx::query("DELETE FROM rollup_funnel WHERE grain = ? AND period = ? AND verifications = 0")
+                .bind(grain.as_str())
+                .bind(period),
+        )
+    }))
 }
