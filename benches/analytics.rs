@@ -128,9 +128,9 @@ async fn main() {
     ];
     println!();
     println!(
-        "| view | totals p50/p99 ms | breakdown p50/p99 ms | series p50/p99 ms | overview p50/p99 ms | raw GROUP BY ms | ratio |"
+        "| view | totals p50/p99 ms | breakdown p50/p99 ms | series p50/p99 ms | what to do p50/p99 ms | retries p50 ms | overview p50/p99 ms | raw GROUP BY ms | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let runs = 30;
     let rollups = std::sync::Arc::new(analytics::RollupCache::default());
     let scans = store::RawScans::default();
@@ -148,6 +148,8 @@ async fn main() {
         let totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
         let breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
         let series = time(runs, || analytics::series(&pool, &scans, &index, &scope, hourly)).await;
+        let what_to_do = time(runs, || analytics::what_to_do(&pool, &scans, &index, &scope, None)).await;
+        let retries = time(runs, || async { analytics::retry_funnel(&index, &scope) }).await;
         let overview =
             time(runs, || analytics::overview(&pool, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default()))
                 .await;
@@ -167,12 +169,15 @@ async fn main() {
             ("–".to_string(), "–".to_string())
         };
         println!(
-            "| `?{view}` | {:.1} / {:.1} | {b50:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {raw50} | {ratio} |",
+            "| `?{view}` | {:.1} / {:.1} | {b50:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {:.1} / {:.1} | {raw50} | {ratio} |",
             percentile_ms(&totals, 0.5),
             percentile_ms(&totals, 0.99),
             percentile_ms(&breakdown, 0.99),
             percentile_ms(&series, 0.5),
             percentile_ms(&series, 0.99),
+            percentile_ms(&what_to_do, 0.5),
+            percentile_ms(&what_to_do, 0.99),
+            percentile_ms(&retries, 0.5),
             percentile_ms(&overview, 0.5),
             percentile_ms(&overview, 0.99),
         );

@@ -37,6 +37,7 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
             "verification_fees",
             "total_cost",
             "cost_per_successful_verification",
+            "spend_on_verifications_never_converted",
             "unpriced_attempts",
         ]
         .map(str::to_string),
@@ -74,6 +75,7 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
             amounts(&m.verification_fees),
             amounts(&total),
             if m.converted_verifications > 0 { amounts(&m.cost_per_conversion()) } else { String::new() },
+            amounts(&m.unconverted_verification_spend),
             m.unpriced_attempts.to_string(),
         ]);
         out.push_str(&line(&cells));

@@ -32,6 +32,11 @@ pub fn format_count(n: u64) -> String {
 /// amount under a cent, which keeps up to four so that it does not read as zero (`$0.0079`).
 pub fn format_money(money: &Money) -> String {
     let decimals = if money.amount != 0.0 && money.amount.abs() < 0.01 { 4 } else { 2 };
+    format_money_to(money, decimals)
+}
+
+/// Money with `decimals` places: `$0.0651` where a unit cost is multiplied in a shown sum.
+pub fn format_money_to(money: &Money, decimals: usize) -> String {
     let rounded = format!("{:.*}", decimals, money.amount.abs());
     let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
     let number = format!("{}.{fraction}", format_count(whole.parse().unwrap_or(0)));

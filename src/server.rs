@@ -44,7 +44,19 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Ok(index) => index,
         Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
     };
-    match crate::analytics::breakdown(&state.pool, &state.raw_scans, &index, &scope).await {
+    let rows = match crate::analytics::breakdown(&state.pool, &state.raw_scans, &index, &scope).await {
+        Ok(mut rows) => crate::analytics::add_unconverted_verification_spend(
+            &state.pool,
+            &state.raw_scans,
+            &index,
+            &scope,
+            &mut rows,
+        )
+        .await
+        .map(|_| rows),
+        Err(e) => Err(e),
+    };
+    match rows {
         Ok(rows) => {
             let services = match store::service_names(&state.pool).await {
                 Ok(names) => crate::model::ServiceNames(names),

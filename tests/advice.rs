@@ -34,6 +34,7 @@ struct Row {
     price_unit: Option<String>,
     error_code: Option<String>,
     to: Option<String>,
+    carrier: Option<String>,
 }
 
 struct Synced {
@@ -52,7 +53,7 @@ async fn synced(seed: u64) -> Synced {
     sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
     let rows = sqlx::query_as(
         "SELECT verification_sid, date_created, channel, conversion_status, country, price, price_unit, error_code, \
-         \"to\" FROM attempts",
+         \"to\", carrier FROM attempts",
     )
     .fetch_all(&pool)
     .await
@@ -251,6 +252,29 @@ async fn every_cost_is_channel_fees_plus_the_fee_per_converted_verification() {
             &format!("?{query}: cost per success"),
         );
         assert_eq!(t.unpriced_attempts, unpriced, "?{query}: unpriced");
+        // Spend on verifications that never converted (anywhere in the snapshot), per row and in all.
+        let converted_anywhere: BTreeSet<&str> =
+            s.rows.iter().filter(|r| r.conversion_status == "converted").map(|r| r.verification_sid.as_str()).collect();
+        let mut never: BTreeMap<String, f64> = BTreeMap::new();
+        for r in selected.iter().filter(|r| !converted_anywhere.contains(r.verification_sid.as_str())) {
+            let key = match filters.by {
+                verilens::filters::Dimension::Country => r.country.clone().unwrap_or_default(),
+                verilens::filters::Dimension::Channel => r.channel.clone(),
+                verilens::filters::Dimension::Carrier => r.carrier.clone().unwrap_or_default(),
+                verilens::filters::Dimension::Day => r.date_created[..10].to_string(),
+                other => panic!("{other:?} is not a breakdown this test reads"),
+            };
+            *never.entry(key).or_default() += if r.price_unit.is_some() { r.price.unwrap_or(0.0) } else { 0.0 };
+        }
+        for row in &page.rows {
+            let want = never.get(&row.key).copied().unwrap_or(0.0);
+            close(
+                usd(&row.metrics.unconverted_verification_spend),
+                want,
+                &format!("?{query}: [{}] never converted", row.key),
+            );
+        }
+        close(usd(&t.unconverted_verification_spend), never.values().sum(), &format!("?{query}: never converted"));
         // The breakdown's rows add up to the totals.
         let rows_fees: f64 = page.rows.iter().map(|r| usd(&r.metrics.verification_fees)).sum();
         if matches!(filters.by, verilens::filters::Dimension::Channel) {

@@ -12,7 +12,8 @@ test("Export CSV returns the rows of the table on screen", async ({ page }) => {
   const [header, ...lines] = (await response.text()).trim().split("\r\n");
   expect(header).toBe(
     "carrier,attempts,converted_attempts,attempt_conversion_rate,verifications,verification_conversion_rate," +
-      "delivery_rate,currency,channel_fees,verification_fees,total_cost,cost_per_successful_verification,unpriced_attempts",
+      "delivery_rate,currency,channel_fees,verification_fees,total_cost,cost_per_successful_verification," +
+      "spend_on_verifications_never_converted,unpriced_attempts",
   );
   const rows = await overview.rows();
   expect(lines.length).toBe(rows.length);

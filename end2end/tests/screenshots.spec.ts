@@ -18,6 +18,12 @@ for (const [width, height] of [
     await expect(overview.chartCanvas().first()).toBeVisible();
     await page.screenshot({ path: `screenshots/overview-${width}.png`, fullPage: true });
 
+    // A market's evidence: its channels, the move "What to do" recommends with its arithmetic, its retries.
+    await overview.goto("country=CO&by=channel");
+    await expect(page.getByTestId("arithmetic").first()).toBeVisible();
+    await page.getByTestId("what-to-do").screenshot({ path: `screenshots/what-to-do-${width}.png` });
+    await page.getByTestId("funnel").screenshot({ path: `screenshots/retries-${width}.png` });
+
     const attemptsList = new AttemptsPage(page);
     await attemptsList.goto("country=CO&channel=sms");
     const row = attemptsList.rows.first();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::stats::{benjamini_hochberg, two_proportion_p_value, wilson_interval};
 use crate::filters::{Dimension, Filters};
-use crate::format::{format_count, format_money, format_p_value};
+use crate::format::{format_count, format_money, format_money_to, format_p_value};
 use crate::model::{Channel, channel_label};
 use crate::page_data::{ChannelFigures, ChannelRecommendation, Metrics, Money};
 
@@ -159,6 +159,12 @@ fn money(currency: &str, amount: f64) -> String {
     format_money(&Money { currency: currency.to_string(), amount })
 }
 
+/// A unit cost with the decimals its arithmetic needs (`$0.0651`), so that the products
+/// shown give the results shown.
+fn unit_cost(currency: &str, amount: f64) -> String {
+    format_money_to(&Money { currency: currency.to_string(), amount }, 4)
+}
+
 fn recommend(c: Candidate, adjusted: f64, evidence: &impl Fn(&str) -> String) -> ChannelRecommendation {
     let (better, worse) = (&c.better, &c.worse);
     let rate_better = better.rate_percent().unwrap_or(0.0);
@@ -199,7 +205,7 @@ fn recommend(c: Candidate, adjusted: f64, evidence: &impl Fn(&str) -> String) ->
             format_count(f.converted_verifications),
             f.rate_percent().unwrap_or(0.0),
             money(&c.currency, f.total_cost),
-            money(&c.currency, f.cost_per_verification().unwrap_or(0.0)),
+            unit_cost(&c.currency, f.cost_per_verification().unwrap_or(0.0)),
             per_success(f),
         )
     };
@@ -214,7 +220,7 @@ fn recommend(c: Candidate, adjusted: f64, evidence: &impl Fn(&str) -> String) ->
             "Saved: {} − {} × {} = {}.",
             money(&c.currency, worse.total_cost),
             format_count(worse.verifications),
-            money(&c.currency, per_verification),
+            unit_cost(&c.currency, per_verification),
             money(&c.currency, saved),
         ),
         format!(

@@ -101,12 +101,44 @@ pub async fn unconverted_verification_spend(
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<crate::page_data::Money>, StoreError> {
-    if let Some(spend) = index.remembered_unconverted_verification_spend(scope) {
+    Ok(unconverted_verification_spend_by(pool, scans, index, scope, None).await?.remove("").unwrap_or_default())
+}
+
+/// `unconverted_verification_spend` per value of `by`: one scan gives the rows and, as each
+/// attempt has one value, their sum the total.
+pub async fn unconverted_verification_spend_by(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    by: Option<Dimension>,
+) -> Result<BTreeMap<String, Vec<crate::page_data::Money>>, StoreError> {
+    if let Some(spend) = index.remembered_unconverted_verification_spend(scope, by) {
         return Ok(spend);
     }
-    let spend = store::raw_unconverted_verification_spend(pool, scans, scope).await?;
-    index.remember_unconverted_verification_spend(scope, &spend);
+    let spend = store::raw_unconverted_verification_spend_by(pool, scans, scope, by).await?;
+    index.remember_unconverted_verification_spend(scope, by, &spend);
     Ok(spend)
+}
+
+/// Puts each breakdown row's spend on verifications that never converted in it; returns
+/// the view's, their sum.
+pub async fn add_unconverted_verification_spend(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    rows: &mut [BreakdownRow],
+) -> Result<Vec<crate::page_data::Money>, StoreError> {
+    let mut by_key = unconverted_verification_spend_by(pool, scans, index, scope, Some(scope.filters.by)).await?;
+    let mut total = Vec::new();
+    for row in rows.iter_mut() {
+        row.metrics.unconverted_verification_spend = by_key.remove(&row.key).unwrap_or_default();
+    }
+    for money in rows.iter().flat_map(|r| &r.metrics.unconverted_verification_spend) {
+        store::add_micros(&mut total, &money.currency, (money.amount * 1e6).round() as i64);
+    }
+    Ok(total)
 }
 
 /// The breakdown table of a view, sorted as it asks.
@@ -247,18 +279,44 @@ async fn blocked_attempts(
     let mut by_error = scope.filters.clone();
     by_error.by = Dimension::Error;
     let scope = AttemptScope { from: scope.from.clone(), to: scope.to.clone(), filters: &by_error };
-    let mut codes: Vec<(String, u64)> = metrics_by(pool, scans, index, &scope, Some(Dimension::Error))
-        .await?
-        .into_iter()
-        .filter(|(code, m)| advice::BLOCKING_ERRORS.contains(&code.as_str()) && m.attempts > 0)
-        .map(|(code, m)| (code, m.attempts))
-        .collect();
+    let attempts: BTreeMap<String, u64> = match index.grain_for(&scope) {
+        Some(grain) => index.attempts_by(&scope, Dimension::Error, grain),
+        None => metrics_by(pool, scans, index, &scope, Some(Dimension::Error))
+            .await?
+            .into_iter()
+            .map(|(code, m)| (code, m.attempts))
+            .collect(),
+    };
+    let mut codes: Vec<(String, u64)> =
+        attempts.into_iter().filter(|(code, n)| advice::BLOCKING_ERRORS.contains(&code.as_str()) && *n > 0).collect();
     codes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(codes)
 }
 
-/// The view's "What to do": channel moves per market, what fraud cost, what Twilio blocked.
+/// The view's "What to do": channel moves per market, what fraud cost, what Twilio blocked;
+/// worked out once per view and generation of the rollups, as it reads all of the view.
 pub async fn what_to_do(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    compared: Option<(&AttemptScope<'_>, &AttemptScope<'_>)>,
+) -> Result<crate::page_data::WhatToDo, StoreError> {
+    let key = match compared {
+        Some((now, then)) => {
+            format!("{}|{}|{}", RollupIndex::view_key(scope), RollupIndex::view_key(now), RollupIndex::view_key(then))
+        }
+        None => RollupIndex::view_key(scope),
+    };
+    if let Some(what) = index.remembered_what_to_do(&key) {
+        return Ok(what);
+    }
+    let what = work_out_what_to_do(pool, scans, index, scope, compared).await?;
+    index.remember_what_to_do(key, &what);
+    Ok(what)
+}
+
+async fn work_out_what_to_do(
     pool: &SqlitePool,
     scans: &RawScans,
     index: &RollupIndex,
@@ -364,9 +422,9 @@ pub async fn overview(
     let index = rollups.get(pool).await?;
     let index = &*index;
     let mut current_totals = totals(pool, scans, index, &current).await?;
+    let mut rows = breakdown(pool, scans, index, &current).await?;
     current_totals.unconverted_verification_spend =
-        unconverted_verification_spend(pool, scans, index, &current).await?;
-    let rows = breakdown(pool, scans, index, &current).await?;
+        add_unconverted_verification_spend(pool, scans, index, &current, &mut rows).await?;
     let current_series = series(pool, scans, index, &current, hourly).await?;
     let data_end = data_end(&snapshot, now);
     let buckets = comparison::chart_buckets(start, end, data_end, hourly);

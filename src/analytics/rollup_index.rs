@@ -9,7 +9,7 @@ use super::anomalies::Incident;
 use crate::fees::{Fee, FeeSchedule};
 use crate::filters::{Dimension, Filters};
 use crate::model::{Channel, ConversionStatus};
-use crate::page_data::{FunnelPath, FunnelStep, Metrics, Money, RetryFunnel, SeriesPoint};
+use crate::page_data::{FunnelPath, FunnelStep, Metrics, Money, RetryFunnel, SeriesPoint, WhatToDo};
 use crate::store::funnel::{MAX_ATTEMPT_NUMBER, TIME_BUCKETS};
 use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, add_micros, channel_bit};
 
@@ -111,10 +111,12 @@ pub struct RollupIndex {
     /// Pumping bursts and outages in this generation's hours, found on first use.
     incidents: std::sync::OnceLock<Vec<Incident>>,
     /// Spend on verifications that never converted, read from the raw rows in this
-    /// generation, per view.
-    unconverted_verification_spend: std::sync::Mutex<HashMap<String, Vec<Money>>>,
+    /// generation, per view and per value of its breakdown.
+    unconverted_verification_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, Vec<Money>>>>,
     /// What each SMS-pumping burst cost, read from the raw rows once per generation.
     burst_costs: std::sync::Mutex<HashMap<String, store::BurstCosts>>,
+    /// Each view's "What to do", worked out once per generation.
+    what_to_do: std::sync::Mutex<HashMap<String, WhatToDo>>,
 }
 
 /// Between the two values of a pair key (`metrics_by_pair`): a character no key holds.
@@ -316,6 +318,7 @@ impl RollupIndex {
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
             burst_costs: Default::default(),
+            what_to_do: Default::default(),
         }
     }
 
@@ -362,6 +365,28 @@ impl RollupIndex {
             Some(Dimension::Day) => layer.periods[id as usize][..10].to_string(),
             Some(_) => self.names.text(id).to_string(),
         }
+    }
+
+    /// Attempts per value of `by`, from the attempt cells alone (no verification is counted).
+    pub fn attempts_by(&self, scope: &AttemptScope<'_>, by: Dimension, grain: Grain) -> BTreeMap<String, u64> {
+        let (layer, cells) = self.attempt_cells(scope, grain);
+        let mut sums: HashMap<u32, i64> = HashMap::new();
+        for c in cells {
+            let id = match by {
+                Dimension::Country => c.country,
+                Dimension::Channel => c.channel,
+                Dimension::Carrier => c.carrier,
+                Dimension::Service => c.service,
+                Dimension::Error => c.error,
+                Dimension::Day => c.period,
+            };
+            *sums.entry(id).or_default() += c.attempts;
+        }
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for (id, n) in sums.into_iter().filter(|(_, n)| *n > 0) {
+            *out.entry(self.key_name(layer, Some(by), id)).or_default() += n as u64;
+        }
+        out
     }
 
     /// A pair of ids' name: the first dimension's, then the second's after `PAIR_SEPARATOR`.
@@ -487,6 +512,8 @@ impl RollupIndex {
         let mut sums: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
         // Converted verifications per key and the market their fee depends on.
         let mut fee_counts: HashMap<((u32, u32), u32, u32), i64> = HashMap::new();
+        // One fee everywhere: the fees are the converted counts times it, with no market to note.
+        let uniform = self.fees.is_uniform();
         let by_channel = keys.by == Some(Dimension::Channel) || keys.then == Some(Dimension::Channel);
         for c in &rows[start..end] {
             let keyed = match &error_keys {
@@ -501,7 +528,7 @@ impl RollupIndex {
                     let s = sums.entry(key).or_default();
                     s.0 += c.verifications;
                     s.1 += if converted { c.verifications } else { 0 };
-                    if converted {
+                    if converted && !uniform {
                         *fee_counts.entry((key, c.country, c.service)).or_default() += c.verifications;
                     }
                 }
@@ -573,12 +600,18 @@ impl RollupIndex {
         }
         for ((key, _), (country, service)) in converted_markets {
             sums.entry(key).or_default().1 += 1;
-            *fee_counts.entry((key, country, service)).or_default() += 1;
+            if !uniform {
+                *fee_counts.entry((key, country, service)).or_default() += 1;
+            }
         }
+        let flat_fee = self.fees.default.as_ref().filter(|_| uniform);
         for (key, (verifications, converted)) in sums {
             if let Some(m) = metrics.get_mut(&self.pair_name(layer, keys, key)) {
                 m.verifications += verifications as u64;
                 m.converted_verifications += converted as u64;
+                if let Some(fee) = flat_fee.filter(|_| converted > 0) {
+                    add_micros(&mut m.verification_fees, &fee.currency, fee.micros * converted);
+                }
             }
         }
         let mut fees: BTreeMap<((u32, u32), String), i64> = BTreeMap::new();
@@ -703,8 +736,32 @@ impl RollupIndex {
     }
 
     /// A view's spend on verifications that never converted, if this generation has read it.
-    pub fn remembered_unconverted_verification_spend(&self, scope: &AttemptScope<'_>) -> Option<Vec<Money>> {
-        self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&view_key(scope)).cloned()
+    pub fn remembered_unconverted_verification_spend(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Option<Dimension>,
+    ) -> Option<BTreeMap<String, Vec<Money>>> {
+        let key = format!("{}|{by:?}", view_key(scope));
+        self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    /// A view's "What to do" (`key` names the view and what it compares), if this generation
+    /// has worked it out.
+    pub fn remembered_what_to_do(&self, key: &str) -> Option<WhatToDo> {
+        self.what_to_do.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    pub fn remember_what_to_do(&self, key: String, what: &WhatToDo) {
+        let mut memo = self.what_to_do.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= VIEWS_REMEMBERED {
+            memo.clear();
+        }
+        memo.insert(key, what.clone());
+    }
+
+    /// A view's key in a memo: its range and filters.
+    pub fn view_key(scope: &AttemptScope<'_>) -> String {
+        view_key(scope)
     }
 
     /// A burst's costs, if this generation has read them.
@@ -722,11 +779,16 @@ impl RollupIndex {
         memo.insert(key, costs.clone());
     }
 
-    pub fn remember_unconverted_verification_spend(&self, scope: &AttemptScope<'_>, spend: &[Money]) {
+    pub fn remember_unconverted_verification_spend(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Option<Dimension>,
+        spend: &BTreeMap<String, Vec<Money>>,
+    ) {
         let mut memo = self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner());
         if memo.len() >= VIEWS_REMEMBERED {
             memo.clear();
         }
-        memo.insert(view_key(scope), spend.to_vec());
+        memo.insert(format!("{}|{by:?}", view_key(scope)), spend.clone());
     }
 }

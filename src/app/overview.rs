@@ -576,6 +576,7 @@ fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>, services: ServiceNames) 
                                     <th scope="col" class="num" title="The fee per successful verification × converted verifications.">"Verification fees"</th>
                                     {header(SortKey::Spend, "Total cost", "Channel fees + verification fees, per currency.", true)}
                                     <th scope="col" class="num" title="(Channel fees + verification fees) ÷ converted verifications.">"Cost per success"</th>
+                                    <th scope="col" class="num" title="The channel fees of verifications none of whose attempts converted: what bought nothing.">"Spend never converted"</th>
                                     <th scope="col" class="num" title="Attempts Twilio has not priced yet (up to 24 hours after sending): their channel fees are not counted.">"Unpriced"</th>
                                 </tr>
                             </thead>
@@ -619,6 +620,7 @@ fn BreakdownLine(filters: Filters, row: BreakdownRow, label: String) -> impl Int
             <td class="num" data-testid="verification-fees">{format_moneys(&m.verification_fees)}</td>
             <td class="num" data-testid="total-cost">{format_moneys(&m.total_cost())}</td>
             <td class="num" data-testid="cost-per-success">{format_moneys(&m.cost_per_conversion())}</td>
+            <td class="num" data-testid="never-converted-spend">{format_moneys(&m.unconverted_verification_spend)}</td>
             <td class="num" data-testid="unpriced">{format_count(m.unpriced_attempts)}</td>
         </tr>
     }

@@ -304,16 +304,31 @@ pub async fn raw_unconverted_verification_spend(
     scans: &RawScans,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<Money>, StoreError> {
-    let mut query = QueryBuilder::new("SELECT price_unit, TOTAL(price) FROM attempts AS attempt");
+    Ok(raw_unconverted_verification_spend_by(pool, scans, scope, None).await?.remove("").unwrap_or_default())
+}
+
+/// `raw_unconverted_verification_spend` per value of `by` (one key `""` without it).
+pub async fn raw_unconverted_verification_spend_by(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    scope: &AttemptScope<'_>,
+    by: Option<Dimension>,
+) -> Result<BTreeMap<String, Vec<Money>>, StoreError> {
+    let mut query =
+        QueryBuilder::new(format!("SELECT {}, price_unit, TOTAL(price) FROM attempts AS attempt", key_expression(by)));
     push_scope(&mut query, scope);
     query.push(
         " AND conversion_status = 'unconverted' AND price_unit IS NOT NULL AND price_unit != '' AND NOT EXISTS \
          (SELECT 1 FROM attempts AS other WHERE other.verification_sid = attempt.verification_sid \
-         AND other.conversion_status = 'converted') GROUP BY 1 ORDER BY 1",
+         AND other.conversion_status = 'converted') GROUP BY 1, 2 ORDER BY 1, 2",
     );
     let _scan = scans.turn().await;
-    let rows: Vec<(String, f64)> = query.build_query_as().fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|(currency, amount)| Money { currency, amount }).collect())
+    let rows: Vec<(String, String, f64)> = query.build_query_as().fetch_all(pool).await?;
+    let mut out: BTreeMap<String, Vec<Money>> = BTreeMap::new();
+    for (key, currency, amount) in rows {
+        out.entry(key).or_default().push(Money { currency, amount });
+    }
+    Ok(out)
 }
 
 /// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
