@@ -70,26 +70,28 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 
 /// `/what-to-do.csv`: the overview's "What to do" for the same query, a line per entry.
 async fn what_to_do_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let query = query.unwrap_or_default();
-    let parsed = state.parse_view(&query);
-    if !parsed.notices.is_empty() {
-        return HttpError::InvalidParameters(parsed.notices).into_response();
-    }
-    match crate::views::load_overview(&state, &query).await {
-        Ok(overview) => csv_response("verilens-what-to-do.csv", crate::export::what_to_do_csv(&overview.what_to_do)),
-        Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
-    }
+    overview_csv(&state, query, "verilens-what-to-do.csv", |o| crate::export::what_to_do_csv(&o.what_to_do)).await
 }
 
 /// `/funnel.csv`: the overview's retry funnel for the same query.
 async fn funnel_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    overview_csv(&state, query, "verilens-retries.csv", |o| crate::export::funnel_csv(&o.funnel)).await
+}
+
+/// A CSV of a part of the overview of `query`, as the page shows it.
+async fn overview_csv(
+    state: &AppState,
+    query: Option<String>,
+    file_name: &str,
+    encode: impl FnOnce(&crate::page_data::Overview) -> String,
+) -> Response {
     let query = query.unwrap_or_default();
     let parsed = state.parse_view(&query);
     if !parsed.notices.is_empty() {
         return HttpError::InvalidParameters(parsed.notices).into_response();
     }
-    match crate::views::load_overview(&state, &query).await {
-        Ok(overview) => csv_response("verilens-retries.csv", crate::export::funnel_csv(&overview.funnel)),
+    match crate::views::load_overview(state, &query).await {
+        Ok(overview) => csv_response(file_name, encode(&overview)),
         Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
     }
 }

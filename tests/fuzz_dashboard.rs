@@ -321,7 +321,9 @@ impl Cases<'_> {
         match self.rng.below(100) {
             0..=24 => Request::Get(format!("/?{}", self.query(false))),
             25..=44 => Request::Get(format!("/attempts?{}", self.query(true))),
-            45..=52 => Request::Get(format!("/export.csv?{}", self.query(false))),
+            45..=49 => Request::Get(format!("/export.csv?{}", self.query(false))),
+            50 => Request::Get(format!("/what-to-do.csv?{}", self.query(false))),
+            51..=52 => Request::Get(format!("/funnel.csv?{}", self.query(false))),
             53..=60 => Request::Get(format!("/attempts.csv?{}", self.query(true))),
             61..=70 => Request::Get(format!("/attempts/{}", self.sid())),
             71..=81 => Request::Post("/api/load_overview", form("search", &self.query(false))),
@@ -415,10 +417,19 @@ async fn near_valid_requests_get_a_page_a_400_or_a_404_in_time() {
         }
         let kind = classify(&request, answer.0, &answer.1).unwrap_or_else(|e| panic!("{e} (seed {seed})"));
         let route = match &request {
-            Request::Get(path) => ["/attempts/", "/attempts.csv", "/attempts", "/export.csv", "/healthz", "/no/"]
-                .into_iter()
-                .find(|p| path.starts_with(p))
-                .unwrap_or("/"),
+            Request::Get(path) => [
+                "/attempts/",
+                "/attempts.csv",
+                "/attempts",
+                "/export.csv",
+                "/what-to-do.csv",
+                "/funnel.csv",
+                "/healthz",
+                "/no/",
+            ]
+            .into_iter()
+            .find(|p| path.starts_with(p))
+            .unwrap_or("/"),
             Request::Post(path, _) => path,
         };
         *answers.entry((kind, route)).or_default() += 1;
@@ -467,7 +478,7 @@ async fn links_with_dates_past_the_calendars_edges_get_an_answer() {
             assert_eq!(status, 200, "{path}?{dates}");
             assert!(page.contains("data-testid=\"notice\"") && page.contains("is not a date"), "{path}?{dates}");
         }
-        for path in ["/export.csv", "/attempts.csv"] {
+        for path in ["/export.csv", "/attempts.csv", "/what-to-do.csv", "/funnel.csv"] {
             let (status, body) = answer_in_time(&http, &base, &Request::Get(format!("{path}?{dates}"))).await;
             assert_eq!(status, 400, "{path}?{dates}: {body}");
         }
