@@ -52,7 +52,6 @@ struct FigureRow {
 #[component]
 fn FigureTableView(table: FigureTable) -> impl IntoView {
     view! {
-        <div class="figures-box">
         <table class="figures" data-testid=table.testid title=(!table.help.is_empty()).then_some(table.help)>
             <caption>{table.caption}</caption>
             <thead>
@@ -83,7 +82,6 @@ fn FigureTableView(table: FigureTable) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
-        </div>
     }
 }
 
