@@ -29,11 +29,10 @@ use crate::views::mask;
 
 /// `/export.csv`: the breakdown table of the same query, as CSV.
 async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let parsed = state.parse_view(query.as_deref().unwrap_or_default());
-    if !parsed.notices.is_empty() {
-        return HttpError::InvalidParameters(parsed.notices).into_response();
-    }
-    let filters = parsed.filters;
+    let filters = match view_filters(&state, query) {
+        Ok(filters) => filters,
+        Err(refused) => return refused.into_response(),
+    };
     let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope {
         from: crate::model::twilio_time::format(&start),
@@ -70,41 +69,47 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 
 /// `/what-to-do.csv`: the overview's "What to do" for the same query, a line per entry.
 async fn what_to_do_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    overview_csv(&state, query, "verilens-what-to-do.csv", |o| crate::export::what_to_do_csv(&o.what_to_do)).await
+    let filters = match view_filters(&state, query) {
+        Ok(filters) => filters,
+        Err(refused) => return refused.into_response(),
+    };
+    match crate::views::load_what_to_do(&state, &filters).await {
+        Ok(what) => csv_response("verilens-what-to-do.csv", crate::export::what_to_do_csv(&what)),
+        Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
+    }
 }
 
 /// `/funnel.csv`: the overview's retry funnel for the same query.
 async fn funnel_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    overview_csv(&state, query, "verilens-retries.csv", |o| crate::export::funnel_csv(&o.funnel)).await
-}
-
-/// A CSV of a part of the overview of `query`, as the page shows it.
-async fn overview_csv(
-    state: &AppState,
-    query: Option<String>,
-    file_name: &str,
-    encode: impl FnOnce(&crate::page_data::Overview) -> String,
-) -> Response {
-    let query = query.unwrap_or_default();
-    let parsed = state.parse_view(&query);
-    if !parsed.notices.is_empty() {
-        return HttpError::InvalidParameters(parsed.notices).into_response();
-    }
-    match crate::views::load_overview(state, &query).await {
-        Ok(overview) => csv_response(file_name, encode(&overview)),
+    let filters = match view_filters(&state, query) {
+        Ok(filters) => filters,
+        Err(refused) => return refused.into_response(),
+    };
+    match crate::views::load_funnel(&state, &filters).await {
+        Ok(funnel) => csv_response("verilens-retries.csv", crate::export::funnel_csv(&funnel)),
         Err(source) => HttpError::Snapshot { what: "export", source }.into_response(),
     }
+}
+
+/// An export's view: its filters, or a 400 naming what is wrong with them (a page shows the
+/// notices and goes on; a file would hide them).
+fn view_filters(state: &AppState, query: Option<String>) -> Result<Filters, HttpError> {
+    let parsed = state.parse_view(query.as_deref().unwrap_or_default());
+    if !parsed.notices.is_empty() {
+        return Err(HttpError::InvalidParameters(parsed.notices));
+    }
+    Ok(parsed.filters)
 }
 
 /// `/attempts.csv`: every attempt of the same query, newest first, as CSV streamed a chunk
 /// at a time. The request deadline (`guards::REQUEST_DEADLINE`, tower-http's `TimeoutLayer`)
 /// times the answer until its headers, not its body, so it does not cut a long export.
 async fn attempts_csv_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let parsed = state.parse_view(query.as_deref().unwrap_or_default());
-    if !parsed.notices.is_empty() {
-        return HttpError::InvalidParameters(parsed.notices).into_response();
-    }
-    csv_response("verilens-attempts.csv", Body::from_stream(attempts_csv_chunks(state, parsed.filters)))
+    let filters = match view_filters(&state, query) {
+        Ok(filters) => filters,
+        Err(refused) => return refused.into_response(),
+    };
+    csv_response("verilens-attempts.csv", Body::from_stream(attempts_csv_chunks(state, filters)))
 }
 
 /// Chunks of CSV a client has not taken yet, at most: with the chunk being encoded and

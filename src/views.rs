@@ -2,7 +2,12 @@
 //! snapshot's status, and phone numbers masked unless the operator turned that off; and one
 //! attempt refreshed from Twilio.
 
-use crate::page_data::{AttemptDetail, AttemptList, AttemptRefresh, AttemptRow, FieldChange, Overview, SnapshotStatus};
+use crate::filters::Filters;
+use crate::model::twilio_time;
+use crate::page_data::{
+    AttemptDetail, AttemptList, AttemptRefresh, AttemptRow, FieldChange, Overview, RetryFunnel, SnapshotStatus,
+    WhatToDo,
+};
 use crate::state::AppState;
 use crate::store::{self, StoreError};
 use crate::twilio::TwilioError;
@@ -18,6 +23,23 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
         crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
     overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
     Ok(overview)
+}
+
+/// A view's "What to do" alone, for its CSV: what the overview computes for it, without the
+/// rest of the overview.
+pub async fn load_what_to_do(state: &AppState, filters: &Filters) -> Result<WhatToDo, StoreError> {
+    let (start, end) = filters.range.bounds(state.now());
+    let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
+    let index = state.rollups.get(&state.pool).await?;
+    crate::analytics::what_to_do(&state.pool, &state.raw_scans, &index, &scope, None).await
+}
+
+/// A view's retry funnel alone, for its CSV.
+pub async fn load_funnel(state: &AppState, filters: &Filters) -> Result<RetryFunnel, StoreError> {
+    let (start, end) = filters.range.bounds(state.now());
+    let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
+    let index = state.rollups.get(&state.pool).await?;
+    Ok(crate::analytics::retry_funnel(&index, &scope))
 }
 
 /// A page of the attempts list.

@@ -182,7 +182,10 @@ pub async fn metrics_by_country_and_channel(
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     match index.grain_for(scope).filter(|_| scope.filters.errors.len() <= 1) {
         Some(grain) => Ok(index.metrics_by_pair(scope, Dimension::Country, Dimension::Channel, grain)),
-        None => store::raw_metrics_by_country_and_channel(pool, scans, scope, index.fees()).await,
+        None => {
+            let separator = rollup_index::PAIR_SEPARATOR;
+            store::raw_metrics_by_country_and_channel(pool, scans, scope, separator, index.fees()).await
+        }
     }
 }
 

@@ -169,14 +169,17 @@ pub async fn raw_metrics_by(
     raw_metrics_keyed(pool, scans, scope, key_expression(by), fees).await
 }
 
-/// Metrics per country and channel, keyed `country\u{1f}channel` as the rollups' pairs are.
+/// Metrics per country and channel, keyed `country␟channel` as the rollups' pairs are
+/// (`separator`, `rollup_index::PAIR_SEPARATOR`).
 pub async fn raw_metrics_by_country_and_channel(
     pool: &SqlitePool,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
+    separator: char,
     fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
-    raw_metrics_keyed(pool, scans, scope, "COALESCE(country, '') || char(31) || channel", fees).await
+    let key = format!("COALESCE(country, '') || char({}) || channel", u32::from(separator));
+    raw_metrics_keyed(pool, scans, scope, &key, fees).await
 }
 
 async fn raw_metrics_keyed(
