@@ -179,6 +179,36 @@ pub struct ServeArgs {
     /// `[countries]` `IN = "0.02USD"`, `[services]` `VA… = "0.04USD"`.
     #[arg(long, env = "VERILENS_VERIFICATION_FEES", value_name = "FILE")]
     pub verification_fees: Option<PathBuf>,
+    /// Show the dashboard only: saved views, alert rules and digests cannot be changed (those
+    /// already saved still run).
+    #[arg(long, env = "VERILENS_READ_ONLY")]
+    pub read_only: bool,
+    /// A Slack incoming webhook alerts and digests can go to (a secret: prefer the environment
+    /// or the config file).
+    #[arg(long, env = "VERILENS_SLACK_WEBHOOK_URL", hide_env_values = true)]
+    pub slack_webhook_url: Option<String>,
+    /// A URL alerts and digests are POSTed to as JSON, signed with --alert-webhook-secret.
+    #[arg(long, env = "VERILENS_ALERT_WEBHOOK_URL", hide_env_values = true)]
+    pub alert_webhook_url: Option<String>,
+    /// The key of the webhook's HMAC-SHA256 signature (16 characters or more).
+    #[arg(long, env = "VERILENS_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub alert_webhook_secret: Option<String>,
+    /// The SMTP server for e-mail: smtps://user:password@host:465, or
+    /// smtp://user:password@host:587?tls=required for STARTTLS.
+    #[arg(long, env = "VERILENS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of alert e-mail, e.g. "verilens <alerts@example.com>".
+    #[arg(long, env = "VERILENS_ALERT_EMAIL_FROM")]
+    pub alert_email_from: Option<String>,
+    /// Let destinations be loopback addresses (a receiver on this machine), over http too.
+    #[arg(long, env = "VERILENS_ALLOW_LOOPBACK_DESTINATIONS")]
+    pub allow_loopback_destinations: bool,
+    /// Let destinations be private, link-local or other non-public addresses.
+    #[arg(long, env = "VERILENS_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: bool,
+    /// How often alert rules are evaluated besides after each sync that changes the snapshot.
+    #[arg(long, env = "VERILENS_ALERT_CHECK_EVERY", default_value = "1m", value_parser = parse_duration)]
+    pub alert_check_every: Duration,
     #[command(flatten)]
     pub twilio: TwilioArgs,
 }

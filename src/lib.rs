@@ -11,6 +11,8 @@ pub mod page_data;
 pub mod paths;
 
 #[cfg(feature = "ssr")]
+pub mod alerts;
+#[cfg(feature = "ssr")]
 pub mod analytics;
 #[cfg(feature = "ssr")]
 pub mod connections;

@@ -156,8 +156,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!("sync failed: {e}");
         }
     }
+    // The demo's emulator is local: syncing it often lets a demo incident show within a minute.
+    let sync_every = if demo { args.sync_every.min(DEMO_SYNC_EVERY) } else { args.sync_every };
     let syncing =
-        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), args.sync_every, !demo, options);
+        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), sync_every, !demo, options);
     let state = AppState {
         progress,
         demo,
@@ -167,11 +169,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics: args.metrics,
         api: Some(source.client.clone()),
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
+        read_only: args.read_only,
         ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    let state = AppState {
+        alerts: Arc::new(alert_settings(&args, addr, source.demo.as_ref().map(|d| d.emulator.clone()))?),
+        ..state
+    };
     if basic_auth.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {addr} without access control: anyone who can reach it sees the dashboard; \
@@ -188,6 +195,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let backups = args.backup_dir.clone().map(|dir| {
         server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
     });
+    let alerting = verilens::alerts::engine::spawn(state.clone(), stop.clone());
     let shutdown = async move {
         stop_requested.await;
         tracing::info!("shutting down: finishing requests and the sync's current pages");
@@ -203,10 +211,50 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(backups) = backups {
         backups.abort();
     }
+    alerting.abort();
     if tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err() {
         tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
     }
     Ok(())
+}
+
+/// How often the demo syncs its built-in emulator at most.
+const DEMO_SYNC_EVERY: Duration = Duration::from_secs(30);
+
+/// Where alerts go, checked: a bad destination stops verilens with a line naming the setting.
+fn alert_settings(
+    args: &ServeArgs,
+    addr: SocketAddr,
+    demo_emulator: Option<Arc<emulator::Emulator>>,
+) -> anyhow::Result<verilens::alerts::AlertSettings> {
+    use verilens::alerts::destinations::{AddressPolicy, Destinations, Secret};
+    let secret = |value: &Option<String>| value.as_ref().filter(|v| !v.is_empty()).map(|v| Secret(v.clone()));
+    let destinations = Destinations {
+        slack_url: secret(&args.slack_webhook_url),
+        webhook_url: secret(&args.alert_webhook_url),
+        webhook_secret: secret(&args.alert_webhook_secret),
+        smtp_url: secret(&args.smtp_url),
+        email_from: args.alert_email_from.clone(),
+        policy: AddressPolicy {
+            allow_loopback: args.allow_loopback_destinations,
+            allow_private: args.allow_private_destinations,
+        },
+    }
+    .checked()
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let link_origin = match &args.public_url {
+        Some(url) => url.origin().ascii_serialization(),
+        // Listening on every address: the machine's own is one of them.
+        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        None => format!("http://{addr}"),
+    };
+    Ok(verilens::alerts::AlertSettings {
+        destinations,
+        link_origin,
+        check_every: args.alert_check_every,
+        demo_emulator,
+        ..Default::default()
+    })
 }
 
 async fn emulate(args: EmulateArgs) -> anyhow::Result<()> {

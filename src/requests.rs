@@ -1,6 +1,6 @@
 //! Which requests the dashboard takes: reads (GET and HEAD) of pages, exports and files, and
-//! calls of its server functions (POST under `/api/`) whose body is a form the size of a
-//! query string; and where the answer to a plain form post may send the browser.
+//! calls of its server functions (POST under `/api/`) and posts of its alert pages' forms,
+//! whose body is a form the size of a query string; and where the answer to a plain form post may send the browser.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -17,7 +17,8 @@ use crate::http_error::{HttpError, MAX_CALL_BODY};
 /// serves files to any method.)
 pub async fn admit_request(request: Request, next: Next) -> Response {
     let method = request.method();
-    if request.uri().path().starts_with("/api/") {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || (method == Method::POST && crate::alerts::pages::takes_forms(path)) {
         if method != Method::POST {
             // The router answers with the methods the route takes.
             return next.run(request).await;

@@ -46,6 +46,12 @@ pub struct AppState {
     /// Where the wasm, JS and CSS are served from.
     #[from_ref(skip)]
     pub site: Site,
+    /// Saved views, alert rules and digests cannot be changed.
+    #[from_ref(skip)]
+    pub read_only: bool,
+    /// Where alerts go, and how they are evaluated and retried.
+    #[from_ref(skip)]
+    pub alerts: Arc<crate::alerts::AlertSettings>,
 }
 
 impl AppState {
@@ -65,6 +71,8 @@ impl AppState {
             api: None,
             metrics: false,
             site: Site::locate(),
+            read_only: false,
+            alerts: Arc::default(),
         }
     }
 

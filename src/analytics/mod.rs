@@ -409,6 +409,54 @@ fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
     snapshot.as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now))
 }
 
+/// The change of a view between the compared `windows` (its test corrected for the view's
+/// other tests, one per country) and the countries whose conversion fell significantly.
+/// `compared_now` is the view's totals over the current window; `country_rows` its rows by
+/// country over it, when the caller has them.
+pub async fn change_and_drops(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    filters: &Filters,
+    windows: &comparison::ComparisonWindows,
+    compared_now: Metrics,
+    country_rows: Option<&[BreakdownRow]>,
+) -> Result<(crate::page_data::Change, Vec<(String, Anomaly)>), StoreError> {
+    let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
+    let compared_then = totals(pool, scans, index, &scope(filters, then_from, then_to)).await?;
+    let mut by_country = filters.clone();
+    by_country.by = Dimension::Country;
+    let now_rows = match country_rows {
+        Some(rows) => rows.to_vec(),
+        None => breakdown(pool, scans, index, &scope(&by_country, now_from, now_to)).await?,
+    };
+    let then_rows = breakdown(pool, scans, index, &scope(&by_country, then_from, then_to)).await?;
+    let mut change = comparison::compare(compared_now, compared_then, windows);
+    let tests = anomalies::country_tests(&now_rows, &then_rows);
+    let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
+    let adjusted = comparison::control_false_discoveries(&mut change, &p_values);
+    let drops = anomalies::conversion_drops(&tests, &adjusted, change.tests, filters);
+    Ok((change, drops))
+}
+
+/// Where the snapshot's attempts end, and whether it reaches back to where the period
+/// `[start, end)`'s previous period starts.
+pub async fn data_end_and_coverage(
+    pool: &SqlitePool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, bool), StoreError> {
+    let as_of = store::watermark(pool).await?;
+    let data_end = as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now));
+    let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let covered = store::coverage_start(pool)
+        .await?
+        .and_then(|c| twilio_time::parse(&c))
+        .is_some_and(|covered_from| covered_from <= previous_start);
+    Ok((data_end, covered))
+}
+
 /// Everything the overview page shows for one view at `now`.
 pub async fn overview(
     pool: &SqlitePool,
@@ -460,20 +508,9 @@ pub async fn overview(
             } else {
                 current_totals.clone()
             };
-            let compared_then = totals(pool, scans, index, &scope(&filters, then_from, then_to)).await?;
-            let mut by_country = filters.clone();
-            by_country.by = crate::filters::Dimension::Country;
-            let now_rows = if filters.by == by_country.by && !windows.same_elapsed {
-                rows.clone()
-            } else {
-                breakdown(pool, scans, index, &scope(&by_country, now_from, now_to)).await?
-            };
-            let then_rows = breakdown(pool, scans, index, &scope(&by_country, then_from, then_to)).await?;
-            let mut change = comparison::compare(compared_now, compared_then, &windows);
-            let tests = anomalies::country_tests(&now_rows, &then_rows);
-            let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
-            let adjusted = comparison::control_false_discoveries(&mut change, &p_values);
-            let drops = anomalies::conversion_drops(&tests, &adjusted, change.tests, &filters);
+            let same_rows = (filters.by == Dimension::Country && !windows.same_elapsed).then_some(rows.as_slice());
+            let (change, drops) =
+                change_and_drops(pool, scans, index, &filters, &windows, compared_now, same_rows).await?;
             let (from, to) = (twilio_time::format(&now_from), twilio_time::format(&now_to));
             anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
             let previous = series(pool, scans, index, &scope(&filters, previous_start, start), hourly).await?;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
 
-use super::components::{Chips, FilterBar, Header, Notices, PendingBar};
+use super::components::{Chips, FilterBar, Header, Notices, PendingBar, ViewActions};
 use super::errors::{ErrorNotice, PageError};
 use crate::filters::{Filters, ListOrder};
 use crate::format::{format_money, format_moneys, plural};
@@ -94,6 +94,7 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
                 <a class="export" href=export download="" title="Every attempt of this view, not only this page">
                     "Export CSV"
                 </a>
+                <ViewActions filters=filters.clone() />
             </div>
             <p class="list-summary">
                 <span data-testid="list-summary" title="Every attempt of this view, and their prices">{summary}</span>

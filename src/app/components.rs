@@ -28,6 +28,9 @@ pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
             <nav class="sections" aria-label="Sections">
                 <a href=paths::url("/")>"Overview"</a>
                 <a href=paths::url("/attempts")>"Attempts"</a>
+                // Pages outside the app's router: the browser loads them.
+                <a href=paths::url("/views") rel="external">"Saved views"</a>
+                <a href=paths::url("/alerts") rel="external">"Alerts"</a>
             </nav>
             <span class="freshness" data-testid="freshness" data-as-of=snapshot.as_of.clone().unwrap_or_default()>
                 {freshness}
@@ -52,6 +55,25 @@ pub fn Header(snapshot: SnapshotStatus) -> impl IntoView {
                     }
                 })}
         </header>
+    }
+}
+
+/// "Save this view" and "Alert on this view": forms on the server's pages, for this view
+/// with its range as it is (a relative range stays relative).
+#[component]
+pub fn ViewActions(filters: Filters) -> impl IntoView {
+    let mut view = filters;
+    view.page = None;
+    let query = view.to_query();
+    let with_query =
+        |path: &str| if query.is_empty() { paths::url(path) } else { format!("{}?{query}", paths::url(path)) };
+    view! {
+        <a class="export" href=with_query("/views/save") rel="external" data-testid="save-view">
+            "Save this view"
+        </a>
+        <a class="export" href=with_query("/alerts/new") rel="external" data-testid="alert-on-view">
+            "Alert on this view"
+        </a>
     }
 }
 

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use super::comparison::{ComparisonBasis, against, chart_help, describe_windows, significance_help};
-use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar};
+use super::components::{Breadcrumbs, Chips, FilterBar, Header, Notices, PendingBar, ViewActions};
 use super::errors::{ErrorNotice, PageError};
 use super::kpis::{Measure, kpis, trend_lines};
 use crate::filters::{Dimension, Filters, SortKey};
@@ -68,6 +68,8 @@ fn OverviewView(data: Overview) -> impl IntoView {
                     "Link with fixed dates"
                 </a>
                 <CopyLink href=permalink />
+                " · "
+                <ViewActions filters=filters.clone() />
             </p>
             <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly verification_fee=data.verification_fee.clone() />
             <p class="note fee-note" data-testid="fee-note">{data.verification_fee.clone()}</p>

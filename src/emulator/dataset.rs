@@ -76,6 +76,8 @@ pub struct Dataset {
     sid_index: std::collections::HashMap<u128, u32>,
     /// The first hour not generated yet (unix seconds).
     next_hour: i64,
+    /// Bursts started live (`start_live_pumping`), for their SIDs.
+    live_bursts: u32,
 }
 
 /// A span of time, `[start, end)` in unix seconds.
@@ -140,6 +142,7 @@ impl Dataset {
             records: Vec::new(),
             sid_index: Default::default(),
             next_hour: start_hour,
+            live_bursts: 0,
             config,
         };
         dataset.extend_to(now);
@@ -159,6 +162,50 @@ impl Dataset {
             }
             self.next_hour += HOUR;
         }
+    }
+
+    /// Starts an SMS-pumping burst now, as the demo's "Start an incident" does: `attempts`
+    /// unconverted SMS to sequential numbers in the pumping market, spread over
+    /// `[start, start + seconds)`. Returns the burst's span.
+    pub fn start_live_pumping(&mut self, start: i64, seconds: i64, attempts: u64) -> Span {
+        let span = Span { start, end: start + seconds.max(1) };
+        let Some(market_index) = self.markets.iter().position(|m| m.code == self.incidents.pumping_market) else {
+            return span;
+        };
+        self.extend_to(DateTime::from_timestamp(span.end, 0).unwrap_or_default());
+        let market = &self.markets[market_index];
+        let burst = self.live_bursts;
+        self.live_bursts += 1;
+        let mut rng = Rng::new(mix(self.config.seed ^ 0x11fe, start as u64));
+        let first_number = 10u64.pow(market.subscriber_digits - 1) * 5 + rng.below(1_000_000);
+        let tag = 0x11fe_0000 + u64::from(burst);
+        for k in 0..attempts {
+            let created = start + (k as i64 * (span.end - start)) / attempts.max(1) as i64;
+            let (final_status, error_code) =
+                if rng.chance(0.7) { (FinalStatus::Delivered, 0) } else { (FinalStatus::Undelivered, 30008) };
+            self.records.push(Record {
+                sid: sid_bits(self.config.seed, tag, k),
+                verification_sid: sid_bits(self.config.seed, tag, 1_000_000 + k),
+                created,
+                converted_at: None,
+                settled_at: created + 60 + rng.below(600) as i64,
+                phone: first_number + k,
+                price_micros: price_micros(market, 0, &mut rng),
+                error_code,
+                market: market_index as u8,
+                carrier: rng.below(market.carriers.len().max(1) as u64) as u8,
+                channel: 0,
+                service: 1,
+                final_status,
+                last_of_verification: true,
+            });
+        }
+        let first = self.records.partition_point(|r| r.created < start).min(self.records.len() - attempts as usize);
+        self.records[first..].sort_by_key(|r| (r.created, r.sid));
+        for (offset, record) in self.records[first..].iter().enumerate() {
+            self.sid_index.insert(record.sid, (first + offset) as u32);
+        }
+        span
     }
 
     pub fn position_of(&self, sid: u128) -> Option<usize> {

@@ -134,6 +134,14 @@ impl Emulator {
         self.pinned_now.store(now.timestamp(), Ordering::Relaxed);
     }
 
+    /// Starts an SMS-pumping burst at the emulator's now, for `seconds`: the demo's incident.
+    /// Its size is the dataset's hourly volume, so that it stands out from any traffic.
+    pub fn start_incident(&self, seconds: i64) -> dataset::Span {
+        let mut data = self.dataset.write().expect("dataset lock");
+        let hourly = data.config.attempts / (u64::from(data.config.days.max(1)) * 24);
+        data.start_live_pumping(self.now(), seconds, hourly.clamp(60, 5_000))
+    }
+
     /// Counts a request against the account's per-minute budget; otherwise the whole
     /// seconds until one fits, for `Retry-After`.
     fn take_rate_budget(&self, account: &str) -> Result<(), u64> {

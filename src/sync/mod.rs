@@ -170,6 +170,9 @@ async fn complete_run(
                 );
             }
             let (pages, attempts_new, attempts_updated) = store::run_counts(pool, run.id).await?;
+            if attempts_new + attempts_updated > 0 {
+                progress.snapshot_changed();
+            }
             Ok(SyncReport {
                 run_id: run.id,
                 window_start: from,

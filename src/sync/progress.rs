@@ -4,8 +4,14 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 /// The progress of the current or last sync, shared with the dashboard and the terminal.
-#[derive(Clone, Debug, Default)]
-pub struct SyncProgress(Arc<Mutex<State>>);
+#[derive(Clone, Debug)]
+pub struct SyncProgress(Arc<Mutex<State>>, Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for SyncProgress {
+    fn default() -> Self {
+        SyncProgress(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -30,6 +36,15 @@ pub struct SyncProgressSnapshot {
 impl SyncProgress {
     pub fn snapshot(&self) -> SyncProgressSnapshot {
         self.0.lock().expect("progress lock").snapshot.clone()
+    }
+
+    /// Counts the syncs that changed the snapshot: a receiver wakes after each.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.1.subscribe()
+    }
+
+    pub(super) fn snapshot_changed(&self) {
+        self.1.send_modify(|count| *count += 1);
     }
 
     pub(super) fn start(&self, from: &str, to: &str) {

@@ -1,0 +1,245 @@
+//! When rules are evaluated and messages sent: after each sync that changed the snapshot,
+//! on a schedule (relative ranges move, snoozes end, digests fall due), and when a page asks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::AlertError;
+use super::condition::Evaluation;
+use super::deliver::{self, RetryPolicy};
+use super::destinations::{DestinationKind, Destinations};
+use super::figures::{self, Snapshot};
+use super::message::{Message, SentFor, ViewLink};
+use super::store::{self, Outgoing, Rule};
+use crate::model::twilio_time;
+use crate::state::AppState;
+
+/// The deployment's alert settings, shared by the pages and the background task.
+pub struct AlertSettings {
+    pub destinations: Destinations,
+    /// Where users reach the dashboard (`--public-url`), without a trailing slash or the
+    /// base path, for the links in messages.
+    pub link_origin: String,
+    pub retry: RetryPolicy,
+    /// How often rules are evaluated without a sync (relative ranges move, snoozes end).
+    pub check_every: Duration,
+    /// Wakes the background task: a rule was created, a test queued.
+    pub wake: tokio::sync::Notify,
+    /// The built-in emulator, in demo mode: the inbox can start an incident in it.
+    pub demo_emulator: Option<Arc<crate::emulator::Emulator>>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            destinations: Destinations::default(),
+            link_origin: "http://127.0.0.1:3000".into(),
+            retry: RetryPolicy::default(),
+            check_every: Duration::from_secs(60),
+            wake: tokio::sync::Notify::new(),
+            demo_emulator: None,
+        }
+    }
+}
+
+/// What one evaluation of every rule did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvaluationRun {
+    pub evaluated: usize,
+    pub started_firing: usize,
+    pub resolved: usize,
+}
+
+/// Evaluates every rule that is neither paused nor snoozed at `now`, from the snapshot.
+pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
+    let rules = store::rules(&state.pool).await?;
+    let index = state.rollups.get(&state.pool).await?;
+    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    let at = twilio_time::format(&now);
+    let mut run = EvaluationRun::default();
+    for rule in rules.iter().filter(|r| !r.paused && !r.snoozed_at(&at)) {
+        match evaluate_rule_on(state, &snapshot, rule, now).await {
+            Ok(Some(true)) => run.started_firing += 1,
+            Ok(Some(false)) => run.resolved += 1,
+            Ok(None) => {}
+            // One rule's failure leaves the others to be evaluated.
+            Err(e) => tracing::error!("alert rule {} ({}) could not be evaluated: {e}", rule.id, rule.name),
+        }
+        run.evaluated += 1;
+    }
+    Ok(run)
+}
+
+/// Evaluates one rule now (after it is created or changed).
+pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
+    let rule = store::rule(&state.pool, rule_id).await?;
+    if rule.paused || rule.snoozed_at(&twilio_time::format(&now)) {
+        return Ok(());
+    }
+    let index = state.rollups.get(&state.pool).await?;
+    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    evaluate_rule_on(state, &snapshot, &rule, now).await?;
+    state.alerts.wake.notify_one();
+    Ok(())
+}
+
+/// `Some(true)` when the rule started firing, `Some(false)` when it resolved.
+async fn evaluate_rule_on(
+    state: &AppState,
+    snapshot: &Snapshot<'_>,
+    rule: &Rule,
+    now: DateTime<Utc>,
+) -> Result<Option<bool>, AlertError> {
+    let filters = state.parse_view(&rule.view.query).filters;
+    let evaluation = figures::evaluate(snapshot, &filters, &rule.condition, rule.min_verifications, now).await?;
+    let at = twilio_time::format(&now);
+    let (new_state, episode, kind) = match (rule.state.as_str(), evaluation.firing) {
+        ("firing", false) => ("ok", rule.episode, Some("resolved")),
+        ("firing", true) => ("firing", rule.episode, None),
+        (_, true) => ("firing", rule.episode + 1, Some("firing")),
+        (_, false) => ("ok", rule.episode, None),
+    };
+    let outgoing = match kind {
+        Some(kind) => {
+            let message =
+                rule_message(state, rule, &evaluation, kind, &format!("rule-{}-{episode}-{kind}", rule.id), now);
+            outgoing_for(&rule.destinations, &rule.email_to, message)
+        }
+        None => Vec::new(),
+    };
+    let transition = store::Transition {
+        rule_id: rule.id,
+        from: &rule.state,
+        to: new_state,
+        episode,
+        evaluation: &evaluation,
+        outgoing: &outgoing,
+        at: &at,
+    };
+    let changed = store::record_evaluation(&state.pool, &transition).await?;
+    if changed {
+        tracing::info!(
+            "alert rule {} ({}): {}",
+            rule.id,
+            rule.name,
+            if new_state == "firing" { "firing" } else { "resolved" }
+        );
+        state.alerts.wake.notify_one();
+    }
+    Ok(changed.then_some(new_state == "firing"))
+}
+
+/// The message for each of `destinations` (the inbox when there is none).
+pub fn outgoing_for(destinations: &[DestinationKind], email_to: &str, message: Message) -> Vec<Outgoing> {
+    let kinds = if destinations.is_empty() { vec![DestinationKind::Inbox] } else { destinations.to_vec() };
+    kinds
+        .into_iter()
+        .map(|destination| Outgoing {
+            destination,
+            recipients: if destination == DestinationKind::Email { email_to.to_string() } else { String::new() },
+            message: message.clone(),
+        })
+        .collect()
+}
+
+/// A link to the saved view `query` with its range fixed at `now`, as a message carries it.
+pub fn view_link(state: &AppState, query: &str, now: DateTime<Utc>) -> String {
+    let mut filters = state.parse_view(query).filters;
+    filters.range = filters.range.absolute(now);
+    format!("{}{}", state.alerts.link_origin, filters.href("/"))
+}
+
+fn rule_message(
+    state: &AppState,
+    rule: &Rule,
+    evaluation: &Evaluation,
+    kind: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Message {
+    let title = match kind {
+        "firing" => format!("Firing: {}", rule.name),
+        "resolved" => format!("Resolved: {}", rule.name),
+        _ => format!("Test: {}", rule.name),
+    };
+    Message {
+        schema: super::message::SCHEMA.into(),
+        idempotency_key: key.into(),
+        kind: kind.into(),
+        sent_for: SentFor {
+            kind: "rule".into(),
+            id: rule.id,
+            name: rule.name.clone(),
+            condition: rule.condition.describe(),
+        },
+        view: ViewLink { id: rule.view.id, name: rule.view.name.clone(), url: view_link(state, &rule.view.query, now) },
+        evaluation: Some(evaluation.clone()),
+        sections: Vec::new(),
+        title,
+        at: twilio_time::format(&now),
+    }
+}
+
+/// Queues a test message of a rule, with its current figures, to each of its destinations.
+pub async fn send_test(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
+    let rule = store::rule(&state.pool, rule_id).await?;
+    let index = state.rollups.get(&state.pool).await?;
+    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    let filters = state.parse_view(&rule.view.query).filters;
+    let evaluation = figures::evaluate(&snapshot, &filters, &rule.condition, rule.min_verifications, now).await?;
+    let key = format!("rule-{}-test-{:016x}", rule.id, rand::random::<u64>());
+    let message = rule_message(state, &rule, &evaluation, "test", &key, now);
+    let outgoing = outgoing_for(&rule.destinations, &rule.email_to, message);
+    store::queue_messages(&state.pool, Some(rule.id), &outgoing).await?;
+    state.alerts.wake.notify_one();
+    Ok(())
+}
+
+/// Sends what is due by the clock.
+pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, AlertError> {
+    deliver::deliver_due(&state.pool, &state.alerts.destinations, &state.alerts.retry, now).await
+}
+
+/// The background task: evaluates after each sync that changed the snapshot and every
+/// `check_every`, queues digests that fell due, and sends what is due; ends on `stop`.
+pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut changes = state.progress.changes();
+        let mut next_check = tokio::time::Instant::now();
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= next_check {
+                let at = state.now();
+                if let Err(e) = evaluate_all(&state, at).await {
+                    tracing::error!("alert rules could not be evaluated: {e}");
+                }
+                if let Err(e) = super::digest::queue_due(&state, at).await {
+                    tracing::error!("digests could not be queued: {e}");
+                }
+                next_check = now + state.alerts.check_every;
+            }
+            if let Err(e) = deliver_due(&state, Utc::now()).await {
+                tracing::error!("alert messages could not be sent: {e}");
+            }
+            let until_retry = match store::next_due(&state.pool).await {
+                Ok(Some(due)) => twilio_time::parse(&due)
+                    .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(state.alerts.check_every),
+                _ => state.alerts.check_every,
+            };
+            let wait = until_retry.min(next_check.saturating_duration_since(tokio::time::Instant::now()));
+            tokio::select! {
+                () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+                changed = changes.changed() => {
+                    if changed.is_ok() {
+                        next_check = tokio::time::Instant::now();
+                    }
+                }
+                () = state.alerts.wake.notified() => {}
+                () = stop.stopped() => return,
+            }
+        }
+    })
+}
