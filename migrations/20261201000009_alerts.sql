@@ -15,6 +15,8 @@ CREATE TABLE alert_rules (
     -- JSON of `alerts::Condition`.
     condition TEXT NOT NULL,
     min_verifications INTEGER NOT NULL,
+    -- Rates over the last N minutes instead of the view's range (NULL: the view's range).
+    window_minutes INTEGER,
     -- JSON list of destinations: "inbox", "slack", "webhook", "email".
     destinations TEXT NOT NULL,
     email_to TEXT NOT NULL DEFAULT '',

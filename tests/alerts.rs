@@ -294,6 +294,7 @@ async fn spend_rule(state: &AppState, threshold: f64) -> i64 {
         name: "Indonesia spend".into(),
         condition: Condition::SpendAbove { amount: threshold, currency: "USD".into(), per: SpendPer::Hour },
         min_verifications: 0,
+        window_minutes: None,
         destinations: DestinationKind::ALL.to_vec(),
         email_to: "pm@verilens.test".into(),
     };
@@ -422,6 +423,7 @@ async fn a_receiver_failing_three_times_gets_the_message_once_more() {
         name: "Webhook only".into(),
         condition: Condition::ConversionBelow { percent: 50.0 },
         min_verifications: 0,
+        window_minutes: None,
         destinations: vec![DestinationKind::Webhook],
         email_to: String::new(),
     };
@@ -453,6 +455,7 @@ async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key(
         name: "Cut off".into(),
         condition: Condition::ConversionBelow { percent: 99.0 },
         min_verifications: 0,
+        window_minutes: None,
         destinations: vec![DestinationKind::Webhook],
         email_to: String::new(),
     };
@@ -624,4 +627,92 @@ async fn a_read_only_dashboard_shows_alerts_and_changes_nothing() {
     assert_eq!(status, 403);
     assert!(page.contains("read-only"));
     assert_eq!(alert_store::views(&world.pool).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_goes_out_once_per_period_with_its_figures() {
+    let world = World::start(17).await;
+    let state = world.state();
+    let now = world.now();
+    let at = twilio_time::format(&now);
+    let view = alert_store::create_view(&world.pool, "Colombia", "country=CO", &at).await.unwrap();
+    let digest = alert_store::create_digest(
+        &world.pool,
+        view,
+        "daily",
+        6,
+        &[DestinationKind::Inbox, DestinationKind::Webhook],
+        "",
+        &at,
+    )
+    .await
+    .unwrap();
+    // Due at the last 06:00 before now: queued once, however often the schedule looks.
+    assert_eq!(verilens::alerts::digest::queue_due(&state, now).await.unwrap(), 1);
+    assert_eq!(verilens::alerts::digest::queue_due(&state, now).await.unwrap(), 0);
+    assert_eq!(verilens::alerts::digest::queue_due(&world.state(), now + Duration::minutes(5)).await.unwrap(), 0);
+    world.deliver_all().await;
+    let hooks = world.receiver.requests("/hook");
+    assert_eq!(hooks.len(), 1);
+    let body = verify_signature(&hooks[0]);
+    let due = verilens::alerts::digest::last_due("daily", 6, now);
+    assert_eq!(body["kind"], "digest");
+    assert_eq!(body["idempotency_key"], format!("digest-{digest}-{}", twilio_time::format(&due)));
+    // The day before the due hour, against the day before it, counted from the rows.
+    let day = |offset: i64| {
+        let start = (due - Duration::days(offset)).date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        (twilio_time::format(&start), twilio_time::format(&(start + Duration::days(1))))
+    };
+    let mut counts = Vec::new();
+    for offset in [1, 2] {
+        let (from, to) = day(offset);
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT verification_sid) FROM attempts WHERE country = 'CO' AND date_created >= ? AND date_created < ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&world.pool)
+        .await
+        .unwrap();
+        counts.push(verilens::format::format_count(n as u64));
+    }
+    let sections = body["sections"].as_array().unwrap();
+    let headings: Vec<&str> = sections.iter().map(|s| s["heading"].as_str().unwrap()).collect();
+    assert_eq!(headings, ["Key figures", "Top movers", "Anomalies", "Spend"]);
+    let first = sections[0]["lines"][0].as_str().unwrap();
+    assert_eq!(first, format!("Verifications: {} (previous period {})", counts[0], counts[1]));
+    let next_day = due + Duration::days(1);
+    assert_eq!(verilens::alerts::digest::queue_due(&world.state(), next_day).await.unwrap(), 1, "the next day's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_after_it() {
+    let world = World::start(18).await;
+    let state = world.state();
+    let at = twilio_time::format(&world.now());
+    let view = alert_store::create_view(&world.pool, "Indonesia", "country=ID&range=24h", &at).await.unwrap();
+    let input = RuleInput {
+        view_id: view,
+        name: "Conversion in Indonesia".into(),
+        condition: Condition::ConversionBelow { percent: 50.0 },
+        min_verifications: 10,
+        window_minutes: Some(5),
+        destinations: vec![DestinationKind::Inbox],
+        email_to: String::new(),
+    };
+    alert_store::create_rule(&world.pool, &input, &at).await.unwrap();
+    let t0 = world.now();
+    assert_eq!(engine::evaluate_all(&state, t0).await.unwrap().started_firing, 0);
+    world.emulator.emulator.start_incident(5 * 60);
+    let t1 = t0 + Duration::minutes(2);
+    world.advance_to(t1).await;
+    let run = engine::evaluate_all(&world.state(), t1).await.unwrap();
+    assert_eq!(run.started_firing, 1, "the burst's unconverted SMS bring the last 5 minutes below 50%");
+    // The burst ends at t0 + 5 min; five minutes later none of it is in the window.
+    let t2 = t0 + Duration::minutes(11);
+    world.advance_to(t2).await;
+    let run = engine::evaluate_all(&world.state(), t2).await.unwrap();
+    assert_eq!(run.resolved, 1);
+    let window = alert_store::rules(&world.pool).await.unwrap()[0].last_evaluation.clone().unwrap();
+    assert_eq!(window.window_start, twilio_time::format(&(t2 - Duration::minutes(5))));
 }

@@ -39,6 +39,9 @@ impl SpendPer {
     }
 }
 
+/// The windows a rule's rates can be read over instead of its view's range, in minutes.
+pub const RATE_WINDOWS: [u32; 3] = [5, 15, 60];
+
 /// The kinds of condition, as the rule form names them.
 pub const CONDITION_KINDS: [(&str, &str); 5] = [
     ("conversion_below", "Conversion rate below a threshold"),

@@ -93,7 +93,7 @@ async fn evaluate_rule_on(
     now: DateTime<Utc>,
 ) -> Result<Option<bool>, AlertError> {
     let filters = state.parse_view(&rule.view.query).filters;
-    let evaluation = figures::evaluate(snapshot, &filters, &rule.condition, rule.min_verifications, now).await?;
+    let evaluation = figures::evaluate(snapshot, &filters, &terms(rule), now).await?;
     let at = twilio_time::format(&now);
     let (new_state, episode, kind) = match (rule.state.as_str(), evaluation.firing) {
         ("firing", false) => ("ok", rule.episode, Some("resolved")),
@@ -129,6 +129,14 @@ async fn evaluate_rule_on(
         state.alerts.wake.notify_one();
     }
     Ok(changed.then_some(new_state == "firing"))
+}
+
+fn terms(rule: &Rule) -> figures::RuleTerms<'_> {
+    figures::RuleTerms {
+        condition: &rule.condition,
+        min_verifications: rule.min_verifications,
+        window_minutes: rule.window_minutes,
+    }
 }
 
 /// The message for each of `destinations` (the inbox when there is none).
@@ -168,12 +176,7 @@ fn rule_message(
         schema: super::message::SCHEMA.into(),
         idempotency_key: key.into(),
         kind: kind.into(),
-        sent_for: SentFor {
-            kind: "rule".into(),
-            id: rule.id,
-            name: rule.name.clone(),
-            condition: rule.condition.describe(),
-        },
+        sent_for: SentFor { kind: "rule".into(), id: rule.id, name: rule.name.clone(), condition: rule.describe() },
         view: ViewLink { id: rule.view.id, name: rule.view.name.clone(), url: view_link(state, &rule.view.query, now) },
         evaluation: Some(evaluation.clone()),
         sections: Vec::new(),
@@ -188,7 +191,7 @@ pub async fn send_test(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Re
     let index = state.rollups.get(&state.pool).await?;
     let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
     let filters = state.parse_view(&rule.view.query).filters;
-    let evaluation = figures::evaluate(&snapshot, &filters, &rule.condition, rule.min_verifications, now).await?;
+    let evaluation = figures::evaluate(&snapshot, &filters, &terms(&rule), now).await?;
     let key = format!("rule-{}-test-{:016x}", rule.id, rand::random::<u64>());
     let message = rule_message(state, &rule, &evaluation, "test", &key, now);
     let outgoing = outgoing_for(&rule.destinations, &rule.email_to, message);

@@ -22,20 +22,33 @@ fn scope(filters: &Filters, start: DateTime<Utc>, end: DateTime<Utc>) -> Attempt
     AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters }
 }
 
-/// Evaluates `condition` on the view `filters` at `now`. Fewer than `min_verifications`
+/// How a rule reads its view: its condition, its minimum volume, and the window of its
+/// rates (the last N minutes, or the view's range).
+pub struct RuleTerms<'a> {
+    pub condition: &'a Condition,
+    pub min_verifications: u64,
+    pub window_minutes: Option<u32>,
+}
+
+/// Evaluates a rule's terms on the view `filters` at `now`. Fewer than `min_verifications`
 /// verifications in the figures' window never fire: ten attempts at 3 a.m. page nobody.
 pub async fn evaluate(
     snapshot: &Snapshot<'_>,
     filters: &Filters,
-    condition: &Condition,
-    min_verifications: u64,
+    terms: &RuleTerms<'_>,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, StoreError> {
     let (pool, scans, index) = (snapshot.pool, snapshot.scans, snapshot.index);
+    let (condition, min_verifications) = (terms.condition, terms.min_verifications);
     let (start, end) = filters.range.bounds(now);
+    // Rates over the last minutes: a short window notices a fall, and its end, quickly.
+    let (rate_start, rate_end) = match terms.window_minutes {
+        Some(minutes) => (now - Duration::minutes(i64::from(minutes)), now),
+        None => (start, end),
+    };
     let mut evaluation = match condition {
         Condition::ConversionBelow { percent } => {
-            let totals = analytics::totals(pool, scans, index, &scope(filters, start, end)).await?;
+            let totals = analytics::totals(pool, scans, index, &scope(filters, rate_start, rate_end)).await?;
             let rate = totals.verification_rate_percent();
             let interval =
                 crate::analytics::stats::wilson_interval(totals.converted_verifications, totals.verifications)
@@ -43,7 +56,7 @@ pub async fn evaluate(
             rate_evaluation("Conversion rate", rate, *percent, interval, &totals)
         }
         Condition::DeliveryBelow { percent } => {
-            let totals = analytics::totals(pool, scans, index, &scope(filters, start, end)).await?;
+            let totals = analytics::totals(pool, scans, index, &scope(filters, rate_start, rate_end)).await?;
             let interval = crate::analytics::stats::wilson_interval(totals.delivered, totals.finalized)
                 .map(|(l, h)| (l * 100.0, h * 100.0));
             rate_evaluation("Delivery rate", totals.delivery_rate_percent(), *percent, interval, &totals)
@@ -77,8 +90,10 @@ pub async fn evaluate(
         Condition::Anomaly => anomaly_evaluation(snapshot, filters, start, end, now).await?,
     };
     if evaluation.window_start.is_empty() {
-        evaluation.window_start = twilio_time::format(&start);
-        evaluation.window_end = twilio_time::format(&end);
+        let rates = matches!(condition, Condition::ConversionBelow { .. } | Condition::DeliveryBelow { .. });
+        let (from, to) = if rates { (rate_start, rate_end) } else { (start, end) };
+        evaluation.window_start = twilio_time::format(&from);
+        evaluation.window_end = twilio_time::format(&to);
     }
     if evaluation.firing && evaluation.verifications < min_verifications {
         evaluation.firing = false;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use subtle::ConstantTimeEq;
 
-use super::condition::{CONDITION_KINDS, Condition};
+use super::condition::{CONDITION_KINDS, Condition, RATE_WINDOWS};
 use super::destinations::DestinationKind;
 use super::store::{self, Rule, RuleInput, SavedView};
 use super::{AlertError, digest, engine};
@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts/new", get(new_rule_page))
         .route("/alerts/inbox", get(inbox_page))
         .route("/alerts/demo-incident", post(demo_incident))
+        .route("/alerts/demo-alert", post(demo_alert))
         .route("/alerts/{id}/edit", get(edit_rule_page))
         .route("/alerts/{id}", post(update_rule))
         .route("/alerts/{id}/{action}", post(rule_action))
@@ -394,6 +395,8 @@ struct RuleForm {
     currency: String,
     per: String,
     min_verifications: String,
+    /// Minutes, or empty for the view's range.
+    window: String,
     destinations: Vec<String>,
     email_to: String,
 }
@@ -413,6 +416,7 @@ impl RuleForm {
             currency,
             per,
             min_verifications: rule.min_verifications.to_string(),
+            window: rule.window_minutes.map(|m| m.to_string()).unwrap_or_default(),
             destinations: rule.destinations.iter().map(|d| d.as_str().to_string()).collect(),
             email_to: rule.email_to.clone(),
         }
@@ -428,6 +432,7 @@ impl RuleForm {
             currency: form.get("currency").into(),
             per: form.get("per").into(),
             min_verifications: form.get("min_verifications").into(),
+            window: form.get("window").into(),
             destinations: form.all("destination").into_iter().map(String::from).collect(),
             email_to: form.get("email_to").into(),
         }
@@ -442,6 +447,17 @@ impl RuleForm {
             0
         } else {
             min_text.parse().map_err(|_| format!("The minimum volume must be a whole number, not \"{min_text}\"."))?
+        };
+        let window_minutes = match self.window.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(minutes) if RATE_WINDOWS.contains(&minutes) => Some(minutes),
+                _ => {
+                    return Err(format!(
+                        "\"{text}\" is not a window verilens offers (the view's range, or 5, 15 or 60 minutes)."
+                    ));
+                }
+            },
         };
         let available = state.alerts.destinations.available();
         let mut destinations = Vec::new();
@@ -466,7 +482,7 @@ impl RuleForm {
                 }
             }
         }
-        Ok(RuleInput { view_id, name, condition, min_verifications, destinations, email_to })
+        Ok(RuleInput { view_id, name, condition, min_verifications, window_minutes, destinations, email_to })
     }
 }
 
@@ -586,7 +602,7 @@ fn rule_row(rule: &Rule, now: &str, token: &str, read_only: bool) -> Markup {
         tr data-testid="rule" data-rule-id=(rule.id) data-state=(shown) {
             td {
                 strong { (rule.name) } br;
-                (rule.condition.describe()) br;
+                (rule.describe()) br;
                 "on " a href=(view_href(&rule.view)) { (rule.view.name) }
                 @if rule.min_verifications > 0 { " · at least " (rule.min_verifications) " verifications" }
                 br;
@@ -695,6 +711,13 @@ fn rule_form_page(
                     select id="rule-per" name="per" {
                         option value="hour" selected[form.per != "day"] { "hour (the last 60 minutes)" }
                         option value="day" selected[form.per == "day"] { "day (the last 24 hours)" }
+                    }
+                    label for="rule-window" { "Read conversion and delivery rates over" }
+                    select id="rule-window" name="window" {
+                        option value="" selected[form.window.is_empty()] { "the view's range" }
+                        @for minutes in RATE_WINDOWS {
+                            option value=(minutes) selected[form.window == minutes.to_string()] { "the last " (minutes) " minutes" }
+                        }
                     }
                     label for="rule-min" { "Minimum volume (verifications) before it can fire" }
                     input id="rule-min" name="min_verifications" value=(form.min_verifications) inputmode="numeric";
@@ -970,7 +993,12 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 section class="demo-incident" aria-label="Demo incident" {
                     p {
                         "Demo: start an SMS-pumping burst in the built-in emulator (Indonesia, for five minutes). "
-                        "An alert on conversion in Indonesia fires at the next sync (30 seconds at most); one on spend once Twilio prices the attempts, within minutes. Each resolves once the burst leaves its window."
+                        "The demo alert watches conversion in Indonesia over the last 5 minutes: it fires at the first sync "
+                        "after the burst starts (the demo syncs every 30 seconds) and resolves about five minutes after it ends."
+                    }
+                    form method="post" action=(paths::url("/alerts/demo-alert")) class="inline" {
+                        (csrf_field(token))
+                        button type="submit" data-testid="create-demo-alert" { "Create the demo alert" }
                     }
                     form method="post" action=(paths::url("/alerts/demo-incident")) class="inline" {
                         (csrf_field(token))
@@ -998,6 +1026,38 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
             }
         }
     })
+}
+
+/// The demo's alert: conversion in Indonesia over the last 5 minutes below 50%, with at least
+/// 10 verifications, to the inbox.
+async fn demo_alert(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = PostedForm::parse(&body);
+    if let Some(refused) = refusal(&state, &headers, &form) {
+        return refused;
+    }
+    if state.alerts.demo_emulator.is_none() {
+        return message_page(StatusCode::NOT_FOUND, "Not found", "The demo alert is for the demo.");
+    }
+    let now = now_text(&state);
+    let created = async {
+        let view_id = store::create_view(&state.pool, "Indonesia", "country=ID&range=24h", &now).await?;
+        let input = RuleInput {
+            view_id,
+            name: "Conversion in Indonesia (demo)".into(),
+            condition: Condition::ConversionBelow { percent: 50.0 },
+            min_verifications: 10,
+            window_minutes: Some(5),
+            destinations: vec![DestinationKind::Inbox],
+            email_to: String::new(),
+        };
+        let id = store::create_rule(&state.pool, &input, &now).await?;
+        engine::evaluate_rule(&state, id, state.now()).await
+    }
+    .await;
+    match created {
+        Ok(()) => redirect("/alerts"),
+        Err(e) => failure(e),
+    }
 }
 
 async fn demo_incident(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -23,6 +23,8 @@ pub struct Rule {
     pub name: String,
     pub condition: Condition,
     pub min_verifications: u64,
+    /// Rates over the last this many minutes instead of the view's range.
+    pub window_minutes: Option<u32>,
     pub destinations: Vec<DestinationKind>,
     pub email_to: String,
     pub paused: bool,
@@ -39,6 +41,15 @@ impl Rule {
     /// Snoozed at `now` (ISO 8601 UTC compares as text).
     pub fn snoozed_at(&self, now: &str) -> bool {
         self.snoozed_until.as_deref().is_some_and(|until| until > now)
+    }
+
+    /// The condition in words, with the window its rates are read over.
+    pub fn describe(&self) -> String {
+        let rates = matches!(self.condition, Condition::ConversionBelow { .. } | Condition::DeliveryBelow { .. });
+        match self.window_minutes {
+            Some(minutes) if rates => format!("{}, over the last {minutes} minutes", self.condition.describe()),
+            _ => self.condition.describe(),
+        }
     }
 
     /// What the page shows: `paused`, `snoozed`, `firing` or `ok`.
@@ -60,6 +71,7 @@ pub struct RuleInput {
     pub name: String,
     pub condition: Condition,
     pub min_verifications: u64,
+    pub window_minutes: Option<u32>,
     pub destinations: Vec<DestinationKind>,
     pub email_to: String,
 }
@@ -161,7 +173,7 @@ pub async fn delete_view(pool: &SqlitePool, id: i64) -> Result<(), AlertError> {
     Ok(())
 }
 
-const RULE_COLUMNS: &str = "r.id, r.name, r.condition, r.min_verifications, r.destinations, r.email_to, r.paused, \
+const RULE_COLUMNS: &str = "r.id, r.name, r.condition, r.min_verifications, r.window_minutes, r.destinations, r.email_to, r.paused, \
      r.snoozed_until, r.state, r.state_since, r.episode, r.last_evaluated_at, r.last_evaluation, \
      v.id AS view_id, v.name AS view_name, v.query AS view_query, v.created_at AS view_created_at";
 
@@ -179,6 +191,7 @@ fn rule_from(row: &sqlx::sqlite::SqliteRow) -> Rule {
         name: row.get("name"),
         condition: serde_json::from_str(&condition).unwrap_or(Condition::Anomaly),
         min_verifications: row.get::<i64, _>("min_verifications").max(0) as u64,
+        window_minutes: row.get::<Option<i64>, _>("window_minutes").map(|m| m.clamp(1, 1440) as u32),
         destinations: kinds_from(&row.get::<String, _>("destinations")),
         email_to: row.get("email_to"),
         paused: row.get("paused"),
@@ -206,13 +219,14 @@ pub async fn rule(pool: &SqlitePool, id: i64) -> Result<Rule, AlertError> {
 pub async fn create_rule(pool: &SqlitePool, input: &RuleInput, now: &str) -> Result<i64, AlertError> {
     view(pool, input.view_id).await?;
     Ok(sqlx::query_scalar(
-        "INSERT INTO alert_rules (view_id, name, condition, min_verifications, destinations, email_to, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO alert_rules (view_id, name, condition, min_verifications, window_minutes, destinations, email_to, \
+         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(input.view_id)
     .bind(&input.name)
     .bind(serde_json::to_string(&input.condition).unwrap_or_default())
     .bind(input.min_verifications as i64)
+    .bind(input.window_minutes.map(i64::from))
     .bind(kinds_json(&input.destinations))
     .bind(&input.email_to)
     .bind(now)
@@ -224,13 +238,14 @@ pub async fn create_rule(pool: &SqlitePool, input: &RuleInput, now: &str) -> Res
 pub async fn update_rule(pool: &SqlitePool, id: i64, input: &RuleInput) -> Result<(), AlertError> {
     view(pool, input.view_id).await?;
     let done = sqlx::query(
-        "UPDATE alert_rules SET view_id = ?, name = ?, condition = ?, min_verifications = ?, destinations = ?, \
-         email_to = ? WHERE id = ?",
+        "UPDATE alert_rules SET view_id = ?, name = ?, condition = ?, min_verifications = ?, window_minutes = ?, \
+         destinations = ?, email_to = ? WHERE id = ?",
     )
     .bind(input.view_id)
     .bind(&input.name)
     .bind(serde_json::to_string(&input.condition).unwrap_or_default())
     .bind(input.min_verifications as i64)
+    .bind(input.window_minutes.map(i64::from))
     .bind(kinds_json(&input.destinations))
     .bind(&input.email_to)
     .bind(id)

@@ -135,11 +135,11 @@ impl Emulator {
     }
 
     /// Starts an SMS-pumping burst at the emulator's now, for `seconds`: the demo's incident.
-    /// Its size is the dataset's hourly volume, so that it stands out from any traffic.
+    /// Its size is three hours of the dataset's traffic, so that it stands out from any.
     pub fn start_incident(&self, seconds: i64) -> dataset::Span {
         let mut data = self.dataset.write().expect("dataset lock");
         let hourly = data.config.attempts / (u64::from(data.config.days.max(1)) * 24);
-        data.start_live_pumping(self.now(), seconds, hourly.clamp(60, 5_000))
+        data.start_live_pumping(self.now(), seconds, (3 * hourly).clamp(60, 15_000))
     }
 
     /// Counts a request against the account's per-minute budget; otherwise the whole
