@@ -121,6 +121,8 @@ struct World {
     config: EmulatorConfig,
     pool: sqlx::SqlitePool,
     settings: Arc<AlertSettings>,
+    /// The rollups in memory, kept across syncs as the server keeps them.
+    rollups: Arc<verilens::analytics::RollupCache>,
     receiver: Receiver,
     mailbox: Mailbox,
     _dir: tempfile::TempDir,
@@ -154,7 +156,8 @@ impl World {
             retry: deliver::RetryPolicy { timeout: StdDuration::from_secs(20), ..Default::default() },
             ..Default::default()
         });
-        let world = World { emulator, config, pool, settings, receiver, mailbox, _dir: dir };
+        let rollups = Arc::default();
+        let world = World { emulator, config, pool, settings, rollups, receiver, mailbox, _dir: dir };
         world.sync().await;
         world
     }
@@ -163,8 +166,15 @@ impl World {
         DateTime::from_timestamp(self.emulator.emulator.now(), 0).unwrap()
     }
 
-    /// The dashboard's state at the emulator's time, as a fresh process would build it.
+    /// The dashboard's state at the emulator's time, with the rollups it has kept in memory.
     fn state(&self) -> AppState {
+        let mut state = self.restarted();
+        state.rollups = self.rollups.clone();
+        state
+    }
+
+    /// The state of a process started afresh on the same snapshot.
+    fn restarted(&self) -> AppState {
         let mut state = common::dashboard::state(self.pool.clone(), "127.0.0.1:0".parse().unwrap(), |_| {});
         state.pinned_now = Some(self.now());
         state.alerts = self.settings.clone();
@@ -371,7 +381,7 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
     assert_eq!(inbox.len(), 1);
 
     // Evaluated again, and by a process started afresh on the same snapshot: nothing more.
-    for state in [world.state(), world.state()] {
+    for state in [world.state(), world.restarted()] {
         let run = engine::evaluate_all(&state, t1).await.unwrap();
         assert_eq!((run.started_firing, run.resolved), (0, 0));
     }

@@ -52,24 +52,13 @@ pub struct EvaluationRun {
     pub resolved: usize,
 }
 
-/// Evaluates every rule that is neither paused nor snoozed at `now`, from the snapshot.
+/// Evaluates every rule that is neither paused nor snoozed at `now`, from the snapshot, and
+/// records the evaluations, the state changes and the messages they send in one transaction.
 pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
     let rules = store::rules(&state.pool).await?;
-    let index = state.rollups.get(&state.pool).await?;
-    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
     let at = twilio_time::format(&now);
-    let mut run = EvaluationRun::default();
-    for rule in rules.iter().filter(|r| !r.paused && !r.snoozed_at(&at)) {
-        match evaluate_rule_on(state, &snapshot, rule, now).await {
-            Ok(Some(true)) => run.started_firing += 1,
-            Ok(Some(false)) => run.resolved += 1,
-            Ok(None) => {}
-            // One rule's failure leaves the others to be evaluated.
-            Err(e) => tracing::error!("alert rule {} ({}) could not be evaluated: {e}", rule.id, rule.name),
-        }
-        run.evaluated += 1;
-    }
-    Ok(run)
+    let active: Vec<&Rule> = rules.iter().filter(|r| !r.paused && !r.snoozed_at(&at)).collect();
+    evaluate(state, &active, now).await
 }
 
 /// Evaluates one rule now (after it is created or changed).
@@ -78,24 +67,48 @@ pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -
     if rule.paused || rule.snoozed_at(&twilio_time::format(&now)) {
         return Ok(());
     }
-    let index = state.rollups.get(&state.pool).await?;
-    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
-    evaluate_rule_on(state, &snapshot, &rule, now).await?;
-    state.alerts.wake.notify_one();
+    evaluate(state, &[&rule], now).await?;
     Ok(())
 }
 
-/// `Some(true)` when the rule started firing, `Some(false)` when it resolved.
-async fn evaluate_rule_on(
+async fn evaluate(state: &AppState, rules: &[&Rule], now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
+    let index = state.rollups.get_current(&state.pool).await?;
+    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    let at = twilio_time::format(&now);
+    let mut transitions = Vec::with_capacity(rules.len());
+    for rule in rules {
+        match transition(state, &snapshot, rule, now, &at).await {
+            Ok(t) => transitions.push(t),
+            // One rule's failure leaves the others to be evaluated.
+            Err(e) => tracing::error!("alert rule {} ({}) could not be evaluated: {e}", rule.id, rule.name),
+        }
+    }
+    let changed = store::record_evaluations(&state.pool, &transitions).await?;
+    let mut run = EvaluationRun { evaluated: transitions.len(), ..EvaluationRun::default() };
+    for (t, changed) in transitions.iter().zip(changed) {
+        if changed {
+            let firing = t.to == "firing";
+            tracing::info!("alert rule {}: {}", t.rule_id, if firing { "firing" } else { "resolved" });
+            if firing { run.started_firing += 1 } else { run.resolved += 1 }
+        }
+    }
+    if run.started_firing + run.resolved > 0 {
+        state.alerts.wake.notify_one();
+    }
+    Ok(run)
+}
+
+/// What an evaluation of `rule` at `now` moves it to, with the messages that move sends.
+async fn transition(
     state: &AppState,
     snapshot: &Snapshot<'_>,
     rule: &Rule,
     now: DateTime<Utc>,
-) -> Result<Option<bool>, AlertError> {
+    at: &str,
+) -> Result<store::Transition, AlertError> {
     let filters = state.parse_view(&rule.view.query).filters;
     let evaluation = figures::evaluate(snapshot, &filters, &terms(rule), now).await?;
-    let at = twilio_time::format(&now);
-    let (new_state, episode, kind) = match (rule.state.as_str(), evaluation.firing) {
+    let (to, episode, kind) = match (rule.state.as_str(), evaluation.firing) {
         ("firing", false) => ("ok", rule.episode, Some("resolved")),
         ("firing", true) => ("firing", rule.episode, None),
         (_, true) => ("firing", rule.episode + 1, Some("firing")),
@@ -109,26 +122,15 @@ async fn evaluate_rule_on(
         }
         None => Vec::new(),
     };
-    let transition = store::Transition {
+    Ok(store::Transition {
         rule_id: rule.id,
-        from: &rule.state,
-        to: new_state,
+        from: rule.state.clone(),
+        to: to.to_string(),
         episode,
-        evaluation: &evaluation,
-        outgoing: &outgoing,
-        at: &at,
-    };
-    let changed = store::record_evaluation(&state.pool, &transition).await?;
-    if changed {
-        tracing::info!(
-            "alert rule {} ({}): {}",
-            rule.id,
-            rule.name,
-            if new_state == "firing" { "firing" } else { "resolved" }
-        );
-        state.alerts.wake.notify_one();
-    }
-    Ok(changed.then_some(new_state == "firing"))
+        evaluation,
+        outgoing,
+        at: at.to_string(),
+    })
 }
 
 fn terms(rule: &Rule) -> figures::RuleTerms<'_> {

@@ -330,47 +330,52 @@ async fn queue(
 
 /// One evaluation of a rule: the state it moves to from the one it was read in, and the
 /// messages that move sends.
-pub struct Transition<'a> {
+pub struct Transition {
     pub rule_id: i64,
-    pub from: &'a str,
-    pub to: &'a str,
+    pub from: String,
+    pub to: String,
     pub episode: i64,
-    pub evaluation: &'a Evaluation,
-    pub outgoing: &'a [Outgoing],
-    pub at: &'a str,
+    pub evaluation: Evaluation,
+    pub outgoing: Vec<Outgoing>,
+    pub at: String,
 }
 
-/// Records an evaluation; when the state changes (and is still the one it was read in), the
-/// state and the messages it sends are written together. True when it changed.
-pub async fn record_evaluation(pool: &SqlitePool, t: &Transition<'_>) -> Result<bool, AlertError> {
+/// Records evaluations in one transaction; where the state changes (and is still the one it
+/// was read in), the state and the messages it sends are written with it. For each, whether
+/// it changed.
+pub async fn record_evaluations(pool: &SqlitePool, transitions: &[Transition]) -> Result<Vec<bool>, AlertError> {
     let mut tx = pool.begin().await?;
-    let evaluation_json = serde_json::to_string(t.evaluation).unwrap_or_default();
-    let changed = t.from != t.to;
-    let done = if changed {
-        sqlx::query(
-            "UPDATE alert_rules SET state = ?, state_since = ?, episode = ?, last_evaluated_at = ?, last_evaluation = ? \
-             WHERE id = ? AND state = ?",
-        )
-        .bind(t.to)
-        .bind(t.at)
-        .bind(t.episode)
-        .bind(t.at)
-        .bind(&evaluation_json)
-        .bind(t.rule_id)
-        .bind(t.from)
-        .execute(&mut *tx)
-        .await?
-    } else {
-        sqlx::query("UPDATE alert_rules SET last_evaluated_at = ?, last_evaluation = ? WHERE id = ?")
-            .bind(t.at)
+    let mut moved = Vec::with_capacity(transitions.len());
+    for t in transitions {
+        let evaluation_json = serde_json::to_string(&t.evaluation).unwrap_or_default();
+        let changed = t.from != t.to;
+        let done = if changed {
+            sqlx::query(
+                "UPDATE alert_rules SET state = ?, state_since = ?, episode = ?, last_evaluated_at = ?, \
+                 last_evaluation = ? WHERE id = ? AND state = ?",
+            )
+            .bind(&t.to)
+            .bind(&t.at)
+            .bind(t.episode)
+            .bind(&t.at)
             .bind(&evaluation_json)
             .bind(t.rule_id)
+            .bind(&t.from)
             .execute(&mut *tx)
             .await?
-    };
-    let moved = changed && done.rows_affected() == 1;
-    if moved {
-        queue(&mut tx, Some(t.rule_id), None, t.outgoing).await?;
+        } else {
+            sqlx::query("UPDATE alert_rules SET last_evaluated_at = ?, last_evaluation = ? WHERE id = ?")
+                .bind(&t.at)
+                .bind(&evaluation_json)
+                .bind(t.rule_id)
+                .execute(&mut *tx)
+                .await?
+        };
+        let this_moved = changed && done.rows_affected() == 1;
+        if this_moved {
+            queue(&mut tx, Some(t.rule_id), None, &t.outgoing).await?;
+        }
+        moved.push(this_moved);
     }
     tx.commit().await?;
     Ok(moved)

@@ -61,6 +61,23 @@ impl RollupCache {
         Ok(cached)
     }
 
+    /// The index of the rollups as they are now, built first when a sync has changed them
+    /// since: for alerts, which judge what the sync just wrote.
+    pub async fn get_current(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+        let generation = store::rollup_generation(pool).await?;
+        let fresh = |index: &Option<Arc<RollupIndex>>| index.as_ref().is_some_and(|i| i.generation >= generation);
+        let cached = self.current();
+        if fresh(&cached) {
+            return Ok(cached.expect("fresh"));
+        }
+        let _turn = self.building.lock().await;
+        let cached = self.current();
+        if fresh(&cached) {
+            return Ok(cached.expect("fresh"));
+        }
+        self.build(pool).await
+    }
+
     fn cooled_down(&self) -> bool {
         self.cooled_down_at(std::time::Instant::now())
     }
