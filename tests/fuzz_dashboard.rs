@@ -318,7 +318,7 @@ impl Cases<'_> {
     fn request(&mut self) -> Request {
         let form =
             |key: &str, value: &str| form_urlencoded::Serializer::new(String::new()).append_pair(key, value).finish();
-        match self.rng.below(100) {
+        match self.rng.below(104) {
             0..=24 => Request::Get(format!("/?{}", self.query(false))),
             25..=44 => Request::Get(format!("/attempts?{}", self.query(true))),
             45..=49 => Request::Get(format!("/export.csv?{}", self.query(false))),
@@ -331,6 +331,13 @@ impl Cases<'_> {
             92..=96 => Request::Post("/api/load_attempt", form("sid", &self.sid())),
             97 => Request::Get(format!("/healthz?{}", self.query(false))),
             98 => Request::Get(format!("/no/such/page?{}", self.query(false))),
+            99 => Request::Get(format!("/alerts/new?{}", self.query(false))),
+            100 => Request::Get(format!("/views/save?{}", self.query(false))),
+            // A form post without the browser's CSRF cookie: refused, whatever its fields.
+            101 => {
+                let path = *self.pick(&["/alerts", "/views", "/alerts/1/snooze", "/digests", "/views/1/delete"]);
+                Request::Post(path, format!("name=x&{}&csrf=0", form("query", &self.query(false))))
+            }
             // A server function's body that is not its arguments.
             _ => {
                 let path = *self.pick(&["/api/load_overview", "/api/load_attempts", "/api/load_attempt"]);
@@ -350,6 +357,8 @@ enum Answer {
     Notice,
     BadRequest,
     NotFound,
+    /// 403: a write without its CSRF token.
+    Refused,
 }
 
 async fn send(http: &reqwest::Client, base: &str, request: &Request) -> Result<(u16, String), String> {
@@ -371,6 +380,7 @@ async fn send(http: &reqwest::Client, base: &str, request: &Request) -> Result<(
 
 fn classify(request: &Request, status: u16, body: &str) -> Result<Answer, String> {
     match status {
+        403 if matches!(request, Request::Post(path, _) if !path.starts_with("/api/")) => return Ok(Answer::Refused),
         400 => return Ok(Answer::BadRequest),
         404 => return Ok(Answer::NotFound),
         200 => {}
@@ -426,6 +436,8 @@ async fn near_valid_requests_get_a_page_a_400_or_a_404_in_time() {
                 "/funnel.csv",
                 "/healthz",
                 "/no/",
+                "/alerts/new",
+                "/views/save",
             ]
             .into_iter()
             .find(|p| path.starts_with(p))
@@ -436,7 +448,7 @@ async fn near_valid_requests_get_a_page_a_400_or_a_404_in_time() {
     }
     let total = |kind: Answer| answers.iter().filter(|((k, _), _)| *k == kind).map(|(_, n)| n).sum::<u64>();
     println!("{cases} requests; slowest {:?}: {}", slowest.0, slowest.1);
-    for kind in [Answer::Clean, Answer::Notice, Answer::BadRequest, Answer::NotFound] {
+    for kind in [Answer::Clean, Answer::Notice, Answer::BadRequest, Answer::NotFound, Answer::Refused] {
         println!("  {kind:?}: {}", total(kind));
     }
     for ((kind, route), count) in &answers {
@@ -446,7 +458,7 @@ async fn near_valid_requests_get_a_page_a_400_or_a_404_in_time() {
         total(Answer::Clean) * 2 >= cases,
         "at least half the cases reach the snapshot's queries with no notice: {answers:?}"
     );
-    for kind in [Answer::Notice, Answer::BadRequest, Answer::NotFound] {
+    for kind in [Answer::Notice, Answer::BadRequest, Answer::NotFound, Answer::Refused] {
         assert!(total(kind) > 0, "the cases reach {kind:?} answers too");
     }
 }

@@ -634,6 +634,8 @@ fn rule_row(rule: &Rule, now: &str, token: &str, read_only: bool) -> Markup {
                             select id=(format!("snooze-{}", rule.id)) name="for" {
                                 option value="1h" { "1 hour" } option value="4h" { "4 hours" } option value="24h" { "1 day" } option value="7d" { "1 week" }
                             }
+                            label for=(format!("snooze-until-{}", rule.id)) { "or until (UTC)" }
+                            input id=(format!("snooze-until-{}", rule.id)) name="until" type="datetime-local";
                             button type="submit" { "Snooze" }
                         }
                     }
