@@ -1,7 +1,7 @@
 -- Saved views, alert rules, digests, and the messages they send (an outbox: a rule's state
 -- and the messages its change sends are written in one transaction).
 CREATE TABLE saved_views (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     -- The view's query string (`Filters::to_query`), relative ranges kept relative.
     query TEXT NOT NULL,
@@ -9,7 +9,8 @@ CREATE TABLE saved_views (
 );
 
 CREATE TABLE alert_rules (
-    id INTEGER PRIMARY KEY,
+    -- Never reused: a rule's id is in its messages' idempotency keys.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     view_id INTEGER NOT NULL REFERENCES saved_views (id),
     name TEXT NOT NULL,
     -- JSON of `alerts::Condition`.
@@ -33,7 +34,7 @@ CREATE TABLE alert_rules (
 );
 
 CREATE TABLE digests (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     view_id INTEGER NOT NULL REFERENCES saved_views (id),
     -- 'daily' or 'weekly' (Mondays).
     frequency TEXT NOT NULL,

@@ -600,10 +600,14 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
     let (status, _) = browser.post("/alerts", &rule, true).await;
     assert_eq!(status, 303);
     assert_eq!(count(world.pool.clone()).await, (1, 1));
-    for page in ["/alerts", "/views", "/alerts/inbox"] {
+    for page in ["/alerts", "/views", "/alerts/inbox", "/alerts/new"] {
         let html = browser.get(page).await;
+        // Destinations are named by their host: never their path, token or signing secret.
+        for secret in ["/hook", "/slack", WEBHOOK_SECRET] {
+            assert!(!html.contains(secret), "{page} shows {secret}");
+        }
         assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "{page} renders markup");
-        if page != "/alerts/inbox" {
+        if page == "/alerts" || page == "/views" {
             assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page} shows the name as text");
         }
     }
@@ -725,4 +729,32 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
     assert_eq!(run.resolved, 1);
     let window = alert_store::rules(&world.pool).await.unwrap()[0].last_evaluation.clone().unwrap();
     assert_eq!(window.window_start, twilio_time::format(&(t2 - Duration::minutes(5))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_created_after_another_was_deleted_sends_its_own_messages() {
+    let world = World::start(19).await;
+    let state = world.state();
+    let at = twilio_time::format(&world.now());
+    let view = alert_store::create_view(&world.pool, "All", "", &at).await.unwrap();
+    let rule = |name: &str| RuleInput {
+        view_id: view,
+        name: name.into(),
+        condition: Condition::ConversionBelow { percent: 99.0 },
+        min_verifications: 0,
+        window_minutes: None,
+        destinations: vec![DestinationKind::Inbox],
+        email_to: String::new(),
+    };
+    let first = alert_store::create_rule(&world.pool, &rule("first"), &at).await.unwrap();
+    engine::evaluate_rule(&state, first, world.now()).await.unwrap();
+    world.deliver_all().await;
+    alert_store::delete_rule(&world.pool, first).await.unwrap();
+    let second = alert_store::create_rule(&world.pool, &rule("second"), &at).await.unwrap();
+    assert_ne!(first, second, "a deleted rule's id is not given again: it is in its messages' keys");
+    engine::evaluate_rule(&state, second, world.now()).await.unwrap();
+    world.deliver_all().await;
+    let titles: Vec<String> =
+        alert_store::inbox(&world.pool, 10).await.unwrap().into_iter().map(|m| m.message.title).collect();
+    assert_eq!(titles, ["Firing: second", "Firing: first"]);
 }

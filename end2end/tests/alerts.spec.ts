@@ -143,6 +143,8 @@ test("an alert on a saved view fires at once, sends one message to the inbox tha
 });
 
 // A deleted rule's messages stay in the inbox; a rule created after it must still send its own.
+// (Its id must not make its first message look like a repeat of the deleted rule's: the
+// messages' idempotency keys are made of the rule's id, its episode and the kind.)
 test("a rule created after another was deleted sends its own firing message", async ({ page }) => {
   const alerts = new AlertsPage(page);
   const inbox = new InboxPage(page);

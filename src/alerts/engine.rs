@@ -72,6 +72,10 @@ pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -
 }
 
 async fn evaluate(state: &AppState, rules: &[&Rule], now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
+    // Nothing to judge before the first complete sync (and no rollups to load for it).
+    if rules.is_empty() || crate::store::watermark(&state.pool).await?.is_none() {
+        return Ok(EvaluationRun::default());
+    }
     let index = state.rollups.get_current(&state.pool).await?;
     let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
     let at = twilio_time::format(&now);

@@ -1015,7 +1015,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
                     @for m in &messages {
                         li data-testid="inbox-message" data-kind=(m.kind) {
                             strong { (m.message.title) }
-                            " · " span class="note" { (m.created_at.replace('T', " ").trim_end_matches('Z')) " UTC" }
+                            " · " span class="note" { (m.message.at.replace('T', " ").trim_end_matches('Z')) " UTC" }
                             @if let Some(e) = &m.message.evaluation { p { (e.summary) } }
                             @for section in &m.message.sections {
                                 h3 { (section.heading) }
