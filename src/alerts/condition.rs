@@ -16,8 +16,8 @@ pub enum Condition {
     ConversionDrop { points: f64 },
     /// The share of finished messages delivered is below `percent`.
     DeliveryBelow { percent: f64 },
-    /// Total cost (channel fees + verification fees) in `currency` over the last hour or the
-    /// last 24 hours is above `amount`.
+    /// Total cost (channel fees + verification fees) in `currency` is above `amount` in the
+    /// current UTC hour so far or the hour before it (per hour), or in the last 24 hours.
     SpendAbove { amount: f64, currency: String, per: SpendPer },
     /// The view has an anomaly, as the overview's "Worth a look" finds it.
     Anomaly,
@@ -74,7 +74,7 @@ impl Condition {
             }
             Condition::DeliveryBelow { percent } => format!("Delivery rate below {}%", trim(*percent)),
             Condition::SpendAbove { amount, currency, per } => {
-                let per = if *per == SpendPer::Hour { "in the last hour" } else { "in the last 24 hours" };
+                let per = if *per == SpendPer::Hour { "in an hour" } else { "in the last 24 hours" };
                 format!(
                     "Spend above {} {per}",
                     crate::format::format_money(&Money { currency: currency.clone(), amount: *amount })

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::condition::{Condition, Evaluation, SpendPer};
 use crate::analytics::{self, RollupIndex, comparison};
-use crate::filters::{DateRange, Filters};
+use crate::filters::{DateRange, Filters, ViewHour};
 use crate::format::{format_count, format_money, format_p_value};
 use crate::model::twilio_time;
 use crate::page_data::{Metrics, Money};
@@ -63,10 +63,20 @@ pub async fn evaluate(
         }
         Condition::ConversionDrop { points } => drop_evaluation(snapshot, filters, start, end, now, *points).await?,
         Condition::SpendAbove { amount, currency, per } => {
-            let (from, to) = spend_window(now, *per);
-            let totals = analytics::totals(pool, scans, index, &scope(filters, from, to)).await?;
-            let spent = amount_in(&totals.total_cost(), currency);
+            // The hours the rollups hold: the windows cost one read of them each.
+            let mut windows = Vec::new();
+            for (from, to) in spend_windows(now, *per) {
+                let totals = analytics::totals(pool, scans, index, &scope(filters, from, to)).await?;
+                windows.push((amount_in(&totals.total_cost(), currency), from, to, totals));
+            }
+            let (spent, from, to, totals) =
+                windows.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("one window at least");
             let shown = |amount: f64| format_money(&Money { currency: currency.clone(), amount });
+            let when = match per {
+                SpendPer::Hour if to <= now => "in the last complete hour",
+                SpendPer::Hour => "in the current hour so far",
+                SpendPer::Day => "in the last 24 hours",
+            };
             let mut evaluation = Evaluation {
                 firing: spent > *amount,
                 value: Some(spent),
@@ -74,9 +84,8 @@ pub async fn evaluate(
                 unit: currency.clone(),
                 verifications: totals.verifications,
                 summary: format!(
-                    "Spend {} {} (threshold {}): channel fees and verification fees of {} attempts",
+                    "Spend {} {when} (threshold {}): channel fees and verification fees of {} attempts",
                     shown(spent),
-                    if *per == SpendPer::Hour { "in the last hour" } else { "in the last 24 hours" },
                     shown(*amount),
                     format_count(totals.attempts)
                 ),
@@ -107,11 +116,19 @@ pub async fn evaluate(
     Ok(evaluation)
 }
 
-/// The last 60 minutes up to `now`, or the last 24 hours as the rollups' hours cut them.
-fn spend_window(now: DateTime<Utc>, per: SpendPer) -> (DateTime<Utc>, DateTime<Utc>) {
+/// Where spend is read, as the rollups' hours cut time: per hour, the current UTC hour so far
+/// and the hour before it (the larger counts, so a burst fires within its hour and the rule
+/// resolves after a whole hour without one); per day, the last 24 hours.
+fn spend_windows(now: DateTime<Utc>, per: SpendPer) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     match per {
-        SpendPer::Hour => (now - Duration::hours(1), now),
-        SpendPer::Day => DateRange::LastDay.bounds(now),
+        SpendPer::Hour => {
+            let (this_hour, next_hour) = match ViewHour::of_time(now) {
+                Some(hour) => DateRange::Hours(hour, hour).bounds(now),
+                None => return vec![DateRange::LastDay.bounds(now)],
+            };
+            vec![(this_hour - Duration::hours(1), this_hour), (this_hour, next_hour)]
+        }
+        SpendPer::Day => vec![DateRange::LastDay.bounds(now)],
     }
 }
 

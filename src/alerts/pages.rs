@@ -711,7 +711,7 @@ fn rule_form_page(
                     input id="rule-currency" name="currency" value=(if form.currency.is_empty() { "USD" } else { &form.currency }) maxlength="3";
                     label for="rule-per" { "Spend per" }
                     select id="rule-per" name="per" {
-                        option value="hour" selected[form.per != "day"] { "hour (the last 60 minutes)" }
+                        option value="hour" selected[form.per != "day"] { "hour (this UTC hour so far, or the last one)" }
                         option value="day" selected[form.per == "day"] { "day (the last 24 hours)" }
                     }
                     label for="rule-window" { "Read conversion and delivery rates over" }
