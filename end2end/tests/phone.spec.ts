@@ -63,3 +63,20 @@ test("at a phone's width the rate chart labels every bar and the time chart's le
   expect(legend.bottom).toBe(0);
   expect(legend.legendTop, "the legend starts below the plot's top, where the axes' names are").toBeGreaterThan(legend.plotTop);
 });
+
+test("the saved views, the alerts, the rule form and the inbox fit a phone's width", async ({ page }) => {
+  const layout = new PageLayout(page);
+  // A saved view gives the digest form its select, whose option is the view's (long) name.
+  const name = `Phone width ${Date.now().toString(36)} with a long name for the select`;
+  await page.goto(`/views/save?country=CO`);
+  await page.locator("#view-name").fill(name);
+  await page.getByRole("button", { name: "Save view" }).click();
+  for (const path of ["/views", "/alerts", "/alerts/new?country=CO&range=7d", "/alerts/inbox"]) {
+    await page.goto(path);
+    await expectNoSidewaysScroll(layout, path);
+  }
+  await page.goto("/views");
+  const row = page.getByTestId("saved-view").filter({ hasText: name });
+  await row.getByRole("button", { name: `Delete ${name}` }).click();
+  await expect(page.getByTestId("saved-view").filter({ hasText: name })).toHaveCount(0);
+});
