@@ -296,6 +296,19 @@ fn assert_block_kit(payload: &serde_json::Value) {
     }
 }
 
+/// A rule on `view` to `destinations`, with no minimum and the view's range.
+fn rule_on(view: i64, name: &str, condition: Condition, destinations: Vec<DestinationKind>) -> RuleInput {
+    RuleInput {
+        view_id: view,
+        name: name.into(),
+        condition,
+        min_verifications: 0,
+        window_minutes: None,
+        destinations,
+        email_to: String::new(),
+    }
+}
+
 async fn spend_rule(state: &AppState, threshold: f64) -> i64 {
     let now = twilio_time::format(&state.now());
     let view = alert_store::create_view(&state.pool, "Indonesia", ID_VIEW, &now).await.unwrap();
@@ -435,15 +448,8 @@ async fn a_receiver_failing_three_times_gets_the_message_once_more() {
     let state = world.state();
     let now = twilio_time::format(&state.now());
     let view = alert_store::create_view(&world.pool, "All", "", &now).await.unwrap();
-    let input = RuleInput {
-        view_id: view,
-        name: "Webhook only".into(),
-        condition: Condition::ConversionBelow { percent: 50.0 },
-        min_verifications: 0,
-        window_minutes: None,
-        destinations: vec![DestinationKind::Webhook],
-        email_to: String::new(),
-    };
+    let input =
+        rule_on(view, "Webhook only", Condition::ConversionBelow { percent: 50.0 }, vec![DestinationKind::Webhook]);
     let rule = alert_store::create_rule(&world.pool, &input, &now).await.unwrap();
     world.receiver.statuses.lock().unwrap().extend([500, 500, 500]);
     engine::send_test(&state, rule, state.now()).await.unwrap();
@@ -467,15 +473,7 @@ async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key(
     let state = world.state();
     let now = twilio_time::format(&state.now());
     let view = alert_store::create_view(&world.pool, "All", "", &now).await.unwrap();
-    let input = RuleInput {
-        view_id: view,
-        name: "Cut off".into(),
-        condition: Condition::ConversionBelow { percent: 99.0 },
-        min_verifications: 0,
-        window_minutes: None,
-        destinations: vec![DestinationKind::Webhook],
-        email_to: String::new(),
-    };
+    let input = rule_on(view, "Cut off", Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Webhook]);
     let rule = alert_store::create_rule(&world.pool, &input, &now).await.unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     *world.receiver.hold.lock().unwrap() = Some(release.clone());
@@ -744,15 +742,8 @@ async fn a_rule_created_after_another_was_deleted_sends_its_own_messages() {
     let state = world.state();
     let at = twilio_time::format(&world.now());
     let view = alert_store::create_view(&world.pool, "All", "", &at).await.unwrap();
-    let rule = |name: &str| RuleInput {
-        view_id: view,
-        name: name.into(),
-        condition: Condition::ConversionBelow { percent: 99.0 },
-        min_verifications: 0,
-        window_minutes: None,
-        destinations: vec![DestinationKind::Inbox],
-        email_to: String::new(),
-    };
+    let rule =
+        |name: &str| rule_on(view, name, Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Inbox]);
     let first = alert_store::create_rule(&world.pool, &rule("first"), &at).await.unwrap();
     engine::evaluate_rule(&state, first, world.now()).await.unwrap();
     world.deliver_all().await;
