@@ -14,7 +14,7 @@ use charming::series::{Bar, Candlestick, Line};
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
 use crate::model::{Channel, ServiceNames, channel_label};
-use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
+use crate::page_data::{Annotation, BreakdownRow, Bucket, SeriesPoint};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
 pub const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
@@ -73,7 +73,12 @@ pub fn has_too_few_to_judge(points: &[SeriesPoint]) -> bool {
 /// faint line on the bucket at the same offset, and a rate line per channel that the legend
 /// turns on. Buckets in progress are faded, their rates hollow, and a line marks where they
 /// start; buckets with too few attempts have no rate.
-pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], previous: &[SeriesPoint]) -> Chart {
+pub fn attempts_and_conversion(
+    buckets: &[Bucket],
+    current: &[SeriesPoint],
+    previous: &[SeriesPoint],
+    annotations: &[Annotation],
+) -> Chart {
     let channels = channels_of(current);
     let mut cells: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for p in current {
@@ -135,14 +140,27 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
         .item_style(ItemStyle::new().color("#1d2330"))
         .line_style(LineStyle::new().color("#1d2330").width(2))
         .data(current_rates);
+    // Marks: where buckets still in progress begin, and each annotation's bucket, named by its
+    // text (the label shows the name as text: `{b}` is ECharts' placeholder for it).
+    let mut marks = Vec::new();
     if let Some(first) = buckets.iter().position(|b| b.in_progress) {
+        marks.push(MarkLineVariant::Simple(MarkLineData::new().name("in progress").x_axis(labels[first].as_str())));
+    }
+    for annotation in annotations {
+        if let Some(at) = annotation_bucket(buckets, &annotation.at) {
+            marks.push(MarkLineVariant::Simple(
+                MarkLineData::new().name(annotation.text.as_str()).x_axis(labels[at].as_str()),
+            ));
+        }
+    }
+    if !marks.is_empty() {
         rate_line = rate_line.mark_line(
             MarkLine::new()
                 .silent(true)
                 .symbol(vec![Symbol::None, Symbol::None])
                 .line_style(LineStyle::new().color("#9aa3b2").type_(LineStyleType::Dashed))
-                .label(Label::new().formatter("in progress").position(LabelPosition::InsideEndTop))
-                .data(vec![MarkLineVariant::Simple(MarkLineData::new().x_axis(labels[first].as_str()))]),
+                .label(Label::new().formatter("{b}").position(LabelPosition::InsideEndTop))
+                .data(marks),
         );
     }
     chart = chart.series(rate_line);
@@ -174,6 +192,13 @@ pub fn attempts_and_conversion(buckets: &[Bucket], current: &[SeriesPoint], prev
         );
     }
     chart
+}
+
+/// The bucket a time (ISO 8601 UTC) falls in: its day, or its hour on hourly charts.
+fn annotation_bucket(buckets: &[Bucket], at: &str) -> Option<usize> {
+    let hourly = buckets.first().is_some_and(|b| b.key.contains('T'));
+    let key = at.get(..if hourly { 13 } else { 10 })?;
+    buckets.iter().position(|b| b.key == key)
 }
 
 /// The legend's name of a channel's own rate line.
@@ -405,7 +430,7 @@ mod tests {
             point("2026-11-23", "sms", 50, 10),
         ];
         let previous = vec![point("2026-11-21", "sms", 100, 90), point("2026-11-22", "sms", 100, 80)];
-        let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &previous)).unwrap();
+        let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &previous, &[])).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["11-20", "11-21", "11-22", "11-23"]));
         let series = json["series"].as_array().unwrap();
         assert_eq!(series[0]["name"], "Call", "channels by their label");
@@ -420,13 +445,38 @@ mod tests {
         assert_eq!(series[2]["data"][3]["value"], 20.0);
         assert_eq!(series[2]["data"][3]["itemStyle"]["color"], "#ffffff");
         assert_eq!(series[2]["markLine"]["data"][0]["xAxis"], "11-23");
-        assert_eq!(series[2]["markLine"]["label"]["formatter"], "in progress");
+        assert_eq!(series[2]["markLine"]["data"][0]["name"], "in progress");
+        assert_eq!(series[2]["markLine"]["label"]["formatter"], "{b}", "each mark's name, as text");
         assert_eq!(series[3]["name"], "Call conversion %");
         assert_eq!(series[4]["name"], "SMS conversion %");
         assert_eq!(series[4]["data"], serde_json::json!([50.0, null, 25.0, 20.0]));
         assert_eq!(json["legend"]["selected"]["SMS conversion %"], false, "split by channel on request");
         assert_eq!(series[5]["name"], "previous period %");
         assert_eq!(series[5]["data"], serde_json::json!([null, 90.0, 80.0, null]));
+    }
+
+    #[test]
+    fn annotations_mark_their_bucket_by_their_text_and_others_are_left_out() {
+        let buckets: Vec<Bucket> = ["2026-11-20", "2026-11-21", "2026-11-22"]
+            .iter()
+            .map(|k| Bucket { key: k.to_string(), in_progress: false })
+            .collect();
+        let note = |at: &str, text: &str| Annotation {
+            id: 1,
+            at: at.into(),
+            end: None,
+            text: text.into(),
+            link: None,
+            source: "page".into(),
+        };
+        let annotations =
+            [note("2026-11-21T14:05:00Z", "New template {a}"), note("2026-10-01T00:00:00Z", "Out of range")];
+        let json = serde_json::to_value(attempts_and_conversion(&buckets, &[], &[], &annotations)).unwrap();
+        let rate = json["series"].as_array().unwrap().iter().find(|s| s["name"] == "conversion %").unwrap();
+        let marks = rate["markLine"]["data"].as_array().unwrap();
+        assert_eq!(marks.len(), 1);
+        assert_eq!(marks[0]["name"], "New template {a}");
+        assert_eq!(marks[0]["xAxis"], "11-21");
     }
 
     #[test]
@@ -439,7 +489,7 @@ mod tests {
         };
         let buckets = vec![Bucket { key: "2026-11-20".into(), in_progress: false }];
         let color_of_sms = |points: &[SeriesPoint]| {
-            let json = serde_json::to_value(attempts_and_conversion(&buckets, points, &[])).unwrap();
+            let json = serde_json::to_value(attempts_and_conversion(&buckets, points, &[], &[])).unwrap();
             let series = json["series"].as_array().unwrap().clone();
             series.into_iter().find(|s| s["name"] == "SMS").unwrap()["itemStyle"]["color"].clone()
         };
@@ -490,7 +540,7 @@ mod tests {
         let buckets = vec![Bucket { key: "2026-11-20T10".into(), in_progress: false }];
         let current =
             vec![SeriesPoint { bucket: "2026-11-20T10".into(), channel: "sms".into(), attempts: 2, converted: 1 }];
-        let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &[])).unwrap();
+        let json = serde_json::to_value(attempts_and_conversion(&buckets, &current, &[], &[])).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["20 10h"]));
         assert!(json["series"][1].get("markLine").is_none());
         assert_eq!(json["series"].as_array().unwrap().len(), 2);
@@ -505,7 +555,7 @@ mod tests {
         let media = &options["media"][0];
         assert_eq!(media["query"]["maxWidth"], NARROW_WIDTH);
         assert_eq!(media["option"]["xAxis"]["axisLabel"]["interval"], 0, "ECharts drops no label");
-        let options = responsive(&attempts_and_conversion(&[], &[], &[]), attempts_and_conversion_narrow());
+        let options = responsive(&attempts_and_conversion(&[], &[], &[], &[]), attempts_and_conversion_narrow());
         assert_eq!(options["baseOption"]["legend"]["top"], "24");
         assert_eq!(options["media"][0]["option"]["legend"]["bottom"], 0);
     }

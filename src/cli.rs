@@ -206,6 +206,10 @@ pub struct ServeArgs {
     /// Let destinations be private, link-local or other non-public addresses.
     #[arg(long, env = "VERILENS_ALLOW_PRIVATE_DESTINATIONS")]
     pub allow_private_destinations: bool,
+    /// The token scripts and deploy pipelines add annotations with (`POST /api/annotations`,
+    /// `Authorization: Bearer <token>`); the endpoint is off without one.
+    #[arg(long, env = "VERILENS_ANNOTATIONS_TOKEN", hide_env_values = true)]
+    pub annotations_token: Option<String>,
     /// How often alert rules are evaluated besides after each sync that changes the snapshot.
     #[arg(long, env = "VERILENS_ALERT_CHECK_EVERY", default_value = "1m", value_parser = parse_duration)]
     pub alert_check_every: Duration,

@@ -15,6 +15,8 @@ pub mod alerts;
 #[cfg(feature = "ssr")]
 pub mod analytics;
 #[cfg(feature = "ssr")]
+pub mod annotations;
+#[cfg(feature = "ssr")]
 pub mod connections;
 #[cfg(feature = "ssr")]
 pub mod emulator;

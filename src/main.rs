@@ -170,6 +170,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api: Some(source.client.clone()),
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         read_only: args.read_only,
+        annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
         ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
     let listener =

@@ -164,6 +164,19 @@ pub struct SeriesPoint {
     pub converted: u64,
 }
 
+/// A note on the timeline: a moment or a span, its text, an optional link, and who added it
+/// (`page`, `api` or `incident`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub id: i64,
+    /// ISO 8601 UTC.
+    pub at: String,
+    pub end: Option<String>,
+    pub text: String,
+    pub link: Option<String>,
+    pub source: String,
+}
+
 /// The overview page's data for one view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
@@ -185,6 +198,9 @@ pub struct Overview {
     pub funnel: RetryFunnel,
     pub what_to_do_html: String,
     pub funnel_html: String,
+    /// The annotations the range covers, oldest first.
+    #[serde(default)]
+    pub annotations: Vec<Annotation>,
     pub change: Option<Change>,
     /// Why there is no comparison, when one was asked for.
     pub comparison_note: Option<String>,

@@ -55,12 +55,18 @@ fn sent_by_another_site(request: &Request) -> bool {
 
 /// The call with its body read and checked.
 async fn read_call(request: Request) -> Result<Request, HttpError> {
+    // Scripts post annotations as JSON; everything else posts forms.
+    let expected = if request.uri().path() == "/api/annotations" {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(expected));
     if !is_form {
         return Err(HttpError::NotAForm);
     }

@@ -91,12 +91,15 @@ pub fn same_secret(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
-/// Asks for the credentials on every route but `/healthz`.
+/// Asks for the credentials on every route but `/healthz` and `/api/annotations` (which asks
+/// for its own token).
 pub async fn require_basic_auth(State(auth): State<Option<BasicAuth>>, request: Request, next: Next) -> Response {
     let Some(auth) = auth else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/healthz" || auth.accepts(request.headers().get(header::AUTHORIZATION)) {
+    if matches!(request.uri().path(), "/healthz" | "/api/annotations")
+        || auth.accepts(request.headers().get(header::AUTHORIZATION))
+    {
         return next.run(request).await;
     }
     crate::http_error::HttpError::Unauthorized.into_response()

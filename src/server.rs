@@ -190,6 +190,7 @@ pub fn router_with_deadline(state: AppState, deadline: Duration) -> Router {
         .route("/attempts.csv", get(attempts_csv_handler))
         .route("/what-to-do.csv", get(what_to_do_csv_handler))
         .route("/funnel.csv", get(funnel_csv_handler))
+        .route("/api/annotations", axum::routing::post(crate::annotations::api_create))
         .merge(crate::alerts::pages::routes())
         .leptos_routes_with_context(
             &state,

@@ -49,6 +49,9 @@ pub struct AppState {
     /// Saved views, alert rules and digests cannot be changed.
     #[from_ref(skip)]
     pub read_only: bool,
+    /// The token scripts add annotations with (`POST /api/annotations`); off without one.
+    #[from_ref(skip)]
+    pub annotations_token: Option<Arc<str>>,
     /// Where alerts go, and how they are evaluated and retried.
     #[from_ref(skip)]
     pub alerts: Arc<crate::alerts::AlertSettings>,
@@ -72,6 +75,7 @@ impl AppState {
             metrics: false,
             site: Site::locate(),
             read_only: false,
+            annotations_token: None,
             alerts: Arc::default(),
         }
     }

@@ -71,6 +71,9 @@ test("the saved views, the alerts, the rule form and the inbox fit a phone's wid
   await page.goto(`/views/save?country=CO`);
   await page.locator("#view-name").fill(name);
   await page.getByRole("button", { name: "Save view" }).click();
+  // The post's answer and its redirect must be complete before the next page: the fixture
+  // reads every response's body at the end.
+  await expect(page.getByTestId("saved-view").filter({ hasText: name })).toHaveCount(1);
   for (const path of ["/views", "/alerts", "/alerts/new?country=CO&range=7d", "/alerts/inbox"]) {
     await page.goto(path);
     await expectNoSidewaysScroll(layout, path);

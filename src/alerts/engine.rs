@@ -241,6 +241,9 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
                 if let Err(e) = super::digest::queue_due(&state, at).await {
                     tracing::error!("digests could not be queued: {e}");
                 }
+                if let Err(e) = crate::annotations::note_incidents(&state, Utc::now()).await {
+                    tracing::error!("incidents could not be noted on the timeline: {e}");
+                }
                 next_check = now + state.alerts.check_every;
             }
             if let Err(e) = deliver_due(&state, Utc::now()).await {

@@ -534,6 +534,7 @@ pub async fn overview(
         funnel: retry_funnel(index, &current),
         what_to_do_html: String::new(),
         funnel_html: String::new(),
+        annotations: Vec::new(),
         change,
         rows,
         buckets,

@@ -11,6 +11,7 @@ use crate::filters::{Dimension, Filters, SortKey};
 use crate::format::{format_count, format_moneys, format_percent};
 use crate::model::ServiceNames;
 use crate::page_data::{BreakdownRow, Change, Metrics, Overview, Period};
+use crate::paths;
 
 /// The overview for a URL query string; invalid parameters come back as notices.
 #[server(endpoint = "load_overview")]
@@ -97,6 +98,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                         }
                     })}
                 <ChartData table=time_table testid="timeseries-data" />
+                <Annotations annotations=data.annotations.clone() />
             </section>
             {(!rate_rows.is_empty())
                 .then(|| {
@@ -119,6 +121,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 buckets=data.buckets.clone()
                 series=data.series.clone()
                 previous=data.previous_series.clone()
+                annotations=data.annotations.clone()
                 by=filters.by
                 rates=rate_rows
                 targets=rate_targets
@@ -403,6 +406,45 @@ fn ChartData(table: crate::charts::ChartTable, testid: &'static str) -> impl Int
     }
 }
 
+/// The annotations the chart marks, listed under it as text, with where to add one.
+#[component]
+fn Annotations(annotations: Vec<crate::page_data::Annotation>) -> impl IntoView {
+    let when = |a: &crate::page_data::Annotation| {
+        let short = |t: &str| t.get(..16).unwrap_or(t).replace('T', " ");
+        match &a.end {
+            Some(end) if end != &a.at => format!("{} to {} UTC", short(&a.at), short(end)),
+            _ => format!("{} UTC", short(&a.at)),
+        }
+    };
+    view! {
+        <div class="annotations" data-testid="annotations">
+            {(!annotations.is_empty())
+                .then(|| {
+                    view! {
+                        <ul aria-label="Annotations">
+                            {annotations
+                                .iter()
+                                .map(|a| {
+                                    let source = if a.source == "incident" { " (found by verilens)" } else { "" };
+                                    view! {
+                                        <li data-testid="annotation">
+                                            <span class="note">{when(a)}</span>
+                                            " · "
+                                            {a.text.clone()}
+                                            {source}
+                                            {a.link.clone().map(|href| view! { " · " <a href=href rel="noopener noreferrer nofollow">"link"</a> })}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                })}
+            <a href=paths::url("/annotations") rel="external" class="note">"Add an annotation"</a>
+        </div>
+    }
+}
+
 /// Where a breakdown row leads: the next dimension's breakdown, or the attempts.
 fn drill_down_href(filters: &Filters, key: &str) -> String {
     match super::navigation::drill_down(filters, key) {
@@ -419,6 +461,7 @@ fn Charts(
     buckets: Vec<crate::page_data::Bucket>,
     series: Vec<crate::page_data::SeriesPoint>,
     previous: Vec<crate::page_data::SeriesPoint>,
+    annotations: Vec<crate::page_data::Annotation>,
     by: Dimension,
     rates: Vec<BreakdownRow>,
     targets: Vec<String>,
@@ -436,7 +479,7 @@ fn Charts(
             instance
         };
         use crate::charts;
-        let timeseries = charts::attempts_and_conversion(&buckets, &series, &previous);
+        let timeseries = charts::attempts_and_conversion(&buckets, &series, &previous, &annotations);
         draw("chart-timeseries", charts::responsive(&timeseries, charts::attempts_and_conversion_narrow()));
         if !rates.is_empty()
             && let Some(instance) = draw(
@@ -453,7 +496,7 @@ fn Charts(
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (buckets, series, previous, by, rates, targets, services);
+    let _ = (buckets, series, previous, annotations, by, rates, targets, services);
 }
 
 /// Draws `chart` in the element `id` with ECharts, a fresh instance per view (ECharts would

@@ -21,6 +21,7 @@ use crate::paths;
 use crate::state::AppState;
 
 mod alerts_list;
+mod annotations;
 mod digests;
 mod inbox;
 mod rules;
@@ -43,13 +44,17 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts/{id}/edit", get(rules::edit_rule_page))
         .route("/alerts/{id}", post(rules::update_rule))
         .route("/alerts/{id}/{action}", post(rules::rule_action))
+        .route("/annotations", get(annotations::annotations_page).post(annotations::create_annotation))
+        .route("/annotations/{id}/delete", post(annotations::delete_annotation))
         .route("/digests", post(digests::create_digest))
         .route("/digests/{id}/{action}", post(digests::digest_action))
 }
 
 /// Whether `path` is one of these pages' form posts (the only writes besides server functions).
 pub fn takes_forms(path: &str) -> bool {
-    ["/views", "/alerts", "/digests"].iter().any(|root| path == *root || path.starts_with(&format!("{root}/")))
+    ["/views", "/alerts", "/digests", "/annotations"]
+        .iter()
+        .any(|root| path == *root || path.starts_with(&format!("{root}/")))
 }
 
 /// A posted form: its fields in order (checkboxes repeat a name).
@@ -169,6 +174,7 @@ fn layout(title: &str, body: Markup) -> Markup {
                         a href=(paths::url("/views")) { "Saved views" }
                         a href=(paths::url("/alerts")) { "Alerts" }
                         a href=(paths::url("/alerts/inbox")) { "Inbox" }
+                        a href=(paths::url("/annotations")) { "Annotations" }
                     }
                 }
                 main class="page admin" id="content" tabindex="-1" {
