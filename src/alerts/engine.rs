@@ -231,6 +231,8 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
     tokio::spawn(async move {
         let mut changes = state.progress.changes();
         let mut next_check = tokio::time::Instant::now();
+        // The syncs whose incidents are on the timeline: noted once per change, not per check.
+        let mut noted_syncs: Option<u64> = None;
         loop {
             let now = tokio::time::Instant::now();
             if now >= next_check {
@@ -241,8 +243,12 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
                 if let Err(e) = super::digest::queue_due(&state, at).await {
                     tracing::error!("digests could not be queued: {e}");
                 }
-                if let Err(e) = crate::annotations::note_incidents(&state, Utc::now()).await {
-                    tracing::error!("incidents could not be noted on the timeline: {e}");
+                let syncs = *changes.borrow();
+                if noted_syncs != Some(syncs) {
+                    match crate::annotations::note_incidents(&state, Utc::now()).await {
+                        Ok(_) => noted_syncs = Some(syncs),
+                        Err(e) => tracing::error!("incidents could not be noted on the timeline: {e}"),
+                    }
                 }
                 next_check = now + state.alerts.check_every;
             }
