@@ -19,6 +19,8 @@ pub mod annotations;
 #[cfg(feature = "ssr")]
 pub mod connections;
 #[cfg(feature = "ssr")]
+pub mod demo;
+#[cfg(feature = "ssr")]
 pub mod emulator;
 #[cfg(feature = "ssr")]
 pub mod export;

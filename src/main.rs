@@ -150,7 +150,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = source.demo.is_some();
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
-    if demo {
+    if let Some(running) = &source.demo {
+        match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {
+            Ok(0) => {}
+            Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
+            Err(e) => tracing::error!("the demo's history could not be written: {e}"),
+        }
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
         if let Err(e) = sync_once(&pool, &source.client, &progress, &options).await {
             tracing::error!("sync failed: {e}");

@@ -17,6 +17,8 @@ const PUMPING_FACTOR: f64 = 5.0;
 /// A carrier whose delivery rate falls under this share, with enough messages to tell.
 const OUTAGE_MAX_DELIVERY: f64 = 0.25;
 const OUTAGE_MIN_FINALIZED: i64 = 2;
+/// Messages an outage needs in all: at a beta's volume, a few unlucky hours are no outage.
+const OUTAGE_MIN_MESSAGES: i64 = 20;
 
 /// A burst or an outage of the snapshot: where and when, and how every view reads it.
 #[derive(Clone, Debug, PartialEq)]
@@ -258,11 +260,11 @@ fn outage_runs(hours: &BTreeMap<&str, (i64, i64)>) -> Vec<Run> {
         }
     }
     runs.extend(open);
-    runs.retain(|r| r.hours >= 3 && r.count >= 3 * OUTAGE_MIN_FINALIZED);
     // A run's figures are those of its window, first to last hour: what its link shows.
     for run in &mut runs {
         (run.count, run.other) = window_counts(hours, &run.first, &run.last);
     }
+    runs.retain(|r| r.hours >= 3 && r.count >= OUTAGE_MIN_MESSAGES);
     runs
 }
 

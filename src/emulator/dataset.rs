@@ -74,6 +74,8 @@ pub struct Dataset {
     pub records: Vec<Record>,
     pub incidents: Incidents,
     sid_index: std::collections::HashMap<u128, u32>,
+    /// The window's first hour (unix seconds).
+    window_start: i64,
     /// The first hour not generated yet (unix seconds).
     next_hour: i64,
     /// Bursts started live (`start_live_pumping`), for their SIDs.
@@ -141,6 +143,7 @@ impl Dataset {
             service_sids,
             records: Vec::new(),
             sid_index: Default::default(),
+            window_start: start_hour,
             next_hour: start_hour,
             live_bursts: 0,
             config,
@@ -155,7 +158,7 @@ impl Dataset {
         while self.next_hour <= last_hour {
             let hour = self.next_hour;
             let first = self.records.len();
-            generate_hour(&self.config, &self.markets, &self.incidents, hour, &mut self.records);
+            generate_hour(&self.config, &self.markets, &self.incidents, (hour, 1.0), &mut self.records);
             self.records[first..].sort_by_key(|r| (r.created, r.sid));
             for (offset, record) in self.records[first..].iter().enumerate() {
                 self.sid_index.insert(record.sid, (first + offset) as u32);
@@ -208,6 +211,20 @@ impl Dataset {
         span
     }
 
+    /// The window's first hour (unix seconds): the oldest attempt the API holds is in it.
+    pub fn window_start(&self) -> i64 {
+        self.window_start
+    }
+
+    /// The attempts of an `hour` before the window, with `volume` times the window's traffic
+    /// and these `markets`' figures: a past the window's generator would have produced.
+    pub fn generate_past_hour(&self, markets: &[Market], hour: i64, volume: f64) -> Vec<Record> {
+        let mut out = Vec::new();
+        generate_hour(&self.config, markets, &self.incidents, (hour, volume), &mut out);
+        out.sort_by_key(|r| (r.created, r.sid));
+        out
+    }
+
     pub fn position_of(&self, sid: u128) -> Option<usize> {
         self.sid_index.get(&sid).map(|&i| i as usize)
     }
@@ -246,11 +263,18 @@ fn local_weight(market: &Market, hour_start: i64) -> f64 {
     daily_weight(local.hour()) * weekly_weight(local.weekday().num_days_from_monday())
 }
 
-fn generate_hour(config: &DatasetConfig, markets: &[Market], incidents: &Incidents, hour: i64, out: &mut Vec<Record>) {
+/// The attempts of `hour`, at `volume` times the configured traffic.
+fn generate_hour(
+    config: &DatasetConfig,
+    markets: &[Market],
+    incidents: &Incidents,
+    (hour, volume): (i64, f64),
+    out: &mut Vec<Record>,
+) {
     let mut rng = Rng::new(mix(config.seed, hour as u64));
     let total_share: f64 = markets.iter().map(|m| m.traffic_share).sum();
     let weights: Vec<f64> = markets.iter().map(|m| m.traffic_share * local_weight(m, hour)).collect();
-    let hourly_attempts = config.attempts as f64 / (f64::from(config.days) * 24.0);
+    let hourly_attempts = volume * config.attempts as f64 / (f64::from(config.days) * 24.0);
     let expected_verifications =
         hourly_attempts / ATTEMPTS_PER_VERIFICATION * weights.iter().sum::<f64>() / total_share;
     let verifications = rng.poisson(expected_verifications);

@@ -4,6 +4,7 @@
 pub mod countries;
 pub mod dataset;
 pub mod error;
+pub mod history;
 pub mod listing;
 pub mod params;
 pub mod render;
