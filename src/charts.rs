@@ -11,6 +11,7 @@ use charming::element::{
 };
 use charming::series::{Bar, Candlestick, Line};
 
+use crate::buckets::BucketSize;
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
 use crate::model::{Channel, ServiceNames, channel_label};
@@ -194,11 +195,10 @@ pub fn attempts_and_conversion(
     chart
 }
 
-/// The bucket a time (ISO 8601 UTC) falls in: its day, or its hour on hourly charts.
+/// The bucket a time (ISO 8601 UTC) falls in: the last that starts at or before it (keys
+/// are prefixes of the times they start at, so they order as text), if it is on the chart.
 fn annotation_bucket(buckets: &[Bucket], at: &str) -> Option<usize> {
-    let hourly = buckets.first().is_some_and(|b| b.key.contains('T'));
-    let key = at.get(..if hourly { 13 } else { 10 })?;
-    buckets.iter().position(|b| b.key == key)
+    buckets.iter().rposition(|b| b.key.as_str() <= at)
 }
 
 /// The legend's name of a channel's own rate line.
@@ -206,10 +206,11 @@ fn channel_rate_name(channel: &str) -> String {
     format!("{} conversion %", channel_label(channel))
 }
 
-/// `2026-11-20` → `11-20`; `2026-11-20T14` → `20 14h`.
+/// `2026-11-20` → `11-20`; `2026-11-20T14` → `20 14h`; a month, `2026-11`, as it is.
 fn short_bucket(bucket: &str) -> String {
     match bucket.split_once('T') {
         Some((day, hour)) => format!("{} {hour}h", &day[8..]),
+        None if bucket.len() == 7 => bucket.to_string(),
         None => bucket.get(5..).unwrap_or(bucket).to_string(),
     }
 }
@@ -318,7 +319,7 @@ pub struct ChartTable {
 
 /// The attempts-and-conversion chart as a table: a bucket a row, attempts per channel, all
 /// attempts and the conversion rate (or why there is none).
-pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]) -> ChartTable {
+pub fn attempts_and_conversion_table(buckets: &[Bucket], size: BucketSize, current: &[SeriesPoint]) -> ChartTable {
     let channels = channels_of(current);
     let mut columns = vec!["Period".to_string()];
     columns.extend(channels.iter().map(|c| format!("{} attempts", channel_label(c))));
@@ -329,10 +330,7 @@ pub fn attempts_and_conversion_table(buckets: &[Bucket], current: &[SeriesPoint]
     let rows = buckets
         .iter()
         .map(|b| {
-            let period = match b.key.split_once('T') {
-                Some((day, hour)) => format!("{day} {hour}h"),
-                None => b.key.clone(),
-            };
+            let period = size.label(&b.key);
             let mut row = vec![if b.in_progress { format!("{period} (in progress)") } else { period }];
             for counts in &by_channel {
                 row.push(format_count(counts.get(b.key.as_str()).map_or(0, |(attempts, _)| *attempts)));
@@ -516,7 +514,7 @@ mod tests {
         let current = vec![point("2026-11-20T10", few, few), point("2026-11-20T11", MIN_ATTEMPTS_FOR_A_RATE, 5)];
         assert_eq!(rates_by_bucket(&buckets, &current), vec![None, Some(25.0), None]);
         assert!(has_too_few_to_judge(&current));
-        let table = attempts_and_conversion_table(&buckets, &current);
+        let table = attempts_and_conversion_table(&buckets, BucketSize::Hour, &current);
         assert_eq!(table.columns, ["Period", "SMS attempts", "Attempts", "Conversion rate"]);
         assert_eq!(table.rows[0], ["2026-11-20 10h", "19", "19", "too few to judge"]);
         assert_eq!(table.rows[1], ["2026-11-20 11h", "20", "20", "25.0%"]);

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod app;
+pub mod buckets;
 pub mod charts;
 pub mod filters;
 pub mod format;

@@ -129,6 +129,11 @@ pub struct ComparedWindows {
     pub same_elapsed: bool,
     /// Whether the windows are counted in hours (else days).
     pub hourly: bool,
+    /// What the period is compared with.
+    pub compare: crate::filters::Compare,
+    /// The snapshot covers only part of the compared period: both windows start as far into
+    /// their periods as it reaches.
+    pub partly_covered: bool,
 }
 
 /// A view's totals in one settled bucket of its chart: a point of the KPIs' trend lines.
@@ -207,6 +212,7 @@ pub struct Overview {
     pub rows: Vec<BreakdownRow>,
     /// Every bucket of the range up to the snapshot's end, empty ones included.
     pub buckets: Vec<Bucket>,
+    pub bucket_size: crate::buckets::BucketSize,
     pub series: Vec<SeriesPoint>,
     /// The view's totals per settled bucket, oldest first.
     pub trend: Vec<Period>,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::condition::{Condition, Evaluation, SpendPer};
 use crate::analytics::{self, RollupIndex, comparison};
-use crate::filters::{DateRange, Filters, ViewHour};
+use crate::filters::{Compare, DateRange, Filters, ViewHour};
 use crate::format::{format_count, format_money, format_p_value};
 use crate::model::twilio_time;
 use crate::page_data::{Metrics, Money};
@@ -163,6 +163,24 @@ fn rate_evaluation(
     }
 }
 
+/// What a rule compares: its view's choice, or the previous period when the view compares nothing.
+fn alert_compare(filters: &Filters) -> Compare {
+    if filters.compare.is_on() { filters.compare } else { Compare::Previous }
+}
+
+/// The windows a rule on this view compares, if the snapshot holds them.
+async fn compared_windows(
+    pool: &sqlx::SqlitePool,
+    filters: &Filters,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<comparison::ComparisonWindows>, StoreError> {
+    let (data_end, covered_from) = analytics::data_end_and_coverage(pool, now).await?;
+    let hourly = end - start <= Duration::days(2);
+    Ok(comparison::comparison_windows(alert_compare(filters), (start, end), data_end, hourly, covered_from).ok())
+}
+
 async fn drop_evaluation(
     snapshot: &Snapshot<'_>,
     filters: &Filters,
@@ -172,13 +190,13 @@ async fn drop_evaluation(
     points: f64,
 ) -> Result<Evaluation, StoreError> {
     let (pool, scans, index) = (snapshot.pool, snapshot.scans, snapshot.index);
-    let (data_end, covered) = analytics::data_end_and_coverage(pool, start, end, now).await?;
-    let hourly = end - start <= Duration::days(2);
-    let Some(windows) = comparison::comparison_windows(start, end, data_end, hourly).filter(|_| covered) else {
+    let windows = compared_windows(pool, filters, start, end, now).await?;
+    let Some(windows) = windows else {
         return Ok(Evaluation {
-            summary:
-                "No comparison: the snapshot does not hold the previous period, or nothing of this one is settled yet."
-                    .into(),
+            summary: format!(
+                "No comparison: the snapshot does not hold {}, or nothing of this period is settled yet.",
+                alert_compare(filters).against()
+            ),
             unit: "points".into(),
             threshold: Some(points),
             ..Evaluation::default()
@@ -193,7 +211,8 @@ async fn drop_evaluation(
     let firing = fell.is_some_and(|fell| fell >= points) && change.significant;
     let summary = match (now_rate, then_rate) {
         (Some(now_rate), Some(then_rate)) => format!(
-            "Conversion rate {now_rate:.1}% against {then_rate:.1}% in the previous period ({:+.1} points, {}; {} verifications)",
+            "Conversion rate {now_rate:.1}% against {then_rate:.1}% in {} ({:+.1} points, {}; {} verifications)",
+            windows.compare.against(),
             now_rate - then_rate,
             change.adjusted_p_value.map_or_else(|| "no test".to_string(), format_p_value),
             format_count(change.current.verifications)
@@ -231,9 +250,7 @@ async fn anomaly_evaluation(
     let current = scope(filters, start, end);
     let totals = analytics::totals(pool, scans, index, &current).await?;
     let mut found = analytics::view_incidents(index, &current);
-    let (data_end, covered) = analytics::data_end_and_coverage(pool, start, end, now).await?;
-    let hourly = end - start <= Duration::days(2);
-    if let Some(windows) = comparison::comparison_windows(start, end, data_end, hourly).filter(|_| covered) {
+    if let Some(windows) = compared_windows(pool, filters, start, end, now).await? {
         let compared_now =
             analytics::totals(pool, scans, index, &scope(filters, windows.current.0, windows.current.1)).await?;
         let (_, drops) = analytics::change_and_drops(pool, scans, index, filters, &windows, compared_now, None).await?;

@@ -2,9 +2,11 @@
 //! series on the current period's buckets, and significance tested on verifications with the
 //! false discovery rate controlled across the tests a view runs.
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::stats;
+use crate::buckets::BucketSize;
+use crate::filters::Compare;
 use crate::model::twilio_time;
 use crate::page_data::{Bucket, Change, ComparedWindows, Metrics, SeriesPoint};
 
@@ -23,6 +25,13 @@ pub struct ComparisonWindows {
     /// The current period was cut at its last settled bucket, the previous one at the same offset.
     pub same_elapsed: bool,
     pub hourly: bool,
+    pub compare: Compare,
+    /// The snapshot covers only the part of the compared period from `previous.0`: both
+    /// windows start that far into their periods.
+    pub partly_covered: bool,
+    /// How much later the current period is than the one compared: the previous series moves
+    /// this far onto the current period's buckets.
+    pub shift: Duration,
 }
 
 impl ComparisonWindows {
@@ -34,6 +43,40 @@ impl ComparisonWindows {
             previous_end: twilio_time::format(&self.previous.1),
             same_elapsed: self.same_elapsed,
             hourly: self.hourly,
+            compare: self.compare,
+            partly_covered: self.partly_covered,
+        }
+    }
+}
+
+/// Why a view shows no comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoComparison {
+    /// The view asks for none (`compare=none`).
+    Off,
+    /// The snapshot holds none of the compared period, which starts at this time.
+    NotCovered(DateTime<Utc>),
+    /// No bucket of the period is over with its conversions in.
+    NothingSettled,
+}
+
+impl NoComparison {
+    /// The page's note, if there is one to say.
+    pub fn note(self, compare: Compare, hourly: bool) -> Option<String> {
+        match self {
+            NoComparison::Off => None,
+            NoComparison::NotCovered(from) => Some(match compare {
+                Compare::Custom(from, to) => format!("No comparison: the snapshot holds nothing of {from} to {to}."),
+                _ => format!(
+                    "No comparison: the snapshot does not reach back to {}, where {} starts.",
+                    from.date_naive(),
+                    compare.against()
+                ),
+            }),
+            NoComparison::NothingSettled => Some(format!(
+                "No comparison yet: no {} of this period is over with its conversions in.",
+                if hourly { "hour" } else { "day" }
+            )),
         }
     }
 }
@@ -62,39 +105,95 @@ pub fn settled_until(data_end: DateTime<Utc>, hourly: bool) -> DateTime<Utc> {
     bucket_start(data_end - Duration::minutes(CONVERSION_LAG_MINUTES), hourly)
 }
 
-/// What to compare for the period `[start, end)` when the snapshot holds attempts up to
-/// `data_end`: the whole period against the one before it when all of its buckets are settled;
-/// otherwise its settled buckets against the same elapsed time of the previous period. `None`
-/// while no bucket of the period is settled.
-pub fn comparison_windows(
+/// The whole period `compare` sets against `[start, end)`, if any.
+pub fn compared_period(
+    compare: Compare,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let length = end - start;
+    match compare {
+        Compare::Off => None,
+        Compare::Previous => Some((start.checked_sub_signed(length)?, start)),
+        Compare::FourWeeksEarlier => Some((start - Duration::weeks(4), end - Duration::weeks(4))),
+        Compare::YearEarlier => {
+            let from = start.checked_sub_months(Months::new(12))?;
+            Some((from, from + length))
+        }
+        Compare::Custom(from, to) => {
+            let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+            Some((midnight(from.date()), midnight(to.date()) + Duration::days(1)))
+        }
+    }
+}
+
+/// What to compare for the period `[start, end)` when the snapshot holds attempts up to
+/// `data_end` and covers them from `covered_from`:
+/// - the period's settled buckets; while some are in progress, the same elapsed time of the
+///   compared period (for a custom period, its whole settled part);
+/// - when the snapshot covers only the end of the compared period, that part, and the same
+///   part of this period.
+pub fn comparison_windows(
+    compare: Compare,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
     data_end: DateTime<Utc>,
     hourly: bool,
-) -> Option<ComparisonWindows> {
+    covered_from: Option<DateTime<Utc>>,
+) -> Result<ComparisonWindows, NoComparison> {
+    let (then_start, then_end) = compared_period(compare, start, end).ok_or(NoComparison::Off)?;
     let settled = settled_until(data_end, hourly).min(end);
     if settled <= start {
-        return None;
+        return Err(NoComparison::NothingSettled);
     }
-    let previous_start = start - (end - start);
-    Some(ComparisonWindows {
-        current: (start, settled),
-        previous: (previous_start, previous_start + (settled - start)),
+    let like_for_like = !matches!(compare, Compare::Custom(..));
+    let mut current = (start, settled);
+    let mut previous = match like_for_like {
+        true => (then_start, then_start + (settled - start)),
+        false => (then_start, then_end.min(settled_until(data_end, hourly))),
+    };
+    let not_covered = NoComparison::NotCovered(then_start);
+    // The first whole bucket the snapshot covers.
+    let covered = covered_from.map(|from| {
+        let first = bucket_start(from, hourly);
+        if first < from { first + bucket_length(hourly) } else { first }
+    });
+    let covered = covered.ok_or(not_covered)?;
+    if covered >= previous.1 {
+        return Err(not_covered);
+    }
+    let partly_covered = covered > previous.0;
+    if partly_covered {
+        if like_for_like {
+            current.0 += covered - previous.0;
+        }
+        previous.0 = covered;
+    }
+    Ok(ComparisonWindows {
+        current,
+        previous,
         same_elapsed: settled < end,
         hourly,
+        compare,
+        partly_covered,
+        shift: start - then_start,
     })
 }
 
 /// Every bucket of `[start, end)` that has begun by `data_end`, empty or not; those not yet
 /// settled are in progress.
-pub fn chart_buckets(start: DateTime<Utc>, end: DateTime<Utc>, data_end: DateTime<Utc>, hourly: bool) -> Vec<Bucket> {
-    let step = bucket_length(hourly);
-    let settled = settled_until(data_end, hourly);
+pub fn chart_buckets(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    data_end: DateTime<Utc>,
+    size: BucketSize,
+) -> Vec<Bucket> {
+    let settled = settled_until(data_end, size.is_hourly());
     let mut buckets = Vec::new();
-    let mut t = bucket_start(start, hourly);
+    let mut t = size.start_of(start);
     while t < end && t < data_end {
-        buckets.push(Bucket { key: bucket_key(t, hourly), in_progress: t + step > settled });
-        t += step;
+        let next = size.next(t);
+        buckets.push(Bucket { key: size.key(t), in_progress: next > settled });
+        t = next;
     }
     buckets
 }
@@ -105,20 +204,19 @@ pub fn settled_periods(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     data_end: DateTime<Utc>,
-    hourly: bool,
+    size: BucketSize,
 ) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
-    let step = bucket_length(hourly);
-    chart_buckets(start, end, data_end, hourly)
+    chart_buckets(start, end, data_end, size)
         .into_iter()
         .filter(|b| !b.in_progress)
         .filter_map(|b| {
-            let from = parse_bucket(&b.key, hourly)?;
-            Some((b.key, from.max(start), (from + step).min(end)))
+            let from = size.parse_key(&b.key)?;
+            Some((b.key, from.max(start), size.next(from).min(end)))
         })
         .collect()
 }
 
-/// The previous period's points moved `shift` later, onto the bucket at the same offset from
+/// The compared period's points moved `shift` later, onto the bucket at the same offset from
 /// the current period's start.
 pub fn shift_buckets(points: Vec<SeriesPoint>, shift: Duration, hourly: bool) -> Vec<SeriesPoint> {
     points
@@ -176,7 +274,56 @@ mod tests {
     }
 
     fn windows_at(start: &str, end: &str, data_end: &str, hourly: bool) -> Option<ComparisonWindows> {
-        comparison_windows(at(start), at(end), at(data_end), hourly)
+        let covered = Some(at("2000-01-01T00:00:00Z"));
+        comparison_windows(Compare::Previous, (at(start), at(end)), at(data_end), hourly, covered).ok()
+    }
+
+    fn windows_of(compare: Compare, start: &str, end: &str, covered: &str) -> Result<ComparisonWindows, NoComparison> {
+        comparison_windows(compare, (at(start), at(end)), at("2026-11-24T14:20:00Z"), false, Some(at(covered)))
+    }
+
+    fn date(text: &str) -> crate::filters::ViewDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn each_mode_compares_its_own_period() {
+        let (start, end, covered) = ("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z", "2025-01-01T00:00:00Z");
+        let four_weeks = windows_of(Compare::FourWeeksEarlier, start, end, covered).unwrap();
+        assert_eq!(four_weeks.previous, (at("2026-10-04T00:00:00Z"), at("2026-10-11T00:00:00Z")));
+        assert_eq!(at("2026-10-04T00:00:00Z").format("%a").to_string(), "Sun", "the same weekdays");
+        assert_eq!(four_weeks.shift, Duration::weeks(4));
+        let year = windows_of(Compare::YearEarlier, start, end, covered).unwrap();
+        assert_eq!(year.previous, (at("2025-11-01T00:00:00Z"), at("2025-11-08T00:00:00Z")));
+        let custom = windows_of(Compare::Custom(date("2026-09-10"), date("2026-09-12")), start, end, covered).unwrap();
+        assert_eq!(custom.previous, (at("2026-09-10T00:00:00Z"), at("2026-09-13T00:00:00Z")));
+        assert_eq!(custom.current, (at(start), at(end)), "a custom period is compared whole, whatever its length");
+        assert_eq!(windows_of(Compare::Off, start, end, covered), Err(NoComparison::Off));
+        // A leap day has the 28th of February a year earlier.
+        let leap =
+            windows_of(Compare::YearEarlier, "2024-02-29T00:00:00Z", "2024-03-01T00:00:00Z", "2020-01-01T00:00:00Z");
+        assert_eq!(leap.unwrap().previous, (at("2023-02-28T00:00:00Z"), at("2023-03-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_partly_covered_period_is_compared_where_it_is_covered() {
+        // 30 days from Oct 26; the previous period starts Sep 26; the snapshot begins Oct 10 14:30.
+        let windows =
+            windows_of(Compare::Previous, "2026-10-26T00:00:00Z", "2026-11-25T00:00:00Z", "2026-10-10T14:30:00Z")
+                .unwrap();
+        assert!(windows.partly_covered);
+        assert_eq!(windows.previous.0, at("2026-10-11T00:00:00Z"), "from its first whole day");
+        assert_eq!(windows.current.0, at("2026-11-10T00:00:00Z"), "the same part of this period");
+        assert_eq!(windows.current.1 - windows.current.0, windows.previous.1 - windows.previous.0);
+        let none =
+            windows_of(Compare::Previous, "2026-10-26T00:00:00Z", "2026-11-25T00:00:00Z", "2026-10-26T00:00:00Z");
+        assert_eq!(none, Err(NoComparison::NotCovered(at("2026-09-26T00:00:00Z"))));
+        assert!(
+            NoComparison::NotCovered(at("2026-09-26T00:00:00Z"))
+                .note(Compare::Previous, false)
+                .unwrap()
+                .contains("does not reach back to 2026-09-26, where the previous period starts")
+        );
     }
 
     #[test]
@@ -222,14 +369,22 @@ mod tests {
 
     #[test]
     fn buckets_cover_the_range_up_to_the_snapshot_and_mark_those_in_progress() {
-        let buckets =
-            chart_buckets(at("2026-11-24T10:00:00Z"), at("2026-11-25T10:00:00Z"), at("2026-11-24T14:05:00Z"), true);
+        let buckets = chart_buckets(
+            at("2026-11-24T10:00:00Z"),
+            at("2026-11-25T10:00:00Z"),
+            at("2026-11-24T14:05:00Z"),
+            BucketSize::Hour,
+        );
         let keys: Vec<&str> = buckets.iter().map(|b| b.key.as_str()).collect();
         assert_eq!(keys, ["2026-11-24T10", "2026-11-24T11", "2026-11-24T12", "2026-11-24T13", "2026-11-24T14"]);
         let in_progress: Vec<bool> = buckets.iter().map(|b| b.in_progress).collect();
         assert_eq!(in_progress, [false, false, false, true, true]);
-        let days =
-            chart_buckets(at("2026-11-20T00:00:00Z"), at("2026-11-23T00:00:00Z"), at("2026-11-24T14:05:00Z"), false);
+        let days = chart_buckets(
+            at("2026-11-20T00:00:00Z"),
+            at("2026-11-23T00:00:00Z"),
+            at("2026-11-24T14:05:00Z"),
+            BucketSize::Day,
+        );
         assert!(days.iter().all(|b| !b.in_progress) && days.len() == 3);
     }
 

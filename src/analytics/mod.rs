@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use sqlx::SqlitePool;
 
+use crate::buckets::BucketSize;
 use crate::filters::Dimension;
-use crate::filters::{Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
+use crate::filters::{Compare, DateRange, Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
 use crate::page_data::{
     Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, Period, SeriesPoint,
@@ -376,16 +377,17 @@ pub fn view_incidents(index: &RollupIndex, scope: &AttemptScope<'_>) -> Vec<Anom
 }
 
 /// The view's totals in each of `periods` (`comparison::settled_periods`): for days, from one
-/// breakdown by day over them; for `hourly` periods, one read of each.
+/// breakdown by day over them; for other buckets, one read of each (verifications do not add
+/// up across days).
 async fn kpi_trend(
     pool: &SqlitePool,
     scans: &RawScans,
     index: &RollupIndex,
     filters: &Filters,
     periods: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
-    hourly: bool,
+    size: BucketSize,
 ) -> Result<Vec<Period>, StoreError> {
-    if let (false, Some((_, from, _)), Some((_, _, to))) = (hourly, periods.first(), periods.last()) {
+    if let (BucketSize::Day, Some((_, from, _)), Some((_, _, to))) = (size, periods.first(), periods.last()) {
         let mut by_day = filters.clone();
         by_day.by = Dimension::Day;
         let mut metrics = metrics_by(pool, scans, index, &scope(&by_day, *from, *to), Some(Dimension::Day)).await?;
@@ -402,6 +404,21 @@ async fn kpi_trend(
         trend.push(Period { bucket, metrics: totals(pool, scans, index, &scope(filters, from, to)).await? });
     }
     Ok(trend)
+}
+
+/// What the page says when the snapshot covers only part of the compared period.
+fn partly_covered_note(windows: &comparison::ComparisonWindows) -> String {
+    let (from, to) = windows.previous;
+    let (length, unit) =
+        if windows.hourly { ((to - from).num_hours(), "hour") } else { ((to - from).num_days(), "day") };
+    format!(
+        "The snapshot begins inside {}: compared over the {} of it that it holds ({} to {}), against the same \
+         part of this period.",
+        windows.compare.against(),
+        crate::format::plural(u64::try_from(length).unwrap_or(0), unit),
+        from.format("%Y-%m-%d %H:%M"),
+        to.format("%Y-%m-%d %H:%M UTC"),
+    )
 }
 
 /// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
@@ -439,22 +456,28 @@ pub async fn change_and_drops(
     Ok((change, drops))
 }
 
-/// Where the snapshot's attempts end, and whether it reaches back to where the period
-/// `[start, end)`'s previous period starts.
+/// Where the snapshot's attempts end (its last complete sync, or `now` before there is one),
+/// and where it covers them from (its oldest complete sync's start).
 pub async fn data_end_and_coverage(
     pool: &SqlitePool,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(DateTime<Utc>, bool), StoreError> {
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
     let as_of = store::watermark(pool).await?;
     let data_end = as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now));
-    let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let covered = store::coverage_start(pool)
-        .await?
-        .and_then(|c| twilio_time::parse(&c))
-        .is_some_and(|covered_from| covered_from <= previous_start);
-    Ok((data_end, covered))
+    let covered_from = store::coverage_start(pool).await?.and_then(|c| twilio_time::parse(&c));
+    Ok((data_end, covered_from))
+}
+
+/// The view's series in `size`'s buckets: hours or days as the rollups hold them, weeks and
+/// months summed from days.
+async fn bucket_series(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    scope: &AttemptScope<'_>,
+    size: BucketSize,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    Ok(size.regroup(series(pool, scans, index, scope, size.is_hourly()).await?))
 }
 
 /// Everything the overview page shows for one view at `now`.
@@ -469,56 +492,67 @@ pub async fn overview(
     let filters = parsed.filters;
     let (start, end) = filters.range.bounds(now);
     let current = scope(&filters, start, end);
-    let hourly = end - start <= chrono::Duration::days(2);
     let index = rollups.get(pool).await?;
     let index = &*index;
+    let data_end = data_end(&snapshot, now);
+    let covered_from = store::coverage_start(pool).await?.and_then(|c| twilio_time::parse(&c));
+    // A range from before the snapshot's history (`range=all`) is charted from where it begins.
+    let chart_start = match covered_from {
+        Some(from) if from > start => from.min(end),
+        _ => start,
+    };
+    let size = BucketSize::for_span(chart_start, end);
+    let hourly = size.is_hourly();
     let mut current_totals = totals(pool, scans, index, &current).await?;
     let mut rows = breakdown(pool, scans, index, &current).await?;
     current_totals.unconverted_verification_spend =
         add_unconverted_verification_spend(pool, scans, index, &current, &mut rows).await?;
-    let current_series = series(pool, scans, index, &current, hourly).await?;
-    let data_end = data_end(&snapshot, now);
-    let buckets = comparison::chart_buckets(start, end, data_end, hourly);
-    let periods = comparison::settled_periods(start, end, data_end, hourly);
-    let trend = kpi_trend(pool, scans, index, &filters, periods, hourly).await?;
-    // A view's days are years 2000 to 2100 (`ViewDate`), so this is always within the calendar.
-    let previous_start = start.checked_sub_signed(end - start).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let covered = store::coverage_start(pool)
-        .await?
-        .and_then(|c| twilio_time::parse(&c))
-        .is_some_and(|covered_from| covered_from <= previous_start);
-    let windows = comparison::comparison_windows(start, end, data_end, hourly);
-    let comparison_note = match (filters.compare, covered, windows) {
-        (true, false, _) => Some(format!(
-            "No comparison: the snapshot does not reach back to {}, where the previous period starts.",
-            previous_start.date_naive()
-        )),
-        (true, true, None) => Some(format!(
-            "No comparison yet: no {} of this period is over with its conversions in.",
-            if hourly { "hour" } else { "day" }
-        )),
-        _ => None,
+    let current_series = bucket_series(pool, scans, index, &current, size).await?;
+    let buckets = comparison::chart_buckets(chart_start, end, data_end, size);
+    let periods = comparison::settled_periods(chart_start, end, data_end, size);
+    let trend = kpi_trend(pool, scans, index, &filters, periods, size).await?;
+    let windows = match filters.range {
+        // All of history has nothing before it; a custom period can still be set against it.
+        DateRange::All if !matches!(filters.compare, Compare::Custom(..)) => Err(comparison::NoComparison::Off),
+        _ => comparison::comparison_windows(filters.compare, (start, end), data_end, hourly, covered_from),
+    };
+    let mut comparison_note = match (&windows, &filters.range) {
+        (Err(_), DateRange::All) if filters.compare.is_on() => {
+            Some("No comparison: this range is all of the snapshot's history; choose days to compare it with.".into())
+        }
+        (Err(why), _) => why.note(filters.compare, hourly),
+        (Ok(_), _) => None,
     };
     let mut found = view_incidents(index, &current);
-    let (change, previous_series, what_to_do) = match windows.filter(|_| filters.compare && covered) {
-        Some(windows) => {
+    let (change, previous_series, what_to_do) = match windows {
+        Ok(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
-            let compared_now = if windows.same_elapsed {
-                totals(pool, scans, index, &scope(&filters, now_from, now_to)).await?
-            } else {
+            if windows.partly_covered {
+                comparison_note = Some(partly_covered_note(&windows));
+            }
+            let whole = (now_from, now_to) == (start, end);
+            let compared_now = if whole {
                 current_totals.clone()
+            } else {
+                totals(pool, scans, index, &scope(&filters, now_from, now_to)).await?
             };
-            let same_rows = (filters.by == Dimension::Country && !windows.same_elapsed).then_some(rows.as_slice());
+            let same_rows = (filters.by == Dimension::Country && whole).then_some(rows.as_slice());
             let (change, drops) =
                 change_and_drops(pool, scans, index, &filters, &windows, compared_now, same_rows).await?;
             let (from, to) = (twilio_time::format(&now_from), twilio_time::format(&now_to));
             anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
-            let previous = series(pool, scans, index, &scope(&filters, previous_start, start), hourly).await?;
+            let (compared_from, compared_to) =
+                comparison::compared_period(filters.compare, start, end).unwrap_or((then_from, then_to));
+            let previous = series(pool, scans, index, &scope(&filters, compared_from, compared_to), hourly).await?;
             let (now, then) = (scope(&filters, now_from, now_to), scope(&filters, then_from, then_to));
             let what_to_do = what_to_do(pool, scans, index, &current, Some((&now, &then))).await?;
-            (Some(change), comparison::shift_buckets(previous, end - start, hourly), what_to_do)
+            let shifted = comparison::shift_buckets(previous, windows.shift, hourly);
+            let on_chart: std::collections::HashSet<&str> = buckets.iter().map(|b| b.key.as_str()).collect();
+            let mut previous_series = size.regroup(shifted);
+            previous_series.retain(|p| on_chart.contains(p.bucket.as_str()));
+            (Some(change), previous_series, what_to_do)
         }
-        None => (None, Vec::new(), what_to_do(pool, scans, index, &current, None).await?),
+        Err(_) => (None, Vec::new(), what_to_do(pool, scans, index, &current, None).await?),
     };
     let mut fixed = filters.clone();
     fixed.range = fixed.range.absolute(now);
@@ -538,6 +572,7 @@ pub async fn overview(
         change,
         rows,
         buckets,
+        bucket_size: size,
         series: current_series,
         trend,
         previous_series,

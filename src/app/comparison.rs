@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::buckets::BucketSize;
 use crate::format::{format_p_value, format_percent, plural};
 use crate::page_data::{Bucket, Change, ComparedWindows};
 
@@ -33,10 +34,18 @@ fn compared_length(w: &ComparedWindows) -> String {
 
 /// What a change is measured against, in a few words.
 pub fn against(w: &ComparedWindows) -> String {
-    if w.same_elapsed {
-        format!("the same {} of the previous period", compared_length(w))
+    if w.same_elapsed || w.partly_covered {
+        format!("the same {} {}", compared_length(w), w.compare.same_part())
     } else {
-        "the previous period".to_string()
+        w.compare.against()
+    }
+}
+
+/// Whether the two windows are the same part of periods of the same length (else a custom period).
+fn like_for_like(w: &ComparedWindows) -> bool {
+    match (parse(&w.current_start), parse(&w.current_end), parse(&w.previous_start), parse(&w.previous_end)) {
+        (Some(a), Some(b), Some(c), Some(d)) => b - a == d - c,
+        _ => true,
     }
 }
 
@@ -44,16 +53,28 @@ pub fn against(w: &ComparedWindows) -> String {
 pub fn describe_windows(w: &ComparedWindows) -> String {
     let windows =
         format!("{} against {}", span(&w.current_start, &w.current_end), span(&w.previous_start, &w.previous_end));
-    if w.same_elapsed {
+    let covered = if w.partly_covered {
+        " The snapshot holds only the end of the compared period, so both windows start as far into their \
+         periods as it reaches."
+    } else {
+        ""
+    };
+    if !like_for_like(w) {
+        format!(
+            "This period against the days you chose; they differ in length, so compare rates rather than \
+             counts: {windows}.{covered}"
+        )
+    } else if w.same_elapsed {
         let unit = unit(w.hourly);
         format!(
             "Like for like: this period's {unit}s still in progress are left out (conversions trail their \
              attempts by minutes, so an unfinished {unit} would read as a drop), and its {} that are over \
-             are compared with the same elapsed time of the previous period: {windows}.",
-            compared_length(w)
+             are compared with the same elapsed time {}: {windows}.{covered}",
+            compared_length(w),
+            w.compare.same_part()
         )
     } else {
-        format!("Both periods are over and of the same length: {windows}.")
+        format!("Both periods are over and of the same length: {windows}.{covered}")
     }
 }
 
@@ -88,9 +109,9 @@ pub fn significance_help(change: &Change) -> String {
     help
 }
 
-/// How to read the time series, for its tooltip.
-pub fn chart_help(buckets: &[Bucket], hourly: bool, comparing: bool) -> String {
-    let unit = unit(hourly);
+/// How to read the time series, for its tooltip; `against` is what the grey line shows, if any.
+pub fn chart_help(buckets: &[Bucket], size: BucketSize, against: Option<&str>) -> String {
+    let unit = size.unit();
     let mut help = format!(
         "Bars: attempts per channel and {unit}. Line: converted attempts over attempts. Every {unit} of the \
          range is shown; one without attempts has zero attempts and no rate."
@@ -101,9 +122,9 @@ pub fn chart_help(buckets: &[Bucket], hourly: bool, comparing: bool) -> String {
              or over so recently that their conversions are still arriving: their rate is not final."
         ));
     }
-    if comparing {
+    if let Some(against) = against {
         help.push_str(&format!(
-            " The grey line is the previous period's rate, matched {unit} by {unit} by offset from the period's \
+            " The grey line is the rate of {against}, matched {unit} by {unit} by offset from the period's \
              start: its first {unit} under this period's first."
         ));
     }
@@ -113,21 +134,24 @@ pub fn chart_help(buckets: &[Bucket], hourly: bool, comparing: bool) -> String {
 /// The comparison's windows, said on the page; the bounds are attributes for tests and tools.
 #[component]
 pub fn ComparisonBasis(windows: ComparedWindows) -> impl IntoView {
-    let text = if windows.same_elapsed {
+    let previous = span(&windows.previous_start, &windows.previous_end);
+    let text = if !like_for_like(&windows) {
+        format!("Compared with {previous}, the days you chose.")
+    } else if windows.same_elapsed || windows.partly_covered {
         format!(
-            "Compared like for like: the {} of this period that are over ({}) against the same {} of the previous \
-             period ({}); the {} in progress is left out.",
+            "Compared like for like: {} of this period ({}) against the same {} {} ({previous}){}.",
             compared_length(&windows),
             span(&windows.current_start, &windows.current_end),
             compared_length(&windows),
-            span(&windows.previous_start, &windows.previous_end),
-            unit(windows.hourly),
+            windows.compare.same_part(),
+            if windows.same_elapsed {
+                format!("; the {} in progress is left out", unit(windows.hourly))
+            } else {
+                String::new()
+            },
         )
     } else {
-        format!(
-            "Compared with the previous period of the same length ({}).",
-            span(&windows.previous_start, &windows.previous_end)
-        )
+        format!("Compared with {} ({previous}).", windows.compare.against())
     };
     view! {
         <p
@@ -158,6 +182,8 @@ mod tests {
             previous_end: if same_elapsed { "2026-11-17T00:00:00Z" } else { "2026-11-18T00:00:00Z" }.into(),
             same_elapsed,
             hourly: false,
+            compare: crate::filters::Compare::Previous,
+            partly_covered: false,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::filters::{DateRange, Dimension, Filters};
+use crate::filters::{Compare, DateRange, Dimension, Filters};
 use crate::format::format_count;
 use crate::model::{Channel, ServiceNames};
 use crate::page_data::SnapshotStatus;
@@ -112,12 +112,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
     let mut others = filters.clone();
     others.range = DateRange::LastDays(30);
     let hidden = hidden_inputs(&others);
-    let compare = {
-        let mut view = filters.clone();
-        view.compare = !filters.compare;
-        let label = if filters.compare { "Hide previous period" } else { "Compare with previous period" };
-        view! { <a href=view.href(path) class="toggle">{label}</a> }
-    };
+    let compare = view! { <CompareChoice filters=filters.clone() path /> };
     view! {
         <div class="filterbar">
             <nav class="filters" aria-label="Date range">
@@ -125,6 +120,8 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                 {range_link(DateRange::LastDays(7), "7 days")}
                 {range_link(DateRange::LastDays(30), "30 days")}
                 {range_link(DateRange::LastDays(90), "90 days")}
+                {range_link(DateRange::LastMonths(12), "12 months")}
+                {range_link(DateRange::All, "All")}
             </nav>
             <form class="custom-range" method="get" action=paths::url(path) aria-label="Custom date range">
                 {hidden}
@@ -142,6 +139,44 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
             </nav>
             {(path == "/").then_some(compare)}
         </div>
+    }
+}
+
+/// What the view is compared with: the previous period, 4 weeks or a year earlier, none, or
+/// days of the user's choosing (a form that works without JavaScript).
+#[component]
+fn CompareChoice(filters: Filters, path: &'static str) -> impl IntoView {
+    let links = Compare::NAMED
+        .into_iter()
+        .map(|(mode, _, label)| {
+            let mut view = filters.clone();
+            view.compare = mode;
+            let current = filters.compare == mode;
+            view! {
+                <a href=view.href(path) class:active=current aria-current=current.then_some("true")>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
+    let (from, to) = match filters.compare {
+        Compare::Custom(from, to) => (from.to_string(), to.to_string()),
+        _ => (String::new(), String::new()),
+    };
+    let mut others = filters.clone();
+    others.compare = Compare::Previous;
+    let hidden = hidden_inputs(&others);
+    view! {
+        <nav class="filters compare" aria-label="Compare with">
+            <span class="label">"Compare with "</span>
+            {links}
+        </nav>
+        <form class="custom-range" method="get" action=paths::url(path) aria-label="Compare with days of your choosing">
+            {hidden}
+            <label>"Compare with " <input type="date" name="compare_from" value=from required=true /></label>
+            <label>"to " <input type="date" name="compare_to" value=to required=true /></label>
+            <button type="submit">"Compare"</button>
+        </form>
     }
 }
 

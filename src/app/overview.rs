@@ -51,10 +51,11 @@ fn OverviewView(data: Overview) -> impl IntoView {
     let rate_rows: Vec<BreakdownRow> =
         if filters.by != Dimension::Day && data.rows.len() > 1 { data.rows.clone() } else { Vec::new() };
     let rate_targets: Vec<String> = rate_rows.iter().map(|row| drill_down_href(&filters, &row.key)).collect();
-    let time_table = crate::charts::attempts_and_conversion_table(&data.buckets, &data.series);
+    let time_table = crate::charts::attempts_and_conversion_table(&data.buckets, data.bucket_size, &data.series);
     let too_few = crate::charts::has_too_few_to_judge(&data.series);
-    let hourly = data.buckets.first().is_some_and(|b| b.key.contains('T'));
-    let chart_help = chart_help(&data.buckets, hourly, data.change.is_some());
+    let size = data.bucket_size;
+    let compared = data.change.as_ref().map(|c| c.windows.compare.against());
+    let chart_help = chart_help(&data.buckets, size, compared.as_deref());
     view! {
         <Header snapshot=data.snapshot.clone() />
         <main class="page" id="content" tabindex="-1">
@@ -72,7 +73,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 " · "
                 <ViewActions filters=filters.clone() />
             </p>
-            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() hourly verification_fee=data.verification_fee.clone() />
+            <Kpis totals=data.totals.clone() change=data.change.clone() trend=data.trend.clone() unit=size.unit() verification_fee=data.verification_fee.clone() />
             <p class="note fee-note" data-testid="fee-note">{data.verification_fee.clone()}</p>
             {data.comparison_note.clone().map(|note| view! { <p class="note" data-testid="comparison-note">{note}</p> })}
             {data.change.as_ref().map(|c| view! { <ComparisonBasis windows=c.windows.clone() /> })}
@@ -246,14 +247,13 @@ fn delta_counts(current: u64, previous: u64, change: &Change) -> Option<(String,
 /// A tile's figure in each settled period of the view, as a small line; its label says
 /// where it started and ended, for screen readers and the tooltip.
 #[component]
-fn TrendLine(values: Vec<Option<f64>>, label: &'static str, hourly: bool) -> impl IntoView {
+fn TrendLine(values: Vec<Option<f64>>, label: &'static str, unit: &'static str) -> impl IntoView {
     let (width, height) = (120.0, 24.0);
     let lines = trend_lines(&values, width, height);
     let known: Vec<f64> = values.iter().flatten().copied().collect();
     let described = match (known.first(), known.last()) {
         (Some(first), Some(last)) if known.len() > 1 => format!(
-            "{label} by {}, {} periods: {} in the first, {} in the last",
-            if hourly { "hour" } else { "day" },
+            "{label} by {unit}, {} periods: {} in the first, {} in the last",
             values.len(),
             trimmed(*first),
             trimmed(*last)
@@ -284,7 +284,7 @@ fn Kpis(
     totals: Metrics,
     change: Option<Change>,
     trend: Vec<Period>,
-    hourly: bool,
+    unit: &'static str,
     verification_fee: String,
 ) -> impl IntoView {
     let currency = totals.main_currency();
@@ -364,7 +364,7 @@ fn Kpis(
                     <span class="kpi-label">{kpi.label}</span>
                     <span class="kpi-value" data-testid=kpi.testid>{kpi.value}</span>
                     {extra}
-                    <TrendLine values label=kpi.label hourly />
+                    <TrendLine values label=kpi.label unit />
                 </div>
             }
         })

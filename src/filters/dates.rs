@@ -22,6 +22,8 @@ pub enum ViewDateError {
 
 impl ViewDate {
     pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+    /// The first day a view can name: where `range=all` starts looking.
+    pub const FIRST: ViewDate = ViewDate(NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date"));
 
     pub fn date(self) -> NaiveDate {
         self.0
@@ -126,6 +128,10 @@ pub enum DateRange {
     LastDay,
     /// The last N UTC days, today included.
     LastDays(u32),
+    /// The last N months: from the day after this date N months ago, today included.
+    LastMonths(u32),
+    /// All of the snapshot's history, today included.
+    All,
     /// From and to, both included, in UTC days.
     Between(ViewDate, ViewDate),
     /// From and to, both included, in UTC hours.
@@ -155,6 +161,14 @@ impl DateRange {
                 let first = today.checked_sub_days(Days::new(u64::from(n.saturating_sub(1)))).unwrap_or(NaiveDate::MIN);
                 (midnight(first), midnight(day_after(today)))
             }
+            DateRange::LastMonths(n) => {
+                let first = today
+                    .checked_sub_months(chrono::Months::new(*n))
+                    .and_then(|d| d.checked_add_days(Days::new(1)))
+                    .unwrap_or(NaiveDate::MIN);
+                (midnight(first), midnight(day_after(today)))
+            }
+            DateRange::All => (midnight(ViewDate::FIRST.date()), midnight(day_after(today))),
             DateRange::Between(from, to) => (midnight(from.date()), midnight(day_after(to.date()))),
             DateRange::Hours(from, to) => (from.start(), to.start() + TimeDelta::hours(1)),
         }
@@ -162,8 +176,11 @@ impl DateRange {
 
     /// The range as absolute days (or hours, when it does not start and end at midnight),
     /// for links that must show the same data tomorrow; as it is when its days are not ones a
-    /// link can name.
+    /// link can name. `All` stays all: its link shows the history up to the day it is opened.
     pub fn absolute(&self, now: DateTime<Utc>) -> DateRange {
+        if *self == DateRange::All {
+            return DateRange::All;
+        }
         let (start, end) = self.bounds(now);
         let last = shifted(end, TimeDelta::seconds(-1));
         let whole_days = start.time() == NaiveTime::MIN && end.time() == NaiveTime::MIN;

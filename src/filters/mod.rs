@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod compare;
 mod dates;
 mod dimension;
 
+pub use compare::Compare;
 pub use dates::{DateRange, ViewDate, ViewDateError, ViewHour};
 pub use dimension::{Dimension, SortKey};
 
@@ -27,7 +29,7 @@ pub struct Filters {
     pub by: Dimension,
     pub sort: SortKey,
     pub descending: bool,
-    pub compare: bool,
+    pub compare: Compare,
     /// The attempts list's order.
     pub order: ListOrder,
     /// The attempts list's cursor.
@@ -69,7 +71,7 @@ impl Default for Filters {
             by: Dimension::Country,
             sort: SortKey::Attempts,
             descending: true,
-            compare: true,
+            compare: Compare::Previous,
             order: ListOrder::Newest,
             page: None,
         }
@@ -173,6 +175,7 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     let f = &mut parsed.filters;
     let notices = &mut parsed.notices;
     let (mut from, mut to, mut range) = (None, None, None);
+    let (mut compare, mut compare_from, mut compare_to) = (None, None, None);
     let (mut sort, mut descending) = (None, None);
     let mut unnamed_invalid = 0usize;
     let mut bad = |key: &str, value: &str, expected: &str| {
@@ -187,9 +190,11 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         let value = value.trim();
         match key {
             "range" if value == "24h" => range = Some(DateRange::LastDay),
+            "range" if value == "12m" => range = Some(DateRange::LastMonths(12)),
+            "range" if value == "all" => range = Some(DateRange::All),
             "range" => match RANGES.iter().find(|(name, _)| *name == value) {
                 Some((_, days)) => range = Some(DateRange::LastDays(*days)),
-                None => bad(key, value, "one of 24h, 7d, 30d, 90d"),
+                None => bad(key, value, "one of 24h, 7d, 30d, 90d, 12m, all"),
             },
             "from" | "to" => match ViewTime::parse(value) {
                 Ok(time) if key == "from" => from = Some(time),
@@ -246,10 +251,15 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
                 "desc" => descending = Some(true),
                 _ => bad(key, value, "asc or desc"),
             },
-            "compare" => match value {
-                "previous" => f.compare = true,
-                "none" => f.compare = false,
-                _ => bad(key, value, "previous or none"),
+            "compare" if value == "custom" => compare = Some(None),
+            "compare" => match Compare::NAMED.iter().find(|(_, name, _)| *name == value) {
+                Some((mode, ..)) => compare = Some(Some(*mode)),
+                None => bad(key, value, "one of previous, 4w, year, custom, none"),
+            },
+            "compare_from" | "compare_to" => match value.parse::<ViewDate>() {
+                Ok(date) if key == "compare_from" => compare_from = Some(date),
+                Ok(date) => compare_to = Some(date),
+                Err(expected) => bad(key, value, &expected.to_string()),
             },
             "order" => match ListOrder::ALL.into_iter().find(|o| o.as_str() == value) {
                 Some(order) => f.order = order,
@@ -277,6 +287,24 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
             range.unwrap_or(DateRange::LastDays(30))
         }
         _ => range.unwrap_or(DateRange::LastDays(30)),
+    };
+    // `compare_from` and `compare_to` choose a custom period, unless `compare=` names another mode.
+    f.compare = match (compare, compare_from.zip(compare_to)) {
+        (Some(Some(mode)), _) => mode,
+        (_, Some((from, to))) if from <= to => Compare::Custom(from, to),
+        (_, Some((from, to))) => {
+            notices.push(format!("compare_from={from} is after compare_to={to}; comparing with the previous period"));
+            Compare::Previous
+        }
+        (Some(None), None) | (None, None) if compare_from.or(compare_to).is_some() => {
+            notices.push("compare_from and compare_to go together; comparing with the previous period".into());
+            Compare::Previous
+        }
+        (Some(None), None) => {
+            notices.push("compare=custom needs compare_from and compare_to; comparing with the previous period".into());
+            Compare::Previous
+        }
+        (None, None) => Compare::Previous,
     };
     let (default_sort, default_descending) = f.by.default_order();
     f.sort = sort.unwrap_or(default_sort);
@@ -310,6 +338,8 @@ impl Filters {
         match &self.range {
             DateRange::LastDays(30) => {}
             DateRange::LastDay => parts.push(("range", "24h".into())),
+            DateRange::LastMonths(_) => parts.push(("range", "12m".into())),
+            DateRange::All => parts.push(("range", "all".into())),
             DateRange::LastDays(days) => {
                 let name = RANGES.iter().find(|(_, d)| d == days).map_or("30d", |(n, _)| n);
                 parts.push(("range", name.into()));
@@ -340,8 +370,13 @@ impl Filters {
         if self.descending != descending {
             parts.push(("dir", if self.descending { "desc" } else { "asc" }.into()));
         }
-        if !self.compare {
-            parts.push(("compare", "none".into()));
+        match self.compare {
+            Compare::Previous => {}
+            Compare::Custom(from, to) => {
+                parts.push(("compare_from", from.to_string()));
+                parts.push(("compare_to", to.to_string()));
+            }
+            mode => parts.push(("compare", mode.as_str().into())),
         }
         if self.order != ListOrder::default() {
             parts.push(("order", self.order.as_str().into()));
@@ -403,7 +438,7 @@ mod tests {
         assert_eq!(f.errors, vec!["30008", "none"]);
         assert_eq!(f.status, Some(ConversionStatus::Unconverted));
         assert_eq!(f.prefix.as_deref(), Some("+5730"));
-        assert_eq!((f.by, f.sort, f.descending, f.compare), (Dimension::Carrier, SortKey::Rate, false, false));
+        assert_eq!((f.by, f.sort, f.descending, f.compare), (Dimension::Carrier, SortKey::Rate, false, Compare::Off));
         assert_eq!(f.services.len(), 1);
     }
 

@@ -255,6 +255,8 @@ fn range_label(range: &crate::filters::DateRange) -> String {
     match range {
         DateRange::LastDay => "Last 24 hours".into(),
         DateRange::LastDays(n) => format!("Last {n} days"),
+        DateRange::LastMonths(n) => format!("Last {n} months"),
+        DateRange::All => "All history".into(),
         DateRange::Between(a, b) => format!("{a} to {b}"),
         DateRange::Hours(a, b) => format!("{a} to {b} UTC"),
     }
