@@ -41,12 +41,9 @@ pub fn against(w: &ComparedWindows) -> String {
     }
 }
 
-/// Whether the two windows are the same part of periods of the same length (else a custom period).
+/// Whether the two windows are the same part of periods of the same length (else days the user chose).
 fn like_for_like(w: &ComparedWindows) -> bool {
-    match (parse(&w.current_start), parse(&w.current_end), parse(&w.previous_start), parse(&w.previous_end)) {
-        (Some(a), Some(b), Some(c), Some(d)) => b - a == d - c,
-        _ => true,
-    }
+    !matches!(w.compare, crate::filters::Compare::Custom(..))
 }
 
 /// Which windows are compared and why, for every change on the page.

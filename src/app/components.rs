@@ -159,6 +159,7 @@ fn CompareChoice(filters: Filters, path: &'static str) -> impl IntoView {
             }
         })
         .collect_view();
+    let custom = matches!(filters.compare, Compare::Custom(..));
     let (from, to) = match filters.compare {
         Compare::Custom(from, to) => (from.to_string(), to.to_string()),
         _ => (String::new(), String::new()),
@@ -171,12 +172,15 @@ fn CompareChoice(filters: Filters, path: &'static str) -> impl IntoView {
             <span class="label">"Compare with "</span>
             {links}
         </nav>
-        <form class="custom-range" method="get" action=paths::url(path) aria-label="Compare with days of your choosing">
-            {hidden}
-            <label>"Compare with " <input type="date" name="compare_from" value=from required=true /></label>
-            <label>"to " <input type="date" name="compare_to" value=to required=true /></label>
-            <button type="submit">"Compare"</button>
-        </form>
+        <details class="compare-days" open=custom>
+            <summary>"Other days…"</summary>
+            <form class="custom-range" method="get" action=paths::url(path) aria-label="Compare with days of your choosing">
+                {hidden}
+                <label>"Compare with " <input type="date" name="compare_from" value=from required=true /></label>
+                <label>"to " <input type="date" name="compare_to" value=to required=true /></label>
+                <button type="submit">"Compare"</button>
+            </form>
+        </details>
     }
 }
 
