@@ -24,8 +24,12 @@ cp -r public/. "$stage/"
 # Only the charts and components the dashboard draws: about half of the full build.
 esbuild scripts/echarts-entry.js --bundle --minify --format=iife --target=es2020 --log-level=warning \
   --outfile="$stage/echarts.min.js"
+# The world map's own ECharts and outlines: fetched only when a user opens the map.
+esbuild scripts/echarts-map-entry.js --bundle --minify --format=iife --target=es2020 --log-level=warning \
+  --outfile="$stage/echarts-map.min.js"
+node scripts/world-map.js "$stage/world.json"
 node scripts/precompress.js "$stage/pkg/verilens_bg.wasm" "$stage/pkg/verilens.js" "$stage/pkg/verilens.css" \
-  "$stage/echarts.min.js"
+  "$stage/echarts.min.js" "$stage/echarts-map.min.js" "$stage/world.json"
 (cd "$stage" && find . -type f) | while read -r file; do
   if ! cmp -s "$stage/$file" "$site/$file"; then
     mkdir -p "$(dirname "$site/$file")"

@@ -207,12 +207,54 @@ fn channel_rate_name(channel: &str) -> String {
 }
 
 /// `2026-11-20` → `11-20`; `2026-11-20T14` → `20 14h`; a month, `2026-11`, as it is.
-fn short_bucket(bucket: &str) -> String {
+pub fn short_bucket(bucket: &str) -> String {
     match bucket.split_once('T') {
         Some((day, hour)) => format!("{} {hour}h", &day[8..]),
         None if bucket.len() == 7 => bucket.to_string(),
         None => bucket.get(5..).unwrap_or(bucket).to_string(),
     }
+}
+
+/// The rows of a breakdown by country that a world map can place (a known country code),
+/// in order: their data items and their drill-down targets stay aligned by this.
+pub fn mapped_countries(rows: &[BreakdownRow]) -> Vec<&BreakdownRow> {
+    rows.iter().filter(|r| crate::model::country_name(&r.key).is_some()).collect()
+}
+
+/// Conversion by country on a world map (`mapped_countries`' rows, in order): each country's
+/// share of attempts converted, darker where it is higher; a country without attempts in the
+/// view stays grey. The outlines are named by code (`scripts/world-map.js`); `nameMap` gives
+/// them their labels, "Colombia (CO)", which the data items carry too.
+pub fn conversion_map(rows: &[BreakdownRow]) -> serde_json::Value {
+    let mapped = mapped_countries(rows);
+    let rates: Vec<Option<f64>> = mapped.iter().map(|r| r.metrics.rate_percent().map(round1)).collect();
+    let known = rates.iter().flatten().copied();
+    let low = known.clone().fold(f64::INFINITY, f64::min);
+    let high = known.fold(f64::NEG_INFINITY, f64::max);
+    let (low, high) = if low.is_finite() { (low.floor(), high.ceil().max(low.floor() + 1.0)) } else { (0.0, 100.0) };
+    let names: serde_json::Map<String, serde_json::Value> = crate::model::all_countries()
+        .iter()
+        .map(|(code, _)| (code.to_string(), crate::model::country_label(code).into()))
+        .collect();
+    let data: Vec<serde_json::Value> = mapped
+        .iter()
+        .zip(&rates)
+        .map(|(r, rate)| serde_json::json!({ "name": crate::model::country_label(&r.key), "value": rate }))
+        .collect();
+    serde_json::json!({
+        "tooltip": { "trigger": "item", "formatter": "{b}: {c}% of attempts converted" },
+        "visualMap": {
+            "type": "continuous", "min": low, "max": high, "text": [format!("{high}%"), format!("{low}%")],
+            "orient": "horizontal", "left": "center", "bottom": 0, "calculable": false,
+            "inRange": { "color": ["#deebf7", "#08519c"] },
+        },
+        "series": [{
+            "type": "map", "map": "world", "nameMap": names, "roam": false, "top": 10, "bottom": 40,
+            "itemStyle": { "areaColor": "#eceff3", "borderColor": "#9aa3b2", "borderWidth": 0.5 },
+            "emphasis": { "label": { "show": false }, "itemStyle": { "areaColor": "#f4b400" } },
+            "data": data,
+        }],
+    })
 }
 
 /// What a row's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
@@ -451,6 +493,18 @@ mod tests {
         assert_eq!(json["legend"]["selected"]["SMS conversion %"], false, "split by channel on request");
         assert_eq!(series[5]["name"], "previous period %");
         assert_eq!(series[5]["data"], serde_json::json!([null, 90.0, 80.0, null]));
+    }
+
+    #[test]
+    fn the_map_names_each_country_as_the_page_does_and_scales_to_the_views_rates() {
+        let rows = [row("CO", 100, 61, (50.0, 70.0)), row("", 10, 1, (0.0, 40.0)), row("BR", 200, 170, (80.0, 90.0))];
+        let json = conversion_map(&rows);
+        let data = json["series"][0]["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2, "the unknown country has no outline");
+        assert_eq!((data[0]["name"].as_str(), data[0]["value"].as_f64()), (Some("Colombia (CO)"), Some(61.0)));
+        assert_eq!(json["series"][0]["nameMap"]["BR"], "Brazil (BR)");
+        assert_eq!((json["visualMap"]["min"].as_f64(), json["visualMap"]["max"].as_f64()), (Some(61.0), Some(85.0)));
+        assert_eq!(mapped_countries(&rows).iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["CO", "BR"]);
     }
 
     #[test]

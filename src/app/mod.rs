@@ -36,7 +36,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="data:," />
-                <script src=paths::url("/echarts.min.js")></script>
+                // Deferred: the charts are drawn after hydration, which runs after it, so it
+                // need not hold up the first paint.
+                <script src=paths::url("/echarts.min.js") defer=true></script>
                 <HydrationScripts options root=paths::base_path() />
                 <MetaTags />
             </head>

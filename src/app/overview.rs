@@ -118,6 +118,8 @@ fn OverviewView(data: Overview) -> impl IntoView {
                         </section>
                     }
                 })}
+            {(filters.by == Dimension::Country && !crate::charts::mapped_countries(&data.rows).is_empty())
+                .then(|| view! { <WorldMap filters=filters.clone() rows=data.rows.clone() /> })}
             <Charts
                 buckets=data.buckets.clone()
                 series=data.series.clone()
@@ -499,6 +501,93 @@ fn Charts(
     let _ = (buckets, series, previous, annotations, by, rates, targets, services);
 }
 
+/// Conversion by country on a world map, drawn when a user opens it: the map's ECharts and
+/// the world's outlines load then, not with the page. A click on a country drills down to it.
+/// The figures are those of the rate chart's table.
+#[component]
+fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
+    let mapped = crate::charts::mapped_countries(&rows);
+    // By the name the map gives each country: ECharts orders a map's data by its outlines.
+    let targets: std::collections::HashMap<String, String> =
+        mapped.iter().map(|row| (crate::model::country_label(&row.key), drill_down_href(&filters, &row.key))).collect();
+    let countries = mapped.len();
+    #[cfg(feature = "hydrate")]
+    let draw = {
+        let navigate = leptos_router::hooks::use_navigate();
+        let options = crate::charts::conversion_map(&rows);
+        move |ev: leptos::ev::Event| {
+            let opened = ev.target().and_then(|t| js_sys::Reflect::get(&t, &"open".into()).ok());
+            if opened.and_then(|o| o.as_bool()) == Some(true) {
+                let (navigate, targets) = (navigate.clone(), targets.clone());
+                draw_world_map(options.clone(), move |name| {
+                    if let Some(href) = targets.get(&name) {
+                        navigate(href, Default::default());
+                    }
+                });
+            }
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let draw = {
+        let _ = targets;
+        |_: leptos::ev::Event| {}
+    };
+    view! {
+        <details class="chart-card world-map" data-testid="world-map" on:toggle=draw>
+            <summary>"Map of conversion by country"</summary>
+            <div
+                id="world-map"
+                class="chart map"
+                role="img"
+                aria-label=format!(
+                    "World map of the share of attempts converted in {countries} countries; click a country to drill down; the figures are in the rate chart's table"
+                )
+            ></div>
+        </details>
+    }
+}
+
+/// Loads the map's ECharts (once) and draws `options` on the world map; `clicked` gets the
+/// name of the country clicked.
+#[cfg(feature = "hydrate")]
+fn draw_world_map(options: serde_json::Value, clicked: impl Fn(String) + 'static) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    let draw = move |echarts: wasm_bindgen::JsValue| {
+        if let Some(instance) = render_chart_with(&echarts, "world-map", &options) {
+            on_click_event("world-map", &instance, move |event| {
+                if let Some(name) = js_sys::Reflect::get(&event, &"name".into()).ok().and_then(|n| n.as_string()) {
+                    clicked(name);
+                }
+            });
+        }
+    };
+    let when_ready = move || {
+        let ready = js_sys::Reflect::get(&js_sys::global(), &"echartsMapReady".into()).ok();
+        match ready.and_then(|r| r.dyn_into::<js_sys::Promise>().ok()) {
+            Some(ready) => {
+                // Called once, when the map is ready; a closure's few bytes per opening.
+                let draw = Closure::once(draw);
+                let _ = ready.then(&draw);
+                draw.forget();
+            }
+            None => leptos::logging::error!("the world map could not be loaded"),
+        }
+    };
+    let loaded = js_sys::Reflect::get(&js_sys::global(), &"echartsMapReady".into()).is_ok_and(|r| !r.is_undefined());
+    if loaded {
+        when_ready();
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(script) = document.create_element("script") else { return };
+    let _ = script.set_attribute("src", &crate::paths::url("/echarts-map.min.js"));
+    let _ = js_sys::Reflect::set(&script, &"onload".into(), &Closure::once_into_js(when_ready));
+    if let Some(body) = document.body() {
+        let _ = body.append_child(&script);
+    }
+}
+
 /// Draws `chart` in the element `id` with ECharts, a fresh instance per view (ECharts would
 /// otherwise merge the new options into the previous view's chart and keep its extra
 /// series), the previous one disposed; the instance. The options go over as JSON: charming's
@@ -506,12 +595,23 @@ fn Charts(
 /// `selected`).
 #[cfg(feature = "hydrate")]
 fn render_chart(id: &str, options: &serde_json::Value) -> Option<wasm_bindgen::JsValue> {
+    let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
+    render_chart_with(&echarts, id, options)
+}
+
+/// `render_chart` with the ECharts `echarts` (the page's, or the map's own).
+#[cfg(feature = "hydrate")]
+fn render_chart_with(
+    echarts: &wasm_bindgen::JsValue,
+    id: &str,
+    options: &serde_json::Value,
+) -> Option<wasm_bindgen::JsValue> {
     use wasm_bindgen::JsCast;
     let element = web_sys::window()?.document()?.get_element_by_id(id)?;
     let method = |of: &wasm_bindgen::JsValue, name: &str| {
         js_sys::Reflect::get(of, &name.into()).ok()?.dyn_into::<js_sys::Function>().ok()
     };
-    let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
+    let echarts = echarts.clone();
     let previous = method(&echarts, "getInstanceByDom")?.call1(&echarts, &element).ok()?;
     if let Some(dispose) = method(&previous, "dispose") {
         let _ = dispose.call0(&previous);
@@ -537,13 +637,19 @@ thread_local! {
 /// Calls `clicked` with the index of the data item a click on the chart drawn in `id` hit.
 #[cfg(feature = "hydrate")]
 fn on_click(id: &str, instance: &wasm_bindgen::JsValue, clicked: impl Fn(usize) + 'static) {
-    use wasm_bindgen::JsCast;
-    let handler = ClickHandler::new(move |event: wasm_bindgen::JsValue| {
+    on_click_event(id, instance, move |event| {
         let index = js_sys::Reflect::get(&event, &"dataIndex".into()).ok().and_then(|i| i.as_f64());
         if let Some(index) = index {
             clicked(index as usize);
         }
     });
+}
+
+/// Calls `clicked` with ECharts' event for each click on the chart drawn in `id`.
+#[cfg(feature = "hydrate")]
+fn on_click_event(id: &str, instance: &wasm_bindgen::JsValue, clicked: impl Fn(wasm_bindgen::JsValue) + 'static) {
+    use wasm_bindgen::JsCast;
+    let handler = ClickHandler::new(clicked);
     let on = js_sys::Reflect::get(instance, &"on".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     if let Some(on) = on {
         let _ = on.call2(instance, &"click".into(), handler.as_ref());
