@@ -18,6 +18,8 @@ pub mod analytics;
 #[cfg(feature = "ssr")]
 pub mod annotations;
 #[cfg(feature = "ssr")]
+pub mod chart_svg;
+#[cfg(feature = "ssr")]
 pub mod connections;
 #[cfg(feature = "ssr")]
 pub mod demo;

@@ -203,6 +203,13 @@ pub struct Overview {
     pub funnel: RetryFunnel,
     pub what_to_do_html: String,
     pub funnel_html: String,
+    /// The time chart as the server draws it (SVG), shown until ECharts draws it. Only in
+    /// the page's HTML: the browser has the chart's data, and draws it with ECharts.
+    #[serde(skip_serializing, default)]
+    pub timeseries_svg: String,
+    /// The world map's ECharts options (JSON), made on the server for the browser to draw.
+    #[serde(default)]
+    pub map_options: String,
     /// The annotations the range covers, oldest first.
     #[serde(default)]
     pub annotations: Vec<Annotation>,

@@ -22,6 +22,11 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     overview.what_to_do_html =
         crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
     overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
+    overview.timeseries_svg =
+        crate::chart_svg::attempts_and_conversion(&overview.buckets, overview.bucket_size, &overview.series);
+    if overview.filters.by == crate::filters::Dimension::Country {
+        overview.map_options = crate::charts::conversion_map(&overview.rows).to_string();
+    }
     overview.annotations = crate::annotations::between(&state.pool, &overview.start, &overview.end).await?;
     Ok(overview)
 }

@@ -35,6 +35,14 @@ for (const [query, params] of [
       expect(perChannel.reduce((sum, n) => sum + n, 0), row[0]).toBe(attempts[i]);
     });
 
+    // The time chart itself, drawn by the server: a bar per channel and period with attempts.
+    const svg = overview.page.getByTestId("timeseries-svg");
+    await expect(svg).toBeVisible();
+    await expect(svg.locator("title")).toHaveText("Attempts per channel and the conversion rate over time");
+    const cells = time.rows.flatMap((row) => channels.map((c) => count(row[time.columns.indexOf(c)]))).filter((n) => n > 0);
+    await expect(svg.locator("g.bars rect")).toHaveCount(cells.length);
+    await expect(svg.locator("desc")).toContainText(`${formatCount(total)} attempts in ${time.rows.length} days`);
+
     // The rate chart: the breakdown's first 20 rows, with the same labels, rates and attempts.
     const rates = await overview.chartTable(overview.rateData);
     expect(rates.columns.slice(1)).toEqual(["Conversion rate", "95% interval", "Attempts"]);

@@ -568,6 +568,8 @@ pub async fn overview(
         funnel: retry_funnel(index, &current),
         what_to_do_html: String::new(),
         funnel_html: String::new(),
+        timeseries_svg: String::new(),
+        map_options: String::new(),
         annotations: Vec::new(),
         change,
         rows,

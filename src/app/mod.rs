@@ -36,10 +36,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="data:," />
-                // Deferred: the charts are drawn after hydration, which runs after it, so it
-                // need not hold up the first paint.
-                <script src=paths::url("/echarts.min.js") defer=true></script>
-                <HydrationScripts options root=paths::base_path() />
+                // The page works before hydration (links and forms are plain), so the wasm
+                // and ECharts load off the critical path; the server's SVG of the time chart
+                // shows until ECharts draws it.
+                <script src=paths::url("/echarts.min.js") defer=true fetchpriority="low"></script>
+                <Hydration options />
                 <MetaTags />
             </head>
             <body>
@@ -47,6 +48,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the app's wasm and hydrates the page once it has loaded and the browser is idle:
+/// Leptos's `HydrationScripts` would also preload the wasm from the head, which puts its
+/// 400 KB on the way to the first paint of a slow phone. What it sets besides (file hashes,
+/// split wasm) this build does not use.
+#[component]
+fn Hydration(options: LeptosOptions) -> impl IntoView {
+    let pkg = format!("{}/{}", paths::base_path(), options.site_pkg_dir);
+    let name = options.output_name;
+    let script = format!(
+        "const hydrate = () => import(\"{pkg}/{name}.js\").then((app) =>\n\
+           app.default({{ module_or_path: \"{pkg}/{name}_bg.wasm\" }}).then(() => app.hydrate()));\n\
+         const whenIdle = () => (\"requestIdleCallback\" in window\n\
+           ? requestIdleCallback(hydrate, {{ timeout: 2000 }}) : setTimeout(hydrate, 0));\n\
+         if (document.readyState === \"complete\") whenIdle(); else addEventListener(\"load\", whenIdle);"
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
 
 #[component]

@@ -80,13 +80,18 @@ fn OverviewView(data: Overview) -> impl IntoView {
             <div class="advice" inner_html=data.what_to_do_html.clone()></div>
             <Anomalies anomalies=data.anomalies.clone() />
             <section class="chart-card" aria-label="Attempts and conversion rate over time" title=chart_help>
-                <div
-                    id="chart-timeseries"
-                    class="chart"
-                    data-testid="timeseries-chart"
-                    role="img"
-                    aria-label="Attempts per channel and the conversion rate over time; the data is in the table below"
-                ></div>
+                <div class="chart-frame">
+                    <div
+                        id="chart-timeseries"
+                        class="chart"
+                        data-testid="timeseries-chart"
+                        role="img"
+                        aria-label="Attempts per channel and the conversion rate over time; the data is in the table below"
+                    ></div>
+                    // The server's drawing, until ECharts draws in the element above (the
+                    // stylesheet hides it then).
+                    <div class="chart-static" inner_html=data.timeseries_svg.clone()></div>
+                </div>
                 {too_few
                     .then(|| {
                         view! {
@@ -119,7 +124,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
                     }
                 })}
             {(filters.by == Dimension::Country && !crate::charts::mapped_countries(&data.rows).is_empty())
-                .then(|| view! { <WorldMap filters=filters.clone() rows=data.rows.clone() /> })}
+                .then(|| view! { <WorldMap filters=filters.clone() rows=data.rows.clone() options=data.map_options.clone() /> })}
             <Charts
                 buckets=data.buckets.clone()
                 series=data.series.clone()
@@ -474,7 +479,7 @@ fn Charts(
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let draw = |id: &str, options: serde_json::Value| {
-            let instance = render_chart(id, &options);
+            let instance = render_chart(id, &options.to_string());
             if instance.is_none() {
                 leptos::logging::error!("drawing {id} failed");
             }
@@ -505,7 +510,7 @@ fn Charts(
 /// the world's outlines load then, not with the page. A click on a country drills down to it.
 /// The figures are those of the rate chart's table.
 #[component]
-fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
+fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>, options: String) -> impl IntoView {
     let mapped = crate::charts::mapped_countries(&rows);
     // By the name the map gives each country: ECharts orders a map's data by its outlines.
     let targets: std::collections::HashMap<String, String> =
@@ -514,7 +519,6 @@ fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     let draw = {
         let navigate = leptos_router::hooks::use_navigate();
-        let options = crate::charts::conversion_map(&rows);
         move |ev: leptos::ev::Event| {
             let opened = ev.target().and_then(|t| js_sys::Reflect::get(&t, &"open".into()).ok());
             if opened.and_then(|o| o.as_bool()) == Some(true) {
@@ -529,7 +533,7 @@ fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
     };
     #[cfg(not(feature = "hydrate"))]
     let draw = {
-        let _ = targets;
+        let _ = (targets, options);
         |_: leptos::ev::Event| {}
     };
     view! {
@@ -550,7 +554,7 @@ fn WorldMap(filters: Filters, rows: Vec<BreakdownRow>) -> impl IntoView {
 /// Loads the map's ECharts (once) and draws `options` on the world map; `clicked` gets the
 /// name of the country clicked.
 #[cfg(feature = "hydrate")]
-fn draw_world_map(options: serde_json::Value, clicked: impl Fn(String) + 'static) {
+fn draw_world_map(options: String, clicked: impl Fn(String) + 'static) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
     let draw = move |echarts: wasm_bindgen::JsValue| {
@@ -594,18 +598,14 @@ fn draw_world_map(options: serde_json::Value, clicked: impl Fn(String) + 'static
 /// own renderer hands maps over as JavaScript `Map`s, which ECharts ignores (the legend's
 /// `selected`).
 #[cfg(feature = "hydrate")]
-fn render_chart(id: &str, options: &serde_json::Value) -> Option<wasm_bindgen::JsValue> {
+fn render_chart(id: &str, options: &str) -> Option<wasm_bindgen::JsValue> {
     let echarts = js_sys::Reflect::get(&js_sys::global(), &"echarts".into()).ok()?;
     render_chart_with(&echarts, id, options)
 }
 
 /// `render_chart` with the ECharts `echarts` (the page's, or the map's own).
 #[cfg(feature = "hydrate")]
-fn render_chart_with(
-    echarts: &wasm_bindgen::JsValue,
-    id: &str,
-    options: &serde_json::Value,
-) -> Option<wasm_bindgen::JsValue> {
+fn render_chart_with(echarts: &wasm_bindgen::JsValue, id: &str, options: &str) -> Option<wasm_bindgen::JsValue> {
     use wasm_bindgen::JsCast;
     let element = web_sys::window()?.document()?.get_element_by_id(id)?;
     let method = |of: &wasm_bindgen::JsValue, name: &str| {
@@ -618,7 +618,7 @@ fn render_chart_with(
     }
     CLICK_HANDLERS.with(|handlers| handlers.borrow_mut().remove(id));
     let instance = method(&echarts, "init")?.call1(&echarts, &element).ok()?;
-    let options = js_sys::JSON::parse(&options.to_string()).ok()?;
+    let options = js_sys::JSON::parse(options).ok()?;
     method(&instance, "setOption")?.call1(&instance, &options).ok()?;
     Some(instance)
 }
