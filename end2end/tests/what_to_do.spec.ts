@@ -45,6 +45,8 @@ test("the planted WhatsApp advantage is recommended with the API's figures, its 
   await expect(page).toHaveURL(/[?&]country=CO(&|$)/);
   await expect(page).toHaveURL(/[?&]by=channel(&|$)/);
   await overview.waitForData();
+  // The market by channel is shown (a client-side navigation shows the last view until then).
+  await expect(overview.row("sms")).toBeVisible();
   const rows = await overview.rows();
   expect(rows.find((r) => r.key === "whatsapp")?.verifications).toBe(whatsapp.verifications);
   expect(rows.find((r) => r.key === "sms")?.verifications).toBe(sms.verifications);
