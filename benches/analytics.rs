@@ -1,8 +1,9 @@
 //! Dashboard query times on a generated snapshot, against the raw GROUP BY they replace:
 //!
-//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS] [--db FILE] [--alerts-only]
+//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS] [--days DAYS] [--db FILE] [--alerts-only]
 //!
-//! Fills a sqlite file with ATTEMPTS (default 1,000,000) generated attempts over 30 days,
+//! Fills a sqlite file with ATTEMPTS (default 1,000,000) generated attempts over DAYS (default
+//! 30; 365 for a year of history, with the 12-month and all-history views),
 //! through the sync's upsert in transactions of 25 pages of 1000 (so the rollups are maintained
 //! as in a sync),
 //! unless FILE already holds them. Then, for several views, times each query the overview
@@ -17,7 +18,7 @@ mod timing;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use timing::percentile_ms;
+use timing::{percentile_ms, rss_mib};
 
 use chrono::{DateTime, Utc};
 use verilens::analytics;
@@ -67,11 +68,22 @@ async fn ingest(pool: &sqlx::SqlitePool, pages: &[Vec<Attempt>], pages_per_commi
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let attempts: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let attempts: u64 = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| a.parse::<u64>().is_ok() && (*i == 0 || args[i - 1] != "--days"))
+        .and_then(|(_, a)| a.parse().ok())
+        .unwrap_or(1_000_000);
     let db: Option<PathBuf> = args.iter().position(|a| a == "--db").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let days: u32 = args
+        .iter()
+        .position(|a| a == "--days")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(30);
     // A fixed clock, so a kept FILE holds the same data at the same times.
     let now = twilio_time::parse("2026-11-25T12:00:00Z").unwrap();
-    let dataset = Dataset::generate(DatasetConfig { seed: 42, attempts, days: 30 }, "AC".repeat(17), now);
+    let dataset = Dataset::generate(DatasetConfig { seed: 42, attempts, days }, "AC".repeat(17), now);
     let dir = tempfile::tempdir().unwrap();
     let path = db.unwrap_or_else(|| dir.path().join("analytics.db"));
     let pool = store::open(&path).await.unwrap();
@@ -88,8 +100,9 @@ async fn main() {
         sqlx::query(
             "INSERT INTO sync_runs (started_at, window_start, window_end, status) VALUES (?, ?, ?, 'complete')",
         )
-        .bind("2000-01-01T00:00:00Z")
-        .bind("2000-01-01T00:00:00Z")
+        // The snapshot covers the generated days: where `range=all` begins.
+        .bind(twilio_time::format(&now))
+        .bind(twilio_time::format(&(now - chrono::Duration::days(i64::from(days)))))
         .bind("2100-01-01T00:00:00Z")
         .execute(&pool)
         .await
@@ -120,7 +133,7 @@ async fn main() {
     }
     let service: String =
         sqlx::query_scalar("SELECT service_sid FROM attempts LIMIT 1").fetch_one(&pool).await.unwrap();
-    let views = [
+    let mut views = vec![
         String::new(),
         "channel=sms&by=channel".into(),
         "country=CO&by=carrier".into(),
@@ -132,6 +145,9 @@ async fn main() {
         format!("service={service}&channel=whatsapp&by=service"),
         "status=converted&channel=call&channel=email&by=carrier".into(),
     ];
+    if days > 92 {
+        views.extend(["range=12m".to_string(), "range=all&by=channel".into(), "compare=year&by=country".into()]);
+    }
     println!();
     println!(
         "| view | totals p50/p99 ms | breakdown p50/p99 ms | series p50/p99 ms | what to do p50/p99 ms | retries p50 ms | overview p50/p99 ms | raw GROUP BY ms | ratio |"
@@ -141,19 +157,28 @@ async fn main() {
     let rollups = std::sync::Arc::new(analytics::RollupCache::default());
     let scans = store::RawScans::default();
     let fees = verilens::fees::FeeSchedule::default();
-    let started = Instant::now();
+    let (started, rss_before) = (Instant::now(), rss_mib("VmRSS:"));
     let index = rollups.get(&pool).await.unwrap();
-    println!("rollups loaded into memory in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "rollups loaded into memory in {:.0} ms, +{:.0} MiB RSS",
+        started.elapsed().as_secs_f64() * 1000.0,
+        rss_mib("VmRSS:") - rss_before
+    );
     let mut ratios = Vec::new();
     for (i, view) in views.iter().enumerate() {
         let parsed = parse_query(view);
         let f = parsed.filters.clone();
         let (start, end) = f.range.bounds(now);
         let scope = AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters: &f };
-        let hourly = end - start <= chrono::Duration::days(2);
+        let size =
+            verilens::buckets::BucketSize::for_span(start.max(now - chrono::Duration::days(i64::from(days))), end);
+        let hourly = size.is_hourly();
         let totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
         let breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
-        let series = time(runs, || analytics::series(&pool, &scans, &index, &scope, hourly)).await;
+        let series = time(runs, || async {
+            Ok::<_, store::StoreError>(size.regroup(analytics::series(&pool, &scans, &index, &scope, hourly).await?))
+        })
+        .await;
         let what_to_do = time(runs, || analytics::what_to_do(&pool, &scans, &index, &scope, None)).await;
         let retries = time(runs, || async { analytics::retry_funnel(&index, &scope) }).await;
         let overview =

@@ -16,25 +16,19 @@
 #[allow(dead_code)]
 mod emulator_support;
 
+#[path = "../tests/common/timing.rs"]
+#[allow(dead_code)]
+mod timing;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timing::rss_mib;
 
 use verilens::emulator::EmulatorConfig;
 use verilens::model::twilio_time;
 use verilens::store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 use verilens::twilio::TwilioClient;
-
-fn rss_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 /// CPU seconds this process has used, on all its threads (user and system).
 fn cpu_secs() -> f64 {

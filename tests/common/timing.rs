@@ -1,4 +1,4 @@
-//! Times of repeated runs, summarised.
+//! Times of repeated runs, summarised, and the memory a process holds.
 
 use std::time::Duration;
 
@@ -12,4 +12,17 @@ pub fn percentile_ms(times: &[Duration], p: f64) -> f64 {
     }
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index].as_secs_f64() * 1000.0
+}
+
+/// This process's memory by a `/proc/self/status` field (`VmRSS:`, `VmHWM:`), in MiB.
+#[allow(dead_code)]
+pub fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }
