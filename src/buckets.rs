@@ -4,7 +4,7 @@
 //! conversions per channel) is regrouped from the day series; what does not (verifications) is
 //! read per bucket.
 
-use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::page_data::SeriesPoint;
@@ -18,9 +18,7 @@ pub enum BucketSize {
     Month,
 }
 
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_time(NaiveTime::MIN).and_utc()
-}
+use crate::zone::midnight;
 
 impl BucketSize {
     /// The size for a chart of `[start, end)`: about 100 buckets at most.
@@ -51,9 +49,10 @@ impl BucketSize {
         self == BucketSize::Hour
     }
 
-    /// The start of the bucket `t` falls in.
+    /// The start of the bucket `t` falls in: a UTC hour, or a day, week or month of the
+    /// reporting zone.
     pub fn start_of(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        let day = t.date_naive();
+        let day = crate::zone::local_date(t);
         match self {
             BucketSize::Hour => {
                 let seconds = t.timestamp();
@@ -67,33 +66,35 @@ impl BucketSize {
 
     /// The start of the bucket after the one starting at `start`.
     pub fn next(self, start: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            BucketSize::Hour => start + Duration::hours(1),
-            BucketSize::Day => start + Duration::days(1),
-            BucketSize::Week => start + Duration::days(7),
-            BucketSize::Month => start.checked_add_months(Months::new(1)).unwrap_or(DateTime::<Utc>::MAX_UTC),
-        }
+        let day = crate::zone::local_date(start);
+        let later = match self {
+            BucketSize::Hour => return start + Duration::hours(1),
+            BucketSize::Day => day.checked_add_days(Days::new(1)),
+            BucketSize::Week => day.checked_add_days(Days::new(7)),
+            BucketSize::Month => day.checked_add_months(Months::new(1)),
+        };
+        later.map_or(DateTime::<Utc>::MAX_UTC, midnight)
     }
 
     /// The key of the bucket `t` falls in.
     pub fn key(self, t: DateTime<Utc>) -> String {
         let start = self.start_of(t);
         match self {
-            BucketSize::Hour => start.format("%Y-%m-%dT%H"),
-            BucketSize::Day | BucketSize::Week => start.format("%Y-%m-%d"),
-            BucketSize::Month => start.format("%Y-%m"),
+            BucketSize::Hour => start.format("%Y-%m-%dT%H").to_string(),
+            BucketSize::Day | BucketSize::Week => crate::zone::local_date(start).format("%Y-%m-%d").to_string(),
+            BucketSize::Month => crate::zone::local_date(start).format("%Y-%m").to_string(),
         }
-        .to_string()
     }
 
     /// The start of the bucket with this key.
     pub fn parse_key(self, key: &str) -> Option<DateTime<Utc>> {
-        let text = match self {
-            BucketSize::Hour => format!("{key}:00:00"),
-            BucketSize::Day | BucketSize::Week => format!("{key}T00:00:00"),
-            BucketSize::Month => format!("{key}-01T00:00:00"),
-        };
-        NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
+        match self {
+            BucketSize::Hour => {
+                NaiveDateTime::parse_from_str(&format!("{key}:00:00"), "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
+            }
+            BucketSize::Day | BucketSize::Week => NaiveDate::parse_from_str(key, "%Y-%m-%d").ok().map(midnight),
+            BucketSize::Month => NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d").ok().map(midnight),
+        }
     }
 
     /// A bucket's name on the page: `2026-11-20 14h`, `2026-11-20`, `week of 2026-11-16`, `2026-11`.

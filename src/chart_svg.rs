@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 
 use crate::buckets::BucketSize;
-use crate::charts::{MIN_ATTEMPTS_FOR_A_RATE, channel_color, short_bucket};
-use crate::format::format_count;
-use crate::model::channel_label;
-use crate::page_data::{Bucket, SeriesPoint};
+use crate::charts::{MIN_ATTEMPTS_FOR_A_RATE, RATE_CHART_ROWS, channel_color, short_bucket};
+use crate::filters::Dimension;
+use crate::format::{format_count, format_percent};
+use crate::model::{ServiceNames, channel_label};
+use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
 
 const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 320.0;
@@ -33,8 +34,9 @@ fn axis_top(value: u64) -> u64 {
     }
 }
 
-fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
+/// A coordinate to the whole unit of the 800 × 320 drawing: finer than a screen shows it.
+fn pixel(value: f64) -> f64 {
+    value.round()
 }
 
 /// Attempts per channel and bucket as stacked bars, and the share converted per bucket as a
@@ -72,19 +74,19 @@ pub fn attempts_and_conversion(buckets: &[Bucket], size: BucketSize, series: &[S
         .split(|r| r.is_none())
         .filter(|run| !run.is_empty())
         .map(|run| {
-            run.iter().flatten().map(|(x, y)| format!("{},{}", round1(*x), round1(*y))).collect::<Vec<_>>().join(" ")
+            run.iter().flatten().map(|(x, y)| format!("{},{}", pixel(*x), pixel(*y))).collect::<Vec<_>>().join(" ")
         })
         .collect();
     // Each bucket's bars, channel on channel: (x, y, height, colour, in progress).
     let mut rects = Vec::new();
     for (i, bucket) in buckets.iter().enumerate() {
-        let x = round1(LEFT + step * i as f64 + (step - bar) / 2.0);
+        let x = pixel(LEFT + step * i as f64 + (step - bar) / 2.0);
         let mut below = 0;
         for channel in &channels {
             let attempts = cells.get(&(bucket.key.as_str(), *channel)).copied().unwrap_or(0);
             if attempts > 0 {
                 let (y0, y1) = (y_of(below), y_of(below + attempts));
-                rects.push((x, round1(y1), round1(y0 - y1), channel_color(channel), bucket.in_progress));
+                rects.push((x, pixel(y1), pixel(y0 - y1), channel_color(channel), bucket.in_progress));
                 below += attempts;
             }
         }
@@ -115,24 +117,88 @@ pub fn attempts_and_conversion(buckets: &[Bucket], size: BucketSize, series: &[S
             }
             g class="axes" font-size="11" fill="#4a5262" {
                 @for fraction in [0.0, 0.5, 1.0] {
-                    @let y = round1(TOP + plot_height * (1.0 - fraction));
+                    @let y = pixel(TOP + plot_height * (1.0 - fraction));
                     line x1=(LEFT) y1=(y) x2=(WIDTH - RIGHT) y2=(y) stroke="#e3e6eb" {}
                     text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_count((top as f64 * fraction) as u64)) }
                     text x=(WIDTH - RIGHT + 6.0) y=(y + 4.0) { (format!("{}%", (100.0 * fraction) as u64)) }
                 }
                 @for (i, bucket) in buckets.iter().enumerate() {
                     @if i % label_every == 0 {
-                        text x=(round1(LEFT + step * (i as f64 + 0.5))) y=(HEIGHT - 8.0) text-anchor="middle" { (short_bucket(&bucket.key)) }
+                        text x=(pixel(LEFT + step * (i as f64 + 0.5))) y=(HEIGHT - 8.0) text-anchor="middle" { (short_bucket(&bucket.key)) }
                     }
                 }
             }
             g class="bars" {
                 @for (x, y, height, color, faded) in &rects {
-                    rect x=(x) y=(y) width=(round1(bar)) height=(height) fill=(color) opacity=[faded.then_some("0.45")] {}
+                    rect x=(x) y=(y) width=(pixel(bar)) height=(height) fill=(color) opacity=[faded.then_some("0.45")] {}
                 }
             }
             @for points in &lines {
                 polyline points=(points) fill="none" stroke="#1d2330" stroke-width="2" {}
+            }
+        }
+    };
+    markup.into_string()
+}
+
+/// A bar of the rate chart: where it starts, its label, its rate and its 95% interval.
+type RateBar = (f64, String, f64, Option<(f64, f64)>);
+
+/// The breakdown's first rows' attempt conversion rates as bars, each with its 95% interval
+/// as a whisker: the rate chart, as ECharts draws it after hydration.
+pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> String {
+    let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
+    let plot_width = WIDTH - LEFT - 16.0;
+    let plot_height = HEIGHT - TOP - BOTTOM;
+    let step = plot_width / rows.len().max(1) as f64;
+    let y_of = |percent: f64| pixel(TOP + plot_height * (1.0 - percent.clamp(0.0, 100.0) / 100.0));
+    let title = format!("Attempt conversion rate by {}, with its 95% interval", by.label().to_lowercase());
+    let bars: Vec<RateBar> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let label = match by {
+                Dimension::Country if !row.key.is_empty() => row.key.clone(),
+                _ => by.key_label(&row.key, services),
+            };
+            let x = LEFT + step * i as f64;
+            (x, label, row.metrics.rate_percent().unwrap_or(0.0), row.metrics.rate_interval)
+        })
+        .collect();
+    let description = bars
+        .iter()
+        .map(|(_, label, rate, _)| format!("{label} {}", format_percent(Some(*rate))))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let bar = (step * 0.6).max(1.0);
+    let markup: Markup = html! {
+        svg class="chart-svg" viewBox={"0 0 " (WIDTH) " " (HEIGHT)} role="img" aria-labelledby="rate-svg-title rate-svg-desc" data-testid="rate-svg" {
+            title id="rate-svg-title" { (title) }
+            desc id="rate-svg-desc" { (description) "; the data is in the table below." }
+            text x=(LEFT) y="18" font-size="14" font-weight="600" fill="#1d2330" { (title) }
+            g class="axes" font-size="11" fill="#4a5262" {
+                @for percent in [0.0, 50.0, 100.0] {
+                    line x1=(LEFT) y1=(y_of(percent)) x2=(WIDTH - 16.0) y2=(y_of(percent)) stroke="#e3e6eb" {}
+                    text x=(LEFT - 6.0) y=(y_of(percent) + 4.0) text-anchor="end" { (format!("{percent}%")) }
+                }
+                @for (x, label, _, _) in &bars {
+                    text x=(pixel(x + step / 2.0)) y=(HEIGHT - 8.0) text-anchor="middle" { (label.chars().take(14).collect::<String>()) }
+                }
+            }
+            g class="bars" {
+                @for (x, _, rate, _) in &bars {
+                    rect x=(pixel(x + (step - bar) / 2.0)) y=(y_of(*rate)) width=(pixel(bar)) height=(pixel(TOP + plot_height - y_of(*rate))) fill=(crate::charts::PALETTE[0]) {}
+                }
+            }
+            g class="whiskers" stroke="#1d2330" stroke-width="1.5" {
+                @for (x, _, _, interval) in &bars {
+                    @if let Some((low, high)) = interval {
+                        @let middle = pixel(x + step / 2.0);
+                        line x1=(middle) y1=(y_of(*low)) x2=(middle) y2=(y_of(*high)) {}
+                        line x1=(middle - 4.0) y1=(y_of(*low)) x2=(middle + 4.0) y2=(y_of(*low)) {}
+                        line x1=(middle - 4.0) y1=(y_of(*high)) x2=(middle + 4.0) y2=(y_of(*high)) {}
+                    }
+                }
             }
         }
     };
@@ -145,6 +211,31 @@ mod tests {
 
     fn point(bucket: &str, channel: &str, attempts: u64, converted: u64) -> SeriesPoint {
         SeriesPoint { bucket: bucket.into(), channel: channel.into(), attempts, converted }
+    }
+
+    #[test]
+    fn each_row_is_a_bar_of_its_rate_with_its_interval_as_a_whisker() {
+        let row = |key: &str, attempts, converted, interval| BreakdownRow {
+            key: key.into(),
+            metrics: crate::page_data::Metrics {
+                attempts,
+                converted,
+                rate_interval: Some(interval),
+                ..Default::default()
+            },
+        };
+        let rows = [row("CO", 200, 100, (43.0, 57.0)), row("BR", 100, 80, (71.0, 87.0))];
+        let svg = conversion_by(Dimension::Country, &rows, &ServiceNames::default());
+        let plot = HEIGHT - TOP - BOTTOM;
+        let heights: Vec<f64> = svg
+            .split("<rect ")
+            .skip(1)
+            .map(|r| r.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(heights.len(), 2);
+        assert!((heights[0] - plot * 0.5).abs() <= 1.0 && (heights[1] - plot * 0.8).abs() <= 1.0, "{heights:?}");
+        assert_eq!(svg.matches("<line").count(), 3 + 2 * 3, "three grid lines, three lines a whisker");
+        assert!(svg.contains("CO 50.0%, BR 80.0%"), "{svg}");
     }
 
     #[test]
@@ -174,8 +265,8 @@ mod tests {
             .map(|r| r.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
             .collect();
         assert_eq!(heights.len(), 4, "{svg}");
-        assert!((heights[0] + heights[1] - plot).abs() < 0.2, "{heights:?}");
-        assert!((heights[0] / heights[1] - 3.0).abs() < 0.02);
+        assert!((heights[0] + heights[1] - plot).abs() <= 1.0, "{heights:?}");
+        assert!((heights[0] / heights[1] - 3.0).abs() < 0.05);
         assert_eq!(svg.matches("opacity=\"0.45\"").count(), 1, "the bucket in progress is faded");
         // The middle bucket has too few attempts for a rate: two lines of one point each.
         assert_eq!(svg.matches("<polyline").count(), 2);

@@ -223,8 +223,9 @@ pub fn mapped_countries(rows: &[BreakdownRow]) -> Vec<&BreakdownRow> {
 
 /// Conversion by country on a world map (`mapped_countries`' rows, in order): each country's
 /// share of attempts converted, darker where it is higher; a country without attempts in the
-/// view stays grey. The outlines are named by code (`scripts/world-map.js`); `nameMap` gives
-/// them their labels, "Colombia (CO)", which the data items carry too.
+/// view stays grey, named by its code. The outlines are named by code (`scripts/world-map.js`);
+/// `nameMap` gives the view's countries their labels, "Colombia (CO)", which the data items
+/// carry too.
 pub fn conversion_map(rows: &[BreakdownRow]) -> serde_json::Value {
     let mapped = mapped_countries(rows);
     let rates: Vec<Option<f64>> = mapped.iter().map(|r| r.metrics.rate_percent().map(round1)).collect();
@@ -232,10 +233,10 @@ pub fn conversion_map(rows: &[BreakdownRow]) -> serde_json::Value {
     let low = known.clone().fold(f64::INFINITY, f64::min);
     let high = known.fold(f64::NEG_INFINITY, f64::max);
     let (low, high) = if low.is_finite() { (low.floor(), high.ceil().max(low.floor() + 1.0)) } else { (0.0, 100.0) };
-    let names: serde_json::Map<String, serde_json::Value> = crate::model::all_countries()
-        .iter()
-        .map(|(code, _)| (code.to_string(), crate::model::country_label(code).into()))
-        .collect();
+    // Only the view's countries: the page carries these options, and a country without
+    // attempts in the view has nothing to say but its code.
+    let names: serde_json::Map<String, serde_json::Value> =
+        mapped.iter().map(|r| (r.key.clone(), crate::model::country_label(&r.key).into())).collect();
     let data: Vec<serde_json::Value> = mapped
         .iter()
         .zip(&rates)
@@ -272,6 +273,12 @@ fn rate_tooltip(by: Dimension, row: &BreakdownRow, services: &ServiceNames) -> S
         format_percent(m.rate_percent()),
         format_count(m.attempts)
     )
+}
+
+/// Whether the overview shows the rate chart: not for days (the time chart shows those), nor
+/// for a single row.
+pub fn shows_rate_chart(by: Dimension, rows: &[BreakdownRow]) -> bool {
+    by != Dimension::Day && rows.len() > 1
 }
 
 /// Conversion rate per row of a breakdown by `by` (its first `RATE_CHART_ROWS`), with its 95%

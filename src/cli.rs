@@ -25,6 +25,11 @@ pub struct Cli {
     /// How log lines are written: `text` (colours only on a terminal) or `json` (one object a line).
     #[arg(long, env = "VERILENS_LOG_FORMAT", global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// The reporting time zone, an IANA name (`Europe/Madrid`): what a day is in ranges, the
+    /// charts, the day rollups, the breakdown by day, digests and CSVs. Hours stay UTC hours.
+    /// Changing it rebuilds the rollups when the snapshot opens.
+    #[arg(long, env = "VERILENS_TZ", global = true, default_value = "UTC", value_parser = parse_zone)]
+    pub tz: chrono_tz::Tz,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -304,6 +309,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     twilio_time::parse(text).ok_or_else(|| format!("{text:?} is not a time like 2026-11-25T12:00:00Z"))
+}
+
+/// An IANA time zone name, as `--tz` takes it.
+fn parse_zone(text: &str) -> Result<chrono_tz::Tz, String> {
+    text.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("{text:?} is not an IANA time zone name, like Europe/Madrid or UTC"))
 }
 
 #[cfg(test)]

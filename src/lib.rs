@@ -10,6 +10,7 @@ pub mod format;
 pub mod model;
 pub mod page_data;
 pub mod paths;
+pub mod zone;
 
 #[cfg(feature = "ssr")]
 pub mod alerts;

@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
     };
     verilens::telemetry::init_log(cli.log_format);
     verilens::guards::log_panics();
+    verilens::zone::set(cli.tz);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {

@@ -190,6 +190,9 @@ pub struct Overview {
     /// `[start, end)` of the range, ISO 8601 UTC.
     pub start: String,
     pub end: String,
+    /// The range in words, in the reporting zone: `2026-10-27 to 2026-11-25 (Europe/Madrid)`.
+    #[serde(default)]
+    pub range_text: String,
     /// This view with its range as fixed dates, for links that must show the same data later.
     pub permalink: String,
     pub totals: Metrics,
@@ -207,6 +210,9 @@ pub struct Overview {
     /// the page's HTML: the browser has the chart's data, and draws it with ECharts.
     #[serde(skip_serializing, default)]
     pub timeseries_svg: String,
+    /// The rate chart as the server draws it, likewise.
+    #[serde(skip_serializing, default)]
+    pub rate_svg: String,
     /// The world map's ECharts options (JSON), made on the server for the browser to draw.
     #[serde(default)]
     pub map_options: String,

@@ -24,6 +24,10 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
     overview.timeseries_svg =
         crate::chart_svg::attempts_and_conversion(&overview.buckets, overview.bucket_size, &overview.series);
+    if crate::charts::shows_rate_chart(overview.filters.by, &overview.rows) {
+        overview.rate_svg =
+            crate::chart_svg::conversion_by(overview.filters.by, &overview.rows, &overview.snapshot.services);
+    }
     if overview.filters.by == crate::filters::Dimension::Country {
         overview.map_options = crate::charts::conversion_map(&overview.rows).to_string();
     }

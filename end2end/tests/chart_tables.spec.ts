@@ -51,6 +51,11 @@ for (const [query, params] of [
     expect(rows.length).toBeGreaterThan(1);
     const expected = rows.slice(0, 20).map((row, i) => [links[i].label, row.rate, formatCount(row.attempts)]);
     expect(rates.rows.map(([label, rate, , attempts]) => [label, rate, attempts])).toEqual(expected);
+    // The rate chart itself, drawn by the server: a bar a row, each named with its rate.
+    const rateSvg = overview.page.getByTestId("rate-svg");
+    await expect(rateSvg.locator("g.bars rect")).toHaveCount(expected.length);
+    const described = rows.slice(0, 20).map((row) => row.rate);
+    for (const rate of described) await expect(rateSvg.locator("desc")).toContainText(rate);
     await context.close();
   });
 }

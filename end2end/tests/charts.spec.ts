@@ -33,8 +33,10 @@ test("a channel's bars have one colour on every view, whichever channels the vie
   for (const [query, attempts] of channelViews) {
     await overview.goto(query);
     await expect(overview.timeseriesCanvas().first()).toBeVisible();
-    // ECharts has taken over from the server's drawing, which no longer shows.
+    // ECharts has taken over from the server's drawings, which no longer show.
     await expect(page.getByTestId("timeseries-svg")).toBeHidden();
+    await expect(overview.chartCanvas().first()).toBeVisible();
+    await expect(page.getByTestId("rate-svg")).toBeHidden();
     const bars = (await overview.timeseriesSeries()).filter((s) => s.type === "bar");
     expect(bars.map((s) => s.name), `the bars of /?${query}`).toEqual(channelsOf(attempts));
     const sms = bars.find((s) => s.name === "SMS")!.color;

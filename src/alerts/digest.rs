@@ -1,8 +1,8 @@
-//! Digests: a saved view's week (or day) against the one before, at a set hour (UTC): the
-//! key figures with their changes, the movers whose conversion changed significantly, the
+//! Digests: a saved view's week (or day) against the one before, at a set hour of the
+//! reporting zone: the key figures with their changes, the movers whose conversion changed significantly, the
 //! anomalies, and spend.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use super::AlertError;
 use super::engine::{outgoing_for, view_link};
@@ -19,8 +19,8 @@ use crate::store::AttemptScope;
 /// The last time the digest fell due at or before `now`: today's (or this Monday's) hour,
 /// or the one before.
 pub fn last_due(frequency: &str, hour: u32, now: DateTime<Utc>) -> DateTime<Utc> {
-    let at_hour = |day: chrono::NaiveDate| day.and_time(NaiveTime::MIN).and_utc() + Duration::hours(i64::from(hour));
-    let today = now.date_naive();
+    let at_hour = |day: chrono::NaiveDate| crate::zone::at_local(day, hour);
+    let today = crate::zone::local_date(now);
     let mut day = if frequency == "weekly" {
         today - Duration::days(i64::from(today.weekday().num_days_from_monday()))
     } else {
@@ -34,7 +34,7 @@ pub fn last_due(frequency: &str, hour: u32, now: DateTime<Utc>) -> DateTime<Utc>
 
 /// The period a digest due at `due` covers: the whole days before it, one or seven.
 fn period(frequency: &str, due: DateTime<Utc>) -> Option<DateRange> {
-    let last = due.date_naive() - Duration::days(1);
+    let last = crate::zone::local_date(due) - Duration::days(1);
     let first = last - Duration::days(if frequency == "weekly" { 6 } else { 0 });
     Some(DateRange::Between(ViewDate::try_from(first).ok()?, ViewDate::try_from(last).ok()?))
 }
@@ -73,9 +73,9 @@ pub async fn send_now(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<(
 /// The schedule in words: "Weekly, Mondays at 09:00 UTC".
 pub fn schedule(frequency: &str, hour: u32) -> String {
     if frequency == "weekly" {
-        format!("Weekly, Mondays at {hour:02}:00 UTC")
+        format!("Weekly, Mondays at {hour:02}:00 {}", crate::zone::name())
     } else {
-        format!("Daily at {hour:02}:00 UTC")
+        format!("Daily at {hour:02}:00 {}", crate::zone::name())
     }
 }
 

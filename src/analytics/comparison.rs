@@ -2,7 +2,7 @@
 //! series on the current period's buckets, and significance tested on verifications with the
 //! false discovery rate controlled across the tests a view runs.
 
-use chrono::{DateTime, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Months, Utc};
 
 use super::stats;
 use crate::buckets::BucketSize;
@@ -81,23 +81,57 @@ impl NoComparison {
     }
 }
 
-fn bucket_length(hourly: bool) -> Duration {
-    if hourly { Duration::hours(1) } else { Duration::days(1) }
+/// The comparison's unit: UTC hours, or days of the reporting zone.
+fn unit(hourly: bool) -> BucketSize {
+    if hourly { BucketSize::Hour } else { BucketSize::Day }
 }
 
 fn bucket_start(t: DateTime<Utc>, hourly: bool) -> DateTime<Utc> {
-    let step = bucket_length(hourly).num_seconds();
-    let seconds = t.timestamp();
-    DateTime::from_timestamp(seconds - seconds.rem_euclid(step), 0).unwrap_or(t)
+    unit(hourly).start_of(t)
 }
 
-fn bucket_key(t: DateTime<Utc>, hourly: bool) -> String {
-    t.format(if hourly { "%Y-%m-%dT%H" } else { "%Y-%m-%d" }).to_string()
+/// `t` moved by `days` of the reporting zone's calendar, at the same place in its day.
+fn add_days(t: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
+    let date = crate::zone::local_date(t);
+    let moved = if days >= 0 {
+        date.checked_add_days(chrono::Days::new(days as u64))?
+    } else {
+        date.checked_sub_days(chrono::Days::new(days.unsigned_abs()))?
+    };
+    Some(crate::zone::midnight(moved) + (t - crate::zone::midnight(date)))
 }
 
-fn parse_bucket(key: &str, hourly: bool) -> Option<DateTime<Utc>> {
-    let text = if hourly { format!("{key}:00:00") } else { format!("{key}T00:00:00") };
-    NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc())
+/// Whole days of the reporting zone from `a` to `b`, both midnights.
+fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (crate::zone::local_date(b) - crate::zone::local_date(a)).num_days()
+}
+
+/// `b - a` in the comparison's unit: hours as a duration, days as calendar days.
+fn later_by(a: DateTime<Utc>, b: DateTime<Utc>, hourly: bool) -> Span {
+    if hourly { Span::Time(b - a) } else { Span::Days(days_between(a, b)) }
+}
+
+/// A length in the comparison's unit.
+#[derive(Clone, Copy)]
+enum Span {
+    Time(Duration),
+    Days(i64),
+}
+
+impl Span {
+    fn after(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Span::Time(d) => t + d,
+            Span::Days(n) => add_days(t, n).unwrap_or(t),
+        }
+    }
+
+    fn before(self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Span::Time(d) => t.checked_sub_signed(d),
+            Span::Days(n) => add_days(t, -n),
+        }
+    }
 }
 
 /// The end of the last bucket whose conversions are in, for a snapshot holding attempts up to `data_end`.
@@ -105,25 +139,35 @@ pub fn settled_until(data_end: DateTime<Utc>, hourly: bool) -> DateTime<Utc> {
     bucket_start(data_end - Duration::minutes(CONVERSION_LAG_MINUTES), hourly)
 }
 
-/// The whole period `compare` sets against `[start, end)`, if any.
+/// The whole period `compare` sets against `[start, end)`, if any. Periods of whole days
+/// move by the reporting zone's calendar days, so that a day across a clock change is still
+/// a day.
 pub fn compared_period(
     compare: Compare,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let length = end - start;
+    let whole_days = crate::zone::is_midnight(start) && crate::zone::is_midnight(end);
+    let length = later_by(start, end, !whole_days);
     match compare {
         Compare::Off => None,
-        Compare::Previous => Some((start.checked_sub_signed(length)?, start)),
-        Compare::FourWeeksEarlier => Some((start - Duration::weeks(4), end - Duration::weeks(4))),
+        Compare::Previous => Some((length.before(start)?, start)),
+        Compare::FourWeeksEarlier => {
+            let weeks = if whole_days { Span::Days(28) } else { Span::Time(Duration::weeks(4)) };
+            Some((weeks.before(start)?, weeks.before(end)?))
+        }
         Compare::YearEarlier => {
-            let from = start.checked_sub_months(Months::new(12))?;
-            Some((from, from + length))
+            let from = if whole_days {
+                crate::zone::midnight(crate::zone::local_date(start).checked_sub_months(Months::new(12))?)
+            } else {
+                start.checked_sub_months(Months::new(12))?
+            };
+            Some((from, length.after(from)))
         }
-        Compare::Custom(from, to) => {
-            let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
-            Some((midnight(from.date()), midnight(to.date()) + Duration::days(1)))
-        }
+        Compare::Custom(from, to) => Some((
+            crate::zone::midnight(from.date()),
+            crate::zone::midnight(to.date().checked_add_days(chrono::Days::new(1))?),
+        )),
     }
 }
 
@@ -148,14 +192,14 @@ pub fn comparison_windows(
     let like_for_like = !matches!(compare, Compare::Custom(..));
     let mut current = (start, settled);
     let mut previous = match like_for_like {
-        true => (then_start, then_start + (settled - start)),
+        true => (then_start, later_by(start, settled, hourly).after(then_start)),
         false => (then_start, then_end.min(settled_until(data_end, hourly))),
     };
     let not_covered = NoComparison::NotCovered(then_start);
     // The first whole bucket the snapshot covers.
     let covered = covered_from.map(|from| {
         let first = bucket_start(from, hourly);
-        if first < from { first + bucket_length(hourly) } else { first }
+        if first < from { unit(hourly).next(first) } else { first }
     });
     let covered = covered.ok_or(not_covered)?;
     if covered >= previous.1 {
@@ -164,7 +208,7 @@ pub fn comparison_windows(
     let partly_covered = covered > previous.0;
     if partly_covered {
         if like_for_like {
-            current.0 += covered - previous.0;
+            current.0 = later_by(previous.0, covered, hourly).after(current.0);
         }
         previous.0 = covered;
     }
@@ -219,11 +263,15 @@ pub fn settled_periods(
 /// The compared period's points moved `shift` later, onto the bucket at the same offset from
 /// the current period's start.
 pub fn shift_buckets(points: Vec<SeriesPoint>, shift: Duration, hourly: bool) -> Vec<SeriesPoint> {
+    let unit = unit(hourly);
+    // Days move by whole days of the zone's calendar, whatever clock change lies between.
+    let days = (shift.num_minutes() as f64 / (24.0 * 60.0)).round() as i64;
     points
         .into_iter()
         .filter_map(|p| {
-            let bucket = bucket_key(parse_bucket(&p.bucket, hourly)? + shift, hourly);
-            Some(SeriesPoint { bucket, ..p })
+            let start = unit.parse_key(&p.bucket)?;
+            let moved = if hourly { start + shift } else { add_days(start, days)? };
+            Some(SeriesPoint { bucket: unit.key(moved), ..p })
         })
         .collect()
 }

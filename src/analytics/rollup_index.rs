@@ -75,6 +75,9 @@ struct FunnelCell {
 #[derive(Default)]
 struct Layer {
     periods: Vec<String>,
+    /// For each period, the first period of its day in the reporting zone: the hours of one
+    /// local day share a key when a view is broken down by day.
+    day_starts: Vec<u32>,
     attempts: Vec<AttemptCell>,
     /// Rows over all of a verification's attempts (`error_key` `*`), and rows per error code.
     verifications: Vec<VerificationCell>,
@@ -219,6 +222,17 @@ impl RollupIndex {
             let Some(layer) = layer_of(grain, &mut day, &mut hour) else { continue };
             layer.periods.push(period.clone());
         }
+        for layer in [&mut day, &mut hour] {
+            let mut first = 0;
+            layer.day_starts = (0..layer.periods.len())
+                .map(|i| {
+                    if crate::zone::day_of_hour(&layer.periods[i]) != crate::zone::day_of_hour(&layer.periods[first]) {
+                        first = i;
+                    }
+                    first as u32
+                })
+                .collect();
+        }
         for row in rows.attempts {
             let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
             let period = layer.period_id(&row.period);
@@ -332,7 +346,7 @@ impl RollupIndex {
 
     /// Whether hour-grain rows answer `scope` exactly.
     pub fn hours_cover(&self, scope: &AttemptScope<'_>) -> bool {
-        store::rollup_grain(scope).is_some() && Grain::Hour.period(&scope.from) >= self.hour_horizon.as_str()
+        store::rollup_grain(scope).is_some() && *Grain::Hour.period(&scope.from) >= *self.hour_horizon.as_str()
     }
 
     fn layer(&self, grain: Grain) -> &Layer {
@@ -349,7 +363,7 @@ impl RollupIndex {
     ) -> (&'a Layer, impl Iterator<Item = &'a AttemptCell> + 'a) {
         let f = scope.filters;
         let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
         let start = layer.attempts.partition_point(|c| c.period < lo);
         let end = layer.attempts.partition_point(|c| c.period < hi);
         let selection = Selection::new(&self.names, f);
@@ -362,7 +376,7 @@ impl RollupIndex {
     fn key_name(&self, layer: &Layer, by: Option<Dimension>, id: u32) -> String {
         match by {
             None => String::new(),
-            Some(Dimension::Day) => layer.periods[id as usize][..10].to_string(),
+            Some(Dimension::Day) => crate::zone::day_of_hour(&layer.periods[id as usize]).into_owned(),
             Some(_) => self.names.text(id).to_string(),
         }
     }
@@ -481,7 +495,7 @@ impl RollupIndex {
         let by = keys.by;
         let f: &Filters = scope.filters;
         let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
         let selection = Selection::new(&self.names, f);
         let error_keys: Option<Vec<u32>> = match f.errors.first() {
             Some(code) => Some(self.names.id(if code == "none" { "" } else { code }).into_iter().collect()),
@@ -574,10 +588,7 @@ impl RollupIndex {
                 Some(Dimension::Service) => c.service,
                 Some(Dimension::Error) => c.error,
                 // Hours of one day make one key.
-                Some(Dimension::Day) => {
-                    let day = &layer.periods[c.period as usize][..10];
-                    layer.periods.partition_point(|p| p.as_str() < day) as u32
-                }
+                Some(Dimension::Day) => layer.day_starts[c.period as usize],
             };
             let key = (id_of(keys.by), id_of(keys.then));
             if seen.insert((key, c.verification)) {
@@ -630,7 +641,6 @@ impl RollupIndex {
     /// Attempts and conversions per channel and day (or hour).
     pub fn series(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool) -> Vec<SeriesPoint> {
         let (layer, cells) = self.attempt_cells(scope, grain);
-        let len = if hourly { 13 } else { 10 };
         let mut by_period: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
         for c in cells {
             let s = by_period.entry((c.period, c.channel)).or_default();
@@ -639,7 +649,9 @@ impl RollupIndex {
         }
         let mut sums: BTreeMap<(String, u32), (i64, i64)> = BTreeMap::new();
         for ((period, channel), (attempts, converted)) in by_period {
-            let s = sums.entry((layer.periods[period as usize][..len].to_string(), channel)).or_default();
+            let period = &layer.periods[period as usize];
+            let bucket = if hourly { period.clone() } else { crate::zone::day_of_hour(period).into_owned() };
+            let s = sums.entry((bucket, channel)).or_default();
             s.0 += attempts;
             s.1 += converted;
         }
@@ -672,7 +684,7 @@ impl RollupIndex {
     pub fn funnel(&self, scope: &AttemptScope<'_>, grain: Grain) -> RetryFunnel {
         let f = scope.filters;
         let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(grain.period(&scope.from), grain.period(&scope.to));
+        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
         let start = layer.funnel.partition_point(|c| c.period < lo);
         let end = layer.funnel.partition_point(|c| c.period < hi);
         let selection = Selection::new(&self.names, f);

@@ -184,7 +184,7 @@ fn items(what: WhatToDo, currency: &str, filters: &Filters) -> Vec<AdviceItem> {
                 blocks.join(", ")
             )],
             table: Some(FigureTable {
-                caption: "Per day (UTC)".to_string(),
+                caption: format!("Per day ({})", crate::zone::name()),
                 testid: "fraud-days",
                 columns: vec![("Day", ""), ("Attempts", ""), ("Channel fees", "")],
                 rows: f

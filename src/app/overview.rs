@@ -44,12 +44,10 @@ pub fn OverviewPage() -> impl IntoView {
 #[component]
 fn OverviewView(data: Overview) -> impl IntoView {
     let filters = data.filters.clone();
-    let range = describe_range(&data.start, &data.end);
+    let range = data.range_text.clone();
     let permalink = data.permalink.clone();
-    // The rate chart compares the breakdown's rows: none for days (the time chart shows
-    // those), nor with one row.
     let rate_rows: Vec<BreakdownRow> =
-        if filters.by != Dimension::Day && data.rows.len() > 1 { data.rows.clone() } else { Vec::new() };
+        if crate::charts::shows_rate_chart(filters.by, &data.rows) { data.rows.clone() } else { Vec::new() };
     let rate_targets: Vec<String> = rate_rows.iter().map(|row| drill_down_href(&filters, &row.key)).collect();
     let time_table = crate::charts::attempts_and_conversion_table(&data.buckets, data.bucket_size, &data.series);
     let too_few = crate::charts::has_too_few_to_judge(&data.series);
@@ -112,13 +110,16 @@ fn OverviewView(data: Overview) -> impl IntoView {
                     let table = crate::charts::conversion_table(filters.by, &rate_rows, &data.snapshot.services);
                     view! {
                         <section class="chart-card" aria-label=title.clone()>
-                            <div
-                                id="rate-chart"
-                                class="chart"
-                                data-testid="rate-chart"
-                                role="img"
-                                aria-label=format!("{title}; click a bar to drill down; the data is in the table below")
-                            ></div>
+                            <div class="chart-frame">
+                                <div
+                                    id="rate-chart"
+                                    class="chart"
+                                    data-testid="rate-chart"
+                                    role="img"
+                                    aria-label=format!("{title}; click a bar to drill down; the data is in the table below")
+                                ></div>
+                                <div class="chart-static" inner_html=data.rate_svg.clone()></div>
+                            </div>
                             <ChartData table testid="rate-data" />
                         </section>
                     }
@@ -138,21 +139,6 @@ fn OverviewView(data: Overview) -> impl IntoView {
             <Breakdown filters=filters rows=data.rows services=data.snapshot.services.clone() />
             <div class="advice" inner_html=data.funnel_html.clone()></div>
         </main>
-    }
-}
-
-/// `2026-10-27 to 2026-11-25 (UTC)` for whole days, times for the last 24 hours.
-fn describe_range(start: &str, end: &str) -> String {
-    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&chrono::Utc));
-    match (parse(start), parse(end)) {
-        (Ok(s), Ok(e)) if s.time() == chrono::NaiveTime::MIN && e.time() == chrono::NaiveTime::MIN => {
-            match e.date_naive().pred_opt() {
-                Some(last) => format!("{} to {last} (UTC)", s.date_naive()),
-                None => format!("{start} to {end}"),
-            }
-        }
-        (Ok(s), Ok(e)) => format!("{} to {} UTC", s.format("%Y-%m-%d %H:%M"), e.format("%Y-%m-%d %H:%M")),
-        _ => format!("{start} to {end}"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The days and ranges a view covers.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A day a view can start or end on: a UTC date from 2000 to 2100. Verify's data lies well
@@ -73,13 +73,15 @@ impl ViewHour {
         ViewHour { date, hour: if last { 23 } else { 0 } }
     }
 
-    /// The hour `time` falls in, if it is one a view can name.
+    /// The hour `time` falls in, in the reporting zone, if it is one a view can name.
     pub fn of_time(time: DateTime<Utc>) -> Option<ViewHour> {
-        Some(ViewHour { date: ViewDate::try_from(time.date_naive()).ok()?, hour: time.hour() })
+        let local = time + TimeDelta::seconds(crate::zone::offset_seconds(time));
+        Some(ViewHour { date: ViewDate::try_from(local.date_naive()).ok()?, hour: local.hour() })
     }
 
+    /// When the hour starts: an hour of the reporting zone's clock.
     pub fn start(self) -> DateTime<Utc> {
-        self.date.date().and_time(NaiveTime::MIN).and_utc() + TimeDelta::hours(i64::from(self.hour))
+        crate::zone::at_local(self.date.date(), self.hour)
     }
 }
 
@@ -126,15 +128,15 @@ impl std::fmt::Display for ViewHour {
 pub enum DateRange {
     /// The last 24 hours.
     LastDay,
-    /// The last N UTC days, today included.
+    /// The last N days of the reporting zone, today included.
     LastDays(u32),
     /// The last N months: from the day after this date N months ago, today included.
     LastMonths(u32),
     /// All of the snapshot's history, today included.
     All,
-    /// From and to, both included, in UTC days.
+    /// From and to, both included, in the reporting zone's days.
     Between(ViewDate, ViewDate),
-    /// From and to, both included, in UTC hours.
+    /// From and to, both included, in the reporting zone's hours.
     Hours(ViewHour, ViewHour),
 }
 
@@ -147,9 +149,9 @@ fn shifted(time: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
 impl DateRange {
     /// `[start, end)` of the range at `now`.
     pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let midnight = crate::zone::midnight;
         let day_after = |d: NaiveDate| d.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
-        let today = now.date_naive();
+        let today = crate::zone::local_date(now);
         match self {
             // The 24 hours up to and including the current one, so views align with hourly rollups.
             DateRange::LastDay => {
@@ -183,10 +185,10 @@ impl DateRange {
         }
         let (start, end) = self.bounds(now);
         let last = shifted(end, TimeDelta::seconds(-1));
-        let whole_days = start.time() == NaiveTime::MIN && end.time() == NaiveTime::MIN;
+        let whole_days = crate::zone::is_midnight(start) && crate::zone::is_midnight(end);
         if whole_days {
-            if let (Ok(from), Ok(to)) = (ViewDate::try_from(start.date_naive()), ViewDate::try_from(last.date_naive()))
-            {
+            let (first, last) = (crate::zone::local_date(start), crate::zone::local_date(last));
+            if let (Ok(from), Ok(to)) = (ViewDate::try_from(first), ViewDate::try_from(last)) {
                 return DateRange::Between(from, to);
             }
         } else if let (Some(from), Some(to)) = (ViewHour::of_time(start), ViewHour::of_time(last)) {

@@ -67,16 +67,22 @@ fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
     }
 }
 
-fn key_expression(by: Option<Dimension>) -> &'static str {
+fn key_expression(by: Option<Dimension>, scope: &AttemptScope<'_>) -> String {
     match by {
-        None => "''",
-        Some(Dimension::Country) => "COALESCE(country, '')",
-        Some(Dimension::Channel) => "channel",
-        Some(Dimension::Carrier) => "COALESCE(carrier, '')",
-        Some(Dimension::Service) => "service_sid",
-        Some(Dimension::Error) => "COALESCE(error_code, '')",
-        Some(Dimension::Day) => "substr(date_created, 1, 10)",
+        None => "''".into(),
+        Some(Dimension::Country) => "COALESCE(country, '')".into(),
+        Some(Dimension::Channel) => "channel".into(),
+        Some(Dimension::Carrier) => "COALESCE(carrier, '')".into(),
+        Some(Dimension::Service) => "service_sid".into(),
+        Some(Dimension::Error) => "COALESCE(error_code, '')".into(),
+        Some(Dimension::Day) => day_sql(scope),
     }
+}
+
+/// The day in the reporting zone of an attempt of `scope`, as SQL.
+fn day_sql(scope: &AttemptScope<'_>) -> String {
+    let time = |text: &str| crate::model::twilio_time::parse(text).unwrap_or_default();
+    crate::zone::day_sql("date_created", time(&scope.from), time(&scope.to))
 }
 
 #[derive(FromRow)]
@@ -108,7 +114,8 @@ pub fn rollup_grain(scope: &AttemptScope<'_>) -> Option<Grain> {
         return None;
     }
     let on = |tail: &str| scope.from.ends_with(tail) && scope.to.ends_with(tail);
-    if on("T00:00:00Z") {
+    let midnight = |text: &str| crate::model::twilio_time::parse(text).is_some_and(crate::zone::is_midnight);
+    if midnight(&scope.from) && midnight(&scope.to) {
         Some(Grain::Day)
     } else if scope.from.len() == 20 && scope.to.len() == 20 && on(":00:00Z") {
         Some(Grain::Hour)
@@ -166,7 +173,7 @@ pub async fn raw_metrics_by(
     by: Option<Dimension>,
     fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
-    raw_metrics_keyed(pool, scans, scope, key_expression(by), fees).await
+    raw_metrics_keyed(pool, scans, scope, &key_expression(by, scope), fees).await
 }
 
 /// Metrics per country and channel, keyed `country␟channel` as the rollups' pairs are
@@ -267,8 +274,10 @@ pub async fn raw_burst_costs(
     prefixes: i64,
 ) -> Result<BurstCosts, StoreError> {
     let _scan = scans.turn().await;
+    let time = |text: &str| crate::model::twilio_time::parse(text).unwrap_or_default();
+    let day = crate::zone::day_sql("date_created", time(from), time(to));
     let days: Vec<(String, String, i64, f64)> = sqlx::query_as(&format!(
-        "SELECT substr(date_created, 1, 10), {PRICED_CURRENCY_SQL}, COUNT(*), TOTAL(price) FROM attempts \
+        "SELECT {day}, {PRICED_CURRENCY_SQL}, COUNT(*), TOTAL(price) FROM attempts \
          WHERE date_created >= ? AND date_created < ? AND country = ? AND channel = 'sms' \
          AND conversion_status = 'unconverted' GROUP BY 1, 2 ORDER BY 1, 2"
     ))
@@ -317,8 +326,10 @@ pub async fn raw_unconverted_verification_spend_by(
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Vec<Money>>, StoreError> {
-    let mut query =
-        QueryBuilder::new(format!("SELECT {}, price_unit, TOTAL(price) FROM attempts AS attempt", key_expression(by)));
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {}, price_unit, TOTAL(price) FROM attempts AS attempt",
+        key_expression(by, scope)
+    ));
     push_scope(&mut query, scope);
     query.push(
         " AND conversion_status = 'unconverted' AND price_unit IS NOT NULL AND price_unit != '' AND NOT EXISTS \
@@ -341,11 +352,10 @@ pub async fn raw_series(
     scope: &AttemptScope<'_>,
     hourly: bool,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let len = if hourly { 13 } else { 10 };
+    let bucket = if hourly { "substr(date_created, 1, 13)".to_string() } else { day_sql(scope) };
     let converted = &COUNTS.converted;
-    let mut query = QueryBuilder::new(format!(
-        "SELECT substr(date_created, 1, {len}) AS bucket, channel, COUNT(*), {converted} FROM attempts"
-    ));
+    let mut query =
+        QueryBuilder::new(format!("SELECT {bucket} AS bucket, channel, COUNT(*), {converted} FROM attempts"));
     push_scope(&mut query, scope);
     query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
     let _scan = scans.turn().await;

@@ -174,15 +174,17 @@ impl LoadRollups {
         if prefix(key) >= self.summed_below {
             return;
         }
-        // An hour past what a place holds is counted at the end, like a changed carrier.
-        let place: Option<Place> = i32::try_from(attempt.date_created.timestamp().div_euclid(3600)).ok().map(|hour| {
-            (
-                hour,
-                self.names.intern(counted.country),
-                self.names.intern(counted.carrier),
-                self.names.intern(counted.service_sid),
-            )
-        });
+        // An hour past what a place holds is counted at the end, like a changed carrier. (A
+        // quarter hour in a zone whose offsets are not whole hours: its days start on one.)
+        let place: Option<Place> =
+            i32::try_from(attempt.date_created.timestamp().div_euclid(place_seconds())).ok().map(|hour| {
+                (
+                    hour,
+                    self.names.intern(counted.country),
+                    self.names.intern(counted.carrier),
+                    self.names.intern(counted.service_sid),
+                )
+            });
         // "*" is the error key of all attempts: a code spelt so would share its row.
         let error = (counted.error_code != "*").then(|| self.names.intern(counted.error_code));
         let bit = channel_bit(counted.channel) as u8;
@@ -248,7 +250,9 @@ impl LoadRollups {
             let Summed::Regular(regular) = summed else { continue };
             let (hour, country, carrier, service) = regular.place;
             let time = hour_starts.entry(hour).or_insert_with(|| {
-                twilio_time::format(&chrono::DateTime::from_timestamp(i64::from(hour) * 3600, 0).unwrap_or_default())
+                twilio_time::format(
+                    &chrono::DateTime::from_timestamp(i64::from(hour) * place_seconds(), 0).unwrap_or_default(),
+                )
             });
             let place = VerificationPlace {
                 time,
@@ -350,6 +354,11 @@ async fn count_verifications_from(
         start = end;
     }
     Ok(())
+}
+
+/// The span of time a summed verification's attempts share (see `Place`).
+fn place_seconds() -> i64 {
+    if crate::zone::whole_hours() { 3600 } else { 900 }
 }
 
 #[cfg(test)]

@@ -24,13 +24,13 @@ impl Grain {
         }
     }
 
-    /// The period of an ISO 8601 time: `2026-11-25` or `2026-11-25T14`.
-    pub fn period(self, time: &str) -> &str {
-        let len = match self {
-            Grain::Day => 10,
-            Grain::Hour => 13,
-        };
-        time.get(..len).unwrap_or(time)
+    /// The period of an ISO 8601 UTC time: its day in the reporting zone (`2026-11-25`), or
+    /// its UTC hour (`2026-11-25T14`).
+    pub fn period(self, time: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Grain::Day => crate::zone::day_of(time),
+            Grain::Hour => std::borrow::Cow::Borrowed(time.get(..13).unwrap_or(time)),
+        }
     }
 }
 

@@ -160,19 +160,16 @@ impl RollupDelta {
     }
 
     fn skips(&self, grain: Grain, time: &str) -> bool {
-        grain == Grain::Hour && grain.period(time) < self.hour_horizon.as_str()
+        grain == Grain::Hour && *grain.period(time) < *self.hour_horizon.as_str()
     }
 
     /// Adds (`sign` 1) or removes (`sign` -1) one attempt's counts.
     pub fn attempt(&mut self, facts: &Counted<'_>, sign: i64) {
         let delivered = i64::from(is_delivered(facts.message_status));
         let finalized = i64::from(is_final(facts.message_status));
-        let hour = HourCellKey {
-            hour: Grain::Hour.period(facts.date_created),
-            country: facts.country,
-            carrier: facts.carrier,
-            channel: facts.channel,
-        };
+        let hour_period = Grain::Hour.period(facts.date_created);
+        let hour =
+            HourCellKey { hour: &hour_period, country: facts.country, carrier: facts.carrier, channel: facts.channel };
         let counts = self.hours.entry_ref(&hour).or_default();
         counts[0] += sign;
         counts[1] += sign * i64::from(is_converted(facts.conversion_status));
@@ -182,9 +179,10 @@ impl RollupDelta {
             if self.skips(grain, facts.date_created) {
                 continue;
             }
+            let period = grain.period(facts.date_created);
             let cell = AttemptCellKey {
                 grain,
-                period: grain.period(facts.date_created),
+                period: &period,
                 country: facts.country,
                 carrier: facts.carrier,
                 channel: facts.channel,
@@ -214,12 +212,13 @@ impl RollupDelta {
             if self.skips(grain, &first.date_created) {
                 continue;
             }
+            let period = grain.period(&first.date_created);
             let cell = FunnelCellKey {
                 grain,
                 channels: facts.channels,
                 attempts: facts.attempts,
                 converted_at: facts.converted_at,
-                period: grain.period(&first.date_created),
+                period: &period,
                 country: &first.country,
                 carrier: &first.carrier,
                 service_sid: &first.service_sid,
@@ -298,13 +297,14 @@ impl RollupDelta {
         if self.skips(grain, place.time) {
             return;
         }
+        let period = grain.period(place.time);
         for (error_key, (unconverted_channels, converted_channels)) in by_error {
             let cell = VerificationCellKey {
                 grain,
                 unconverted_channels,
                 converted_channels,
                 error_key,
-                period: grain.period(place.time),
+                period: &period,
                 country: place.country,
                 carrier: place.carrier,
                 service_sid: place.service_sid,

@@ -62,11 +62,11 @@ pub async fn verification_facts(
     Ok(facts)
 }
 
-/// Whether the rollups match this build's version.
+/// Whether the rollups match this build's version and the reporting zone.
 pub async fn rollups_current(pool: &SqlitePool) -> Result<bool, StoreError> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM rollup_state WHERE id = 1").fetch_optional(pool).await?;
-    Ok(version == Some(ROLLUP_VERSION))
+    let state: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, zone FROM rollup_state WHERE id = 1").fetch_optional(pool).await?;
+    Ok(state.is_some_and(|(version, zone)| version == ROLLUP_VERSION && zone == crate::zone::name()))
 }
 
 /// Recomputes every rollup from `attempts`, in one transaction; returns the attempts read.
@@ -126,9 +126,11 @@ pub(super) async fn clear_rollups(tx: &mut Transaction<'_, Sqlite>) -> Result<()
 
 pub(super) async fn mark_rollups_current(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO rollup_state (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        "INSERT INTO rollup_state (id, version, zone) VALUES (1, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, zone = excluded.zone",
     )
     .bind(ROLLUP_VERSION)
+    .bind(crate::zone::name())
     .execute(&mut **tx)
     .await?;
     Ok(())

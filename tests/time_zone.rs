@@ -1,0 +1,156 @@
+//! The reporting time zone: with `--tz Europe/Madrid`, a day is Madrid's day in ranges, the
+//! breakdown by day (from the rollups and from the raw rows), the chart's buckets and the
+//! comparison, across the night the clocks go back (2026-10-25, a day of 25 hours). Every
+//! figure is checked against the attempts grouped here by chrono-tz. The zone is set once per
+//! process, so this binary holds only Madrid's tests.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Europe::Madrid;
+use verilens::analytics::{self, RollupCache};
+use verilens::filters::parse_query;
+use verilens::model::{Attempt, ConversionStatus, twilio_time};
+use verilens::page_data::{Overview, SnapshotStatus};
+use verilens::store;
+
+fn at(text: &str) -> DateTime<Utc> {
+    twilio_time::parse(text).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    at("2026-11-05T12:00:00Z")
+}
+
+/// An attempt every 30 minutes from Oct 18 to Nov 5 (UTC), every third one converted.
+fn attempts() -> Vec<Attempt> {
+    let template: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
+    let mut attempts = Vec::new();
+    let mut t = at("2026-10-18T00:00:00Z");
+    let mut serial = 0u64;
+    while t < now() {
+        serial += 1;
+        let mut attempt = template.clone();
+        attempt.sid = format!("VL{serial:032x}");
+        attempt.verification_sid = format!("VE{serial:032x}");
+        attempt.date_created = t;
+        attempt.date_updated = t;
+        attempt.conversion_status =
+            if serial.is_multiple_of(3) { ConversionStatus::Converted } else { ConversionStatus::Unconverted };
+        attempt.channel_data.as_mut().unwrap().verification_sid = Some(attempt.verification_sid.clone());
+        attempts.push(attempt);
+        t += Duration::minutes(30);
+    }
+    attempts
+}
+
+/// Attempts per Madrid day, and converted ones, counted here.
+fn by_madrid_day(attempts: &[Attempt], from: NaiveDate, to: NaiveDate) -> BTreeMap<String, (u64, u64)> {
+    let mut days = BTreeMap::new();
+    for a in attempts {
+        let day = a.date_created.with_timezone(&Madrid).date_naive();
+        if (from..=to).contains(&day) {
+            let entry: &mut (u64, u64) = days.entry(day.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += u64::from(a.conversion_status == ConversionStatus::Converted);
+        }
+    }
+    days
+}
+
+async fn snapshot() -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
+    assert!(verilens::zone::set(Madrid));
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::open(&dir.path().join("madrid.db")).await.unwrap();
+    let attempts = attempts();
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
+    tx.commit().await.unwrap();
+    let end = twilio_time::format(&now());
+    let run = store::start_run(&pool, &end, ("2026-10-18T00:00:00Z", &end), false).await.unwrap();
+    let total = attempts.len() as u64;
+    store::finish_run(&pool, run, &end, Ok((total, total))).await.unwrap();
+    (dir, pool, attempts)
+}
+
+async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
+    let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now())), ..SnapshotStatus::default() };
+    let parsed = parse_query(query);
+    assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
+    let rollups = Arc::new(RollupCache::default());
+    analytics::overview(pool, &store::RawScans::default(), &rollups, parsed, now(), snapshot).await.unwrap()
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_day_is_madrids_day_in_ranges_the_breakdown_the_chart_and_the_raw_rows() {
+    let (_dir, pool, attempts) = snapshot().await;
+    common::assert_rollups_equal_a_rebuild(&pool).await;
+    // The day the clocks go back runs from 22:00 UTC on the 24th to 23:00 UTC on the 25th.
+    let day = overview(&pool, "from=2026-10-25&to=2026-10-25").await;
+    assert_eq!((day.start.as_str(), day.end.as_str()), ("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"));
+    assert_eq!(day.totals.attempts, 50, "25 hours of an attempt every 30 minutes");
+    assert_eq!(day.range_text, "2026-10-25 to 2026-10-25 (Europe/Madrid)");
+
+    let expected = by_madrid_day(&attempts, date("2026-10-22"), date("2026-10-28"));
+    assert_eq!(expected["2026-10-25"].0, 50);
+    // The rollups, and the raw rows (a destination prefix needs them), say the same per day.
+    for query in ["from=2026-10-22&to=2026-10-28&by=day", "from=2026-10-22&to=2026-10-28&by=day&prefix=%2B57"] {
+        let page = overview(&pool, query).await;
+        let rows: BTreeMap<String, (u64, u64)> =
+            page.rows.iter().map(|r| (r.key.clone(), (r.metrics.attempts, r.metrics.converted))).collect();
+        assert_eq!(rows, expected, "{query}");
+        // The chart's day buckets are Madrid's days, with the same attempts.
+        let keys: Vec<&str> = page.buckets.iter().map(|b| b.key.as_str()).collect();
+        assert_eq!(keys, expected.keys().map(String::as_str).collect::<Vec<_>>(), "{query}");
+        let mut charted: BTreeMap<String, u64> = BTreeMap::new();
+        for point in &page.series {
+            *charted.entry(point.bucket.clone()).or_default() += point.attempts;
+        }
+        assert_eq!(charted, expected.iter().map(|(k, v)| (k.clone(), v.0)).collect(), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_previous_period_is_the_same_number_of_madrid_days_across_the_clock_change() {
+    let (_dir, pool, attempts) = snapshot().await;
+    let page = overview(&pool, "from=2026-10-26&to=2026-10-31").await;
+    let change = page.change.expect("a comparison");
+    // Six days from Oct 26 (CET) against the six before, from Oct 20 (CEST).
+    assert_eq!(
+        (change.windows.previous_start.as_str(), change.windows.previous_end.as_str()),
+        ("2026-10-19T22:00:00Z", "2026-10-25T23:00:00Z")
+    );
+    assert_eq!(
+        (change.windows.current_start.as_str(), change.windows.current_end.as_str()),
+        ("2026-10-25T23:00:00Z", "2026-10-31T23:00:00Z")
+    );
+    let count = |days: BTreeMap<String, (u64, u64)>| days.values().map(|d| d.0).sum::<u64>();
+    assert_eq!(change.previous.attempts, count(by_madrid_day(&attempts, date("2026-10-20"), date("2026-10-25"))));
+    assert_eq!(change.current.attempts, count(by_madrid_day(&attempts, date("2026-10-26"), date("2026-10-31"))));
+    assert_eq!(change.previous.attempts, 6 * 48 + 2, "six days, one of them 25 hours long");
+}
+
+#[tokio::test]
+async fn rollups_kept_in_another_zone_are_rebuilt_when_the_snapshot_opens() {
+    let (dir, pool, attempts) = snapshot().await;
+    // As if the snapshot's rollups had been kept with `--tz UTC`, one of its rows off.
+    sqlx::query("UPDATE rollup_state SET zone = 'UTC'").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE rollup_attempts SET attempts = attempts + 1000 WHERE grain = 'day'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let pool = store::open(&dir.path().join("madrid.db")).await.unwrap();
+    let zone: String = sqlx::query_scalar("SELECT zone FROM rollup_state").fetch_one(&pool).await.unwrap();
+    assert_eq!(zone, "Europe/Madrid");
+    let page = overview(&pool, "from=2026-10-25&to=2026-10-25").await;
+    assert_eq!(page.totals.attempts, 50);
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, attempts.len() as u64);
+}
