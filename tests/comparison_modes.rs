@@ -2,13 +2,12 @@
 //! real snapshot of fourteen months, each figure checked against a count of the attempts as
 //! they were made (not the snapshot's SQL, not its rollups).
 
+mod common;
+
 use chrono::{DateTime, Datelike, Duration, Utc};
-use verilens::analytics::{self, RollupCache};
 use verilens::buckets::BucketSize;
-use verilens::filters::parse_query;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
-use verilens::page_data::{Overview, SnapshotStatus};
-use verilens::store;
+use verilens::page_data::Overview;
 
 fn at(text: &str) -> DateTime<Utc> {
     twilio_time::parse(text).unwrap()
@@ -23,23 +22,14 @@ const FIRST: &str = "2025-09-01T00:00:00Z";
 /// One verification every three hours from `FIRST` to `now`, in two countries; how often it
 /// converts changes with the month and the hour, so that no two windows agree by accident.
 fn attempts() -> Vec<Attempt> {
-    let template: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
     let mut attempts = Vec::new();
     let mut t = at(FIRST);
     let mut serial = 0u64;
     while t < now() {
         serial += 1;
-        let mut attempt = template.clone();
-        attempt.sid = format!("VL{serial:032x}");
-        attempt.verification_sid = format!("VE{serial:032x}");
-        attempt.date_created = t;
-        attempt.date_updated = t;
         let converted = (serial * 7 + u64::from(t.month())) % 10 < 6 + u64::from(t.month() % 3);
-        attempt.conversion_status = if converted { ConversionStatus::Converted } else { ConversionStatus::Unconverted };
-        let data = attempt.channel_data.as_mut().unwrap();
-        data.verification_sid = Some(attempt.verification_sid.clone());
-        data.country = Some(if serial.is_multiple_of(3) { "BR" } else { "CO" }.to_string());
-        attempts.push(attempt);
+        let country = if serial.is_multiple_of(3) { "BR" } else { "CO" };
+        attempts.push(common::snapshots::attempt(serial, t, country, converted));
         t += Duration::hours(3) + Duration::minutes((serial % 7) as i64);
     }
     attempts
@@ -54,24 +44,13 @@ fn counted(attempts: &[Attempt], from: DateTime<Utc>, to: DateTime<Utc>) -> (u64
 
 async fn snapshot(covered_from: &str) -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("modes.db")).await.unwrap();
     let attempts = attempts();
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
-    tx.commit().await.unwrap();
-    let end = twilio_time::format(&now());
-    let run = store::start_run(&pool, &end, (covered_from, &end), false).await.unwrap();
-    let total = attempts.len() as u64;
-    store::finish_run(&pool, run, &end, Ok((total, total))).await.unwrap();
+    let pool = common::snapshots::holding(&dir, &attempts, covered_from, now()).await;
     (dir, pool, attempts)
 }
 
 async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now())), ..SnapshotStatus::default() };
-    let parsed = parse_query(query);
-    assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
-    let rollups = std::sync::Arc::new(RollupCache::default());
-    analytics::overview(pool, &store::RawScans::default(), &rollups, parsed, now(), snapshot).await.unwrap()
+    common::snapshots::overview(pool, query, now()).await
 }
 
 #[tokio::test]

@@ -1,29 +1,17 @@
 //! The overview's comparison on a real snapshot: a period still in progress, whose last
 //! minutes' conversions have not arrived yet, is compared like for like and flags nothing.
 
+mod common;
+
 use chrono::{DateTime, Duration, Utc};
-use verilens::analytics::{self, RollupCache};
-use verilens::filters::parse_query;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
-use verilens::page_data::{Overview, SnapshotStatus};
-use verilens::store;
+use verilens::page_data::Overview;
 
 fn now() -> DateTime<Utc> {
     twilio_time::parse("2026-11-24T14:20:00Z").unwrap()
 }
 
-fn attempt(serial: u64, created: DateTime<Utc>, country: &str, converted: bool) -> Attempt {
-    let mut attempt: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
-    attempt.sid = format!("VL{serial:032x}");
-    attempt.verification_sid = format!("VE{serial:032x}");
-    attempt.date_created = created;
-    attempt.date_updated = created;
-    attempt.conversion_status = if converted { ConversionStatus::Converted } else { ConversionStatus::Unconverted };
-    let data = attempt.channel_data.as_mut().unwrap();
-    data.verification_sid = Some(attempt.verification_sid.clone());
-    data.country = Some(country.to_string());
-    attempt
-}
+use common::snapshots::attempt;
 
 /// Two weeks of steady traffic in three countries, 8 of every 10 verifications converted,
 /// then a busy last twenty minutes whose conversions have not arrived yet.
@@ -50,32 +38,14 @@ fn attempts() -> Vec<Attempt> {
 }
 
 async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now())), ..SnapshotStatus::default() };
-    analytics::overview(
-        pool,
-        &verilens::store::RawScans::default(),
-        &std::sync::Arc::new(RollupCache::default()),
-        parse_query(query),
-        now(),
-        snapshot,
-    )
-    .await
-    .unwrap()
+    common::snapshots::overview(pool, query, now()).await
 }
 
 #[tokio::test]
 async fn a_bucket_in_progress_with_lagging_conversions_is_not_a_significant_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("comparisons.db")).await.unwrap();
     let attempts = attempts();
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
-    tx.commit().await.unwrap();
-    let run = store::start_run(&pool, "2026-11-24T14:20:00Z", ("2026-11-10T00:00:00Z", "2026-11-24T14:20:00Z"), false)
-        .await
-        .unwrap();
-    let total = attempts.len() as u64;
-    store::finish_run(&pool, run, "2026-11-24T14:21:00Z", Ok((total, total))).await.unwrap();
+    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-10T00:00:00Z", now()).await;
 
     let week = overview(&pool, "range=7d&compare=previous").await;
     // The whole week, lagging minutes included, reads as a collapse of conversion...

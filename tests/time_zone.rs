@@ -7,14 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Europe::Madrid;
-use verilens::analytics::{self, RollupCache};
-use verilens::filters::parse_query;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
-use verilens::page_data::{Overview, SnapshotStatus};
+use verilens::page_data::Overview;
 use verilens::store;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -27,21 +24,12 @@ fn now() -> DateTime<Utc> {
 
 /// An attempt every 30 minutes from Oct 18 to Nov 5 (UTC), every third one converted.
 fn attempts() -> Vec<Attempt> {
-    let template: Attempt = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
     let mut attempts = Vec::new();
     let mut t = at("2026-10-18T00:00:00Z");
     let mut serial = 0u64;
     while t < now() {
         serial += 1;
-        let mut attempt = template.clone();
-        attempt.sid = format!("VL{serial:032x}");
-        attempt.verification_sid = format!("VE{serial:032x}");
-        attempt.date_created = t;
-        attempt.date_updated = t;
-        attempt.conversion_status =
-            if serial.is_multiple_of(3) { ConversionStatus::Converted } else { ConversionStatus::Unconverted };
-        attempt.channel_data.as_mut().unwrap().verification_sid = Some(attempt.verification_sid.clone());
-        attempts.push(attempt);
+        attempts.push(common::snapshots::attempt(serial, t, "CO", serial.is_multiple_of(3)));
         t += Duration::minutes(30);
     }
     attempts
@@ -64,24 +52,13 @@ fn by_madrid_day(attempts: &[Attempt], from: NaiveDate, to: NaiveDate) -> BTreeM
 async fn snapshot() -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
     assert!(verilens::zone::set(Madrid));
     let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("madrid.db")).await.unwrap();
     let attempts = attempts();
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
-    tx.commit().await.unwrap();
-    let end = twilio_time::format(&now());
-    let run = store::start_run(&pool, &end, ("2026-10-18T00:00:00Z", &end), false).await.unwrap();
-    let total = attempts.len() as u64;
-    store::finish_run(&pool, run, &end, Ok((total, total))).await.unwrap();
+    let pool = common::snapshots::holding(&dir, &attempts, "2026-10-18T00:00:00Z", now()).await;
     (dir, pool, attempts)
 }
 
 async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now())), ..SnapshotStatus::default() };
-    let parsed = parse_query(query);
-    assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
-    let rollups = Arc::new(RollupCache::default());
-    analytics::overview(pool, &store::RawScans::default(), &rollups, parsed, now(), snapshot).await.unwrap()
+    common::snapshots::overview(pool, query, now()).await
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -147,7 +124,7 @@ async fn rollups_kept_in_another_zone_are_rebuilt_when_the_snapshot_opens() {
         .await
         .unwrap();
     pool.close().await;
-    let pool = store::open(&dir.path().join("madrid.db")).await.unwrap();
+    let pool = store::open(&dir.path().join("snapshot.db")).await.unwrap();
     let zone: String = sqlx::query_scalar("SELECT zone FROM rollup_state").fetch_one(&pool).await.unwrap();
     assert_eq!(zone, "Europe/Madrid");
     let page = overview(&pool, "from=2026-10-25&to=2026-10-25").await;

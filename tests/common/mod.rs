@@ -7,6 +7,7 @@
 pub mod dashboard;
 pub mod emulator;
 pub mod gate;
+pub mod snapshots;
 pub mod timing;
 
 /// The rollups kept by the writes so far equal, row for row in all four tables, a rebuild
