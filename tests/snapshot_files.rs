@@ -51,11 +51,16 @@ fn sizes(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<(&String, u
     files.iter().map(|(name, bytes)| (name, bytes.len())).collect()
 }
 
-/// A complete snapshot, checkpointed so that it is all in the one file.
+/// A complete snapshot, all in the one file: made by `store::open` elsewhere, then copied
+/// with `VACUUM INTO` and switched out of WAL on the copy, which no other connection has
+/// open. (Switching the original would race the pool's connections: `close` can return
+/// while one that was being given back still holds the file open.)
 async fn new_snapshot(db: &Path) {
-    let pool = store::open(db).await.unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let pool = store::open(&elsewhere.path().join("made.db")).await.unwrap();
+    sqlx::query("VACUUM INTO ?").bind(db.to_str().unwrap()).execute(&pool).await.unwrap();
     pool.close().await;
+    drop(pool);
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
     sqlx::query("PRAGMA journal_mode = DELETE").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
