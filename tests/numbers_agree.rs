@@ -3,7 +3,8 @@
 //! carriers, verifications straddling hours, days, carriers and services, late status and
 //! price updates) and random views (on and off period boundaries, unknown values, several
 //! error codes, a prefix), every metric of every breakdown is computed three ways: from the
-//! rollups, from the raw rows, and here from the generated attempts. So are the series and
+//! rollups (as a server holds them, refreshed in place after each write, with whole months
+//! summed), from the raw rows, and here from the generated attempts. So are the series and
 //! the anomalies, and drilling into any breakdown row selects exactly that row. The spend on
 //! verifications that never converted, which only the raw rows can tell, is computed twice.
 //!
@@ -30,14 +31,14 @@ fn time(text: &str) -> DateTime<Utc> {
     twilio_time::parse(text).unwrap()
 }
 
-/// The first day of the data.
+/// The first day of the data: its days cross from one month into the next.
 fn data_start() -> DateTime<Utc> {
-    time("2026-11-16T00:00:00Z")
+    time("2026-11-29T00:00:00Z")
 }
 
 /// Hour rows are kept from here on, as a sync keeps the last 72 hours.
 fn hour_horizon() -> DateTime<Utc> {
-    time("2026-11-18T06:00:00Z")
+    time("2026-12-01T06:00:00Z")
 }
 
 struct Market {
@@ -614,11 +615,17 @@ fn expected_hours(selected: &[&Attempt]) -> Vec<HourlyCell> {
         .collect()
 }
 
-/// Bounds of a view: whole days, whole hours from the hour horizon on, whole hours before
-/// it, or neither.
+/// Bounds of a view: whole days, whole months (with a day before or after them, or not),
+/// whole hours from the hour horizon on, whole hours before it, or neither.
 fn bounds(rng: &mut Rng) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = data_start();
-    match rng.below(4) {
+    match rng.below(5) {
+        4 => {
+            let from = *pick(rng, &["2026-11-01", "2026-11-30", "2026-12-01"]);
+            let to = *pick(rng, &["2026-12-01", "2026-12-02", "2027-01-01"].map(|to| to.max(from)));
+            let to = if to == from { "2027-01-01" } else { to };
+            (time(&format!("{from}T00:00:00Z")), time(&format!("{to}T00:00:00Z")))
+        }
         0 => {
             let from = start + Duration::days(rng.below(DAYS as u64 + 1) as i64 - 1);
             (from, from + Duration::days(1 + rng.below(3) as i64))
@@ -904,11 +911,19 @@ async fn check_seed(seed: u64) -> usize {
     let attempts = newest(&first, &later);
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("numbers.db")).await.unwrap();
+    let services: Vec<String> =
+        attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    // The index a server holds, refreshed in place after each step: the views below read it.
+    let cache = Arc::new(RollupCache::with_fees(fee_schedule(&services)));
+    cache.get_current(&pool).await.unwrap();
     // Some first listings before the sync moves the hour horizon on, some after; then the later listings.
     let (early, rest) = first.split_at(first.len() / 2);
     ingest(&pool, &mut rng, early).await;
+    cache.get_current(&pool).await.unwrap();
     store::advance_hour_horizon(&pool, &twilio_time::format(&hour_horizon())).await.unwrap();
+    cache.get_current(&pool).await.unwrap();
     ingest(&pool, &mut rng, rest).await;
+    cache.get_current(&pool).await.unwrap();
     ingest(&pool, &mut rng, &later).await;
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(stored as usize, attempts.len(), "seed {seed}: attempts stored");
@@ -925,9 +940,7 @@ async fn check_seed(seed: u64) -> usize {
     let mixed = currencies.values().filter(|c| c.len() > 1).count();
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
 
-    let services: Vec<String> =
-        attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let index = Arc::new(RollupCache::with_fees(fee_schedule(&services))).get(&pool).await.unwrap();
+    let index = cache.get_current(&pool).await.unwrap();
     check_incidents(&index, &attempts, seed);
     let snapshot = Snapshot { pool, index, attempts };
     let mut anomalous = 0;

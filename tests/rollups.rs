@@ -393,3 +393,63 @@ async fn a_bulk_load_sums_the_verifications_it_can_hold_and_counts_the_rest_at_i
         common::assert_connections_have_usual_settings(&pool).await;
     }
 }
+
+/// A write of attempts records the periods it touched, and a reader holding the rollups
+/// reads again only those: the attempt's day and hour, and the day and hour it moved from
+/// when a later listing moves it. A rebuild makes every reader read every row.
+#[tokio::test]
+async fn a_refresh_reads_only_the_periods_a_write_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |text: &str| twilio_time::parse(text).unwrap();
+    let one = common::snapshots::attempt(1, at("2026-11-20T10:15:00Z"), "CO", false);
+    let other = common::snapshots::attempt(2, at("2026-11-25T08:00:00Z"), "BR", true);
+    let pool = common::snapshots::holding(&dir, &[one.clone(), other], "2026-11-01T00:00:00Z", now()).await;
+    let changes_since = |generation| {
+        let pool = pool.clone();
+        async move {
+            match store::read_rollup_changes(&pool, generation).await.unwrap() {
+                store::RollupChanges::Periods { periods, rows } => Some((
+                    periods
+                        .into_iter()
+                        .map(|(grain, period)| format!("{}:{period}", grain.as_str()))
+                        .collect::<Vec<_>>(),
+                    rows,
+                )),
+                store::RollupChanges::Everything(_) => None,
+            }
+        }
+    };
+    let before = store::rollup_generation(&pool).await.unwrap();
+    let (nothing, _) = changes_since(before).await.expect("no rebuild since");
+    assert!(nothing.is_empty(), "nothing written since: {nothing:?}");
+
+    // The first listing converts, an hour later.
+    let mut converted = one.clone();
+    converted.conversion_status = ConversionStatus::Converted;
+    converted.date_updated += Duration::hours(1);
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &[converted]).await.unwrap();
+    tx.commit().await.unwrap();
+    let (periods, rows) = changes_since(before).await.expect("an upsert is no rebuild");
+    let mut want = vec!["day:2026-11-20", "hour:2026-11-20T10"];
+    assert_eq!(periods, want, "the periods its attempt is counted in");
+    assert!(rows.attempts.iter().all(|r| r.period.starts_with("2026-11-20")), "only their rows are read");
+    assert_eq!(rows.attempts.iter().filter(|r| r.grain == "day").map(|r| r.attempts).sum::<i64>(), 1);
+    assert_eq!(rows.hours.iter().map(|r| (r.hour.as_str(), r.converted)).collect::<Vec<_>>(), [("2026-11-20T10", 1)]);
+
+    // A later listing moved to another day (a clock fixed upstream): both days are read again.
+    let after_first = store::rollup_generation(&pool).await.unwrap();
+    let mut moved = one.clone();
+    moved.date_created = at("2026-11-21T23:30:00Z");
+    moved.date_updated = moved.date_created + Duration::hours(2);
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &[moved]).await.unwrap();
+    tx.commit().await.unwrap();
+    let (periods, rows) = changes_since(after_first).await.expect("an upsert is no rebuild");
+    want = vec!["day:2026-11-20", "day:2026-11-21", "hour:2026-11-20T10", "hour:2026-11-21T23"];
+    assert_eq!(periods, want, "where it was counted and where it is now");
+    assert!(!rows.attempts.iter().any(|r| r.period.starts_with("2026-11-20")), "the day it left has no row left");
+
+    store::rebuild_rollups(&pool).await.unwrap();
+    assert!(changes_since(after_first).await.is_none(), "after a rebuild, readers read every row");
+}

@@ -33,8 +33,8 @@ pub struct Incident {
 }
 
 /// Every burst and outage in `hours`: all of the snapshot's hours, per country, carrier and channel.
-pub fn incidents(hours: &[HourlyCell]) -> Vec<Incident> {
-    let mut found = sms_pumping(hours);
+pub fn incidents<'a>(hours: impl IntoIterator<Item = &'a HourlyCell> + Clone) -> Vec<Incident> {
+    let mut found = sms_pumping(hours.clone());
     found.extend(carrier_outages(hours));
     found
 }
@@ -140,9 +140,9 @@ fn median(mut values: Vec<i64>) -> f64 {
 
 /// Hours where one country's unconverted SMS jump far above its usual hour: the median of
 /// its hours with SMS in the snapshot.
-pub fn sms_pumping(cells: &[HourlyCell]) -> Vec<Incident> {
+pub fn sms_pumping<'a>(cells: impl IntoIterator<Item = &'a HourlyCell>) -> Vec<Incident> {
     let mut by_country: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| c.channel == "sms") {
+    for c in cells.into_iter().filter(|c| c.channel == "sms") {
         *by_country.entry(&c.country).or_default().entry(&c.hour).or_default() += c.attempts - c.converted;
     }
     let mut found = Vec::new();
@@ -183,10 +183,10 @@ pub fn sms_pumping(cells: &[HourlyCell]) -> Vec<Incident> {
 }
 
 /// Hours where a carrier's deliveries collapse while the carrier usually delivers.
-pub fn carrier_outages(cells: &[HourlyCell]) -> Vec<Incident> {
+pub fn carrier_outages<'a>(cells: impl IntoIterator<Item = &'a HourlyCell>) -> Vec<Incident> {
     type Key<'a> = (&'a str, &'a str);
     let mut by_carrier: BTreeMap<Key<'_>, BTreeMap<&str, (i64, i64)>> = BTreeMap::new();
-    for c in cells.iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0) {
+    for c in cells.into_iter().filter(|c| !c.carrier.is_empty() && c.finalized > 0) {
         let hour = by_carrier.entry((&c.country, &c.carrier)).or_default().entry(&c.hour).or_default();
         hour.0 += c.delivered;
         hour.1 += c.finalized;

@@ -1,4 +1,4 @@
-//! The in-memory index of the snapshot's current rollups, rebuilt as syncs change them.
+//! The in-memory index of the snapshot's current rollups, refreshed as syncs change them.
 
 use std::sync::{Arc, RwLock};
 
@@ -6,10 +6,11 @@ use sqlx::SqlitePool;
 
 use super::rollup_index::RollupIndex;
 use crate::fees::FeeSchedule;
-use crate::store::{self, StoreError};
+use crate::store::{self, RollupChanges, StoreError};
 
 /// The index of the snapshot's current rollups. A sync changes them with every commit,
-/// so a stale index is rebuilt in the background, one build at a time and at most once per
+/// so a stale index is refreshed in the background (the periods the sync wrote are read
+/// again, the others kept), one build at a time and at most once per
 /// cool-down (twice the last build's time, at least a second); requests meanwhile use the
 /// index they have. Only a request that finds no index at all waits for one.
 #[derive(Default)]
@@ -89,10 +90,18 @@ impl RollupCache {
         })
     }
 
+    /// The index of the rollups as they are now: the current index with the periods written
+    /// since it was built read again, or, with none or after a rebuild of the rollups, every row.
     async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
         let started = std::time::Instant::now();
-        let built =
-            store::read_rollup_rows(pool).await.map(|rollups| Arc::new(RollupIndex::build(rollups, self.fees.clone())));
+        let built = match self.current() {
+            Some(index) => store::read_rollup_changes(pool, index.generation).await.map(|changes| match changes {
+                RollupChanges::Periods { periods, rows } => index.refreshed(&periods, rows),
+                RollupChanges::Everything(rows) => RollupIndex::build(rows, self.fees.clone()),
+            }),
+            None => store::read_rollup_rows(pool).await.map(|rows| RollupIndex::build(rows, self.fees.clone())),
+        }
+        .map(Arc::new);
         metrics::histogram!("verilens_rollup_refresh_seconds").record(started.elapsed().as_secs_f64());
         // A failed build cools down too: otherwise every request would start it again.
         *self.last_build.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -18,7 +18,6 @@ use crate::store::{self, AttemptScope, Grain, HourlyCell, Names, RollupRows, add
 const ALL_ERRORS: u32 = u32::MAX;
 
 struct AttemptCell {
-    period: u32,
     country: u32,
     carrier: u32,
     channel: u32,
@@ -32,8 +31,16 @@ struct AttemptCell {
     spend_micros: i64,
 }
 
+/// An attempt cell's keys: country, carrier, channel, service, error, currency, converted.
+type AttemptKey = (u32, u32, u32, u32, u32, u32, bool);
+
+impl AttemptCell {
+    fn key(&self) -> AttemptKey {
+        (self.country, self.carrier, self.channel, self.service, self.error, self.currency, self.converted)
+    }
+}
+
 struct VerificationCell {
-    period: u32,
     error_key: u32,
     country: u32,
     carrier: u32,
@@ -43,10 +50,19 @@ struct VerificationCell {
     verifications: i64,
 }
 
+/// A verification cell's keys: error, country, carrier, service, and its two channel sets.
+type VerificationKey = (u32, u32, u32, u32, i64, i64);
+
+impl VerificationCell {
+    fn key(&self) -> VerificationKey {
+        (self.error_key, self.country, self.carrier, self.service, self.unconverted_channels, self.converted_channels)
+    }
+}
+
 /// An attempt of a verification that straddles cells, counted one by one.
+#[derive(Clone)]
 struct IrregularCell {
-    period: u32,
-    verification: u32,
+    verification: Arc<str>,
     country: u32,
     carrier: u32,
     channel: u32,
@@ -58,7 +74,6 @@ struct IrregularCell {
 /// Verifications of one funnel row: where and when their first attempt was, the path of
 /// channels they took, every channel they used, their attempts and the one they converted at.
 struct FunnelCell {
-    period: u32,
     country: u32,
     carrier: u32,
     service: u32,
@@ -71,13 +86,18 @@ struct FunnelCell {
     to_conversion: [i64; TIME_BUCKETS],
 }
 
-/// One grain's rows, each list sorted by period.
+/// A funnel cell's keys: country, carrier, service, path, channels, attempts, converted at.
+type FunnelKey = (u32, u32, u32, u32, i64, u8, u8);
+
+impl FunnelCell {
+    fn key(&self) -> FunnelKey {
+        (self.country, self.carrier, self.service, self.path, self.channels, self.attempts, self.converted_at)
+    }
+}
+
+/// One period's rows.
 #[derive(Default)]
-struct Layer {
-    periods: Vec<String>,
-    /// For each period, the first period of its day in the reporting zone: the hours of one
-    /// local day share a key when a view is broken down by day.
-    day_starts: Vec<u32>,
+struct Block {
     attempts: Vec<AttemptCell>,
     /// Rows over all of a verification's attempts (`error_key` `*`), and rows per error code.
     verifications: Vec<VerificationCell>,
@@ -86,10 +106,130 @@ struct Layer {
     funnel: Vec<FunnelCell>,
 }
 
+impl Block {
+    fn is_empty(&self) -> bool {
+        self.attempts.is_empty()
+            && self.verifications.is_empty()
+            && self.verifications_by_error.is_empty()
+            && self.irregular.is_empty()
+            && self.funnel.is_empty()
+    }
+
+    /// The sum of `blocks`: every count added up by key. Verifications add up across periods:
+    /// each regular one is in one period's rows, and those that straddle periods are listed
+    /// attempt by attempt, counted once each by the reader.
+    fn sum<'a>(blocks: impl Iterator<Item = &'a Block>) -> Block {
+        let mut attempts: HashMap<AttemptKey, [i64; 4]> = HashMap::new();
+        let mut verifications: HashMap<VerificationKey, i64> = HashMap::new();
+        let mut by_error: HashMap<VerificationKey, i64> = HashMap::new();
+        type FunnelSums = (i64, [i64; TIME_BUCKETS], [i64; TIME_BUCKETS]);
+        let mut funnel: HashMap<FunnelKey, FunnelSums> = HashMap::new();
+        let mut irregular = Vec::new();
+        for block in blocks {
+            for c in &block.attempts {
+                let s = attempts.entry(c.key()).or_default();
+                s[0] += c.attempts;
+                s[1] += c.delivered;
+                s[2] += c.finalized;
+                s[3] += c.spend_micros;
+            }
+            for c in &block.verifications {
+                *verifications.entry(c.key()).or_default() += c.verifications;
+            }
+            for c in &block.verifications_by_error {
+                *by_error.entry(c.key()).or_default() += c.verifications;
+            }
+            for c in &block.funnel {
+                let s = funnel.entry(c.key()).or_insert((0, [0; TIME_BUCKETS], [0; TIME_BUCKETS]));
+                s.0 += c.verifications;
+                for i in 0..TIME_BUCKETS {
+                    s.1[i] += c.gaps[i];
+                    s.2[i] += c.to_conversion[i];
+                }
+            }
+            irregular.extend(block.irregular.iter().cloned());
+        }
+        let verification_cells = |sums: HashMap<VerificationKey, i64>| {
+            sums.into_iter()
+                .map(|((error_key, country, carrier, service, unconverted_channels, converted_channels), n)| {
+                    VerificationCell {
+                        error_key,
+                        country,
+                        carrier,
+                        service,
+                        unconverted_channels,
+                        converted_channels,
+                        verifications: n,
+                    }
+                })
+                .collect()
+        };
+        Block {
+            attempts: attempts
+                .into_iter()
+                .map(|((country, carrier, channel, service, error, currency, converted), s)| AttemptCell {
+                    country,
+                    carrier,
+                    channel,
+                    service,
+                    error,
+                    currency,
+                    converted,
+                    attempts: s[0],
+                    delivered: s[1],
+                    finalized: s[2],
+                    spend_micros: s[3],
+                })
+                .collect(),
+            verifications: verification_cells(verifications),
+            verifications_by_error: verification_cells(by_error),
+            irregular,
+            funnel: funnel
+                .into_iter()
+                .map(|((country, carrier, service, path, channels, attempts, converted_at), s)| FunnelCell {
+                    country,
+                    carrier,
+                    service,
+                    path,
+                    channels,
+                    attempts,
+                    converted_at,
+                    verifications: s.0,
+                    gaps: s.1,
+                    to_conversion: s.2,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One grain's rows, a block per period, in the order of the periods.
+#[derive(Clone, Default)]
+struct Layer {
+    periods: Vec<String>,
+    /// For each period, the first period of its day in the reporting zone: the hours of one
+    /// local day share a key when a view is broken down by day.
+    day_starts: Vec<u32>,
+    blocks: Vec<Arc<Block>>,
+}
+
 impl Layer {
-    /// The id of one of the layer's periods; `build` lists every row's period first.
-    fn period_id(&self, period: &str) -> u32 {
-        self.periods.binary_search_by(|p| p.as_str().cmp(period)).expect("every row's period is listed first") as u32
+    fn of(blocks: BTreeMap<String, Arc<Block>>) -> Layer {
+        let (periods, blocks): (Vec<String>, Vec<Arc<Block>>) = blocks.into_iter().unzip();
+        let mut first = 0;
+        let day_starts = (0..periods.len())
+            .map(|i| {
+                if crate::zone::day_of_hour(&periods[i]) != crate::zone::day_of_hour(&periods[first]) {
+                    first = i;
+                }
+                first as u32
+            })
+            .collect();
+        Layer { periods, day_starts, blocks }
+    }
+
+    fn into_map(self) -> BTreeMap<String, Arc<Block>> {
+        self.periods.into_iter().zip(self.blocks).collect()
     }
 
     /// Period ids in `[from, to)`.
@@ -98,7 +238,49 @@ impl Layer {
         let hi = self.periods.partition_point(|p| p.as_str() < to);
         (lo as u32, hi.max(lo) as u32)
     }
+
+    /// The blocks of periods `[lo, hi)`, with their ids.
+    fn blocks(&self, (lo, hi): (u32, u32)) -> impl Iterator<Item = (u32, &Block)> {
+        self.blocks[lo as usize..hi as usize].iter().enumerate().map(move |(i, b)| (lo + i as u32, &**b))
+    }
 }
+
+/// The month (`YYYY-MM`) of a day period.
+fn month_of(day: &str) -> &str {
+    day.get(..7).unwrap_or(day)
+}
+
+/// The first day of the month after `month`.
+fn next_month_start(month: &str) -> String {
+    let (year, number) = (month[..4].parse::<i32>().unwrap_or(0), month[5..7].parse::<u32>().unwrap_or(1));
+    if number == 12 { format!("{:04}-01-01", year + 1) } else { format!("{year:04}-{:02}-01", number + 1) }
+}
+
+/// The month layer: each month's day blocks summed, for the months in `months` (all when `None`),
+/// over `months_before`.
+fn sum_months(day: &Layer, months: Option<&std::collections::BTreeSet<String>>, before: Option<Layer>) -> Layer {
+    let mut out = before.map(Layer::into_map).unwrap_or_default();
+    let mut i = 0;
+    while i < day.periods.len() {
+        let month = month_of(&day.periods[i]).to_string();
+        let end = day.periods[i..].iter().position(|p| month_of(p) != month).map_or(day.periods.len(), |n| i + n);
+        if months.is_none_or(|m| m.contains(&month)) {
+            out.insert(month, Arc::new(Block::sum(day.blocks[i..end].iter().map(|b| &**b))));
+        }
+        i = end;
+    }
+    if let Some(months) = months {
+        for month in months {
+            if !day.periods.iter().any(|p| month_of(p) == month) {
+                out.remove(month);
+            }
+        }
+    }
+    Layer::of(out)
+}
+
+/// The hour rows of anomaly detection, per hour.
+type HourRows = Vec<(String, Arc<Vec<HourlyCell>>)>;
 
 pub struct RollupIndex {
     /// The rollups' generation it was built from.
@@ -107,10 +289,12 @@ pub struct RollupIndex {
     fees: Arc<FeeSchedule>,
     /// The first hour with hour-grain rows.
     hour_horizon: String,
-    names: Names,
+    names: Arc<Names>,
     day: Layer,
     hour: Layer,
-    hours: Vec<HourlyCell>,
+    /// The day rows summed per month of the reporting zone, for views of whole months.
+    month: Layer,
+    hours: HourRows,
     /// Pumping bursts and outages in this generation's hours, found on first use.
     incidents: std::sync::OnceLock<Vec<Incident>>,
     /// Spend on verifications that never converted, read from the raw rows in this
@@ -130,6 +314,12 @@ pub const PAIR_SEPARATOR: char = '\u{1f}';
 struct Keys {
     by: Option<Dimension>,
     then: Option<Dimension>,
+}
+
+impl Keys {
+    fn by_day(self) -> bool {
+        self.by == Some(Dimension::Day) || self.then == Some(Dimension::Day)
+    }
 }
 
 /// Views remembered per generation, at most: past that, a memo starts again.
@@ -196,139 +386,197 @@ impl Selection {
     }
 }
 
-/// The layer of a row's grain; `None` for a grain this build does not know (no row of a
-/// snapshot it accepts has one).
-fn layer_of<'a>(grain: &str, day: &'a mut Layer, hour: &'a mut Layer) -> Option<&'a mut Layer> {
-    match Grain::parse(grain)? {
-        Grain::Day => Some(day),
-        Grain::Hour => Some(hour),
-    }
+/// Rows of several periods, per grain and period, made into blocks.
+#[derive(Default)]
+struct BlocksBuilder {
+    day: BTreeMap<String, Block>,
+    hour: BTreeMap<String, Block>,
 }
 
-impl RollupIndex {
-    pub fn build(rows: RollupRows, fees: Arc<FeeSchedule>) -> RollupIndex {
-        let mut names = Names::default();
-        let (mut day, mut hour) = (Layer::default(), Layer::default());
-        // Periods first, so that ids follow their order.
-        for (grain, period) in rows
-            .attempts
-            .iter()
-            .map(|r| (&r.grain, &r.period))
-            .chain(rows.verifications.iter().map(|r| (&r.grain, &r.period)))
-            .chain(rows.irregular.iter().map(|r| (&r.grain, &r.period)))
-            .chain(rows.funnel.iter().map(|r| (&r.grain, &r.period)))
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let Some(layer) = layer_of(grain, &mut day, &mut hour) else { continue };
-            layer.periods.push(period.clone());
+impl BlocksBuilder {
+    /// The block of a row's grain and period; `None` for a grain this build does not know
+    /// (no row of a snapshot it accepts has one).
+    fn block(&mut self, grain: &str, period: &str) -> Option<&mut Block> {
+        let blocks = match Grain::parse(grain)? {
+            Grain::Day => &mut self.day,
+            Grain::Hour => &mut self.hour,
+        };
+        if !blocks.contains_key(period) {
+            blocks.insert(period.to_string(), Block::default());
         }
-        for layer in [&mut day, &mut hour] {
-            let mut first = 0;
-            layer.day_starts = (0..layer.periods.len())
-                .map(|i| {
-                    if crate::zone::day_of_hour(&layer.periods[i]) != crate::zone::day_of_hour(&layer.periods[first]) {
-                        first = i;
-                    }
-                    first as u32
-                })
-                .collect();
-        }
+        blocks.get_mut(period)
+    }
+
+    /// Rows as blocks; their texts interned into `names`.
+    fn of(rows: RollupRows, names: &mut Arc<Names>) -> BlocksBuilder {
+        let mut built = BlocksBuilder::default();
         for row in rows.attempts {
-            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
-            let period = layer.period_id(&row.period);
-            layer.attempts.push(AttemptCell {
-                period,
-                country: names.intern(&row.country),
-                carrier: names.intern(&row.carrier),
-                channel: names.intern(&row.channel),
-                service: names.intern(&row.service_sid),
-                error: names.intern(&row.error_code),
-                currency: names.intern(&row.currency),
+            let cell = AttemptCell {
+                country: intern(names, &row.country),
+                carrier: intern(names, &row.carrier),
+                channel: intern(names, &row.channel),
+                service: intern(names, &row.service_sid),
+                error: intern(names, &row.error_code),
+                currency: intern(names, &row.currency),
                 converted: store::is_converted(&row.conversion_status),
                 attempts: row.attempts,
                 delivered: row.delivered,
                 finalized: row.finalized,
                 spend_micros: row.spend_micros,
-            });
+            };
+            if let Some(block) = built.block(&row.grain, &row.period) {
+                block.attempts.push(cell);
+            }
         }
         for row in rows.verifications {
-            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
-            let period = layer.period_id(&row.period);
             let all_errors = row.error_key == store::ALL_ERRORS;
-            let list = if all_errors { &mut layer.verifications } else { &mut layer.verifications_by_error };
-            list.push(VerificationCell {
-                period,
-                error_key: if all_errors { ALL_ERRORS } else { names.intern(&row.error_key) },
-                country: names.intern(&row.country),
-                carrier: names.intern(&row.carrier),
-                service: names.intern(&row.service_sid),
+            let cell = VerificationCell {
+                error_key: if all_errors { ALL_ERRORS } else { intern(names, &row.error_key) },
+                country: intern(names, &row.country),
+                carrier: intern(names, &row.carrier),
+                service: intern(names, &row.service_sid),
                 unconverted_channels: row.unconverted_channels,
                 converted_channels: row.converted_channels,
                 verifications: row.verifications,
-            });
+            };
+            if let Some(block) = built.block(&row.grain, &row.period) {
+                if all_errors { &mut block.verifications } else { &mut block.verifications_by_error }.push(cell);
+            }
         }
-        let mut verification_ids: HashMap<String, u32> = HashMap::new();
         for row in rows.irregular {
-            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
-            let next = verification_ids.len() as u32;
-            let verification = *verification_ids.entry(row.verification_sid).or_insert(next);
-            layer.irregular.push(IrregularCell {
-                period: layer.period_id(&row.period),
-                verification,
-                country: names.intern(&row.country),
-                carrier: names.intern(&row.carrier),
-                channel: names.intern(&row.channel),
-                service: names.intern(&row.service_sid),
-                error: names.intern(&row.error_code),
+            let cell = IrregularCell {
+                verification: Arc::from(row.verification_sid.as_str()),
+                country: intern(names, &row.country),
+                carrier: intern(names, &row.carrier),
+                channel: intern(names, &row.channel),
+                service: intern(names, &row.service_sid),
+                error: intern(names, &row.error_code),
                 converted: store::is_converted(&row.conversion_status),
-            });
+            };
+            if let Some(block) = built.block(&row.grain, &row.period) {
+                block.irregular.push(cell);
+            }
         }
         for row in rows.funnel {
-            let Some(layer) = layer_of(&row.grain, &mut day, &mut hour) else { continue };
-            layer.funnel.push(FunnelCell {
-                period: layer.period_id(&row.period),
-                country: names.intern(&row.country),
-                carrier: names.intern(&row.carrier),
-                service: names.intern(&row.service_sid),
-                path: names.intern(&row.path),
+            let cell = FunnelCell {
+                country: intern(names, &row.country),
+                carrier: intern(names, &row.carrier),
+                service: intern(names, &row.service_sid),
+                path: intern(names, &row.path),
                 channels: row.channels,
                 attempts: row.attempts.clamp(0, 255) as u8,
                 converted_at: row.converted_at.clamp(0, 255) as u8,
                 verifications: row.verifications,
                 gaps: row.gaps,
                 to_conversion: row.to_conversion,
-            });
+            };
+            if let Some(block) = built.block(&row.grain, &row.period) {
+                block.funnel.push(cell);
+            }
         }
-        for layer in [&mut day, &mut hour] {
-            layer.funnel.sort_by_key(|c| c.period);
-            layer.attempts.sort_by_key(|c| c.period);
-            layer.verifications.sort_by_key(|c| c.period);
-            layer.verifications_by_error.sort_by_key(|c| c.period);
-            layer.irregular.sort_by_key(|c| c.period);
+        built
+    }
+}
+
+/// The number of `text` in `names`, which are copied first (when shared) only if it is new.
+fn intern(names: &mut Arc<Names>, text: &str) -> u32 {
+    names.id(text).unwrap_or_else(|| Arc::make_mut(names).intern(text))
+}
+
+/// Hour rows of anomaly detection, per hour.
+fn hour_rows(rows: Vec<store::HourRollupRow>) -> BTreeMap<String, Vec<HourlyCell>> {
+    let mut hours: BTreeMap<String, Vec<HourlyCell>> = BTreeMap::new();
+    for r in rows {
+        let cell = HourlyCell {
+            hour: r.hour,
+            country: r.country,
+            channel: r.channel,
+            carrier: r.carrier,
+            attempts: r.attempts,
+            converted: r.converted,
+            delivered: r.delivered,
+            finalized: r.finalized,
+        };
+        match hours.get_mut(&cell.hour) {
+            Some(list) => list.push(cell),
+            None => {
+                hours.insert(cell.hour.clone(), vec![cell]);
+            }
         }
-        let mut hours: Vec<HourlyCell> = rows
-            .hours
-            .into_iter()
-            .map(|r| HourlyCell {
-                hour: r.hour,
-                country: r.country,
-                channel: r.channel,
-                carrier: r.carrier,
-                attempts: r.attempts,
-                converted: r.converted,
-                delivered: r.delivered,
-                finalized: r.finalized,
-            })
-            .collect();
-        hours.sort_by(|a, b| a.hour.cmp(&b.hour));
+    }
+    hours
+}
+
+impl RollupIndex {
+    pub fn build(mut rows: RollupRows, fees: Arc<FeeSchedule>) -> RollupIndex {
+        let mut names = Arc::new(Names::default());
+        let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
+        let hours = hour_rows(std::mem::take(&mut rows.hours));
+        let built = BlocksBuilder::of(rows, &mut names);
+        let arc = |blocks: BTreeMap<String, Block>| blocks.into_iter().map(|(p, b)| (p, Arc::new(b))).collect();
+        let day = Layer::of(arc(built.day));
+        let month = sum_months(&day, None, None);
         RollupIndex {
-            generation: rows.generation,
+            generation,
             fees,
-            hour_horizon: rows.hour_horizon,
+            hour_horizon,
             names,
+            month,
             day,
-            hour,
-            hours,
+            hour: Layer::of(arc(built.hour)),
+            hours: hours.into_iter().map(|(h, cells)| (h, Arc::new(cells))).collect(),
+            incidents: Default::default(),
+            unconverted_verification_spend: Default::default(),
+            burst_costs: Default::default(),
+            what_to_do: Default::default(),
+        }
+    }
+
+    /// This index with `periods` replaced by `rows`, which hold all of their rows at
+    /// `rows.generation`: the other periods' blocks are shared, not copied.
+    pub fn refreshed(&self, periods: &[(Grain, String)], mut rows: RollupRows) -> RollupIndex {
+        let mut names = self.names.clone();
+        let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
+        let mut hours: BTreeMap<String, Arc<Vec<HourlyCell>>> = self.hours.iter().cloned().collect();
+        let mut new_hours = hour_rows(std::mem::take(&mut rows.hours));
+        let built = BlocksBuilder::of(rows, &mut names);
+        let (mut day, mut hour) = (self.day.clone().into_map(), self.hour.clone().into_map());
+        let (mut new_day, mut new_hour) = (built.day, built.hour);
+        let mut months = std::collections::BTreeSet::new();
+        for (grain, period) in periods {
+            match grain {
+                Grain::Day => {
+                    months.insert(month_of(period).to_string());
+                    match new_day.remove(period).filter(|b| !b.is_empty()) {
+                        Some(block) => day.insert(period.clone(), Arc::new(block)),
+                        None => day.remove(period),
+                    };
+                }
+                Grain::Hour => {
+                    match new_hour.remove(period).filter(|b| !b.is_empty()) {
+                        Some(block) => hour.insert(period.clone(), Arc::new(block)),
+                        None => hour.remove(period),
+                    };
+                    match new_hours.remove(period) {
+                        Some(cells) => hours.insert(period.clone(), Arc::new(cells)),
+                        None => hours.remove(period),
+                    };
+                }
+            }
+        }
+        // Hour rows before a horizon that moved on are gone from the store.
+        hour.retain(|period, _| *period >= hour_horizon);
+        let day = Layer::of(day);
+        let month = sum_months(&day, Some(&months), Some(self.month.clone()));
+        RollupIndex {
+            generation,
+            fees: self.fees.clone(),
+            hour_horizon,
+            names,
+            month,
+            day,
+            hour: Layer::of(hour),
+            hours: hours.into_iter().collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
             burst_costs: Default::default(),
@@ -356,21 +604,54 @@ impl RollupIndex {
         }
     }
 
+    /// The periods a view of `grain` reads, with their layers: at day grain, whole months
+    /// from the month layer and the days around them, unless the view is keyed by day.
+    fn spans(&self, scope: &AttemptScope<'_>, grain: Grain, by_day: bool) -> Vec<(&Layer, (u32, u32))> {
+        let layer = self.layer(grain);
+        let (from, to) = (grain.period(&scope.from), grain.period(&scope.to));
+        if grain == Grain::Day && !by_day {
+            let first_month = if from.ends_with("-01") {
+                month_of(&from).to_string()
+            } else {
+                month_of(&next_month_start(month_of(&from))).to_string()
+            };
+            let end_month = month_of(&to);
+            if first_month.as_str() < end_month {
+                return vec![
+                    (layer, layer.period_range(&from, &format!("{first_month}-01"))),
+                    (&self.month, self.month.period_range(&first_month, end_month)),
+                    (layer, layer.period_range(&format!("{end_month}-01"), &to)),
+                ];
+            }
+        }
+        vec![(layer, layer.period_range(&from, &to))]
+    }
+
+    /// The blocks of a view, with their period ids (in `self.layer(grain)` when `by_day`).
+    fn view_blocks<'a>(
+        &'a self,
+        scope: &AttemptScope<'_>,
+        grain: Grain,
+        by_day: bool,
+    ) -> impl Iterator<Item = (u32, &'a Block)> + 'a {
+        self.spans(scope, grain, by_day).into_iter().flat_map(|(layer, range)| layer.blocks(range))
+    }
+
+    /// The attempt cells a view selects, with their period ids (in the returned layer when `by_day`).
     fn attempt_cells<'a>(
         &'a self,
         scope: &AttemptScope<'_>,
         grain: Grain,
-    ) -> (&'a Layer, impl Iterator<Item = &'a AttemptCell> + 'a) {
-        let f = scope.filters;
-        let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
-        let start = layer.attempts.partition_point(|c| c.period < lo);
-        let end = layer.attempts.partition_point(|c| c.period < hi);
-        let selection = Selection::new(&self.names, f);
-        let cells = layer.attempts[start..end]
-            .iter()
-            .filter(move |c| selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted));
-        (layer, cells)
+        by_day: bool,
+    ) -> (&'a Layer, impl Iterator<Item = (u32, &'a AttemptCell)> + 'a) {
+        let selection = Selection::new(&self.names, scope.filters);
+        let cells = self
+            .view_blocks(scope, grain, by_day)
+            .flat_map(|(period, block)| block.attempts.iter().map(move |c| (period, c)))
+            .filter(move |(_, c)| {
+                selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
+            });
+        (self.layer(grain), cells)
     }
 
     fn key_name(&self, layer: &Layer, by: Option<Dimension>, id: u32) -> String {
@@ -383,16 +664,16 @@ impl RollupIndex {
 
     /// Attempts per value of `by`, from the attempt cells alone (no verification is counted).
     pub fn attempts_by(&self, scope: &AttemptScope<'_>, by: Dimension, grain: Grain) -> BTreeMap<String, u64> {
-        let (layer, cells) = self.attempt_cells(scope, grain);
+        let (layer, cells) = self.attempt_cells(scope, grain, by == Dimension::Day);
         let mut sums: HashMap<u32, i64> = HashMap::new();
-        for c in cells {
+        for (period, c) in cells {
             let id = match by {
                 Dimension::Country => c.country,
                 Dimension::Channel => c.channel,
                 Dimension::Carrier => c.carrier,
                 Dimension::Service => c.service,
                 Dimension::Error => c.error,
-                Dimension::Day => c.period,
+                Dimension::Day => period,
             };
             *sums.entry(id).or_default() += c.attempts;
         }
@@ -437,22 +718,22 @@ impl RollupIndex {
     }
 
     fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
-        let (layer, cells) = self.attempt_cells(scope, grain);
-        let id_of = |c: &AttemptCell, by: Option<Dimension>| match by {
+        let (layer, cells) = self.attempt_cells(scope, grain, keys.by_day());
+        let id_of = |period: u32, c: &AttemptCell, by: Option<Dimension>| match by {
             None => 0,
             Some(Dimension::Country) => c.country,
             Some(Dimension::Channel) => c.channel,
             Some(Dimension::Carrier) => c.carrier,
             Some(Dimension::Service) => c.service,
             Some(Dimension::Error) => c.error,
-            Some(Dimension::Day) => c.period,
+            Some(Dimension::Day) => period,
         };
-        let key_of = |c: &AttemptCell| (id_of(c, keys.by), id_of(c, keys.then));
+        let key_of = |period: u32, c: &AttemptCell| (id_of(period, c, keys.by), id_of(period, c, keys.then));
         // Email has no channel fee: without a price it is not waiting for one.
         let email = self.names.id(Channel::Email.as_str());
         let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::new();
-        for c in cells {
-            let s = sums.entry((key_of(c), c.currency)).or_default();
+        for (period, c) in cells {
+            let s = sums.entry((key_of(period, c), c.currency)).or_default();
             s[6] += if Some(c.channel) == email { 0 } else { c.attempts };
             s[0] += c.attempts;
             s[1] += if c.converted { c.attempts } else { 0 };
@@ -495,20 +776,18 @@ impl RollupIndex {
         let by = keys.by;
         let f: &Filters = scope.filters;
         let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
+        let blocks: Vec<(u32, &Block)> = self.view_blocks(scope, grain, keys.by_day()).collect();
         let selection = Selection::new(&self.names, f);
         let error_keys: Option<Vec<u32>> = match f.errors.first() {
             Some(code) => Some(self.names.id(if code == "none" { "" } else { code }).into_iter().collect()),
             None if by == Some(Dimension::Error) => None,
             None => Some(vec![ALL_ERRORS]),
         };
-        let rows = if error_keys.as_ref().is_some_and(|k| k == &[ALL_ERRORS]) {
-            &layer.verifications
-        } else {
-            &layer.verifications_by_error
-        };
-        let start = rows.partition_point(|c| c.period < lo);
-        let end = rows.partition_point(|c| c.period < hi);
+        let all_errors = error_keys.as_ref().is_some_and(|k| k == &[ALL_ERRORS]);
+        let rows = blocks.iter().flat_map(|(period, block)| {
+            let rows = if all_errors { &block.verifications } else { &block.verifications_by_error };
+            rows.iter().map(move |c| (*period, c))
+        });
         let selected = if f.channels.is_empty() {
             !0
         } else {
@@ -529,7 +808,7 @@ impl RollupIndex {
         // One fee everywhere: the fees are the converted counts times it, with no market to note.
         let uniform = self.fees.is_uniform();
         let by_channel = keys.by == Some(Dimension::Channel) || keys.then == Some(Dimension::Channel);
-        for c in &rows[start..end] {
+        for (period, c) in rows {
             let keyed = match &error_keys {
                 Some(keys) => keys.contains(&c.error_key),
                 None => c.error_key != ALL_ERRORS,
@@ -555,7 +834,7 @@ impl RollupIndex {
                 Some(Dimension::Carrier) => c.carrier,
                 Some(Dimension::Service) => c.service,
                 Some(Dimension::Error) => c.error_key,
-                Some(Dimension::Day) => c.period,
+                Some(Dimension::Day) => period,
             };
             if by_channel {
                 for channel in Channel::ALL {
@@ -569,13 +848,14 @@ impl RollupIndex {
             }
         }
         // Verifications that straddle cells: distinct over their attempts that the view selects.
-        let start = layer.irregular.partition_point(|c| c.period < lo);
-        let end = layer.irregular.partition_point(|c| c.period < hi);
-        let mut seen: std::collections::HashSet<((u32, u32), u32)> = std::collections::HashSet::new();
+        // A key and a verification's SID.
+        type Counted<'a> = ((u32, u32), &'a str);
+        let mut seen: std::collections::HashSet<Counted<'_>> = std::collections::HashSet::new();
         // The least country and service (as text) of each converted verification's selected
         // converted attempts: what its fee follows.
-        let mut converted_markets: HashMap<((u32, u32), u32), (u32, u32)> = HashMap::new();
-        for c in &layer.irregular[start..end] {
+        let mut converted_markets: HashMap<Counted<'_>, (u32, u32)> = HashMap::new();
+        let irregular = blocks.iter().flat_map(|(period, block)| block.irregular.iter().map(move |c| (*period, c)));
+        for (period, c) in irregular {
             let selected = selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted);
             if !selected {
                 continue;
@@ -588,16 +868,16 @@ impl RollupIndex {
                 Some(Dimension::Service) => c.service,
                 Some(Dimension::Error) => c.error,
                 // Hours of one day make one key.
-                Some(Dimension::Day) => layer.day_starts[c.period as usize],
+                Some(Dimension::Day) => layer.day_starts[period as usize],
             };
             let key = (id_of(keys.by), id_of(keys.then));
-            if seen.insert((key, c.verification)) {
+            if seen.insert((key, &c.verification)) {
                 sums.entry(key).or_default().0 += 1;
             }
             if c.converted {
                 let text = |id| self.names.text(id);
                 converted_markets
-                    .entry((key, c.verification))
+                    .entry((key, &c.verification))
                     .and_modify(|(country, service)| {
                         if text(c.country) < text(*country) {
                             *country = c.country;
@@ -640,10 +920,10 @@ impl RollupIndex {
 
     /// Attempts and conversions per channel and day (or hour).
     pub fn series(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool) -> Vec<SeriesPoint> {
-        let (layer, cells) = self.attempt_cells(scope, grain);
+        let (layer, cells) = self.attempt_cells(scope, grain, true);
         let mut by_period: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
-        for c in cells {
-            let s = by_period.entry((c.period, c.channel)).or_default();
+        for (period, c) in cells {
+            let s = by_period.entry((period, c.channel)).or_default();
             s.0 += c.attempts;
             s.1 += if c.converted { c.attempts } else { 0 };
         }
@@ -683,17 +963,13 @@ impl RollupIndex {
     /// the verifications that used one of them. Errors and status do not apply.
     pub fn funnel(&self, scope: &AttemptScope<'_>, grain: Grain) -> RetryFunnel {
         let f = scope.filters;
-        let layer = self.layer(grain);
-        let (lo, hi) = layer.period_range(&grain.period(&scope.from), &grain.period(&scope.to));
-        let start = layer.funnel.partition_point(|c| c.period < lo);
-        let end = layer.funnel.partition_point(|c| c.period < hi);
         let selection = Selection::new(&self.names, f);
         let channels = f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str()));
         let mut out =
             RetryFunnel { gaps: vec![0; TIME_BUCKETS], to_conversion: vec![0; TIME_BUCKETS], ..Default::default() };
         let mut steps = [(0i64, 0i64); MAX_ATTEMPT_NUMBER as usize];
         let mut paths: HashMap<u32, (i64, i64)> = HashMap::new();
-        for c in &layer.funnel[start..end] {
+        for c in self.view_blocks(scope, grain, false).flat_map(|(_, block)| block.funnel.iter()) {
             if !selection.keeps_market(c.country, c.carrier, c.service) || (channels != 0 && c.channels & channels == 0)
             {
                 continue;
@@ -744,7 +1020,8 @@ impl RollupIndex {
 
     /// The bursts and outages in all of this generation's hours, found once.
     pub fn incidents(&self) -> &[Incident] {
-        self.incidents.get_or_init(|| super::anomalies::incidents(&self.hours))
+        self.incidents
+            .get_or_init(|| super::anomalies::incidents(self.hours.iter().flat_map(|(_, cells)| cells.iter())))
     }
 
     /// A view's spend on verifications that never converted, if this generation has read it.

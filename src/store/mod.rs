@@ -26,9 +26,9 @@ pub use queries::*;
 pub use rollups::funnel;
 pub use rollups::{
     ALL_ERRORS, AttemptFacts, AttemptRollupRow, FunnelRollupRow, Grain, HOUR_GRAIN_HOURS, HourRollupRow,
-    IrregularAttempt, LoadRollups, Names, ROLLUP_VERSION, RollupRows, SUMMED_VERIFICATIONS, VerificationRollupRow,
-    advance_hour_horizon, channel_bit, is_converted, read_rollup_rows, rebuild_rollups, rollup_generation,
-    rollups_current,
+    IrregularAttempt, LoadRollups, Names, ROLLUP_VERSION, RollupChanges, RollupRows, SUMMED_VERIFICATIONS,
+    VerificationRollupRow, advance_hour_horizon, channel_bit, is_converted, read_rollup_changes, read_rollup_rows,
+    rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
 pub use services::{save_services, service_names};

@@ -245,67 +245,142 @@ pub struct RollupRows {
 /// Every rollup row the in-memory index holds: day rows, and hour rows from the horizon on.
 pub async fn read_rollup_rows(pool: &SqlitePool) -> Result<RollupRows, StoreError> {
     let mut tx = pool.begin().await?;
-    let generation =
-        sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) FROM rollup_state").fetch_one(&mut *tx).await?;
-    let horizon = hour_horizon(&mut tx).await?;
+    let (generation, _, horizon) = rollup_state(&mut tx).await?;
+    let rows = read_rows(&mut tx, generation, horizon, None).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// What changed in the rollups since a reader's generation.
+pub enum RollupChanges {
+    /// Every row was written again since (a rebuild, a bulk load): all of them.
+    Everything(RollupRows),
+    /// The periods written since, as (grain, period), and all of their rows; a period with
+    /// no row left was emptied. An hour in `periods` covers its `hours` rows too.
+    Periods { periods: Vec<(Grain, String)>, rows: RollupRows },
+}
+
+/// The rollup rows of the periods written after generation `since`, read in one transaction.
+pub async fn read_rollup_changes(pool: &SqlitePool, since: i64) -> Result<RollupChanges, StoreError> {
+    let mut tx = pool.begin().await?;
+    let (generation, rebuilt, horizon) = rollup_state(&mut tx).await?;
+    let changes = if rebuilt > since {
+        RollupChanges::Everything(read_rows(&mut tx, generation, horizon, None).await?)
+    } else {
+        let pairs: Vec<(String, String)> =
+            sqlx::query_as("SELECT grain, period FROM rollup_changes WHERE generation > ? ORDER BY grain, period")
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await?;
+        let periods: Vec<(Grain, String)> =
+            pairs.into_iter().filter_map(|(grain, period)| Some((Grain::parse(&grain)?, period))).collect();
+        let listed = serde_json::to_string(&periods.iter().map(|(g, p)| [g.as_str(), p.as_str()]).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Rollups(e.to_string()))?;
+        let rows = read_rows(&mut tx, generation, horizon, Some(&listed)).await?;
+        RollupChanges::Periods { periods, rows }
+    };
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// The rollups' generation, the generation of their last rebuild, and their hour horizon.
+async fn rollup_state(tx: &mut Transaction<'_, Sqlite>) -> Result<(i64, i64, String), StoreError> {
+    let state: Option<(i64, i64, String)> =
+        sqlx::query_as("SELECT generation, rebuilt_generation, hour_horizon FROM rollup_state WHERE id = 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(state.unwrap_or_default())
+}
+
+/// The rows the index holds, of every period or of the `[grain, period]` pairs in `periods`
+/// (a JSON array).
+async fn read_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    generation: i64,
+    horizon: String,
+    periods: Option<&str>,
+) -> Result<RollupRows, StoreError> {
+    let rows = RowSelection { hour_horizon: &horizon, periods };
     let attempts = load_json(
-        &mut tx,
+        tx,
         "grain, period, country, carrier, channel, service_sid, error_code, conversion_status, currency, attempts, \
          delivered, finalized, spend_micros",
         "rollup_attempts",
-        Some(&horizon),
+        Some(rows),
     )
     .await?;
     let verifications = load_json(
-        &mut tx,
+        tx,
         "grain, error_key, period, country, carrier, service_sid, unconverted_channels, converted_channels, verifications",
         "rollup_verifications",
-        Some(&horizon),
+        Some(rows),
     )
     .await?;
     let irregular = load_json(
-        &mut tx,
+        tx,
         "grain, verification_sid, sid, period, country, carrier, channel, service_sid, error_code, conversion_status",
         "irregular_attempts",
-        Some(&horizon),
+        Some(rows),
     )
     .await?;
     let hours = load_json(
-        &mut tx,
+        tx,
         "hour, country, carrier, channel, attempts, converted, delivered, finalized",
         "rollup_hours",
-        None,
+        periods.map(|periods| RowSelection { hour_horizon: "", periods: Some(periods) }),
     )
     .await?;
     let funnel = load_json(
-        &mut tx,
+        tx,
         "grain, period, country, carrier, service_sid, path, channels, attempts, converted_at, verifications, \
          json_array(gap_0, gap_1, gap_2, gap_3, gap_4, gap_5), \
          json_array(conversion_0, conversion_1, conversion_2, conversion_3, conversion_4, conversion_5)",
         "rollup_funnel",
-        Some(&horizon),
+        Some(rows),
     )
     .await?;
-    tx.commit().await?;
     Ok(RollupRows { generation, hour_horizon: horizon, attempts, verifications, irregular, hours, funnel })
+}
+
+/// Which rows of a table `load_json` reads.
+#[derive(Clone, Copy)]
+struct RowSelection<'a> {
+    /// Hour-grain rows before it are not read.
+    hour_horizon: &'a str,
+    /// Only these `[grain, period]` pairs (a JSON array), when given.
+    periods: Option<&'a str>,
 }
 
 /// A table's rows as one JSON array of arrays, in `columns` order: sqlite hands over one
 /// value instead of a row at a time, many times faster for the tens of thousands of rows
-/// here. With an hour horizon, only day rows and the hour rows from it on.
+/// here. `rollup_hours` (no grain; `selection` `None` reads all of it) is selected by hour.
 async fn load_json<T: serde::de::DeserializeOwned>(
     tx: &mut Transaction<'_, Sqlite>,
     columns: &str,
     table: &str,
-    hour_horizon: Option<&str>,
+    selection: Option<RowSelection<'_>>,
 ) -> Result<Vec<T>, StoreError> {
     let select = format!("SELECT json_group_array(json_array({columns})) FROM {table}");
-    let text: String = match hour_horizon {
-        Some(horizon) => {
-            let sql = format!("{select} WHERE grain = '{}' OR period >= ?", Grain::Day.as_str());
-            sqlx::query_scalar(&sql).bind(horizon).fetch_one(&mut **tx).await?
+    let day = Grain::Day.as_str();
+    let hour = Grain::Hour.as_str();
+    let text: String = match (table, selection) {
+        (_, None) => sqlx::query_scalar(&select).fetch_one(&mut **tx).await?,
+        ("rollup_hours", Some(RowSelection { periods: Some(periods), .. })) => {
+            let sql =
+                format!("{select} WHERE hour IN (SELECT value ->> 1 FROM json_each(?1) WHERE value ->> 0 = '{hour}')");
+            sqlx::query_scalar(&sql).bind(periods).fetch_one(&mut **tx).await?
         }
-        None => sqlx::query_scalar(&select).fetch_one(&mut **tx).await?,
+        (_, Some(RowSelection { hour_horizon, periods: None })) => {
+            let sql = format!("{select} WHERE grain = '{day}' OR period >= ?");
+            sqlx::query_scalar(&sql).bind(hour_horizon).fetch_one(&mut **tx).await?
+        }
+        (_, Some(RowSelection { hour_horizon, periods: Some(periods) })) => {
+            let sql = format!(
+                "{select} WHERE (grain, period) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
+                 AND (grain = '{day}' OR period >= ?2)"
+            );
+            sqlx::query_scalar(&sql).bind(periods).bind(hour_horizon).fetch_one(&mut **tx).await?
+        }
     };
     serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))
 }

@@ -4,7 +4,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 /// The texts of rollup rows (countries, carriers, services, error codes...), each stored
 /// once and numbered, so that rows can be held and compared as numbers.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Names {
     ids: HashMap<String, u32>,
     texts: Vec<String>,

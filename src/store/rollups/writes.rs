@@ -84,6 +84,10 @@ impl RowWrites {
     }
 
     pub(super) fn of(delta: RollupDelta, mode: RowWrite) -> RowWrites {
+        let changes = match mode {
+            RowWrite::AddToStored => ChangeLog::Periods(touched_periods(&delta)),
+            RowWrite::IntoEmpty => ChangeLog::Everything,
+        };
         let mut writes = Vec::new();
         let mut attempt_cells: Vec<(AttemptCell, AttemptMeasures)> =
             delta.attempts.into_iter().filter(|(_, m)| m.changes_anything()).collect();
@@ -224,6 +228,7 @@ impl RowWrites {
         writes.extend(funnel_writes(delta.funnel, mode));
         writes
             .push(RowStatement::Fixed(sqlx::query("UPDATE rollup_state SET generation = generation + 1 WHERE id = 1")));
+        writes.extend(changes.statements());
 
         // Removals first: an attempt that changed leaves its old row and gets a new one.
         let mut irregular: Vec<(IrregularAttempt, i64)> =
@@ -255,6 +260,72 @@ impl RowWrites {
         }
         RowWrites(writes)
     }
+}
+
+/// What a write records in `rollup_changes`, after it moved the generation on.
+enum ChangeLog {
+    /// The periods it touched, as `[grain, period]` pairs.
+    Periods(BTreeSet<(&'static str, String)>),
+    /// Every row: readers read them all again.
+    Everything,
+}
+
+impl ChangeLog {
+    fn statements(self) -> Vec<RowStatement> {
+        match self {
+            ChangeLog::Periods(periods) if periods.is_empty() => Vec::new(),
+            ChangeLog::Periods(periods) => {
+                let pairs =
+                    serde_json::to_string(&periods.into_iter().map(|(g, p)| [g.to_string(), p]).collect::<Vec<_>>())
+                        .expect("strings serialize");
+                vec![RowStatement::Fixed(
+                    sqlx::query(
+                        "INSERT INTO rollup_changes (grain, period, generation) \
+                         SELECT value ->> 0, value ->> 1, (SELECT generation FROM rollup_state WHERE id = 1) \
+                         FROM json_each(?) WHERE true \
+                         ON CONFLICT (grain, period) DO UPDATE SET generation = excluded.generation",
+                    )
+                    .bind(pairs),
+                )]
+            }
+            ChangeLog::Everything => vec![
+                RowStatement::Fixed(sqlx::query("DELETE FROM rollup_changes")),
+                RowStatement::Fixed(sqlx::query(
+                    "UPDATE rollup_state SET rebuilt_generation = generation WHERE id = 1",
+                )),
+            ],
+        }
+    }
+}
+
+/// The grains and periods of every row a delta changes; the hour table's rows count as
+/// their hour's.
+fn touched_periods(delta: &RollupDelta) -> BTreeSet<(&'static str, String)> {
+    let mut touched: BTreeSet<(&'static str, &str)> = BTreeSet::new();
+    touched.extend(
+        delta.attempts.iter().filter(|(_, m)| m.changes_anything()).map(|(c, _)| (c.grain.as_str(), c.period.as_str())),
+    );
+    touched.extend(
+        delta.verifications.iter().filter(|(_, n)| **n != 0).map(|(c, _)| (c.grain.as_str(), c.period.as_str())),
+    );
+    touched.extend(
+        delta
+            .irregular
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .filter_map(|(row, _)| Grain::parse(&row.grain).map(|grain| (grain.as_str(), row.period.as_str()))),
+    );
+    touched.extend(
+        delta.hours.iter().filter(|(_, c)| **c != [0; 4]).map(|(c, _)| (Grain::Hour.as_str(), c.hour.as_str())),
+    );
+    touched.extend(
+        delta
+            .funnel
+            .iter()
+            .filter(|(_, m)| m.iter().any(|n| *n != 0))
+            .map(|(c, _)| (c.grain.as_str(), c.period.as_str())),
+    );
+    touched.into_iter().map(|(grain, period)| (grain, period.to_string())).collect()
 }
 
 /// The funnel rows of a delta, and the deletes of those it empties.
