@@ -199,6 +199,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => format!("http://{addr}{}", verilens::paths::url("/")),
     };
     println!("verilens dashboard: {url}{}", if demo { "  (demo data from the built-in emulator)" } else { "" });
+    // Loaded now, the rollups are ready for the first page rather than loaded by it.
+    let (rollups, snapshot) = (state.rollups.clone(), pool.clone());
+    tokio::spawn(async move {
+        if let Err(e) = rollups.get(&snapshot).await {
+            tracing::warn!("the rollups could not be loaded: {e}");
+        }
+    });
     let backups = args.backup_dir.clone().map(|dir| {
         server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
     });

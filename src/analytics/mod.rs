@@ -10,7 +10,7 @@ pub mod stats;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -496,9 +496,18 @@ pub async fn overview(
     let index = &*index;
     let data_end = data_end(&snapshot, now);
     let covered_from = store::coverage_start(pool).await?.and_then(|c| twilio_time::parse(&c));
-    // A range from before the snapshot's history (`range=all`) is charted from where it begins.
+    // A range from before the snapshot's history (`range=all`) is charted from where it begins:
+    // from the start of that day (or hour), which holds nothing earlier, so that the rollups
+    // answer its first bucket too.
     let chart_start = match covered_from {
-        Some(from) if from > start => from.min(end),
+        Some(from) if from > start => {
+            let floored = if BucketSize::for_span(from, end).is_hourly() {
+                from.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(from)
+            } else {
+                crate::zone::midnight(crate::zone::local_date(from))
+            };
+            floored.max(start).min(end)
+        }
         _ => start,
     };
     let size = BucketSize::for_span(chart_start, end);

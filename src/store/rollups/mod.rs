@@ -274,9 +274,15 @@ pub async fn read_rollup_changes(pool: &SqlitePool, since: i64) -> Result<Rollup
                 .await?;
         let periods: Vec<(Grain, String)> =
             pairs.into_iter().filter_map(|(grain, period)| Some((Grain::parse(&grain)?, period))).collect();
-        let listed = serde_json::to_string(&periods.iter().map(|(g, p)| [g.as_str(), p.as_str()]).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Rollups(e.to_string()))?;
-        let rows = read_rows(&mut tx, generation, horizon, Some(&listed)).await?;
+        let listed = |kept: &dyn Fn(Grain, &str) -> bool| {
+            let pairs: Vec<[&str; 2]> =
+                periods.iter().filter(|(g, p)| kept(*g, p)).map(|(g, p)| [g.as_str(), p.as_str()]).collect();
+            serde_json::to_string(&pairs).map_err(|e| StoreError::Rollups(e.to_string()))
+        };
+        // The hour table keeps every hour; the others, hour rows from the horizon on.
+        let hours = listed(&|grain, _| grain == Grain::Hour)?;
+        let kept = listed(&|grain, period| grain == Grain::Day || period >= horizon.as_str())?;
+        let rows = read_rows(&mut tx, generation, horizon, Some((&kept, &hours))).await?;
         RollupChanges::Periods { periods, rows }
     };
     tx.commit().await?;
@@ -292,15 +298,15 @@ async fn rollup_state(tx: &mut Transaction<'_, Sqlite>) -> Result<(i64, i64, Str
     Ok(state.unwrap_or_default())
 }
 
-/// The rows the index holds, of every period or of the `[grain, period]` pairs in `periods`
-/// (a JSON array).
+/// The rows the index holds: of every period, or of the `[grain, period]` pairs listed (JSON
+/// arrays: those of the tables with a grain, those of the hour table).
 async fn read_rows(
     tx: &mut Transaction<'_, Sqlite>,
     generation: i64,
     horizon: String,
-    periods: Option<&str>,
+    periods: Option<(&str, &str)>,
 ) -> Result<RollupRows, StoreError> {
-    let rows = RowSelection { hour_horizon: &horizon, periods };
+    let rows = RowSelection { hour_horizon: &horizon, periods: periods.map(|(kept, _)| kept) };
     let attempts = load_json(
         tx,
         "grain, period, country, carrier, channel, service_sid, error_code, conversion_status, currency, attempts, \
@@ -327,7 +333,7 @@ async fn read_rows(
         tx,
         "hour, country, carrier, channel, attempts, converted, delivered, finalized",
         "rollup_hours",
-        periods.map(|periods| RowSelection { hour_horizon: "", periods: Some(periods) }),
+        periods.map(|(_, hours)| RowSelection { hour_horizon: "", periods: Some(hours) }),
     )
     .await?;
     let funnel = load_json(
@@ -347,7 +353,7 @@ async fn read_rows(
 struct RowSelection<'a> {
     /// Hour-grain rows before it are not read.
     hour_horizon: &'a str,
-    /// Only these `[grain, period]` pairs (a JSON array), when given.
+    /// Only these `[grain, period]` pairs (a JSON array, hour periods from the horizon on), when given.
     periods: Option<&'a str>,
 }
 
@@ -362,24 +368,20 @@ async fn load_json<T: serde::de::DeserializeOwned>(
 ) -> Result<Vec<T>, StoreError> {
     let select = format!("SELECT json_group_array(json_array({columns})) FROM {table}");
     let day = Grain::Day.as_str();
-    let hour = Grain::Hour.as_str();
     let text: String = match (table, selection) {
         (_, None) => sqlx::query_scalar(&select).fetch_one(&mut **tx).await?,
         ("rollup_hours", Some(RowSelection { periods: Some(periods), .. })) => {
-            let sql =
-                format!("{select} WHERE hour IN (SELECT value ->> 1 FROM json_each(?1) WHERE value ->> 0 = '{hour}')");
+            let sql = format!("{select} WHERE hour IN (SELECT value ->> 1 FROM json_each(?1))");
             sqlx::query_scalar(&sql).bind(periods).fetch_one(&mut **tx).await?
         }
         (_, Some(RowSelection { hour_horizon, periods: None })) => {
             let sql = format!("{select} WHERE grain = '{day}' OR period >= ?");
             sqlx::query_scalar(&sql).bind(hour_horizon).fetch_one(&mut **tx).await?
         }
-        (_, Some(RowSelection { hour_horizon, periods: Some(periods) })) => {
-            let sql = format!(
-                "{select} WHERE (grain, period) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1)) \
-                 AND (grain = '{day}' OR period >= ?2)"
-            );
-            sqlx::query_scalar(&sql).bind(periods).bind(hour_horizon).fetch_one(&mut **tx).await?
+        // Each pair is looked up in the table's (grain, period) index.
+        (_, Some(RowSelection { periods: Some(periods), .. })) => {
+            let sql = format!("{select} WHERE (grain, period) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))");
+            sqlx::query_scalar(&sql).bind(periods).fetch_one(&mut **tx).await?
         }
     };
     serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))
