@@ -93,6 +93,16 @@ fn annotation_from(row: &sqlx::sqlite::SqliteRow) -> Annotation {
         text: row.get("text"),
         link: row.get("link"),
         source: row.get("source"),
+        chart_at: String::new(),
+    }
+}
+
+/// Says where each annotation falls on a chart whose buckets are hours (UTC) or else days,
+/// weeks or months of the reporting zone.
+pub fn place_on_chart(annotations: &mut [Annotation], hourly: bool) {
+    for annotation in annotations {
+        annotation.chart_at =
+            if hourly { annotation.at.clone() } else { crate::zone::local_time(&annotation.at).into_owned() };
     }
 }
 

@@ -148,7 +148,8 @@ pub fn attempts_and_conversion(
         marks.push(MarkLineVariant::Simple(MarkLineData::new().name("in progress").x_axis(labels[first].as_str())));
     }
     for annotation in annotations {
-        if let Some(at) = annotation_bucket(buckets, &annotation.at) {
+        let at = if annotation.chart_at.is_empty() { &annotation.at } else { &annotation.chart_at };
+        if let Some(at) = annotation_bucket(buckets, at) {
             marks.push(MarkLineVariant::Simple(
                 MarkLineData::new().name(annotation.text.as_str()).x_axis(labels[at].as_str()),
             ));
@@ -195,8 +196,9 @@ pub fn attempts_and_conversion(
     chart
 }
 
-/// The bucket a time (ISO 8601 UTC) falls in: the last that starts at or before it (keys
-/// are prefixes of the times they start at, so they order as text), if it is on the chart.
+/// The bucket a time (ISO 8601, as the buckets are keyed) falls in: the last that starts at or
+/// before it (keys are prefixes of the times they start at, so they order as text), if it is
+/// on the chart.
 fn annotation_bucket(buckets: &[Bucket], at: &str) -> Option<usize> {
     buckets.iter().rposition(|b| b.key.as_str() <= at)
 }
@@ -527,6 +529,7 @@ mod tests {
             text: text.into(),
             link: None,
             source: "page".into(),
+            chart_at: String::new(),
         };
         let annotations =
             [note("2026-11-21T14:05:00Z", "New template {a}"), note("2026-10-01T00:00:00Z", "Out of range")];

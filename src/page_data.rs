@@ -180,6 +180,10 @@ pub struct Annotation {
     pub text: String,
     pub link: Option<String>,
     pub source: String,
+    /// `at` as the chart's buckets are keyed: in the reporting zone for days, weeks and
+    /// months, UTC for hours; set by the server, which knows the zone.
+    #[serde(default)]
+    pub chart_at: String,
 }
 
 /// The overview page's data for one view.

@@ -32,6 +32,7 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
         overview.map_options = crate::charts::conversion_map(&overview.rows).to_string();
     }
     overview.annotations = crate::annotations::between(&state.pool, &overview.start, &overview.end).await?;
+    crate::annotations::place_on_chart(&mut overview.annotations, overview.bucket_size.is_hourly());
     Ok(overview)
 }
 

@@ -114,6 +114,17 @@ pub fn day_of(time: &str) -> Cow<'_, str> {
     }
 }
 
+/// The zone's local time (`2026-11-25T15:03:00`) of an ISO 8601 UTC time; in UTC, the time as it is.
+pub fn local_time(time: &str) -> Cow<'_, str> {
+    if is_utc() {
+        return Cow::Borrowed(time);
+    }
+    match crate::model::twilio_time::parse(time) {
+        Some(t) => Cow::Owned((t + Duration::seconds(offset_seconds(t))).format("%Y-%m-%dT%H:%M:%S").to_string()),
+        None => Cow::Borrowed(time),
+    }
+}
+
 /// The zone's date of a UTC hour period (`2026-11-25T14`); a day period (`2026-11-25`) as it is.
 pub fn day_of_hour(hour: &str) -> Cow<'_, str> {
     if is_utc() || hour.len() <= 10 {

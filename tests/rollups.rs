@@ -453,3 +453,49 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
     store::rebuild_rollups(&pool).await.unwrap();
     assert!(changes_since(after_first).await.is_none(), "after a rebuild, readers read every row");
 }
+
+/// The spend on verifications that never converted is read from the raw rows once per day of
+/// a view; after a write, only the days near what it changed are read again. A verification
+/// that converts after midnight leaves the spend of the day before too; a day far from the
+/// write keeps what was read (a price changed behind the store's back shows that it is not
+/// read again).
+#[tokio::test]
+async fn the_spend_of_unconverted_verifications_is_read_again_only_near_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |text: &str| twilio_time::parse(text).unwrap();
+    let far = common::snapshots::attempt(1, at("2026-11-10T12:00:00Z"), "CO", false);
+    let mut before_midnight = common::snapshots::attempt(2, at("2026-11-19T23:58:00Z"), "CO", false);
+    let mut after_midnight = common::snapshots::attempt(3, at("2026-11-20T00:01:00Z"), "CO", false);
+    after_midnight.verification_sid = before_midnight.verification_sid.clone();
+    before_midnight.price = Some(Price { value: Some("0.0500".into()), currency: Some("USD".into()) });
+    after_midnight.price = Some(Price { value: Some("0.0700".into()), currency: Some("USD".into()) });
+    let mut far_priced = far.clone();
+    far_priced.price = Some(Price { value: Some("0.0300".into()), currency: Some("USD".into()) });
+    let attempts = [far_priced, before_midnight, after_midnight.clone()];
+    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
+    let cache = std::sync::Arc::new(analytics::RollupCache::default());
+    let filters = Filters::default();
+    let scope =
+        AttemptScope { from: "2026-11-01T00:00:00Z".into(), to: "2026-11-25T00:00:00Z".into(), filters: &filters };
+    let spend = async |index: &analytics::RollupIndex| {
+        let money = analytics::unconverted_verification_spend(&pool, &store::RawScans::default(), index, &scope).await;
+        money.unwrap().iter().map(|m| (m.currency.to_uppercase(), (m.amount * 1e4).round() as i64)).collect::<Vec<_>>()
+    };
+    let index = cache.get_current(&pool).await.unwrap();
+    assert_eq!(spend(&index).await, [("USD".to_string(), 300 + 500 + 700)], "three unconverted attempts");
+
+    sqlx::query("UPDATE attempts SET price = 9 WHERE sid = ?").bind(&far.sid).execute(&pool).await.unwrap();
+    let mut converted = after_midnight;
+    converted.conversion_status = ConversionStatus::Converted;
+    converted.date_updated += Duration::minutes(2);
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &[converted]).await.unwrap();
+    tx.commit().await.unwrap();
+    let refreshed = cache.get_current(&pool).await.unwrap();
+    assert!(refreshed.generation > index.generation);
+    assert_eq!(
+        spend(&refreshed).await,
+        [("USD".to_string(), 300)],
+        "the verification converted after midnight leaves both days; the far day is not read again"
+    );
+}

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Madrid;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
 use verilens::page_data::Overview;
@@ -130,4 +130,36 @@ async fn rollups_kept_in_another_zone_are_rebuilt_when_the_snapshot_opens() {
     let page = overview(&pool, "from=2026-10-25&to=2026-10-25").await;
     assert_eq!(page.totals.attempts, 50);
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, attempts.len() as u64);
+}
+
+/// An annotation half an hour after Madrid's midnight (22:30 UTC the day before, in summer
+/// time) marks Madrid's day on a chart by day, and its UTC hour on a chart by hour.
+#[tokio::test]
+async fn an_annotation_marks_the_madrid_day_it_falls_in() {
+    assert!(verilens::zone::set(Madrid));
+    let note = verilens::page_data::Annotation {
+        id: 1,
+        at: "2026-10-24T22:30:00Z".into(),
+        end: None,
+        text: "New SMS template".into(),
+        link: None,
+        source: "page".into(),
+        chart_at: String::new(),
+    };
+    let marked = |keys: &[&str], hourly: bool| {
+        let mut annotations = [note.clone()];
+        verilens::annotations::place_on_chart(&mut annotations, hourly);
+        let buckets: Vec<verilens::page_data::Bucket> =
+            keys.iter().map(|k| verilens::page_data::Bucket { key: k.to_string(), in_progress: false }).collect();
+        let chart = verilens::charts::attempts_and_conversion(&buckets, &[], &[], &annotations);
+        let json = serde_json::to_string(&chart).unwrap();
+        keys.iter()
+            .map(|k| verilens::charts::short_bucket(k))
+            .filter(|l| json.contains(&format!("\"xAxis\":\"{l}\"")))
+            .collect::<Vec<_>>()
+    };
+    let local = Madrid.from_utc_datetime(&at("2026-10-24T22:30:00Z").naive_utc()).date_naive().to_string();
+    assert_eq!(local, "2026-10-25", "chrono-tz places it on the 25th");
+    assert_eq!(marked(&["2026-10-24", "2026-10-25", "2026-10-26"], false), ["10-25"], "Madrid's day");
+    assert_eq!(marked(&["2026-10-24T21", "2026-10-24T22", "2026-10-24T23"], true), ["24 22h"], "its UTC hour");
 }

@@ -1,6 +1,7 @@
-//! The rollups held in memory: tens of thousands of small rows with interned keys,
-//! which a view filters and sums in well under a millisecond. sqlite stays the source
-//! of truth; `RollupCache` reloads the index when the rollups' generation moves on.
+//! The rollups held in memory: small rows with interned keys, a block per period, which a
+//! view filters and sums in a millisecond or two; each month's days are summed into a block
+//! too, for views of whole months. sqlite stays the source of truth; `RollupCache` refreshes
+//! the index when the rollups' generation moves on, reading only the periods that changed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -256,8 +257,8 @@ fn next_month_start(month: &str) -> String {
     if number == 12 { format!("{:04}-01-01", year + 1) } else { format!("{year:04}-{:02}-01", number + 1) }
 }
 
-/// The month layer: each month's day blocks summed, for the months in `months` (all when `None`),
-/// over `months_before`.
+/// The month layer: each month's day blocks summed, for the months in `months` (every month
+/// when `None`); the other months' blocks are kept from `before`.
 fn sum_months(day: &Layer, months: Option<&std::collections::BTreeSet<String>>, before: Option<Layer>) -> Layer {
     let mut out = before.map(Layer::into_map).unwrap_or_default();
     let mut i = 0;
@@ -278,6 +279,13 @@ fn sum_months(day: &Layer, months: Option<&std::collections::BTreeSet<String>>, 
     }
     Layer::of(out)
 }
+
+/// One day's spend on verifications that never converted, per value of a breakdown: each
+/// currency's amount in millionths.
+pub type DaySpend = Arc<BTreeMap<String, BTreeMap<String, i64>>>;
+
+/// Filters and breakdowns whose days' spend is remembered, at most: past that, the memo starts again.
+const DAY_SPEND_VIEWS: usize = 256;
 
 /// The hour rows of anomaly detection, per hour.
 type HourRows = Vec<(String, Arc<Vec<HourlyCell>>)>;
@@ -300,6 +308,9 @@ pub struct RollupIndex {
     /// Spend on verifications that never converted, read from the raw rows in this
     /// generation, per view and per value of its breakdown.
     unconverted_verification_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, Vec<Money>>>>,
+    /// The same per day of the reporting zone, per filters and breakdown: kept across
+    /// refreshes for the days no write came near.
+    day_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, DaySpend>>>,
     /// What each SMS-pumping burst cost, read from the raw rows once per generation.
     burst_costs: std::sync::Mutex<HashMap<String, store::BurstCosts>>,
     /// Each view's "What to do", worked out once per generation.
@@ -527,6 +538,7 @@ impl RollupIndex {
             hours: hours.into_iter().map(|(h, cells)| (h, Arc::new(cells))).collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
+            day_spend: Default::default(),
             burst_costs: Default::default(),
             what_to_do: Default::default(),
         }
@@ -568,6 +580,20 @@ impl RollupIndex {
         hour.retain(|period, _| *period >= hour_horizon);
         let day = Layer::of(day);
         let month = sum_months(&day, Some(&months), Some(self.month.clone()));
+        // A verification lasts minutes, so a write can change the spend of its days and of the
+        // days next to them, no others.
+        let mut near = std::collections::BTreeSet::new();
+        for (_, period) in periods {
+            if let Ok(date) = crate::zone::day_of_hour(period).parse::<chrono::NaiveDate>() {
+                near.extend(
+                    [date.pred_opt(), Some(date), date.succ_opt()].into_iter().flatten().map(|d| d.to_string()),
+                );
+            }
+        }
+        let mut day_spend = self.day_spend.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for days in day_spend.values_mut() {
+            days.retain(|day, _| !near.contains(day));
+        }
         RollupIndex {
             generation,
             fees: self.fees.clone(),
@@ -579,6 +605,7 @@ impl RollupIndex {
             hours: hours.into_iter().collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
+            day_spend: std::sync::Mutex::new(day_spend),
             burst_costs: Default::default(),
             what_to_do: Default::default(),
         }
@@ -1032,6 +1059,25 @@ impl RollupIndex {
     ) -> Option<BTreeMap<String, Vec<Money>>> {
         let key = format!("{}|{by:?}", view_key(scope));
         self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    /// Whether the index holds rows of `day` (of the reporting zone): a day without holds no attempt.
+    pub fn holds_day(&self, day: &str) -> bool {
+        self.day.periods.binary_search_by(|p| p.as_str().cmp(day)).is_ok()
+    }
+
+    /// A day's spend on verifications that never converted for `view` (its filters and
+    /// breakdown), if it has been read and no write came near that day since.
+    pub fn remembered_day_spend(&self, view: &str, day: &str) -> Option<DaySpend> {
+        self.day_spend.lock().unwrap_or_else(|e| e.into_inner()).get(view)?.get(day).cloned()
+    }
+
+    pub fn remember_day_spend(&self, view: &str, day: &str, spend: DaySpend) {
+        let mut memo = self.day_spend.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= DAY_SPEND_VIEWS && !memo.contains_key(view) {
+            memo.clear();
+        }
+        memo.entry(view.to_string()).or_default().insert(day.to_string(), spend);
     }
 
     /// A view's "What to do" (`key` names the view and what it compares), if this generation
