@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 
 use crate::buckets::BucketSize;
-use crate::charts::{MIN_ATTEMPTS_FOR_A_RATE, RATE_CHART_ROWS, channel_color, short_bucket};
+use crate::charts::{MIN_ATTEMPTS_FOR_A_RATE, RATE_CHART_ROWS, annotation_bucket, channel_color, short_bucket};
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
 use crate::model::{ServiceNames, channel_label};
-use crate::page_data::{BreakdownRow, Bucket, SeriesPoint};
+use crate::page_data::{Annotation, BreakdownRow, Bucket, SeriesPoint};
 
 const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 320.0;
@@ -40,8 +40,14 @@ fn pixel(value: f64) -> f64 {
 }
 
 /// Attempts per channel and bucket as stacked bars, and the share converted per bucket as a
-/// line (a gap where a bucket has too few attempts to judge); faded bars for buckets in progress.
-pub fn attempts_and_conversion(buckets: &[Bucket], size: BucketSize, series: &[SeriesPoint]) -> String {
+/// line (a gap where a bucket has too few attempts to judge); faded bars for buckets in
+/// progress; a dashed line at each annotation's bucket, titled with its text.
+pub fn attempts_and_conversion(
+    buckets: &[Bucket],
+    size: BucketSize,
+    series: &[SeriesPoint],
+    annotations: &[Annotation],
+) -> String {
     let mut channels: Vec<&str> = series.iter().map(|p| p.channel.as_str()).collect();
     channels.sort_unstable();
     channels.dedup();
@@ -91,6 +97,10 @@ pub fn attempts_and_conversion(buckets: &[Bucket], size: BucketSize, series: &[S
             }
         }
     }
+    let marks: Vec<(f64, &str)> = annotations
+        .iter()
+        .filter_map(|a| Some((pixel(LEFT + step * (annotation_bucket(buckets, a)? as f64 + 0.5)), a.text.as_str())))
+        .collect();
     let all_attempts: u64 = totals.values().map(|t| t.0).sum();
     let span = match (buckets.first(), buckets.last()) {
         (Some(first), Some(last)) => format!("from {} to {}", size.label(&first.key), size.label(&last.key)),
@@ -135,6 +145,11 @@ pub fn attempts_and_conversion(buckets: &[Bucket], size: BucketSize, series: &[S
             }
             @for points in &lines {
                 polyline points=(points) fill="none" stroke="#1d2330" stroke-width="2" {}
+            }
+            @for (x, text) in &marks {
+                line class="annotation" x1=(x) y1=(TOP) x2=(x) y2=(HEIGHT - BOTTOM) stroke="#8a4b08" stroke-dasharray="4 3" {
+                    title { (text) }
+                }
             }
         }
     };
@@ -255,7 +270,17 @@ mod tests {
             point("2026-11-21", "sms", 5, 1),
             point("2026-11-22", "sms", 100, 20),
         ];
-        let svg = attempts_and_conversion(&buckets, BucketSize::Day, &series);
+        let note = |at: &str, text: &str| Annotation {
+            id: 1,
+            at: at.into(),
+            end: None,
+            text: text.into(),
+            link: None,
+            source: "page".into(),
+            chart_at: String::new(),
+        };
+        let annotations = [note("2026-11-21T09:00:00Z", "New <b>template</b>"), note("2026-10-01T00:00:00Z", "Before")];
+        let svg = attempts_and_conversion(&buckets, BucketSize::Day, &series, &annotations);
         // 200 attempts at most: the axis tops at 200, so the first bucket's bars fill the plot.
         let plot = HEIGHT - TOP - BOTTOM;
         let heights: Vec<f64> = svg
@@ -272,5 +297,10 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("<title id=\"timeseries-svg-title\">Attempts per channel"));
         assert!(svg.contains("305 attempts in 3 days from 2026-11-20 to 2026-11-22"), "{svg}");
+        // The annotation of the 21st marks the middle bucket, as text; the one before the chart, nothing.
+        let middle = pixel(LEFT + (WIDTH - LEFT - RIGHT) / 3.0 * 1.5);
+        assert_eq!(svg.matches("class=\"annotation\"").count(), 1, "{svg}");
+        assert!(svg.contains(&format!("<line class=\"annotation\" x1=\"{middle}\"")), "{svg}");
+        assert!(svg.contains("<title>New &lt;b&gt;template&lt;/b&gt;</title>"), "{svg}");
     }
 }

@@ -148,8 +148,7 @@ pub fn attempts_and_conversion(
         marks.push(MarkLineVariant::Simple(MarkLineData::new().name("in progress").x_axis(labels[first].as_str())));
     }
     for annotation in annotations {
-        let at = if annotation.chart_at.is_empty() { &annotation.at } else { &annotation.chart_at };
-        if let Some(at) = annotation_bucket(buckets, at) {
+        if let Some(at) = annotation_bucket(buckets, annotation) {
             marks.push(MarkLineVariant::Simple(
                 MarkLineData::new().name(annotation.text.as_str()).x_axis(labels[at].as_str()),
             ));
@@ -196,11 +195,12 @@ pub fn attempts_and_conversion(
     chart
 }
 
-/// The bucket a time (ISO 8601, as the buckets are keyed) falls in: the last that starts at or
-/// before it (keys are prefixes of the times they start at, so they order as text), if it is
-/// on the chart.
-fn annotation_bucket(buckets: &[Bucket], at: &str) -> Option<usize> {
-    buckets.iter().rposition(|b| b.key.as_str() <= at)
+/// The bucket an annotation falls in: the last that starts at or before its time as the
+/// buckets are keyed (keys are prefixes of the times they start at, so they order as text),
+/// if it is on the chart.
+pub fn annotation_bucket(buckets: &[Bucket], annotation: &Annotation) -> Option<usize> {
+    let at = if annotation.chart_at.is_empty() { &annotation.at } else { &annotation.chart_at };
+    buckets.iter().rposition(|b| b.key.as_str() <= at.as_str())
 }
 
 /// The legend's name of a channel's own rate line.

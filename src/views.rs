@@ -22,8 +22,14 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     overview.what_to_do_html =
         crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
     overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
-    overview.timeseries_svg =
-        crate::chart_svg::attempts_and_conversion(&overview.buckets, overview.bucket_size, &overview.series);
+    overview.annotations = crate::annotations::between(&state.pool, &overview.start, &overview.end).await?;
+    crate::annotations::place_on_chart(&mut overview.annotations, overview.bucket_size.is_hourly());
+    overview.timeseries_svg = crate::chart_svg::attempts_and_conversion(
+        &overview.buckets,
+        overview.bucket_size,
+        &overview.series,
+        &overview.annotations,
+    );
     if crate::charts::shows_rate_chart(overview.filters.by, &overview.rows) {
         overview.rate_svg =
             crate::chart_svg::conversion_by(overview.filters.by, &overview.rows, &overview.snapshot.services);
@@ -31,8 +37,6 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     if overview.filters.by == crate::filters::Dimension::Country {
         overview.map_options = crate::charts::conversion_map(&overview.rows).to_string();
     }
-    overview.annotations = crate::annotations::between(&state.pool, &overview.start, &overview.end).await?;
-    crate::annotations::place_on_chart(&mut overview.annotations, overview.bucket_size.is_hourly());
     Ok(overview)
 }
 

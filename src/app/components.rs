@@ -71,6 +71,7 @@ pub fn ViewActions(filters: Filters) -> impl IntoView {
         <a class="export" href=with_query("/views/save") rel="external" data-testid="save-view">
             "Save this view"
         </a>
+        " "
         <a class="export" href=with_query("/alerts/new") rel="external" data-testid="alert-on-view">
             "Alert on this view"
         </a>
