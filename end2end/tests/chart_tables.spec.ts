@@ -38,7 +38,7 @@ for (const [query, params] of [
     // The time chart itself, drawn by the server: a bar per channel and period with attempts.
     const svg = overview.page.getByTestId("timeseries-svg");
     await expect(svg).toBeVisible();
-    await expect(svg.locator("title")).toHaveText("Attempts per channel and the conversion rate over time");
+    await expect(svg.locator("#timeseries-svg-title")).toHaveText("Attempts per channel and the conversion rate over time");
     const cells = time.rows.flatMap((row) => channels.map((c) => count(row[time.columns.indexOf(c)]))).filter((n) => n > 0);
     await expect(svg.locator("g.bars rect")).toHaveCount(cells.length);
     await expect(svg.locator("desc")).toContainText(`${formatCount(total)} attempts in ${time.rows.length} days`);
