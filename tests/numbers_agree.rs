@@ -3,8 +3,8 @@
 //! carriers, verifications straddling hours, days, carriers and services, late status and
 //! price updates) and random views (on and off period boundaries, unknown values, several
 //! error codes, a prefix), every metric of every breakdown is computed three ways: from the
-//! rollups (as a server holds them, refreshed in place after each write, with whole months
-//! summed), from the raw rows, and here from the generated attempts. So are the series and
+//! rollups (as a server holds them, refreshed in place after each write, with whole weeks
+//! and months summed), from the raw rows, and here from the generated attempts. So are the series and
 //! the anomalies, and drilling into any breakdown row selects exactly that row. The spend on
 //! verifications that never converted, which only the raw rows can tell, is computed twice.
 //!
@@ -615,14 +615,15 @@ fn expected_hours(selected: &[&Attempt]) -> Vec<HourlyCell> {
         .collect()
 }
 
-/// Bounds of a view: whole days, whole months (with a day before or after them, or not),
+/// Bounds of a view: whole days, whole weeks and months (with days before or after them, or not),
 /// whole hours from the hour horizon on, whole hours before it, or neither.
 fn bounds(rng: &mut Rng) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = data_start();
     match rng.below(5) {
         4 => {
-            let from = *pick(rng, &["2026-11-01", "2026-11-30", "2026-12-01"]);
-            let to = *pick(rng, &["2026-12-01", "2026-12-02", "2027-01-01"].map(|to| to.max(from)));
+            // Mondays among them: the 23rd and the 30th of November, the 7th of December.
+            let from = *pick(rng, &["2026-11-01", "2026-11-23", "2026-11-29", "2026-11-30", "2026-12-01"]);
+            let to = *pick(rng, &["2026-12-01", "2026-12-02", "2026-12-07", "2027-01-01"].map(|to| to.max(from)));
             let to = if to == from { "2027-01-01" } else { to };
             (time(&format!("{from}T00:00:00Z")), time(&format!("{to}T00:00:00Z")))
         }

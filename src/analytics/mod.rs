@@ -553,6 +553,14 @@ async fn bucket_series(
     scope: &AttemptScope<'_>,
     size: BucketSize,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
+    let unit = match size {
+        BucketSize::Week => Some(rollup_index::Coarse::Week),
+        BucketSize::Month => Some(rollup_index::Coarse::Month),
+        BucketSize::Hour | BucketSize::Day => None,
+    };
+    if let (Some(unit), Some(store::Grain::Day)) = (unit, index.grain_for(scope)) {
+        return Ok(size.regroup(index.coarse_series(scope, unit)));
+    }
     Ok(size.regroup(series(pool, scans, index, scope, size.is_hourly()).await?))
 }
 

@@ -1,6 +1,6 @@
 //! The rollups held in memory: small rows with interned keys, a block per period, which a
-//! view filters and sums in a millisecond or two; each month's days are summed into a block
-//! too, for views of whole months. sqlite stays the source of truth; `RollupCache` refreshes
+//! view filters and sums in a millisecond or two; each week's and month's days are summed
+//! into a block too, for views of whole weeks and months. sqlite stays the source of truth; `RollupCache` refreshes
 //! the index when the rollups' generation moves on, reading only the periods that changed.
 
 use std::collections::{BTreeMap, HashMap};
@@ -246,34 +246,78 @@ impl Layer {
     }
 }
 
-/// The month (`YYYY-MM`) of a day period.
-fn month_of(day: &str) -> &str {
-    day.get(..7).unwrap_or(day)
+/// Days summed into blocks of their own: weeks (Monday to Sunday) and months of the
+/// reporting zone. A block is keyed by its Monday (`2026-11-23`) or its month (`2026-11`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Coarse {
+    Week,
+    Month,
 }
 
-/// The first day of the month after `month`.
-fn next_month_start(month: &str) -> String {
-    let (year, number) = (month[..4].parse::<i32>().unwrap_or(0), month[5..7].parse::<u32>().unwrap_or(1));
-    if number == 12 { format!("{:04}-01-01", year + 1) } else { format!("{year:04}-{:02}-01", number + 1) }
+impl Coarse {
+    /// The key of the block a day period (`2026-11-25`) is in.
+    fn key_of(self, day: &str) -> Option<String> {
+        let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        Some(match self {
+            Coarse::Week => {
+                let monday =
+                    date - chrono::Days::new(u64::from(chrono::Datelike::weekday(&date).num_days_from_monday()));
+                monday.format("%Y-%m-%d").to_string()
+            }
+            Coarse::Month => date.format("%Y-%m").to_string(),
+        })
+    }
+
+    /// The first day period of a block.
+    fn first_day(self, key: &str) -> String {
+        match self {
+            Coarse::Week => key.to_string(),
+            Coarse::Month => format!("{key}-01"),
+        }
+    }
+
+    /// The key of the block after `key`.
+    fn next(self, key: &str) -> Option<String> {
+        let first = chrono::NaiveDate::parse_from_str(&self.first_day(key), "%Y-%m-%d").ok()?;
+        let next = match self {
+            Coarse::Week => first.checked_add_days(chrono::Days::new(7))?,
+            Coarse::Month => first.checked_add_months(chrono::Months::new(1))?,
+        };
+        self.key_of(&next.format("%Y-%m-%d").to_string())
+    }
+
+    /// The keys of the blocks wholly inside the day periods `[from, to)`, as `[lo, hi)`.
+    fn whole_blocks(self, from: &str, to: &str) -> Option<(String, String)> {
+        let first = self.key_of(from)?;
+        let lo = if self.first_day(&first) == from { first } else { self.next(&first)? };
+        let hi = self.key_of(to)?;
+        (lo < hi).then_some((lo, hi))
+    }
 }
 
-/// The month layer: each month's day blocks summed, for the months in `months` (every month
-/// when `None`); the other months' blocks are kept from `before`.
-fn sum_months(day: &Layer, months: Option<&std::collections::BTreeSet<String>>, before: Option<Layer>) -> Layer {
+/// A coarse layer: the day blocks summed per block of `unit`, for the blocks in `keys` (every
+/// block when `None`); the other blocks are kept from `before`.
+fn sum_days(
+    unit: Coarse,
+    day: &Layer,
+    keys: Option<&std::collections::BTreeSet<String>>,
+    before: Option<Layer>,
+) -> Layer {
     let mut out = before.map(Layer::into_map).unwrap_or_default();
+    let key_of = |period: &str| unit.key_of(period).unwrap_or_default();
     let mut i = 0;
     while i < day.periods.len() {
-        let month = month_of(&day.periods[i]).to_string();
-        let end = day.periods[i..].iter().position(|p| month_of(p) != month).map_or(day.periods.len(), |n| i + n);
-        if months.is_none_or(|m| m.contains(&month)) {
-            out.insert(month, Arc::new(Block::sum(day.blocks[i..end].iter().map(|b| &**b))));
+        let key = key_of(&day.periods[i]);
+        let end = day.periods[i..].iter().position(|p| key_of(p) != key).map_or(day.periods.len(), |n| i + n);
+        if keys.is_none_or(|k| k.contains(&key)) {
+            out.insert(key, Arc::new(Block::sum(day.blocks[i..end].iter().map(|b| &**b))));
         }
         i = end;
     }
-    if let Some(months) = months {
-        for month in months {
-            if !day.periods.iter().any(|p| month_of(p) == month) {
-                out.remove(month);
+    if let Some(keys) = keys {
+        for key in keys {
+            if !day.periods.iter().any(|p| key_of(p) == *key) {
+                out.remove(key);
             }
         }
     }
@@ -300,7 +344,9 @@ pub struct RollupIndex {
     names: Arc<Names>,
     day: Layer,
     hour: Layer,
-    /// The day rows summed per month of the reporting zone, for views of whole months.
+    /// The day rows summed per week and per month of the reporting zone, for views of
+    /// whole weeks and months.
+    week: Layer,
     month: Layer,
     hours: HourRows,
     /// Pumping bursts and outages in this generation's hours, found on first use.
@@ -526,12 +572,14 @@ impl RollupIndex {
         let built = BlocksBuilder::of(rows, &mut names);
         let arc = |blocks: BTreeMap<String, Block>| blocks.into_iter().map(|(p, b)| (p, Arc::new(b))).collect();
         let day = Layer::of(arc(built.day));
-        let month = sum_months(&day, None, None);
+        let week = sum_days(Coarse::Week, &day, None, None);
+        let month = sum_days(Coarse::Month, &day, None, None);
         RollupIndex {
             generation,
             fees,
             hour_horizon,
             names,
+            week,
             month,
             day,
             hour: Layer::of(arc(built.hour)),
@@ -554,11 +602,12 @@ impl RollupIndex {
         let built = BlocksBuilder::of(rows, &mut names);
         let (mut day, mut hour) = (self.day.clone().into_map(), self.hour.clone().into_map());
         let (mut new_day, mut new_hour) = (built.day, built.hour);
-        let mut months = std::collections::BTreeSet::new();
+        let (mut weeks, mut months) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for (grain, period) in periods {
             match grain {
                 Grain::Day => {
-                    months.insert(month_of(period).to_string());
+                    weeks.extend(Coarse::Week.key_of(period));
+                    months.extend(Coarse::Month.key_of(period));
                     match new_day.remove(period).filter(|b| !b.is_empty()) {
                         Some(block) => day.insert(period.clone(), Arc::new(block)),
                         None => day.remove(period),
@@ -579,7 +628,8 @@ impl RollupIndex {
         // Hour rows before a horizon that moved on are gone from the store.
         hour.retain(|period, _| *period >= hour_horizon);
         let day = Layer::of(day);
-        let month = sum_months(&day, Some(&months), Some(self.month.clone()));
+        let week = sum_days(Coarse::Week, &day, Some(&weeks), Some(self.week.clone()));
+        let month = sum_days(Coarse::Month, &day, Some(&months), Some(self.month.clone()));
         // A verification lasts minutes, so a write can change the spend of its days and of the
         // days next to them, no others.
         let mut near = std::collections::BTreeSet::new();
@@ -599,6 +649,7 @@ impl RollupIndex {
             fees: self.fees.clone(),
             hour_horizon,
             names,
+            week,
             month,
             day,
             hour: Layer::of(hour),
@@ -632,26 +683,47 @@ impl RollupIndex {
     }
 
     /// The periods a view of `grain` reads, with their layers: at day grain, whole months
-    /// from the month layer and the days around them, unless the view is keyed by day.
+    /// and weeks from their layers and the days around them, unless the view is keyed by day.
     fn spans(&self, scope: &AttemptScope<'_>, grain: Grain, by_day: bool) -> Vec<(&Layer, (u32, u32))> {
+        self.spans_in(scope, grain, if by_day { &[] } else { &[Coarse::Month, Coarse::Week] })
+    }
+
+    /// The periods a view of `grain` reads, whole blocks of `units` (in that order) where they
+    /// fit at day grain, days elsewhere.
+    fn spans_in(&self, scope: &AttemptScope<'_>, grain: Grain, units: &[Coarse]) -> Vec<(&Layer, (u32, u32))> {
         let layer = self.layer(grain);
         let (from, to) = (grain.period(&scope.from), grain.period(&scope.to));
-        if grain == Grain::Day && !by_day {
-            let first_month = if from.ends_with("-01") {
-                month_of(&from).to_string()
-            } else {
-                month_of(&next_month_start(month_of(&from))).to_string()
-            };
-            let end_month = month_of(&to);
-            if first_month.as_str() < end_month {
-                return vec![
-                    (layer, layer.period_range(&from, &format!("{first_month}-01"))),
-                    (&self.month, self.month.period_range(&first_month, end_month)),
-                    (layer, layer.period_range(&format!("{end_month}-01"), &to)),
-                ];
-            }
+        if grain != Grain::Day {
+            return vec![(layer, layer.period_range(&from, &to))];
         }
-        vec![(layer, layer.period_range(&from, &to))]
+        let mut spans = Vec::new();
+        self.cover(&from, &to, units, &mut spans);
+        spans
+    }
+
+    /// Covers the day periods `[from, to)` with whole blocks of the first of `units`, and the
+    /// rest of them with the others.
+    fn cover<'a>(&'a self, from: &str, to: &str, units: &[Coarse], spans: &mut Vec<(&'a Layer, (u32, u32))>) {
+        let Some((&unit, others)) = units.split_first() else {
+            spans.push((&self.day, self.day.period_range(from, to)));
+            return;
+        };
+        match unit.whole_blocks(from, to) {
+            Some((lo, hi)) => {
+                let layer = self.coarse(unit);
+                self.cover(from, &unit.first_day(&lo), others, spans);
+                spans.push((layer, layer.period_range(&lo, &hi)));
+                self.cover(&unit.first_day(&hi), to, others, spans);
+            }
+            None => self.cover(from, to, others, spans),
+        }
+    }
+
+    fn coarse(&self, unit: Coarse) -> &Layer {
+        match unit {
+            Coarse::Week => &self.week,
+            Coarse::Month => &self.month,
+        }
     }
 
     /// The blocks of a view, with their period ids (in `self.layer(grain)` when `by_day`).
@@ -947,20 +1019,42 @@ impl RollupIndex {
 
     /// Attempts and conversions per channel and day (or hour).
     pub fn series(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool) -> Vec<SeriesPoint> {
-        let (layer, cells) = self.attempt_cells(scope, grain, true);
-        let mut by_period: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
-        for (period, c) in cells {
-            let s = by_period.entry((period, c.channel)).or_default();
-            s.0 += c.attempts;
-            s.1 += if c.converted { c.attempts } else { 0 };
-        }
+        self.series_in(scope, grain, hourly, &[])
+    }
+
+    /// The series with whole blocks of `unit` summed: each block's points keyed by its first
+    /// day, which a chart by `unit` regroups into the block's own bucket.
+    pub fn coarse_series(&self, scope: &AttemptScope<'_>, unit: Coarse) -> Vec<SeriesPoint> {
+        self.series_in(scope, Grain::Day, false, &[unit])
+    }
+
+    fn series_in(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool, units: &[Coarse]) -> Vec<SeriesPoint> {
+        let selection = Selection::new(&self.names, scope.filters);
         let mut sums: BTreeMap<(String, u32), (i64, i64)> = BTreeMap::new();
-        for ((period, channel), (attempts, converted)) in by_period {
-            let period = &layer.periods[period as usize];
-            let bucket = if hourly { period.clone() } else { crate::zone::day_of_hour(period).into_owned() };
-            let s = sums.entry((bucket, channel)).or_default();
-            s.0 += attempts;
-            s.1 += converted;
+        for (layer, range) in self.spans_in(scope, grain, units) {
+            let unit = units.iter().find(|u| std::ptr::eq(self.coarse(**u), layer));
+            for (period, block) in layer.blocks(range) {
+                let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::new();
+                let kept = block.attempts.iter().filter(|c| {
+                    selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
+                });
+                for c in kept {
+                    let s = by_channel.entry(c.channel).or_default();
+                    s.0 += c.attempts;
+                    s.1 += if c.converted { c.attempts } else { 0 };
+                }
+                let period = &layer.periods[period as usize];
+                let bucket = match unit {
+                    Some(unit) => unit.first_day(period),
+                    None if hourly => period.clone(),
+                    None => crate::zone::day_of_hour(period).into_owned(),
+                };
+                for (channel, (attempts, converted)) in by_channel {
+                    let s = sums.entry((bucket.clone(), channel)).or_default();
+                    s.0 += attempts;
+                    s.1 += converted;
+                }
+            }
         }
         sums.into_iter()
             .filter(|(_, (attempts, _))| *attempts > 0)
