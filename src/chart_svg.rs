@@ -270,15 +270,7 @@ mod tests {
             point("2026-11-21", "sms", 5, 1),
             point("2026-11-22", "sms", 100, 20),
         ];
-        let note = |at: &str, text: &str| Annotation {
-            id: 1,
-            at: at.into(),
-            end: None,
-            text: text.into(),
-            link: None,
-            source: "page".into(),
-            chart_at: String::new(),
-        };
+        let note = Annotation::on_page;
         let annotations = [note("2026-11-21T09:00:00Z", "New <b>template</b>"), note("2026-10-01T00:00:00Z", "Before")];
         let svg = attempts_and_conversion(&buckets, BucketSize::Day, &series, &annotations);
         // 200 attempts at most: the axis tops at 200, so the first bucket's bars fill the plot.

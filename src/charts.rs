@@ -522,15 +522,7 @@ mod tests {
             .iter()
             .map(|k| Bucket { key: k.to_string(), in_progress: false })
             .collect();
-        let note = |at: &str, text: &str| Annotation {
-            id: 1,
-            at: at.into(),
-            end: None,
-            text: text.into(),
-            link: None,
-            source: "page".into(),
-            chart_at: String::new(),
-        };
+        let note = Annotation::on_page;
         let annotations =
             [note("2026-11-21T14:05:00Z", "New template {a}"), note("2026-10-01T00:00:00Z", "Out of range")];
         let json = serde_json::to_value(attempts_and_conversion(&buckets, &[], &[], &annotations)).unwrap();

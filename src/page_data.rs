@@ -186,6 +186,22 @@ pub struct Annotation {
     pub chart_at: String,
 }
 
+#[cfg(test)]
+impl Annotation {
+    /// An annotation added on the page at `at`, as the charts' tests place it.
+    pub fn on_page(at: &str, text: &str) -> Annotation {
+        Annotation {
+            id: 1,
+            at: at.into(),
+            end: None,
+            text: text.into(),
+            link: None,
+            source: "page".into(),
+            chart_at: String::new(),
+        }
+    }
+}
+
 /// The overview page's data for one view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
