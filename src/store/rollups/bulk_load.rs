@@ -311,13 +311,7 @@ impl SummedLoad {
 /// Counts the retry funnel of every stored verification, reading the attempts in parts of
 /// whole verifications as a rebuild does.
 async fn count_all_funnels(tx: &mut Transaction<'_, Sqlite>, counted: &mut RollupDelta) -> Result<(), StoreError> {
-    for part in 0..super::READ_PARTS {
-        let text: String = sqlx::query_scalar(&super::part_sql()).bind(part).fetch_one(&mut **tx).await?;
-        let mut facts = facts_of_json(&text)?;
-        drop(text);
-        count_funnels(counted, &mut facts);
-    }
-    Ok(())
+    super::for_each_part(tx, |mut facts| count_funnels(counted, &mut facts)).await
 }
 
 /// The verifications a load left to count by their SIDs' prefixes.

@@ -79,34 +79,57 @@ pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
     Ok(read)
 }
 
-/// Parts the attempts are read in, each holding whole verifications.
-const READ_PARTS: u32 = 8;
+/// Parts the attempts are read in at least, each holding whole verifications.
+const READ_PARTS: i64 = 8;
 
-/// Selects the facts of one part (bound) of the attempts as JSON.
-fn part_sql() -> String {
-    format!("{} WHERE COALESCE(unicode(substr(verification_sid, 3, 1)), 0) % {READ_PARTS} = ?", facts_json())
+/// Attempts a part holds at most, about: its JSON (some 300 bytes an attempt) must stay well
+/// under the 1 GB sqlite allows a value.
+const ATTEMPTS_PER_PART: i64 = 1_500_000;
+
+/// Selects the facts of one part (bound) of `parts` of the attempts as JSON, by the two
+/// characters of the verification's SID after its prefix (256 values of hex digits).
+fn part_sql(parts: i64) -> String {
+    format!(
+        "{} WHERE (COALESCE(unicode(substr(verification_sid, 3, 1)), 0) * 256 \
+         + COALESCE(unicode(substr(verification_sid, 4, 1)), 0)) % {parts} = ?",
+        facts_json()
+    )
 }
 
-/// The rollups of every stored attempt, and how many attempts that read. The attempts
-/// are read in parts of whole verifications (by a character of their SID), each part as
-/// one JSON text: sqlite hands over one value instead of a row at a time, and no index or
-/// sort is needed.
+/// Hands `each` the facts of every stored attempt, part by part: parts of whole verifications
+/// (by characters of their SID), each read as one JSON text: sqlite hands over one value
+/// instead of a row at a time, and no index or sort is needed. The more attempts, the more parts.
+pub(super) async fn for_each_part(
+    conn: &mut sqlx::SqliteConnection,
+    mut each: impl FnMut(Vec<AttemptFacts>),
+) -> Result<(), StoreError> {
+    // The last rowid bounds the attempts' count, without counting them.
+    let rows: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM attempts").fetch_one(&mut *conn).await?;
+    let parts = READ_PARTS.max((rows + ATTEMPTS_PER_PART - 1) / ATTEMPTS_PER_PART);
+    let sql = part_sql(parts);
+    for part in 0..parts {
+        let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await?;
+        let facts = facts_of_json(&text)?;
+        drop(text);
+        each(facts);
+    }
+    Ok(())
+}
+
+/// The rollups of every stored attempt, and how many attempts that read.
 pub async fn read_rollups(
     conn: &mut sqlx::SqliteConnection,
     hour_horizon: String,
 ) -> Result<(RollupDelta, u64), StoreError> {
     let mut read = 0u64;
     let mut delta = RollupDelta::new(hour_horizon);
-    let sql = part_sql();
-    for part in 0..READ_PARTS {
-        let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await?;
-        let mut facts = facts_of_json(&text)?;
-        drop(text);
+    for_each_part(conn, |mut facts| {
         read += facts.len() as u64;
         for verification in by_verification(&mut facts) {
             add_verification(&mut delta, verification);
         }
-    }
+    })
+    .await?;
     Ok((delta, read))
 }
 
@@ -385,4 +408,45 @@ async fn load_json<T: serde::de::DeserializeOwned>(
         }
     };
     serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However many parts, each attempt is in exactly one, with its verification's others.
+    #[tokio::test]
+    async fn any_number_of_parts_holds_each_attempt_once_with_its_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::store::open(&dir.path().join("parts.db")).await.unwrap();
+        let template: crate::model::Attempt =
+            serde_json::from_str(include_str!("../../../tests/data/attempt.json")).unwrap();
+        // Two attempts a verification, their SIDs' leading characters spread over every hex digit.
+        let attempts: Vec<crate::model::Attempt> = (0..600u32)
+            .map(|i| {
+                let mut attempt = template.clone();
+                attempt.sid = format!("VL{i:032x}");
+                attempt.verification_sid = format!("VE{:08x}{:024x}", (i / 2).wrapping_mul(2_654_435_761), i / 2);
+                attempt
+            })
+            .collect();
+        let mut tx = crate::store::begin_write(&pool).await.unwrap();
+        crate::store::upsert_attempts(&mut tx, &attempts).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        for parts in [1, 8, 37, 256] {
+            let sql = part_sql(parts);
+            let mut seen: std::collections::HashMap<String, i64> = Default::default();
+            let mut attempts = 0;
+            for part in 0..parts {
+                let text: String = sqlx::query_scalar(&sql).bind(part).fetch_one(&mut *conn).await.unwrap();
+                for facts in facts_of_json(&text).unwrap() {
+                    attempts += 1;
+                    let owner = seen.entry(facts.verification_sid.clone()).or_insert(part);
+                    assert_eq!(*owner, part, "{parts} parts: a verification split across parts");
+                }
+            }
+            assert_eq!((attempts, seen.len()), (600, 300), "{parts} parts: every attempt and verification, once");
+        }
+    }
 }
