@@ -291,18 +291,11 @@ async fn main() {
 /// Fills an empty snapshot as a first sync's bulk load does: the attempts appended without
 /// indexes, 100 pages to a transaction, then the indexes and the rollups built at the end.
 async fn bulk_fill(pool: &sqlx::SqlitePool, dataset: &Dataset, now: DateTime<Utc>) {
-    store::drop_attempt_indexes(pool).await.unwrap();
-    let mut writer = store::BulkWriter::open(pool).await.unwrap();
-    for start in (0..dataset.records.len()).step_by(100 * PAGE) {
+    let pages = (0..dataset.records.len()).step_by(100 * PAGE).map(|start| {
         let end = (start + 100 * PAGE).min(dataset.records.len());
-        let attempts: Vec<Attempt> = render_pages(dataset, now, start..end).concat();
-        let mut tx = writer.begin().await.unwrap();
-        store::append_prepared(&mut tx, store::PreparedAppend::of(attempts)).await.unwrap();
-        tx.commit().await.unwrap();
-        writer.committed();
-    }
-    drop(writer);
-    store::build_attempt_indexes(pool, None).await.unwrap();
+        render_pages(dataset, now, start..end).concat()
+    });
+    store::bulk_load(pool, None, pages).await.unwrap();
 }
 
 /// CPU time of the whole process so far (every thread's), from the scheduler's counters.

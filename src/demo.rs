@@ -36,30 +36,19 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
     let end = window_start + 3600;
     let run = store::start_run(pool, &time(now), (&time(history.start), &time(end)), true).await?;
     store::advance_hour_horizon(pool, &time(end - store::HOUR_GRAIN_HOURS * 3600)).await?;
-    store::drop_attempt_indexes(pool).await?;
-    let mut writer = store::BulkWriter::open(pool).await?;
-    let mut written = 0;
-    for day in (history.start..end).step_by(DAY as usize) {
+    // A page a day, made as it is written.
+    let days = (history.start..end).step_by(DAY as usize).map(|day| {
         let to = (day + DAY).min(end);
-        let attempts: Vec<_> = {
-            let dataset = emulator.dataset.read().expect("dataset lock");
-            let in_window = dataset.range(day.max(window_start), to - 1);
-            history
-                .attempts(&dataset, day, to)
-                .iter()
-                .chain(&dataset.records[in_window])
-                .map(|record| render_attempt(&dataset, record, now, base_url))
-                .collect()
-        };
-        let mut tx = writer.begin().await?;
-        let count = store::append_prepared(&mut tx, store::PreparedAppend::of(attempts)).await?;
-        store::record_pages(&mut tx, run, 1, count).await?;
-        tx.commit().await?;
-        writer.committed();
-        written += count.new;
-    }
-    drop(writer);
-    store::build_attempt_indexes(pool, None).await?;
+        let dataset = emulator.dataset.read().expect("dataset lock");
+        let in_window = dataset.range(day.max(window_start), to - 1);
+        history
+            .attempts(&dataset, day, to)
+            .iter()
+            .chain(&dataset.records[in_window])
+            .map(|record| render_attempt(&dataset, record, now, base_url))
+            .collect::<Vec<_>>()
+    });
+    let written = store::bulk_load(pool, Some(run), days).await?;
     store::finish_run(pool, run, &time(now), Ok((written, written))).await?;
     for (at, text) in history.annotations() {
         let note = NewAnnotation {

@@ -103,6 +103,32 @@ impl BulkWriter {
     }
 }
 
+/// Writes `pages` into an empty snapshot as a first sync's bulk load does: the indexes of
+/// `attempts` dropped, each page appended in a transaction of its own (and recorded in `run`,
+/// when given), then the indexes and the rollups built at the end. Returns the attempts written.
+pub async fn bulk_load(
+    pool: &SqlitePool,
+    run: Option<i64>,
+    pages: impl IntoIterator<Item = Vec<crate::model::Attempt>>,
+) -> Result<u64, StoreError> {
+    drop_attempt_indexes(pool).await?;
+    let mut writer = BulkWriter::open(pool).await?;
+    let mut written = 0;
+    for page in pages {
+        let mut tx = writer.begin().await?;
+        let count = append_prepared(&mut tx, PreparedAppend::of(page)).await?;
+        if let Some(run) = run {
+            super::record_pages(&mut tx, run, 1, count).await?;
+        }
+        tx.commit().await?;
+        writer.committed();
+        written += count.new;
+    }
+    drop(writer);
+    build_attempt_indexes(pool, None).await?;
+    Ok(written)
+}
+
 /// A page of attempts made ready to append to a bulk load: each attempt's values in
 /// `ATTEMPT_COLUMNS` order, made where the page was fetched, so that the single writer only
 /// binds and steps.

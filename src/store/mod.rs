@@ -19,8 +19,8 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use backup::{Backup, backup, backup_into, restore, scheduled_backup_name, snapshot_bytes};
 pub use bulk::{
-    BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, drop_attempt_indexes,
-    missing_attempt_indexes, rollups_to_sum, snapshot_is_empty,
+    BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, bulk_load,
+    drop_attempt_indexes, missing_attempt_indexes, rollups_to_sum, snapshot_is_empty,
 };
 pub use queries::*;
 pub use rollups::funnel;
