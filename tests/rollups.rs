@@ -166,6 +166,31 @@ fn expected(
     out
 }
 
+/// Spend per key and currency on the attempts a view selects whose verification has no
+/// converted attempt among all of `attempts`.
+fn never_converted_spend(
+    attempts: &[Attempt],
+    f: &Filters,
+    from: &str,
+    to: &str,
+    by: Option<Dimension>,
+) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let converted: BTreeSet<&str> = attempts
+        .iter()
+        .filter(|a| a.conversion_status == ConversionStatus::Converted)
+        .map(|a| a.verification_sid.as_str())
+        .collect();
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for a in attempts.iter().filter(|a| matches(a, f, from, to) && !converted.contains(a.verification_sid.as_str())) {
+        if let Some(Price { value: Some(value), currency: Some(currency) }) = &a.price {
+            let amount: f64 = value.parse().unwrap();
+            *out.entry(key(a, by)).or_default().entry(currency.to_ascii_uppercase()).or_default() += amount;
+        }
+    }
+    out.retain(|_, m| m.values().any(|a| a.abs() > 1e-9));
+    out
+}
+
 fn money(m: &[verilens::page_data::Money]) -> BTreeMap<String, f64> {
     m.iter().map(|m| (m.currency.clone(), m.amount)).collect()
 }
@@ -286,6 +311,33 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
                     .await
                     .unwrap();
             check(&raw, &want, &format!("raw ?{query} by {by:?}"));
+            // Spend on attempts of verifications that never converted, in or out of the view.
+            let never = never_converted_spend(&last, &f, &scope.from, &scope.to, by);
+            let got = analytics::unconverted_verification_spend_by(
+                &pool,
+                &verilens::store::RawScans::default(),
+                &index,
+                &scope,
+                by,
+            )
+            .await
+            .unwrap();
+            let raw =
+                store::raw_unconverted_verification_spend_by(&pool, &Default::default(), &scope, by).await.unwrap();
+            for (source, got) in [("rollups", got), ("raw", raw)] {
+                let keys = |m: &BTreeMap<String, BTreeMap<String, f64>>| -> Vec<String> {
+                    m.iter().filter(|(_, v)| v.values().any(|a| a.abs() > 1e-9)).map(|(k, _)| k.clone()).collect()
+                };
+                let got: BTreeMap<String, BTreeMap<String, f64>> = got
+                    .into_iter()
+                    .map(|(k, m)| (k, m.iter().map(|m| (m.currency.to_ascii_uppercase(), m.amount)).collect()))
+                    .collect();
+                let what = format!("{source} never-converted spend of ?{query} by {by:?}");
+                assert_eq!(keys(&got), keys(&never), "{what}: keys");
+                for (key, want) in &never {
+                    same_money(&got.get(key).cloned().unwrap_or_default(), want, &format!("{what} [{key}]"));
+                }
+            }
         }
         for hourly in [false, true] {
             let series =
@@ -459,32 +511,46 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
 /// that converts after midnight leaves the spend of the day before too; a day far from the
 /// write keeps what was read (a price changed behind the store's back shows that it is not
 /// read again).
+/// The spend of verifications that never converted is kept in the rollups: a verification
+/// that converts after midnight takes both days' attempts out of it, and the figure the
+/// rollups give after each write equals the raw rows'.
 #[tokio::test]
-async fn the_spend_of_unconverted_verifications_is_read_again_only_near_a_write() {
+async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     let dir = tempfile::tempdir().unwrap();
     let at = |text: &str| twilio_time::parse(text).unwrap();
-    let far = common::snapshots::attempt(1, at("2026-11-10T12:00:00Z"), "CO", false);
+    let mut far = common::snapshots::attempt(1, at("2026-11-10T12:00:00Z"), "CO", false);
     let mut before_midnight = common::snapshots::attempt(2, at("2026-11-19T23:58:00Z"), "CO", false);
     let mut after_midnight = common::snapshots::attempt(3, at("2026-11-20T00:01:00Z"), "CO", false);
     after_midnight.verification_sid = before_midnight.verification_sid.clone();
+    far.price = Some(Price { value: Some("0.0300".into()), currency: Some("USD".into()) });
     before_midnight.price = Some(Price { value: Some("0.0500".into()), currency: Some("USD".into()) });
     after_midnight.price = Some(Price { value: Some("0.0700".into()), currency: Some("USD".into()) });
-    let mut far_priced = far.clone();
-    far_priced.price = Some(Price { value: Some("0.0300".into()), currency: Some("USD".into()) });
-    let attempts = [far_priced, before_midnight, after_midnight.clone()];
+    let attempts = [far, before_midnight, after_midnight.clone()];
     let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
     let cache = std::sync::Arc::new(analytics::RollupCache::default());
     let filters = Filters::default();
     let scope =
         AttemptScope { from: "2026-11-01T00:00:00Z".into(), to: "2026-11-25T00:00:00Z".into(), filters: &filters };
-    let spend = async |index: &analytics::RollupIndex| {
-        let money = analytics::unconverted_verification_spend(&pool, &store::RawScans::default(), index, &scope).await;
-        money.unwrap().iter().map(|m| (m.currency.to_uppercase(), (m.amount * 1e4).round() as i64)).collect::<Vec<_>>()
+    let by_day = async |index: &analytics::RollupIndex| {
+        let scans = store::RawScans::default();
+        let rollups = analytics::unconverted_verification_spend_by(&pool, &scans, index, &scope, Some(Dimension::Day));
+        let raw = store::raw_unconverted_verification_spend_by(&pool, &scans, &scope, Some(Dimension::Day));
+        let cents = |spend: BTreeMap<String, Vec<verilens::page_data::Money>>| -> Vec<(String, i64)> {
+            spend
+                .into_iter()
+                .flat_map(|(day, money)| money.into_iter().map(move |m| (day.clone(), (m.amount * 1e4).round() as i64)))
+                .filter(|(_, amount)| *amount != 0)
+                .collect()
+        };
+        let (rollups, raw) = (cents(rollups.await.unwrap()), cents(raw.await.unwrap()));
+        assert_eq!(rollups, raw, "the rollups and the raw rows");
+        rollups
     };
     let index = cache.get_current(&pool).await.unwrap();
-    assert_eq!(spend(&index).await, [("USD".to_string(), 300 + 500 + 700)], "three unconverted attempts");
+    assert!(index.grain_for(&scope).is_some(), "a view the rollups answer");
+    let day = |d: &str, amount: i64| (d.to_string(), amount);
+    assert_eq!(by_day(&index).await, [day("2026-11-10", 300), day("2026-11-19", 500), day("2026-11-20", 700)]);
 
-    sqlx::query("UPDATE attempts SET price = 9 WHERE sid = ?").bind(&far.sid).execute(&pool).await.unwrap();
     let mut converted = after_midnight;
     converted.conversion_status = ConversionStatus::Converted;
     converted.date_updated += Duration::minutes(2);
@@ -493,9 +559,6 @@ async fn the_spend_of_unconverted_verifications_is_read_again_only_near_a_write(
     tx.commit().await.unwrap();
     let refreshed = cache.get_current(&pool).await.unwrap();
     assert!(refreshed.generation > index.generation);
-    assert_eq!(
-        spend(&refreshed).await,
-        [("USD".to_string(), 300)],
-        "the verification converted after midnight leaves both days; the far day is not read again"
-    );
+    assert_eq!(by_day(&refreshed).await, [day("2026-11-10", 300)], "the converted verification leaves both days");
+    assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, 3);
 }

@@ -93,9 +93,8 @@ pub async fn totals(
     Ok(with_interval(by_key.remove("").unwrap_or_default()))
 }
 
-/// Spend on a view's attempts of verifications that never converted. The rollups cannot say
-/// it (whether a verification converted can turn on an attempt in another period, carrier or
-/// channel), so it is read from the raw rows, once per view and generation of the rollups.
+/// Spend on a view's attempts of verifications that never converted: from the rollups, or
+/// for a view they cannot answer from the raw rows, once per view and generation of the rollups.
 pub async fn unconverted_verification_spend(
     pool: &SqlitePool,
     scans: &RawScans,
@@ -105,8 +104,7 @@ pub async fn unconverted_verification_spend(
     Ok(unconverted_verification_spend_by(pool, scans, index, scope, None).await?.remove("").unwrap_or_default())
 }
 
-/// `unconverted_verification_spend` per value of `by`: one scan gives the rows and, as each
-/// attempt has one value, their sum the total.
+/// `unconverted_verification_spend` per value of `by` (one key `""` without it).
 pub async fn unconverted_verification_spend_by(
     pool: &SqlitePool,
     scans: &RawScans,
@@ -114,88 +112,15 @@ pub async fn unconverted_verification_spend_by(
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Vec<crate::page_data::Money>>, StoreError> {
+    if let Some(grain) = index.grain_for(scope) {
+        return Ok(index.unconverted_verification_spend_by(scope, by, grain));
+    }
     if let Some(spend) = index.remembered_unconverted_verification_spend(scope, by) {
         return Ok(spend);
     }
-    let spend = match local_days(scope) {
-        Some(days) => unconverted_verification_spend_by_day(pool, scans, index, scope, by, days).await?,
-        None => store::raw_unconverted_verification_spend_by(pool, scans, scope, by).await?,
-    };
+    let spend = store::raw_unconverted_verification_spend_by(pool, scans, scope, by).await?;
     index.remember_unconverted_verification_spend(scope, by, &spend);
     Ok(spend)
-}
-
-/// A day of the reporting zone (`2026-11-25`) and its bounds.
-type LocalDay = (String, DateTime<Utc>, DateTime<Utc>);
-
-/// The days of the reporting zone a view covers, when it covers whole days.
-fn local_days(scope: &AttemptScope<'_>) -> Option<Vec<LocalDay>> {
-    let (from, to) = (twilio_time::parse(&scope.from)?, twilio_time::parse(&scope.to)?);
-    if !(crate::zone::is_midnight(from) && crate::zone::is_midnight(to)) {
-        return None;
-    }
-    let mut days = Vec::new();
-    let mut start = from;
-    while start < to {
-        let end = crate::zone::next_midnight(start);
-        days.push((crate::zone::local_date(start).to_string(), start, end));
-        start = end;
-    }
-    Some(days)
-}
-
-/// `unconverted_verification_spend_by` summed over the view's days, each read from the raw
-/// rows once and remembered until a write comes near it: after a sync, a view of a year reads
-/// its last days again, not the year.
-async fn unconverted_verification_spend_by_day(
-    pool: &SqlitePool,
-    scans: &RawScans,
-    index: &RollupIndex,
-    scope: &AttemptScope<'_>,
-    by: Option<Dimension>,
-    days: Vec<LocalDay>,
-) -> Result<BTreeMap<String, Vec<crate::page_data::Money>>, StoreError> {
-    let f = scope.filters;
-    let view = format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{by:?}",
-        f.countries, f.channels, f.carriers, f.services, f.errors, f.status, f.prefix
-    );
-    let mut micros: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for (day, from, to) in days.into_iter().filter(|(day, _, _)| index.holds_day(day)) {
-        let spend = match index.remembered_day_spend(&view, &day) {
-            Some(spend) => spend,
-            None => {
-                let day_scope = self::scope(f, from, to);
-                let read = store::raw_unconverted_verification_spend_by(pool, scans, &day_scope, by).await?;
-                let spend: rollup_index::DaySpend = std::sync::Arc::new(
-                    read.into_iter()
-                        .map(|(key, money)| {
-                            let amounts = money.into_iter().map(|m| (m.currency, (m.amount * 1e6).round() as i64));
-                            (key, amounts.collect())
-                        })
-                        .collect(),
-                );
-                index.remember_day_spend(&view, &day, spend.clone());
-                spend
-            }
-        };
-        for (key, amounts) in spend.iter() {
-            let sums = micros.entry(key.clone()).or_default();
-            for (currency, amount) in amounts {
-                *sums.entry(currency.clone()).or_default() += amount;
-            }
-        }
-    }
-    Ok(micros
-        .into_iter()
-        .map(|(key, amounts)| {
-            let money = amounts
-                .into_iter()
-                .map(|(currency, amount)| crate::page_data::Money { currency, amount: amount as f64 / 1e6 })
-                .collect();
-            (key, money)
-        })
-        .collect())
 }
 
 /// Puts each breakdown row's spend on verifications that never converted in it; returns

@@ -3,8 +3,11 @@
 //! into a block too, for views of whole weeks and months. sqlite stays the source of truth; `RollupCache` refreshes
 //! the index when the rollups' generation moves on, reading only the periods that changed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::anomalies::Incident;
 use crate::fees::{Fee, FeeSchedule};
@@ -30,6 +33,8 @@ struct AttemptCell {
     delivered: i64,
     finalized: i64,
     spend_micros: i64,
+    /// Spend on the cell's attempts whose verification never converted.
+    unconverted_verification_spend_micros: i64,
 }
 
 /// An attempt cell's keys: country, carrier, channel, service, error, currency, converted.
@@ -60,10 +65,37 @@ impl VerificationCell {
     }
 }
 
+/// A verification's SID with its hash worked out once, when its rows are read: a view
+/// counts the verifications that straddle cells distinct by SID, and hashing each SID
+/// again on every view cost most of a year's overview.
+#[derive(Clone, Eq)]
+struct VerificationSid {
+    hash: u64,
+    sid: Arc<str>,
+}
+
+impl VerificationSid {
+    fn new(sid: &str) -> VerificationSid {
+        VerificationSid { hash: rustc_hash::FxBuildHasher.hash_one(sid), sid: Arc::from(sid) }
+    }
+}
+
+impl PartialEq for VerificationSid {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.sid == other.sid
+    }
+}
+
+impl std::hash::Hash for VerificationSid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 /// An attempt of a verification that straddles cells, counted one by one.
 #[derive(Clone)]
 struct IrregularCell {
-    verification: Arc<str>,
+    verification: VerificationSid,
     country: u32,
     carrier: u32,
     channel: u32,
@@ -120,11 +152,11 @@ impl Block {
     /// each regular one is in one period's rows, and those that straddle periods are listed
     /// attempt by attempt, counted once each by the reader.
     fn sum<'a>(blocks: impl Iterator<Item = &'a Block>) -> Block {
-        let mut attempts: HashMap<AttemptKey, [i64; 4]> = HashMap::new();
-        let mut verifications: HashMap<VerificationKey, i64> = HashMap::new();
-        let mut by_error: HashMap<VerificationKey, i64> = HashMap::new();
+        let mut attempts: HashMap<AttemptKey, [i64; 5]> = HashMap::default();
+        let mut verifications: HashMap<VerificationKey, i64> = HashMap::default();
+        let mut by_error: HashMap<VerificationKey, i64> = HashMap::default();
         type FunnelSums = (i64, [i64; TIME_BUCKETS], [i64; TIME_BUCKETS]);
-        let mut funnel: HashMap<FunnelKey, FunnelSums> = HashMap::new();
+        let mut funnel: HashMap<FunnelKey, FunnelSums> = HashMap::default();
         let mut irregular = Vec::new();
         for block in blocks {
             for c in &block.attempts {
@@ -133,6 +165,7 @@ impl Block {
                 s[1] += c.delivered;
                 s[2] += c.finalized;
                 s[3] += c.spend_micros;
+                s[4] += c.unconverted_verification_spend_micros;
             }
             for c in &block.verifications {
                 *verifications.entry(c.key()).or_default() += c.verifications;
@@ -180,6 +213,7 @@ impl Block {
                     delivered: s[1],
                     finalized: s[2],
                     spend_micros: s[3],
+                    unconverted_verification_spend_micros: s[4],
                 })
                 .collect(),
             verifications: verification_cells(verifications),
@@ -208,8 +242,9 @@ impl Block {
 #[derive(Clone, Default)]
 struct Layer {
     periods: Vec<String>,
-    /// For each period, the first period of its day in the reporting zone: the hours of one
-    /// local day share a key when a view is broken down by day.
+    /// In the hour layer, for each period, the first period of its day in the reporting zone:
+    /// the hours of one local day share a key when a view is broken down by day. Empty in
+    /// the others, whose periods are days or whole weeks and months.
     day_starts: Vec<u32>,
     blocks: Vec<Arc<Block>>,
 }
@@ -217,16 +252,26 @@ struct Layer {
 impl Layer {
     fn of(blocks: BTreeMap<String, Arc<Block>>) -> Layer {
         let (periods, blocks): (Vec<String>, Vec<Arc<Block>>) = blocks.into_iter().unzip();
+        Layer { periods, day_starts: Vec::new(), blocks }
+    }
+
+    fn of_hours(blocks: BTreeMap<String, Arc<Block>>) -> Layer {
+        let mut layer = Layer::of(blocks);
         let mut first = 0;
-        let day_starts = (0..periods.len())
+        layer.day_starts = (0..layer.periods.len())
             .map(|i| {
-                if crate::zone::day_of_hour(&periods[i]) != crate::zone::day_of_hour(&periods[first]) {
+                if crate::zone::day_of_hour(&layer.periods[i]) != crate::zone::day_of_hour(&layer.periods[first]) {
                     first = i;
                 }
                 first as u32
             })
             .collect();
-        Layer { periods, day_starts, blocks }
+        layer
+    }
+
+    /// The first period of `period`'s day: itself but in the hour layer.
+    fn day_start(&self, period: u32) -> u32 {
+        self.day_starts.get(period as usize).copied().unwrap_or(period)
     }
 
     fn into_map(self) -> BTreeMap<String, Arc<Block>> {
@@ -324,13 +369,6 @@ fn sum_days(
     Layer::of(out)
 }
 
-/// One day's spend on verifications that never converted, per value of a breakdown: each
-/// currency's amount in millionths.
-pub type DaySpend = Arc<BTreeMap<String, BTreeMap<String, i64>>>;
-
-/// Filters and breakdowns whose days' spend is remembered, at most: past that, the memo starts again.
-const DAY_SPEND_VIEWS: usize = 256;
-
 /// The hour rows of anomaly detection, per hour.
 type HourRows = Vec<(String, Arc<Vec<HourlyCell>>)>;
 
@@ -352,11 +390,8 @@ pub struct RollupIndex {
     /// Pumping bursts and outages in this generation's hours, found on first use.
     incidents: std::sync::OnceLock<Vec<Incident>>,
     /// Spend on verifications that never converted, read from the raw rows in this
-    /// generation, per view and per value of its breakdown.
+    /// generation (for views the rollups cannot answer), per view and per value of its breakdown.
     unconverted_verification_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, Vec<Money>>>>,
-    /// The same per day of the reporting zone, per filters and breakdown: kept across
-    /// refreshes for the days no write came near.
-    day_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, DaySpend>>>,
     /// What each SMS-pumping burst cost, read from the raw rows once per generation.
     burst_costs: std::sync::Mutex<HashMap<String, store::BurstCosts>>,
     /// Each view's "What to do", worked out once per generation.
@@ -480,6 +515,7 @@ impl BlocksBuilder {
                 delivered: row.delivered,
                 finalized: row.finalized,
                 spend_micros: row.spend_micros,
+                unconverted_verification_spend_micros: row.unconverted_verification_spend_micros,
             };
             if let Some(block) = built.block(&row.grain, &row.period) {
                 block.attempts.push(cell);
@@ -502,7 +538,7 @@ impl BlocksBuilder {
         }
         for row in rows.irregular {
             let cell = IrregularCell {
-                verification: Arc::from(row.verification_sid.as_str()),
+                verification: VerificationSid::new(&row.verification_sid),
                 country: intern(names, &row.country),
                 carrier: intern(names, &row.carrier),
                 channel: intern(names, &row.channel),
@@ -582,11 +618,10 @@ impl RollupIndex {
             week,
             month,
             day,
-            hour: Layer::of(arc(built.hour)),
+            hour: Layer::of_hours(arc(built.hour)),
             hours: hours.into_iter().map(|(h, cells)| (h, Arc::new(cells))).collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
-            day_spend: Default::default(),
             burst_costs: Default::default(),
             what_to_do: Default::default(),
         }
@@ -630,20 +665,6 @@ impl RollupIndex {
         let day = Layer::of(day);
         let week = sum_days(Coarse::Week, &day, Some(&weeks), Some(self.week.clone()));
         let month = sum_days(Coarse::Month, &day, Some(&months), Some(self.month.clone()));
-        // A verification lasts minutes, so a write can change the spend of its days and of the
-        // days next to them, no others.
-        let mut near = std::collections::BTreeSet::new();
-        for (_, period) in periods {
-            if let Ok(date) = crate::zone::day_of_hour(period).parse::<chrono::NaiveDate>() {
-                near.extend(
-                    [date.pred_opt(), Some(date), date.succ_opt()].into_iter().flatten().map(|d| d.to_string()),
-                );
-            }
-        }
-        let mut day_spend = self.day_spend.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for days in day_spend.values_mut() {
-            days.retain(|day, _| !near.contains(day));
-        }
         RollupIndex {
             generation,
             fees: self.fees.clone(),
@@ -652,11 +673,10 @@ impl RollupIndex {
             week,
             month,
             day,
-            hour: Layer::of(hour),
+            hour: Layer::of_hours(hour),
             hours: hours.into_iter().collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
-            day_spend: std::sync::Mutex::new(day_spend),
             burst_costs: Default::default(),
             what_to_do: Default::default(),
         }
@@ -764,7 +784,7 @@ impl RollupIndex {
     /// Attempts per value of `by`, from the attempt cells alone (no verification is counted).
     pub fn attempts_by(&self, scope: &AttemptScope<'_>, by: Dimension, grain: Grain) -> BTreeMap<String, u64> {
         let (layer, cells) = self.attempt_cells(scope, grain, by == Dimension::Day);
-        let mut sums: HashMap<u32, i64> = HashMap::new();
+        let mut sums: HashMap<u32, i64> = HashMap::default();
         for (period, c) in cells {
             let id = match by {
                 Dimension::Country => c.country,
@@ -779,6 +799,39 @@ impl RollupIndex {
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
         for (id, n) in sums.into_iter().filter(|(_, n)| *n > 0) {
             *out.entry(self.key_name(layer, Some(by), id)).or_default() += n as u64;
+        }
+        out
+    }
+
+    /// Spend on a view's attempts of verifications that never converted, per value of `by`
+    /// (one key `""` without it) and currency.
+    pub fn unconverted_verification_spend_by(
+        &self,
+        scope: &AttemptScope<'_>,
+        by: Option<Dimension>,
+        grain: Grain,
+    ) -> BTreeMap<String, Vec<Money>> {
+        let (layer, cells) = self.attempt_cells(scope, grain, by == Some(Dimension::Day));
+        let mut sums: HashMap<(u32, u32), i64> = HashMap::default();
+        for (period, c) in cells.filter(|(_, c)| c.unconverted_verification_spend_micros != 0) {
+            let id = match by {
+                None => 0,
+                Some(Dimension::Country) => c.country,
+                Some(Dimension::Channel) => c.channel,
+                Some(Dimension::Carrier) => c.carrier,
+                Some(Dimension::Service) => c.service,
+                Some(Dimension::Error) => c.error,
+                Some(Dimension::Day) => period,
+            };
+            *sums.entry((id, c.currency)).or_default() += c.unconverted_verification_spend_micros;
+        }
+        let mut micros: BTreeMap<(String, &str), i64> = BTreeMap::new();
+        for ((id, currency), amount) in sums {
+            *micros.entry((self.key_name(layer, by, id), self.names.text(currency))).or_default() += amount;
+        }
+        let mut out: BTreeMap<String, Vec<Money>> = BTreeMap::new();
+        for ((key, currency), amount) in micros.into_iter().filter(|(_, amount)| *amount != 0) {
+            add_micros(out.entry(key).or_default(), currency, amount);
         }
         out
     }
@@ -830,7 +883,7 @@ impl RollupIndex {
         let key_of = |period: u32, c: &AttemptCell| (id_of(period, c, keys.by), id_of(period, c, keys.then));
         // Email has no channel fee: without a price it is not waiting for one.
         let email = self.names.id(Channel::Email.as_str());
-        let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::new();
+        let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::default();
         for (period, c) in cells {
             let s = sums.entry((key_of(period, c), c.currency)).or_default();
             s[6] += if Some(c.channel) == email { 0 } else { c.attempts };
@@ -901,12 +954,20 @@ impl RollupIndex {
                 Some(ConversionStatus::Unconverted) => (unconverted, false),
             }
         };
-        let mut sums: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
+        let mut sums: HashMap<(u32, u32), (i64, i64)> = HashMap::default();
         // Converted verifications per key and the market their fee depends on.
-        let mut fee_counts: HashMap<((u32, u32), u32, u32), i64> = HashMap::new();
+        let mut fee_counts: HashMap<((u32, u32), u32, u32), i64> = HashMap::default();
         // One fee everywhere: the fees are the converted counts times it, with no market to note.
         let uniform = self.fees.is_uniform();
         let by_channel = keys.by == Some(Dimension::Channel) || keys.then == Some(Dimension::Channel);
+        // The selected channels' bits and interned names.
+        let channel_ids: Vec<(i64, u32)> = Channel::ALL
+            .iter()
+            .filter_map(|channel| {
+                let bit = channel_bit(channel.as_str()) & selected;
+                Some((bit, self.names.id(channel.as_str())?)).filter(|_| bit != 0)
+            })
+            .collect();
         for (period, c) in rows {
             let keyed = match &error_keys {
                 Some(keys) => keys.contains(&c.error_key),
@@ -936,11 +997,8 @@ impl RollupIndex {
                 Some(Dimension::Day) => period,
             };
             if by_channel {
-                for channel in Channel::ALL {
-                    let bit = channel_bit(channel.as_str()) & selected;
-                    if let (true, Some(id)) = (bit != 0, self.names.id(channel.as_str())) {
-                        add((id_of(keys.by, id), id_of(keys.then, id)), counts(c, bit));
-                    }
+                for &(bit, id) in &channel_ids {
+                    add((id_of(keys.by, id), id_of(keys.then, id)), counts(c, bit));
                 }
             } else {
                 add((id_of(keys.by, 0), id_of(keys.then, 0)), counts(c, selected));
@@ -948,11 +1006,12 @@ impl RollupIndex {
         }
         // Verifications that straddle cells: distinct over their attempts that the view selects.
         // A key and a verification's SID.
-        type Counted<'a> = ((u32, u32), &'a str);
-        let mut seen: std::collections::HashSet<Counted<'_>> = std::collections::HashSet::new();
+        type Counted<'a> = ((u32, u32), &'a VerificationSid);
+        let irregular_count: usize = blocks.iter().map(|(_, block)| block.irregular.len()).sum();
+        let mut seen: HashSet<Counted<'_>> = HashSet::with_capacity_and_hasher(irregular_count, Default::default());
         // The least country and service (as text) of each converted verification's selected
         // converted attempts: what its fee follows.
-        let mut converted_markets: HashMap<Counted<'_>, (u32, u32)> = HashMap::new();
+        let mut converted_markets: HashMap<Counted<'_>, (u32, u32)> = HashMap::default();
         let irregular = blocks.iter().flat_map(|(period, block)| block.irregular.iter().map(move |c| (*period, c)));
         for (period, c) in irregular {
             let selected = selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted);
@@ -967,7 +1026,7 @@ impl RollupIndex {
                 Some(Dimension::Service) => c.service,
                 Some(Dimension::Error) => c.error,
                 // Hours of one day make one key.
-                Some(Dimension::Day) => layer.day_starts[period as usize],
+                Some(Dimension::Day) => layer.day_start(period),
             };
             let key = (id_of(keys.by), id_of(keys.then));
             if seen.insert((key, &c.verification)) {
@@ -1034,7 +1093,7 @@ impl RollupIndex {
         for (layer, range) in self.spans_in(scope, grain, units) {
             let unit = units.iter().find(|u| std::ptr::eq(self.coarse(**u), layer));
             for (period, block) in layer.blocks(range) {
-                let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::new();
+                let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::default();
                 let kept = block.attempts.iter().filter(|c| {
                     selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
                 });
@@ -1089,7 +1148,7 @@ impl RollupIndex {
         let mut out =
             RetryFunnel { gaps: vec![0; TIME_BUCKETS], to_conversion: vec![0; TIME_BUCKETS], ..Default::default() };
         let mut steps = [(0i64, 0i64); MAX_ATTEMPT_NUMBER as usize];
-        let mut paths: HashMap<u32, (i64, i64)> = HashMap::new();
+        let mut paths: HashMap<u32, (i64, i64)> = HashMap::default();
         for c in self.view_blocks(scope, grain, false).flat_map(|(_, block)| block.funnel.iter()) {
             if !selection.keeps_market(c.country, c.carrier, c.service) || (channels != 0 && c.channels & channels == 0)
             {
@@ -1153,25 +1212,6 @@ impl RollupIndex {
     ) -> Option<BTreeMap<String, Vec<Money>>> {
         let key = format!("{}|{by:?}", view_key(scope));
         self.unconverted_verification_spend.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
-    }
-
-    /// Whether the index holds rows of `day` (of the reporting zone): a day without holds no attempt.
-    pub fn holds_day(&self, day: &str) -> bool {
-        self.day.periods.binary_search_by(|p| p.as_str().cmp(day)).is_ok()
-    }
-
-    /// A day's spend on verifications that never converted for `view` (its filters and
-    /// breakdown), if it has been read and no write came near that day since.
-    pub fn remembered_day_spend(&self, view: &str, day: &str) -> Option<DaySpend> {
-        self.day_spend.lock().unwrap_or_else(|e| e.into_inner()).get(view)?.get(day).cloned()
-    }
-
-    pub fn remember_day_spend(&self, view: &str, day: &str, spend: DaySpend) {
-        let mut memo = self.day_spend.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.len() >= DAY_SPEND_VIEWS && !memo.contains_key(view) {
-            memo.clear();
-        }
-        memo.entry(view.to_string()).or_default().insert(day.to_string(), spend);
     }
 
     /// A view's "What to do" (`key` names the view and what it compares), if this generation

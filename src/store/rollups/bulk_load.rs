@@ -16,7 +16,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sqlx::{Sqlite, Transaction};
 
 use super::cells::{Grain, channel_bit};
-use super::delta::{RollupDelta, VerificationPlace, count_funnels, count_verification_sets};
+use super::delta::{RollupDelta, VerificationPlace, count_in_order, count_verification_sets};
 use super::facts::{Counted, facts_json, facts_of_json};
 use super::names::Names;
 use super::writes::{RowWrite, RowWrites};
@@ -299,19 +299,20 @@ impl SummedLoad {
         if let Some(from) = self.counted_from {
             count_verifications_from(tx, from, &mut counted).await?;
         }
-        // The funnel needs each verification's attempts in order, which pages fetched by
-        // several slices at once do not give: it is counted from the stored attempts.
-        count_all_funnels(tx, &mut counted).await?;
+        // The funnel needs each verification's attempts in order, and the spend of those that
+        // never converted all of them, which pages fetched by several slices at once do not
+        // give: both are counted from the stored attempts.
+        count_all_in_order(tx, &mut counted).await?;
         // Into the rows just written: a verification counted here may share their cells.
         RowWrites::of(counted, RowWrite::AddToStored).run(tx).await?;
         mark_rollups_current(tx).await
     }
 }
 
-/// Counts the retry funnel of every stored verification, reading the attempts in parts of
-/// whole verifications as a rebuild does.
-async fn count_all_funnels(tx: &mut Transaction<'_, Sqlite>, counted: &mut RollupDelta) -> Result<(), StoreError> {
-    super::for_each_part(tx, |mut facts| count_funnels(counted, &mut facts)).await
+/// Counts the retry funnel of every stored verification, and the spend of those that never
+/// converted, reading the attempts in parts of whole verifications as a rebuild does.
+async fn count_all_in_order(tx: &mut Transaction<'_, Sqlite>, counted: &mut RollupDelta) -> Result<(), StoreError> {
+    super::for_each_part(tx, |mut facts| count_in_order(counted, &mut facts)).await
 }
 
 /// The verifications a load left to count by their SIDs' prefixes.

@@ -39,13 +39,20 @@ pub(super) struct AttemptMeasures {
     pub(super) delivered: i64,
     pub(super) finalized: i64,
     pub(super) spend_micros: i64,
+    /// Spend on attempts whose verification has no converted attempt: a verification that
+    /// converts later takes its earlier attempts' spend out of it.
+    pub(super) unconverted_verification_spend_micros: i64,
 }
 
 impl AttemptMeasures {
     /// Whether adding these changes a row: a message status that settles later changes
     /// only `delivered` and `finalized`.
     pub(super) fn changes_anything(&self) -> bool {
-        self.attempts != 0 || self.delivered != 0 || self.finalized != 0 || self.spend_micros != 0
+        self.attempts != 0
+            || self.delivered != 0
+            || self.finalized != 0
+            || self.spend_micros != 0
+            || self.unconverted_verification_spend_micros != 0
     }
 }
 
@@ -163,6 +170,40 @@ impl RollupDelta {
         grain == Grain::Hour && *grain.period(time) < *self.hour_horizon.as_str()
     }
 
+    /// The cell of an attempt at `grain`, unless that grain does not keep its time.
+    fn attempt_cell(&mut self, grain: Grain, facts: &Counted<'_>) -> Option<&mut AttemptMeasures> {
+        if self.skips(grain, facts.date_created) {
+            return None;
+        }
+        let period = grain.period(facts.date_created);
+        let cell = AttemptCellKey {
+            grain,
+            period: &period,
+            country: facts.country,
+            carrier: facts.carrier,
+            channel: facts.channel,
+            service_sid: facts.service_sid,
+            error_code: facts.error_code,
+            conversion_status: facts.conversion_status,
+            currency: facts.currency,
+        };
+        Some(self.attempts.entry_ref(&cell).or_default())
+    }
+
+    /// Adds or removes the spend of one verification's attempts, if none of them converted.
+    pub fn unconverted_spend(&mut self, attempts: &[&AttemptFacts], sign: i64) {
+        if attempts.iter().any(|a| is_converted(&a.conversion_status)) {
+            return;
+        }
+        for facts in attempts.iter().map(|a| a.counted()).filter(|c| !c.currency.is_empty()) {
+            for grain in Grain::ALL {
+                if let Some(m) = self.attempt_cell(grain, &facts) {
+                    m.unconverted_verification_spend_micros += sign * facts.price_micros;
+                }
+            }
+        }
+    }
+
     /// Adds (`sign` 1) or removes (`sign` -1) one attempt's counts.
     pub fn attempt(&mut self, facts: &Counted<'_>, sign: i64) {
         let delivered = i64::from(is_delivered(facts.message_status));
@@ -176,22 +217,7 @@ impl RollupDelta {
         counts[2] += sign * delivered;
         counts[3] += sign * finalized;
         for grain in Grain::ALL {
-            if self.skips(grain, facts.date_created) {
-                continue;
-            }
-            let period = grain.period(facts.date_created);
-            let cell = AttemptCellKey {
-                grain,
-                period: &period,
-                country: facts.country,
-                carrier: facts.carrier,
-                channel: facts.channel,
-                service_sid: facts.service_sid,
-                error_code: facts.error_code,
-                conversion_status: facts.conversion_status,
-                currency: facts.currency,
-            };
-            let m = self.attempts.entry_ref(&cell).or_default();
+            let Some(m) = self.attempt_cell(grain, facts) else { continue };
             m.attempts += sign;
             m.delivered += sign * delivered;
             m.finalized += sign * finalized;
@@ -202,7 +228,14 @@ impl RollupDelta {
     /// Adds or removes one verification, given all of its attempts in the order they were made.
     pub fn verification(&mut self, attempts: &[&AttemptFacts], sign: i64) {
         self.verification_sets(attempts, sign);
+        self.counted_in_order(attempts, sign);
+    }
+
+    /// What needs all of a verification's attempts in order, or whether any converted: its
+    /// retry funnel and its spend if it never converted.
+    pub fn counted_in_order(&mut self, attempts: &[&AttemptFacts], sign: i64) {
         self.funnel(attempts, sign);
+        self.unconverted_spend(attempts, sign);
     }
 
     /// Adds or removes one verification's retry funnel, counted at its first attempt.
@@ -365,11 +398,12 @@ pub(super) fn count_verification_sets(delta: &mut RollupDelta, facts: &mut [Atte
     }
 }
 
-/// Adds the retry funnels of `facts`' verifications, which `facts` holds every attempt of.
-pub(super) fn count_funnels(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
+/// Adds the retry funnels of `facts`' verifications and the spend of those that never
+/// converted; `facts` holds every attempt of them.
+pub(super) fn count_in_order(delta: &mut RollupDelta, facts: &mut [AttemptFacts]) {
     for verification in by_verification(facts) {
         let attempts: Vec<_> = verification.iter().collect();
-        delta.funnel(&attempts, 1);
+        delta.counted_in_order(&attempts, 1);
     }
 }
 

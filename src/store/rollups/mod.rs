@@ -36,7 +36,8 @@ pub use writes::{RowWrites, apply};
 /// Bump when the rollups' shape or meaning changes: snapshots are rebuilt on open.
 /// 2: rows kept by version 1 missed message statuses that settled after an attempt was stored.
 /// 3: attempts without a price are kept under no currency, so that they count as unpriced.
-pub const ROLLUP_VERSION: i64 = 3;
+/// 4: attempt rows keep the spend on attempts of verifications that never converted.
+pub const ROLLUP_VERSION: i64 = 4;
 
 /// Hours a sync keeps at hour grain before its window's end: a 24-hour view and the one before it.
 pub const HOUR_GRAIN_HOURS: i64 = 72;
@@ -208,6 +209,8 @@ pub struct AttemptRollupRow {
     pub delivered: i64,
     pub finalized: i64,
     pub spend_micros: i64,
+    /// Spend on the row's attempts whose verification never converted.
+    pub unconverted_verification_spend_micros: i64,
 }
 
 /// A row of `rollup_verifications`.
@@ -333,7 +336,7 @@ async fn read_rows(
     let attempts = load_json(
         tx,
         "grain, period, country, carrier, channel, service_sid, error_code, conversion_status, currency, attempts, \
-         delivered, finalized, spend_micros",
+         delivered, finalized, spend_micros, unconverted_verification_spend_micros",
         "rollup_attempts",
         Some(rows),
     )

@@ -59,7 +59,7 @@ enum RowStatement {
 /// Rows whose values are held at once while a statement writes them.
 const ROWS_PER_CHUNK: usize = 4096;
 
-const ATTEMPT_CELL_COLUMNS: usize = 13;
+const ATTEMPT_CELL_COLUMNS: usize = 14;
 const VERIFICATION_CELL_COLUMNS: usize = 9;
 const HOUR_CELL_COLUMNS: usize = 8;
 const FUNNEL_CELL_COLUMNS: usize = 22;
@@ -121,14 +121,18 @@ impl RowWrites {
                 Value::Integer(m.delivered),
                 Value::Integer(m.finalized),
                 Value::Integer(m.spend_micros),
+                Value::Integer(m.unconverted_verification_spend_micros),
             ]
         });
         let sql = mode.insert(
             "rollup_attempts (grain, period, country, carrier, channel, service_sid, error_code, \
-             conversion_status, currency, attempts, delivered, finalized, spend_micros)",
+             conversion_status, currency, attempts, delivered, finalized, spend_micros, \
+             unconverted_verification_spend_micros)",
             ATTEMPT_CELL_COLUMNS,
             "attempts = attempts + excluded.attempts, delivered = delivered + excluded.delivered, \
-             finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros",
+             finalized = finalized + excluded.finalized, spend_micros = spend_micros + excluded.spend_micros, \
+             unconverted_verification_spend_micros = \
+             unconverted_verification_spend_micros + excluded.unconverted_verification_spend_micros",
         );
         writes.push(RowStatement::Rows { sql, columns: ATTEMPT_CELL_COLUMNS, values: Box::new(values) });
         for (grain, period) in emptied_periods {
