@@ -54,6 +54,8 @@ impl ComparisonWindows {
 pub enum NoComparison {
     /// The view asks for none (`compare=none`).
     Off,
+    /// The range is all of the snapshot's history: nothing is before it.
+    AllHistory,
     /// The snapshot holds none of the compared period, which starts at this time.
     NotCovered(DateTime<Utc>),
     /// No bucket of the period is over with its conversions in.
@@ -65,6 +67,9 @@ impl NoComparison {
     pub fn note(self, compare: Compare, hourly: bool) -> Option<String> {
         match self {
             NoComparison::Off => None,
+            NoComparison::AllHistory => Some(
+                "No comparison: this range is all of the snapshot's history; choose days to compare it with.".into(),
+            ),
             NoComparison::NotCovered(from) => Some(match compare {
                 Compare::Custom(from, to) => format!("No comparison: the snapshot holds nothing of {from} to {to}."),
                 _ => format!(
@@ -169,6 +174,23 @@ pub fn compared_period(
             crate::zone::midnight(to.date().checked_add_days(chrono::Days::new(1))?),
         )),
     }
+}
+
+/// `comparison_windows` for a view of `range`: all of history has nothing before it, so it is
+/// compared only with days the user chose.
+pub fn view_windows(
+    range: &crate::filters::DateRange,
+    compare: Compare,
+    period: (DateTime<Utc>, DateTime<Utc>),
+    data_end: DateTime<Utc>,
+    hourly: bool,
+    covered_from: Option<DateTime<Utc>>,
+) -> Result<ComparisonWindows, NoComparison> {
+    let like_for_like = !matches!(compare, Compare::Custom(..));
+    if matches!(range, crate::filters::DateRange::All) && compare.is_on() && like_for_like {
+        return Err(NoComparison::AllHistory);
+    }
+    comparison_windows(compare, period, data_end, hourly, covered_from)
 }
 
 /// What to compare for the period `[start, end)` when the snapshot holds attempts up to

@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 
 use crate::buckets::BucketSize;
 use crate::filters::Dimension;
-use crate::filters::{Compare, DateRange, Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
+use crate::filters::{Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
 use crate::model::twilio_time;
 use crate::page_data::{
     Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, Period, SeriesPoint,
@@ -407,21 +407,6 @@ async fn kpi_trend(
     Ok(trend)
 }
 
-/// What the page says when the snapshot covers only part of the compared period.
-fn partly_covered_note(windows: &comparison::ComparisonWindows) -> String {
-    let (from, to) = windows.previous;
-    let (length, unit) =
-        if windows.hourly { ((to - from).num_hours(), "hour") } else { ((to - from).num_days(), "day") };
-    format!(
-        "The snapshot begins inside {}: compared over the {} of it that it holds ({} to {}), against the same \
-         part of this period.",
-        windows.compare.against(),
-        crate::format::plural(u64::try_from(length).unwrap_or(0), unit),
-        from.format("%Y-%m-%d %H:%M"),
-        to.format("%Y-%m-%d %H:%M UTC"),
-    )
-}
-
 /// Where the snapshot's attempts end: its last complete sync, or `now` before there is one.
 fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
     snapshot.as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now))
@@ -529,25 +514,13 @@ pub async fn overview(
     let buckets = comparison::chart_buckets(chart_start, end, data_end, size);
     let periods = comparison::settled_periods(chart_start, end, data_end, size);
     let trend = kpi_trend(pool, scans, index, &filters, periods, size).await?;
-    let windows = match filters.range {
-        // All of history has nothing before it; a custom period can still be set against it.
-        DateRange::All if !matches!(filters.compare, Compare::Custom(..)) => Err(comparison::NoComparison::Off),
-        _ => comparison::comparison_windows(filters.compare, (start, end), data_end, hourly, covered_from),
-    };
-    let mut comparison_note = match (&windows, &filters.range) {
-        (Err(_), DateRange::All) if filters.compare.is_on() => {
-            Some("No comparison: this range is all of the snapshot's history; choose days to compare it with.".into())
-        }
-        (Err(why), _) => why.note(filters.compare, hourly),
-        (Ok(_), _) => None,
-    };
+    let windows =
+        comparison::view_windows(&filters.range, filters.compare, (start, end), data_end, hourly, covered_from);
+    let comparison_note = windows.as_ref().err().and_then(|why| why.note(filters.compare, hourly));
     let mut found = view_incidents(index, &current);
     let (change, previous_series, what_to_do) = match windows {
         Ok(windows) => {
             let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
-            if windows.partly_covered {
-                comparison_note = Some(partly_covered_note(&windows));
-            }
             let whole = (now_from, now_to) == (start, end);
             let compared_now = if whole {
                 current_totals.clone()

@@ -131,30 +131,13 @@ pub fn chart_help(buckets: &[Bucket], size: BucketSize, against: Option<&str>) -
 /// The comparison's windows, said on the page; the bounds are attributes for tests and tools.
 #[component]
 pub fn ComparisonBasis(windows: ComparedWindows) -> impl IntoView {
-    let previous = span(&windows.previous_start, &windows.previous_end);
-    let text = if !like_for_like(&windows) {
-        format!("Compared with {previous}, the days you chose.")
-    } else if windows.same_elapsed || windows.partly_covered {
-        format!(
-            "Compared like for like: {} of this period ({}) against the same {} {} ({previous}){}.",
-            compared_length(&windows),
-            span(&windows.current_start, &windows.current_end),
-            compared_length(&windows),
-            windows.compare.same_part(),
-            if windows.same_elapsed {
-                format!("; the {} in progress is left out", unit(windows.hourly))
-            } else {
-                String::new()
-            },
-        )
-    } else {
-        format!("Compared with {} ({previous}).", windows.compare.against())
-    };
+    let text = basis_text(&windows);
     view! {
         <p
             class="note"
             data-testid="comparison-basis"
             data-same-elapsed=windows.same_elapsed.to_string()
+            data-partly-covered=windows.partly_covered.to_string()
             data-current-start=windows.current_start.clone()
             data-current-end=windows.current_end.clone()
             data-previous-start=windows.previous_start.clone()
@@ -163,6 +146,39 @@ pub fn ComparisonBasis(windows: ComparedWindows) -> impl IntoView {
         >
             {text}
         </p>
+    }
+}
+
+/// The sentence that says which windows are compared: one sentence, also when the snapshot
+/// holds only part of the compared period.
+fn basis_text(windows: &ComparedWindows) -> String {
+    let previous = span(&windows.previous_start, &windows.previous_end);
+    let in_progress = if windows.same_elapsed {
+        format!("; the {} in progress is left out", unit(windows.hourly))
+    } else {
+        String::new()
+    };
+    if !like_for_like(windows) {
+        format!("Compared with {previous}, the days you chose.")
+    } else if windows.partly_covered {
+        format!(
+            "The snapshot begins inside {}: compared like for like over the {} of it that it holds ({previous}), \
+             against the same part of this period ({}){in_progress}.",
+            windows.compare.against(),
+            compared_length(windows),
+            span(&windows.current_start, &windows.current_end),
+        )
+    } else if windows.same_elapsed {
+        format!(
+            "Compared like for like: {} of this period ({}) against the same {} {} ({previous}){}.",
+            compared_length(windows),
+            span(&windows.current_start, &windows.current_end),
+            compared_length(windows),
+            windows.compare.same_part(),
+            in_progress,
+        )
+    } else {
+        format!("Compared with {} ({previous}).", windows.compare.against())
     }
 }
 
@@ -196,6 +212,19 @@ mod tests {
             )
         );
         assert!(describe_windows(&windows(false)).starts_with("Both periods are over"));
+    }
+
+    #[test]
+    fn a_partly_held_comparison_is_said_in_one_sentence() {
+        let mut partly = windows(false);
+        partly.partly_covered = true;
+        assert_eq!(
+            basis_text(&partly),
+            "The snapshot begins inside the previous period: compared like for like over the 7 days of it that it \
+             holds (2026-11-11 00:00 to 2026-11-18 00:00 UTC), against the same part of this period \
+             (2026-11-18 00:00 to 2026-11-25 00:00 UTC)."
+        );
+        assert!(basis_text(&windows(true)).starts_with("Compared like for like: 6 days of this period"));
     }
 
     #[test]
