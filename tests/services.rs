@@ -97,6 +97,12 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     let filtered =
         reqwest::get(format!("{}/attempts?service={login_sid}", served.base)).await.unwrap().text().await.unwrap();
     assert!(filtered.contains(&format!("Service: {label}")), "the filter's chip names it");
+    // Saving that view, or alerting on it, describes its filters by name too.
+    for form in ["/views/save", "/alerts/new"] {
+        let page =
+            reqwest::get(format!("{}{form}?service={login_sid}", served.base)).await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!("Service: {label}")), "{form} names the service");
+    }
 
     let by_service =
         reqwest::get(format!("{}/export.csv?by=service", served.base)).await.unwrap().text().await.unwrap();

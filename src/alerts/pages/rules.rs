@@ -105,15 +105,23 @@ impl RuleForm {
     }
 }
 
+/// The saved views a rule can watch, and the names of the services their filters name.
+#[derive(Clone, Copy)]
+struct ViewChoices<'a> {
+    views: &'a [SavedView],
+    services: &'a ServiceNames,
+}
+
 fn rule_form_page(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
     form: &RuleForm,
     rule_id: Option<i64>,
-    views: &[SavedView],
+    choices: ViewChoices<'_>,
     error: Option<&str>,
 ) -> Response {
+    let ViewChoices { views, services } = choices;
     let title = if rule_id.is_some() { "Edit alert" } else { "Alert on this view" };
     let action = match rule_id {
         Some(id) => paths::url(&format!("/alerts/{id}")),
@@ -132,11 +140,11 @@ fn rule_form_page(
                     input id="rule-name" name="name" value=(form.name) required maxlength="120";
                     @if !form.query.is_empty() && form.view_id.is_none() {
                         input type="hidden" name="query" value=(form.query);
-                        p { "View: " strong { (describe_query(state, &form.query)) } " (saved with the rule's name)" }
+                        p { "View: " strong { (describe_query(state, services, &form.query)) } " (saved with the rule's name)" }
                     } @else {
                         label for="rule-view" { "Saved view" }
                         select id="rule-view" name="view_id" required {
-                            @for v in views { option value=(v.id) selected[form.view_id == Some(v.id)] { (v.name) " — " (describe_query(state, &v.query)) } }
+                            @for v in views { option value=(v.id) selected[form.view_id == Some(v.id)] { (v.name) " — " (describe_query(state, services, &v.query)) } }
                         }
                     }
                     label for="rule-kind" { "Condition" }
@@ -178,6 +186,7 @@ pub(super) async fn new_rule_page(
         Ok(v) => v,
         Err(e) => return failure(e),
     };
+    let services = service_names(&state).await;
     let query = query.unwrap_or_default();
     let pairs = crate::filters::query_pairs(&query);
     let view_id = pairs.iter().find(|(k, _)| k == "view").and_then(|(_, v)| v.parse::<i64>().ok());
@@ -197,7 +206,7 @@ pub(super) async fn new_rule_page(
         }
         None if !query.is_empty() => match clean_query(&state, &query) {
             Ok(q) => {
-                form.name = describe_query(&state, &q);
+                form.name = describe_query(&state, &services, &q);
                 form.query = q;
             }
             Err(e) => return message_page(StatusCode::BAD_REQUEST, "Alert on this view", &e),
@@ -209,7 +218,15 @@ pub(super) async fn new_rule_page(
             }
         }
     }
-    rule_form_page(&state, &headers, StatusCode::OK, &form, None, &views, None)
+    rule_form_page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        &form,
+        None,
+        ViewChoices { views: &views, services: &services },
+        None,
+    )
 }
 
 pub(super) async fn edit_rule_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
@@ -217,7 +234,17 @@ pub(super) async fn edit_rule_page(State(state): State<AppState>, headers: Heade
         async { Ok::<_, AlertError>((store::rule(&state.pool, id).await?, store::views(&state.pool).await?)) }.await;
     match loaded {
         Ok((rule, views)) => {
-            rule_form_page(&state, &headers, StatusCode::OK, &RuleForm::from_rule(&rule), Some(id), &views, None)
+            let services = service_names(&state).await;
+            let form = RuleForm::from_rule(&rule);
+            rule_form_page(
+                &state,
+                &headers,
+                StatusCode::OK,
+                &form,
+                Some(id),
+                ViewChoices { views: &views, services: &services },
+                None,
+            )
         }
         Err(e) => failure(e),
     }
@@ -246,8 +273,11 @@ async fn save_rule(state: AppState, headers: HeaderMap, rule_id: Option<i64>, bo
         Ok(v) => v,
         Err(e) => return failure(e),
     };
-    let refuse =
-        |error: String| rule_form_page(&state, &headers, StatusCode::BAD_REQUEST, &form, rule_id, &views, Some(&error));
+    let services = service_names(&state).await;
+    let refuse = |error: String| {
+        let choices = ViewChoices { views: &views, services: &services };
+        rule_form_page(&state, &headers, StatusCode::BAD_REQUEST, &form, rule_id, choices, Some(&error))
+    };
     // Checked before anything is written: a refused form changes nothing.
     let query = if form.view_id.is_none() {
         match clean_query(&state, &form.query) {

@@ -7,6 +7,7 @@ pub(super) async fn views_page(State(state): State<AppState>, headers: HeaderMap
         Ok(v) => v,
         Err(e) => return failure(e),
     };
+    let services = service_names(&state).await;
     let read_only = state.read_only;
     page(&state, StatusCode::OK, &headers, "Saved views", |token| {
         html! {
@@ -22,7 +23,7 @@ pub(super) async fn views_page(State(state): State<AppState>, headers: HeaderMap
                         @for view in &views {
                             tr data-testid="saved-view" {
                                 td { a href=(view_href(view)) { (view.name) } }
-                                td { (describe_query(&state, &view.query)) }
+                                td { (describe_query(&state, &services, &view.query)) }
                                 @if !read_only {
                                     td {
                                         form method="post" action=(paths::url(&format!("/views/{}/rename", view.id))) class="inline" {
@@ -60,7 +61,9 @@ pub(super) async fn save_view_page(
         Ok(q) => q,
         Err(e) => return message_page(StatusCode::BAD_REQUEST, "Save this view", &e),
     };
-    save_view_form(&state, &headers, StatusCode::OK, &cleaned, &describe_query(&state, &cleaned), None)
+    let services = service_names(&state).await;
+    let name = describe_query(&state, &services, &cleaned);
+    save_view_form(&state, &headers, StatusCode::OK, &cleaned, &name, &services, None)
 }
 
 fn save_view_form(
@@ -69,9 +72,10 @@ fn save_view_form(
     status: StatusCode,
     query: &str,
     name: &str,
+    services: &ServiceNames,
     error: Option<&str>,
 ) -> Response {
-    let description = describe_query(state, query);
+    let description = describe_query(state, services, query);
     let read_only = state.read_only;
     page(state, status, headers, "Save this view", |token| {
         html! {
@@ -103,7 +107,18 @@ pub(super) async fn create_view(State(state): State<AppState>, headers: HeaderMa
     };
     let name = match clean_name(form.get("name"), "view") {
         Ok(n) => n,
-        Err(e) => return save_view_form(&state, &headers, StatusCode::BAD_REQUEST, &query, form.get("name"), Some(&e)),
+        Err(e) => {
+            let services = service_names(&state).await;
+            return save_view_form(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                &query,
+                form.get("name"),
+                &services,
+                Some(&e),
+            );
+        }
     };
     match store::create_view(&state.pool, &name, &query, &now_text(&state)).await {
         Ok(_) => redirect("/views"),
