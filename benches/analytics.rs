@@ -1,6 +1,6 @@
 //! Dashboard query times on a generated snapshot, against the raw GROUP BY they replace:
 //!
-//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS] [--days DAYS] [--db FILE] [--bulk] [--alerts-only | --refresh-only]
+//!   cargo bench --features ssr --bench analytics -- [ATTEMPTS] [--days DAYS] [--db FILE] [--bulk] [--alerts-only | --refresh-only | --view QUERY...]
 //!
 //! Fills a sqlite file with ATTEMPTS (default 1,000,000) generated attempts over DAYS (default
 //! 30; 365 for a year of history, with the 12-month and all-history views),
@@ -169,6 +169,12 @@ async fn main() {
     if days > 92 {
         views.extend(["range=12m".to_string(), "range=all&by=channel".into(), "compare=year&by=country".into()]);
     }
+    // `--view QUERY` (repeatable) times those views alone, with no raw GROUP BY and nothing after.
+    let only: Vec<String> =
+        args.iter().enumerate().filter(|(_, a)| *a == "--view").filter_map(|(i, _)| args.get(i + 1).cloned()).collect();
+    if !only.is_empty() {
+        views = only.clone();
+    }
     println!();
     println!(
         "| view | totals p50/p99 ms | breakdown p50/p99 ms | series p50/p99 ms | what to do p50/p99 ms | retries p50 ms | overview p50/p99 ms | raw GROUP BY ms | ratio |"
@@ -207,6 +213,7 @@ async fn main() {
                 .await;
         // Above 2M attempts a raw GROUP BY takes a minute: once, for the first three views.
         let raw_runs = match (attempts > 2_000_000, i < 3) {
+            _ if !only.is_empty() => 0,
             (false, _) => 3,
             (true, true) => 1,
             (true, false) => 0,
@@ -233,6 +240,9 @@ async fn main() {
             percentile_ms(&overview, 0.5),
             percentile_ms(&overview, 0.99),
         );
+    }
+    if !only.is_empty() {
+        return;
     }
     ratios.sort_by(f64::total_cmp);
     println!("\nbreakdown vs raw GROUP BY: median ratio {:.0}×, lowest {:.0}×", ratios[ratios.len() / 2], ratios[0]);
