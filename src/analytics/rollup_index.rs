@@ -392,8 +392,9 @@ pub struct RollupIndex {
     /// Spend on verifications that never converted, read from the raw rows in this
     /// generation (for views the rollups cannot answer), per view and per value of its breakdown.
     unconverted_verification_spend: std::sync::Mutex<HashMap<String, BTreeMap<String, Vec<Money>>>>,
-    /// What each SMS-pumping burst cost, read from the raw rows once per generation.
-    burst_costs: std::sync::Mutex<HashMap<String, store::BurstCosts>>,
+    /// What each SMS-pumping burst cost, read from the raw rows once, by country, start and
+    /// end: kept across refreshes for the bursts no write came near.
+    burst_costs: std::sync::Mutex<HashMap<(String, String, String), store::BurstCosts>>,
     /// Each view's "What to do", worked out once per generation.
     what_to_do: std::sync::Mutex<HashMap<String, WhatToDo>>,
 }
@@ -665,6 +666,19 @@ impl RollupIndex {
         let day = Layer::of(day);
         let week = sum_days(Coarse::Week, &day, Some(&weeks), Some(self.week.clone()));
         let month = sum_days(Coarse::Month, &day, Some(&months), Some(self.month.clone()));
+        // A burst's costs are read from its hours' attempts: those a write came near (a day
+        // either side of the days it changed, whatever the zone) are read again.
+        let near: std::collections::BTreeSet<String> = periods
+            .iter()
+            .filter_map(|(_, period)| crate::zone::day_of_hour(period).parse::<chrono::NaiveDate>().ok())
+            .flat_map(|date| [date.pred_opt(), Some(date), date.succ_opt()].into_iter().flatten())
+            .map(|date| date.to_string())
+            .collect();
+        let mut burst_costs = self.burst_costs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        burst_costs.retain(|(_, start, end), _| {
+            let (first, last) = (start.get(..10).unwrap_or(""), end.get(..10).unwrap_or("\u{10ffff}"));
+            !near.iter().any(|day| (first..=last).contains(&day.as_str()))
+        });
         RollupIndex {
             generation,
             fees: self.fees.clone(),
@@ -677,7 +691,7 @@ impl RollupIndex {
             hours: hours.into_iter().collect(),
             incidents: Default::default(),
             unconverted_verification_spend: Default::default(),
-            burst_costs: Default::default(),
+            burst_costs: std::sync::Mutex::new(burst_costs),
             what_to_do: Default::default(),
         }
     }
@@ -1233,14 +1247,14 @@ impl RollupIndex {
         view_key(scope)
     }
 
-    /// A burst's costs, if this generation has read them.
+    /// A burst's costs, if they have been read and no write came near it since.
     pub fn remembered_burst_costs(&self, incident: &Incident) -> Option<store::BurstCosts> {
-        let key = format!("{}|{}|{}", incident.country, incident.start, incident.end);
+        let key = (incident.country.clone(), incident.start.clone(), incident.end.clone());
         self.burst_costs.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
     }
 
     pub fn remember_burst_costs(&self, incident: &Incident, costs: &store::BurstCosts) {
-        let key = format!("{}|{}|{}", incident.country, incident.start, incident.end);
+        let key = (incident.country.clone(), incident.start.clone(), incident.end.clone());
         let mut memo = self.burst_costs.lock().unwrap_or_else(|e| e.into_inner());
         if memo.len() >= VIEWS_REMEMBERED {
             memo.clear();
