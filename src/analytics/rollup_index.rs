@@ -44,6 +44,19 @@ impl AttemptCell {
     fn key(&self) -> AttemptKey {
         (self.country, self.carrier, self.channel, self.service, self.error, self.currency, self.converted)
     }
+
+    /// The cell's value of `by` (its period id for a day), `0` without a dimension.
+    fn id_by(&self, by: Option<Dimension>, period: u32) -> u32 {
+        match by {
+            None => 0,
+            Some(Dimension::Country) => self.country,
+            Some(Dimension::Channel) => self.channel,
+            Some(Dimension::Carrier) => self.carrier,
+            Some(Dimension::Service) => self.service,
+            Some(Dimension::Error) => self.error,
+            Some(Dimension::Day) => period,
+        }
+    }
 }
 
 struct VerificationCell {
@@ -800,15 +813,7 @@ impl RollupIndex {
         let (layer, cells) = self.attempt_cells(scope, grain, by == Dimension::Day);
         let mut sums: HashMap<u32, i64> = HashMap::default();
         for (period, c) in cells {
-            let id = match by {
-                Dimension::Country => c.country,
-                Dimension::Channel => c.channel,
-                Dimension::Carrier => c.carrier,
-                Dimension::Service => c.service,
-                Dimension::Error => c.error,
-                Dimension::Day => period,
-            };
-            *sums.entry(id).or_default() += c.attempts;
+            *sums.entry(c.id_by(Some(by), period)).or_default() += c.attempts;
         }
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
         for (id, n) in sums.into_iter().filter(|(_, n)| *n > 0) {
@@ -828,16 +833,7 @@ impl RollupIndex {
         let (layer, cells) = self.attempt_cells(scope, grain, by == Some(Dimension::Day));
         let mut sums: HashMap<(u32, u32), i64> = HashMap::default();
         for (period, c) in cells.filter(|(_, c)| c.unconverted_verification_spend_micros != 0) {
-            let id = match by {
-                None => 0,
-                Some(Dimension::Country) => c.country,
-                Some(Dimension::Channel) => c.channel,
-                Some(Dimension::Carrier) => c.carrier,
-                Some(Dimension::Service) => c.service,
-                Some(Dimension::Error) => c.error,
-                Some(Dimension::Day) => period,
-            };
-            *sums.entry((id, c.currency)).or_default() += c.unconverted_verification_spend_micros;
+            *sums.entry((c.id_by(by, period), c.currency)).or_default() += c.unconverted_verification_spend_micros;
         }
         let mut micros: BTreeMap<(String, &str), i64> = BTreeMap::new();
         for ((id, currency), amount) in sums {
@@ -885,16 +881,7 @@ impl RollupIndex {
 
     fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
         let (layer, cells) = self.attempt_cells(scope, grain, keys.by_day());
-        let id_of = |period: u32, c: &AttemptCell, by: Option<Dimension>| match by {
-            None => 0,
-            Some(Dimension::Country) => c.country,
-            Some(Dimension::Channel) => c.channel,
-            Some(Dimension::Carrier) => c.carrier,
-            Some(Dimension::Service) => c.service,
-            Some(Dimension::Error) => c.error,
-            Some(Dimension::Day) => period,
-        };
-        let key_of = |period: u32, c: &AttemptCell| (id_of(period, c, keys.by), id_of(period, c, keys.then));
+        let key_of = |period: u32, c: &AttemptCell| (c.id_by(keys.by, period), c.id_by(keys.then, period));
         // Email has no channel fee: without a price it is not waiting for one.
         let email = self.names.id(Channel::Email.as_str());
         let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::default();
