@@ -141,6 +141,21 @@ impl FunnelCell {
     }
 }
 
+/// A pass's sums of attempt cells per pair of keys and currency: attempts, converted, delivered,
+/// finalized, spend, spend on unconverted attempts, attempts that have a channel fee.
+type AttemptSums = HashMap<((u32, u32), u32), [i64; 7]>;
+
+/// A pass's sums of regular verifications per pair of keys (verifications, converted), and the
+/// converted ones per pair of keys and the market their fee depends on.
+type VerificationSums = (HashMap<(u32, u32), (i64, i64)>, HashMap<((u32, u32), u32, u32), i64>);
+
+/// One block's sums for views without filters, which are most views.
+#[derive(Default)]
+struct BlockSums {
+    attempts: AttemptSums,
+    verifications: VerificationSums,
+}
+
 /// One period's rows.
 #[derive(Default)]
 struct Block {
@@ -150,6 +165,9 @@ struct Block {
     verifications_by_error: Vec<VerificationCell>,
     irregular: Vec<IrregularCell>,
     funnel: Vec<FunnelCell>,
+    /// Its sums for views without filters, per pair of keys, worked out on first use: a
+    /// block is shared by every index until a write changes its period, and so are they.
+    unfiltered: std::sync::Mutex<HashMap<Keys, Arc<BlockSums>>>,
 }
 
 impl Block {
@@ -232,6 +250,7 @@ impl Block {
             verifications: verification_cells(verifications),
             verifications_by_error: verification_cells(by_error),
             irregular,
+            unfiltered: Default::default(),
             funnel: funnel
                 .into_iter()
                 .map(|((country, carrier, service, path, channels, attempts, converted_at), s)| FunnelCell {
@@ -416,7 +435,7 @@ pub struct RollupIndex {
 pub const PAIR_SEPARATOR: char = '\u{1f}';
 
 /// What metrics are keyed by: one dimension (or none), and optionally a second.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Keys {
     by: Option<Dimension>,
     then: Option<Dimension>,
@@ -583,6 +602,17 @@ impl BlocksBuilder {
         }
         built
     }
+}
+
+/// Whether a view selects every attempt of its range.
+fn unfiltered(f: &Filters) -> bool {
+    f.countries.is_empty()
+        && f.channels.is_empty()
+        && f.carriers.is_empty()
+        && f.services.is_empty()
+        && f.errors.is_empty()
+        && f.status.is_none()
+        && f.prefix.is_none()
 }
 
 /// The number of `text` in `names`, which are copied first (when shared) only if it is new.
@@ -880,21 +910,37 @@ impl RollupIndex {
     }
 
     fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
-        let (layer, cells) = self.attempt_cells(scope, grain, keys.by_day());
-        let key_of = |period: u32, c: &AttemptCell| (c.id_by(keys.by, period), c.id_by(keys.then, period));
-        // Email has no channel fee: without a price it is not waiting for one.
-        let email = self.names.id(Channel::Email.as_str());
-        let mut sums: HashMap<((u32, u32), u32), [i64; 7]> = HashMap::default();
-        for (period, c) in cells {
-            let s = sums.entry((key_of(period, c), c.currency)).or_default();
-            s[6] += if Some(c.channel) == email { 0 } else { c.attempts };
-            s[0] += c.attempts;
-            s[1] += if c.converted { c.attempts } else { 0 };
-            s[2] += c.delivered;
-            s[3] += c.finalized;
-            s[4] += c.spend_micros;
-            s[5] += if c.converted { 0 } else { c.spend_micros };
-        }
+        let layer = self.layer(grain);
+        let counts_verifications = scope.filters.errors.len() <= 1;
+        let (sums, regular) = if unfiltered(scope.filters) && !keys.by_day() {
+            let (mut attempts, mut verifications) = (AttemptSums::default(), VerificationSums::default());
+            for (_, block) in self.view_blocks(scope, grain, false) {
+                let sums = self.block_sums(block, scope, keys);
+                for (key, s) in &sums.attempts {
+                    let sum = attempts.entry(*key).or_default();
+                    for (total, n) in sum.iter_mut().zip(s) {
+                        *total += n;
+                    }
+                }
+                for (key, (n, converted)) in &sums.verifications.0 {
+                    let sum = verifications.0.entry(*key).or_default();
+                    sum.0 += n;
+                    sum.1 += converted;
+                }
+                for (key, n) in &sums.verifications.1 {
+                    *verifications.1.entry(*key).or_default() += n;
+                }
+            }
+            (attempts, Some(verifications))
+        } else {
+            let (_, cells) = self.attempt_cells(scope, grain, keys.by_day());
+            let attempts = self.attempt_sums(cells, keys);
+            let regular = counts_verifications.then(|| {
+                let blocks: Vec<(u32, &Block)> = self.view_blocks(scope, grain, keys.by_day()).collect();
+                self.regular_verification_sums(scope, keys, &blocks)
+            });
+            (attempts, regular)
+        };
         let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
         for ((key, currency), s) in sums {
             if s[0] <= 0 {
@@ -913,33 +959,68 @@ impl RollupIndex {
                 add_micros(&mut m.unconverted_attempt_spend, currency, s[5]);
             }
         }
-        if scope.filters.errors.len() <= 1 {
-            self.add_verifications(scope, keys, grain, &mut metrics);
+        if let Some(regular) = regular.filter(|_| counts_verifications) {
+            self.add_verifications(scope, keys, grain, regular, &mut metrics);
         }
         metrics
     }
 
-    fn add_verifications(
-        &self,
-        scope: &AttemptScope<'_>,
-        keys: Keys,
-        grain: Grain,
-        metrics: &mut BTreeMap<String, Metrics>,
-    ) {
-        let by = keys.by;
-        let f: &Filters = scope.filters;
-        let layer = self.layer(grain);
-        let blocks: Vec<(u32, &Block)> = self.view_blocks(scope, grain, keys.by_day()).collect();
-        let selection = Selection::new(&self.names, f);
-        let error_keys: Option<Vec<u32>> = match f.errors.first() {
+    /// `block`'s sums for a view without filters, worked out once per block and pair of keys.
+    fn block_sums(&self, block: &Block, scope: &AttemptScope<'_>, keys: Keys) -> Arc<BlockSums> {
+        if let Some(sums) = block.unfiltered.lock().unwrap_or_else(|e| e.into_inner()).get(&keys) {
+            return sums.clone();
+        }
+        let sums = Arc::new(BlockSums {
+            attempts: self.attempt_sums(block.attempts.iter().map(|c| (0, c)), keys),
+            verifications: self.regular_verification_sums(scope, keys, &[(0, block)]),
+        });
+        block.unfiltered.lock().unwrap_or_else(|e| e.into_inner()).insert(keys, sums.clone());
+        sums
+    }
+
+    /// The sums of attempt cells with their period ids.
+    fn attempt_sums<'a>(&self, cells: impl Iterator<Item = (u32, &'a AttemptCell)>, keys: Keys) -> AttemptSums {
+        let key_of = |period: u32, c: &AttemptCell| (c.id_by(keys.by, period), c.id_by(keys.then, period));
+        // Email has no channel fee: without a price it is not waiting for one.
+        let email = self.names.id(Channel::Email.as_str());
+        let mut sums = AttemptSums::default();
+        for (period, c) in cells {
+            let s = sums.entry((key_of(period, c), c.currency)).or_default();
+            s[6] += if Some(c.channel) == email { 0 } else { c.attempts };
+            s[0] += c.attempts;
+            s[1] += if c.converted { c.attempts } else { 0 };
+            s[2] += c.delivered;
+            s[3] += c.finalized;
+            s[4] += c.spend_micros;
+            s[5] += if c.converted { 0 } else { c.spend_micros };
+        }
+        sums
+    }
+
+    /// The error keys of the verification rows a view reads: all errors' (`None` for every
+    /// code's rows, by error).
+    fn error_keys(&self, f: &Filters, by: Option<Dimension>) -> Option<Vec<u32>> {
+        match f.errors.first() {
             Some(code) => Some(self.names.id(if code == "none" { "" } else { code }).into_iter().collect()),
             None if by == Some(Dimension::Error) => None,
             None => Some(vec![ALL_ERRORS]),
-        };
+        }
+    }
+
+    /// The sums of the regular verifications of `blocks` a view selects.
+    fn regular_verification_sums(
+        &self,
+        scope: &AttemptScope<'_>,
+        keys: Keys,
+        blocks: &[(u32, &Block)],
+    ) -> VerificationSums {
+        let f: &Filters = scope.filters;
+        let selection = Selection::new(&self.names, f);
+        let error_keys = self.error_keys(f, keys.by);
         let all_errors = error_keys.as_ref().is_some_and(|k| k == &[ALL_ERRORS]);
-        let rows = blocks.iter().flat_map(|(period, block)| {
+        let rows = blocks.iter().flat_map(|&(period, block)| {
             let rows = if all_errors { &block.verifications } else { &block.verifications_by_error };
-            rows.iter().map(move |c| (*period, c))
+            rows.iter().map(move |c| (period, c))
         });
         let selected = if f.channels.is_empty() {
             !0
@@ -1005,6 +1086,23 @@ impl RollupIndex {
                 add((id_of(keys.by, 0), id_of(keys.then, 0)), counts(c, selected));
             }
         }
+        (sums, fee_counts)
+    }
+
+    /// Adds to `metrics` the verifications of a view: its regular ones' sums, and those that
+    /// straddle cells, counted from their attempts.
+    fn add_verifications(
+        &self,
+        scope: &AttemptScope<'_>,
+        keys: Keys,
+        grain: Grain,
+        (mut sums, mut fee_counts): VerificationSums,
+        metrics: &mut BTreeMap<String, Metrics>,
+    ) {
+        let layer = self.layer(grain);
+        let blocks: Vec<(u32, &Block)> = self.view_blocks(scope, grain, keys.by_day()).collect();
+        let selection = Selection::new(&self.names, scope.filters);
+        let uniform = self.fees.is_uniform();
         // Verifications that straddle cells: distinct over their attempts that the view selects.
         // A key and a verification's SID.
         type Counted<'a> = ((u32, u32), &'a VerificationSid);
