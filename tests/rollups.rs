@@ -506,11 +506,6 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
     assert!(changes_since(after_first).await.is_none(), "after a rebuild, readers read every row");
 }
 
-/// The spend on verifications that never converted is read from the raw rows once per day of
-/// a view; after a write, only the days near what it changed are read again. A verification
-/// that converts after midnight leaves the spend of the day before too; a day far from the
-/// write keeps what was read (a price changed behind the store's back shows that it is not
-/// read again).
 /// The spend of verifications that never converted is kept in the rollups: a verification
 /// that converts after midnight takes both days' attempts out of it, and the figure the
 /// rollups give after each write equals the raw rows'.
@@ -561,4 +556,48 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     assert!(refreshed.generation > index.generation);
     assert_eq!(by_day(&refreshed).await, [day("2026-11-10", 300)], "the converted verification leaves both days");
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, 3);
+}
+
+/// A verification that straddles midnight is counted once when a write re-reads one of its
+/// days and the index keeps the other: every view of the refreshed index equals a new build's.
+#[tokio::test]
+async fn a_refreshed_index_counts_a_verification_across_a_kept_and_a_new_day_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |text: &str| twilio_time::parse(text).unwrap();
+    let before_midnight = common::snapshots::attempt(1, at("2026-11-19T23:58:00Z"), "CO", false);
+    let mut after_midnight = common::snapshots::attempt(2, at("2026-11-20T00:01:00Z"), "BR", true);
+    after_midnight.verification_sid = before_midnight.verification_sid.clone();
+    // An earlier verification across two countries, so that the SIDs' order in a build and in
+    // a refresh differ.
+    let earlier = common::snapshots::attempt(0, at("2026-11-18T10:00:00Z"), "CO", false);
+    let mut earlier_abroad = common::snapshots::attempt(5, at("2026-11-18T10:02:00Z"), "BR", false);
+    earlier_abroad.verification_sid = earlier.verification_sid.clone();
+    let attempts = [before_midnight, after_midnight, earlier, earlier_abroad];
+    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
+    let cache = std::sync::Arc::new(analytics::RollupCache::default());
+    let index = cache.get_current(&pool).await.unwrap();
+
+    // Another verification on the second day only: that day is read again, the first is kept.
+    let other = common::snapshots::attempt(3, at("2026-11-20T09:00:00Z"), "CO", false);
+    let mut tx = store::begin_write(&pool).await.unwrap();
+    store::upsert_attempts(&mut tx, &[other]).await.unwrap();
+    tx.commit().await.unwrap();
+    let refreshed = cache.get_current(&pool).await.unwrap();
+    assert!(refreshed.generation > index.generation, "a refresh, not the same index");
+    let built = std::sync::Arc::new(analytics::RollupCache::default()).get_current(&pool).await.unwrap();
+
+    let filters = Filters::default();
+    let scope =
+        AttemptScope { from: "2026-11-01T00:00:00Z".into(), to: "2026-11-25T00:00:00Z".into(), filters: &filters };
+    let whole = refreshed.metrics_by(&scope, None, store::Grain::Day);
+    let totals: Vec<(u64, u64)> = whole.values().map(|m| (m.verifications, m.converted_verifications)).collect();
+    assert_eq!(totals, [(3, 1)], "three verifications, one converted");
+    for by in [None, Some(Dimension::Country), Some(Dimension::Day), Some(Dimension::Channel)] {
+        assert_eq!(
+            refreshed.metrics_by(&scope, by, store::Grain::Day),
+            built.metrics_by(&scope, by, store::Grain::Day),
+            "by {by:?}: the refreshed index and a new build"
+        );
+    }
+    assert_eq!(refreshed.metrics_by(&scope, Some(Dimension::Country), store::Grain::Day)["CO"].verifications, 3);
 }

@@ -4,7 +4,6 @@
 //! the index when the rollups' generation moves on, reading only the periods that changed.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -78,37 +77,34 @@ impl VerificationCell {
     }
 }
 
-/// A verification's SID with its hash worked out once, when its rows are read: a view
-/// counts the verifications that straddle cells distinct by SID, and hashing each SID
-/// again on every view cost most of a year's overview.
-#[derive(Clone, Eq)]
-struct VerificationSid {
-    hash: u64,
-    sid: Arc<str>,
-}
+/// Numbers for the SIDs of verifications that straddle cells, given when their rows are read
+/// and shared by every index refreshed from one build: a view counts those verifications
+/// distinct by number. Comparing SIDs as text, each behind a pointer, cost most of a year's
+/// overview in cache misses.
+#[derive(Default)]
+struct VerificationNumbers(std::sync::Mutex<HashMap<Box<str>, u32>>);
 
-impl VerificationSid {
-    fn new(sid: &str) -> VerificationSid {
-        VerificationSid { hash: rustc_hash::FxBuildHasher.hash_one(sid), sid: Arc::from(sid) }
+impl VerificationNumbers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, u32>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl PartialEq for VerificationSid {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.sid == other.sid
+/// The number of `sid` in `numbers`, numbering it if it is new.
+fn verification_number(numbers: &mut HashMap<Box<str>, u32>, sid: &str) -> u32 {
+    if let Some(number) = numbers.get(sid) {
+        return *number;
     }
-}
-
-impl std::hash::Hash for VerificationSid {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
+    let number = numbers.len() as u32;
+    numbers.insert(sid.into(), number);
+    number
 }
 
 /// An attempt of a verification that straddles cells, counted one by one.
 #[derive(Clone)]
 struct IrregularCell {
-    verification: VerificationSid,
+    /// The verification's number in the index's `VerificationNumbers`.
+    verification: u32,
     country: u32,
     carrier: u32,
     channel: u32,
@@ -412,6 +408,7 @@ pub struct RollupIndex {
     /// The first hour with hour-grain rows.
     hour_horizon: String,
     names: Arc<Names>,
+    numbers: Arc<VerificationNumbers>,
     day: Layer,
     hour: Layer,
     /// The day rows summed per week and per month of the reporting zone, for views of
@@ -533,7 +530,7 @@ impl BlocksBuilder {
     }
 
     /// Rows as blocks; their texts interned into `names`.
-    fn of(rows: RollupRows, names: &mut Arc<Names>) -> BlocksBuilder {
+    fn of(rows: RollupRows, names: &mut Arc<Names>, numbers: &VerificationNumbers) -> BlocksBuilder {
         let mut built = BlocksBuilder::default();
         for row in rows.attempts {
             let cell = AttemptCell {
@@ -569,9 +566,10 @@ impl BlocksBuilder {
                 if all_errors { &mut block.verifications } else { &mut block.verifications_by_error }.push(cell);
             }
         }
+        let mut numbers = numbers.lock();
         for row in rows.irregular {
             let cell = IrregularCell {
-                verification: VerificationSid::new(&row.verification_sid),
+                verification: verification_number(&mut numbers, &row.verification_sid),
                 country: intern(names, &row.country),
                 carrier: intern(names, &row.carrier),
                 channel: intern(names, &row.channel),
@@ -649,7 +647,8 @@ impl RollupIndex {
         let mut names = Arc::new(Names::default());
         let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
         let hours = hour_rows(std::mem::take(&mut rows.hours));
-        let built = BlocksBuilder::of(rows, &mut names);
+        let numbers = Arc::new(VerificationNumbers::default());
+        let built = BlocksBuilder::of(rows, &mut names, &numbers);
         let arc = |blocks: BTreeMap<String, Block>| blocks.into_iter().map(|(p, b)| (p, Arc::new(b))).collect();
         let day = Layer::of(arc(built.day));
         let week = sum_days(Coarse::Week, &day, None, None);
@@ -659,6 +658,7 @@ impl RollupIndex {
             fees,
             hour_horizon,
             names,
+            numbers,
             week,
             month,
             day,
@@ -678,7 +678,7 @@ impl RollupIndex {
         let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
         let mut hours: BTreeMap<String, Arc<Vec<HourlyCell>>> = self.hours.iter().cloned().collect();
         let mut new_hours = hour_rows(std::mem::take(&mut rows.hours));
-        let built = BlocksBuilder::of(rows, &mut names);
+        let built = BlocksBuilder::of(rows, &mut names, &self.numbers);
         let (mut day, mut hour) = (self.day.clone().into_map(), self.hour.clone().into_map());
         let (mut new_day, mut new_hour) = (built.day, built.hour);
         let (mut weeks, mut months) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
@@ -727,6 +727,7 @@ impl RollupIndex {
             fees: self.fees.clone(),
             hour_horizon,
             names,
+            numbers: self.numbers.clone(),
             week,
             month,
             day,
@@ -897,9 +898,8 @@ impl RollupIndex {
         self.metrics_by_keys(scope, Keys { by: Some(by), then: Some(then) }, grain)
     }
 
-    /// Metrics per value of `by`, except the verifications that straddle cells
-    /// (counted from their attempts by the caller) and, when several error codes are
-    /// selected, verifications at all.
+    /// Metrics per value of `by`; with several error codes selected, no verifications
+    /// (the caller counts them from the raw rows).
     pub fn metrics_by(
         &self,
         scope: &AttemptScope<'_>,
@@ -1105,12 +1105,12 @@ impl RollupIndex {
         let uniform = self.fees.is_uniform();
         // Verifications that straddle cells: distinct over their attempts that the view selects.
         // A key and a verification's SID.
-        type Counted<'a> = ((u32, u32), &'a VerificationSid);
+        type Counted = ((u32, u32), u32);
         let irregular_count: usize = blocks.iter().map(|(_, block)| block.irregular.len()).sum();
-        let mut seen: HashSet<Counted<'_>> = HashSet::with_capacity_and_hasher(irregular_count, Default::default());
+        let mut seen: HashSet<Counted> = HashSet::with_capacity_and_hasher(irregular_count, Default::default());
         // The least country and service (as text) of each converted verification's selected
         // converted attempts: what its fee follows.
-        let mut converted_markets: HashMap<Counted<'_>, (u32, u32)> = HashMap::default();
+        let mut converted_markets: HashMap<Counted, (u32, u32)> = HashMap::default();
         let irregular = blocks.iter().flat_map(|(period, block)| block.irregular.iter().map(move |c| (*period, c)));
         for (period, c) in irregular {
             let selected = selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted);
@@ -1128,13 +1128,13 @@ impl RollupIndex {
                 Some(Dimension::Day) => layer.day_start(period),
             };
             let key = (id_of(keys.by), id_of(keys.then));
-            if seen.insert((key, &c.verification)) {
+            if seen.insert((key, c.verification)) {
                 sums.entry(key).or_default().0 += 1;
             }
             if c.converted {
                 let text = |id| self.names.text(id);
                 converted_markets
-                    .entry((key, &c.verification))
+                    .entry((key, c.verification))
                     .and_modify(|(country, service)| {
                         if text(c.country) < text(*country) {
                             *country = c.country;
@@ -1188,18 +1188,27 @@ impl RollupIndex {
 
     fn series_in(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool, units: &[Coarse]) -> Vec<SeriesPoint> {
         let selection = Selection::new(&self.names, scope.filters);
+        let by_channel_keys = Keys { by: Some(Dimension::Channel), then: None };
         let mut sums: BTreeMap<(String, u32), (i64, i64)> = BTreeMap::new();
         for (layer, range) in self.spans_in(scope, grain, units) {
             let unit = units.iter().find(|u| std::ptr::eq(self.coarse(**u), layer));
             for (period, block) in layer.blocks(range) {
                 let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::default();
-                let kept = block.attempts.iter().filter(|c| {
-                    selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
-                });
-                for c in kept {
-                    let s = by_channel.entry(c.channel).or_default();
-                    s.0 += c.attempts;
-                    s.1 += if c.converted { c.attempts } else { 0 };
+                if unfiltered(scope.filters) {
+                    for (((channel, _), _), s) in &self.block_sums(block, scope, by_channel_keys).attempts {
+                        let sum = by_channel.entry(*channel).or_default();
+                        sum.0 += s[0];
+                        sum.1 += s[1];
+                    }
+                } else {
+                    let kept = block.attempts.iter().filter(|c| {
+                        selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
+                    });
+                    for c in kept {
+                        let s = by_channel.entry(c.channel).or_default();
+                        s.0 += c.attempts;
+                        s.1 += if c.converted { c.attempts } else { 0 };
+                    }
                 }
                 let period = &layer.periods[period as usize];
                 let bucket = match unit {
