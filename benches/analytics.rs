@@ -191,6 +191,13 @@ async fn main() {
         started.elapsed().as_secs_f64() * 1000.0,
         rss_mib("VmRSS:") - rss_before
     );
+    // As the server does once the rollups are loaded, before any page.
+    let started = Instant::now();
+    let bursts = analytics::read_every_burst_cost(&pool, &scans, &index).await.unwrap();
+    println!(
+        "what each SMS-pumping burst cost, read ahead of the first page: {bursts} bursts in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     let mut ratios = Vec::new();
     for (i, view) in views.iter().enumerate() {
         let parsed = parse_query(view);

@@ -156,6 +156,24 @@ async fn the_planted_whatsapp_advantage_is_recommended_with_its_numbers_and_alik
     }
 }
 
+/// What each burst cost is read once, ahead of the first page (as the server does after
+/// loading the rollups), and the page then shows what was read.
+#[tokio::test]
+async fn every_bursts_cost_is_read_once_ahead_of_the_first_page() {
+    let s = synced(SEEDS[0]).await;
+    let rollups = Arc::new(RollupCache::with_fees(FeeSchedule::list_price()));
+    let index = rollups.get_current(&s.pool).await.unwrap();
+    let scans = store::RawScans::default();
+    assert_eq!(analytics::read_every_burst_cost(&s.pool, &scans, &index).await.unwrap(), 1, "the planted burst");
+    assert_eq!(analytics::read_every_burst_cost(&s.pool, &scans, &index).await.unwrap(), 0, "read once");
+    let burst = index.incidents().iter().find(|i| i.anomaly.kind == "sms-pumping").expect("a burst");
+    let remembered = index.remembered_burst_costs(burst).expect("remembered");
+    let page = overview(&s, "").await;
+    let shown = &page.what_to_do.fraud[0];
+    let remembered_attempts: i64 = remembered.days.iter().map(|(_, _, n, _)| n).sum();
+    assert_eq!(shown.attempts, remembered_attempts as u64, "the page shows what was read ahead");
+}
+
 #[tokio::test]
 async fn the_burst_its_cost_and_its_number_blocks_equal_the_attempts() {
     let s = synced(SEEDS[0]).await;

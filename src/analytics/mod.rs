@@ -210,7 +210,49 @@ pub fn retry_funnel(index: &RollupIndex, scope: &AttemptScope<'_>) -> crate::pag
 const BURST_HIDDEN_DIGITS: i64 = 4;
 const BURST_PREFIXES: i64 = 10;
 
-/// What the view's SMS-pumping bursts cost, each read from the raw rows once per generation.
+/// What an SMS-pumping burst cost: read from the raw rows once, then remembered by the index.
+async fn burst_costs(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+    burst: &anomalies::Incident,
+) -> Result<store::BurstCosts, StoreError> {
+    if let Some(costs) = index.remembered_burst_costs(burst) {
+        return Ok(costs);
+    }
+    let costs = store::raw_burst_costs(
+        pool,
+        scans,
+        &burst.country,
+        &burst.start,
+        &burst.end,
+        BURST_HIDDEN_DIGITS,
+        BURST_PREFIXES,
+    )
+    .await?;
+    index.remember_burst_costs(burst, &costs);
+    Ok(costs)
+}
+
+/// Reads what every SMS-pumping burst of the snapshot cost that the index does not remember
+/// yet, so that no view's first page waits for them (a year of bursts takes seconds at tens
+/// of millions of attempts); how many it read.
+pub async fn read_every_burst_cost(
+    pool: &SqlitePool,
+    scans: &RawScans,
+    index: &RollupIndex,
+) -> Result<usize, StoreError> {
+    let mut read = 0;
+    for burst in index.incidents().iter().filter(|i| i.anomaly.kind == "sms-pumping") {
+        if index.remembered_burst_costs(burst).is_none() {
+            burst_costs(pool, scans, index, burst).await?;
+            read += 1;
+        }
+    }
+    Ok(read)
+}
+
+/// What the view's SMS-pumping bursts cost, each read from the raw rows once.
 async fn fraud_costs(
     pool: &SqlitePool,
     scans: &RawScans,
@@ -224,23 +266,7 @@ async fn fraud_costs(
             .collect();
     let mut out = Vec::with_capacity(bursts.len());
     for burst in bursts {
-        let costs = match index.remembered_burst_costs(burst) {
-            Some(costs) => costs,
-            None => {
-                let costs = store::raw_burst_costs(
-                    pool,
-                    scans,
-                    &burst.country,
-                    &burst.start,
-                    &burst.end,
-                    BURST_HIDDEN_DIGITS,
-                    BURST_PREFIXES,
-                )
-                .await?;
-                index.remember_burst_costs(burst, &costs);
-                costs
-            }
-        };
+        let costs = burst_costs(pool, scans, index, burst).await?;
         let mut days: Vec<(String, u64, Vec<crate::page_data::Money>)> = Vec::new();
         let (mut attempts, mut fees) = (0, Vec::new());
         for (day, currency, count, amount) in costs.days {
