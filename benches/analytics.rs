@@ -330,7 +330,9 @@ fn process_cpu() -> Duration {
 
 /// A sync of the last hour, as each sync after the first: that hour's attempts listed again,
 /// a quarter of them converted since; then the index refreshed in place, against a whole
-/// reload of the same rollups, and the first overview of two views after it.
+/// reload of the same rollups, the incidents found and what the SMS-pumping bursts near its
+/// writes cost read again (as the server does after each sync), and the first overview of two
+/// views after it.
 async fn refresh_after_a_sync(
     pool: &sqlx::SqlitePool,
     rollups: &std::sync::Arc<analytics::RollupCache>,
@@ -348,6 +350,7 @@ async fn refresh_after_a_sync(
         analytics::overview(pool, &scans, rollups, parse_query(view), now, SnapshotStatus::default()).await.unwrap();
     }
     let mut listed = 0;
+    let (mut bursts_read, mut read_ahead, mut incidents_found) = (0, Vec::new(), Vec::new());
     for round in 0..5u32 {
         let mut attempts: Vec<Attempt> = render_pages(dataset, now, first..dataset.records.len()).concat();
         for (i, attempt) in attempts.iter_mut().enumerate() {
@@ -361,9 +364,17 @@ async fn refresh_after_a_sync(
         store::upsert_attempts(&mut tx, &attempts).await.unwrap();
         tx.commit().await.unwrap();
         let (started, cpu_before) = (Instant::now(), process_cpu());
-        rollups.get_current(pool).await.unwrap();
+        let index = rollups.get_current(pool).await.unwrap();
         refreshes.push(started.elapsed());
         cpu.push(process_cpu().saturating_sub(cpu_before));
+        // As the server does after each sync, before any page: the incidents of every hour
+        // found again, and what the bursts near its writes cost read again.
+        let started = Instant::now();
+        index.incidents();
+        incidents_found.push(started.elapsed());
+        let started = Instant::now();
+        bursts_read += analytics::read_every_burst_cost(pool, &scans, &index).await.unwrap();
+        read_ahead.push(started.elapsed());
         for (view, times) in views.iter().zip(&mut first_overviews) {
             let started = Instant::now();
             analytics::overview(pool, &scans, rollups, parse_query(view), now, SnapshotStatus::default())
@@ -383,6 +394,12 @@ async fn refresh_after_a_sync(
         percentile_ms(&cpu, 0.5),
         percentile_ms(&reloads, 0.5),
         percentile_ms(&reloads, 0.5) / percentile_ms(&refreshes, 0.5)
+    );
+    println!(
+        "after it, before any page: the incidents found again in p50 {:.1} ms; what the bursts near its writes cost \
+         read again: {bursts_read} bursts over 5 syncs, p50 {:.1} ms",
+        percentile_ms(&incidents_found, 0.5),
+        percentile_ms(&read_ahead, 0.5)
     );
     for (view, times) in views.iter().zip(&first_overviews) {
         println!("the first overview of `?{view}` after such a sync: p50 {:.1} ms", percentile_ms(times, 0.5));

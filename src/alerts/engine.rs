@@ -227,6 +227,11 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, 
 
 /// The background task: evaluates after each sync that changed the snapshot and every
 /// `check_every`, queues digests that fell due, and sends what is due; ends on `stop`.
+async fn read_every_burst_cost(state: &AppState) -> Result<usize, crate::store::StoreError> {
+    let index = state.rollups.get_current(&state.pool).await?;
+    crate::analytics::read_every_burst_cost(&state.pool, &state.raw_scans, &index).await
+}
+
 pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = state.progress.changes();
@@ -248,6 +253,10 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
                     match crate::annotations::note_incidents(&state, Utc::now()).await {
                         Ok(_) => noted_syncs = Some(syncs),
                         Err(e) => tracing::error!("incidents could not be noted on the timeline: {e}"),
+                    }
+                    // What the bursts near the sync's writes cost is read now, not by the next page.
+                    if let Err(e) = read_every_burst_cost(&state).await {
+                        tracing::error!("what the SMS-pumping bursts cost could not be read: {e}");
                     }
                 }
                 next_check = now + state.alerts.check_every;
