@@ -602,17 +602,6 @@ impl BlocksBuilder {
     }
 }
 
-/// Whether a view selects every attempt of its range.
-fn unfiltered(f: &Filters) -> bool {
-    f.countries.is_empty()
-        && f.channels.is_empty()
-        && f.carriers.is_empty()
-        && f.services.is_empty()
-        && f.errors.is_empty()
-        && f.status.is_none()
-        && f.prefix.is_none()
-}
-
 /// The number of `text` in `names`, which are copied first (when shared) only if it is new.
 fn intern(names: &mut Arc<Names>, text: &str) -> u32 {
     names.id(text).unwrap_or_else(|| Arc::make_mut(names).intern(text))
@@ -912,7 +901,7 @@ impl RollupIndex {
     fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
         let layer = self.layer(grain);
         let counts_verifications = scope.filters.errors.len() <= 1;
-        let (sums, regular) = if unfiltered(scope.filters) && !keys.by_day() {
+        let (sums, regular) = if scope.filters.selects_every_attempt() && !keys.by_day() {
             let (mut attempts, mut verifications) = (AttemptSums::default(), VerificationSums::default());
             for (_, block) in self.view_blocks(scope, grain, false) {
                 let sums = self.block_sums(block, scope, keys);
@@ -1194,7 +1183,7 @@ impl RollupIndex {
             let unit = units.iter().find(|u| std::ptr::eq(self.coarse(**u), layer));
             for (period, block) in layer.blocks(range) {
                 let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::default();
-                if unfiltered(scope.filters) {
+                if scope.filters.selects_every_attempt() {
                     for (((channel, _), _), s) in &self.block_sums(block, scope, by_channel_keys).attempts {
                         let sum = by_channel.entry(*channel).or_default();
                         sum.0 += s[0];
