@@ -145,7 +145,7 @@ type AttemptSums = HashMap<((u32, u32), u32), [i64; 7]>;
 /// converted ones per pair of keys and the market their fee depends on.
 type VerificationSums = (HashMap<(u32, u32), (i64, i64)>, HashMap<((u32, u32), u32, u32), i64>);
 
-/// One block's sums for views without filters, which are most views.
+/// One block's sums for a view's filters and pair of keys.
 #[derive(Default)]
 struct BlockSums {
     attempts: AttemptSums,
@@ -161,10 +161,14 @@ struct Block {
     verifications_by_error: Vec<VerificationCell>,
     irregular: Vec<IrregularCell>,
     funnel: Vec<FunnelCell>,
-    /// Its sums for views without filters, per pair of keys, worked out on first use: a
-    /// block is shared by every index until a write changes its period, and so are they.
-    unfiltered: std::sync::Mutex<HashMap<Keys, Arc<BlockSums>>>,
+    /// Its sums per pair of keys and filters, worked out on first use: a block is shared by
+    /// every index until a write changes its period, and so are they. At most
+    /// `SUMS_PER_BLOCK`, so that browsing many filters cannot grow them without bound.
+    sums: std::sync::Mutex<HashMap<(Keys, Selection), Arc<BlockSums>>>,
 }
+
+/// The most sums a block keeps (an overview asks for about ten); when full, it forgets one.
+const SUMS_PER_BLOCK: usize = 32;
 
 impl Block {
     fn is_empty(&self) -> bool {
@@ -246,7 +250,7 @@ impl Block {
             verifications: verification_cells(verifications),
             verifications_by_error: verification_cells(by_error),
             irregular,
-            unfiltered: Default::default(),
+            sums: Default::default(),
             funnel: funnel
                 .into_iter()
                 .map(|((country, carrier, service, path, channels, attempts, converted_at), s)| FunnelCell {
@@ -462,6 +466,7 @@ fn admits(allowed: &Option<Vec<u32>>, id: u32) -> bool {
 }
 
 /// A view's filters as interned ids.
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Selection {
     countries: Option<Vec<u32>>,
     carriers: Option<Vec<u32>>,
@@ -901,10 +906,11 @@ impl RollupIndex {
     fn metrics_by_keys(&self, scope: &AttemptScope<'_>, keys: Keys, grain: Grain) -> BTreeMap<String, Metrics> {
         let layer = self.layer(grain);
         let counts_verifications = scope.filters.errors.len() <= 1;
-        let (sums, regular) = if scope.filters.selects_every_attempt() && !keys.by_day() {
+        let (sums, regular) = if !keys.by_day() {
+            let selection = Selection::new(&self.names, scope.filters);
             let (mut attempts, mut verifications) = (AttemptSums::default(), VerificationSums::default());
             for (_, block) in self.view_blocks(scope, grain, false) {
-                let sums = self.block_sums(block, scope, keys);
+                let sums = self.block_sums(block, scope, keys, &selection);
                 for (key, s) in &sums.attempts {
                     let sum = attempts.entry(*key).or_default();
                     for (total, n) in sum.iter_mut().zip(s) {
@@ -920,7 +926,7 @@ impl RollupIndex {
                     *verifications.1.entry(*key).or_default() += n;
                 }
             }
-            (attempts, Some(verifications))
+            (attempts, counts_verifications.then_some(verifications))
         } else {
             let (_, cells) = self.attempt_cells(scope, grain, keys.by_day());
             let attempts = self.attempt_sums(cells, keys);
@@ -954,16 +960,28 @@ impl RollupIndex {
         metrics
     }
 
-    /// `block`'s sums for a view without filters, worked out once per block and pair of keys.
-    fn block_sums(&self, block: &Block, scope: &AttemptScope<'_>, keys: Keys) -> Arc<BlockSums> {
-        if let Some(sums) = block.unfiltered.lock().unwrap_or_else(|e| e.into_inner()).get(&keys) {
+    /// `block`'s sums for a view's filters (`selection`, from `scope.filters`) and pair of
+    /// keys, worked out once per block; not for keys by day, whose ids are periods.
+    fn block_sums(&self, block: &Block, scope: &AttemptScope<'_>, keys: Keys, selection: &Selection) -> Arc<BlockSums> {
+        let key = (keys, selection.clone());
+        if let Some(sums) = block.sums.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return sums.clone();
         }
+        let kept = block
+            .attempts
+            .iter()
+            .filter(|c| selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted));
         let sums = Arc::new(BlockSums {
-            attempts: self.attempt_sums(block.attempts.iter().map(|c| (0, c)), keys),
+            attempts: self.attempt_sums(kept.map(|c| (0, c)), keys),
             verifications: self.regular_verification_sums(scope, keys, &[(0, block)]),
         });
-        block.unfiltered.lock().unwrap_or_else(|e| e.into_inner()).insert(keys, sums.clone());
+        let mut kept_sums = block.sums.lock().unwrap_or_else(|e| e.into_inner());
+        if kept_sums.len() >= SUMS_PER_BLOCK
+            && let Some(forgotten) = kept_sums.keys().next().cloned()
+        {
+            kept_sums.remove(&forgotten);
+        }
+        kept_sums.insert(key, sums.clone());
         sums
     }
 
@@ -1183,21 +1201,10 @@ impl RollupIndex {
             let unit = units.iter().find(|u| std::ptr::eq(self.coarse(**u), layer));
             for (period, block) in layer.blocks(range) {
                 let mut by_channel: HashMap<u32, (i64, i64)> = HashMap::default();
-                if scope.filters.selects_every_attempt() {
-                    for (((channel, _), _), s) in &self.block_sums(block, scope, by_channel_keys).attempts {
-                        let sum = by_channel.entry(*channel).or_default();
-                        sum.0 += s[0];
-                        sum.1 += s[1];
-                    }
-                } else {
-                    let kept = block.attempts.iter().filter(|c| {
-                        selection.keeps_attempt(c.country, c.carrier, c.service, c.channel, c.error, c.converted)
-                    });
-                    for c in kept {
-                        let s = by_channel.entry(c.channel).or_default();
-                        s.0 += c.attempts;
-                        s.1 += if c.converted { c.attempts } else { 0 };
-                    }
+                for (((channel, _), _), s) in &self.block_sums(block, scope, by_channel_keys, &selection).attempts {
+                    let sum = by_channel.entry(*channel).or_default();
+                    sum.0 += s[0];
+                    sum.1 += s[1];
                 }
                 let period = &layer.periods[period as usize];
                 let bucket = match unit {

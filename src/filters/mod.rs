@@ -331,17 +331,6 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 impl Filters {
-    /// Whether the view selects every attempt of its range: no filter but the range.
-    pub fn selects_every_attempt(&self) -> bool {
-        self.countries.is_empty()
-            && self.channels.is_empty()
-            && self.carriers.is_empty()
-            && self.services.is_empty()
-            && self.errors.is_empty()
-            && self.status.is_none()
-            && self.prefix.is_none()
-    }
-
     /// The query string of this view, in a stable order, without defaults.
     pub fn to_query(&self) -> String {
         let defaults = Filters::default();
@@ -421,24 +410,6 @@ mod tests {
     #[test]
     fn empty_query_is_the_default_view() {
         assert_eq!(parse(""), ParsedFilters::default());
-    }
-
-    #[test]
-    fn a_view_selects_every_attempt_unless_a_filter_narrows_it() {
-        for wide in ["", "range=12m&by=channel&compare=year", "range=all&sort=attempts&order=price"] {
-            assert!(parse(wide).filters.selects_every_attempt(), "{wide}");
-        }
-        for narrow in [
-            "country=CO",
-            "channel=sms",
-            "carrier=Claro",
-            "service=VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            "error=60200",
-            "status=converted",
-            "prefix=%2B57",
-        ] {
-            assert!(!parse(narrow).filters.selects_every_attempt(), "{narrow}");
-        }
     }
 
     #[test]
