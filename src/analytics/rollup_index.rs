@@ -164,7 +164,18 @@ struct Block {
     /// Its sums per pair of keys and filters, worked out on first use: a block is shared by
     /// every index until a write changes its period, and so are they. At most
     /// `SUMS_PER_BLOCK`, so that browsing many filters cannot grow them without bound.
-    sums: std::sync::Mutex<HashMap<(Keys, Selection), Arc<BlockSums>>>,
+    sums: std::sync::Mutex<HashMap<SumsKey, Arc<BlockSums>>>,
+}
+
+/// What a block's sums depend on: the pair of keys, the filters as ids, and the verification
+/// rows (error keys) and channel bits the filters choose. The ids alone are not enough: an
+/// unknown value drops out of them, so `error=99999&error=30008` and `error=30008` share ids
+/// but not the rows their verifications are counted from.
+type SumsKey = (Keys, Selection, Option<Vec<u32>>, i64);
+
+/// The channel bits a view's filters select (every bit without a channel filter).
+fn selected_channels(f: &Filters) -> i64 {
+    if f.channels.is_empty() { !0 } else { f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str())) }
 }
 
 /// The most sums a block keeps (an overview asks for about ten); when full, it forgets one.
@@ -963,7 +974,7 @@ impl RollupIndex {
     /// `block`'s sums for a view's filters (`selection`, from `scope.filters`) and pair of
     /// keys, worked out once per block; not for keys by day, whose ids are periods.
     fn block_sums(&self, block: &Block, scope: &AttemptScope<'_>, keys: Keys, selection: &Selection) -> Arc<BlockSums> {
-        let key = (keys, selection.clone());
+        let key = (keys, selection.clone(), self.error_keys(scope.filters, keys.by), selected_channels(scope.filters));
         if let Some(sums) = block.sums.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return sums.clone();
         }
@@ -1029,11 +1040,7 @@ impl RollupIndex {
             let rows = if all_errors { &block.verifications } else { &block.verifications_by_error };
             rows.iter().map(move |c| (period, c))
         });
-        let selected = if f.channels.is_empty() {
-            !0
-        } else {
-            f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str()))
-        };
+        let selected = selected_channels(f);
         let counts = |c: &VerificationCell, channels: i64| {
             let unconverted = c.unconverted_channels & channels != 0;
             let converted = c.converted_channels & channels != 0;
