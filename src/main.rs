@@ -199,17 +199,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => format!("http://{addr}{}", verilens::paths::url("/")),
     };
     println!("verilens dashboard: {url}{}", if demo { "  (demo data from the built-in emulator)" } else { "" });
-    // Loaded now, the rollups and what each SMS-pumping burst cost are ready for the first
-    // page rather than read by it.
-    let (rollups, snapshot, scans) = (state.rollups.clone(), pool.clone(), state.raw_scans.clone());
+    // Loaded now, the rollups are ready for the first page rather than loaded by it.
+    let (rollups, snapshot) = (state.rollups.clone(), pool.clone());
     tokio::spawn(async move {
-        match rollups.get(&snapshot).await {
-            Ok(index) => {
-                if let Err(e) = verilens::analytics::read_every_burst_cost(&snapshot, &scans, &index).await {
-                    tracing::warn!("what the SMS-pumping bursts cost could not be read: {e}");
-                }
-            }
-            Err(e) => tracing::warn!("the rollups could not be loaded: {e}"),
+        if let Err(e) = rollups.get(&snapshot).await {
+            tracing::warn!("the rollups could not be loaded: {e}");
         }
     });
     let backups = args.backup_dir.clone().map(|dir| {

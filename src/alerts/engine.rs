@@ -254,7 +254,8 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
                         Ok(_) => noted_syncs = Some(syncs),
                         Err(e) => tracing::error!("incidents could not be noted on the timeline: {e}"),
                     }
-                    // What the bursts near the sync's writes cost is read now, not by the next page.
+                    // What the bursts cost (at start, every one; after a sync, those near its
+                    // writes) is read now, not by the next page.
                     if let Err(e) = read_every_burst_cost(&state).await {
                         tracing::error!("what the SMS-pumping bursts cost could not be read: {e}");
                     }
