@@ -45,8 +45,11 @@ test("the emulator's incidents are found and link to the views that show them", 
   await expect(page).toHaveURL(/country=US&carrier=AT%26T&by=error/);
   // The page keeps the overview it shows until the outage's view arrives, with its error codes.
   await expect(overview.row("30008")).toHaveCount(1);
-  // The outage's delivery rate is the one its view's KPI shows.
-  expect(Math.round(Number((await overview.kpi("delivery")).replace("%", "")))).toBe(delivered);
+  // The outage's delivery rate is the one its view's KPI shows. The KPI has one decimal and the
+  // incident none, both rounded from one rate: 1.49% reads "1%" there and "1.5%" here, so the
+  // two may differ by half a point and the KPI's last rounding, no more.
+  const kpi = Number((await overview.kpi("delivery")).replace("%", ""));
+  expect(Math.abs(kpi - delivered), `KPI ${kpi}% against the incident's ${delivered}%`).toBeLessThanOrEqual(0.55);
   // Error codes carry their title from Twilio's error dictionary.
   await expect(overview.rowLabel("30008")).toHaveText("30008 Unknown error");
 });
