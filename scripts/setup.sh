@@ -38,7 +38,8 @@ npm_install .
 
 if [ "${1:-}" = "--for-tests" ]; then
   # Debian's packages the tests use for real: Chromium for Playwright, nginx in front of the
-  # dashboard, promtool (from prometheus) to check /metrics, and what the package test needs.
+  # dashboard, PostgreSQL, promtool (from prometheus) to check /metrics, and what the package
+  # test needs.
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   fc-list 2>/dev/null | grep -qi liberation || missing+=(fonts-liberation)
@@ -46,6 +47,8 @@ if [ "${1:-}" = "--for-tests" ]; then
   command -v curl >/dev/null || missing+=(curl)
   command -v ps >/dev/null || missing+=(procps)
   command -v adduser >/dev/null || [ -x /usr/sbin/adduser ] || missing+=(adduser)
+  # The PostgreSQL store's tests run on a server of their own (scripts/postgres.sh).
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     as_root apt-get update -qq

@@ -3,6 +3,7 @@
 
 mod backup;
 mod bulk;
+pub mod postgres;
 mod queries;
 mod raw_insert;
 mod rollups;
@@ -67,6 +68,18 @@ pub enum StoreError {
     Backup { path: String, why: String },
     #[error("cannot restore {path}: {why}")]
     Restore { path: String, why: String },
+    #[error(
+        "the sync lease of {account_sid} was lost (this syncer held epoch {epoch}, the store is at {current:?}): \
+         another syncer holds it now, and nothing of this batch was written"
+    )]
+    LeaseLost { account_sid: String, epoch: i64, current: Option<i64> },
+    #[error(
+        "{db} is a PostgreSQL database: this version keeps sync leases and attempts there, but its dashboard and \
+         sync still run on a sqlite file: point --db at a path"
+    )]
+    NotServedOnPostgres { db: String },
+    #[error("an attempt of account {found} cannot be written under the sync lease of {account_sid}")]
+    ForeignAccount { account_sid: String, found: String },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -97,6 +110,9 @@ pub async fn open(path: &Path) -> Result<SqlitePool, StoreError> {
 /// from a newer schema is refused before anything is written to it.
 pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, StoreError> {
     let shown = path.display().to_string();
+    if postgres::is_postgres_url(&shown) {
+        return Err(StoreError::NotServedOnPostgres { db: postgres::shown_url(&shown) });
+    }
     check_snapshot_file(path, &shown)?;
     let mut options = SqliteConnectOptions::from_str(&format!("sqlite://{shown}"))
         .map_err(|error| StoreError::Open { path: shown.clone(), error })?
@@ -108,7 +124,7 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
     let applied = applied_migrations(&mut probe, &shown).await;
     sqlx::Connection::close(probe).await.ok();
-    let migrator = sqlx::migrate!("./migrations");
+    let migrator = sqlx::migrate!("./migrations/sqlite");
     let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
     if let Some(found) = applied?.into_iter().filter(|v| *v > known).max() {
         return Err(StoreError::NewerSchema { path: shown, found, known });

@@ -170,7 +170,7 @@ async fn upsert(
 
 /// Each SID's newest attempt (by `date_updated`, then the later listed), in the order
 /// given, with its `date_updated` formatted as stored.
-fn newest_per_sid(attempts: &[Attempt]) -> Vec<(&Attempt, String)> {
+pub(super) fn newest_per_sid(attempts: &[Attempt]) -> Vec<(&Attempt, String)> {
     let updated: Vec<String> = attempts.iter().map(|a| twilio_time::format(&a.date_updated)).collect();
     let mut newest: HashMap<&str, usize> = HashMap::default();
     for (index, attempt) in attempts.iter().enumerate() {

@@ -1,0 +1,195 @@
+//! Attempts into the PostgreSQL store: each batch one fenced transaction, its rows sent as one
+//! array per column (`UNNEST`) rather than a bound parameter per value, in SID order so that two
+//! writers lock rows in the same order and cannot deadlock.
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use sqlx::PgPool;
+
+use super::lease::{self, Fence};
+use crate::model::{Attempt, twilio_time};
+use crate::store::upsert::{newest_per_sid, price_unit, price_value};
+use crate::store::{StoreError, UpsertCount};
+
+/// Inserts or updates `attempts` by SID under `fence`, newest `date_updated` winning, and bumps
+/// the store's generation, all in one transaction; nothing is written when the fence no longer
+/// holds.
+pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt]) -> Result<UpsertCount, StoreError> {
+    if let Some(foreign) = attempts.iter().find(|a| a.account_sid != fence.account_sid) {
+        return Err(StoreError::ForeignAccount {
+            account_sid: fence.account_sid.clone(),
+            found: foreign.account_sid.clone(),
+        });
+    }
+    let mut rows = newest_per_sid(attempts);
+    rows.sort_unstable_by(|(a, _), (b, _)| a.sid.cmp(&b.sid));
+    create_month_partitions(pool, rows.iter().map(|(attempt, _)| attempt.date_created)).await?;
+
+    let mut tx = pool.begin().await?;
+    lease::check(&mut tx, fence).await?;
+    let columns = Columns::of(&rows);
+    // The lease keeps every other writer of this account out until the commit.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT sid FROM attempts WHERE sid = ANY($1)")
+        .bind(&columns.sid)
+        .fetch_all(&mut *tx)
+        .await?;
+    let written: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO attempts (sid, account_sid, service_sid, verification_sid, date_created, date_updated, \
+         conversion_status, channel, price, price_unit, \"to\", status, message_status, call_status, error_code, \
+         country, code_length, locale, mcc, mnc, carrier) \
+         SELECT sid, account_sid, service_sid, verification_sid, date_created::timestamptz, \
+         date_updated::timestamptz, conversion_status, channel, price, price_unit, \"to\", status, message_status, \
+         call_status, error_code, country, code_length, locale, mcc, mnc, carrier \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+         $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+         $16::text[], $17::int4[], $18::text[], $19::text[], $20::text[], $21::text[]) \
+         AS v(sid, account_sid, service_sid, verification_sid, date_created, date_updated, conversion_status, \
+         channel, price, price_unit, \"to\", status, message_status, call_status, error_code, country, \
+         code_length, locale, mcc, mnc, carrier) \
+         ON CONFLICT (sid, date_created) DO UPDATE SET date_updated = EXCLUDED.date_updated, \
+         conversion_status = EXCLUDED.conversion_status, price = EXCLUDED.price, price_unit = EXCLUDED.price_unit, \
+         status = EXCLUDED.status, message_status = EXCLUDED.message_status, call_status = EXCLUDED.call_status, \
+         error_code = EXCLUDED.error_code, carrier = EXCLUDED.carrier, mcc = EXCLUDED.mcc, mnc = EXCLUDED.mnc \
+         WHERE EXCLUDED.date_updated > attempts.date_updated \
+         RETURNING sid",
+    )
+    .bind(&columns.sid)
+    .bind(columns.account_sid)
+    .bind(columns.service_sid)
+    .bind(columns.verification_sid)
+    .bind(columns.date_created)
+    .bind(columns.date_updated)
+    .bind(columns.conversion_status)
+    .bind(columns.channel)
+    .bind(columns.price)
+    .bind(columns.price_unit)
+    .bind(columns.to)
+    .bind(columns.status)
+    .bind(columns.message_status)
+    .bind(columns.call_status)
+    .bind(columns.error_code)
+    .bind(columns.country)
+    .bind(columns.code_length)
+    .bind(columns.locale)
+    .bind(columns.mcc)
+    .bind(columns.mnc)
+    .bind(columns.carrier)
+    .fetch_all(&mut *tx)
+    .await?;
+    let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+    let updated = written.iter().filter(|sid| stored.contains(*sid)).count() as u64;
+    let count = UpsertCount { new: written.len() as u64 - updated, updated };
+    if !written.is_empty() {
+        sqlx::query("UPDATE snapshot_generation SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// The months `attempts` has a partition for, oldest first, as their first days.
+pub async fn attempt_months(pool: &PgPool) -> Result<Vec<NaiveDate>, StoreError> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT child.relname::text FROM pg_inherits \
+         JOIN pg_class child ON child.oid = pg_inherits.inhrelid \
+         JOIN pg_class parent ON parent.oid = pg_inherits.inhparent \
+         WHERE parent.relname = 'attempts' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(names
+        .iter()
+        .filter_map(|name| NaiveDate::parse_from_str(&format!("{name}_01"), "attempts_y%Ym%m_%d").ok())
+        .collect())
+}
+
+/// Creates the partitions of the months `created` falls in that do not exist yet, each in a
+/// short transaction of its own: creating one locks the whole table, which a batch must not hold.
+async fn create_month_partitions(
+    pool: &PgPool,
+    created: impl Iterator<Item = DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let months: std::collections::BTreeSet<NaiveDate> =
+        created.filter_map(|time| NaiveDate::from_ymd_opt(time.year(), time.month(), 1)).collect();
+    for month in months {
+        let name = partition_name(month);
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(pool).await?;
+        if exists {
+            continue;
+        }
+        let Some(next) = month.checked_add_months(Months::new(1)) else { continue };
+        let mut tx = pool.begin().await?;
+        // Writers of two accounts may both find the month missing: one creates it at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('verilens attempt partitions'))").execute(&mut *tx).await?;
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF attempts FOR VALUES FROM ('{month}T00:00:00Z') TO \
+             ('{next}T00:00:00Z')"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// `attempts_y2026m11`: only digits come from the data.
+fn partition_name(month: NaiveDate) -> String {
+    format!("attempts_y{:04}m{:02}", month.year(), month.month())
+}
+
+/// A batch's rows, one vector per column of `attempts`.
+#[derive(Default)]
+struct Columns {
+    sid: Vec<String>,
+    account_sid: Vec<String>,
+    service_sid: Vec<String>,
+    verification_sid: Vec<String>,
+    date_created: Vec<String>,
+    date_updated: Vec<String>,
+    conversion_status: Vec<&'static str>,
+    channel: Vec<&'static str>,
+    price: Vec<Option<f64>>,
+    price_unit: Vec<Option<String>>,
+    to: Vec<Option<String>>,
+    status: Vec<Option<String>>,
+    message_status: Vec<Option<String>>,
+    call_status: Vec<Option<String>>,
+    error_code: Vec<Option<String>>,
+    country: Vec<Option<String>>,
+    code_length: Vec<Option<i32>>,
+    locale: Vec<Option<String>>,
+    mcc: Vec<Option<String>>,
+    mnc: Vec<Option<String>>,
+    carrier: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn of(rows: &[(&Attempt, String)]) -> Columns {
+        let mut columns = Columns::default();
+        for (attempt, updated) in rows {
+            let data = attempt.channel_data.clone().unwrap_or_default();
+            columns.sid.push(attempt.sid.clone());
+            columns.account_sid.push(attempt.account_sid.clone());
+            columns.service_sid.push(attempt.service_sid.clone());
+            columns.verification_sid.push(attempt.verification_sid.clone());
+            columns.date_created.push(twilio_time::format(&attempt.date_created));
+            columns.date_updated.push(updated.clone());
+            columns.conversion_status.push(attempt.conversion_status.as_str());
+            columns.channel.push(attempt.channel.as_str());
+            columns.price.push(price_value(attempt));
+            columns.price_unit.push(price_unit(attempt));
+            columns.to.push(data.to);
+            columns.status.push(data.status);
+            columns.message_status.push(data.message_status);
+            columns.call_status.push(data.call_status);
+            columns.error_code.push(data.error_code);
+            columns.country.push(data.country);
+            columns.code_length.push(data.code_length.and_then(|length| i32::try_from(length).ok()));
+            columns.locale.push(data.locale);
+            columns.mcc.push(data.mcc);
+            columns.mnc.push(data.mnc);
+            columns.carrier.push(data.carrier);
+        }
+        columns
+    }
+}
