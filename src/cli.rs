@@ -117,6 +117,27 @@ impl TwilioArgs {
     }
 }
 
+/// What a `serve` process does (`--role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The dashboard and the sync.
+    All,
+    /// The dashboard only: it reads what another process syncs.
+    Web,
+    /// The sync, alerts and backups, without a dashboard.
+    Sync,
+}
+
+impl Role {
+    pub fn serves(self) -> bool {
+        self != Role::Sync
+    }
+
+    pub fn syncs(self) -> bool {
+        self != Role::Web
+    }
+}
+
 #[derive(Args, Clone)]
 pub struct ServeArgs {
     /// Address of the dashboard.
@@ -188,6 +209,11 @@ pub struct ServeArgs {
     /// already saved still run).
     #[arg(long, env = "VERILENS_READ_ONLY")]
     pub read_only: bool,
+    /// What this process does with the snapshot: `all` serves the dashboard and syncs; `web`
+    /// only serves it, while another process syncs into the same snapshot; `sync` only syncs,
+    /// and sends the alerts and takes the backups, without a dashboard.
+    #[arg(long, env = "VERILENS_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
     /// A Slack incoming webhook alerts and digests can go to (a secret: prefer the environment
     /// or the config file).
     #[arg(long, env = "VERILENS_SLACK_WEBHOOK_URL", hide_env_values = true)]

@@ -9,7 +9,9 @@ use clap::{CommandFactory, FromArgMatches};
 mod cli;
 mod config_file;
 
-use cli::{BackupArgs, Cli, Command, EmulateArgs, ManArgs, RebuildArgs, RestoreArgs, ServeArgs, SyncArgs, TwilioArgs};
+use cli::{
+    BackupArgs, Cli, Command, EmulateArgs, ManArgs, RebuildArgs, RestoreArgs, Role, ServeArgs, SyncArgs, TwilioArgs,
+};
 use verilens::connections::{self, ConnectionLimits};
 use verilens::emulator::{self, Credentials as EmulatorCredentials, EmulatorConfig, RunningEmulator, countries};
 use verilens::security::BasicAuth;
@@ -84,7 +86,9 @@ struct Source {
     demo: Option<RunningEmulator>,
 }
 
-async fn source(args: &TwilioArgs) -> anyhow::Result<Source> {
+/// The API to sync from. Without credentials, the built-in emulator when `demo` allows it,
+/// else none.
+async fn source(args: &TwilioArgs, demo: bool) -> anyhow::Result<Option<Source>> {
     let limiter = Arc::new(RateLimiter::per_minute(args.rate_limit));
     let credentials = match (&args.account_sid, &args.auth_token, &args.api_key, &args.api_secret) {
         (Some(account), _, Some(key), Some(secret)) => {
@@ -100,8 +104,9 @@ async fn source(args: &TwilioArgs) -> anyhow::Result<Source> {
     match credentials {
         Some(credentials) => {
             let client = TwilioClient::new(&args.api_url, credentials, limiter)?;
-            Ok(Source { client: Arc::new(client), demo: None })
+            Ok(Some(Source { client: Arc::new(client), demo: None }))
         }
+        None if !demo => Ok(None),
         None => {
             let config = EmulatorConfig::new(42, 60_000);
             let creds = config.credentials.clone();
@@ -115,7 +120,7 @@ async fn source(args: &TwilioArgs) -> anyhow::Result<Source> {
                 Credentials::auth_token(creds.account_sid, creds.auth_token),
                 limiter,
             )?;
-            Ok(Source { client: Arc::new(client), demo: Some(running) })
+            Ok(Some(Source { client: Arc::new(client), demo: Some(running) }))
         }
     }
 }
@@ -146,26 +151,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         verilens::telemetry::metrics_handle();
     }
     let pool = store::open(&args.db).await?;
-    let source = source(&args.twilio).await?;
+    let role = args.role;
+    // A web process starts no emulator of its own: it shows what the syncing process writes,
+    // and reaches Twilio only to refresh one attempt, when it has credentials.
+    let source = source(&args.twilio, role.syncs()).await?;
     let progress = SyncProgress::default();
-    let demo = source.demo.is_some();
+    let demo = source.as_ref().is_some_and(|s| s.demo.is_some());
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
-    if let Some(running) = &source.demo {
+    if let Some(running) = source.as_ref().and_then(|s| s.demo.as_ref()) {
         match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {
             Ok(0) => {}
             Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
             Err(e) => tracing::error!("the demo's history could not be written: {e}"),
         }
+        let client = &source.as_ref().expect("the demo's source").client;
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        if let Err(e) = sync_once(&pool, &source.client, &progress, &options).await {
+        if let Err(e) = sync_once(&pool, client, &progress, &options).await {
             tracing::error!("sync failed: {e}");
         }
     }
     // The demo's emulator is local: syncing it often lets a demo incident show within a minute.
     let sync_every = if demo { args.sync_every.min(DEMO_SYNC_EVERY) } else { args.sync_every };
-    let syncing =
-        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), sync_every, !demo, options);
+    let syncing = source.as_ref().filter(|_| role.syncs()).map(|source| {
+        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), sync_every, !demo, options)
+    });
     let state = AppState {
         progress,
         demo,
@@ -173,43 +183,93 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         basic_auth: basic_auth.clone(),
         pinned_now: args.now,
         metrics: args.metrics,
-        api: Some(source.client.clone()),
+        api: source.as_ref().map(|s| s.client.clone()),
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         read_only: args.read_only,
         annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
         ..AppState::new(server::leptos_options(args.addr), pool.clone())
     };
-    let listener =
-        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener.local_addr()?;
+    // Before saying it is up, so that a stop request from then on is always graceful.
+    let stop_requested = server::shutdown_signal();
+    let listener = match role.serves() {
+        true => Some(
+            tokio::net::TcpListener::bind(args.addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.addr))?,
+        ),
+        false => None,
+    };
+    let addr = listener.as_ref().map_or(Ok(args.addr), |l| l.local_addr())?;
     let state = AppState {
-        alerts: Arc::new(alert_settings(&args, addr, source.demo.as_ref().map(|d| d.emulator.clone()))?),
+        alerts: Arc::new(alert_settings(
+            &args,
+            addr,
+            source.as_ref().and_then(|s| s.demo.as_ref()).map(|d| d.emulator.clone()),
+        )?),
         ..state
     };
-    if basic_auth.is_none() && !addr.ip().is_loopback() {
+    // Alerts and backups are the syncing process's: one sender, one backup, however many
+    // processes serve the snapshot.
+    let backups = role.syncs().then(|| args.backup_dir.clone()).flatten().map(|dir| {
+        server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
+    });
+    let alerting = role.syncs().then(|| verilens::alerts::engine::spawn(state.clone(), stop.clone()));
+    match listener {
+        Some(listener) => serve_dashboard(&args, state, listener, stop_requested, stop.clone(), demo).await?,
+        None => {
+            println!("verilens sync: syncing {} every {}", args.db.display(), humantime_secs(sync_every));
+            stop_requested.await;
+            tracing::info!("shutting down: finishing the sync's current pages");
+            stop.stop();
+        }
+    }
+    if let Some(backups) = backups {
+        backups.abort();
+    }
+    if let Some(alerting) = alerting {
+        alerting.abort();
+    }
+    if let Some(syncing) = syncing
+        && tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err()
+    {
+        tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
+    }
+    Ok(())
+}
+
+/// The dashboard on `listener` until a stop is requested.
+async fn serve_dashboard(
+    args: &ServeArgs,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    stop_requested: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: verilens::sync::StopSignal,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    if state.basic_auth.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {addr} without access control: anyone who can reach it sees the dashboard; \
              set VERILENS_BASIC_AUTH or VERILENS_BASIC_AUTH_FILE (user:password), or put it behind a proxy that asks"
         );
     }
-    // Before saying it is up, so that a stop request from then on is always graceful.
-    let stop_requested = server::shutdown_signal();
     let url = match &args.public_url {
         Some(public) => public.to_string(),
         None => format!("http://{addr}{}", verilens::paths::url("/")),
     };
-    println!("verilens dashboard: {url}{}", if demo { "  (demo data from the built-in emulator)" } else { "" });
+    let role = match args.role {
+        Role::Web => "  (dashboard only: another process syncs this snapshot)",
+        _ if demo => "  (demo data from the built-in emulator)",
+        _ => "",
+    };
+    println!("verilens dashboard: {url}{role}");
     // Loaded now, the rollups are ready for the first page rather than loaded by it.
-    let (rollups, snapshot) = (state.rollups.clone(), pool.clone());
+    let (rollups, snapshot) = (state.rollups.clone(), state.pool.clone());
     tokio::spawn(async move {
         if let Err(e) = rollups.get(&snapshot).await {
             tracing::warn!("the rollups could not be loaded: {e}");
         }
     });
-    let backups = args.backup_dir.clone().map(|dir| {
-        server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
-    });
-    let alerting = verilens::alerts::engine::spawn(state.clone(), stop.clone());
     let shutdown = async move {
         stop_requested.await;
         tracing::info!("shutting down: finishing requests and the sync's current pages");
@@ -222,14 +282,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let app = server::router_with_deadline(state, args.request_timeout);
     connections::serve(listener, app, limits, shutdown).await?;
-    if let Some(backups) = backups {
-        backups.abort();
-    }
-    alerting.abort();
-    if tokio::time::timeout(Duration::from_secs(30), syncing).await.is_err() {
-        tracing::warn!("the sync did not reach a page boundary within 30 s; the next start resumes its run");
-    }
     Ok(())
+}
+
+/// `5m`, `30s`: a sync interval as `--sync-every` takes it.
+fn humantime_secs(every: Duration) -> String {
+    match every.as_secs() {
+        secs if secs >= 60 && secs % 60 == 0 => format!("{}m", secs / 60),
+        secs => format!("{secs}s"),
+    }
 }
 
 /// How often the demo syncs its built-in emulator at most.
@@ -385,7 +446,7 @@ fn man_pages(args: ManArgs) -> anyhow::Result<()> {
 
 async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let pool = store::open(&args.db).await?;
-    let source = source(&args.twilio).await?;
+    let source = source(&args.twilio, true).await?.context("a sync without credentials has the emulator")?;
     let progress = SyncProgress::default();
     let bar = progress_bar();
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::lines::Lines;
 use common::timing::percentile_ms;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::Connection;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use verilens::emulator::{self, EmulatorConfig};
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -100,57 +101,6 @@ async fn sync_runs_since(db: &std::path::Path, since: &str) -> i64 {
         .unwrap_or(0);
     conn.close().await.ok();
     runs
-}
-
-/// A child's output as it comes: every line kept, and a signal on each new one.
-#[derive(Clone)]
-struct Lines {
-    seen: Arc<std::sync::Mutex<Vec<String>>>,
-    count: tokio::sync::watch::Receiver<usize>,
-}
-
-impl Lines {
-    fn follow(output: impl AsyncRead + Unpin + Send + 'static) -> Lines {
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tell, count) = tokio::sync::watch::channel(0);
-        let kept = seen.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(output).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut kept = kept.lock().unwrap();
-                kept.push(line);
-                tell.send_replace(kept.len());
-            }
-        });
-        Lines { seen, count }
-    }
-
-    fn text(&self) -> String {
-        self.seen.lock().unwrap().join("\n")
-    }
-
-    fn matching(&self, pattern: &str) -> Vec<String> {
-        self.seen.lock().unwrap().iter().filter(|l| l.contains(pattern)).cloned().collect()
-    }
-
-    /// Waits until `at_least` lines contain `pattern`; the deadline only turns a hang into a failure.
-    async fn wait_for(&mut self, pattern: &str, at_least: usize) -> Vec<String> {
-        let waiting = async {
-            loop {
-                let found = self.matching(pattern);
-                if found.len() >= at_least {
-                    return found;
-                }
-                if self.count.changed().await.is_err() {
-                    panic!("the output ended before {at_least} lines with {pattern:?}:\n{}", self.text());
-                }
-            }
-        };
-        match tokio::time::timeout(Duration::from_secs(900), waiting).await {
-            Ok(found) => found,
-            Err(_) => panic!("no {at_least} lines with {pattern:?} in 900 s:\n{}", self.text()),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

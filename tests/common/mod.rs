@@ -7,6 +7,7 @@
 pub mod dashboard;
 pub mod emulator;
 pub mod gate;
+pub mod lines;
 pub mod snapshots;
 pub mod timing;
 
