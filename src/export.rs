@@ -11,6 +11,12 @@ pub fn cell(value: &str) -> String {
     if safe.contains([',', '"', '\n', '\r']) { format!("\"{}\"", safe.replace('"', "\"\"")) } else { safe }
 }
 
+/// An amount of money as the CSVs write it, to the millionth. An empty sum of `f64` is -0.0,
+/// which would read `-0.000000`: it is 0.
+fn amount_cell(amount: f64) -> String {
+    format!("{:.6}", amount + 0.0)
+}
+
 fn line(cells: &[String]) -> String {
     let mut out = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
     out.push_str("\r\n");
@@ -53,7 +59,7 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
         let amounts = |money: &[crate::page_data::Money]| {
             currencies
                 .iter()
-                .map(|c| format!("{:.6}", money.iter().filter(|m| m.currency == *c).map(|m| m.amount).sum::<f64>()))
+                .map(|c| amount_cell(money.iter().filter(|m| m.currency == *c).map(|m| m.amount).sum::<f64>()))
                 .collect::<Vec<_>>()
                 .join(";")
         };
@@ -132,7 +138,7 @@ pub fn what_to_do_csv(what: &WhatToDo) -> String {
             format!("{:e}", r.p_value),
             format!("{:e}", r.adjusted_p_value),
             format!("{:.1}", r.gained_verifications),
-            format!("{:.6}", r.saved),
+            amount_cell(r.saved),
             String::new(),
             String::new(),
             r.currency.clone(),
@@ -144,7 +150,7 @@ pub fn what_to_do_csv(what: &WhatToDo) -> String {
         let prefixes = f.prefixes.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(" ");
         for (day, attempts, fees) in &f.days {
             let currencies = fees.iter().map(|m| m.currency.as_str()).collect::<Vec<_>>().join(";");
-            let amounts = fees.iter().map(|m| format!("{:.6}", m.amount)).collect::<Vec<_>>().join(";");
+            let amounts = fees.iter().map(|m| amount_cell(m.amount)).collect::<Vec<_>>().join(";");
             let mut cells =
                 vec!["sms-pumping".to_string(), f.country.clone(), "sms".into(), String::new(), day.clone()];
             cells.extend(std::iter::repeat_n(String::new(), 12));
@@ -287,6 +293,29 @@ fn attempt_line(a: &AttemptRow, services: &ServiceNames) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_amount_in_no_currency_of_the_row_is_zero_not_minus_zero() {
+        use crate::page_data::{BreakdownRow, Metrics, Money};
+        let usd = |amount: f64| vec![Money { currency: "USD".into(), amount }];
+        // Verify's fees in USD, no channel fees: the channel fees' USD sum is empty.
+        let row = BreakdownRow {
+            key: "email".into(),
+            metrics: Metrics {
+                attempts: 2,
+                converted: 1,
+                verifications: 1,
+                converted_verifications: 1,
+                verification_fees: usd(0.05),
+                ..Metrics::default()
+            },
+        };
+        let filters = crate::filters::parse_query("by=channel").filters;
+        let csv = breakdown_csv(&filters, &[row], &ServiceNames::default());
+        let line = csv.lines().nth(1).expect("a row");
+        assert!(line.contains(",USD,0.000000,0.050000,0.050000,"), "{line}");
+        assert!(!line.contains("-0.0"), "{line}");
+    }
 
     #[test]
     fn cells_are_quoted_and_never_formulas() {
