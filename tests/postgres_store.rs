@@ -1,6 +1,8 @@
 //! The PostgreSQL store on a real server, the one the test command starts (`scripts/postgres.sh`)
 //! and names in `VERILENS_TEST_POSTGRES`; each test has a database of its own.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -70,7 +72,7 @@ async fn wait_until_locks_released(pool: &sqlx::PgPool, pid: i32) {
 async fn attempts_are_upserted_by_sid_into_the_partition_of_their_month() {
     let store = postgres::open(&fresh_database().await).await.unwrap();
     let lease = SyncLease::try_acquire(&store.options, ACCOUNT, "test").await.unwrap().expect("a free lease");
-    let generation = postgres::generation(&store.pool).await.unwrap();
+    let generation = postgres::rollup_generation(&store.pool).await.unwrap();
 
     let a = sid("VL", 1);
     let b = sid("VL", 2);
@@ -90,7 +92,7 @@ async fn attempts_are_upserted_by_sid_into_the_partition_of_their_month() {
     let in_october: i64 =
         sqlx::query_scalar("SELECT count(*) FROM attempts_y2026m10").fetch_one(&store.pool).await.unwrap();
     assert_eq!(in_october, 1);
-    assert!(postgres::generation(&store.pool).await.unwrap() > generation);
+    assert!(postgres::rollup_generation(&store.pool).await.unwrap() > generation);
 
     // Again: a newer state updates its row, an older one and an equal one change nothing.
     let second = [
@@ -213,4 +215,94 @@ async fn a_database_of_something_else_is_refused_untouched_and_errors_never_show
     assert!(matches!(error, StoreError::NotServedOnPostgres { .. }), "{error}");
     assert!(!error.to_string().contains("s3cret"), "{error}");
     assert!(!std::path::Path::new("postgres:").exists());
+}
+
+/// Every attempt the emulator's API lists, read page by page with plain HTTP.
+async fn attempts_of(pinned: &common::emulator::Pinned) -> Vec<Attempt> {
+    let c = &pinned.config.credentials;
+    let http = reqwest::Client::new();
+    let mut url = format!("{}/v2/Attempts?PageSize=1000", pinned.base);
+    let mut attempts = Vec::new();
+    loop {
+        let page: serde_json::Value =
+            http.get(&url).basic_auth(&c.account_sid, Some(&c.auth_token)).send().await.unwrap().json().await.unwrap();
+        attempts
+            .extend(page["attempts"].as_array().unwrap().iter().map(|a| serde_json::from_value(a.clone()).unwrap()));
+        match page["meta"]["next_page_url"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => return attempts,
+        }
+    }
+}
+
+/// Each table's rows as text, sorted: the two stores' rows compare whatever order they come in.
+fn rows_as_text(rows: &verilens::store::RollupRows) -> [Vec<String>; 5] {
+    fn sorted<T: std::fmt::Debug>(rows: &[T]) -> Vec<String> {
+        let mut text: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+        text.sort();
+        text
+    }
+    [
+        sorted(&rows.attempts),
+        sorted(&rows.verifications),
+        sorted(&rows.irregular),
+        sorted(&rows.hours),
+        sorted(&rows.funnel),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollups_kept_in_postgresql_equal_sqlites_for_the_same_writes() {
+    // The emulator's data: retries on other channels, errors, verifications across days.
+    let pinned = common::emulator::start_pinned(3, 6_000).await;
+    let mut attempts = attempts_of(&pinned).await;
+    attempts.sort_by(|a, b| (a.date_created, &a.sid).cmp(&(b.date_created, &b.sid)));
+    // Then later states of every fifth: converted, delivered, repriced; cells empty and fill.
+    let later: Vec<Attempt> = attempts
+        .iter()
+        .step_by(5)
+        .map(|attempt| {
+            let mut later = attempt.clone();
+            later.date_updated += chrono::Duration::seconds(90);
+            later.conversion_status = verilens::model::ConversionStatus::Converted;
+            if let Some(data) = later.channel_data.as_mut() {
+                data.message_status = Some("delivered".into());
+                data.error_code = None;
+            }
+            if let Some(price) = later.price.as_mut() {
+                price.value = Some("0.0421".into());
+            }
+            later
+        })
+        .collect();
+    let account = attempts[0].account_sid.clone();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = verilens::store::open(&dir.path().join("s.db")).await.unwrap();
+    let store = postgres::open(&fresh_database().await).await.unwrap();
+    let lease = SyncLease::try_acquire(&store.options, &account, "test").await.unwrap().unwrap();
+    for batch in attempts.chunks(700).chain(later.chunks(300)) {
+        let mut tx = verilens::store::begin_write(&sqlite).await.unwrap();
+        let in_sqlite = verilens::store::upsert_attempts(&mut tx, batch).await.unwrap();
+        tx.commit().await.unwrap();
+        let in_postgres = postgres::upsert_attempts(&store.pool, lease.fence(), batch).await.unwrap();
+        assert_eq!(in_postgres, in_sqlite, "the same attempts are new and updated in both");
+    }
+
+    let (from_sqlite, from_postgres) = (
+        rows_as_text(&verilens::store::read_rollup_rows(&sqlite).await.unwrap()),
+        rows_as_text(&postgres::read_rollup_rows(&store.pool).await.unwrap()),
+    );
+    let tables = ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours", "rollup_funnel"];
+    for ((table, sqlite_rows), postgres_rows) in tables.iter().zip(&from_sqlite).zip(&from_postgres) {
+        assert!(!sqlite_rows.is_empty(), "{table} has rows to compare");
+        let only_sqlite: Vec<_> = sqlite_rows.iter().filter(|r| !postgres_rows.contains(r)).take(3).collect();
+        let only_postgres: Vec<_> = postgres_rows.iter().filter(|r| !sqlite_rows.contains(r)).take(3).collect();
+        assert!(
+            sqlite_rows == postgres_rows,
+            "{table}: {} rows in sqlite, {} in PostgreSQL; only in sqlite {only_sqlite:?}; only in PostgreSQL {only_postgres:?}",
+            sqlite_rows.len(),
+            postgres_rows.len()
+        );
+    }
 }

@@ -38,11 +38,3 @@ CREATE TABLE sync_leases (
     holder       TEXT NOT NULL,
     acquired_at  TIMESTAMPTZ NOT NULL
 );
-
--- Bumped by every write; replicas poll it to learn that the snapshot changed (a read replica
--- cannot LISTEN).
-CREATE TABLE snapshot_generation (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    generation  BIGINT NOT NULL
-);
-INSERT INTO snapshot_generation VALUES (1, 0);

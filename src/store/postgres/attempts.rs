@@ -5,14 +5,17 @@
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::lease::{self, Fence};
+use super::rollups;
 use crate::model::{Attempt, twilio_time};
+use crate::store::rollups::{AttemptFacts, RollupDelta, add_changes};
 use crate::store::upsert::{newest_per_sid, price_unit, price_value};
 use crate::store::{StoreError, UpsertCount};
 
-/// Inserts or updates `attempts` by SID under `fence`, newest `date_updated` winning, and bumps
-/// the store's generation, all in one transaction; nothing is written when the fence no longer
-/// holds.
+/// Inserts or updates `attempts` by SID under `fence`, newest `date_updated` winning, with
+/// their rollups, in one transaction; nothing is written when the fence no longer holds.
 pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt]) -> Result<UpsertCount, StoreError> {
     if let Some(foreign) = attempts.iter().find(|a| a.account_sid != fence.account_sid) {
         return Err(StoreError::ForeignAccount {
@@ -26,12 +29,23 @@ pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt])
 
     let mut tx = pool.begin().await?;
     lease::check(&mut tx, fence).await?;
+    // What the rollups held of these verifications before: the lease keeps every other
+    // writer of this account out until the commit.
+    let verification_sids: Vec<&str> = rows
+        .iter()
+        .map(|(attempt, _)| attempt.verification_sid.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let stored_facts = rollups::verification_facts(&mut tx, &verification_sids).await?;
+    let stored: HashMap<&str, &str> = stored_facts.iter().map(|f| (f.sid.as_str(), f.date_updated.as_str())).collect();
+    // Only what is new or newer is written, and counted in the rollups.
+    rows.retain(|(attempt, updated)| stored.get(attempt.sid.as_str()).is_none_or(|previous| **previous < **updated));
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(UpsertCount::default());
+    }
     let columns = Columns::of(&rows);
-    // The lease keeps every other writer of this account out until the commit.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT sid FROM attempts WHERE sid = ANY($1)")
-        .bind(&columns.sid)
-        .fetch_all(&mut *tx)
-        .await?;
     let written: Vec<String> = sqlx::query_scalar(
         "INSERT INTO attempts (sid, account_sid, service_sid, verification_sid, date_created, date_updated, \
          conversion_status, channel, price, price_unit, \"to\", status, message_status, call_status, error_code, \
@@ -75,14 +89,12 @@ pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt])
     .bind(columns.carrier)
     .fetch_all(&mut *tx)
     .await?;
-    let stored: std::collections::HashSet<String> = stored.into_iter().collect();
-    let updated = written.iter().filter(|sid| stored.contains(*sid)).count() as u64;
+    let updated = written.iter().filter(|sid| stored.contains_key(sid.as_str())).count() as u64;
     let count = UpsertCount { new: written.len() as u64 - updated, updated };
-    if !written.is_empty() {
-        sqlx::query("UPDATE snapshot_generation SET generation = generation + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-    }
+    let changed: Vec<AttemptFacts> = rows.iter().map(|(attempt, _)| AttemptFacts::of(attempt)).collect();
+    let mut delta = RollupDelta::new(rollups::hour_horizon(&mut tx).await?);
+    add_changes(&mut delta, &stored_facts, &changed);
+    rollups::apply(&mut tx, delta).await?;
     tx.commit().await?;
     Ok(count)
 }

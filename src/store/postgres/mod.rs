@@ -1,11 +1,13 @@
 //! The PostgreSQL store, for deployments where several `serve` processes share one database:
 //! opening it (checks, migrations), the sync lease that lets one process at a time write an
-//! account's attempts, and those attempts in monthly partitions, written in fenced batches.
+//! account's attempts, and those attempts in monthly partitions, written in fenced batches
+//! with their rollups.
 //! Why this is a module of its own beside sqlite's, and not `sqlx::Any`:
 //! `docs/decisions/postgres-store.md`.
 
 mod attempts;
 mod lease;
+mod rollups;
 
 use std::str::FromStr;
 
@@ -14,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use attempts::{attempt_months, upsert_attempts};
 pub use lease::{Fence, SyncLease};
+pub use rollups::read_rollup_rows;
 
 use super::StoreError;
 
@@ -57,13 +60,14 @@ pub async fn open(url: &str) -> Result<Postgres, StoreError> {
         return Err(StoreError::NewerSchema { path: shown, found, known });
     }
     migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
+    rollups::check_state(&pool, &shown).await?;
     Ok(Postgres { pool, options, shown })
 }
 
-/// The store's generation: every write bumps it, so a replica that polls it learns that the
-/// snapshot changed.
-pub async fn generation(pool: &PgPool) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT generation FROM snapshot_generation WHERE id = 1").fetch_one(pool).await?)
+/// The rollups' generation: every write moves it on, so a replica that polls it learns that
+/// the snapshot changed (a read replica cannot LISTEN).
+pub async fn rollup_generation(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT generation FROM rollup_state WHERE id = 1").fetch_one(pool).await?)
 }
 
 /// `url` as logs and errors may show it: without its password.

@@ -415,6 +415,122 @@ pub(super) fn add_verification(delta: &mut RollupDelta, attempts: &[AttemptFacts
     delta.verification(&refs, 1);
 }
 
+/// A delta as rows of the rollup tables whose measures are the changes to add, every table's
+/// rows in the order of its primary key: two writers that lock rows in that order cannot
+/// deadlock. Cells the delta leaves as they were are left out.
+pub struct DeltaRows {
+    pub attempts: Vec<super::AttemptRollupRow>,
+    pub verifications: Vec<super::VerificationRollupRow>,
+    pub hours: Vec<super::HourRollupRow>,
+    pub funnel: Vec<super::FunnelRollupRow>,
+    /// Irregular attempts to remove (a negative net) or to write (a positive one).
+    pub irregular: Vec<(IrregularAttempt, i64)>,
+    /// The grains and periods of every row the delta changes, as `rollup_changes` records them.
+    pub touched: std::collections::BTreeSet<(&'static str, String)>,
+}
+
+impl RollupDelta {
+    pub fn into_rows(self) -> DeltaRows {
+        let touched = super::writes::touched_periods(&self);
+        let mut attempts: Vec<super::AttemptRollupRow> = self
+            .attempts
+            .into_iter()
+            .filter(|(_, m)| m.changes_anything())
+            .map(|(c, m)| super::AttemptRollupRow {
+                grain: c.grain.as_str().to_string(),
+                period: c.period,
+                country: c.country,
+                carrier: c.carrier,
+                channel: c.channel,
+                service_sid: c.service_sid,
+                error_code: c.error_code,
+                conversion_status: c.conversion_status,
+                currency: c.currency,
+                attempts: m.attempts,
+                delivered: m.delivered,
+                finalized: m.finalized,
+                spend_micros: m.spend_micros,
+                unconverted_verification_spend_micros: m.unconverted_verification_spend_micros,
+            })
+            .collect();
+        attempts.sort_unstable_by(|a, b| {
+            (&a.grain, &a.period, &a.country, &a.carrier, &a.channel, &a.service_sid, &a.error_code)
+                .cmp(&(&b.grain, &b.period, &b.country, &b.carrier, &b.channel, &b.service_sid, &b.error_code))
+                .then_with(|| (&a.conversion_status, &a.currency).cmp(&(&b.conversion_status, &b.currency)))
+        });
+        let mut verifications: Vec<super::VerificationRollupRow> = self
+            .verifications
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|(c, n)| super::VerificationRollupRow {
+                grain: c.grain.as_str().to_string(),
+                error_key: c.error_key,
+                period: c.period,
+                country: c.country,
+                carrier: c.carrier,
+                service_sid: c.service_sid,
+                unconverted_channels: c.unconverted_channels,
+                converted_channels: c.converted_channels,
+                verifications: n,
+            })
+            .collect();
+        verifications.sort_unstable_by(|a, b| {
+            (&a.grain, &a.error_key, &a.period, &a.country, &a.carrier, &a.service_sid)
+                .cmp(&(&b.grain, &b.error_key, &b.period, &b.country, &b.carrier, &b.service_sid))
+                .then_with(|| {
+                    (a.unconverted_channels, a.converted_channels).cmp(&(b.unconverted_channels, b.converted_channels))
+                })
+        });
+        let mut hours: Vec<super::HourRollupRow> = self
+            .hours
+            .into_iter()
+            .filter(|(_, c)| *c != [0; 4])
+            .map(|(cell, c)| super::HourRollupRow {
+                hour: cell.hour,
+                country: cell.country,
+                carrier: cell.carrier,
+                channel: cell.channel,
+                attempts: c[0],
+                converted: c[1],
+                delivered: c[2],
+                finalized: c[3],
+            })
+            .collect();
+        hours.sort_unstable_by(|a, b| {
+            (&a.hour, &a.country, &a.carrier, &a.channel).cmp(&(&b.hour, &b.country, &b.carrier, &b.channel))
+        });
+        let mut funnel: Vec<super::FunnelRollupRow> = self
+            .funnel
+            .into_iter()
+            .filter(|(_, m)| m.iter().any(|n| *n != 0))
+            .map(|(c, m)| super::FunnelRollupRow {
+                grain: c.grain.as_str().to_string(),
+                period: c.period,
+                country: c.country,
+                carrier: c.carrier,
+                service_sid: c.service_sid,
+                path: c.path,
+                channels: c.channels,
+                attempts: c.attempts,
+                converted_at: c.converted_at,
+                verifications: m[0],
+                gaps: std::array::from_fn(|i| m[1 + i]),
+                to_conversion: std::array::from_fn(|i| m[1 + TIME_BUCKETS + i]),
+            })
+            .collect();
+        funnel.sort_unstable_by(|a, b| {
+            (&a.grain, &a.period, &a.country, &a.carrier, &a.service_sid, &a.path)
+                .cmp(&(&b.grain, &b.period, &b.country, &b.carrier, &b.service_sid, &b.path))
+                .then_with(|| (a.channels, a.attempts, a.converted_at).cmp(&(b.channels, b.attempts, b.converted_at)))
+        });
+        let mut irregular: Vec<(IrregularAttempt, i64)> = self.irregular.into_iter().filter(|(_, n)| *n != 0).collect();
+        irregular.sort_unstable_by(|(a, _), (b, _)| {
+            (&a.grain, &a.verification_sid, &a.sid).cmp(&(&b.grain, &b.verification_sid, &b.sid))
+        });
+        DeltaRows { attempts, verifications, hours, funnel, irregular, touched }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -304,7 +304,7 @@ impl ChangeLog {
 
 /// The grains and periods of every row a delta changes; the hour table's rows count as
 /// their hour's.
-fn touched_periods(delta: &RollupDelta) -> BTreeSet<(&'static str, String)> {
+pub(super) fn touched_periods(delta: &RollupDelta) -> BTreeSet<(&'static str, String)> {
     let mut touched: BTreeSet<(&'static str, &str)> = BTreeSet::new();
     touched.extend(
         delta.attempts.iter().filter(|(_, m)| m.changes_anything()).map(|(c, _)| (c.grain.as_str(), c.period.as_str())),
