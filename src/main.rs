@@ -159,13 +159,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = source.as_ref().is_some_and(|s| s.demo.is_some());
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
-    if let Some(running) = source.as_ref().and_then(|s| s.demo.as_ref()) {
+    if let Some(Source { client, demo: Some(running) }) = &source {
         match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {
             Ok(0) => {}
             Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
             Err(e) => tracing::error!("the demo's history could not be written: {e}"),
         }
-        let client = &source.as_ref().expect("the demo's source").client;
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
         if let Err(e) = sync_once(&pool, client, &progress, &options).await {
             tracing::error!("sync failed: {e}");
@@ -191,13 +190,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Before saying it is up, so that a stop request from then on is always graceful.
     let stop_requested = server::shutdown_signal();
-    let listener = match role.serves() {
-        true => Some(
+    let listener = if role.serves() {
+        Some(
             tokio::net::TcpListener::bind(args.addr)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.addr))?,
-        ),
-        false => None,
+        )
+    } else {
+        None
     };
     let addr = listener.as_ref().map_or(Ok(args.addr), |l| l.local_addr())?;
     let state = AppState {
@@ -217,7 +217,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     match listener {
         Some(listener) => serve_dashboard(&args, state, listener, stop_requested, stop.clone(), demo).await?,
         None => {
-            println!("verilens sync: syncing {} every {}", args.db.display(), humantime_secs(sync_every));
+            println!("verilens sync: syncing {} every {}", args.db.display(), humantime::format_duration(sync_every));
             stop_requested.await;
             tracing::info!("shutting down: finishing the sync's current pages");
             stop.stop();
@@ -283,14 +283,6 @@ async fn serve_dashboard(
     let app = server::router_with_deadline(state, args.request_timeout);
     connections::serve(listener, app, limits, shutdown).await?;
     Ok(())
-}
-
-/// `5m`, `30s`: a sync interval as `--sync-every` takes it.
-fn humantime_secs(every: Duration) -> String {
-    match every.as_secs() {
-        secs if secs >= 60 && secs % 60 == 0 => format!("{}m", secs / 60),
-        secs => format!("{secs}s"),
-    }
 }
 
 /// How often the demo syncs its built-in emulator at most.
