@@ -11,7 +11,7 @@ use crate::buckets::BucketSize;
 use crate::charts::{MIN_ATTEMPTS_FOR_A_RATE, RATE_CHART_ROWS, annotation_bucket, channel_color, short_bucket};
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
-use crate::model::{ServiceNames, channel_label};
+use crate::model::{FriendlyNames, channel_label};
 use crate::page_data::{Annotation, BreakdownRow, Bucket, SeriesPoint};
 
 const WIDTH: f64 = 800.0;
@@ -161,7 +161,7 @@ type RateBar = (f64, String, f64, Option<(f64, f64)>);
 
 /// The breakdown's first rows' attempt conversion rates as bars, each with its 95% interval
 /// as a whisker: the rate chart, as ECharts draws it after hydration.
-pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> String {
+pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &FriendlyNames) -> String {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
     let plot_width = WIDTH - LEFT - 16.0;
     let plot_height = HEIGHT - TOP - BOTTOM;
@@ -240,7 +240,7 @@ mod tests {
             },
         };
         let rows = [row("CO", 200, 100, (43.0, 57.0)), row("BR", 100, 80, (71.0, 87.0))];
-        let svg = conversion_by(Dimension::Country, &rows, &ServiceNames::default());
+        let svg = conversion_by(Dimension::Country, &rows, &FriendlyNames::default());
         let plot = HEIGHT - TOP - BOTTOM;
         let heights: Vec<f64> = svg
             .split("<rect ")

@@ -14,7 +14,7 @@ use charming::series::{Bar, Candlestick, Line};
 use crate::buckets::BucketSize;
 use crate::filters::Dimension;
 use crate::format::{format_count, format_percent};
-use crate::model::{Channel, ServiceNames, channel_label};
+use crate::model::{Channel, FriendlyNames, channel_label};
 use crate::page_data::{Annotation, BreakdownRow, Bucket, SeriesPoint};
 
 /// Okabe–Ito: distinguishable with every common kind of colour blindness.
@@ -262,7 +262,7 @@ pub fn conversion_map(rows: &[BreakdownRow]) -> serde_json::Value {
 
 /// What a row's bar and whisker say, in words: `CO: 67.3% of attempts converted (95%
 /// interval 65.1–69.4%), 4,210 attempts`.
-fn rate_tooltip(by: Dimension, row: &BreakdownRow, services: &ServiceNames) -> String {
+fn rate_tooltip(by: Dimension, row: &BreakdownRow, services: &FriendlyNames) -> String {
     let m = &row.metrics;
     let label = match (by, row.key.as_str()) {
         (Dimension::Country, "") => "unknown country".to_string(),
@@ -287,7 +287,7 @@ pub fn shows_rate_chart(by: Dimension, rows: &[BreakdownRow]) -> bool {
 /// interval as whiskers, in the given order. Both carry the row's sentence as their name,
 /// which the tooltip shows alone: ECharts' own candlestick tooltip would say open, close,
 /// lowest and highest.
-pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> Chart {
+pub fn conversion_by(by: Dimension, rows: &[BreakdownRow], services: &FriendlyNames) -> Chart {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
     // Countries by code on the axis, where fifteen names would not fit; by name in the tooltip.
     let labels: Vec<String> = rows
@@ -400,7 +400,7 @@ pub fn attempts_and_conversion_table(buckets: &[Bucket], size: BucketSize, curre
 }
 
 /// The rate chart as a table: a row of the breakdown a line, with its interval and attempts.
-pub fn conversion_table(by: Dimension, rows: &[BreakdownRow], services: &ServiceNames) -> ChartTable {
+pub fn conversion_table(by: Dimension, rows: &[BreakdownRow], services: &FriendlyNames) -> ChartTable {
     let rows = &rows[..rows.len().min(RATE_CHART_ROWS)];
     ChartTable {
         columns: vec![by.label().to_string(), "Conversion rate".into(), "95% interval".into(), "Attempts".into()],
@@ -434,7 +434,7 @@ mod tests {
     #[test]
     fn country_bars_and_whiskers_follow_the_rows() {
         let rows = vec![row("US", 8, 6, (40.9, 92.9)), row("CO", 3, 1, (6.1, 79.2))];
-        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &ServiceNames::default())).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &FriendlyNames::default())).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["US", "CO"]));
         assert_eq!(json["series"][0]["data"][0]["value"], 75.0);
         assert_eq!(json["series"][0]["data"][1]["value"], 33.3);
@@ -446,7 +446,7 @@ mod tests {
     #[test]
     fn the_country_tooltip_says_the_rate_and_its_interval_in_words() {
         let rows = vec![row("CO", 4210, 2833, (65.1, 69.4)), row("", 5, 0, (0.0, 43.4))];
-        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &ServiceNames::default())).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Country, &rows, &FriendlyNames::default())).unwrap();
         assert_eq!(json["tooltip"]["trigger"], "item");
         assert_eq!(json["tooltip"]["formatter"], "{b}", "the sentence alone, none of ECharts' candlestick labels");
         let said = "Colombia (CO): 67.3% of attempts converted (95% interval 65.1–69.4%), 4,210 attempts";
@@ -580,12 +580,12 @@ mod tests {
     #[test]
     fn the_rate_chart_follows_any_dimension_with_its_labels() {
         let rows = vec![row("30008", 40, 10, (14.2, 40.0)), row("", 60, 54, (80.0, 95.0))];
-        let json = serde_json::to_value(conversion_by(Dimension::Error, &rows, &ServiceNames::default())).unwrap();
+        let json = serde_json::to_value(conversion_by(Dimension::Error, &rows, &FriendlyNames::default())).unwrap();
         assert_eq!(json["xAxis"]["data"][1], "no error");
         assert_eq!(json["title"][0]["text"], "Attempt conversion rate by error code");
         assert_eq!(json["title"][0]["subtext"], "with its 95% interval");
         assert_eq!(rate_chart_title(Dimension::Error), "Attempt conversion rate by error code (95% interval)");
-        let table = conversion_table(Dimension::Error, &rows, &ServiceNames::default());
+        let table = conversion_table(Dimension::Error, &rows, &FriendlyNames::default());
         assert_eq!(table.rows[1], ["no error", "90.0%", "80.0–95.0%", "60"]);
     }
 
@@ -604,7 +604,7 @@ mod tests {
     fn on_a_phone_the_rate_chart_labels_every_bar_and_the_time_chart_moves_its_legend_down() {
         let rows = vec![BreakdownRow { key: "US".into(), metrics: Metrics::default() }];
         let options =
-            responsive(&conversion_by(Dimension::Country, &rows, &ServiceNames::default()), conversion_by_narrow());
+            responsive(&conversion_by(Dimension::Country, &rows, &FriendlyNames::default()), conversion_by_narrow());
         assert_eq!(options["baseOption"]["xAxis"]["data"], serde_json::json!(["US"]), "the chart itself, unchanged");
         let media = &options["media"][0];
         assert_eq!(media["query"]["maxWidth"], NARROW_WIDTH);

@@ -93,6 +93,11 @@ pub struct TwilioArgs {
     pub api_url: String,
     #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
     pub account_sid: Option<String>,
+    /// A TOML file of several accounts or subaccounts to sync into one snapshot, each in an
+    /// [[account]] table with account_sid, auth_token (or api_key and api_secret), and
+    /// optionally name and rate_limit; instead of the TWILIO_* variables.
+    #[arg(long, env = "VERILENS_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, hide = true)]
     pub auth_token: Option<String>,
     #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true, hide = true)]

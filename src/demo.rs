@@ -34,7 +34,8 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
     let window_start = emulator.dataset.read().expect("dataset lock").window_start();
     let history = History::before(window_start);
     let end = window_start + 3600;
-    let run = store::start_run(pool, &time(now), (&time(history.start), &time(end)), true).await?;
+    let account = emulator.dataset.read().expect("dataset lock").account_sid.clone();
+    let run = store::start_run(pool, &account, &time(now), (&time(history.start), &time(end)), true).await?;
     store::advance_hour_horizon(pool, &time(end - store::HOUR_GRAIN_HOURS * 3600)).await?;
     // A page a day, made as it is written.
     let days = (history.start..end).step_by(DAY as usize).map(|day| {

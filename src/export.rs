@@ -1,7 +1,7 @@
 //! CSV exports of the breakdown table and the attempts list.
 
 use crate::filters::{Dimension, Filters};
-use crate::model::ServiceNames;
+use crate::model::FriendlyNames;
 use crate::page_data::{AttemptRow, BreakdownRow, RetryFunnel, TIME_BUCKET_LABELS, WhatToDo};
 
 /// A CSV cell: quoted when needed, and never a formula a spreadsheet would run.
@@ -23,11 +23,11 @@ fn line(cells: &[String]) -> String {
     out
 }
 
-/// The breakdown table as on screen: the key column named after `by` (and, by country or
-/// service, its name), then the metrics.
-pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &ServiceNames) -> String {
+/// The breakdown table as on screen: the key column named after `by` (and, by country,
+/// service or account, its name), then the metrics.
+pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], names: &FriendlyNames) -> String {
     let mut header = vec![filters.by.as_str().to_string()];
-    if matches!(filters.by, Dimension::Service | Dimension::Country) {
+    if matches!(filters.by, Dimension::Service | Dimension::Account | Dimension::Country) {
         header.push(format!("{}_name", filters.by.as_str()));
     }
     header.extend(
@@ -65,7 +65,7 @@ pub fn breakdown_csv(filters: &Filters, rows: &[BreakdownRow], services: &Servic
         };
         let mut cells = vec![row.key.clone()];
         match filters.by {
-            Dimension::Service => cells.push(services.0.get(&row.key).cloned().unwrap_or_default()),
+            Dimension::Service | Dimension::Account => cells.push(names.0.get(&row.key).cloned().unwrap_or_default()),
             Dimension::Country => cells.push(crate::model::country_name(&row.key).unwrap_or_default().to_string()),
             _ => {}
         }
@@ -208,18 +208,18 @@ pub const ROWS_PER_CHUNK: usize = 1024;
 pub struct AttemptsCsv {
     text: String,
     rows: usize,
-    services: ServiceNames,
+    services: FriendlyNames,
 }
 
 impl Default for AttemptsCsv {
     fn default() -> Self {
-        AttemptsCsv::new(ServiceNames::default())
+        AttemptsCsv::new(FriendlyNames::default())
     }
 }
 
 impl AttemptsCsv {
     /// An export whose `service_name` column reads `services`.
-    pub fn new(services: ServiceNames) -> Self {
+    pub fn new(services: FriendlyNames) -> Self {
         AttemptsCsv { text: attempts_header(), rows: 0, services }
     }
 
@@ -265,12 +265,14 @@ fn attempts_header() -> String {
             "verification_sid",
             "service_sid",
             "service_name",
+            "account_sid",
+            "account_name",
         ]
         .map(str::to_string),
     )
 }
 
-fn attempt_line(a: &AttemptRow, services: &ServiceNames) -> String {
+fn attempt_line(a: &AttemptRow, services: &FriendlyNames) -> String {
     line(&[
         a.sid.clone(),
         a.date_created.clone(),
@@ -287,6 +289,8 @@ fn attempt_line(a: &AttemptRow, services: &ServiceNames) -> String {
         a.verification_sid.clone(),
         a.service_sid.clone(),
         services.0.get(&a.service_sid).cloned().unwrap_or_default(),
+        a.account_sid.clone(),
+        services.0.get(&a.account_sid).cloned().unwrap_or_default(),
     ])
 }
 
@@ -311,7 +315,7 @@ mod tests {
             },
         };
         let filters = crate::filters::parse_query("by=channel").filters;
-        let csv = breakdown_csv(&filters, &[row], &ServiceNames::default());
+        let csv = breakdown_csv(&filters, &[row], &FriendlyNames::default());
         let line = csv.lines().nth(1).expect("a row");
         assert!(line.contains(",USD,0.000000,0.050000,0.050000,"), "{line}");
         assert!(!line.contains("-0.0"), "{line}");
@@ -333,6 +337,7 @@ mod tests {
             sid: format!("VL{n:032}"),
             verification_sid: format!("VE{n:032}"),
             service_sid: "VA00000000000000000000000000000000".into(),
+            account_sid: "AC00000000000000000000000000000000".into(),
             date_created: "2026-11-20T10:00:00Z".into(),
             date_updated: "2026-11-20T10:00:00Z".into(),
             conversion_status: "converted".into(),

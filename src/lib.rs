@@ -13,6 +13,8 @@ pub mod paths;
 pub mod zone;
 
 #[cfg(feature = "ssr")]
+pub mod accounts;
+#[cfg(feature = "ssr")]
 pub mod alerts;
 #[cfg(feature = "ssr")]
 pub mod analytics;

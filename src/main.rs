@@ -80,15 +80,36 @@ fn parse_command_line() -> Result<Cli, std::process::ExitCode> {
     })
 }
 
-/// The API to sync from: Twilio (or `--api-url`) with credentials, else a built-in emulator.
+/// The API to sync from: Twilio (or `--api-url`) with each account's credentials, else a
+/// built-in emulator.
 struct Source {
-    client: Arc<TwilioClient>,
+    /// A client per account, each with its own rate limit.
+    clients: Vec<Arc<TwilioClient>>,
+    /// The names the accounts file gives accounts, by SID.
+    account_names: Vec<(String, String)>,
     demo: Option<RunningEmulator>,
 }
 
 /// The API to sync from. Without credentials, the built-in emulator when `demo` allows it,
 /// else none.
 async fn source(args: &TwilioArgs, demo: bool) -> anyhow::Result<Option<Source>> {
+    if let Some(path) = &args.accounts {
+        if args.account_sid.is_some() || args.auth_token.is_some() || args.api_key.is_some() {
+            bail!("set the Twilio credentials in the accounts file (VERILENS_ACCOUNTS) or in TWILIO_*, not in both");
+        }
+        let accounts = verilens::accounts::read(path)?;
+        let account_names =
+            accounts.iter().filter_map(|a| Some((a.credentials.account_sid.clone(), a.name.clone()?))).collect();
+        let clients = accounts
+            .into_iter()
+            .map(|account| {
+                let limiter = Arc::new(RateLimiter::per_minute(account.rate_limit.unwrap_or(args.rate_limit)));
+                let api_url = account.api_url.as_deref().unwrap_or(&args.api_url);
+                TwilioClient::new(api_url, account.credentials, limiter).map(Arc::new)
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(Some(Source { clients, account_names, demo: None }));
+    }
     let limiter = Arc::new(RateLimiter::per_minute(args.rate_limit));
     let credentials = match (&args.account_sid, &args.auth_token, &args.api_key, &args.api_secret) {
         (Some(account), _, Some(key), Some(secret)) => {
@@ -104,7 +125,7 @@ async fn source(args: &TwilioArgs, demo: bool) -> anyhow::Result<Option<Source>>
     match credentials {
         Some(credentials) => {
             let client = TwilioClient::new(&args.api_url, credentials, limiter)?;
-            Ok(Some(Source { client: Arc::new(client), demo: None }))
+            Ok(Some(Source { clients: vec![Arc::new(client)], account_names: Vec::new(), demo: None }))
         }
         None if !demo => Ok(None),
         None => {
@@ -120,7 +141,7 @@ async fn source(args: &TwilioArgs, demo: bool) -> anyhow::Result<Option<Source>>
                 Credentials::auth_token(creds.account_sid, creds.auth_token),
                 limiter,
             )?;
-            Ok(Some(Source { client: Arc::new(client), demo: Some(running) }))
+            Ok(Some(Source { clients: vec![Arc::new(client)], account_names: Vec::new(), demo: Some(running) }))
         }
     }
 }
@@ -159,21 +180,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = source.as_ref().is_some_and(|s| s.demo.is_some());
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
-    if let Some(Source { client, demo: Some(running) }) = &source {
+    if let Some(source) = source.as_ref().filter(|_| role.syncs()) {
+        store::save_account_names(&pool, &source.account_names).await?;
+    }
+    if let Some(Source { clients, demo: Some(running), .. }) = &source {
         match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {
             Ok(0) => {}
             Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
             Err(e) => tracing::error!("the demo's history could not be written: {e}"),
         }
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        if let Err(e) = sync_once(&pool, client, &progress, &options).await {
+        if let Err(e) = sync_once(&pool, &clients[0], &progress, &options).await {
             tracing::error!("sync failed: {e}");
         }
     }
     // The demo's emulator is local: syncing it often lets a demo incident show within a minute.
     let sync_every = if demo { args.sync_every.min(DEMO_SYNC_EVERY) } else { args.sync_every };
     let syncing = source.as_ref().filter(|_| role.syncs()).map(|source| {
-        server::spawn_sync_loop(pool.clone(), source.client.clone(), progress.clone(), sync_every, !demo, options)
+        server::spawn_sync_loop(pool.clone(), source.clients.clone(), progress.clone(), sync_every, !demo, options)
     });
     let state = AppState {
         progress,
@@ -182,7 +206,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         basic_auth: basic_auth.clone(),
         pinned_now: args.now,
         metrics: args.metrics,
-        api: source.as_ref().map(|s| s.client.clone()),
+        apis: source.as_ref().map(|s| s.clients.clone()).unwrap_or_default(),
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         read_only: args.read_only,
         annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
@@ -439,6 +463,7 @@ fn man_pages(args: ManArgs) -> anyhow::Result<()> {
 async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let pool = store::open(&args.db).await?;
     let source = source(&args.twilio, true).await?.context("a sync without credentials has the emulator")?;
+    store::save_account_names(&pool, &source.account_names).await?;
     let progress = SyncProgress::default();
     let bar = progress_bar();
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
@@ -449,28 +474,36 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         stop_requested.await;
         stop.stop();
     });
-    let result = sync_once(&pool, &source.client, &progress, &options).await;
+    let several = source.clients.len() > 1;
+    let mut reports = Vec::new();
+    for client in &source.clients {
+        let result = sync_once(&pool, client, &progress, &options).await;
+        let account = if several { format!("{}: ", client.credentials().account_hint()) } else { String::new() };
+        reports.push((account, result));
+    }
     reporter.abort();
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = result?;
-    println!(
-        "synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",
-        report.window_start,
-        report.window_end,
-        report.pages,
-        report.attempts_new,
-        report.attempts_updated,
-        report.snapshot_total,
-        report.api_total
-    );
-    if report.snapshot_total < report.api_total {
-        bail!(
-            "the snapshot holds {} attempts for the window but the Attempts API reports {}",
+    for (account, result) in reports {
+        let report = result.with_context(|| account.trim_end_matches(": ").to_string())?;
+        println!(
+            "{account}synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",
+            report.window_start,
+            report.window_end,
+            report.pages,
+            report.attempts_new,
+            report.attempts_updated,
             report.snapshot_total,
             report.api_total
         );
+        if report.snapshot_total < report.api_total {
+            bail!(
+                "{account}the snapshot holds {} attempts for the window but the Attempts API reports {}",
+                report.snapshot_total,
+                report.api_total
+            );
+        }
     }
     Ok(())
 }

@@ -76,13 +76,14 @@ pub struct VerifyService {
     pub friendly_name: String,
 }
 
-/// The names of the account's Verify services, by SID, as the sync last read them.
+/// The names people know Verify services and accounts by, by SID: the services' as the
+/// sync last read them, the accounts' as the accounts file gives them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServiceNames(pub std::collections::BTreeMap<String, String>);
+pub struct FriendlyNames(pub std::collections::BTreeMap<String, String>);
 
-impl ServiceNames {
-    /// How a service reads on a page: "Login OTP (VA6f9e…)", or its SID while its name is
-    /// unknown.
+impl FriendlyNames {
+    /// How a service or account reads on a page: "Login OTP (VA6f9e…)", or its SID while its
+    /// name is unknown.
     pub fn label(&self, sid: &str) -> String {
         match self.0.get(sid) {
             Some(name) => format!("{name} ({})", short_sid(sid)),
@@ -90,7 +91,7 @@ impl ServiceNames {
         }
     }
 
-    /// A service as a removable filter reads: its name and short SID, or its short SID.
+    /// A service or account as a removable filter reads: its name and short SID, or its short SID.
     pub fn short_label(&self, sid: &str) -> String {
         match self.0.get(sid) {
             Some(_) => self.label(sid),

@@ -422,8 +422,11 @@ pub struct SnapshotStatus {
     pub sync_attempts: u64,
     pub sync_expected: Option<u64>,
     pub last_error: Option<String>,
-    /// The names of the account's Verify services.
-    pub services: crate::model::ServiceNames,
+    /// The names of the Verify services and accounts.
+    pub names: crate::model::FriendlyNames,
+    /// The accounts whose attempts the snapshot holds: with more than one, pages break
+    /// down and filter by account.
+    pub accounts: Vec<String>,
 }
 
 /// What "Refresh from Twilio" found: the attempt's fields that changed since the snapshot
@@ -448,6 +451,7 @@ pub struct AttemptRow {
     pub sid: String,
     pub verification_sid: String,
     pub service_sid: String,
+    pub account_sid: String,
     pub date_created: String,
     pub date_updated: String,
     pub conversion_status: String,

@@ -57,8 +57,8 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     };
     match rows {
         Ok(rows) => {
-            let services = match store::service_names(&state.pool).await {
-                Ok(names) => crate::model::ServiceNames(names),
+            let services = match store::friendly_names(&state.pool).await {
+                Ok(names) => crate::model::FriendlyNames(names),
                 Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
             };
             csv_response(&format!("verilens-by-{}.csv", filters.by.as_str()), breakdown_csv(&filters, &rows, &services))
@@ -143,7 +143,7 @@ async fn send_attempts_csv(
     };
     let mut scan = store::AttemptScan::start(&state.raw_scans, &scope).await;
     let mut rows = std::pin::pin!(scan.rows(&state.pool));
-    let services = crate::model::ServiceNames(store::service_names(&state.pool).await?);
+    let services = crate::model::FriendlyNames(store::friendly_names(&state.pool).await?);
     let mut csv = AttemptsCsv::new(services);
     while let Some(mut attempt) = rows.try_next().await? {
         mask(state, &mut attempt);
@@ -269,11 +269,13 @@ fn page_routes() -> Vec<AxumRouteListing> {
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).
 async fn healthz(State(state): State<AppState>) -> Response {
     let as_of = store::watermark(&state.pool).await.ok().flatten();
+    let accounts = store::account_syncs(&state.pool).await.unwrap_or_default();
     let body = serde_json::json!({
         "status": "ok",
         "synced": as_of.is_some(),
         "as_of": as_of,
         "syncing": state.progress.snapshot().running,
+        "accounts": accounts,
     });
     axum::Json(body).into_response()
 }
@@ -292,7 +294,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 /// dashboard keeps serving the last snapshot. Ends at a page boundary once `options.stop` is signalled.
 pub fn spawn_sync_loop(
     pool: SqlitePool,
-    client: Arc<TwilioClient>,
+    clients: Vec<Arc<TwilioClient>>,
     progress: SyncProgress,
     every: Duration,
     first_now: bool,
@@ -309,18 +311,22 @@ pub fn spawn_sync_loop(
                 }
             }
             wait = true;
-            match sync_once(&pool, &client, &progress, &options).await {
-                Ok(report) => tracing::info!(
-                    "sync: {} pages, {} new, {} updated attempts",
-                    report.pages,
-                    report.attempts_new,
-                    report.attempts_updated
-                ),
-                Err(SyncError::Stopped) => {
-                    tracing::info!("sync stopped at a page boundary; the next start goes on from there");
-                    return;
+            // One account after another: the snapshot has one writer, each account its own rate limit.
+            for client in &clients {
+                let account = client.credentials().account_hint();
+                match sync_once(&pool, client, &progress, &options).await {
+                    Ok(report) => tracing::info!(
+                        "sync: {account}: {} pages, {} new, {} updated attempts",
+                        report.pages,
+                        report.attempts_new,
+                        report.attempts_updated
+                    ),
+                    Err(SyncError::Stopped) => {
+                        tracing::info!("sync stopped at a page boundary; the next start goes on from there");
+                        return;
+                    }
+                    Err(e) => tracing::error!("sync failed: {account}: {e}"),
                 }
-                Err(e) => tracing::error!("sync failed: {e}"),
             }
         }
     })

@@ -37,9 +37,10 @@ pub struct AppState {
     /// The time the dashboard's views are relative to, when pinned (`--now`); the clock otherwise.
     #[from_ref(skip)]
     pub pinned_now: Option<DateTime<Utc>>,
-    /// The API the sync reads, for what a page asks of it live (its rate limit is the sync's).
+    /// The API the sync reads, a client per account, for what a page asks of it live (each
+    /// client's rate limit is its account's sync's).
     #[from_ref(skip)]
-    pub api: Option<Arc<crate::twilio::TwilioClient>>,
+    pub apis: Vec<Arc<crate::twilio::TwilioClient>>,
     /// Serve `/metrics`.
     #[from_ref(skip)]
     pub metrics: bool,
@@ -71,7 +72,7 @@ impl AppState {
             show_phone_numbers: false,
             basic_auth: None,
             pinned_now: None,
-            api: None,
+            apis: Vec::new(),
             metrics: false,
             site: Site::locate(),
             read_only: false,

@@ -32,7 +32,7 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     );
     if crate::charts::shows_rate_chart(overview.filters.by, &overview.rows) {
         overview.rate_svg =
-            crate::chart_svg::conversion_by(overview.filters.by, &overview.rows, &overview.snapshot.services);
+            crate::chart_svg::conversion_by(overview.filters.by, &overview.rows, &overview.snapshot.names);
     }
     if overview.filters.by == crate::filters::Dimension::Country {
         overview.map_options = crate::charts::conversion_map(&overview.rows).to_string();
@@ -89,8 +89,12 @@ pub async fn refresh_attempt(state: &AppState, sid: &str) -> Result<AttemptRefre
     let Some(before) = store::find_attempt(&state.pool, sid).await? else {
         return problem("The snapshot has no such attempt.");
     };
-    let Some(api) = &state.api else {
+    if state.apis.is_empty() {
         return problem("This dashboard does not reach Twilio.");
+    }
+    let account = store::attempt_account(&state.pool, sid).await?.unwrap_or_default();
+    let Some(api) = state.apis.iter().find(|api| api.credentials().account_sid == account) else {
+        return problem("This dashboard has no credentials for the attempt's account.");
     };
     let live = match api.fetch_attempt(sid).await {
         Ok(live) => live,
@@ -155,6 +159,7 @@ async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError>
             Some(e) => Some(e),
             None => store::last_sync_error(&state.pool).await?,
         },
-        services: crate::model::ServiceNames(store::service_names(&state.pool).await?),
+        names: crate::model::FriendlyNames(store::friendly_names(&state.pool).await?),
+        accounts: store::snapshot_accounts(&state.pool).await?,
     })
 }

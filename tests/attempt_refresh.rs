@@ -52,7 +52,7 @@ async fn stale_snapshot(attempt: &Attempt) -> (sqlx::SqlitePool, tempfile::TempD
 
 fn with_api(f: &Fixture) -> impl FnOnce(&mut AppState) {
     let client = std::sync::Arc::new(common::emulator::client_for(&f.base, &f.config, 0));
-    move |state| state.api = Some(client)
+    move |state| state.apis = vec![client]
 }
 
 #[tokio::test]
@@ -87,12 +87,17 @@ async fn a_refresh_writes_twilios_newer_copy_and_its_rollups_and_says_what_chang
 
     let unknown = verilens::views::refresh_attempt(&state, "VL00000000000000000000000000000000").await.unwrap();
     assert_eq!(unknown.problem.as_deref(), Some("The snapshot has no such attempt."));
-    state.api = Some(std::sync::Arc::new(
+    state.apis = vec![std::sync::Arc::new(
         common::emulator::client_for("http://127.0.0.1:9", &f.config, 0)
             .with_retry_policy(verilens::twilio::RetryPolicy { max_retries: 0, ..Default::default() }),
-    ));
+    )];
     let unreachable = verilens::views::refresh_attempt(&state, &live.sid).await.unwrap();
     assert!(unreachable.problem.unwrap().contains("could not be asked"));
+
+    let other_account = verilens::emulator::EmulatorConfig::new(f.config.seed + 1, 10);
+    state.apis = vec![std::sync::Arc::new(common::emulator::client_for(&f.base, &other_account, 0))];
+    let foreign = verilens::views::refresh_attempt(&state, &live.sid).await.unwrap();
+    assert_eq!(foreign.problem.as_deref(), Some("This dashboard has no credentials for the attempt's account."));
 }
 
 #[tokio::test]

@@ -105,13 +105,13 @@ fn parse_csv(text: &str) -> Vec<Row> {
     let mut lines = text.split("\r\n");
     assert_eq!(
         lines.next().unwrap(),
-        "sid,date_created,channel,country,carrier,to,conversion_status,message_status,call_status,error_code,price,price_unit,verification_sid,service_sid,service_name"
+        "sid,date_created,channel,country,carrier,to,conversion_status,message_status,call_status,error_code,price,price_unit,verification_sid,service_sid,service_name,account_sid,account_name"
     );
     lines
         .filter(|line| !line.is_empty())
         .map(|line| {
             let cells: Vec<&str> = line.split(',').collect();
-            assert_eq!(cells.len(), 15, "{line}");
+            assert_eq!(cells.len(), 17, "{line}");
             assert!(cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@'])), "formula-safe: {line}");
             let to = cells[5].strip_prefix('\'').unwrap_or(cells[5]);
             let price = (!cells[10].is_empty()).then(|| cells[10].parse().unwrap());

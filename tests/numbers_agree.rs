@@ -1,6 +1,6 @@
 //! Every number agrees with itself, whatever path computes it. For random datasets written
 //! through the store's own upserts (mixed and missing currencies, unknown countries and
-//! carriers, verifications straddling hours, days, carriers and services, late status and
+//! carriers, two accounts, verifications straddling hours, days, carriers and services, late status and
 //! price updates) and random views (on and off period boundaries, unknown values, several
 //! error codes, a prefix), every metric of every breakdown is computed three ways: from the
 //! rollups (as a server holds them, refreshed in place after each write, with whole weeks
@@ -129,7 +129,7 @@ fn attempt(rng: &mut Rng, d: Draft<'_>) -> Attempt {
     Attempt {
         url: format!("https://verify.twilio.com/v2/Attempts/{sid}"),
         sid,
-        account_sid: format!("AC{}", "a".repeat(32)),
+        account_sid: account_of(d.service),
         service_sid: d.service.to_string(),
         verification_sid: d.verification.to_string(),
         date_created: d.created,
@@ -139,6 +139,12 @@ fn attempt(rng: &mut Rng, d: Draft<'_>) -> Attempt {
         price: price(rng),
         channel_data,
     }
+}
+
+/// The account a service belongs to: two accounts share the services.
+fn account_of(service: &str) -> String {
+    let letter = if service.as_bytes()[service.len() - 1].is_multiple_of(2) { "a" } else { "b" };
+    format!("AC{}", letter.repeat(32))
 }
 
 /// A verification of one to four attempts, minutes to an hour and a half apart.
@@ -338,6 +344,7 @@ struct Choice {
     channels: Vec<Channel>,
     carriers: Vec<Option<&'static str>>,
     services: Vec<Option<String>>,
+    accounts: Vec<String>,
     errors: Vec<Option<&'static str>>,
     status: Option<ConversionStatus>,
     prefix: Option<&'static str>,
@@ -369,6 +376,7 @@ fn choose(rng: &mut Rng, services: &[String]) -> Choice {
             &[Some("Tigo"), Some("Claro"), Some("AT&T"), Some("unknown"), Some("~Tim"), Some("Vivo"), Some("XL"), None],
         ),
         services: some_of(rng, 0.2, 2, &service_values),
+        accounts: some_of(rng, 0.2, 2, &["a", "b", "c"].map(|l| format!("AC{}", l.repeat(32)))),
         errors: some_of(rng, 0.3, 3, &[Some("30003"), Some("30008"), Some("60410"), Some("99999"), None]),
         status: rng.chance(0.3).then(|| *pick(rng, ConversionStatus::ALL)),
         prefix: rng.chance(0.15).then(|| *pick(rng, &["+57", "+57300", "+1555", "+55", "+9"])),
@@ -403,6 +411,7 @@ impl Choice {
             ("carrier", value)
         }));
         parts.extend(self.services.iter().map(|s| ("service", s.clone().unwrap_or_else(|| "unknown".into()))));
+        parts.extend(self.accounts.iter().map(|a| ("account", a.clone())));
         parts.extend(self.errors.iter().map(|e| ("error", e.unwrap_or("none").to_string())));
         parts.extend(self.status.map(|s| ("status", s.as_str().to_string())));
         parts.extend(self.prefix.map(|p| ("prefix", p.to_string())));
@@ -428,6 +437,7 @@ impl Choice {
         market
             && (market_only
                 || (Self::admits(&self.services, Some(a.service_sid.clone()))
+                    && Self::admits(&self.accounts, a.account_sid.clone())
                     && Self::admits(&self.errors, known(&data.error_code).as_deref())
                     && self.status.is_none_or(|s| s == a.conversion_status)))
     }
@@ -441,6 +451,7 @@ fn key(a: &Attempt, by: Option<Dimension>) -> String {
         Some(Dimension::Channel) => a.channel.as_str().to_string(),
         Some(Dimension::Carrier) => data.carrier.unwrap_or_default(),
         Some(Dimension::Service) => a.service_sid.clone(),
+        Some(Dimension::Account) => a.account_sid.clone(),
         Some(Dimension::Error) => data.error_code.unwrap_or_default(),
         Some(Dimension::Day) => twilio_time::format(&a.date_created)[..10].to_string(),
     }
@@ -699,6 +710,7 @@ fn check_funnel(s: &Snapshot, choice: &Choice, scope: &AttemptScope<'_>, from: &
             && Choice::admits(&choice.countries, known(&data.country).as_deref())
             && Choice::admits(&choice.carriers, known(&data.carrier).as_deref())
             && Choice::admits(&choice.services, Some(first.service_sid.clone()))
+            && Choice::admits(&choice.accounts, first.account_sid.clone())
             && (choice.channels.is_empty() || attempts.iter().any(|a| choice.channels.contains(&a.channel)));
         if !selected {
             continue;

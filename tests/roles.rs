@@ -96,6 +96,9 @@ async fn a_web_process_shows_what_a_sync_process_writes_into_the_same_snapshot()
     }
     let health: Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["synced"], true, "{health}");
+    // One account: the pages look as they did before several accounts, without their filter or tab.
+    let html = reqwest::get(format!("{base}/?range=all")).await.unwrap().text().await.unwrap();
+    assert!(html.contains("by=service") && !html.contains("by=account") && !html.contains("All accounts"));
 
     // Each did only its part: the sync process has no dashboard, the web process never synced.
     assert!(sync_out.matching("verilens dashboard").is_empty(), "{}", sync_out.text());

@@ -112,6 +112,7 @@ fn matches(a: &Attempt, f: &Filters, from: &str, to: &str) -> bool {
         && within(&f.countries, data.country.as_ref())
         && within(&f.carriers, data.carrier.as_ref())
         && within(&f.services, Some(&a.service_sid))
+        && within(&f.accounts, Some(&a.account_sid))
         && (f.channels.is_empty() || f.channels.contains(&a.channel))
         && (f.errors.is_empty()
             || f.errors.iter().any(|e| match &data.error_code {
@@ -130,6 +131,7 @@ fn key(a: &Attempt, by: Option<Dimension>) -> String {
         Some(Dimension::Channel) => a.channel.as_str().to_string(),
         Some(Dimension::Carrier) => data.carrier.unwrap_or_default(),
         Some(Dimension::Service) => a.service_sid.clone(),
+        Some(Dimension::Account) => a.account_sid.clone(),
         Some(Dimension::Error) => data.error_code.unwrap_or_default(),
         Some(Dimension::Day) => twilio_time::format(&a.date_created)[..10].to_string(),
     }

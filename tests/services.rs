@@ -85,7 +85,7 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
         .iter()
         .map(|s| (s["sid"].as_str().unwrap().to_string(), s["friendly_name"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(store::service_names(&pool).await.unwrap(), expected);
+    assert_eq!(store::friendly_names(&pool).await.unwrap(), expected);
 
     let served = dashboard::serve(pool.clone(), |_| {}).await;
     let (login_sid, login) = expected.iter().find(|(_, name)| *name == "Login OTP").unwrap();
@@ -119,10 +119,10 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     let attempts =
         reqwest::get(format!("{}/attempts.csv?service={login_sid}", served.base)).await.unwrap().text().await.unwrap();
     let mut rows = attempts.lines();
-    assert!(rows.next().unwrap().ends_with(",service_sid,service_name"));
+    assert!(rows.next().unwrap().ends_with(",service_sid,service_name,account_sid,account_name"));
     let rows: Vec<&str> = rows.collect();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|row| row.ends_with(&format!(",{login_sid},{login}"))), "{:?}", &rows[..3]);
+    assert!(rows.iter().all(|row| row.contains(&format!(",{login_sid},{login},AC"))), "{:?}", &rows[..3]);
 
     // A renamed service reads by its new name after the next sync.
     store::save_services(
@@ -133,5 +133,5 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     .await
     .unwrap();
     sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
-    assert_eq!(store::service_names(&pool).await.unwrap(), expected);
+    assert_eq!(store::friendly_names(&pool).await.unwrap(), expected);
 }

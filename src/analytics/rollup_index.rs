@@ -45,13 +45,14 @@ impl AttemptCell {
     }
 
     /// The cell's value of `by` (its period id for a day), `0` without a dimension.
-    fn id_by(&self, by: Option<Dimension>, period: u32) -> u32 {
+    fn id_by(&self, by: Option<Dimension>, period: u32, accounts: &ServiceAccounts) -> u32 {
         match by {
             None => 0,
             Some(Dimension::Country) => self.country,
             Some(Dimension::Channel) => self.channel,
             Some(Dimension::Carrier) => self.carrier,
             Some(Dimension::Service) => self.service,
+            Some(Dimension::Account) => accounts.of(self.service),
             Some(Dimension::Error) => self.error,
             Some(Dimension::Day) => period,
         }
@@ -423,6 +424,7 @@ pub struct RollupIndex {
     /// The first hour with hour-grain rows.
     hour_horizon: String,
     names: Arc<Names>,
+    accounts: Arc<ServiceAccounts>,
     numbers: Arc<VerificationNumbers>,
     day: Layer,
     hour: Layer,
@@ -467,6 +469,32 @@ fn view_key(scope: &AttemptScope<'_>) -> String {
     format!("{}|{}|{}", scope.from, scope.to, scope.filters.to_query())
 }
 
+/// The account of each service, as interned ids: how rows kept by service answer by account.
+#[derive(Default)]
+struct ServiceAccounts {
+    by_service: HashMap<u32, u32>,
+    /// The id of `""`: the account of a service the snapshot knows none for.
+    unknown: u32,
+}
+
+impl ServiceAccounts {
+    /// `pairs` of (service, account) SIDs, interned into `names`.
+    fn new(pairs: Vec<(String, String)>, names: &mut Arc<Names>) -> ServiceAccounts {
+        let by_service =
+            pairs.iter().map(|(service, account)| (intern(names, service), intern(names, account))).collect();
+        ServiceAccounts { by_service, unknown: intern(names, "") }
+    }
+
+    fn of(&self, service: u32) -> u32 {
+        self.by_service.get(&service).copied().unwrap_or(self.unknown)
+    }
+
+    /// The services of `accounts`.
+    fn services_of(&self, accounts: &[u32]) -> Vec<u32> {
+        self.by_service.iter().filter(|(_, account)| accounts.contains(account)).map(|(service, _)| *service).collect()
+    }
+}
+
 /// The values a filter allows, as interned ids; `None` allows everything.
 fn allowed<T: AsRef<str>>(names: &Names, values: &[T]) -> Option<Vec<u32>> {
     (!values.is_empty()).then(|| values.iter().filter_map(|v| names.id(v.as_ref())).collect())
@@ -488,11 +516,19 @@ struct Selection {
 }
 
 impl Selection {
-    fn new(names: &Names, f: &Filters) -> Selection {
+    fn new(names: &Names, accounts: &ServiceAccounts, f: &Filters) -> Selection {
+        let mut services = allowed(names, &f.services);
+        if let Some(selected) = allowed(names, &f.accounts) {
+            let in_accounts = accounts.services_of(&selected);
+            services = Some(match services {
+                Some(listed) => listed.into_iter().filter(|s| in_accounts.contains(s)).collect(),
+                None => in_accounts,
+            });
+        }
         Selection {
             countries: allowed(names, &f.countries),
             carriers: allowed(names, &f.carriers),
-            services: allowed(names, &f.services),
+            services,
             channels: allowed(names, &f.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
             errors: allowed(
                 names,
@@ -653,6 +689,7 @@ impl RollupIndex {
         let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
         let hours = hour_rows(std::mem::take(&mut rows.hours));
         let numbers = Arc::new(VerificationNumbers::default());
+        let accounts = Arc::new(ServiceAccounts::new(std::mem::take(&mut rows.service_accounts), &mut names));
         let built = BlocksBuilder::of(rows, &mut names, &numbers);
         let arc = |blocks: BTreeMap<String, Block>| blocks.into_iter().map(|(p, b)| (p, Arc::new(b))).collect();
         let day = Layer::of(arc(built.day));
@@ -663,6 +700,7 @@ impl RollupIndex {
             fees,
             hour_horizon,
             names,
+            accounts,
             numbers,
             week,
             month,
@@ -683,6 +721,7 @@ impl RollupIndex {
         let (generation, hour_horizon) = (rows.generation, rows.hour_horizon.clone());
         let mut hours: BTreeMap<String, Arc<Vec<HourlyCell>>> = self.hours.iter().cloned().collect();
         let mut new_hours = hour_rows(std::mem::take(&mut rows.hours));
+        let accounts = Arc::new(ServiceAccounts::new(std::mem::take(&mut rows.service_accounts), &mut names));
         let built = BlocksBuilder::of(rows, &mut names, &self.numbers);
         let (mut day, mut hour) = (self.day.clone().into_map(), self.hour.clone().into_map());
         let (mut new_day, mut new_hour) = (built.day, built.hour);
@@ -732,6 +771,7 @@ impl RollupIndex {
             fees: self.fees.clone(),
             hour_horizon,
             names,
+            accounts,
             numbers: self.numbers.clone(),
             week,
             month,
@@ -826,7 +866,7 @@ impl RollupIndex {
         grain: Grain,
         by_day: bool,
     ) -> (&'a Layer, impl Iterator<Item = (u32, &'a AttemptCell)> + 'a) {
-        let selection = Selection::new(&self.names, scope.filters);
+        let selection = Selection::new(&self.names, &self.accounts, scope.filters);
         let cells = self
             .view_blocks(scope, grain, by_day)
             .flat_map(|(period, block)| block.attempts.iter().map(move |c| (period, c)))
@@ -849,7 +889,7 @@ impl RollupIndex {
         let (layer, cells) = self.attempt_cells(scope, grain, by == Dimension::Day);
         let mut sums: HashMap<u32, i64> = HashMap::default();
         for (period, c) in cells {
-            *sums.entry(c.id_by(Some(by), period)).or_default() += c.attempts;
+            *sums.entry(c.id_by(Some(by), period, &self.accounts)).or_default() += c.attempts;
         }
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
         for (id, n) in sums.into_iter().filter(|(_, n)| *n > 0) {
@@ -869,7 +909,8 @@ impl RollupIndex {
         let (layer, cells) = self.attempt_cells(scope, grain, by == Some(Dimension::Day));
         let mut sums: HashMap<(u32, u32), i64> = HashMap::default();
         for (period, c) in cells.filter(|(_, c)| c.unconverted_verification_spend_micros != 0) {
-            *sums.entry((c.id_by(by, period), c.currency)).or_default() += c.unconverted_verification_spend_micros;
+            *sums.entry((c.id_by(by, period, &self.accounts), c.currency)).or_default() +=
+                c.unconverted_verification_spend_micros;
         }
         let mut micros: BTreeMap<(String, &str), i64> = BTreeMap::new();
         for ((id, currency), amount) in sums {
@@ -918,7 +959,7 @@ impl RollupIndex {
         let layer = self.layer(grain);
         let counts_verifications = scope.filters.errors.len() <= 1;
         let (sums, regular) = if !keys.by_day() {
-            let selection = Selection::new(&self.names, scope.filters);
+            let selection = Selection::new(&self.names, &self.accounts, scope.filters);
             let (mut attempts, mut verifications) = (AttemptSums::default(), VerificationSums::default());
             for (_, block) in self.view_blocks(scope, grain, false) {
                 let sums = self.block_sums(block, scope, keys, &selection);
@@ -998,7 +1039,9 @@ impl RollupIndex {
 
     /// The sums of attempt cells with their period ids.
     fn attempt_sums<'a>(&self, cells: impl Iterator<Item = (u32, &'a AttemptCell)>, keys: Keys) -> AttemptSums {
-        let key_of = |period: u32, c: &AttemptCell| (c.id_by(keys.by, period), c.id_by(keys.then, period));
+        let key_of = |period: u32, c: &AttemptCell| {
+            (c.id_by(keys.by, period, &self.accounts), c.id_by(keys.then, period, &self.accounts))
+        };
         // Email has no channel fee: without a price it is not waiting for one.
         let email = self.names.id(Channel::Email.as_str());
         let mut sums = AttemptSums::default();
@@ -1033,7 +1076,7 @@ impl RollupIndex {
         blocks: &[(u32, &Block)],
     ) -> VerificationSums {
         let f: &Filters = scope.filters;
-        let selection = Selection::new(&self.names, f);
+        let selection = Selection::new(&self.names, &self.accounts, f);
         let error_keys = self.error_keys(f, keys.by);
         let all_errors = error_keys.as_ref().is_some_and(|k| k == &[ALL_ERRORS]);
         let rows = blocks.iter().flat_map(|&(period, block)| {
@@ -1089,6 +1132,7 @@ impl RollupIndex {
                 Some(Dimension::Country) => c.country,
                 Some(Dimension::Carrier) => c.carrier,
                 Some(Dimension::Service) => c.service,
+                Some(Dimension::Account) => self.accounts.of(c.service),
                 Some(Dimension::Error) => c.error_key,
                 Some(Dimension::Day) => period,
             };
@@ -1115,7 +1159,7 @@ impl RollupIndex {
     ) {
         let layer = self.layer(grain);
         let blocks: Vec<(u32, &Block)> = self.view_blocks(scope, grain, keys.by_day()).collect();
-        let selection = Selection::new(&self.names, scope.filters);
+        let selection = Selection::new(&self.names, &self.accounts, scope.filters);
         let uniform = self.fees.is_uniform();
         // Verifications that straddle cells: distinct over their attempts that the view selects.
         // A key and a verification's SID.
@@ -1137,6 +1181,7 @@ impl RollupIndex {
                 Some(Dimension::Channel) => c.channel,
                 Some(Dimension::Carrier) => c.carrier,
                 Some(Dimension::Service) => c.service,
+                Some(Dimension::Account) => self.accounts.of(c.service),
                 Some(Dimension::Error) => c.error,
                 // Hours of one day make one key.
                 Some(Dimension::Day) => layer.day_start(period),
@@ -1201,7 +1246,7 @@ impl RollupIndex {
     }
 
     fn series_in(&self, scope: &AttemptScope<'_>, grain: Grain, hourly: bool, units: &[Coarse]) -> Vec<SeriesPoint> {
-        let selection = Selection::new(&self.names, scope.filters);
+        let selection = Selection::new(&self.names, &self.accounts, scope.filters);
         let by_channel_keys = Keys { by: Some(Dimension::Channel), then: None };
         let mut sums: BTreeMap<(String, u32), (i64, i64)> = BTreeMap::new();
         for (layer, range) in self.spans_in(scope, grain, units) {
@@ -1254,7 +1299,7 @@ impl RollupIndex {
     /// the verifications that used one of them. Errors and status do not apply.
     pub fn funnel(&self, scope: &AttemptScope<'_>, grain: Grain) -> RetryFunnel {
         let f = scope.filters;
-        let selection = Selection::new(&self.names, f);
+        let selection = Selection::new(&self.names, &self.accounts, f);
         let channels = f.channels.iter().fold(0, |bits, c| bits | channel_bit(c.as_str()));
         let mut out =
             RetryFunnel { gaps: vec![0; TIME_BUCKETS], to_conversion: vec![0; TIME_BUCKETS], ..Default::default() };

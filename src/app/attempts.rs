@@ -85,8 +85,8 @@ fn AttemptsView(list: AttemptList) -> impl IntoView {
     view! {
         <Header snapshot=list.snapshot.clone() />
         <main class="page" id="content" tabindex="-1">
-            <FilterBar filters=filters.clone() path="/attempts" />
-            <Chips filters=filters.clone() path="/attempts" services=list.snapshot.services.clone() />
+            <FilterBar filters=filters.clone() path="/attempts" snapshot=list.snapshot.clone() />
+            <Chips filters=filters.clone() path="/attempts" services=list.snapshot.names.clone() />
             <Notices notices=list.notices.clone() />
             <div class="breakdown-head">
                 <h1>"Attempts"</h1>
@@ -352,10 +352,8 @@ fn AttemptDetailView(detail: AttemptDetail, from: String, refresh: ServerAction<
     let view = crate::filters::parse_query(&from).filters;
     let back = view.href("/attempts");
     let from = view.to_query();
-    let crumbs = super::navigation::chips(&view, &detail.snapshot.services)
-        .into_iter()
-        .map(|(label, _)| label)
-        .collect::<Vec<_>>();
+    let crumbs =
+        super::navigation::chips(&view, &detail.snapshot.names).into_iter().map(|(label, _)| label).collect::<Vec<_>>();
     let list_name =
         if crumbs.is_empty() { "Attempts".to_string() } else { format!("Attempts ({})", crumbs.join(", ")) };
     let field = |label: &'static str, value: String| {
@@ -391,7 +389,9 @@ fn AttemptDetailView(detail: AttemptDetail, from: String, refresh: ServerAction<
                 }}</dd>
                 {field("Price", price(&a))}
                 {field("Verification", a.verification_sid.clone())}
-                {field("Service", detail.snapshot.services.label(&a.service_sid))}
+                {field("Service", detail.snapshot.names.label(&a.service_sid))}
+                {(detail.snapshot.accounts.len() > 1)
+                    .then(|| field("Account", detail.snapshot.names.label(&a.account_sid)))}
             </dl>
             <RefreshFromTwilio sid=a.sid.clone() refresh />
             <h2>"Attempts of this verification, in order"</h2>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::filters::{Compare, DateRange, Dimension, Filters};
 use crate::format::format_count;
-use crate::model::{Channel, ServiceNames};
+use crate::model::{Channel, FriendlyNames};
 use crate::page_data::SnapshotStatus;
 use crate::paths;
 
@@ -78,9 +78,10 @@ pub fn ViewActions(filters: Filters) -> impl IntoView {
     }
 }
 
-/// Date presets, a custom range form (works without JavaScript), channels, comparison.
+/// Date presets, a custom range form (works without JavaScript), channels, accounts (when
+/// the snapshot holds several), comparison.
 #[component]
-pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
+pub fn FilterBar(filters: Filters, path: &'static str, snapshot: SnapshotStatus) -> impl IntoView {
     let range_link = |range: DateRange, label: &'static str| {
         let mut view = filters.clone();
         view.page = None;
@@ -114,6 +115,27 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
     others.range = DateRange::LastDays(30);
     let hidden = hidden_inputs(&others);
     let compare = view! { <CompareChoice filters=filters.clone() path /> };
+    let accounts = (snapshot.accounts.len() > 1).then(|| {
+        let account_link = |account: Option<&String>, label: String| {
+            let mut view = filters.clone();
+            view.page = None;
+            view.accounts = account.cloned().into_iter().collect();
+            let current = filters.accounts == view.accounts;
+            view! {
+                <a href=view.href(path) class:active=current aria-current=current.then_some("true")>
+                    {label}
+                </a>
+            }
+        };
+        let each =
+            snapshot.accounts.iter().map(|a| account_link(Some(a), snapshot.names.short_label(a))).collect_view();
+        view! {
+            <nav class="filters" aria-label="Account">
+                {account_link(None, "All accounts".to_string())}
+                {each}
+            </nav>
+        }
+    });
     view! {
         <div class="filterbar">
             <nav class="filters" aria-label="Date range">
@@ -138,6 +160,7 @@ pub fn FilterBar(filters: Filters, path: &'static str) -> impl IntoView {
                 {channel_link(Some(Channel::Call), Channel::Call.label())}
                 {channel_link(Some(Channel::Email), Channel::Email.label())}
             </nav>
+            {accounts}
             {(path == "/").then_some(compare)}
         </div>
     }
@@ -230,7 +253,7 @@ fn CountrySearch(filters: Filters, path: &'static str) -> impl IntoView {
 
 /// The applied filters, each with a link that removes it.
 #[component]
-pub fn Chips(filters: Filters, path: &'static str, services: ServiceNames) -> impl IntoView {
+pub fn Chips(filters: Filters, path: &'static str, services: FriendlyNames) -> impl IntoView {
     let chips = super::navigation::chips(&filters, &services);
     (!chips.is_empty()).then(|| {
         view! {

@@ -1,7 +1,7 @@
 //! Where a view leads: one row of its breakdown drilled into, or one of its filters removed.
 
 use crate::filters::{DateRange, Dimension, Filters, ViewDate, value_label};
-use crate::model::{ServiceNames, country_label, error_label};
+use crate::model::{FriendlyNames, country_label, error_label};
 
 /// This view narrowed to one row of its breakdown (`key`, `""` for an unknown value),
 /// moved to the next dimension. The row's value replaces the dimension's filter: with
@@ -14,6 +14,7 @@ pub fn drill_down(view: &Filters, key: &str) -> Option<Filters> {
         Dimension::Channel => next.channels = vec![key.parse().ok()?],
         Dimension::Carrier => next.carriers = vec![key.to_string()],
         Dimension::Service => next.services = vec![key.to_string()],
+        Dimension::Account => next.accounts = vec![key.to_string()],
         Dimension::Error => next.errors = vec![if key.is_empty() { "none".into() } else { key.into() }],
         Dimension::Day => {
             let day: ViewDate = key.parse().ok()?;
@@ -27,7 +28,7 @@ pub fn drill_down(view: &Filters, key: &str) -> Option<Filters> {
 }
 
 /// Every applied filter as (label, the view without it), for removable chips.
-pub fn chips(view: &Filters, services: &ServiceNames) -> Vec<(String, Filters)> {
+pub fn chips(view: &Filters, services: &FriendlyNames) -> Vec<(String, Filters)> {
     let mut chips = Vec::new();
     let mut without = |label: String, change: &dyn Fn(&mut Filters)| {
         let mut f = view.clone();
@@ -48,6 +49,9 @@ pub fn chips(view: &Filters, services: &ServiceNames) -> Vec<(String, Filters)> 
     for c in &view.services {
         let shown = if c.is_empty() { value_label(c).to_string() } else { services.short_label(c) };
         without(format!("Service: {shown}"), &|f| f.services.retain(|x| x != c));
+    }
+    for c in &view.accounts {
+        without(format!("Account: {}", services.short_label(c)), &|f| f.accounts.retain(|x| x != c));
     }
     for c in &view.errors {
         without(format!("Error: {}", error_label(c)), &|f| f.errors.retain(|x| x != c));
@@ -97,10 +101,10 @@ mod tests {
         let tigo = drill_down(&co, "Tigo").unwrap();
         assert_eq!((tigo.carriers.clone(), tigo.by), (vec!["Tigo".to_string()], Dimension::Error));
         assert_eq!(tigo.href("/"), "/?country=CO&channel=sms&carrier=Tigo&by=error");
-        let removable = chips(&tigo, &ServiceNames::default());
+        let removable = chips(&tigo, &FriendlyNames::default());
         assert_eq!(removable.len(), 3);
         assert!(removable[0].1.countries.is_empty());
-        let error = chips(&drill_down(&tigo, "30003").unwrap(), &ServiceNames::default()).pop().unwrap();
+        let error = chips(&drill_down(&tigo, "30003").unwrap(), &FriendlyNames::default()).pop().unwrap();
         assert_eq!(error.0, "Error: 30003 Unreachable destination handset");
         assert!(error.1.errors.is_empty());
     }

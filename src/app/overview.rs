@@ -9,7 +9,7 @@ use super::errors::{ErrorNotice, PageError};
 use super::kpis::{Measure, kpis, trend_lines};
 use crate::filters::{Dimension, Filters, SortKey};
 use crate::format::{format_count, format_moneys, format_percent};
-use crate::model::ServiceNames;
+use crate::model::FriendlyNames;
 use crate::page_data::{BreakdownRow, Change, Metrics, Overview, Period};
 use crate::paths;
 
@@ -57,9 +57,9 @@ fn OverviewView(data: Overview) -> impl IntoView {
     view! {
         <Header snapshot=data.snapshot.clone() />
         <main class="page" id="content" tabindex="-1">
-            <FilterBar filters=filters.clone() path="/" />
+            <FilterBar filters=filters.clone() path="/" snapshot=data.snapshot.clone() />
             <Breadcrumbs filters=filters.clone() />
-            <Chips filters=filters.clone() path="/" services=data.snapshot.services.clone() />
+            <Chips filters=filters.clone() path="/" services=data.snapshot.names.clone() />
             <Notices notices=data.notices.clone() />
             <p class="range" data-testid="range" data-start=data.start.clone() data-end=data.end.clone()>
                 {range}
@@ -107,7 +107,7 @@ fn OverviewView(data: Overview) -> impl IntoView {
             {(!rate_rows.is_empty())
                 .then(|| {
                     let title = crate::charts::rate_chart_title(filters.by);
-                    let table = crate::charts::conversion_table(filters.by, &rate_rows, &data.snapshot.services);
+                    let table = crate::charts::conversion_table(filters.by, &rate_rows, &data.snapshot.names);
                     view! {
                         <section class="chart-card" aria-label=title.clone()>
                             <div class="chart-frame">
@@ -134,9 +134,14 @@ fn OverviewView(data: Overview) -> impl IntoView {
                 by=filters.by
                 rates=rate_rows
                 targets=rate_targets
-                services=data.snapshot.services.clone()
+                services=data.snapshot.names.clone()
             />
-            <Breakdown filters=filters rows=data.rows services=data.snapshot.services.clone() />
+            <Breakdown
+                filters=filters
+                rows=data.rows
+                services=data.snapshot.names.clone()
+                several_accounts={ data.snapshot.accounts.len() > 1 }
+            />
             <div class="advice" inner_html=data.funnel_html.clone()></div>
         </main>
     }
@@ -458,7 +463,7 @@ fn Charts(
     by: Dimension,
     rates: Vec<BreakdownRow>,
     targets: Vec<String>,
-    services: ServiceNames,
+    services: FriendlyNames,
 ) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     let navigate = leptos_router::hooks::use_navigate();
@@ -647,9 +652,16 @@ const CHANNEL_NOTE: &str = "A verification retried on another channel counts in 
     so the rows' verifications can add up to more than the total.";
 
 #[component]
-fn Breakdown(filters: Filters, rows: Vec<BreakdownRow>, services: ServiceNames) -> impl IntoView {
+fn Breakdown(
+    filters: Filters,
+    rows: Vec<BreakdownRow>,
+    services: FriendlyNames,
+    several_accounts: bool,
+) -> impl IntoView {
+    // A single-account deployment's pages look as they always did: no account tab.
     let tabs = Dimension::ALL
         .into_iter()
+        .filter(|dimension| *dimension != Dimension::Account || several_accounts || filters.by == Dimension::Account)
         .map(|dimension| {
             let mut view = filters.clone();
             view.by = dimension;

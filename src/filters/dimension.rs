@@ -9,16 +9,19 @@ pub enum Dimension {
     Channel,
     Carrier,
     Service,
+    /// The Twilio account: a tab only when the snapshot holds more than one.
+    Account,
     Error,
     Day,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 6] = [
+    pub const ALL: [Dimension; 7] = [
         Dimension::Country,
         Dimension::Channel,
         Dimension::Carrier,
         Dimension::Service,
+        Dimension::Account,
         Dimension::Error,
         Dimension::Day,
     ];
@@ -29,6 +32,7 @@ impl Dimension {
             Dimension::Channel => "channel",
             Dimension::Carrier => "carrier",
             Dimension::Service => "service",
+            Dimension::Account => "account",
             Dimension::Error => "error",
             Dimension::Day => "day",
         }
@@ -40,17 +44,18 @@ impl Dimension {
             Dimension::Channel => "Channel",
             Dimension::Carrier => "Carrier",
             Dimension::Service => "Service",
+            Dimension::Account => "Account",
             Dimension::Error => "Error code",
             Dimension::Day => "Day",
         }
     }
 
     /// How a row's key reads on a page or chart: countries, channels, error codes and
-    /// services by name, an unknown value as "unknown".
-    pub fn key_label(self, key: &str, services: &crate::model::ServiceNames) -> String {
+    /// services and accounts by name, an unknown value as "unknown".
+    pub fn key_label(self, key: &str, names: &crate::model::FriendlyNames) -> String {
         match (self, key) {
             (Dimension::Country, code) if !code.is_empty() => crate::model::country_label(code),
-            (Dimension::Service, sid) if !sid.is_empty() => services.label(sid),
+            (Dimension::Service | Dimension::Account, sid) if !sid.is_empty() => names.label(sid),
             (Dimension::Error, "") => "no error".to_string(),
             (Dimension::Error, code) => crate::model::error_label(code),
             (Dimension::Channel, channel) => crate::model::channel_label(channel),
@@ -62,6 +67,7 @@ impl Dimension {
     /// Where a click on a row leads: country → carrier → error code → the attempts.
     pub fn next(self) -> Option<Dimension> {
         match self {
+            Dimension::Account => Some(Dimension::Service),
             Dimension::Country => Some(Dimension::Carrier),
             Dimension::Channel => Some(Dimension::Country),
             Dimension::Carrier | Dimension::Service => Some(Dimension::Error),

@@ -21,6 +21,8 @@ pub struct Filters {
     pub channels: Vec<Channel>,
     pub carriers: Vec<String>,
     pub services: Vec<String>,
+    /// Twilio accounts, by SID (`AC…`).
+    pub accounts: Vec<String>,
     /// Error codes; `none` selects attempts without one.
     pub errors: Vec<String>,
     pub status: Option<ConversionStatus>,
@@ -65,6 +67,7 @@ impl Default for Filters {
             channels: Vec::new(),
             carriers: Vec::new(),
             services: Vec::new(),
+            accounts: Vec::new(),
             errors: Vec::new(),
             status: None,
             prefix: None,
@@ -220,6 +223,8 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
             "service" if is_sid(value, "VA") => push_unique(&mut f.services, value.to_string()),
             "service" if value == UNKNOWN => push_unique(&mut f.services, String::new()),
             "service" => bad(key, value, "a Verify service SID (VA…), or unknown"),
+            "account" if is_sid(value, "AC") => push_unique(&mut f.accounts, value.to_string()),
+            "account" => bad(key, value, "a Twilio account SID (AC…)"),
             "error"
                 if value == "none" || (1..=6).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) =>
             {
@@ -240,7 +245,7 @@ pub fn parse_filters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
             }
             "by" => match Dimension::parse(value) {
                 Some(by) => f.by = by,
-                None => bad(key, value, "one of country, channel, carrier, service, error, day"),
+                None => bad(key, value, "one of country, channel, carrier, service, account, error, day"),
             },
             "sort" => match SortKey::ALL.into_iter().find(|s| s.as_str() == value) {
                 Some(key) => sort = Some(key),
@@ -357,6 +362,7 @@ impl Filters {
         parts.extend(self.channels.iter().map(|c| ("channel", c.to_string())));
         parts.extend(self.carriers.iter().map(|c| ("carrier", carrier_to_url(c))));
         parts.extend(self.services.iter().map(|c| ("service", value_label(c).to_string())));
+        parts.extend(self.accounts.iter().map(|c| ("account", c.clone())));
         parts.extend(self.errors.iter().map(|c| ("error", c.clone())));
         parts.extend(self.status.map(|s| ("status", s.to_string())));
         parts.extend(self.prefix.clone().map(|p| ("prefix", p)));
@@ -428,7 +434,7 @@ mod tests {
         let p = parse(
             "channel=sms&channel=WhatsApp&country=co&country=BR&carrier=AT%26T&error=30008&error=none\
              &status=unconverted&prefix=%2B5730&by=carrier&sort=rate&dir=asc&compare=none\
-             &service=VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+             &service=VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&account=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         );
         let f = &p.filters;
         assert!(p.notices.is_empty(), "{:?}", p.notices);
@@ -440,6 +446,8 @@ mod tests {
         assert_eq!(f.prefix.as_deref(), Some("+5730"));
         assert_eq!((f.by, f.sort, f.descending, f.compare), (Dimension::Carrier, SortKey::Rate, false, Compare::Off));
         assert_eq!(f.services.len(), 1);
+        assert_eq!(f.accounts, ["ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+        assert_eq!(parse("account=AC1").notices, ["account=\"AC1\" is not a Twilio account SID (AC…)"]);
     }
 
     #[test]
@@ -573,6 +581,7 @@ mod tests {
             "channel",
             "carrier",
             "service",
+            "account",
             "error",
             "status",
             "prefix",
@@ -627,6 +636,7 @@ mod tests {
             "<script>",
             "🦀",
             "VA0123",
+            "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "VL0",
             ";",
             "'",
@@ -681,7 +691,7 @@ mod tests {
         );
         assert_eq!(parse(&f.to_query()).filters, *f);
         assert_eq!(parse("carrier=~&country=").notices.len(), 2, "neither names a value");
-        let chips: Vec<String> = crate::app::navigation::chips(f, &crate::model::ServiceNames::default())
+        let chips: Vec<String> = crate::app::navigation::chips(f, &crate::model::FriendlyNames::default())
             .into_iter()
             .map(|(label, _)| label)
             .collect();

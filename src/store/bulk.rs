@@ -134,13 +134,16 @@ pub async fn bulk_load(
 /// binds and steps.
 pub struct PreparedAppend {
     values: Vec<Value>,
+    /// Each (service, account) pair of the page, once.
+    service_accounts: std::collections::BTreeSet<(String, String)>,
 }
 
 impl PreparedAppend {
     /// Takes the attempts' values without copying them. An attempt listed twice is
     /// appended twice; the load's end keeps its newest row.
     pub fn of(attempts: Vec<Attempt>) -> PreparedAppend {
-        PreparedAppend { values: attempts.into_iter().flat_map(super::attempt_values).collect() }
+        let service_accounts = attempts.iter().map(|a| (a.service_sid.clone(), a.account_sid.clone())).collect();
+        PreparedAppend { values: attempts.into_iter().flat_map(super::attempt_values).collect(), service_accounts }
     }
 
     pub fn rows(&self) -> u64 {
@@ -155,6 +158,8 @@ pub async fn append_prepared(
     prepared: PreparedAppend,
 ) -> Result<UpsertCount, StoreError> {
     super::insert_attempts(tx, "INSERT", &prepared.values).await?;
+    let pairs = prepared.service_accounts.iter().map(|(service, account)| (service.as_str(), account.as_str()));
+    super::services::record_service_accounts(tx, pairs).await?;
     Ok(UpsertCount { new: prepared.rows(), updated: 0 })
 }
 

@@ -32,7 +32,7 @@ pub use rollups::{
     rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
-pub use services::{save_services, service_names};
+pub use services::{friendly_names, save_account_names, save_services, snapshot_accounts};
 use upsert::{ATTEMPT_COLUMN_COUNT, attempt_values, insert_attempts, price_unit, price_value};
 pub use upsert::{
     PendingRollups, UpsertCount, upsert_attempts, upsert_attempts_pending, upsert_attempts_without_rollups,
@@ -149,7 +149,7 @@ pub async fn open_with(path: &Path, limits: &OpenOptions) -> Result<SqlitePool, 
         .await
         .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
     migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
-    let bulk_load_open = interrupted_run(&pool).await?.is_some_and(|run| run.bulk);
+    let bulk_load_open = bulk_load_open(&pool).await?;
     if !bulk_load_open && !missing_attempt_indexes(&pool).await?.is_empty() {
         tracing::info!("building the indexes of {shown}, which a first sync that failed left unbuilt");
         build_attempt_indexes(&pool, None).await?;

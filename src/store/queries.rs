@@ -44,6 +44,7 @@ fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
     push_in(query, "channel", &f.channels);
     push_in(query, "carrier", &f.carriers);
     push_in(query, "service_sid", &f.services);
+    push_in(query, "account_sid", &f.accounts);
     let codes: Vec<&String> = f.errors.iter().filter(|e| *e != "none").collect();
     match (codes.is_empty(), f.errors.iter().any(|e| e == "none")) {
         (true, false) => {}
@@ -74,6 +75,7 @@ fn key_expression(by: Option<Dimension>, scope: &AttemptScope<'_>) -> String {
         Some(Dimension::Channel) => "channel".into(),
         Some(Dimension::Carrier) => "COALESCE(carrier, '')".into(),
         Some(Dimension::Service) => "service_sid".into(),
+        Some(Dimension::Account) => "account_sid".into(),
         Some(Dimension::Error) => "COALESCE(error_code, '')".into(),
         Some(Dimension::Day) => day_sql(scope),
     }
@@ -371,7 +373,7 @@ pub async fn raw_series(
         .collect())
 }
 
-const ATTEMPT_FIELDS: &str = r#"sid, verification_sid, service_sid, date_created, date_updated, conversion_status,
+const ATTEMPT_FIELDS: &str = r#"sid, verification_sid, service_sid, account_sid, date_created, date_updated, conversion_status,
     channel, "to", country, carrier, message_status, call_status, error_code, price, price_unit"#;
 
 #[derive(FromRow)]
@@ -379,6 +381,7 @@ struct AttemptRecord {
     sid: String,
     verification_sid: String,
     service_sid: String,
+    account_sid: String,
     date_created: String,
     date_updated: String,
     conversion_status: String,
@@ -399,6 +402,7 @@ impl From<AttemptRecord> for AttemptRow {
             sid: r.sid,
             verification_sid: r.verification_sid,
             service_sid: r.service_sid,
+            account_sid: r.account_sid,
             date_created: r.date_created,
             date_updated: r.date_updated,
             conversion_status: r.conversion_status,
@@ -502,6 +506,11 @@ pub async fn find_attempt(pool: &SqlitePool, sid: &str) -> Result<Option<Attempt
         .fetch_optional(pool)
         .await?;
     Ok(row.map(AttemptRow::from))
+}
+
+/// The account the attempt `sid` belongs to, if the snapshot holds it.
+pub async fn attempt_account(pool: &SqlitePool, sid: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT account_sid FROM attempts WHERE sid = ?").bind(sid).fetch_optional(pool).await?)
 }
 
 /// The attempts of one verification, oldest first.

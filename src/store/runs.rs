@@ -4,23 +4,57 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{StoreError, UpsertCount};
 
-/// Where the next incremental sync starts, if a sync ever completed.
+/// What the snapshot is complete up to: the earliest of its accounts' watermarks, if every
+/// account synced once.
 pub async fn watermark(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT watermark FROM sync_state WHERE id = 1").fetch_optional(pool).await?)
+    Ok(sqlx::query_scalar("SELECT MIN(watermark) FROM sync_watermarks").fetch_one(pool).await?)
+}
+
+/// Where the account's next incremental sync starts, if a sync of it ever completed.
+pub async fn account_watermark(pool: &SqlitePool, account_sid: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT watermark FROM sync_watermarks WHERE account_sid = ?")
+        .bind(account_sid)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// How one account's sync stands, as `/healthz` tells it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct AccountSync {
+    pub account_sid: String,
+    /// The end of its last complete run.
+    pub as_of: Option<String>,
+    /// The error of its latest run, if that failed.
+    pub last_error: Option<String>,
+}
+
+/// Every account that ever ran a sync, by SID.
+pub async fn account_syncs(pool: &SqlitePool) -> Result<Vec<AccountSync>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT accounts.account_sid, \
+                (SELECT watermark FROM sync_watermarks w WHERE w.account_sid = accounts.account_sid) AS as_of, \
+                (SELECT CASE WHEN status = 'failed' THEN error END FROM sync_runs r \
+                  WHERE r.account_sid = accounts.account_sid AND status != 'running' ORDER BY id DESC LIMIT 1) AS last_error \
+         FROM (SELECT DISTINCT account_sid FROM sync_runs WHERE account_sid != '') accounts ORDER BY account_sid",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Records that a run is starting; returns its id. A `bulk` run loads an empty snapshot
 /// without indexes (`build_attempt_indexes` ends it).
 pub async fn start_run(
     pool: &SqlitePool,
+    account_sid: &str,
     started_at: &str,
     window: (&str, &str),
     bulk: bool,
 ) -> Result<i64, StoreError> {
     let id = sqlx::query_scalar(
-        "INSERT INTO sync_runs (started_at, window_start, window_end, status, bulk) VALUES (?, ?, ?, 'running', ?) \
-         RETURNING id",
+        "INSERT INTO sync_runs (account_sid, started_at, window_start, window_end, status, bulk) \
+         VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
     )
+    .bind(account_sid)
     .bind(started_at)
     .bind(window.0)
     .bind(window.1)
@@ -49,7 +83,7 @@ pub async fn record_pages(
     Ok(())
 }
 
-/// Closes a run; a complete run moves the watermark to its window's end.
+/// Closes a run; a complete run moves its account's watermark to its window's end.
 pub async fn finish_run(
     pool: &SqlitePool,
     run_id: i64,
@@ -69,8 +103,8 @@ pub async fn finish_run(
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO sync_state (id, watermark) SELECT 1, window_end FROM sync_runs WHERE id = ?
-                 ON CONFLICT (id) DO UPDATE SET watermark = excluded.watermark",
+                "INSERT INTO sync_watermarks (account_sid, watermark) SELECT account_sid, window_end FROM sync_runs WHERE id = ?
+                 ON CONFLICT (account_sid) DO UPDATE SET watermark = excluded.watermark",
             )
             .bind(run_id)
             .execute(&mut *tx)
@@ -89,13 +123,21 @@ pub async fn finish_run(
     Ok(())
 }
 
-/// Attempts in the snapshot created in `[from, to)`.
-pub async fn count_attempts_between(pool: &SqlitePool, from: &str, to: &str) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE date_created >= ? AND date_created < ?")
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await?;
+/// The account's attempts in the snapshot created in `[from, to)`.
+pub async fn count_attempts_between(
+    pool: &SqlitePool,
+    account_sid: &str,
+    from: &str,
+    to: &str,
+) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM attempts WHERE date_created >= ? AND date_created < ? AND account_sid = ?",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(account_sid)
+    .fetch_one(pool)
+    .await?;
     Ok(n as u64)
 }
 
@@ -109,13 +151,22 @@ pub struct RunWindow {
     pub bulk: bool,
 }
 
-/// The latest run still marked running, if any.
-pub async fn interrupted_run(pool: &SqlitePool) -> Result<Option<RunWindow>, StoreError> {
+/// The account's latest run still marked running, if any.
+pub async fn interrupted_run(pool: &SqlitePool, account_sid: &str) -> Result<Option<RunWindow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, window_start, window_end, bulk FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1",
+        "SELECT id, window_start, window_end, bulk FROM sync_runs WHERE status = 'running' AND account_sid = ? \
+         ORDER BY id DESC LIMIT 1",
     )
+    .bind(account_sid)
     .fetch_optional(pool)
     .await?)
+}
+
+/// Whether a first sync's bulk load, of any account, stopped before it ended.
+pub async fn bulk_load_open(pool: &SqlitePool) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sync_runs WHERE status = 'running' AND bulk = 1)")
+        .fetch_one(pool)
+        .await?)
 }
 
 /// One time slice of a run and how far it got.

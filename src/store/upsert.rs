@@ -136,6 +136,8 @@ async fn upsert(
         changed.iter().partition(|(attempt, _)| stored.contains_key(attempt.sid.as_str()));
     let new: Vec<&Attempt> = new.into_iter().map(|(attempt, _)| *attempt).collect();
     insert_new(tx, &new).await?;
+    super::services::record_service_accounts(tx, new.iter().map(|a| (a.service_sid.as_str(), a.account_sid.as_str())))
+        .await?;
     for chunk in updated.chunks(ROWS_PER_STATEMENT) {
         let mut update = QueryBuilder::<Sqlite>::new(
             "UPDATE attempts SET date_updated = v.column2, conversion_status = v.column3, price = v.column4, \

@@ -103,21 +103,23 @@ pub struct SyncReport {
     pub snapshot_total: u64,
 }
 
-/// Runs one sync: finishes an interrupted run if there is one, then a new run
-/// ending at the current time.
+/// Runs one sync of the client's account: finishes its interrupted run if there is one, then
+/// a new run ending at the current time. Each account has its own runs and watermark, so
+/// several accounts sync into one snapshot, one after another.
 pub async fn sync_once(
     pool: &SqlitePool,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    if let Some(run) = store::interrupted_run(pool).await? {
+    let account = client.credentials().account_sid.as_str();
+    if let Some(run) = store::interrupted_run(pool, account).await? {
         tracing::info!("resuming interrupted sync run {} ({}..{})", run.id, run.window_start, run.window_end);
         complete_run(pool, client, progress, options, run).await?;
     }
     // A first sync that failed left its load without indexes: build them before going on.
     store::build_attempt_indexes(pool, None).await?;
-    let run = plan_run(pool, options).await?;
+    let run = plan_run(pool, account, options).await?;
     let report = complete_run(pool, client, progress, options, run).await?;
     save_service_names(pool, client).await;
     Ok(report)
@@ -162,11 +164,13 @@ async fn complete_run(
     let finished = twilio_time::format(&Utc::now());
     let result = match outcome {
         Ok(WalkedWindow { api_total, checked_from, .. }) => {
-            let snapshot_total = store::count_attempts_between(pool, &checked_from, &to).await?;
+            let account = client.credentials().account_sid.as_str();
+            let snapshot_total = store::count_attempts_between(pool, account, &checked_from, &to).await?;
             store::finish_run(pool, run.id, &finished, Ok((api_total, snapshot_total))).await?;
             if api_total != snapshot_total {
                 tracing::warn!(
-                    "snapshot holds {snapshot_total} attempts for {checked_from}..{to}, the Attempts API reports {api_total}"
+                    "snapshot holds {snapshot_total} attempts of {} for {checked_from}..{to}, the Attempts API reports {api_total}",
+                    client.credentials().account_hint()
                 );
             }
             let (pages, attempts_new, attempts_updated) = store::run_counts(pool, run.id).await?;
@@ -216,13 +220,13 @@ async fn finish_bulk_load(pool: &SqlitePool, summed: Option<store::LoadRollups>)
     Ok(())
 }
 
-/// Creates a run for the window ending now, cut into time slices.
-async fn plan_run(pool: &SqlitePool, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
+/// Creates a run of `account` for the window ending now, cut into time slices.
+async fn plan_run(pool: &SqlitePool, account: &str, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
-    let start = window_start(store::watermark(pool).await?.as_deref(), now, options);
+    let start = window_start(store::account_watermark(pool, account).await?.as_deref(), now, options);
     let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
     let bulk = options.bulk_first_sync && store::snapshot_is_empty(pool).await?;
-    let id = store::start_run(pool, &to, (&from, &to), bulk).await?;
+    let id = store::start_run(pool, account, &to, (&from, &to), bulk).await?;
     let slices: Vec<(String, String)> = slice_window(start, now, options.slices)
         .into_iter()
         .map(|(a, b)| (twilio_time::format(&a), twilio_time::format(&b)))

@@ -34,7 +34,8 @@ pub async fn holding(
     store::upsert_attempts(&mut tx, attempts).await.unwrap();
     tx.commit().await.unwrap();
     let end = twilio_time::format(&synced_to);
-    let run = store::start_run(&pool, &end, (covered_from, &end), false).await.unwrap();
+    let account = attempts.first().map_or("AC00000000000000000000000000000000", |a| a.account_sid.as_str());
+    let run = store::start_run(&pool, account, &end, (covered_from, &end), false).await.unwrap();
     let total = attempts.len() as u64;
     store::finish_run(&pool, run, &end, Ok((total, total))).await.unwrap();
     pool

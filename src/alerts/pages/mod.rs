@@ -16,7 +16,7 @@ use super::condition::{CONDITION_KINDS, Condition, RATE_WINDOWS};
 use super::destinations::DestinationKind;
 use super::store::{self, Rule, RuleInput, SavedView};
 use super::{AlertError, digest, engine};
-use crate::model::{ServiceNames, twilio_time};
+use crate::model::{FriendlyNames, twilio_time};
 use crate::paths;
 use crate::state::AppState;
 
@@ -242,11 +242,11 @@ fn view_href(view: &SavedView) -> String {
 
 /// The view's filters in words.
 /// The names of the account's services as the last sync read them; SIDs alone if they cannot be read.
-async fn service_names(state: &AppState) -> ServiceNames {
-    ServiceNames(crate::store::service_names(&state.pool).await.unwrap_or_default())
+async fn service_names(state: &AppState) -> FriendlyNames {
+    FriendlyNames(crate::store::friendly_names(&state.pool).await.unwrap_or_default())
 }
 
-fn describe_query(state: &AppState, services: &ServiceNames, query: &str) -> String {
+fn describe_query(state: &AppState, services: &FriendlyNames, query: &str) -> String {
     let filters = state.parse_view(query).filters;
     let mut parts: Vec<String> =
         crate::app::navigation::chips(&filters, services).into_iter().map(|(label, _)| label).collect();

@@ -109,7 +109,7 @@ impl RuleForm {
 #[derive(Clone, Copy)]
 struct ViewChoices<'a> {
     views: &'a [SavedView],
-    services: &'a ServiceNames,
+    services: &'a FriendlyNames,
 }
 
 fn rule_form_page(

@@ -72,7 +72,7 @@ fn save_view_form(
     status: StatusCode,
     query: &str,
     name: &str,
-    services: &ServiceNames,
+    services: &FriendlyNames,
     error: Option<&str>,
 ) -> Response {
     let description = describe_query(state, services, query);

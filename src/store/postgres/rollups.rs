@@ -350,7 +350,9 @@ pub async fn read_rollup_rows(pool: &PgPool) -> Result<RollupRows, StoreError> {
     )
     .await?;
     tx.commit().await?;
-    Ok(RollupRows { generation, hour_horizon, attempts, verifications, irregular, hours, funnel })
+    // The accounts of services are not kept here yet: no dashboard reads this store.
+    let service_accounts = Vec::new();
+    Ok(RollupRows { generation, hour_horizon, attempts, verifications, irregular, hours, funnel, service_accounts })
 }
 
 /// A table's rows as one JSON array of arrays, in `columns` order: the shape sqlite's reads

@@ -76,6 +76,7 @@ pub async fn rebuild_rollups(pool: &SqlitePool) -> Result<u64, StoreError> {
     let horizon = hour_horizon(&mut tx).await?;
     let (delta, read) = read_rollups(&mut tx, horizon).await?;
     replace_rollups(&mut tx, delta).await?;
+    super::services::record_all_service_accounts(&mut tx).await?;
     tx.commit().await?;
     Ok(read)
 }
@@ -266,6 +267,8 @@ pub struct RollupRows {
     pub irregular: Vec<IrregularAttempt>,
     pub hours: Vec<HourRollupRow>,
     pub funnel: Vec<FunnelRollupRow>,
+    /// The account of each service, as (service, account): every one, whatever periods were read.
+    pub service_accounts: Vec<(String, String)>,
 }
 
 /// Every rollup row the in-memory index holds: day rows, and hour rows from the horizon on.
@@ -371,7 +374,17 @@ async fn read_rows(
         Some(rows),
     )
     .await?;
-    Ok(RollupRows { generation, hour_horizon: horizon, attempts, verifications, irregular, hours, funnel })
+    let service_accounts = super::services::service_accounts(tx).await?;
+    Ok(RollupRows {
+        generation,
+        hour_horizon: horizon,
+        attempts,
+        verifications,
+        irregular,
+        hours,
+        funnel,
+        service_accounts,
+    })
 }
 
 /// Which rows of a table `load_json` reads.
