@@ -13,7 +13,10 @@ use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 const TOKEN: &str = "annotations-token-0123456789";
 
 async fn synced() -> (sqlx::SqlitePool, chrono::DateTime<chrono::Utc>, tempfile::TempDir, common::emulator::Pinned) {
-    let emulator = common::emulator::start_pinned(23, 20_000).await;
+    // Pinned to the clock, the dataset's hours fall differently on each run: with 20,000
+    // attempts the outage's hours were too thin to find at some times of day, with 60,000 it
+    // is found at every hour and minute offset tried.
+    let emulator = common::emulator::start_pinned(23, 60_000).await;
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("a.db")).await.unwrap();
     let client = common::emulator::client_for(&emulator.base, &emulator.config, 0);
