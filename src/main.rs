@@ -182,6 +182,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let stop = options.stop.clone();
     if let Some(source) = source.as_ref().filter(|_| role.syncs()) {
         store::save_account_names(&pool, &source.account_names).await?;
+        let listed: Vec<String> = source.clients.iter().map(|c| c.credentials().account_sid.clone()).collect();
+        store::keep_sync_accounts(&pool, &listed).await?;
     }
     if let Some(Source { clients, demo: Some(running), .. }) = &source {
         match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {

@@ -89,6 +89,14 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     assert_eq!(snapshot_totals(&pool, &sid_a).await, api_a);
     assert_eq!(snapshot_totals(&pool, &sid_b).await, api_b);
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, api_a.0 + api_b.0);
+
+    // An account no longer listed stops holding the snapshot's watermark back; its attempts stay.
+    store::keep_sync_accounts(&pool, std::slice::from_ref(&sid_a)).await.unwrap();
+    assert_eq!(store::watermark(&pool).await.unwrap(), Some(again_a.window_end.clone()));
+    let listed: Vec<String> = store::account_syncs(&pool).await.unwrap().into_iter().map(|s| s.account_sid).collect();
+    assert_eq!(listed, [sid_a.clone()]);
+    assert_eq!(snapshot_totals(&pool, &sid_b).await, api_b);
+    assert_eq!(store::account_watermark(&pool, &sid_b).await.unwrap(), None, "listed again, it syncs the whole window");
 }
 
 /// A CSV's rows, each by column name (no cell of these holds a comma).
@@ -254,7 +262,7 @@ async fn a_snapshot_synced_before_several_accounts_keeps_its_watermark_and_runs_
     // Back to the schema as the release before several accounts left it.
     for statement in [
         "ALTER TABLE sync_runs DROP COLUMN account_sid",
-        "DROP TABLE sync_watermarks",
+        "DROP TABLE sync_accounts",
         "DROP TABLE service_accounts",
         "DROP TABLE account_names",
         "CREATE TABLE sync_state (id INTEGER PRIMARY KEY CHECK (id = 1), watermark TEXT NOT NULL)",

@@ -236,7 +236,7 @@ async fn attempts_of(pinned: &common::emulator::Pinned) -> Vec<Attempt> {
 }
 
 /// Each table's rows as text, sorted: the two stores' rows compare whatever order they come in.
-fn rows_as_text(rows: &verilens::store::RollupRows) -> [Vec<String>; 5] {
+fn rows_as_text(rows: &verilens::store::RollupRows) -> [Vec<String>; 6] {
     fn sorted<T: std::fmt::Debug>(rows: &[T]) -> Vec<String> {
         let mut text: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
         text.sort();
@@ -248,6 +248,7 @@ fn rows_as_text(rows: &verilens::store::RollupRows) -> [Vec<String>; 5] {
         sorted(&rows.irregular),
         sorted(&rows.hours),
         sorted(&rows.funnel),
+        sorted(&rows.service_accounts),
     ]
 }
 
@@ -293,7 +294,14 @@ async fn the_rollups_kept_in_postgresql_equal_sqlites_for_the_same_writes() {
         rows_as_text(&verilens::store::read_rollup_rows(&sqlite).await.unwrap()),
         rows_as_text(&postgres::read_rollup_rows(&store.pool).await.unwrap()),
     );
-    let tables = ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_hours", "rollup_funnel"];
+    let tables = [
+        "rollup_attempts",
+        "rollup_verifications",
+        "irregular_attempts",
+        "rollup_hours",
+        "rollup_funnel",
+        "service_accounts",
+    ];
     for ((table, sqlite_rows), postgres_rows) in tables.iter().zip(&from_sqlite).zip(&from_postgres) {
         assert!(!sqlite_rows.is_empty(), "{table} has rows to compare");
         let only_sqlite: Vec<_> = sqlite_rows.iter().filter(|r| !postgres_rows.contains(r)).take(3).collect();

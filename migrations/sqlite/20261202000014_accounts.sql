@@ -1,15 +1,17 @@
 -- Several Twilio accounts sync into one snapshot: each run, and each watermark, is an account's.
 ALTER TABLE sync_runs ADD COLUMN account_sid TEXT NOT NULL DEFAULT '';
 
-CREATE TABLE sync_watermarks (
+-- The accounts the deployment syncs, each with where its next incremental sync starts (none
+-- before its first complete run).
+CREATE TABLE sync_accounts (
     account_sid TEXT PRIMARY KEY NOT NULL,
-    watermark   TEXT NOT NULL
+    watermark   TEXT
 );
 
 -- A snapshot synced before holds one account's attempts: its runs and watermark are that account's.
 UPDATE sync_runs SET account_sid = (SELECT account_sid FROM attempts LIMIT 1)
     WHERE EXISTS (SELECT 1 FROM attempts);
-INSERT INTO sync_watermarks (account_sid, watermark)
+INSERT INTO sync_accounts (account_sid, watermark)
     SELECT (SELECT account_sid FROM attempts LIMIT 1), watermark FROM sync_state
     WHERE id = 1 AND EXISTS (SELECT 1 FROM attempts);
 DROP TABLE sync_state;

@@ -1,21 +1,46 @@
-//! The sync's bookkeeping: runs, their slices, and the watermark.
+//! The sync's bookkeeping: the accounts synced, their runs, the runs' slices, and watermarks.
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{StoreError, UpsertCount};
 
-/// What the snapshot is complete up to: the earliest of its accounts' watermarks, if every
-/// account synced once.
+/// What the snapshot is complete up to: the earliest of its accounts' watermarks, once one
+/// completed a sync.
 pub async fn watermark(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT MIN(watermark) FROM sync_watermarks").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SELECT MIN(watermark) FROM sync_accounts").fetch_one(pool).await?)
 }
 
 /// Where the account's next incremental sync starts, if a sync of it ever completed.
 pub async fn account_watermark(pool: &SqlitePool, account_sid: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT watermark FROM sync_watermarks WHERE account_sid = ?")
+    Ok(sqlx::query_scalar("SELECT watermark FROM sync_accounts WHERE account_sid = ?")
         .bind(account_sid)
         .fetch_optional(pool)
-        .await?)
+        .await?
+        .flatten())
+}
+
+/// Adds the account to those the deployment syncs, if it is new.
+pub async fn add_sync_account(pool: &SqlitePool, account_sid: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT OR IGNORE INTO sync_accounts (account_sid) VALUES (?)").bind(account_sid).execute(pool).await?;
+    Ok(())
+}
+
+/// Makes `listed` the accounts the deployment syncs: one no longer listed stops holding back
+/// the snapshot's watermark (its attempts stay; listed again, it syncs Twilio's whole window).
+pub async fn keep_sync_accounts(pool: &SqlitePool, listed: &[String]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let known: Vec<String> = sqlx::query_scalar("SELECT account_sid FROM sync_accounts").fetch_all(&mut *tx).await?;
+    for gone in known.iter().filter(|account| !listed.contains(account)) {
+        sqlx::query("DELETE FROM sync_accounts WHERE account_sid = ?").bind(gone).execute(&mut *tx).await?;
+    }
+    for account in listed {
+        sqlx::query("INSERT OR IGNORE INTO sync_accounts (account_sid) VALUES (?)")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// How one account's sync stands, as `/healthz` tells it.
@@ -28,14 +53,13 @@ pub struct AccountSync {
     pub last_error: Option<String>,
 }
 
-/// Every account that ever ran a sync, by SID.
+/// Every account the deployment syncs, by SID.
 pub async fn account_syncs(pool: &SqlitePool) -> Result<Vec<AccountSync>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT accounts.account_sid, \
-                (SELECT watermark FROM sync_watermarks w WHERE w.account_sid = accounts.account_sid) AS as_of, \
+        "SELECT a.account_sid, a.watermark AS as_of, \
                 (SELECT CASE WHEN status = 'failed' THEN error END FROM sync_runs r \
-                  WHERE r.account_sid = accounts.account_sid AND status != 'running' ORDER BY id DESC LIMIT 1) AS last_error \
-         FROM (SELECT DISTINCT account_sid FROM sync_runs WHERE account_sid != '') accounts ORDER BY account_sid",
+                  WHERE r.account_sid = a.account_sid AND status != 'running' ORDER BY id DESC LIMIT 1) AS last_error \
+         FROM sync_accounts a ORDER BY a.account_sid",
     )
     .fetch_all(pool)
     .await?)
@@ -103,7 +127,7 @@ pub async fn finish_run(
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO sync_watermarks (account_sid, watermark) SELECT account_sid, window_end FROM sync_runs WHERE id = ?
+                "INSERT INTO sync_accounts (account_sid, watermark) SELECT account_sid, window_end FROM sync_runs WHERE id = ?
                  ON CONFLICT (account_sid) DO UPDATE SET watermark = excluded.watermark",
             )
             .bind(run_id)

@@ -113,6 +113,7 @@ pub async fn sync_once(
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let account = client.credentials().account_sid.as_str();
+    store::add_sync_account(pool, account).await?;
     if let Some(run) = store::interrupted_run(pool, account).await? {
         tracing::info!("resuming interrupted sync run {} ({}..{})", run.id, run.window_start, run.window_end);
         complete_run(pool, client, progress, options, run).await?;

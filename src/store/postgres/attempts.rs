@@ -89,6 +89,18 @@ pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt])
     .bind(columns.carrier)
     .fetch_all(&mut *tx)
     .await?;
+    // Sorted, as every key this transaction locks, so that concurrent writers cannot deadlock.
+    let pairs: std::collections::BTreeSet<(&str, &str)> =
+        rows.iter().map(|(a, _)| (a.service_sid.as_str(), a.account_sid.as_str())).collect();
+    let (services, accounts): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO service_accounts (service_sid, account_sid) SELECT * FROM UNNEST($1::text[], $2::text[]) \
+         ON CONFLICT (service_sid) DO NOTHING",
+    )
+    .bind(services)
+    .bind(accounts)
+    .execute(&mut *tx)
+    .await?;
     let updated = written.iter().filter(|sid| stored.contains_key(sid.as_str())).count() as u64;
     let count = UpsertCount { new: written.len() as u64 - updated, updated };
     let changed: Vec<AttemptFacts> = rows.iter().map(|(attempt, _)| AttemptFacts::of(attempt)).collect();

@@ -349,9 +349,10 @@ pub async fn read_rollup_rows(pool: &PgPool) -> Result<RollupRows, StoreError> {
         &hour_horizon,
     )
     .await?;
+    let service_accounts = sqlx::query_as("SELECT service_sid, account_sid FROM service_accounts ORDER BY service_sid")
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
-    // The accounts of services are not kept here yet: no dashboard reads this store.
-    let service_accounts = Vec::new();
     Ok(RollupRows { generation, hour_horizon, attempts, verifications, irregular, hours, funnel, service_accounts })
 }
 
