@@ -94,7 +94,7 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     store::keep_sync_accounts(&pool, std::slice::from_ref(&sid_a)).await.unwrap();
     assert_eq!(store::watermark(&pool).await.unwrap(), Some(again_a.window_end.clone()));
     let listed: Vec<String> = store::account_syncs(&pool).await.unwrap().into_iter().map(|s| s.account_sid).collect();
-    assert_eq!(listed, [sid_a.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&sid_a));
     assert_eq!(snapshot_totals(&pool, &sid_b).await, api_b);
     assert_eq!(store::account_watermark(&pool, &sid_b).await.unwrap(), None, "listed again, it syncs the whole window");
 }
