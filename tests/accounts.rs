@@ -14,16 +14,7 @@ use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 
 /// The API's totals for its account (attempts, converted), read with plain HTTP.
 async fn api_totals(api: &Pinned) -> (u64, u64) {
-    let c = &api.config.credentials;
-    let summary: Value = reqwest::Client::new()
-        .get(format!("{}/v2/Attempts/Summary", api.base))
-        .basic_auth(&c.account_sid, Some(&c.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = api.get_json("/v2/Attempts/Summary").await;
     (summary["total_attempts"].as_u64().unwrap(), summary["total_converted"].as_u64().unwrap())
 }
 
@@ -99,26 +90,6 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     assert_eq!(store::account_watermark(&pool, &sid_b).await.unwrap(), None, "listed again, it syncs the whole window");
 }
 
-/// A CSV's rows, each by column name (no cell of these holds a comma).
-fn rows_of(csv: &str) -> Vec<BTreeMap<String, String>> {
-    let mut lines = csv.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect())
-        .collect()
-}
-
-/// Attempts and converted attempts of a view (`filters` added to the whole range), as the
-/// dashboard's CSV gives them.
-async fn dashboard_totals(base: &str, filters: &str) -> (u64, u64) {
-    let csv =
-        reqwest::get(format!("{base}/export.csv?by=channel&range=all{filters}")).await.unwrap().text().await.unwrap();
-    rows_of(&csv).iter().fold((0, 0), |(a, c), row| {
-        (a + row["attempts"].parse::<u64>().unwrap(), c + row["converted_attempts"].parse::<u64>().unwrap())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_syncs_every_account_of_its_accounts_file_and_shows_their_sum() {
     let (a, b) = (common::emulator::start_pinned(33, 2_500).await, common::emulator::start_pinned(34, 1_500).await);
@@ -134,21 +105,8 @@ async fn serve_syncs_every_account_of_its_accounts_file_and_shows_their_sum() {
         ),
     )
     .unwrap();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
-    serve
-        .args(["serve", "--addr", "127.0.0.1:0", "--sync-every", "1h", "--rate-limit", "0", "--db"])
-        .arg(dir.path().join("s.db"))
-        .arg("--accounts")
-        .arg(&file)
-        .env_remove("TWILIO_ACCOUNT_SID")
-        .env_remove("TWILIO_AUTH_TOKEN")
-        .env_remove("TWILIO_API_KEY")
-        .env_remove("TWILIO_API_SECRET")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = serve.spawn().unwrap();
+    let args = ["--sync-every", "1h", "--rate-limit", "0", "--accounts", file.to_str().unwrap()];
+    let mut child = common::process::serve_command(&dir.path().join("s.db"), &args).spawn().unwrap();
     let mut out = Lines::follow(child.stdout.take().unwrap());
     let mut log = Lines::follow(child.stderr.take().unwrap());
     let listening = out.wait_for("verilens dashboard: http://", 1).await;
@@ -166,16 +124,17 @@ async fn serve_syncs_every_account_of_its_accounts_file_and_shows_their_sum() {
     // The dashboard reloads its rollups on the first view after the syncs; the deadline only
     // turns a hang into a failure.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut shown = dashboard_totals(&base, "").await;
+    let mut shown = common::process::dashboard_totals(&base, "").await;
     while shown != expected {
         assert!(Instant::now() < deadline, "the dashboard shows {shown:?}, the APIs {expected:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        shown = dashboard_totals(&base, "").await;
+        shown = common::process::dashboard_totals(&base, "").await;
     }
 
     // Each account's figures, by the account breakdown and by the account filter, are its API's.
-    let by_account =
-        rows_of(&reqwest::get(format!("{base}/export.csv?by=account&range=all")).await.unwrap().text().await.unwrap());
+    let by_account = common::process::csv_rows(
+        &reqwest::get(format!("{base}/export.csv?by=account&range=all")).await.unwrap().text().await.unwrap(),
+    );
     let figures = |row: &BTreeMap<String, String>| {
         (row["attempts"].parse::<u64>().unwrap(), row["converted_attempts"].parse::<u64>().unwrap())
     };
@@ -189,8 +148,8 @@ async fn serve_syncs_every_account_of_its_accounts_file_and_shows_their_sum() {
     seen.sort();
     assert_eq!(seen, expected_rows);
     for (sid, api) in [(&ca.account_sid, api_a), (&cb.account_sid, api_b)] {
-        assert_eq!(dashboard_totals(&base, &format!("&account={sid}")).await, api);
-        let raw = rows_of(
+        assert_eq!(common::process::dashboard_totals(&base, &format!("&account={sid}")).await, api);
+        let raw = common::process::csv_rows(
             &reqwest::get(format!("{base}/attempts.csv?range=all&account={sid}")).await.unwrap().text().await.unwrap(),
         );
         assert_eq!(raw.len() as u64, api.0, "the attempts CSV of {sid}");

@@ -17,16 +17,7 @@ async fn emulator() -> Fixture {
 
 /// A converted, priced attempt as the API has it now.
 async fn settled_attempt(f: &Fixture) -> Attempt {
-    let c = &f.config.credentials;
-    let page: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v2/Attempts?PageSize=1000", f.base))
-        .basic_auth(&c.account_sid, Some(&c.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = f.get_json("/v2/Attempts?PageSize=1000").await;
     let attempts: Vec<Attempt> = serde_json::from_value(page["attempts"].clone()).unwrap();
     attempts
         .into_iter()

@@ -10,32 +10,7 @@ use serde_json::Value;
 use verilens::emulator::EmulatorConfig;
 
 fn serve(db: &std::path::Path, role: &str) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_verilens"));
-    command
-        .args(["serve", "--role", role, "--addr", "127.0.0.1:0", "--sync-every", "1s", "--db"])
-        .arg(db)
-        .env_remove("TWILIO_ACCOUNT_SID")
-        .env_remove("TWILIO_AUTH_TOKEN")
-        .env_remove("TWILIO_API_KEY")
-        .env_remove("TWILIO_API_SECRET")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-/// Attempts and converted attempts over the whole snapshot, as the dashboard's CSV gives them.
-async fn dashboard_totals(base: &str) -> (u64, u64) {
-    let csv = reqwest::get(format!("{base}/export.csv?by=channel&range=all")).await.unwrap().text().await.unwrap();
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let column = |name: &str| header.iter().position(|c| *c == name).unwrap_or_else(|| panic!("{name} in {csv}"));
-    let (attempts, converted) = (column("attempts"), column("converted_attempts"));
-    lines.fold((0, 0), |(a, c), line| {
-        let cells: Vec<&str> = line.split(',').collect();
-        (a + cells[attempts].parse::<u64>().unwrap(), c + cells[converted].parse::<u64>().unwrap())
-    })
+    common::process::serve_command(db, &["--role", role, "--sync-every", "1s"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,11 +63,11 @@ async fn a_web_process_shows_what_a_sync_process_writes_into_the_same_snapshot()
     // The web process learns of the sync's writes from the snapshot alone; the deadline only
     // turns a hang into a failure.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut shown = dashboard_totals(&base).await;
+    let mut shown = common::process::dashboard_totals(&base, "").await;
     while shown != expected {
         assert!(Instant::now() < deadline, "the web process shows {shown:?}, the API {expected:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        shown = dashboard_totals(&base).await;
+        shown = common::process::dashboard_totals(&base, "").await;
     }
     let health: Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["synced"], true, "{health}");

@@ -38,6 +38,22 @@ pub struct Pinned {
     _running: RunningEmulator,
 }
 
+impl Pinned {
+    /// `path` of the API as JSON, read with plain HTTP and the account's credentials.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let c = &self.config.credentials;
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .basic_auth(&c.account_sid, Some(&c.auth_token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 pub async fn start_pinned(seed: u64, attempts: u64) -> Pinned {
     let mut config = EmulatorConfig::new(seed, attempts);
     config.now = Some(now_to_the_second());
