@@ -480,15 +480,19 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for client in &source.clients {
         let result = sync_once(&pool, client, &progress, &options).await;
+        let stopped = matches!(result, Err(verilens::sync::SyncError::Stopped));
         let account = if several { format!("{}: ", client.credentials().account_hint()) } else { String::new() };
         reports.push((account, result));
+        if stopped {
+            break;
+        }
     }
     reporter.abort();
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     for (account, result) in reports {
-        let report = result.with_context(|| account.trim_end_matches(": ").to_string())?;
+        let report = result.map_err(|e| anyhow::anyhow!("{account}{e}"))?;
         println!(
             "{account}synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",
             report.window_start,
