@@ -218,11 +218,12 @@ pub struct Overview {
     pub totals: Metrics,
     /// Which fee per successful verification applies, and where it came from.
     pub verification_fee: String,
-    /// Read by the server functions' JSON clients; the page shows `what_to_do_html` and
-    /// `funnel_html`, which the server renders from them, so the browser skips them.
-    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
+    /// What the server renders `what_to_do_html` and `funnel_html` from. Not sent: the page
+    /// shows the HTML, and scripts read `/what-to-do.csv` and `/funnel.csv` (4 KB of the
+    /// page's weight, compressed).
+    #[serde(skip)]
     pub what_to_do: WhatToDo,
-    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
+    #[serde(skip)]
     pub funnel: RetryFunnel,
     pub what_to_do_html: String,
     pub funnel_html: String,
