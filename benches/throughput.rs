@@ -120,7 +120,9 @@ async fn main() {
         })
     };
     let (started, cpu_before) = (Instant::now(), cpu_secs());
-    let report = sync_once(&pool, &reader, &SyncProgress::default(), &options).await.unwrap();
+    let report = sync_once(&verilens::store::Store::Sqlite(pool.clone()), &reader, &SyncProgress::default(), &options)
+        .await
+        .unwrap();
     let secs = started.elapsed().as_secs_f64();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let (peak_heap, peak_file) = sampler.join().unwrap();
@@ -203,7 +205,14 @@ async fn rate_limited_sync() {
     let pool = store::open(&dir.path().join("limited.db")).await.unwrap();
     let client = client(&running.base_url(), &config, 100);
     let started = Instant::now();
-    let report = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let report = sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     // Two Summary requests frame the pages.
     let requests = report.pages + 2;

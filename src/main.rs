@@ -192,14 +192,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Err(e) => tracing::error!("the demo's history could not be written: {e}"),
         }
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        if let Err(e) = sync_once(&pool, &clients[0], &progress, &options).await {
+        if let Err(e) = sync_once(&store::Store::Sqlite(pool.clone()), &clients[0], &progress, &options).await {
             tracing::error!("sync failed: {e}");
         }
     }
     // The demo's emulator is local: syncing it often lets a demo incident show within a minute.
     let sync_every = if demo { args.sync_every.min(DEMO_SYNC_EVERY) } else { args.sync_every };
     let syncing = source.as_ref().filter(|_| role.syncs()).map(|source| {
-        server::spawn_sync_loop(pool.clone(), source.clients.clone(), progress.clone(), sync_every, !demo, options)
+        server::spawn_sync_loop(
+            store::Store::Sqlite(pool.clone()),
+            source.clients.clone(),
+            progress.clone(),
+            sync_every,
+            !demo,
+            options,
+        )
     });
     let state = AppState {
         progress,
@@ -463,9 +470,9 @@ fn man_pages(args: ManArgs) -> anyhow::Result<()> {
 }
 
 async fn sync(args: SyncArgs) -> anyhow::Result<()> {
-    let pool = store::open(&args.db).await?;
+    let store = store::Store::open(&args.db).await?;
     let source = source(&args.twilio, true).await?.context("a sync without credentials has the emulator")?;
-    store::save_account_names(&pool, &source.account_names).await?;
+    store.save_account_names(&source.account_names).await?;
     let progress = SyncProgress::default();
     let bar = progress_bar();
     let reporter = tokio::spawn(report_progress(progress.clone(), bar.clone()));
@@ -479,7 +486,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let several = source.clients.len() > 1;
     let mut reports = Vec::new();
     for client in &source.clients {
-        let result = sync_once(&pool, client, &progress, &options).await;
+        let result = sync_once(&store, client, &progress, &options).await;
         let stopped = matches!(result, Err(verilens::sync::SyncError::Stopped));
         let account = if several { format!("{}: ", client.credentials().account_hint()) } else { String::new() };
         reports.push((account, result));
@@ -492,6 +499,10 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     for (account, result) in reports {
+        if let Err(verilens::sync::SyncError::SyncedElsewhere) = result {
+            println!("{account}another verilens process is syncing this account now: left to it");
+            continue;
+        }
         let report = result.map_err(|e| anyhow::anyhow!("{account}{e}"))?;
         println!(
             "{account}synced {} to {}: {} pages, {} new, {} updated attempts; snapshot {} / API {} for the window",

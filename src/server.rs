@@ -293,7 +293,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 /// Syncs now (unless `first_now` is false) and then every `every`, logging failures: the
 /// dashboard keeps serving the last snapshot. Ends at a page boundary once `options.stop` is signalled.
 pub fn spawn_sync_loop(
-    pool: SqlitePool,
+    store: store::Store,
     clients: Vec<Arc<TwilioClient>>,
     progress: SyncProgress,
     every: Duration,
@@ -314,13 +314,16 @@ pub fn spawn_sync_loop(
             // One account after another: the snapshot has one writer, each account its own rate limit.
             for client in &clients {
                 let account = client.credentials().account_hint();
-                match sync_once(&pool, client, &progress, &options).await {
+                match sync_once(&store, client, &progress, &options).await {
                     Ok(report) => tracing::info!(
                         "sync: {account}: {} pages, {} new, {} updated attempts",
                         report.pages,
                         report.attempts_new,
                         report.attempts_updated
                     ),
+                    Err(SyncError::SyncedElsewhere) => {
+                        tracing::debug!("sync: {account}: another process holds its lease and syncs it")
+                    }
                     Err(SyncError::Stopped) => {
                         tracing::info!("sync stopped at a page boundary; the next start goes on from there");
                         return;

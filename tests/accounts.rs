@@ -41,9 +41,11 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     let pool = store::open(&dir.path().join("accounts.db")).await.unwrap();
     let (progress, options) = (SyncProgress::default(), SyncOptions { page_size: 500, ..SyncOptions::default() });
 
-    let first_a = sync_once(&pool, &client_a, &progress, &options).await.unwrap();
+    let first_a =
+        sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client_a, &progress, &options).await.unwrap();
     assert_eq!(store::watermark(&pool).await.unwrap().as_deref(), Some(first_a.window_end.as_str()));
-    let first_b = sync_once(&pool, &client_b, &progress, &options).await.unwrap();
+    let first_b =
+        sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client_b, &progress, &options).await.unwrap();
 
     // Each account's figures in the snapshot are its API's, and each run counted its own.
     let (api_a, api_b) = (api_totals(&a).await, api_totals(&b).await);
@@ -71,7 +73,8 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     assert_eq!(store::watermark(&pool).await.unwrap(), Some(earliest));
 
     // A later run of one account starts from its own watermark and moves only its own.
-    let again_a = sync_once(&pool, &client_a, &progress, &options).await.unwrap();
+    let again_a =
+        sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client_a, &progress, &options).await.unwrap();
     let lookback_start = verilens::sync::window_start(Some(&first_a.window_end), parse(&again_a.window_end), &options);
     assert_eq!(again_a.window_start, verilens::model::twilio_time::format(&lookback_start));
     assert_eq!(again_a.attempts_new, 0);

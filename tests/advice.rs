@@ -50,7 +50,14 @@ async fn synced(seed: u64) -> Synced {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = common::emulator::client_for(&emulator.base, &emulator.config, 0);
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let rows = sqlx::query_as(
         "SELECT verification_sid, date_created, channel, conversion_status, country, price, price_unit, error_code, \
          \"to\", carrier FROM attempts",

@@ -183,7 +183,14 @@ impl World {
 
     async fn sync(&self) {
         let client = common::emulator::client_for(&self.emulator.base_url(), &self.config, 0);
-        sync_once(&self.pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+        sync_once(
+            &verilens::store::Store::Sqlite(self.pool.clone()),
+            &client,
+            &SyncProgress::default(),
+            &SyncOptions::default(),
+        )
+        .await
+        .unwrap();
     }
 
     async fn advance_to(&self, t: DateTime<Utc>) {

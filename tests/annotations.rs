@@ -20,7 +20,14 @@ async fn synced() -> (sqlx::SqlitePool, chrono::DateTime<chrono::Utc>, tempfile:
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("a.db")).await.unwrap();
     let client = common::emulator::client_for(&emulator.base, &emulator.config, 0);
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let now = emulator.config.now.unwrap();
     (pool, now, dir, emulator)
 }

@@ -68,7 +68,7 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     let pool = store::open(&dir.path().join("outage.db")).await.unwrap();
     let progress = SyncProgress::default();
     let good = client(&running.base_url(), &account, &token, Duration::from_secs(15));
-    sync_once(&pool, &good, &progress, &SyncOptions::default()).await.unwrap();
+    sync_once(&verilens::store::Store::Sqlite(pool.clone()), &good, &progress, &SyncOptions::default()).await.unwrap();
     let synced: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     let total = format_count(synced as u64);
 
@@ -88,7 +88,12 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     ];
     for (what, url, expected) in outages {
         let broken = client(&url, &account, &token, Duration::from_millis(500));
-        assert!(sync_once(&pool, &broken, &progress, &SyncOptions::default()).await.is_err(), "{what}");
+        assert!(
+            sync_once(&verilens::store::Store::Sqlite(pool.clone()), &broken, &progress, &SyncOptions::default())
+                .await
+                .is_err(),
+            "{what}"
+        );
         let during = page().await;
         assert!(during.contains("data-testid=\"sync-error\""), "{what}: the header shows the failure");
         let header = during.split("data-testid=\"sync-error\"").nth(1).unwrap_or_default();
@@ -99,6 +104,6 @@ async fn the_dashboard_keeps_the_last_snapshot_and_says_what_went_wrong() {
     }
 
     // Once the API is back, the next good sync clears the message.
-    sync_once(&pool, &good, &progress, &SyncOptions::default()).await.unwrap();
+    sync_once(&verilens::store::Store::Sqlite(pool.clone()), &good, &progress, &SyncOptions::default()).await.unwrap();
     assert!(!page().await.contains("Last sync failed"));
 }

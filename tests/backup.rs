@@ -62,7 +62,14 @@ async fn a_backup_taken_during_a_write_holds_what_was_committed_and_restores() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("snapshot.db");
     let pool = store::open(&db).await.unwrap();
-    let first = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let first = sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let committed = sids(&pool).await;
     // The run's check counts from where Twilio's window starts by the clock when it ends, which
     // may leave out the pinned dataset's first seconds: the snapshot holds at least that.
@@ -96,7 +103,14 @@ async fn a_backup_taken_during_a_write_holds_what_was_committed_and_restores() {
     assert_eq!(common::assert_rollups_equal_a_rebuild(&restored_pool).await, committed.len() as u64);
 
     // Restored and synced again, it loses nothing the API still has.
-    let again = sync_once(&restored_pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let again = sync_once(
+        &verilens::store::Store::Sqlite(restored_pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.api_total, again.snapshot_total);
     assert!(sids(&restored_pool).await.is_superset(&committed));
 
@@ -186,7 +200,9 @@ async fn a_backup_taken_while_a_sync_runs_restores_and_syncs_to_the_api() {
     let client = common::emulator::client_for(&gated, &config, 0);
     let syncing = tokio::spawn({
         let pool = pool.clone();
-        async move { sync_once(&pool, &client, &SyncProgress::default(), &options).await }
+        async move {
+            sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &SyncProgress::default(), &options).await
+        }
     });
     gate.holding().await;
     // The pages fetched before the held request reach the snapshot as the writer commits them.
@@ -220,7 +236,14 @@ async fn a_backup_taken_while_a_sync_runs_restores_and_syncs_to_the_api() {
 
     // The restored snapshot resumes the interrupted run and ends equal to the API.
     let direct = common::emulator::client_for(&running.base_url(), &config, 0);
-    let report = sync_once(&restored_pool, &direct, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let report = sync_once(
+        &verilens::store::Store::Sqlite(restored_pool.clone()),
+        &direct,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.api_total, report.snapshot_total);
     assert!(sids(&restored_pool).await.len() as u64 >= report.snapshot_total);
     assert_eq!(common::assert_rollups_equal_a_rebuild(&restored_pool).await, sids(&restored_pool).await.len() as u64);

@@ -61,7 +61,14 @@ async fn the_history_joins_the_first_sync_once_and_the_default_view_compares() {
     assert_eq!(verilens::demo::write_history(&pool, &emulator, &base).await.unwrap(), 0);
 
     let client = common::emulator::client_for(&base, &config, 0);
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let (rows, stored) = snapshot_sids(&pool).await;
     let expected: BTreeSet<String> = past.union(&window).cloned().collect();
     assert_eq!(rows, stored.len(), "an attempt stored twice");

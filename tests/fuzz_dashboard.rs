@@ -47,7 +47,14 @@ async fn synced_dashboard() -> Dashboard {
     let client = common::emulator::client_for(&running.base_url(), &config, 0);
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("fuzz.db")).await.unwrap();
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let base = serve(pool.clone(), None).await;
     Dashboard { base, pool, _dir: dir, _emulator: running }
 }

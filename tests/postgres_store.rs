@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
@@ -11,26 +10,10 @@ use verilens::model::Attempt;
 use verilens::store::StoreError;
 use verilens::store::postgres::{self, SyncLease};
 
+use common::postgres::fresh_database;
+
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const OTHER_ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-fn server_url() -> String {
-    std::env::var("VERILENS_TEST_POSTGRES").expect(
-        "VERILENS_TEST_POSTGRES must name a PostgreSQL server to test on: scripts/test.sh starts one, \
-         and `scripts/postgres.sh start DIR` prints the URL of another",
-    )
-}
-
-/// The URL of a new, empty database on the test server.
-async fn fresh_database() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("verilens_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin = PgConnection::connect(&server_url()).await.expect("the test server answers");
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let mut url = url::Url::parse(&server_url()).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
 
 fn attempt(sid: &str, account_sid: &str, created: &str, updated: &str, status: &str) -> Attempt {
     let mut json: serde_json::Value = serde_json::from_str(include_str!("data/attempt.json")).unwrap();
@@ -235,23 +218,6 @@ async fn attempts_of(pinned: &common::emulator::Pinned) -> Vec<Attempt> {
     }
 }
 
-/// Each table's rows as text, sorted: the two stores' rows compare whatever order they come in.
-fn rows_as_text(rows: &verilens::store::RollupRows) -> [Vec<String>; 6] {
-    fn sorted<T: std::fmt::Debug>(rows: &[T]) -> Vec<String> {
-        let mut text: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
-        text.sort();
-        text
-    }
-    [
-        sorted(&rows.attempts),
-        sorted(&rows.verifications),
-        sorted(&rows.irregular),
-        sorted(&rows.hours),
-        sorted(&rows.funnel),
-        sorted(&rows.service_accounts),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollups_kept_in_postgresql_equal_sqlites_for_the_same_writes() {
     // The emulator's data: retries on other channels, errors, verifications across days.
@@ -290,27 +256,8 @@ async fn the_rollups_kept_in_postgresql_equal_sqlites_for_the_same_writes() {
         assert_eq!(in_postgres, in_sqlite, "the same attempts are new and updated in both");
     }
 
-    let (from_sqlite, from_postgres) = (
-        rows_as_text(&verilens::store::read_rollup_rows(&sqlite).await.unwrap()),
-        rows_as_text(&postgres::read_rollup_rows(&store.pool).await.unwrap()),
+    common::postgres::assert_same_rollups(
+        &verilens::store::read_rollup_rows(&sqlite).await.unwrap(),
+        &postgres::read_rollup_rows(&store.pool).await.unwrap(),
     );
-    let tables = [
-        "rollup_attempts",
-        "rollup_verifications",
-        "irregular_attempts",
-        "rollup_hours",
-        "rollup_funnel",
-        "service_accounts",
-    ];
-    for ((table, sqlite_rows), postgres_rows) in tables.iter().zip(&from_sqlite).zip(&from_postgres) {
-        assert!(!sqlite_rows.is_empty(), "{table} has rows to compare");
-        let only_sqlite: Vec<_> = sqlite_rows.iter().filter(|r| !postgres_rows.contains(r)).take(3).collect();
-        let only_postgres: Vec<_> = postgres_rows.iter().filter(|r| !sqlite_rows.contains(r)).take(3).collect();
-        assert!(
-            sqlite_rows == postgres_rows,
-            "{table}: {} rows in sqlite, {} in PostgreSQL; only in sqlite {only_sqlite:?}; only in PostgreSQL {only_postgres:?}",
-            sqlite_rows.len(),
-            postgres_rows.len()
-        );
-    }
 }

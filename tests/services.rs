@@ -77,7 +77,14 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = common::emulator::client_for(&f.base, &f.config, 0);
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let (_, raw) = get(&f, "/v2/Services").await;
     let expected: BTreeMap<String, String> = raw["services"]
         .as_array()
@@ -132,6 +139,13 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     )
     .await
     .unwrap();
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store::friendly_names(&pool).await.unwrap(), expected);
 }

@@ -89,7 +89,9 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     let client = client(&f);
     let progress = SyncProgress::default();
 
-    let first = sync_once(&pool, &client, &progress, &SyncOptions::default()).await.unwrap();
+    let first = sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &progress, &SyncOptions::default())
+        .await
+        .unwrap();
     // The load's writer kept a small cache and left checkpoints to another connection: none of
     // that stays on the pool's connections, and the WAL, which held every page of the load, is
     // emptied once they are in the file.
@@ -121,7 +123,9 @@ async fn sync_copies_every_attempt_and_is_idempotent() {
     let sids: std::collections::HashSet<&str> = api.iter().map(|a| a["sid"].as_str().unwrap()).collect();
     assert_eq!(sids.len(), api.len(), "the API lists every attempt once");
 
-    let second = sync_once(&pool, &client, &progress, &SyncOptions::default()).await.unwrap();
+    let second = sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &progress, &SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(second.attempts_new, 0);
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(total as usize, api.len());
@@ -133,7 +137,10 @@ async fn a_first_sync_with_more_verifications_than_it_sums_in_memory_counts_the_
     let f = fixture(3_000).await;
     let pool = store::open(&f.db).await.unwrap();
     let options = SyncOptions { summed_verifications: 100, ..SyncOptions::default() };
-    let report = sync_once(&pool, &client(&f), &SyncProgress::default(), &options).await.unwrap();
+    let report =
+        sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client(&f), &SyncProgress::default(), &options)
+            .await
+            .unwrap();
     let mut api = all_attempts_over_http(&f).await;
     api.retain(|a| common::in_run_window(&a["date_created"], &report));
     let verifications: std::collections::HashSet<&str> =
@@ -154,7 +161,14 @@ async fn wrong_credentials_stop_the_sync_with_a_clear_error() {
         Arc::new(RateLimiter::per_minute(0)),
     )
     .unwrap();
-    let err = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap_err();
+    let err = sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("rejected the credentials") && message.contains("20003"), "{message}");
     assert!(!message.contains("wrong"), "the secret stays out of messages: {message}");

@@ -105,7 +105,9 @@ async fn sync_completes_through_500s_latency_and_the_rate_limit() {
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = client_for(&running.base_url(), &config, 40);
     let options = SyncOptions { page_size: 500, ..SyncOptions::default() };
-    let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
+    let report = sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &SyncProgress::default(), &options)
+        .await
+        .unwrap();
     assert_eq!(report.api_total, report.snapshot_total);
 
     // The window starts 30 days before the run's real start, a moment after the emulator's
@@ -374,7 +376,10 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
             bulk_first_sync,
             ..SyncOptions::default()
         };
-        let error = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap_err();
+        let error =
+            sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &SyncProgress::default(), &options)
+                .await
+                .unwrap_err();
         assert!(matches!(error, SyncError::Store(store::StoreError::DiskFull(_))), "{error:?}");
         assert!(error.to_string().contains("disk is full"), "{error}");
         let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
@@ -392,7 +397,10 @@ async fn a_full_disk_stops_the_sync_cleanly_and_loses_nothing_written() {
         let pool = store::open(&db).await.unwrap();
         assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
         assert_rollups_match_attempts(&pool).await;
-        let report = sync_once(&pool, &client, &SyncProgress::default(), &options).await.unwrap();
+        let report =
+            sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &SyncProgress::default(), &options)
+                .await
+                .unwrap();
         assert_eq!(report.api_total, report.snapshot_total);
         pool.close().await;
         assert_complete_snapshot(&db, &config, None).await;
@@ -406,7 +414,14 @@ async fn attempts_that_settle_are_updated_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = client_for(&running.base_url(), &config, 0);
-    sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     let unsettled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE message_status = 'sent'")
         .fetch_one(&pool)
         .await
@@ -414,7 +429,14 @@ async fn attempts_that_settle_are_updated_by_the_next_run() {
     assert!(unsettled > 0, "recent attempts have not settled yet");
 
     running.emulator.set_clock(now_pinned(chrono::Duration::zero()));
-    let second = sync_once(&pool, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let second = sync_once(
+        &verilens::store::Store::Sqlite(pool.clone()),
+        &client,
+        &SyncProgress::default(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
     assert!(second.attempts_updated > 0 && second.attempts_new > 0, "{second:?}");
 
     let api = api_attempts(&running, &config).await;
@@ -483,7 +505,9 @@ async fn sync_against(
         max_delay: Duration::from_millis(50),
     });
     let options = SyncOptions { slices: 1, ..SyncOptions::default() };
-    let result = sync_once(&pool, &client, &SyncProgress::default(), &options).await.map(|_| ());
+    let result = sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client, &SyncProgress::default(), &options)
+        .await
+        .map(|_| ());
     (result, pool, dir)
 }
 

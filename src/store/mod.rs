@@ -1,6 +1,7 @@
 //! The sqlite snapshot: opening it (checks, migrations, settings) and its write transactions;
 //! upserts, the bulk load, queries, rollups and the sync's bookkeeping in their modules.
 
+mod backends;
 mod backup;
 mod bulk;
 pub mod postgres;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use backends::{Store, SyncTurn};
 pub use backup::{Backup, backup, backup_into, restore, scheduled_backup_name, snapshot_bytes};
 pub use bulk::{
     BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, bulk_load,

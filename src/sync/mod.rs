@@ -13,13 +13,12 @@ mod walker;
 mod writer;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use sqlx::SqlitePool;
 
 pub use progress::{SyncProgress, SyncProgressSnapshot};
 pub use stop::StopSignal;
 
 use crate::model::twilio_time;
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError, SyncTurn};
 use crate::twilio::{SummaryQuery, TwilioClient, TwilioError};
 use walker::{Handoff, walk_slice};
 use writer::{CommitPolicy, PAGES_IN_FLIGHT, WriteTarget, write_pages};
@@ -35,6 +34,9 @@ pub enum SyncError {
     WriterStopped,
     #[error("the sync was stopped after its last written page; the next run goes on from there")]
     Stopped,
+    /// Another process holds the account's sync lease, and syncs it.
+    #[error("another verilens process syncs this account now")]
+    SyncedElsewhere,
 }
 
 /// How often a bulk load commits at most. Its appends touch only the table's last pages,
@@ -106,32 +108,50 @@ pub struct SyncReport {
 /// Runs one sync of the client's account: finishes its interrupted run if there is one, then
 /// a new run ending at the current time. Each account has its own runs and watermark, so
 /// several accounts sync into one snapshot, one after another.
+/// On PostgreSQL the run holds the account's lease throughout, and a process that finds it
+/// held by another returns `SyncError::SyncedElsewhere`.
 pub async fn sync_once(
-    pool: &SqlitePool,
+    store: &Store,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let account = client.credentials().account_sid.as_str();
-    store::add_sync_account(pool, account).await?;
-    if let Some(run) = store::interrupted_run(pool, account).await? {
+    let Some(turn) = store.take_sync_turn(account).await? else {
+        return Err(SyncError::SyncedElsewhere);
+    };
+    let synced = sync_in_turn(store, client, progress, options, &turn).await;
+    turn.release().await;
+    synced
+}
+
+async fn sync_in_turn(
+    store: &Store,
+    client: &TwilioClient,
+    progress: &SyncProgress,
+    options: &SyncOptions,
+    turn: &SyncTurn,
+) -> Result<SyncReport, SyncError> {
+    let account = client.credentials().account_sid.as_str();
+    store.add_sync_account(account).await?;
+    if let Some(run) = store.interrupted_run(account).await? {
         tracing::info!("resuming interrupted sync run {} ({}..{})", run.id, run.window_start, run.window_end);
-        complete_run(pool, client, progress, options, run).await?;
+        complete_run(store, client, progress, options, turn, run).await?;
     }
     // A first sync that failed left its load without indexes: build them before going on.
-    store::build_attempt_indexes(pool, None).await?;
-    let run = plan_run(pool, account, options).await?;
-    let report = complete_run(pool, client, progress, options, run).await?;
-    save_service_names(pool, client).await;
+    store.build_attempt_indexes(None).await?;
+    let run = plan_run(store, account, options).await?;
+    let report = complete_run(store, client, progress, options, turn, run).await?;
+    save_service_names(store, client).await;
     Ok(report)
 }
 
 /// The account's services' names, read once a run is complete. They only label the pages,
 /// so a failure is logged and the sync stands; the next run tries again.
-async fn save_service_names(pool: &SqlitePool, client: &TwilioClient) {
+async fn save_service_names(store: &Store, client: &TwilioClient) {
     let fetched_at = twilio_time::format(&Utc::now());
     let saved = match client.list_services().await {
-        Ok(services) => store::save_services(pool, &services, &fetched_at).await.map_err(|e| e.to_string()),
+        Ok(services) => store.save_services(&services, &fetched_at).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = saved {
@@ -140,25 +160,26 @@ async fn save_service_names(pool: &SqlitePool, client: &TwilioClient) {
 }
 
 async fn complete_run(
-    pool: &SqlitePool,
+    store: &Store,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
+    turn: &SyncTurn,
     run: store::RunWindow,
 ) -> Result<SyncReport, SyncError> {
     let (from, to) = (run.window_start.clone(), run.window_end.clone());
     if let Some(end) = twilio_time::parse(&to) {
         let horizon = end - chrono::Duration::hours(store::HOUR_GRAIN_HOURS);
-        store::advance_hour_horizon(pool, &twilio_time::format(&horizon)).await?;
+        store.advance_hour_horizon(&twilio_time::format(&horizon)).await?;
     }
     progress.start(&from, &to);
     if run.bulk {
-        store::drop_attempt_indexes(pool).await?;
+        store.drop_attempt_indexes().await?;
     }
-    let mut outcome = run_window(pool, client, progress, options, &run).await;
+    let mut outcome = run_window(store, client, progress, options, turn, &run).await;
     if let (true, Ok(walked)) = (run.bulk, &mut outcome) {
         tracing::info!("building the snapshot's indexes and rollups");
-        if let Err(e) = finish_bulk_load(pool, walked.summed_rollups.take()).await {
+        if let Err(e) = finish_bulk_load(store, walked.summed_rollups.take()).await {
             outcome = Err(e);
         }
     }
@@ -166,15 +187,15 @@ async fn complete_run(
     let result = match outcome {
         Ok(WalkedWindow { api_total, checked_from, .. }) => {
             let account = client.credentials().account_sid.as_str();
-            let snapshot_total = store::count_attempts_between(pool, account, &checked_from, &to).await?;
-            store::finish_run(pool, run.id, &finished, Ok((api_total, snapshot_total))).await?;
+            let snapshot_total = store.count_attempts_between(account, &checked_from, &to).await?;
+            store.finish_run(run.id, &finished, Ok((api_total, snapshot_total))).await?;
             if api_total != snapshot_total {
                 tracing::warn!(
                     "snapshot holds {snapshot_total} attempts of {} for {checked_from}..{to}, the Attempts API reports {api_total}",
                     client.credentials().account_hint()
                 );
             }
-            let (pages, attempts_new, attempts_updated) = store::run_counts(pool, run.id).await?;
+            let (pages, attempts_new, attempts_updated) = store.run_counts(run.id).await?;
             if attempts_new + attempts_updated > 0 {
                 progress.snapshot_changed();
             }
@@ -189,13 +210,16 @@ async fn complete_run(
                 snapshot_total,
             })
         }
-        // A stopped run stays open, like one whose process died, for the next run to finish.
+        // A stopped run stays open, like one whose process died, for the next run to finish;
+        // so does one whose lease was lost, for its new holder, which this process must not
+        // write over.
         Err(SyncError::Stopped) => Err(SyncError::Stopped),
+        Err(e @ SyncError::Store(StoreError::LeaseLost { .. })) => Err(e),
         Err(e) => {
-            store::finish_run(pool, run.id, &finished, Err(e.to_string())).await?;
+            store.finish_run(run.id, &finished, Err(e.to_string())).await?;
             if run.bulk {
                 // Otherwise the next sync or start builds them.
-                if let Err(e) = store::build_attempt_indexes(pool, None).await {
+                if let Err(e) = store.build_attempt_indexes(None).await {
                     tracing::warn!("the snapshot's indexes could not be built yet: {e}");
                 }
             }
@@ -213,8 +237,8 @@ async fn complete_run(
 }
 
 /// Builds the indexes and rollups of a bulk run's load, with the rollups summed as it was fetched, if any.
-async fn finish_bulk_load(pool: &SqlitePool, summed: Option<store::LoadRollups>) -> Result<(), SyncError> {
-    let repeats = store::build_attempt_indexes(pool, summed).await?;
+async fn finish_bulk_load(store: &Store, summed: Option<store::LoadRollups>) -> Result<(), SyncError> {
+    let repeats = store.build_attempt_indexes(summed).await?;
     if repeats > 0 {
         tracing::warn!("the Attempts API listed {repeats} attempts twice; the snapshot keeps each once");
     }
@@ -222,17 +246,17 @@ async fn finish_bulk_load(pool: &SqlitePool, summed: Option<store::LoadRollups>)
 }
 
 /// Creates a run of `account` for the window ending now, cut into time slices.
-async fn plan_run(pool: &SqlitePool, account: &str, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
+async fn plan_run(store: &Store, account: &str, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
-    let start = window_start(store::account_watermark(pool, account).await?.as_deref(), now, options);
+    let start = window_start(store.account_watermark(account).await?.as_deref(), now, options);
     let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
-    let bulk = options.bulk_first_sync && store::snapshot_is_empty(pool).await?;
-    let id = store::start_run(pool, account, &to, (&from, &to), bulk).await?;
+    let bulk = options.bulk_first_sync && store.may_bulk_load().await?;
+    let id = store.start_run(account, &to, (&from, &to), bulk).await?;
     let slices: Vec<(String, String)> = slice_window(start, now, options.slices)
         .into_iter()
         .map(|(a, b)| (twilio_time::format(&a), twilio_time::format(&b)))
         .collect();
-    store::create_slices(pool, id, &slices).await?;
+    store.create_slices(id, &slices).await?;
     Ok(store::RunWindow { id, window_start: from, window_end: to, bulk })
 }
 
@@ -263,10 +287,11 @@ struct WalkedWindow {
 /// Walks every unfinished slice of the run at once, and asks the Summary how many
 /// attempts the window holds.
 async fn run_window(
-    pool: &SqlitePool,
+    store: &Store,
     client: &TwilioClient,
     progress: &SyncProgress,
     options: &SyncOptions,
+    turn: &SyncTurn,
     run: &store::RunWindow,
 ) -> Result<WalkedWindow, SyncError> {
     let summary_query = SummaryQuery {
@@ -279,13 +304,13 @@ async fn run_window(
     // One writer commits the pages of all slices; pages that arrive while it writes go
     // into its next transaction together, each with its slice's progress.
     let (writes, pages) = tokio::sync::mpsc::channel(PAGES_IN_FLIGHT);
-    let handoff = Handoff::for_run(pool, run, options).await?;
-    let target = WriteTarget { run_id: run.id, bulk: run.bulk };
+    let handoff = Handoff::for_run(store, run, options).await?;
+    let target = WriteTarget { run_id: run.id, bulk: run.bulk, fence: turn.fence() };
     let commits =
         CommitPolicy { every: options.writer_commit_every(run.bulk), max_pages: options.max_pages_per_commit };
-    let writer = tokio::spawn(write_pages(pool.clone(), target, pages, progress.clone(), commits));
+    let writer = tokio::spawn(write_pages(store.clone(), target, pages, progress.clone(), commits));
     let mut walks = tokio::task::JoinSet::new();
-    for slice in store::run_slices(pool, run.id).await?.into_iter().filter(|s| !s.done) {
+    for slice in store.run_slices(run.id).await?.into_iter().filter(|s| !s.done) {
         let (client, writes) = (client.clone(), writes.clone());
         let (page_size, stop, handoff) = (options.page_size, stop.clone(), handoff.clone());
         walks.spawn(async move { walk_slice(&client, &writes, &handoff, page_size, slice, &stop).await });

@@ -2,10 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use sqlx::SqlitePool;
-
 use crate::model::Attempt;
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::twilio::{ListQuery, TwilioClient, TwilioError};
 
 use super::writer::{PageRows, PageWrite};
@@ -22,15 +20,13 @@ pub(super) enum Handoff {
 
 impl Handoff {
     pub(super) async fn for_run(
-        pool: &SqlitePool,
+        store: &Store,
         run: &store::RunWindow,
         options: &SyncOptions,
     ) -> Result<Handoff, StoreError> {
         Ok(match run.bulk {
             true => Handoff::Append {
-                summing: store::rollups_to_sum(pool, options.summed_verifications)
-                    .await?
-                    .map(|r| Arc::new(Mutex::new(r))),
+                summing: store.rollups_to_sum(options.summed_verifications).await?.map(|r| Arc::new(Mutex::new(r))),
             },
             false => Handoff::Upsert,
         })

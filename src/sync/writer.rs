@@ -2,19 +2,23 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::store::postgres::{self, Fence};
+
 use crate::model::Attempt;
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError};
 
 use super::SyncProgress;
 
 /// Pages waiting for the writer at most, and so the most it writes in one statement group.
 pub(super) const PAGES_IN_FLIGHT: usize = 16;
 
-/// Where the writer writes: its run, and whether that run is a bulk load.
-#[derive(Clone, Copy)]
+/// Where the writer writes: its run, whether that run is a bulk load, and on PostgreSQL the
+/// fence of the account's lease.
+#[derive(Clone)]
 pub(super) struct WriteTarget {
     pub(super) run_id: i64,
     pub(super) bulk: bool,
+    pub(super) fence: Option<Fence>,
 }
 
 /// A page for the writer: its rows, and where its slice goes on.
@@ -54,13 +58,65 @@ pub(super) struct CommitPolicy {
 /// each one's index writes over the whole file: the cost of a commit grows with the
 /// snapshot, not with its pages.
 pub(super) async fn write_pages(
-    pool: SqlitePool,
+    store: Store,
     target: WriteTarget,
+    pages: tokio::sync::mpsc::Receiver<PageWrite>,
+    progress: SyncProgress,
+    commits: CommitPolicy,
+) -> Result<(), StoreError> {
+    match (store, target.fence) {
+        (Store::Sqlite(pool), _) => write_to_sqlite(pool, target.run_id, target.bulk, pages, progress, commits).await,
+        (Store::Postgres(pg), Some(fence)) => write_to_postgres(&pg.pool, &fence, target.run_id, pages, progress).await,
+        (Store::Postgres(_), None) => unreachable!("a sync of PostgreSQL holds its account's lease"),
+    }
+}
+
+/// PostgreSQL's writer: each group of waiting pages is one fenced transaction with its
+/// slices' progress. Its writes are upserts whose cost does not grow with the table, so it
+/// commits every group rather than keeping a transaction open.
+async fn write_to_postgres(
+    pool: &sqlx::PgPool,
+    fence: &Fence,
+    run_id: i64,
+    mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
+    progress: SyncProgress,
+) -> Result<(), StoreError> {
+    while let Some(first) = pages.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < PAGES_IN_FLIGHT {
+            match pages.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut attempts = Vec::new();
+        let mut slices = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        for PageWrite { slice, rows: page, next_url } in batch {
+            rows.push(page.len());
+            match page {
+                PageRows::Upsert(page) => attempts.extend(page),
+                PageRows::Append(_) => unreachable!("PostgreSQL is never bulk-loaded"),
+            }
+            slices.push((slice, next_url));
+        }
+        postgres::write_sync_batch(pool, fence, &attempts, &postgres::RunProgress { run_id, slices: &slices }).await?;
+        for rows in rows {
+            progress.page_done(rows);
+        }
+    }
+    Ok(())
+}
+
+async fn write_to_sqlite(
+    pool: SqlitePool,
+    run_id: i64,
+    bulk: bool,
     mut pages: tokio::sync::mpsc::Receiver<PageWrite>,
     progress: SyncProgress,
     commits: CommitPolicy,
 ) -> Result<(), StoreError> {
-    let mut bulk_writer = match target.bulk {
+    let mut bulk_writer = match bulk {
         true => Some(store::BulkWriter::open(&pool).await?),
         false => None,
     };
@@ -69,7 +125,7 @@ pub(super) async fn write_pages(
             Some(writer) => writer.begin().await?,
             None => store::begin_write(&pool).await?,
         };
-        let mut rollups = if target.bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
+        let mut rollups = if bulk { None } else { Some(store::PendingRollups::new(&mut tx).await?) };
         let started = std::time::Instant::now();
         let mut pages_in_tx = 0;
         let mut next = Some(first);
@@ -83,7 +139,7 @@ pub(super) async fn write_pages(
                 }
             }
             pages_in_tx += batch.len();
-            write_batch(&mut tx, rollups.as_mut(), target.run_id, batch, &progress).await?;
+            write_batch(&mut tx, rollups.as_mut(), run_id, batch, &progress).await?;
             let left = commits.every.saturating_sub(started.elapsed());
             if !left.is_zero() && pages_in_tx < commits.max_pages {
                 // `None` once the time is up or the walkers are done: then it commits.

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use verilens::emulator::RunningEmulator;
 
 /// A proxy in front of the emulator that stops answering at a chosen request: once armed
-/// with `hold_from(n)`, its `n`-th request and every one after it wait forever. A test can
+/// with `hold_from(n)`, its `n`-th request and every one after it wait until `release`. A test can
 /// then act on a sync that is known to be part way, after a number of requests rather than
 /// of milliseconds, and that cannot finish meanwhile.
 pub struct Gate {
@@ -18,6 +18,7 @@ pub struct Gate {
     seen: std::sync::atomic::AtomicU64,
     hold_from: std::sync::atomic::AtomicU64,
     held: tokio::sync::Notify,
+    released: tokio::sync::Notify,
 }
 
 impl Gate {
@@ -28,6 +29,7 @@ impl Gate {
             seen: 0.into(),
             hold_from: u64::MAX.into(),
             held: tokio::sync::Notify::new(),
+            released: tokio::sync::Notify::new(),
         });
         let app = Router::new().fallback(forward).with_state(gate.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,6 +49,12 @@ impl Gate {
     pub async fn holding(&self) {
         self.held.notified().await;
     }
+
+    /// Lets the held requests, and every one after them, through.
+    pub fn release(&self) {
+        self.hold_from.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
 }
 
 async fn forward(
@@ -61,7 +69,13 @@ async fn forward(
         if n == hold_from {
             gate.held.notify_one();
         }
-        std::future::pending::<()>().await;
+        loop {
+            let released = gate.released.notified();
+            if gate.hold_from.load(SeqCst) > n {
+                break;
+            }
+            released.await;
+        }
     }
     let url = format!("{}{}", gate.upstream, uri.path_and_query().map_or("", |p| p.as_str()));
     let mut request = gate.http.get(url);

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod emulator;
 pub mod gate;
 pub mod lines;
+pub mod postgres;
 pub mod process;
 pub mod snapshots;
 pub mod timing;

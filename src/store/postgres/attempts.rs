@@ -2,6 +2,8 @@
 //! array per column (`UNNEST`) rather than a bound parameter per value, in SID order so that two
 //! writers lock rows in the same order and cannot deadlock.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 
@@ -17,6 +19,34 @@ use crate::store::{StoreError, UpsertCount};
 /// Inserts or updates `attempts` by SID under `fence`, newest `date_updated` winning, with
 /// their rollups, in one transaction; nothing is written when the fence no longer holds.
 pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt]) -> Result<UpsertCount, StoreError> {
+    write_batch(pool, fence, attempts, None).await
+}
+
+/// Where a batch of a sync's pages leaves its run: the pages to add to it, and each page's
+/// slice with where that slice goes on (`None`: done), in the order the pages came.
+pub struct RunProgress<'a> {
+    pub run_id: i64,
+    pub slices: &'a [(i64, Option<String>)],
+}
+
+/// `upsert_attempts` for a sync's pages: their run's progress is written in the same
+/// transaction, so a kill loses the pages and their progress together, and the next run
+/// fetches them again.
+pub async fn write_sync_batch(
+    pool: &PgPool,
+    fence: &Fence,
+    attempts: &[Attempt],
+    progress: &RunProgress<'_>,
+) -> Result<UpsertCount, StoreError> {
+    write_batch(pool, fence, attempts, Some(progress)).await
+}
+
+async fn write_batch(
+    pool: &PgPool,
+    fence: &Fence,
+    attempts: &[Attempt],
+    progress: Option<&RunProgress<'_>>,
+) -> Result<UpsertCount, StoreError> {
     if let Some(foreign) = attempts.iter().find(|a| a.account_sid != fence.account_sid) {
         return Err(StoreError::ForeignAccount {
             account_sid: fence.account_sid.clone(),
@@ -42,6 +72,9 @@ pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt])
     // Only what is new or newer is written, and counted in the rollups.
     rows.retain(|(attempt, updated)| stored.get(attempt.sid.as_str()).is_none_or(|previous| **previous < **updated));
     if rows.is_empty() {
+        if let Some(progress) = progress {
+            record_progress(&mut tx, progress, UpsertCount::default()).await?;
+        }
         tx.commit().await?;
         return Ok(UpsertCount::default());
     }
@@ -107,8 +140,44 @@ pub async fn upsert_attempts(pool: &PgPool, fence: &Fence, attempts: &[Attempt])
     let mut delta = RollupDelta::new(rollups::hour_horizon(&mut tx).await?);
     add_changes(&mut delta, &stored_facts, &changed);
     rollups::apply(&mut tx, delta).await?;
+    if let Some(progress) = progress {
+        record_progress(&mut tx, progress, count).await?;
+    }
     tx.commit().await?;
     Ok(count)
+}
+
+/// Adds a batch's pages and counts to its run, and moves its slices on.
+async fn record_progress(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    progress: &RunProgress<'_>,
+    count: UpsertCount,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sync_runs SET pages = pages + $1, attempts_new = attempts_new + $2, \
+         attempts_updated = attempts_updated + $3 WHERE id = $4",
+    )
+    .bind(progress.slices.len() as i64)
+    .bind(count.new as i64)
+    .bind(count.updated as i64)
+    .bind(progress.run_id)
+    .execute(&mut **tx)
+    .await?;
+    // The last page of each slice sets where it goes on.
+    let mut last: BTreeMap<i64, Option<&str>> = BTreeMap::new();
+    for (slice, next) in progress.slices {
+        last.insert(*slice, next.as_deref());
+    }
+    for (slice, next) in last {
+        sqlx::query("UPDATE sync_slices SET next_page_url = $1, done = $2 WHERE run_id = $3 AND slice = $4")
+            .bind(next)
+            .bind(next.is_none())
+            .bind(progress.run_id)
+            .bind(slice)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The months `attempts` has a partition for, oldest first, as their first days.

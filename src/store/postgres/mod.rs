@@ -8,15 +8,16 @@
 mod attempts;
 mod lease;
 mod rollups;
+pub mod runs;
 
 use std::str::FromStr;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-pub use attempts::{attempt_months, upsert_attempts};
+pub use attempts::{RunProgress, attempt_months, upsert_attempts, write_sync_batch};
 pub use lease::{Fence, SyncLease};
-pub use rollups::read_rollup_rows;
+pub use rollups::{advance_hour_horizon, read_rollup_changes, read_rollup_rows};
 
 use super::StoreError;
 

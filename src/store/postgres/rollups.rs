@@ -6,7 +6,7 @@
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::store::StoreError;
-use crate::store::rollups::{AttemptFacts, ROLLUP_VERSION, RollupDelta, RollupRows};
+use crate::store::rollups::{AttemptFacts, Grain, ROLLUP_VERSION, RollupChanges, RollupDelta, RollupRows};
 
 /// A time as `attempts` stores it in sqlite and as `AttemptFacts` carries it.
 const TWILIO_TIME: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
@@ -301,59 +301,153 @@ async fn delete_emptied_periods(
 /// Every rollup row the in-memory index holds (day rows, and hour rows from the horizon on),
 /// read in one snapshot of the database, as sqlite's `read_rollup_rows` gives them.
 pub async fn read_rollup_rows(pool: &PgPool) -> Result<RollupRows, StoreError> {
+    let mut tx = read_snapshot(pool).await?;
+    let (generation, _, hour_horizon) = rollup_state(&mut tx).await?;
+    let rows = read_rows(&mut tx, generation, hour_horizon, None).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The rollup rows of the periods written after generation `since`, as sqlite's
+/// `read_rollup_changes` gives them: what a replica reads to refresh its index in place.
+pub async fn read_rollup_changes(pool: &PgPool, since: i64) -> Result<RollupChanges, StoreError> {
+    let mut tx = read_snapshot(pool).await?;
+    let (generation, rebuilt, horizon) = rollup_state(&mut tx).await?;
+    let changes = if rebuilt > since {
+        RollupChanges::Everything(read_rows(&mut tx, generation, horizon, None).await?)
+    } else {
+        let pairs: Vec<(String, String)> =
+            sqlx::query_as("SELECT grain, period FROM rollup_changes WHERE generation > $1 ORDER BY grain, period")
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await?;
+        let periods: Vec<(Grain, String)> =
+            pairs.into_iter().filter_map(|(grain, period)| Some((Grain::parse(&grain)?, period))).collect();
+        let rows = read_rows(&mut tx, generation, horizon, Some(&periods)).await?;
+        RollupChanges::Periods { periods, rows }
+    };
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// Drops the hour-grain rows before the hour of `time` (the index keeps days for them), as
+/// sqlite's `advance_hour_horizon`.
+pub async fn advance_hour_horizon(pool: &PgPool, time: &str) -> Result<(), StoreError> {
+    let horizon = Grain::Hour.period(time).to_string();
+    let mut tx = pool.begin().await?;
+    let current: String =
+        sqlx::query_scalar("SELECT hour_horizon FROM rollup_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
+    if current < horizon {
+        for table in ["rollup_attempts", "rollup_verifications", "irregular_attempts", "rollup_funnel"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE grain = 'hour' AND period < $1"))
+                .bind(&horizon)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE rollup_state SET hour_horizon = $1, generation = generation + 1 WHERE id = 1")
+            .bind(&horizon)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A read-only transaction that sees one state of the database throughout.
+async fn read_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
-    let (generation, hour_horizon): (i64, String) =
-        sqlx::query_as("SELECT generation, hour_horizon FROM rollup_state WHERE id = 1").fetch_one(&mut *tx).await?;
-    let kept = "WHERE grain = 'day' OR period >= $1";
+    Ok(tx)
+}
+
+/// The rollups' generation, the generation of their last rebuild, and their hour horizon.
+async fn rollup_state(tx: &mut Transaction<'_, Postgres>) -> Result<(i64, i64, String), StoreError> {
+    Ok(sqlx::query_as("SELECT generation, rebuilt_generation, hour_horizon FROM rollup_state WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+/// The rows the index holds: of every period, or of the periods listed (of those, hour rows
+/// from the horizon on; the hour table keeps every hour).
+async fn read_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    generation: i64,
+    hour_horizon: String,
+    periods: Option<&[(Grain, String)]>,
+) -> Result<RollupRows, StoreError> {
+    let (grains, names): (Vec<&str>, Vec<&str>) = periods
+        .unwrap_or_default()
+        .iter()
+        .filter(|(grain, period)| *grain == Grain::Day || period.as_str() >= hour_horizon.as_str())
+        .map(|(grain, period)| (grain.as_str(), period.as_str()))
+        .unzip();
+    let hours: Vec<&str> = periods
+        .unwrap_or_default()
+        .iter()
+        .filter(|(grain, _)| *grain == Grain::Hour)
+        .map(|(_, period)| period.as_str())
+        .collect();
+    let selection = match periods {
+        None => Selection::Kept(&hour_horizon),
+        Some(_) => Selection::Periods(&grains, &names),
+    };
     let attempts = rows_as_json(
-        &mut tx,
+        tx,
         "grain, period, country, carrier, channel, service_sid, error_code, conversion_status, currency, attempts, \
          delivered, finalized, spend_micros, unconverted_verification_spend_micros",
         "rollup_attempts",
-        kept,
-        &hour_horizon,
+        selection,
     )
     .await?;
     let verifications = rows_as_json(
-        &mut tx,
+        tx,
         "grain, error_key, period, country, carrier, service_sid, unconverted_channels, converted_channels, verifications",
         "rollup_verifications",
-        kept,
-        &hour_horizon,
+        selection,
     )
     .await?;
     let irregular = rows_as_json(
-        &mut tx,
+        tx,
         "grain, verification_sid, sid, period, country, carrier, channel, service_sid, error_code, conversion_status",
         "irregular_attempts",
-        kept,
-        &hour_horizon,
+        selection,
     )
     .await?;
     let hours = rows_as_json(
-        &mut tx,
+        tx,
         "hour, country, carrier, channel, attempts, converted, delivered, finalized",
         "rollup_hours",
-        "WHERE $1::text IS NOT NULL",
-        &hour_horizon,
+        match periods {
+            None => Selection::Everything,
+            Some(_) => Selection::Hours(&hours),
+        },
     )
     .await?;
     let funnel = rows_as_json(
-        &mut tx,
+        tx,
         "grain, period, country, carrier, service_sid, path, channels, attempts, converted_at, verifications, \
          json_build_array(gap_0, gap_1, gap_2, gap_3, gap_4, gap_5), \
          json_build_array(conversion_0, conversion_1, conversion_2, conversion_3, conversion_4, conversion_5)",
         "rollup_funnel",
-        kept,
-        &hour_horizon,
+        selection,
     )
     .await?;
     let service_accounts = sqlx::query_as("SELECT service_sid, account_sid FROM service_accounts ORDER BY service_sid")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(RollupRows { generation, hour_horizon, attempts, verifications, irregular, hours, funnel, service_accounts })
+}
+
+/// Which rows of a table `rows_as_json` reads.
+#[derive(Clone, Copy)]
+enum Selection<'a> {
+    /// Day rows, and hour rows from this hour on.
+    Kept(&'a str),
+    /// The rows of these (grain, period) pairs, as two arrays.
+    Periods(&'a [&'a str], &'a [&'a str]),
+    /// The rows of these hours (`rollup_hours`).
+    Hours(&'a [&'a str]),
+    Everything,
 }
 
 /// A table's rows as one JSON array of arrays, in `columns` order: the shape sqlite's reads
@@ -362,10 +456,29 @@ async fn rows_as_json<T: serde::de::DeserializeOwned>(
     tx: &mut Transaction<'_, Postgres>,
     columns: &str,
     table: &str,
-    filter: &str,
-    hour_horizon: &str,
+    selection: Selection<'_>,
 ) -> Result<Vec<T>, StoreError> {
-    let sql = format!("SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text FROM {table} {filter}");
-    let text: String = sqlx::query_scalar(&sql).bind(hour_horizon).fetch_one(&mut **tx).await?;
+    let select = format!("SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text FROM {table}");
+    let text: String = match selection {
+        Selection::Kept(horizon) => {
+            sqlx::query_scalar(&format!("{select} WHERE grain = 'day' OR period >= $1"))
+                .bind(horizon)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        Selection::Periods(grains, periods) => {
+            sqlx::query_scalar(&format!(
+                "{select} WHERE (grain, period) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))"
+            ))
+            .bind(grains)
+            .bind(periods)
+            .fetch_one(&mut **tx)
+            .await?
+        }
+        Selection::Hours(hours) => {
+            sqlx::query_scalar(&format!("{select} WHERE hour = ANY($1)")).bind(hours).fetch_one(&mut **tx).await?
+        }
+        Selection::Everything => sqlx::query_scalar(&select).fetch_one(&mut **tx).await?,
+    };
     serde_json::from_str(&text).map_err(|e| StoreError::Rollups(e.to_string()))
 }
