@@ -87,6 +87,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = db.unwrap_or_else(|| dir.path().join("analytics.db"));
     let pool = store::open(&path).await.unwrap();
+    let snapshot = store::Store::from(pool.clone());
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     let horizon = twilio_time::format(&(now - chrono::Duration::hours(store::HOUR_GRAIN_HOURS)));
     if stored as usize != dataset.records.len() {
@@ -138,7 +139,7 @@ async fn main() {
     if args.iter().any(|a| a == "--refresh-only") {
         let rollups = std::sync::Arc::new(analytics::RollupCache::default());
         let (started, rss_before) = (Instant::now(), rss_mib("VmRSS:"));
-        rollups.get(&pool).await.unwrap();
+        rollups.get(&snapshot).await.unwrap();
         println!(
             "rollups loaded into memory in {:.0} ms, +{:.0} MiB RSS",
             started.elapsed().as_secs_f64() * 1000.0,
@@ -185,7 +186,7 @@ async fn main() {
     let scans = store::RawScans::default();
     let fees = verilens::fees::FeeSchedule::default();
     let (started, rss_before) = (Instant::now(), rss_mib("VmRSS:"));
-    let index = rollups.get(&pool).await.unwrap();
+    let index = rollups.get(&snapshot).await.unwrap();
     println!(
         "rollups loaded into memory in {:.0} ms, +{:.0} MiB RSS",
         started.elapsed().as_secs_f64() * 1000.0,
@@ -193,7 +194,7 @@ async fn main() {
     );
     // As the server does once the rollups are loaded, before any page.
     let started = Instant::now();
-    let bursts = analytics::read_every_burst_cost(&pool, &scans, &index).await.unwrap();
+    let bursts = analytics::read_every_burst_cost(&snapshot, &scans, &index).await.unwrap();
     println!(
         "what each SMS-pumping burst cost, read ahead of the first page: {bursts} bursts in {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
@@ -207,17 +208,20 @@ async fn main() {
         let size =
             verilens::buckets::BucketSize::for_span(start.max(now - chrono::Duration::days(i64::from(days))), end);
         let hourly = size.is_hourly();
-        let totals = time(runs, || analytics::totals(&pool, &scans, &index, &scope)).await;
-        let breakdown = time(runs, || analytics::breakdown(&pool, &scans, &index, &scope)).await;
+        let totals = time(runs, || analytics::totals(&snapshot, &scans, &index, &scope)).await;
+        let breakdown = time(runs, || analytics::breakdown(&snapshot, &scans, &index, &scope)).await;
         let series = time(runs, || async {
-            Ok::<_, store::StoreError>(size.regroup(analytics::series(&pool, &scans, &index, &scope, hourly).await?))
+            Ok::<_, store::StoreError>(
+                size.regroup(analytics::series(&snapshot, &scans, &index, &scope, hourly).await?),
+            )
         })
         .await;
-        let what_to_do = time(runs, || analytics::what_to_do(&pool, &scans, &index, &scope, None)).await;
+        let what_to_do = time(runs, || analytics::what_to_do(&snapshot, &scans, &index, &scope, None)).await;
         let retries = time(runs, || async { analytics::retry_funnel(&index, &scope) }).await;
-        let overview =
-            time(runs, || analytics::overview(&pool, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default()))
-                .await;
+        let overview = time(runs, || {
+            analytics::overview(&snapshot, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default())
+        })
+        .await;
         // Above 2M attempts a raw GROUP BY takes a minute: once, for the first three views.
         let raw_runs = match (attempts > 2_000_000, i < 3) {
             _ if !only.is_empty() => 0,
@@ -227,7 +231,7 @@ async fn main() {
         };
         let b50 = percentile_ms(&breakdown, 0.5);
         let (raw50, ratio) = if raw_runs > 0 {
-            let raw = time(raw_runs, || store::raw_metrics_by(&pool, &scans, &scope, Some(f.by), &fees)).await;
+            let raw = time(raw_runs, || store::raw_metrics_by(&snapshot, &scans, &scope, Some(f.by), &fees)).await;
             let raw50 = percentile_ms(&raw, 0.5);
             ratios.push(raw50 / b50);
             (format!("{raw50:.0}"), format!("{:.0}×", raw50 / b50))
@@ -265,7 +269,7 @@ async fn main() {
         }
         let started = Instant::now();
         let list =
-            analytics::attempt_list(&pool, &scans, &rollups, parse_query(&query), now, SnapshotStatus::default())
+            analytics::attempt_list(&snapshot, &scans, &rollups, parse_query(&query), now, SnapshotStatus::default())
                 .await
                 .unwrap();
         times.push(started.elapsed());
@@ -339,6 +343,7 @@ async fn refresh_after_a_sync(
     dataset: &Dataset,
     now: DateTime<Utc>,
 ) {
+    let snapshot = verilens::store::Store::from(pool.clone());
     let hour_ago = (now - chrono::Duration::hours(1)).timestamp();
     let first = dataset.records.partition_point(|r| r.created < hour_ago);
     let (mut refreshes, mut cpu, mut reloads) = (Vec::new(), Vec::new(), Vec::new());
@@ -347,7 +352,9 @@ async fn refresh_after_a_sync(
     let scans = store::RawScans::default();
     for view in views {
         // Each view read once before the syncs, as a dashboard in use has.
-        analytics::overview(pool, &scans, rollups, parse_query(view), now, SnapshotStatus::default()).await.unwrap();
+        analytics::overview(&snapshot, &scans, rollups, parse_query(view), now, SnapshotStatus::default())
+            .await
+            .unwrap();
     }
     let mut listed = 0;
     let (mut bursts_read, mut read_ahead, mut incidents_found) = (0, Vec::new(), Vec::new());
@@ -364,7 +371,7 @@ async fn refresh_after_a_sync(
         store::upsert_attempts(&mut tx, &attempts).await.unwrap();
         tx.commit().await.unwrap();
         let (started, cpu_before) = (Instant::now(), process_cpu());
-        let index = rollups.get_current(pool).await.unwrap();
+        let index = rollups.get_current(&snapshot).await.unwrap();
         refreshes.push(started.elapsed());
         cpu.push(process_cpu().saturating_sub(cpu_before));
         // As the server does after each sync, before any page: the incidents of every hour
@@ -373,11 +380,11 @@ async fn refresh_after_a_sync(
         index.incidents();
         incidents_found.push(started.elapsed());
         let started = Instant::now();
-        bursts_read += analytics::read_every_burst_cost(pool, &scans, &index).await.unwrap();
+        bursts_read += analytics::read_every_burst_cost(&snapshot, &scans, &index).await.unwrap();
         read_ahead.push(started.elapsed());
         for (view, times) in views.iter().zip(&mut first_overviews) {
             let started = Instant::now();
-            analytics::overview(pool, &scans, rollups, parse_query(view), now, SnapshotStatus::default())
+            analytics::overview(&snapshot, &scans, rollups, parse_query(view), now, SnapshotStatus::default())
                 .await
                 .unwrap();
             times.push(started.elapsed());
@@ -415,6 +422,7 @@ async fn alert_rules(
     scans: &store::RawScans,
     now: DateTime<Utc>,
 ) {
+    let snapshot = verilens::store::Store::from(pool.clone());
     use verilens::alerts::store::{self as alert_store, RuleInput};
     use verilens::alerts::{Condition, DestinationKind, SpendPer, engine};
     for table in ["alert_messages", "alert_rules", "saved_views"] {
@@ -431,7 +439,7 @@ async fn alert_rules(
     for country in ["", "CO", "BR", "IN", "US", "ID", "MX", "DE", "GB", "NG"] {
         for range in ["range=24h", "range=7d"] {
             let query = if country.is_empty() { range.to_string() } else { format!("country={country}&{range}") };
-            views.push(alert_store::create_view(pool, &query, &query, &at).await.unwrap());
+            views.push(alert_store::create_view(&snapshot, &query, &query, &at).await.unwrap());
         }
     }
     let conditions = [
@@ -452,7 +460,7 @@ async fn alert_rules(
                 destinations: vec![DestinationKind::Inbox],
                 email_to: String::new(),
             };
-            alert_store::create_rule(pool, &input, &at).await.unwrap();
+            alert_store::create_rule(&snapshot, &input, &at).await.unwrap();
         }
     }
     // Off the hour, as most evaluations are: the last 60 minutes (spend) and 15 minutes then
@@ -511,6 +519,6 @@ async fn alert_rules(
         percentile_ms(&runs, 0.5),
         percentile_ms(&runs, 0.99),
         runs[0].as_secs_f64() * 1000.0,
-        alert_store::rules(pool).await.unwrap().iter().filter(|r| r.state == "firing").count()
+        alert_store::rules(&snapshot).await.unwrap().iter().filter(|r| r.state == "firing").count()
     );
 }

@@ -2,12 +2,13 @@
 //! every time chart covering them shows. Added on the page, by scripts through
 //! `POST /api/annotations` with a token, and by verilens for each incident it finds.
 
+use crate::on_either;
+use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use sqlx::{Row, SqlitePool};
 
 use crate::analytics::anomalies::Incident;
 use crate::model::twilio_time;
@@ -71,29 +72,44 @@ impl NewAnnotation {
     }
 }
 
-pub async fn create(pool: &SqlitePool, new: &NewAnnotation, source: &str, now: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO annotations (starts_at, ends_at, text, link, source, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(twilio_time::format(&new.at))
-    .bind(new.end.as_ref().map(twilio_time::format))
-    .bind(&new.text)
-    .bind(&new.link)
-    .bind(source)
-    .bind(now)
-    .fetch_one(pool)
-    .await
+pub async fn create(store: &Store, new: &NewAnnotation, source: &str, now: &str) -> Result<i64, sqlx::Error> {
+    Ok(on_either!(store, |pool, _dialect| {
+        sqlx::query_scalar(
+            "INSERT INTO annotations (starts_at, ends_at, text, link, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(twilio_time::format(&new.at))
+        .bind(new.end.as_ref().map(twilio_time::format))
+        .bind(&new.text)
+        .bind(&new.link)
+        .bind(source)
+        .bind(now)
+        .fetch_one(pool)
+        .await?
+    }))
 }
 
-fn annotation_from(row: &sqlx::sqlite::SqliteRow) -> Annotation {
-    Annotation {
-        id: row.get("id"),
-        at: row.get("starts_at"),
-        end: row.get("ends_at"),
-        text: row.get("text"),
-        link: row.get("link"),
-        source: row.get("source"),
-        chart_at: String::new(),
+#[derive(sqlx::FromRow)]
+struct AnnotationRow {
+    id: i64,
+    starts_at: String,
+    ends_at: Option<String>,
+    text: String,
+    link: Option<String>,
+    source: String,
+}
+
+impl From<AnnotationRow> for Annotation {
+    fn from(row: AnnotationRow) -> Annotation {
+        Annotation {
+            id: row.id,
+            at: row.starts_at,
+            end: row.ends_at,
+            text: row.text,
+            link: row.link,
+            source: row.source,
+            chart_at: String::new(),
+        }
     }
 }
 
@@ -107,75 +123,80 @@ pub fn place_on_chart(annotations: &mut [Annotation], hourly: bool) {
 }
 
 /// The annotations that overlap `[from, to)` (ISO 8601 UTC), oldest first.
-pub async fn between(pool: &SqlitePool, from: &str, to: &str) -> Result<Vec<Annotation>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, starts_at, ends_at, text, link, source FROM annotations \
-         WHERE starts_at < ? AND COALESCE(ends_at, starts_at) >= ? ORDER BY starts_at, id",
-    )
-    .bind(to)
-    .bind(from)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(annotation_from).collect())
+pub async fn between(store: &Store, from: &str, to: &str) -> Result<Vec<Annotation>, sqlx::Error> {
+    let rows: Vec<AnnotationRow> = on_either!(store, |pool, _dialect| {
+        sqlx::query_as(
+            "SELECT id, starts_at, ends_at, text, link, source FROM annotations \
+             WHERE starts_at < $1 AND COALESCE(ends_at, starts_at) >= $2 ORDER BY starts_at, id",
+        )
+        .bind(to)
+        .bind(from)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(Annotation::from).collect())
 }
 
 /// The newest annotations, newest first.
-pub async fn newest(pool: &SqlitePool, limit: i64) -> Result<Vec<Annotation>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, starts_at, ends_at, text, link, source FROM annotations ORDER BY starts_at DESC, id DESC LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(annotation_from).collect())
+pub async fn newest(store: &Store, limit: i64) -> Result<Vec<Annotation>, sqlx::Error> {
+    let rows: Vec<AnnotationRow> = on_either!(store, |pool, _dialect| {
+        sqlx::query_as(
+            "SELECT id, starts_at, ends_at, text, link, source FROM annotations ORDER BY starts_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(Annotation::from).collect())
 }
 
 /// Deletes one; false when there was none.
-pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM annotations WHERE id = ?").bind(id).execute(pool).await?.rows_affected() == 1)
+pub async fn delete(store: &Store, id: i64) -> Result<bool, sqlx::Error> {
+    Ok(on_either!(store, |pool, _dialect| {
+        sqlx::query("DELETE FROM annotations WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1
+    }))
 }
 
 /// Notes each incident once (by its kind, country, carrier and start); returns how many were new.
-pub async fn record_incidents(pool: &SqlitePool, incidents: &[Incident], now: &str) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut added = 0;
-    for incident in incidents {
-        let key = format!(
-            "{}:{}:{}:{}",
-            incident.anomaly.kind,
-            incident.country,
-            incident.carrier.as_deref().unwrap_or(""),
-            incident.start
-        );
-        added += sqlx::query(
-            "INSERT OR IGNORE INTO annotations (starts_at, ends_at, text, link, source, incident_key, created_at) \
-             VALUES (?, ?, ?, NULL, 'incident', ?, ?)",
-        )
-        .bind(&incident.start)
-        .bind(&incident.end)
-        .bind(
-            format!("{}: {}", incident.anomaly.title, incident.anomaly.detail)
-                .chars()
-                .take(MAX_TEXT)
-                .collect::<String>(),
-        )
-        .bind(&key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    tx.commit().await?;
-    Ok(added)
+pub async fn record_incidents(store: &Store, incidents: &[Incident], now: &str) -> Result<u64, sqlx::Error> {
+    Ok(on_either!(store, |pool, _dialect| {
+        let mut tx = pool.begin().await?;
+        let mut added = 0;
+        for incident in incidents {
+            let key = format!(
+                "{}:{}:{}:{}",
+                incident.anomaly.kind,
+                incident.country,
+                incident.carrier.as_deref().unwrap_or(""),
+                incident.start
+            );
+            let text: String =
+                format!("{}: {}", incident.anomaly.title, incident.anomaly.detail).chars().take(MAX_TEXT).collect();
+            added += sqlx::query(
+                "INSERT INTO annotations (starts_at, ends_at, text, link, source, incident_key, created_at) \
+                 VALUES ($1, $2, $3, NULL, 'incident', $4, $5) ON CONFLICT (incident_key) DO NOTHING",
+            )
+            .bind(&incident.start)
+            .bind(&incident.end)
+            .bind(text)
+            .bind(&key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        added
+    }))
 }
 
 /// Notes the incidents of the snapshot's rollups as a sync left them (after the first sync).
 pub async fn note_incidents(state: &AppState, now: DateTime<Utc>) -> Result<u64, crate::store::StoreError> {
-    if crate::store::watermark(&state.pool).await?.is_none() {
+    if state.store.watermark().await?.is_none() {
         return Ok(0);
     }
-    let index = state.rollups.get_current(&state.pool).await?;
-    Ok(record_incidents(&state.pool, index.incidents(), &twilio_time::format(&now)).await?)
+    let index = state.rollups.get_current(&state.store).await?;
+    Ok(record_incidents(&state.store, index.incidents(), &twilio_time::format(&now)).await?)
 }
 
 /// The body `POST /api/annotations` takes.
@@ -220,7 +241,7 @@ pub async fn api_create(State(state): State<AppState>, headers: HeaderMap, body:
         Ok(new) => new,
         Err(message) => return api_error(StatusCode::BAD_REQUEST, &message),
     };
-    match create(&state.pool, &new, "api", &twilio_time::format(&Utc::now())).await {
+    match create(&state.store, &new, "api", &twilio_time::format(&Utc::now())).await {
         Ok(id) => (StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id }))).into_response(),
         Err(e) => {
             tracing::error!("annotation not saved: {e}");

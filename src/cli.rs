@@ -148,7 +148,8 @@ pub struct ServeArgs {
     /// Address of the dashboard.
     #[arg(long, env = "VERILENS_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// The sqlite snapshot.
+    /// The snapshot: a sqlite file's path, or a PostgreSQL database's URL (`postgres://…`;
+    /// `DATABASE_URL` is read when `VERILENS_DB` is not set).
     #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
     pub db: PathBuf,
     /// Show phone numbers in full in pages and exports (masked by default).

@@ -58,7 +58,7 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
             text: text.into(),
             link: None,
         };
-        annotations::create(pool, &note, SOURCE, &time(now)).await?;
+        annotations::create(&crate::store::Store::Sqlite(pool.clone()), &note, SOURCE, &time(now)).await?;
     }
     Ok(written)
 }

@@ -64,6 +64,14 @@ fn parse_command_line() -> Result<Cli, std::process::ExitCode> {
             return Err(std::process::ExitCode::from(2));
         }
     };
+    // `DATABASE_URL`, as platforms that provision a database set it, names the store when
+    // neither `VERILENS_DB` nor the file does (a `--db` flag beats both).
+    if std::env::var_os("VERILENS_DB").is_none()
+        && let Some(url) = std::env::var_os("DATABASE_URL")
+    {
+        // SAFETY: no other thread runs yet, as above.
+        unsafe { std::env::set_var("VERILENS_DB", url) };
+    }
     // clap reads each option's environment variable when the command is built: again, now
     // that the file's settings are there.
     let parsed =
@@ -171,7 +179,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.metrics {
         verilens::telemetry::metrics_handle();
     }
-    let pool = store::open(&args.db).await?;
+    let store = store::Store::open(&args.db).await?;
+    if args.backup_dir.is_some() && store.sqlite().is_none() {
+        bail!(
+            "--backup-dir backs up a sqlite snapshot; back a PostgreSQL database up with its own tools \
+             (pg_dump, or the server's base backups and WAL archive)"
+        );
+    }
     let role = args.role;
     // A web process starts no emulator of its own: it shows what the syncing process writes,
     // and reaches Twilio only to refresh one attempt, when it has credentials.
@@ -181,32 +195,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = args.twilio.sync_options();
     let stop = options.stop.clone();
     if let Some(source) = source.as_ref().filter(|_| role.syncs()) {
-        store::save_account_names(&pool, &source.account_names).await?;
+        store.save_account_names(&source.account_names).await?;
         let listed: Vec<String> = source.clients.iter().map(|c| c.credentials().account_sid.clone()).collect();
-        store::keep_sync_accounts(&pool, &listed).await?;
+        store.keep_sync_accounts(&listed).await?;
     }
     if let Some(Source { clients, demo: Some(running), .. }) = &source {
-        match verilens::demo::write_history(&pool, &running.emulator, &running.base_url()).await {
-            Ok(0) => {}
-            Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
-            Err(e) => tracing::error!("the demo's history could not be written: {e}"),
+        // The demo's months of history are written straight into a sqlite snapshot's bulk load.
+        if let Some(pool) = store.sqlite() {
+            match verilens::demo::write_history(pool, &running.emulator, &running.base_url()).await {
+                Ok(0) => {}
+                Ok(written) => tracing::info!("wrote {written} attempts of the demo's history"),
+                Err(e) => tracing::error!("the demo's history could not be written: {e}"),
+            }
         }
         // The demo data is local and quick to sync: show a full dashboard from the first page view.
-        if let Err(e) = sync_once(&store::Store::Sqlite(pool.clone()), &clients[0], &progress, &options).await {
+        if let Err(e) = sync_once(&store, &clients[0], &progress, &options).await {
             tracing::error!("sync failed: {e}");
         }
     }
     // The demo's emulator is local: syncing it often lets a demo incident show within a minute.
     let sync_every = if demo { args.sync_every.min(DEMO_SYNC_EVERY) } else { args.sync_every };
     let syncing = source.as_ref().filter(|_| role.syncs()).map(|source| {
-        server::spawn_sync_loop(
-            store::Store::Sqlite(pool.clone()),
-            source.clients.clone(),
-            progress.clone(),
-            sync_every,
-            !demo,
-            options,
-        )
+        server::spawn_sync_loop(store.clone(), source.clients.clone(), progress.clone(), sync_every, !demo, options)
     });
     let state = AppState {
         progress,
@@ -219,7 +229,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         read_only: args.read_only,
         annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
-        ..AppState::new(server::leptos_options(args.addr), pool.clone())
+        ..AppState::new(server::leptos_options(args.addr), store.clone())
     };
     // Before saying it is up, so that a stop request from then on is always graceful.
     let stop_requested = server::shutdown_signal();
@@ -243,14 +253,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Alerts and backups are the syncing process's: one sender, one backup, however many
     // processes serve the snapshot.
-    let backups = role.syncs().then(|| args.backup_dir.clone()).flatten().map(|dir| {
+    let backups = role.syncs().then(|| args.backup_dir.clone()).flatten().zip(store.sqlite()).map(|(dir, pool)| {
         server::spawn_backup_loop(pool.clone(), dir, args.backup_every, args.backup_keep as usize, stop.clone())
     });
     let alerting = role.syncs().then(|| verilens::alerts::engine::spawn(state.clone(), stop.clone()));
     match listener {
         Some(listener) => serve_dashboard(&args, state, listener, stop_requested, stop.clone(), demo).await?,
         None => {
-            println!("verilens sync: syncing {} every {}", args.db.display(), humantime::format_duration(sync_every));
+            println!("verilens sync: syncing {} every {}", store.shown(), humantime::format_duration(sync_every));
             stop_requested.await;
             tracing::info!("shutting down: finishing the sync's current pages");
             stop.stop();
@@ -297,7 +307,7 @@ async fn serve_dashboard(
     };
     println!("verilens dashboard: {url}{role}");
     // Loaded now, the rollups are ready for the first page rather than loaded by it.
-    let (rollups, snapshot) = (state.rollups.clone(), state.pool.clone());
+    let (rollups, snapshot) = (state.rollups.clone(), state.store.clone());
     tokio::spawn(async move {
         if let Err(e) = rollups.get(&snapshot).await {
             tracing::warn!("the rollups could not be loaded: {e}");

@@ -5,13 +5,12 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 use crate::analytics::RollupCache;
 use crate::filters::ParsedFilters;
 use crate::security::BasicAuth;
 use crate::site::Site;
-use crate::store::RawScans;
+use crate::store::{RawScans, Store};
 use crate::sync::SyncProgress;
 
 /// The dashboard's state: handlers take its parts as `State<…>`, server functions take it
@@ -19,7 +18,8 @@ use crate::sync::SyncProgress;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
+    /// The snapshot: a sqlite file or a PostgreSQL database.
+    pub store: Store,
     /// The snapshot's rollups in memory.
     pub rollups: Arc<RollupCache>,
     /// The turns of the views that read raw rows.
@@ -59,12 +59,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A dashboard on `pool` with nothing else set: phone numbers masked, no credentials
+    /// A dashboard on `store` with nothing else set: phone numbers masked, no credentials
     /// asked, the clock's time, rollups loaded on the first view.
-    pub fn new(leptos_options: LeptosOptions, pool: SqlitePool) -> AppState {
+    pub fn new(leptos_options: LeptosOptions, store: impl Into<Store>) -> AppState {
         AppState {
             leptos_options,
-            pool,
+            store: store.into(),
             rollups: Arc::default(),
             raw_scans: RawScans::default(),
             progress: SyncProgress::default(),

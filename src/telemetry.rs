@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
-use crate::store;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -98,13 +97,13 @@ pub async fn time_request(request: Request, next: Next) -> Response {
 /// `/metrics`: the recorder's metrics, with the snapshot's lag and size as of now.
 pub async fn metrics_page(State(state): State<AppState>) -> Response {
     let handle = metrics_handle();
-    if let Ok(Some(watermark)) = store::watermark(&state.pool).await
+    if let Ok(Some(watermark)) = state.store.watermark().await
         && let Some(at) = crate::model::twilio_time::parse(&watermark)
     {
         let lag = (state.now() - at).num_milliseconds() as f64 / 1000.0;
         metrics::gauge!("verilens_sync_lag_seconds").set(lag.max(0.0));
     }
-    if let Ok(bytes) = store::snapshot_bytes(&state.pool).await {
+    if let Ok(bytes) = state.store.bytes().await {
         metrics::gauge!("verilens_snapshot_bytes").set(bytes as f64);
     }
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], handle.render())

@@ -17,12 +17,12 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     let snapshot = snapshot_status(state).await?;
     let view = state.parse_view(search);
     let mut overview =
-        crate::analytics::overview(&state.pool, &state.raw_scans, &state.rollups, view, state.now(), snapshot).await?;
+        crate::analytics::overview(&state.store, &state.raw_scans, &state.rollups, view, state.now(), snapshot).await?;
     let currency = overview.totals.main_currency();
     overview.what_to_do_html =
         crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
     overview.funnel_html = crate::app::advice::funnel_html(overview.funnel.clone(), overview.filters.clone());
-    overview.annotations = crate::annotations::between(&state.pool, &overview.start, &overview.end).await?;
+    overview.annotations = crate::annotations::between(&state.store, &overview.start, &overview.end).await?;
     crate::annotations::place_on_chart(&mut overview.annotations, overview.bucket_size.is_hourly());
     overview.timeseries_svg = crate::chart_svg::attempts_and_conversion(
         &overview.buckets,
@@ -45,15 +45,15 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
 pub async fn load_what_to_do(state: &AppState, filters: &Filters) -> Result<WhatToDo, StoreError> {
     let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
-    let index = state.rollups.get(&state.pool).await?;
-    crate::analytics::what_to_do(&state.pool, &state.raw_scans, &index, &scope, None).await
+    let index = state.rollups.get(&state.store).await?;
+    crate::analytics::what_to_do(&state.store, &state.raw_scans, &index, &scope, None).await
 }
 
 /// A view's retry funnel alone, for its CSV.
 pub async fn load_funnel(state: &AppState, filters: &Filters) -> Result<RetryFunnel, StoreError> {
     let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
-    let index = state.rollups.get(&state.pool).await?;
+    let index = state.rollups.get(&state.store).await?;
     Ok(crate::analytics::retry_funnel(&index, &scope))
 }
 
@@ -62,7 +62,7 @@ pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList
     let snapshot = snapshot_status(state).await?;
     let view = state.parse_view(search);
     let mut list =
-        crate::analytics::attempt_list(&state.pool, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
+        crate::analytics::attempt_list(&state.store, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
             .await?;
     list.attempts.iter_mut().for_each(|a| mask(state, a));
     Ok(list)
@@ -74,7 +74,7 @@ pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptD
         return Ok(None);
     }
     let snapshot = snapshot_status(state).await?;
-    let mut detail = crate::analytics::attempt_detail(&state.pool, sid, snapshot).await?;
+    let mut detail = crate::analytics::attempt_detail(&state.store, sid, snapshot).await?;
     if let Some(d) = &mut detail {
         mask(state, &mut d.attempt);
         d.verification.iter_mut().for_each(|a| mask(state, a));
@@ -86,13 +86,13 @@ pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptD
 /// rollups, as a sync would: only when Twilio's copy is newer), and tells what changed.
 pub async fn refresh_attempt(state: &AppState, sid: &str) -> Result<AttemptRefresh, StoreError> {
     let problem = |text: &str| Ok(AttemptRefresh { changes: Vec::new(), problem: Some(text.to_string()) });
-    let Some(before) = store::find_attempt(&state.pool, sid).await? else {
+    let Some(before) = store::find_attempt(&state.store, sid).await? else {
         return problem("The snapshot has no such attempt.");
     };
     if state.apis.is_empty() {
         return problem("This dashboard does not reach Twilio.");
     }
-    let account = store::attempt_account(&state.pool, sid).await?.unwrap_or_default();
+    let account = store::attempt_account(&state.store, sid).await?.unwrap_or_default();
     let Some(api) = state.apis.iter().find(|api| api.credentials().account_sid == account) else {
         return problem("This dashboard has no credentials for the attempt's account.");
     };
@@ -109,10 +109,14 @@ pub async fn refresh_attempt(state: &AppState, sid: &str) -> Result<AttemptRefre
             });
         }
     };
-    let mut tx = store::begin_write(&state.pool).await?;
-    store::upsert_attempts(&mut tx, std::slice::from_ref(&live)).await?;
-    tx.commit().await?;
-    let after = store::find_attempt(&state.pool, sid).await?.unwrap_or_else(|| before.clone());
+    match state.store.write_attempt(&live).await {
+        Ok(()) => {}
+        Err(StoreError::Syncing { .. }) => {
+            return problem("A sync of this account is writing now and brings the attempt's news; try again after it.");
+        }
+        Err(e) => return Err(e),
+    }
+    let after = store::find_attempt(&state.store, sid).await?.unwrap_or_else(|| before.clone());
     Ok(AttemptRefresh { changes: field_changes(&before, &after), problem: None })
 }
 
@@ -150,16 +154,16 @@ pub fn mask(state: &AppState, attempt: &mut AttemptRow) {
 async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError> {
     let progress = state.progress.snapshot();
     Ok(SnapshotStatus {
-        as_of: store::watermark(&state.pool).await?,
+        as_of: state.store.watermark().await?,
         demo: state.demo,
         syncing: progress.running,
         sync_attempts: progress.attempts,
         sync_expected: progress.expected,
         last_error: match progress.last_error {
             Some(e) => Some(e),
-            None => store::last_sync_error(&state.pool).await?,
+            None => state.store.last_sync_error().await?,
         },
-        names: crate::model::FriendlyNames(store::friendly_names(&state.pool).await?),
-        accounts: store::snapshot_accounts(&state.pool).await?,
+        names: crate::model::FriendlyNames(state.store.friendly_names().await?),
+        accounts: state.store.snapshot_accounts().await?,
     })
 }

@@ -134,6 +134,7 @@ pub fn day_of_hour(hour: &str) -> Cow<'_, str> {
 }
 
 /// The offsets in force over `[from, to)`: (until, offset in seconds), the last until `to`.
+#[cfg(feature = "ssr")]
 fn offsets_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, i64)> {
     let mut spans = Vec::new();
     let mut t = from;
@@ -158,29 +159,39 @@ fn offsets_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>
     spans
 }
 
-/// SQL for the zone's date of `column` (ISO 8601 UTC text), exact for the times in
-/// `[from, to)`: the offsets in force there, each to its change.
-pub fn day_sql(column: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-    if is_utc() {
-        return format!("substr({column}, 1, 10)");
-    }
-    let spans = offsets_between(from.max(DateTime::UNIX_EPOCH), to.max(from));
-    let modifier = |offset: i64| format!("'{offset:+} seconds'");
-    match spans.as_slice() {
-        [(_, offset)] => format!("date({column}, {})", modifier(*offset)),
+/// SQL for the zone's date of `column` (a time: ISO 8601 UTC text in sqlite, `timestamptz`
+/// in PostgreSQL), exact for the times in `[from, to)`: the offsets in force there, each to
+/// its change. Both stores use these offsets, not PostgreSQL's own zone database, so that
+/// their days are the rollups' days whatever either's zone data.
+#[cfg(feature = "ssr")]
+pub fn day_sql(dialect: crate::store::Dialect, column: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    use crate::store::Dialect;
+    let spans = if is_utc() { vec![(to, 0)] } else { offsets_between(from.max(DateTime::UNIX_EPOCH), to.max(from)) };
+    let modifier = |offset: i64| match dialect {
+        Dialect::Sqlite => format!("'{offset:+} seconds'"),
+        Dialect::Postgres => format!("interval '{offset} seconds'"),
+    };
+    let offset = match spans.as_slice() {
+        [(_, 0)] if dialect == Dialect::Sqlite => return format!("substr({column}, 1, 10)"),
+        [(_, offset)] => modifier(*offset),
         _ => {
             let mut case = String::from("CASE");
             let (last, changes) = spans.split_last().expect("one span at least");
             for (until, offset) in changes {
                 case.push_str(&format!(
-                    " WHEN {column} < '{}' THEN {}",
+                    " WHEN {column} < '{}'{} THEN {}",
                     crate::model::twilio_time::format(until),
+                    dialect.time_cast(),
                     modifier(*offset)
                 ));
             }
             case.push_str(&format!(" ELSE {} END", modifier(last.1)));
-            format!("date({column}, {case})")
+            case
         }
+    };
+    match dialect {
+        Dialect::Sqlite => format!("date({column}, {offset})"),
+        Dialect::Postgres => format!("to_char(({column} AT TIME ZONE 'UTC') + {offset}, 'YYYY-MM-DD')"),
     }
 }
 

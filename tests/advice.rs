@@ -72,7 +72,7 @@ async fn synced(seed: u64) -> Synced {
 async fn overview(s: &Synced, query: &str) -> Overview {
     let as_of = twilio_time::format(&s.now);
     analytics::overview(
-        &s.pool,
+        &s.pool.clone().into(),
         &store::RawScans::default(),
         &Arc::new(RollupCache::with_fees(FeeSchedule::list_price())),
         parse_query(query),
@@ -169,10 +169,14 @@ async fn the_planted_whatsapp_advantage_is_recommended_with_its_numbers_and_alik
 async fn every_bursts_cost_is_read_once_ahead_of_the_first_page() {
     let s = synced(SEEDS[0]).await;
     let rollups = Arc::new(RollupCache::with_fees(FeeSchedule::list_price()));
-    let index = rollups.get_current(&s.pool).await.unwrap();
+    let index = rollups.get_current(&s.pool.clone().into()).await.unwrap();
     let scans = store::RawScans::default();
-    assert_eq!(analytics::read_every_burst_cost(&s.pool, &scans, &index).await.unwrap(), 1, "the planted burst");
-    assert_eq!(analytics::read_every_burst_cost(&s.pool, &scans, &index).await.unwrap(), 0, "read once");
+    assert_eq!(
+        analytics::read_every_burst_cost(&s.pool.clone().into(), &scans, &index).await.unwrap(),
+        1,
+        "the planted burst"
+    );
+    assert_eq!(analytics::read_every_burst_cost(&s.pool.clone().into(), &scans, &index).await.unwrap(), 0, "read once");
     let burst = index.incidents().iter().find(|i| i.anomaly.kind == "sms-pumping").expect("a burst");
     let remembered = index.remembered_burst_costs(burst).expect("remembered");
     let page = overview(&s, "").await;

@@ -202,8 +202,10 @@ impl World {
     async fn deliver_all(&self) {
         let mut at = Utc::now();
         for _ in 0..20 {
-            deliver::deliver_due(&self.pool, &self.settings.destinations, &self.settings.retry, at).await.unwrap();
-            match alert_store::next_due(&self.pool).await.unwrap() {
+            deliver::deliver_due(&self.pool.clone().into(), &self.settings.destinations, &self.settings.retry, at)
+                .await
+                .unwrap();
+            match alert_store::next_due(&self.pool.clone().into()).await.unwrap() {
                 Some(next) => at = twilio_time::parse(&next).unwrap().max(at),
                 None => return,
             }
@@ -318,7 +320,7 @@ fn rule_on(view: i64, name: &str, condition: Condition, destinations: Vec<Destin
 
 async fn spend_rule(state: &AppState, threshold: f64) -> i64 {
     let now = twilio_time::format(&state.now());
-    let view = alert_store::create_view(&state.pool, "Indonesia", ID_VIEW, &now).await.unwrap();
+    let view = alert_store::create_view(&state.store, "Indonesia", ID_VIEW, &now).await.unwrap();
     let input = RuleInput {
         view_id: view,
         name: "Indonesia spend".into(),
@@ -328,7 +330,7 @@ async fn spend_rule(state: &AppState, threshold: f64) -> i64 {
         destinations: DestinationKind::ALL.to_vec(),
         email_to: "pm@verilens.test".into(),
     };
-    alert_store::create_rule(&state.pool, &input, &now).await.unwrap()
+    alert_store::create_rule(&state.store, &input, &now).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,7 +368,7 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
     world.advance_to(t1).await;
     let state = world.state();
     let run = engine::evaluate_all(&state, t1).await.unwrap();
-    let evaluated = alert_store::rule(&world.pool, rule).await.unwrap().last_evaluation.unwrap();
+    let evaluated = alert_store::rule(&world.pool.clone().into(), rule).await.unwrap().last_evaluation.unwrap();
     assert_eq!(
         run.started_firing,
         1,
@@ -403,7 +405,7 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
         assert!(mails[0].1.contains("Subject: [verilens] Firing: Indonesia spend"), "{}", mails[0].1);
         assert!(mails[0].1.contains("text/plain") && mails[0].1.contains("text/html"));
     }
-    let inbox = alert_store::inbox(&world.pool, 10).await.unwrap();
+    let inbox = alert_store::inbox(&world.pool.clone().into(), 10).await.unwrap();
     assert_eq!(inbox.len(), 1);
 
     // Evaluated again, and by a process started afresh on the same snapshot: nothing more.
@@ -431,7 +433,8 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
     assert_eq!(world.receiver.requests("/slack").len(), 2);
     assert_eq!(world.mailbox.mails.lock().unwrap().len(), 2);
     assert!(world.mailbox.mails.lock().unwrap()[1].1.contains("Resolved: Indonesia spend"));
-    let kinds: Vec<String> = alert_store::inbox(&world.pool, 10).await.unwrap().into_iter().map(|m| m.kind).collect();
+    let kinds: Vec<String> =
+        alert_store::inbox(&world.pool.clone().into(), 10).await.unwrap().into_iter().map(|m| m.kind).collect();
     assert_eq!(kinds, vec!["resolved", "firing"]);
 }
 
@@ -446,7 +449,7 @@ async fn a_rule_that_never_fired_never_resolves() {
         let run = engine::evaluate_all(&world.state(), t).await.unwrap();
         assert_eq!((run.evaluated, run.started_firing, run.resolved), (1, 0, 0));
     }
-    assert!(alert_store::messages(&world.pool).await.unwrap().is_empty(), "no message for rule {rule}");
+    assert!(alert_store::messages(&world.pool.clone().into()).await.unwrap().is_empty(), "no message for rule {rule}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,10 +457,10 @@ async fn a_receiver_failing_three_times_gets_the_message_once_more() {
     let world = World::start(13).await;
     let state = world.state();
     let now = twilio_time::format(&state.now());
-    let view = alert_store::create_view(&world.pool, "All", "", &now).await.unwrap();
+    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &now).await.unwrap();
     let input =
         rule_on(view, "Webhook only", Condition::ConversionBelow { percent: 50.0 }, vec![DestinationKind::Webhook]);
-    let rule = alert_store::create_rule(&world.pool, &input, &now).await.unwrap();
+    let rule = alert_store::create_rule(&world.pool.clone().into(), &input, &now).await.unwrap();
     world.receiver.statuses.lock().unwrap().extend([500, 500, 500]);
     engine::send_test(&state, rule, state.now()).await.unwrap();
     world.deliver_all().await;
@@ -465,12 +468,12 @@ async fn a_receiver_failing_three_times_gets_the_message_once_more() {
     assert_eq!(hooks.len(), 4, "three failures and the delivery");
     let keys: Vec<&str> = hooks.iter().map(|h| h.headers["idempotency-key"].to_str().unwrap()).collect();
     assert!(keys.iter().all(|k| *k == keys[0]), "one key for every try: {keys:?}");
-    let log = alert_store::delivery_log(&world.pool, 10).await.unwrap();
+    let log = alert_store::delivery_log(&world.pool.clone().into(), 10).await.unwrap();
     let outcomes: Vec<&str> = log.iter().rev().map(|l| l.outcome.as_str()).collect();
     assert_eq!(outcomes, ["failed", "failed", "failed", "delivered"]);
     assert!(log.iter().rev().take(3).all(|l| l.detail == "HTTP 500"));
     // Waits doubled between the tries.
-    let messages = alert_store::messages(&world.pool).await.unwrap();
+    let messages = alert_store::messages(&world.pool.clone().into()).await.unwrap();
     assert_eq!((messages[0].status.as_str(), messages[0].tries), ("delivered", 4));
 }
 
@@ -479,16 +482,16 @@ async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key(
     let world = World::start(14).await;
     let state = world.state();
     let now = twilio_time::format(&state.now());
-    let view = alert_store::create_view(&world.pool, "All", "", &now).await.unwrap();
+    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &now).await.unwrap();
     let input = rule_on(view, "Cut off", Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Webhook]);
-    let rule = alert_store::create_rule(&world.pool, &input, &now).await.unwrap();
+    let rule = alert_store::create_rule(&world.pool.clone().into(), &input, &now).await.unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     *world.receiver.hold.lock().unwrap() = Some(release.clone());
     let arrived = world.receiver.arrived.notified();
     engine::evaluate_rule(&state, rule, state.now()).await.unwrap();
     let (pool, settings) = (world.pool.clone(), world.settings.clone());
     let delivering = tokio::spawn(async move {
-        deliver::deliver_due(&pool, &settings.destinations, &settings.retry, Utc::now()).await.unwrap();
+        deliver::deliver_due(&pool.clone().into(), &settings.destinations, &settings.retry, Utc::now()).await.unwrap();
     });
     arrived.await;
     // The process stops while the receiver holds the request.
@@ -496,16 +499,18 @@ async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key(
     let _ = delivering.await;
     *world.receiver.hold.lock().unwrap() = None;
     release.notify_waiters();
-    let pending = alert_store::messages(&world.pool).await.unwrap();
+    let pending = alert_store::messages(&world.pool.clone().into()).await.unwrap();
     assert_eq!(pending[0].status, "pending", "not marked delivered: its receiver never answered");
     // A new process on the same file.
     let reopened = store::open(&world._dir.path().join("alerts.db")).await.unwrap();
-    deliver::deliver_due(&reopened, &world.settings.destinations, &world.settings.retry, Utc::now()).await.unwrap();
+    deliver::deliver_due(&reopened.clone().into(), &world.settings.destinations, &world.settings.retry, Utc::now())
+        .await
+        .unwrap();
     let hooks = world.receiver.requests("/hook");
     assert_eq!(hooks.len(), 2);
     assert_eq!(hooks[0].headers["idempotency-key"], hooks[1].headers["idempotency-key"]);
     assert_eq!(verify_signature(&hooks[1])["idempotency_key"], format!("rule-{rule}-1-firing"));
-    let messages = alert_store::messages(&reopened).await.unwrap();
+    let messages = alert_store::messages(&reopened.clone().into()).await.unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].status, "delivered");
 }
@@ -624,9 +629,11 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
         }
     }
     // It fired at once (CO converts below 95%), into the inbox, which shows it as text too.
-    let rules = alert_store::rules(&world.pool).await.unwrap();
+    let rules = alert_store::rules(&world.pool.clone().into()).await.unwrap();
     assert_eq!(rules[0].state, "firing", "{:?}", rules[0].last_evaluation);
-    deliver::deliver_due(&world.pool, &world.settings.destinations, &world.settings.retry, Utc::now()).await.unwrap();
+    deliver::deliver_due(&world.pool.clone().into(), &world.settings.destinations, &world.settings.retry, Utc::now())
+        .await
+        .unwrap();
     let inbox = browser.get("/alerts/inbox").await;
     assert!(inbox.contains("Firing: &lt;script&gt;"), "{inbox}");
 
@@ -644,7 +651,7 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
 async fn a_read_only_dashboard_shows_alerts_and_changes_nothing() {
     let world = World::start(16).await;
     let now = twilio_time::format(&world.now());
-    alert_store::create_view(&world.pool, "Colombia", "country=CO", &now).await.unwrap();
+    alert_store::create_view(&world.pool.clone().into(), "Colombia", "country=CO", &now).await.unwrap();
     let served = common::dashboard::serve(world.pool.clone(), |state| state.read_only = true).await;
     let browser = Browser::open(&served.base, "/views").await;
     let html = browser.get("/views").await;
@@ -652,7 +659,7 @@ async fn a_read_only_dashboard_shows_alerts_and_changes_nothing() {
     let (status, page) = browser.post("/views/1/delete", &[], true).await;
     assert_eq!(status, 403);
     assert!(page.contains("read-only"));
-    assert_eq!(alert_store::views(&world.pool).await.unwrap().len(), 1);
+    assert_eq!(alert_store::views(&world.pool.clone().into()).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -661,9 +668,9 @@ async fn a_digest_goes_out_once_per_period_with_its_figures() {
     let state = world.state();
     let now = world.now();
     let at = twilio_time::format(&now);
-    let view = alert_store::create_view(&world.pool, "Colombia", "country=CO", &at).await.unwrap();
+    let view = alert_store::create_view(&world.pool.clone().into(), "Colombia", "country=CO", &at).await.unwrap();
     let digest = alert_store::create_digest(
-        &world.pool,
+        &world.pool.clone().into(),
         view,
         "daily",
         6,
@@ -716,7 +723,8 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
     let world = World::start(18).await;
     let state = world.state();
     let at = twilio_time::format(&world.now());
-    let view = alert_store::create_view(&world.pool, "Indonesia", "country=ID&range=24h", &at).await.unwrap();
+    let view =
+        alert_store::create_view(&world.pool.clone().into(), "Indonesia", "country=ID&range=24h", &at).await.unwrap();
     let input = RuleInput {
         view_id: view,
         name: "Conversion in Indonesia".into(),
@@ -726,7 +734,7 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
         destinations: vec![DestinationKind::Inbox],
         email_to: String::new(),
     };
-    alert_store::create_rule(&world.pool, &input, &at).await.unwrap();
+    alert_store::create_rule(&world.pool.clone().into(), &input, &at).await.unwrap();
     let t0 = world.now();
     assert_eq!(engine::evaluate_all(&state, t0).await.unwrap().started_firing, 0);
     world.emulator.emulator.start_incident(5 * 60);
@@ -739,7 +747,7 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
     world.advance_to(t2).await;
     let run = engine::evaluate_all(&world.state(), t2).await.unwrap();
     assert_eq!(run.resolved, 1);
-    let window = alert_store::rules(&world.pool).await.unwrap()[0].last_evaluation.clone().unwrap();
+    let window = alert_store::rules(&world.pool.clone().into()).await.unwrap()[0].last_evaluation.clone().unwrap();
     assert_eq!(window.window_start, twilio_time::format(&(t2 - Duration::minutes(5))));
 }
 
@@ -748,18 +756,22 @@ async fn a_rule_created_after_another_was_deleted_sends_its_own_messages() {
     let world = World::start(19).await;
     let state = world.state();
     let at = twilio_time::format(&world.now());
-    let view = alert_store::create_view(&world.pool, "All", "", &at).await.unwrap();
+    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &at).await.unwrap();
     let rule =
         |name: &str| rule_on(view, name, Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Inbox]);
-    let first = alert_store::create_rule(&world.pool, &rule("first"), &at).await.unwrap();
+    let first = alert_store::create_rule(&world.pool.clone().into(), &rule("first"), &at).await.unwrap();
     engine::evaluate_rule(&state, first, world.now()).await.unwrap();
     world.deliver_all().await;
-    alert_store::delete_rule(&world.pool, first).await.unwrap();
-    let second = alert_store::create_rule(&world.pool, &rule("second"), &at).await.unwrap();
+    alert_store::delete_rule(&world.pool.clone().into(), first).await.unwrap();
+    let second = alert_store::create_rule(&world.pool.clone().into(), &rule("second"), &at).await.unwrap();
     assert_ne!(first, second, "a deleted rule's id is not given again: it is in its messages' keys");
     engine::evaluate_rule(&state, second, world.now()).await.unwrap();
     world.deliver_all().await;
-    let titles: Vec<String> =
-        alert_store::inbox(&world.pool, 10).await.unwrap().into_iter().map(|m| m.message.title).collect();
+    let titles: Vec<String> = alert_store::inbox(&world.pool.clone().into(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.title)
+        .collect();
     assert_eq!(titles, ["Firing: second", "Firing: first"]);
 }

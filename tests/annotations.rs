@@ -111,8 +111,8 @@ async fn each_incident_is_noted_once() {
     let first = verilens::annotations::note_incidents(&state, now).await.unwrap();
     assert!(first >= 2, "the dataset's SMS-pumping burst and carrier outage: {first}");
     assert_eq!(verilens::annotations::note_incidents(&state, now).await.unwrap(), 0, "noted once");
-    let index = state.rollups.get_current(&pool).await.unwrap();
-    let noted = verilens::annotations::newest(&pool, 100).await.unwrap();
+    let index = state.rollups.get_current(&pool.clone().into()).await.unwrap();
+    let noted = verilens::annotations::newest(&pool.clone().into(), 100).await.unwrap();
     assert_eq!(noted.iter().filter(|a| a.source == "incident").count(), index.incidents().len());
     for incident in index.incidents() {
         assert!(noted.iter().any(|a| a.at == incident.start && a.end.as_deref() == Some(incident.end.as_str())));

@@ -68,7 +68,7 @@ async fn a_refresh_writes_twilios_newer_copy_and_its_rollups_and_says_what_chang
     );
     assert!(changed.iter().any(|(field, ..)| *field == "Updated (UTC)"), "{changed:?}");
 
-    let stored = store::find_attempt(&pool, &live.sid).await.unwrap().unwrap();
+    let stored = store::find_attempt(&pool.clone().into(), &live.sid).await.unwrap().unwrap();
     assert_eq!(stored.conversion_status, "converted");
     assert!(store::rollup_generation(&pool).await.unwrap() > generation, "the overview reloads its rollups");
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, 1);
@@ -109,14 +109,17 @@ async fn the_refresh_is_a_server_function_other_sites_cannot_call() {
     for site in ["cross-site", "same-site"] {
         let refused = call(Some(site)).await.unwrap();
         assert_eq!(refused.status(), 403, "{site}");
-        let stored = store::find_attempt(&pool, &live.sid).await.unwrap().unwrap();
+        let stored = store::find_attempt(&pool.clone().into(), &live.sid).await.unwrap().unwrap();
         assert_eq!(stored.conversion_status, "unconverted", "{site}: nothing written");
     }
     let answer = call(Some("same-origin")).await.unwrap();
     assert_eq!(answer.status(), 200);
     let body: serde_json::Value = answer.json().await.unwrap();
     assert!(body["changes"].as_array().unwrap().iter().any(|c| c["field"] == "Conversion"), "{body}");
-    assert_eq!(store::find_attempt(&pool, &live.sid).await.unwrap().unwrap().conversion_status, "converted");
+    assert_eq!(
+        store::find_attempt(&pool.clone().into(), &live.sid).await.unwrap().unwrap().conversion_status,
+        "converted"
+    );
     let page = reqwest::get(format!("{}/attempts/{}", served.base, live.sid)).await.unwrap().text().await.unwrap();
     assert!(page.contains("Refresh from Twilio") && page.contains("action=\"/api/refresh_attempt\""));
 }

@@ -85,7 +85,8 @@ async fn the_history_joins_the_first_sync_once_and_the_default_view_compares() {
     let now = Utc::now();
     let rollups = Arc::new(RollupCache::default());
     let scans = store::RawScans::default();
-    let first_page = analytics::overview(&pool, &scans, &rollups, parse_query(""), now, snapshot).await.unwrap();
+    let first_page =
+        analytics::overview(&pool.clone().into(), &scans, &rollups, parse_query(""), now, snapshot).await.unwrap();
     assert_eq!(first_page.comparison_note, None);
     let change = first_page.change.expect("the first page compares with the 30 days before");
     assert!(change.previous.attempts > 0 && change.current.attempts > 0);

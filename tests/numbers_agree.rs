@@ -773,10 +773,14 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         let want = expected(&selected, by);
         let fees = s.index.fees();
         let raw =
-            store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, by, fees).await.unwrap();
+            store::raw_metrics_by(&s.pool.clone().into(), &verilens::store::RawScans::default(), &scope, by, fees)
+                .await
+                .unwrap();
         same_breakdown(&raw, &want, fees, &format!("{what} by {by:?}, raw rows"));
         let answered =
-            analytics::metrics_by(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, by).await.unwrap();
+            analytics::metrics_by(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope, by)
+                .await
+                .unwrap();
         let path = if from_rollups { "rollups" } else { "the dashboard's path" };
         same_breakdown(&answered, &want, fees, &format!("{what} by {by:?}, {path}"));
         breakdowns.insert(by, want);
@@ -799,15 +803,23 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             *wasted.entry(currency.to_ascii_uppercase()).or_default() += value.parse::<f64>().unwrap();
         }
     }
-    let got = store::raw_unconverted_verification_spend(&s.pool, &verilens::store::RawScans::default(), &scope)
-        .await
-        .unwrap();
+    let got = store::raw_unconverted_verification_spend(
+        &s.pool.clone().into(),
+        &verilens::store::RawScans::default(),
+        &scope,
+    )
+    .await
+    .unwrap();
     same_money(&got, &wasted, &format!("{what}: spend on verifications that never converted, raw rows"));
     for read in ["read", "remembered"] {
-        let answered =
-            analytics::unconverted_verification_spend(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope)
-                .await
-                .unwrap();
+        let answered = analytics::unconverted_verification_spend(
+            &s.pool.clone().into(),
+            &verilens::store::RawScans::default(),
+            &s.index,
+            &scope,
+        )
+        .await
+        .unwrap();
         same_money(&answered, &wasted, &format!("{what}: spend on verifications that never converted, {read}"));
     }
 
@@ -822,11 +834,16 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         let points = |series: Vec<verilens::page_data::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
             series.into_iter().map(|p| ((p.bucket, p.channel), (p.attempts, p.converted))).collect()
         };
-        let raw =
-            points(store::raw_series(&s.pool, &verilens::store::RawScans::default(), &scope, hourly).await.unwrap());
+        let raw = points(
+            store::raw_series(&s.pool.clone().into(), &verilens::store::RawScans::default(), &scope, hourly)
+                .await
+                .unwrap(),
+        );
         assert_eq!(raw, want, "{what}: series (hourly {hourly}), raw rows");
         let answered = points(
-            analytics::series(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope, hourly).await.unwrap(),
+            analytics::series(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope, hourly)
+                .await
+                .unwrap(),
         );
         assert_eq!(answered, want, "{what}: series (hourly {hourly}), the dashboard's path");
     }
@@ -860,12 +877,20 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             assert_eq!(parsed.filters, next, "{what}: the link keeps the view");
             let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &parsed.filters };
             let fees = s.index.fees();
-            let raw = store::raw_metrics_by(&s.pool, &verilens::store::RawScans::default(), &scope, None, fees)
-                .await
-                .unwrap();
+            let raw = store::raw_metrics_by(
+                &s.pool.clone().into(),
+                &verilens::store::RawScans::default(),
+                &scope,
+                None,
+                fees,
+            )
+            .await
+            .unwrap();
             same_metrics(&raw.get("").cloned().unwrap_or_default(), row, fees, &format!("{what}, raw rows"));
             let answered =
-                analytics::totals(&s.pool, &verilens::store::RawScans::default(), &s.index, &scope).await.unwrap();
+                analytics::totals(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope)
+                    .await
+                    .unwrap();
             same_metrics(&answered, row, fees, &format!("{what}, the dashboard's path"));
         }
     }
@@ -928,15 +953,15 @@ async fn check_seed(seed: u64) -> usize {
         attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     // The index a server holds, refreshed in place after each step: the views below read it.
     let cache = Arc::new(RollupCache::with_fees(fee_schedule(&services)));
-    cache.get_current(&pool).await.unwrap();
+    cache.get_current(&pool.clone().into()).await.unwrap();
     // Some first listings before the sync moves the hour horizon on, some after; then the later listings.
     let (early, rest) = first.split_at(first.len() / 2);
     ingest(&pool, &mut rng, early).await;
-    cache.get_current(&pool).await.unwrap();
+    cache.get_current(&pool.clone().into()).await.unwrap();
     store::advance_hour_horizon(&pool, &twilio_time::format(&hour_horizon())).await.unwrap();
-    cache.get_current(&pool).await.unwrap();
+    cache.get_current(&pool.clone().into()).await.unwrap();
     ingest(&pool, &mut rng, rest).await;
-    cache.get_current(&pool).await.unwrap();
+    cache.get_current(&pool.clone().into()).await.unwrap();
     ingest(&pool, &mut rng, &later).await;
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
     assert_eq!(stored as usize, attempts.len(), "seed {seed}: attempts stored");
@@ -953,7 +978,7 @@ async fn check_seed(seed: u64) -> usize {
     let mixed = currencies.values().filter(|c| c.len() > 1).count();
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
 
-    let index = cache.get_current(&pool).await.unwrap();
+    let index = cache.get_current(&pool.clone().into()).await.unwrap();
     check_incidents(&index, &attempts, seed);
     let snapshot = Snapshot { pool, index, attempts };
     let mut anomalous = 0;

@@ -193,7 +193,8 @@ async fn a_database_of_something_else_is_refused_untouched_and_errors_never_show
     let error = postgres::open("postgres://user:s3cret@[bad").await.err().expect("not a URL").to_string();
     assert!(!error.contains("s3cret"), "{error}");
 
-    // The dashboard and sync, which still run on sqlite, say so rather than make a file of the URL.
+    // The commands that work on a sqlite file (backup, restore, rebuild-rollups) say so rather
+    // than make a file of the URL.
     let error = verilens::store::open(std::path::Path::new(unreachable.as_str())).await.expect_err("refused");
     assert!(matches!(error, StoreError::NotServedOnPostgres { .. }), "{error}");
     assert!(!error.to_string().contains("s3cret"), "{error}");

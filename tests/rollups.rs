@@ -292,7 +292,7 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         "prefix=%2B57".into(),
     ];
     let rollups = std::sync::Arc::new(verilens::analytics::RollupCache::default());
-    let index = rollups.get(&pool).await.unwrap();
+    let index = rollups.get(&pool.clone().into()).await.unwrap();
     for query in &queries {
         let parsed = parse_query(query);
         assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
@@ -306,17 +306,24 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         for by in by_dims {
             let want = expected(&last, &f, &scope.from, &scope.to, by);
             let got =
-                analytics::metrics_by(&pool, &verilens::store::RawScans::default(), &index, &scope, by).await.unwrap();
-            check(&got, &want, &format!("?{query} by {by:?}"));
-            let raw =
-                store::raw_metrics_by(&pool, &verilens::store::RawScans::default(), &scope, by, &Default::default())
+                analytics::metrics_by(&pool.clone().into(), &verilens::store::RawScans::default(), &index, &scope, by)
                     .await
                     .unwrap();
+            check(&got, &want, &format!("?{query} by {by:?}"));
+            let raw = store::raw_metrics_by(
+                &pool.clone().into(),
+                &verilens::store::RawScans::default(),
+                &scope,
+                by,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
             check(&raw, &want, &format!("raw ?{query} by {by:?}"));
             // Spend on attempts of verifications that never converted, in or out of the view.
             let never = never_converted_spend(&last, &f, &scope.from, &scope.to, by);
             let got = analytics::unconverted_verification_spend_by(
-                &pool,
+                &pool.clone().into(),
                 &verilens::store::RawScans::default(),
                 &index,
                 &scope,
@@ -325,7 +332,9 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
             .await
             .unwrap();
             let raw =
-                store::raw_unconverted_verification_spend_by(&pool, &Default::default(), &scope, by).await.unwrap();
+                store::raw_unconverted_verification_spend_by(&pool.clone().into(), &Default::default(), &scope, by)
+                    .await
+                    .unwrap();
             for (source, got) in [("rollups", got), ("raw", raw)] {
                 let keys = |m: &BTreeMap<String, BTreeMap<String, f64>>| -> Vec<String> {
                     m.iter().filter(|(_, v)| v.values().any(|a| a.abs() > 1e-9)).map(|(k, _)| k.clone()).collect()
@@ -343,7 +352,9 @@ async fn rollups_answer_every_view_like_the_raw_attempts() {
         }
         for hourly in [false, true] {
             let series =
-                analytics::series(&pool, &verilens::store::RawScans::default(), &index, &scope, hourly).await.unwrap();
+                analytics::series(&pool.clone().into(), &verilens::store::RawScans::default(), &index, &scope, hourly)
+                    .await
+                    .unwrap();
             let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
             for a in last.iter().filter(|a| matches(a, &f, &scope.from, &scope.to)) {
                 let bucket = twilio_time::format(&a.date_created)[..if hourly { 13 } else { 10 }].to_string();
@@ -385,7 +396,7 @@ async fn the_cache_serves_its_index_while_a_newer_one_is_built() {
     let pool = store::open(&dir.path().join("cache.db")).await.unwrap();
     ingest(&pool, first, 500).await;
     let cache = std::sync::Arc::new(verilens::analytics::RollupCache::default());
-    let built = cache.get(&pool).await.unwrap();
+    let built = cache.get(&pool.clone().into()).await.unwrap();
     assert_eq!(built.generation, store::rollup_generation(&pool).await.unwrap());
 
     ingest(&pool, second, 500).await;
@@ -394,7 +405,7 @@ async fn the_cache_serves_its_index_while_a_newer_one_is_built() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut served_stale = false;
     loop {
-        let index = cache.get(&pool).await.unwrap();
+        let index = cache.get(&pool.clone().into()).await.unwrap();
         if index.generation == newest {
             break;
         }
@@ -528,10 +539,12 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     let filters = Filters::default();
     let scope =
         AttemptScope { from: "2026-11-01T00:00:00Z".into(), to: "2026-11-25T00:00:00Z".into(), filters: &filters };
+    let snapshot = verilens::store::Store::from(pool.clone());
     let by_day = async |index: &analytics::RollupIndex| {
         let scans = store::RawScans::default();
-        let rollups = analytics::unconverted_verification_spend_by(&pool, &scans, index, &scope, Some(Dimension::Day));
-        let raw = store::raw_unconverted_verification_spend_by(&pool, &scans, &scope, Some(Dimension::Day));
+        let rollups =
+            analytics::unconverted_verification_spend_by(&snapshot, &scans, index, &scope, Some(Dimension::Day));
+        let raw = store::raw_unconverted_verification_spend_by(&snapshot, &scans, &scope, Some(Dimension::Day));
         let cents = |spend: BTreeMap<String, Vec<verilens::page_data::Money>>| -> Vec<(String, i64)> {
             spend
                 .into_iter()
@@ -543,7 +556,7 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
         assert_eq!(rollups, raw, "the rollups and the raw rows");
         rollups
     };
-    let index = cache.get_current(&pool).await.unwrap();
+    let index = cache.get_current(&pool.clone().into()).await.unwrap();
     assert!(index.grain_for(&scope).is_some(), "a view the rollups answer");
     let day = |d: &str, amount: i64| (d.to_string(), amount);
     assert_eq!(by_day(&index).await, [day("2026-11-10", 300), day("2026-11-19", 500), day("2026-11-20", 700)]);
@@ -554,7 +567,7 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     let mut tx = store::begin_write(&pool).await.unwrap();
     store::upsert_attempts(&mut tx, &[converted]).await.unwrap();
     tx.commit().await.unwrap();
-    let refreshed = cache.get_current(&pool).await.unwrap();
+    let refreshed = cache.get_current(&pool.clone().into()).await.unwrap();
     assert!(refreshed.generation > index.generation);
     assert_eq!(by_day(&refreshed).await, [day("2026-11-10", 300)], "the converted verification leaves both days");
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, 3);
@@ -577,16 +590,16 @@ async fn a_refreshed_index_counts_a_verification_across_a_kept_and_a_new_day_onc
     let attempts = [before_midnight, after_midnight, earlier, earlier_abroad];
     let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
     let cache = std::sync::Arc::new(analytics::RollupCache::default());
-    let index = cache.get_current(&pool).await.unwrap();
+    let index = cache.get_current(&pool.clone().into()).await.unwrap();
 
     // Another verification on the second day only: that day is read again, the first is kept.
     let other = common::snapshots::attempt(3, at("2026-11-20T09:00:00Z"), "CO", false);
     let mut tx = store::begin_write(&pool).await.unwrap();
     store::upsert_attempts(&mut tx, &[other]).await.unwrap();
     tx.commit().await.unwrap();
-    let refreshed = cache.get_current(&pool).await.unwrap();
+    let refreshed = cache.get_current(&pool.clone().into()).await.unwrap();
     assert!(refreshed.generation > index.generation, "a refresh, not the same index");
-    let built = std::sync::Arc::new(analytics::RollupCache::default()).get_current(&pool).await.unwrap();
+    let built = std::sync::Arc::new(analytics::RollupCache::default()).get_current(&pool.clone().into()).await.unwrap();
 
     let filters = Filters::default();
     let scope =

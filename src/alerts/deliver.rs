@@ -9,13 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::SqlitePool;
 
 use super::AlertError;
 use super::destinations::{DestinationKind, Destinations, address_allowed, check_url};
 use super::message::Message;
 use super::store::{self, StoredMessage};
 use crate::model::twilio_time;
+use crate::store::Store;
 
 /// The header with the webhook's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256>` of
 /// `<t>.<body>` under the shared secret.
@@ -58,12 +58,12 @@ impl RetryPolicy {
 
 /// Sends every message due at `now`; returns how many were tried.
 pub async fn deliver_due(
-    pool: &SqlitePool,
+    snapshot: &Store,
     destinations: &Destinations,
     retry: &RetryPolicy,
     now: DateTime<Utc>,
 ) -> Result<usize, AlertError> {
-    let due = store::due_messages(pool, &twilio_time::format(&now), 100).await?;
+    let due = store::due_messages(snapshot, &twilio_time::format(&now), 100).await?;
     for message in &due {
         let outcome = send(destinations, retry, message).await;
         let at = twilio_time::format(&now);
@@ -83,7 +83,7 @@ pub async fn deliver_due(
                 Err((error, Some(twilio_time::format(&next))))
             }
         };
-        store::record_try(pool, message.id, &at, recorded).await?;
+        store::record_try(snapshot, message.id, &at, recorded).await?;
     }
     Ok(due.len())
 }

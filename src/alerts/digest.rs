@@ -42,7 +42,7 @@ fn period(frequency: &str, due: DateTime<Utc>) -> Option<DateRange> {
 /// Queues every digest that fell due since it was last queued, once.
 pub async fn queue_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, AlertError> {
     let mut queued = 0;
-    for digest in store::digests(&state.pool).await? {
+    for digest in store::digests(&state.store).await? {
         let due = last_due(&digest.frequency, digest.hour, now);
         let due_text = twilio_time::format(&due);
         if digest.last_due_at.as_deref().is_some_and(|last| last >= due_text.as_str()) {
@@ -50,7 +50,7 @@ pub async fn queue_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, Al
         }
         let message = digest_message(state, &digest, due, &format!("digest-{}-{}", digest.id, due_text)).await?;
         let outgoing = outgoing_for(&digest.destinations, &digest.email_to, message);
-        if store::queue_digest(&state.pool, digest.id, digest.last_due_at.as_deref(), &due_text, &outgoing).await? {
+        if store::queue_digest(&state.store, digest.id, digest.last_due_at.as_deref(), &due_text, &outgoing).await? {
             queued += 1;
             state.alerts.wake.notify_one();
         }
@@ -61,11 +61,11 @@ pub async fn queue_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, Al
 /// Queues a digest now, as it would go out at its next hour (the page's "Send now").
 pub async fn send_now(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
     let digest =
-        store::digests(&state.pool).await?.into_iter().find(|d| d.id == id).ok_or(AlertError::NotFound("digest"))?;
+        store::digests(&state.store).await?.into_iter().find(|d| d.id == id).ok_or(AlertError::NotFound("digest"))?;
     let key = format!("digest-{}-now-{:016x}", digest.id, rand::random::<u64>());
     let message = digest_message(state, &digest, now, &key).await?;
     let outgoing = outgoing_for(&digest.destinations, &digest.email_to, message);
-    store::queue_messages(&state.pool, None, &outgoing).await?;
+    store::queue_messages(&state.store, None, &outgoing).await?;
     state.alerts.wake.notify_one();
     Ok(())
 }
@@ -97,10 +97,10 @@ pub async fn digest_message(
     let (start, end) = filters.range.bounds(due);
     let length = end - start;
     let (then_start, then_end) = (start - length, start);
-    let index = state.rollups.get(&state.pool).await?;
-    let (pool, scans) = (&state.pool, &state.raw_scans);
-    let now_totals = analytics::totals(pool, scans, &index, &scope(&filters, start, end)).await?;
-    let then_totals = analytics::totals(pool, scans, &index, &scope(&filters, then_start, then_end)).await?;
+    let index = state.rollups.get(&state.store).await?;
+    let (store, scans) = (&state.store, &state.raw_scans);
+    let now_totals = analytics::totals(store, scans, &index, &scope(&filters, start, end)).await?;
+    let then_totals = analytics::totals(store, scans, &index, &scope(&filters, then_start, then_end)).await?;
     let mut sections = vec![Section { heading: "Key figures".into(), lines: key_figures(&now_totals, &then_totals) }];
     sections.push(Section {
         heading: "Top movers".into(),
@@ -202,8 +202,8 @@ async fn movers(
     for by in [Dimension::Country, Dimension::Carrier, Dimension::Channel] {
         let mut f = filters.clone();
         f.by = by;
-        let now_rows = analytics::breakdown(&state.pool, &state.raw_scans, index, &scope(&f, now.0, now.1)).await?;
-        let then_rows = analytics::breakdown(&state.pool, &state.raw_scans, index, &scope(&f, then.0, then.1)).await?;
+        let now_rows = analytics::breakdown(&state.store, &state.raw_scans, index, &scope(&f, now.0, now.1)).await?;
+        let then_rows = analytics::breakdown(&state.store, &state.raw_scans, index, &scope(&f, then.0, then.1)).await?;
         for test in anomalies::country_tests(&now_rows, &then_rows) {
             let (Some(a), Some(b)) =
                 (test.current.metrics.verification_rate_percent(), test.previous.metrics.verification_rate_percent())

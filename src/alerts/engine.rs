@@ -55,7 +55,7 @@ pub struct EvaluationRun {
 /// Evaluates every rule that is neither paused nor snoozed at `now`, from the snapshot, and
 /// records the evaluations, the state changes and the messages they send in one transaction.
 pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
-    let rules = store::rules(&state.pool).await?;
+    let rules = store::rules(&state.store).await?;
     let at = twilio_time::format(&now);
     let active: Vec<&Rule> = rules.iter().filter(|r| !r.paused && !r.snoozed_at(&at)).collect();
     evaluate(state, &active, now).await
@@ -63,7 +63,7 @@ pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> Result<Evalua
 
 /// Evaluates one rule now (after it is created or changed).
 pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
-    let rule = store::rule(&state.pool, rule_id).await?;
+    let rule = store::rule(&state.store, rule_id).await?;
     if rule.paused || rule.snoozed_at(&twilio_time::format(&now)) {
         return Ok(());
     }
@@ -73,11 +73,11 @@ pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -
 
 async fn evaluate(state: &AppState, rules: &[&Rule], now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
     // Nothing to judge before the first complete sync (and no rollups to load for it).
-    if rules.is_empty() || crate::store::watermark(&state.pool).await?.is_none() {
+    if rules.is_empty() || state.store.watermark().await?.is_none() {
         return Ok(EvaluationRun::default());
     }
-    let index = state.rollups.get_current(&state.pool).await?;
-    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    let index = state.rollups.get_current(&state.store).await?;
+    let snapshot = Snapshot { store: &state.store, scans: &state.raw_scans, index: &index };
     let at = twilio_time::format(&now);
     // Two at a time: rules on short windows read raw rows, which run on the pool's connections
     // (two at once, as `RawScans` allows) while the other rule reads the rollups.
@@ -101,7 +101,7 @@ async fn evaluate(state: &AppState, rules: &[&Rule], now: DateTime<Utc>) -> Resu
             Err(e) => tracing::error!("alert rule {} ({}) could not be evaluated: {e}", rule.id, rule.name),
         }
     }
-    let changed = store::record_evaluations(&state.pool, &transitions).await?;
+    let changed = store::record_evaluations(&state.store, &transitions).await?;
     let mut run = EvaluationRun { evaluated: transitions.len(), ..EvaluationRun::default() };
     for (t, changed) in transitions.iter().zip(changed) {
         if changed {
@@ -207,38 +207,62 @@ fn rule_message(
 
 /// Queues a test message of a rule, with its current figures, to each of its destinations.
 pub async fn send_test(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
-    let rule = store::rule(&state.pool, rule_id).await?;
-    let index = state.rollups.get(&state.pool).await?;
-    let snapshot = Snapshot { pool: &state.pool, scans: &state.raw_scans, index: &index };
+    let rule = store::rule(&state.store, rule_id).await?;
+    let index = state.rollups.get(&state.store).await?;
+    let snapshot = Snapshot { store: &state.store, scans: &state.raw_scans, index: &index };
     let filters = state.parse_view(&rule.view.query).filters;
     let evaluation = figures::evaluate(&snapshot, &filters, &terms(&rule), now).await?;
     let key = format!("rule-{}-test-{:016x}", rule.id, rand::random::<u64>());
     let message = rule_message(state, &rule, &evaluation, "test", &key, now);
     let outgoing = outgoing_for(&rule.destinations, &rule.email_to, message);
-    store::queue_messages(&state.pool, Some(rule.id), &outgoing).await?;
+    store::queue_messages(&state.store, Some(rule.id), &outgoing).await?;
     state.alerts.wake.notify_one();
     Ok(())
 }
 
 /// Sends what is due by the clock.
 pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, AlertError> {
-    deliver::deliver_due(&state.pool, &state.alerts.destinations, &state.alerts.retry, now).await
+    deliver::deliver_due(&state.store, &state.alerts.destinations, &state.alerts.retry, now).await
 }
 
 /// The background task: evaluates after each sync that changed the snapshot and every
 /// `check_every`, queues digests that fell due, and sends what is due; ends on `stop`.
 async fn read_every_burst_cost(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let index = state.rollups.get_current(&state.pool).await?;
-    crate::analytics::read_every_burst_cost(&state.pool, &state.raw_scans, &index).await
+    let index = state.rollups.get_current(&state.store).await?;
+    crate::analytics::read_every_burst_cost(&state.store, &state.raw_scans, &index).await
 }
 
+/// Whether this process still has the alerts' turn.
+async fn holds(turn: &mut Option<crate::store::SyncTurn>) -> bool {
+    match turn {
+        Some(turn) => turn.is_held().await,
+        None => false,
+    }
+}
+
+/// Evaluates the rules after each sync and every `check_every`, queues digests, and sends what
+/// is due; on PostgreSQL only while this process holds the alerts' lease.
 pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = state.progress.changes();
         let mut next_check = tokio::time::Instant::now();
         // The syncs whose incidents are on the timeline: noted once per change, not per check.
         let mut noted_syncs: Option<u64> = None;
+        let mut turn: Option<crate::store::SyncTurn> = None;
         loop {
+            if !holds(&mut turn).await {
+                turn = state.store.take_alerts_turn().await.unwrap_or_else(|e| {
+                    tracing::error!("the alerts' lease could not be asked for: {e}");
+                    None
+                });
+                if turn.is_none() {
+                    // Another process evaluates and sends; ask again a check later.
+                    tokio::select! {
+                        () = tokio::time::sleep(state.alerts.check_every) => continue,
+                        () = stop.stopped() => return,
+                    }
+                }
+            }
             let now = tokio::time::Instant::now();
             if now >= next_check {
                 let at = state.now();
@@ -265,7 +289,7 @@ pub fn spawn(state: AppState, stop: crate::sync::StopSignal) -> tokio::task::Joi
             if let Err(e) = deliver_due(&state, Utc::now()).await {
                 tracing::error!("alert messages could not be sent: {e}");
             }
-            let until_retry = match store::next_due(&state.pool).await {
+            let until_retry = match store::next_due(&state.store).await {
                 Ok(Some(due)) => twilio_time::parse(&due)
                     .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
                     .unwrap_or(state.alerts.check_every),

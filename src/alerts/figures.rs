@@ -13,7 +13,7 @@ use crate::store::{AttemptScope, RawScans, StoreError};
 
 /// What a rule needs to read its view.
 pub struct Snapshot<'a> {
-    pub pool: &'a sqlx::SqlitePool,
+    pub store: &'a crate::store::Store,
     pub scans: &'a RawScans,
     pub index: &'a RollupIndex,
 }
@@ -38,7 +38,7 @@ pub async fn evaluate(
     terms: &RuleTerms<'_>,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, StoreError> {
-    let (pool, scans, index) = (snapshot.pool, snapshot.scans, snapshot.index);
+    let (store, scans, index) = (snapshot.store, snapshot.scans, snapshot.index);
     let (condition, min_verifications) = (terms.condition, terms.min_verifications);
     let (start, end) = filters.range.bounds(now);
     // Rates over the last minutes: a short window notices a fall, and its end, quickly.
@@ -48,7 +48,7 @@ pub async fn evaluate(
     };
     let mut evaluation = match condition {
         Condition::ConversionBelow { percent } => {
-            let totals = analytics::totals(pool, scans, index, &scope(filters, rate_start, rate_end)).await?;
+            let totals = analytics::totals(store, scans, index, &scope(filters, rate_start, rate_end)).await?;
             let rate = totals.verification_rate_percent();
             let interval =
                 crate::analytics::stats::wilson_interval(totals.converted_verifications, totals.verifications)
@@ -56,7 +56,7 @@ pub async fn evaluate(
             rate_evaluation("Conversion rate", rate, *percent, interval, &totals)
         }
         Condition::DeliveryBelow { percent } => {
-            let totals = analytics::totals(pool, scans, index, &scope(filters, rate_start, rate_end)).await?;
+            let totals = analytics::totals(store, scans, index, &scope(filters, rate_start, rate_end)).await?;
             let interval = crate::analytics::stats::wilson_interval(totals.delivered, totals.finalized)
                 .map(|(l, h)| (l * 100.0, h * 100.0));
             rate_evaluation("Delivery rate", totals.delivery_rate_percent(), *percent, interval, &totals)
@@ -66,7 +66,7 @@ pub async fn evaluate(
             // The hours the rollups hold: the windows cost one read of them each.
             let mut windows = Vec::new();
             for (from, to) in spend_windows(now, *per) {
-                let totals = analytics::totals(pool, scans, index, &scope(filters, from, to)).await?;
+                let totals = analytics::totals(store, scans, index, &scope(filters, from, to)).await?;
                 windows.push((amount_in(&totals.total_cost(), currency), from, to, totals));
             }
             let (spent, from, to, totals) =
@@ -170,13 +170,13 @@ fn alert_compare(filters: &Filters) -> Compare {
 
 /// The windows a rule on this view compares, if the snapshot holds them.
 async fn compared_windows(
-    pool: &sqlx::SqlitePool,
+    store: &crate::store::Store,
     filters: &Filters,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<comparison::ComparisonWindows>, StoreError> {
-    let (data_end, covered_from) = analytics::data_end_and_coverage(pool, now).await?;
+    let (data_end, covered_from) = analytics::data_end_and_coverage(store, now).await?;
     let hourly = end - start <= Duration::days(2);
     Ok(comparison::comparison_windows(alert_compare(filters), (start, end), data_end, hourly, covered_from).ok())
 }
@@ -189,8 +189,8 @@ async fn drop_evaluation(
     now: DateTime<Utc>,
     points: f64,
 ) -> Result<Evaluation, StoreError> {
-    let (pool, scans, index) = (snapshot.pool, snapshot.scans, snapshot.index);
-    let windows = compared_windows(pool, filters, start, end, now).await?;
+    let (store, scans, index) = (snapshot.store, snapshot.scans, snapshot.index);
+    let windows = compared_windows(store, filters, start, end, now).await?;
     let Some(windows) = windows else {
         return Ok(Evaluation {
             summary: format!(
@@ -203,8 +203,8 @@ async fn drop_evaluation(
         });
     };
     let compared_now =
-        analytics::totals(pool, scans, index, &scope(filters, windows.current.0, windows.current.1)).await?;
-    let (change, _) = analytics::change_and_drops(pool, scans, index, filters, &windows, compared_now, None).await?;
+        analytics::totals(store, scans, index, &scope(filters, windows.current.0, windows.current.1)).await?;
+    let (change, _) = analytics::change_and_drops(store, scans, index, filters, &windows, compared_now, None).await?;
     let now_rate = change.current.verification_rate_percent();
     let then_rate = change.previous.verification_rate_percent();
     let fell = change.verification_rate_points.map(|p| -p);
@@ -246,14 +246,15 @@ async fn anomaly_evaluation(
     end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, StoreError> {
-    let (pool, scans, index) = (snapshot.pool, snapshot.scans, snapshot.index);
+    let (store, scans, index) = (snapshot.store, snapshot.scans, snapshot.index);
     let current = scope(filters, start, end);
-    let totals = analytics::totals(pool, scans, index, &current).await?;
+    let totals = analytics::totals(store, scans, index, &current).await?;
     let mut found = analytics::view_incidents(index, &current);
-    if let Some(windows) = compared_windows(pool, filters, start, end, now).await? {
+    if let Some(windows) = compared_windows(store, filters, start, end, now).await? {
         let compared_now =
-            analytics::totals(pool, scans, index, &scope(filters, windows.current.0, windows.current.1)).await?;
-        let (_, drops) = analytics::change_and_drops(pool, scans, index, filters, &windows, compared_now, None).await?;
+            analytics::totals(store, scans, index, &scope(filters, windows.current.0, windows.current.1)).await?;
+        let (_, drops) =
+            analytics::change_and_drops(store, scans, index, filters, &windows, compared_now, None).await?;
         let (from, to) = (twilio_time::format(&windows.current.0), twilio_time::format(&windows.current.1));
         crate::analytics::anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
     }

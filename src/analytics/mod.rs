@@ -14,8 +14,6 @@ use chrono::{DateTime, DurationRound, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
-
 use crate::buckets::BucketSize;
 use crate::filters::Dimension;
 use crate::filters::{Filters, ListOrder, ParsedFilters, SortKey, ViewDate};
@@ -24,7 +22,7 @@ use crate::page_data::{
     Anomaly, AttemptDetail, AttemptList, AttemptRow, BreakdownRow, Metrics, Overview, Period, SeriesPoint,
     SnapshotStatus,
 };
-use crate::store::{self, AttemptScope, RawScans, StoreError};
+use crate::store::{self, AttemptScope, RawScans, Store, StoreError};
 pub use rollup_cache::RollupCache;
 pub use rollup_index::RollupIndex;
 
@@ -43,19 +41,19 @@ fn with_interval(mut m: Metrics) -> Metrics {
 /// Metrics per value of `by` (one row keyed `""` without it): from the rollups when
 /// they answer the view exactly, else from the raw rows.
 pub async fn metrics_by(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let Some(grain) = index.grain_for(scope) else {
-        return store::raw_metrics_by(pool, scans, scope, by, index.fees()).await;
+        return store::raw_metrics_by(store, scans, scope, by, index.fees()).await;
     };
     let mut metrics = index.metrics_by(scope, by, grain);
     if scope.filters.errors.len() > 1 {
         // Several error codes can count one verification twice: count them from the rows.
-        for (key, raw) in store::raw_metrics_by(pool, scans, scope, by, index.fees()).await? {
+        for (key, raw) in store::raw_metrics_by(store, scans, scope, by, index.fees()).await? {
             if let Some(m) = metrics.get_mut(&key) {
                 m.verifications = raw.verifications;
                 m.converted_verifications = raw.converted_verifications;
@@ -69,7 +67,7 @@ pub async fn metrics_by(
 
 /// Attempts and conversions per channel and day, or hour when `hourly`.
 pub async fn series(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -78,35 +76,35 @@ pub async fn series(
     let grain = if hourly { index.hours_cover(scope).then_some(store::Grain::Hour) } else { index.grain_for(scope) };
     match grain {
         Some(grain) => Ok(index.series(scope, grain, hourly)),
-        None => store::raw_series(pool, scans, scope, hourly).await,
+        None => store::raw_series(store, scans, scope, hourly).await,
     }
 }
 
 /// The totals of a view.
 pub async fn totals(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Metrics, StoreError> {
-    let mut by_key = metrics_by(pool, scans, index, scope, None).await?;
+    let mut by_key = metrics_by(store, scans, index, scope, None).await?;
     Ok(with_interval(by_key.remove("").unwrap_or_default()))
 }
 
 /// Spend on a view's attempts of verifications that never converted: from the rollups, or
 /// for a view they cannot answer from the raw rows, once per view and generation of the rollups.
 pub async fn unconverted_verification_spend(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<crate::page_data::Money>, StoreError> {
-    Ok(unconverted_verification_spend_by(pool, scans, index, scope, None).await?.remove("").unwrap_or_default())
+    Ok(unconverted_verification_spend_by(store, scans, index, scope, None).await?.remove("").unwrap_or_default())
 }
 
 /// `unconverted_verification_spend` per value of `by` (one key `""` without it).
 pub async fn unconverted_verification_spend_by(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -118,7 +116,7 @@ pub async fn unconverted_verification_spend_by(
     if let Some(spend) = index.remembered_unconverted_verification_spend(scope, by) {
         return Ok(spend);
     }
-    let spend = store::raw_unconverted_verification_spend_by(pool, scans, scope, by).await?;
+    let spend = store::raw_unconverted_verification_spend_by(store, scans, scope, by).await?;
     index.remember_unconverted_verification_spend(scope, by, &spend);
     Ok(spend)
 }
@@ -126,13 +124,13 @@ pub async fn unconverted_verification_spend_by(
 /// Puts each breakdown row's spend on verifications that never converted in it; returns
 /// the view's, their sum.
 pub async fn add_unconverted_verification_spend(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
     rows: &mut [BreakdownRow],
 ) -> Result<Vec<crate::page_data::Money>, StoreError> {
-    let mut by_key = unconverted_verification_spend_by(pool, scans, index, scope, Some(scope.filters.by)).await?;
+    let mut by_key = unconverted_verification_spend_by(store, scans, index, scope, Some(scope.filters.by)).await?;
     let mut total = Vec::new();
     for row in rows.iter_mut() {
         row.metrics.unconverted_verification_spend = by_key.remove(&row.key).unwrap_or_default();
@@ -145,13 +143,13 @@ pub async fn add_unconverted_verification_spend(
 
 /// The breakdown table of a view, sorted as it asks.
 pub async fn breakdown(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<BreakdownRow>, StoreError> {
     let f = scope.filters;
-    let mut rows: Vec<BreakdownRow> = metrics_by(pool, scans, index, scope, Some(f.by))
+    let mut rows: Vec<BreakdownRow> = metrics_by(store, scans, index, scope, Some(f.by))
         .await?
         .into_iter()
         .map(|(key, metrics)| BreakdownRow { key, metrics: with_interval(metrics) })
@@ -177,7 +175,7 @@ pub async fn breakdown(
 /// Metrics per country and channel (keyed `country␟channel`): from the rollups when they
 /// answer the view exactly, else from the raw rows.
 pub async fn metrics_by_country_and_channel(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -186,7 +184,7 @@ pub async fn metrics_by_country_and_channel(
         Some(grain) => Ok(index.metrics_by_pair(scope, Dimension::Country, Dimension::Channel, grain)),
         None => {
             let separator = rollup_index::PAIR_SEPARATOR;
-            store::raw_metrics_by_country_and_channel(pool, scans, scope, separator, index.fees()).await
+            store::raw_metrics_by_country_and_channel(store, scans, scope, separator, index.fees()).await
         }
     }
 }
@@ -212,7 +210,7 @@ const BURST_PREFIXES: i64 = 10;
 
 /// What an SMS-pumping burst cost: read from the raw rows once, then remembered by the index.
 async fn burst_costs(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     burst: &anomalies::Incident,
@@ -221,7 +219,7 @@ async fn burst_costs(
         return Ok(costs);
     }
     let costs = store::raw_burst_costs(
-        pool,
+        store,
         scans,
         &burst.country,
         &burst.start,
@@ -237,15 +235,11 @@ async fn burst_costs(
 /// Reads what every SMS-pumping burst of the snapshot cost that the index does not remember
 /// yet, so that no view's first page waits for them (a year of bursts takes seconds at tens
 /// of millions of attempts); how many it read.
-pub async fn read_every_burst_cost(
-    pool: &SqlitePool,
-    scans: &RawScans,
-    index: &RollupIndex,
-) -> Result<usize, StoreError> {
+pub async fn read_every_burst_cost(store: &Store, scans: &RawScans, index: &RollupIndex) -> Result<usize, StoreError> {
     let mut read = 0;
     for burst in index.incidents().iter().filter(|i| i.anomaly.kind == "sms-pumping") {
         if index.remembered_burst_costs(burst).is_none() {
-            burst_costs(pool, scans, index, burst).await?;
+            burst_costs(store, scans, index, burst).await?;
             read += 1;
         }
     }
@@ -254,7 +248,7 @@ pub async fn read_every_burst_cost(
 
 /// What the view's SMS-pumping bursts cost, each read from the raw rows once.
 async fn fraud_costs(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -266,7 +260,7 @@ async fn fraud_costs(
             .collect();
     let mut out = Vec::with_capacity(bursts.len());
     for burst in bursts {
-        let costs = burst_costs(pool, scans, index, burst).await?;
+        let costs = burst_costs(store, scans, index, burst).await?;
         let mut days: Vec<(String, u64, Vec<crate::page_data::Money>)> = Vec::new();
         let (mut attempts, mut fees) = (0, Vec::new());
         for (day, currency, count, amount) in costs.days {
@@ -302,7 +296,7 @@ async fn fraud_costs(
 
 /// Attempts the view's filters select that Twilio blocked as fraud, by code.
 async fn blocked_attempts(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -312,7 +306,7 @@ async fn blocked_attempts(
     let scope = AttemptScope { from: scope.from.clone(), to: scope.to.clone(), filters: &by_error };
     let attempts: BTreeMap<String, u64> = match index.grain_for(&scope) {
         Some(grain) => index.attempts_by(&scope, Dimension::Error, grain),
-        None => metrics_by(pool, scans, index, &scope, Some(Dimension::Error))
+        None => metrics_by(store, scans, index, &scope, Some(Dimension::Error))
             .await?
             .into_iter()
             .map(|(code, m)| (code, m.attempts))
@@ -327,7 +321,7 @@ async fn blocked_attempts(
 /// The view's "What to do": channel moves per market, what fraud cost, what Twilio blocked;
 /// worked out once per view and generation of the rollups, as it reads all of the view.
 pub async fn what_to_do(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -342,13 +336,13 @@ pub async fn what_to_do(
     if let Some(what) = index.remembered_what_to_do(&key) {
         return Ok(what);
     }
-    let what = work_out_what_to_do(pool, scans, index, scope, compared).await?;
+    let what = work_out_what_to_do(store, scans, index, scope, compared).await?;
     index.remember_what_to_do(key, &what);
     Ok(what)
 }
 
 async fn work_out_what_to_do(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -359,7 +353,7 @@ async fn work_out_what_to_do(
     markets.channels.clear();
     markets.status = None;
     let market_scope = AttemptScope { from: scope.from.clone(), to: scope.to.clone(), filters: &markets };
-    let pairs = metrics_by_country_and_channel(pool, scans, index, &market_scope).await?;
+    let pairs = metrics_by_country_and_channel(store, scans, index, &market_scope).await?;
     let mut recommendations = advice::channel_decisions(&pairs, |country| advice::evidence_view(f, country).href("/"));
     let bursts = anomalies::incidents_in_view(index.incidents(), &markets, &scope.from, &scope.to);
     for r in &mut recommendations {
@@ -373,9 +367,9 @@ async fn work_out_what_to_do(
             advice::MIN_VERIFICATIONS
         )
     });
-    let codes = blocked_attempts(pool, scans, index, scope).await?;
+    let codes = blocked_attempts(store, scans, index, scope).await?;
     let blocked_in = async |scope| -> Result<u64, StoreError> {
-        Ok(blocked_attempts(pool, scans, index, scope).await?.iter().map(|(_, n)| n).sum())
+        Ok(blocked_attempts(store, scans, index, scope).await?.iter().map(|(_, n)| n).sum())
     };
     let compared = match compared {
         Some((now, then)) => Some((blocked_in(now).await?, blocked_in(then).await?)),
@@ -386,7 +380,7 @@ async fn work_out_what_to_do(
     blocked_view.by = Dimension::Error;
     Ok(crate::page_data::WhatToDo {
         recommendations,
-        fraud: fraud_costs(pool, scans, index, scope).await?,
+        fraud: fraud_costs(store, scans, index, scope).await?,
         blocked: crate::page_data::BlockedTraffic {
             attempts: codes.iter().map(|(_, n)| n).sum(),
             compared,
@@ -407,7 +401,7 @@ pub fn view_incidents(index: &RollupIndex, scope: &AttemptScope<'_>) -> Vec<Anom
 /// breakdown by day over them; for other buckets, one read of each (verifications do not add
 /// up across days).
 async fn kpi_trend(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     filters: &Filters,
@@ -417,7 +411,7 @@ async fn kpi_trend(
     if let (BucketSize::Day, Some((_, from, _)), Some((_, _, to))) = (size, periods.first(), periods.last()) {
         let mut by_day = filters.clone();
         by_day.by = Dimension::Day;
-        let mut metrics = metrics_by(pool, scans, index, &scope(&by_day, *from, *to), Some(Dimension::Day)).await?;
+        let mut metrics = metrics_by(store, scans, index, &scope(&by_day, *from, *to), Some(Dimension::Day)).await?;
         return Ok(periods
             .into_iter()
             .map(|(bucket, _, _)| Period {
@@ -428,7 +422,7 @@ async fn kpi_trend(
     }
     let mut trend = Vec::with_capacity(periods.len());
     for (bucket, from, to) in periods {
-        trend.push(Period { bucket, metrics: totals(pool, scans, index, &scope(filters, from, to)).await? });
+        trend.push(Period { bucket, metrics: totals(store, scans, index, &scope(filters, from, to)).await? });
     }
     Ok(trend)
 }
@@ -443,7 +437,7 @@ fn data_end(snapshot: &SnapshotStatus, now: DateTime<Utc>) -> DateTime<Utc> {
 /// `compared_now` is the view's totals over the current window; `country_rows` its rows by
 /// country over it, when the caller has them.
 pub async fn change_and_drops(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     filters: &Filters,
@@ -452,14 +446,14 @@ pub async fn change_and_drops(
     country_rows: Option<&[BreakdownRow]>,
 ) -> Result<(crate::page_data::Change, Vec<(String, Anomaly)>), StoreError> {
     let ((now_from, now_to), (then_from, then_to)) = (windows.current, windows.previous);
-    let compared_then = totals(pool, scans, index, &scope(filters, then_from, then_to)).await?;
+    let compared_then = totals(store, scans, index, &scope(filters, then_from, then_to)).await?;
     let mut by_country = filters.clone();
     by_country.by = Dimension::Country;
     let now_rows = match country_rows {
         Some(rows) => rows.to_vec(),
-        None => breakdown(pool, scans, index, &scope(&by_country, now_from, now_to)).await?,
+        None => breakdown(store, scans, index, &scope(&by_country, now_from, now_to)).await?,
     };
-    let then_rows = breakdown(pool, scans, index, &scope(&by_country, then_from, then_to)).await?;
+    let then_rows = breakdown(store, scans, index, &scope(&by_country, then_from, then_to)).await?;
     let mut change = comparison::compare(compared_now, compared_then, windows);
     let tests = anomalies::country_tests(&now_rows, &then_rows);
     let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
@@ -471,19 +465,19 @@ pub async fn change_and_drops(
 /// Where the snapshot's attempts end (its last complete sync, or `now` before there is one),
 /// and where it covers them from (its oldest complete sync's start).
 pub async fn data_end_and_coverage(
-    pool: &SqlitePool,
+    store: &Store,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
-    let as_of = store::watermark(pool).await?;
+    let as_of = store.watermark().await?;
     let data_end = as_of.as_deref().and_then(twilio_time::parse).map_or(now, |as_of| as_of.min(now));
-    let covered_from = store::coverage_start(pool).await?.and_then(|c| twilio_time::parse(&c));
+    let covered_from = store.coverage_start().await?.and_then(|c| twilio_time::parse(&c));
     Ok((data_end, covered_from))
 }
 
 /// The view's series in `size`'s buckets: hours or days as the rollups hold them, weeks and
 /// months summed from days.
 async fn bucket_series(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     index: &RollupIndex,
     scope: &AttemptScope<'_>,
@@ -497,12 +491,12 @@ async fn bucket_series(
     if let (Some(unit), Some(store::Grain::Day)) = (unit, index.grain_for(scope)) {
         return Ok(size.regroup(index.coarse_series(scope, unit)));
     }
-    Ok(size.regroup(series(pool, scans, index, scope, size.is_hourly()).await?))
+    Ok(size.regroup(series(store, scans, index, scope, size.is_hourly()).await?))
 }
 
 /// Everything the overview page shows for one view at `now`.
 pub async fn overview(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     rollups: &Arc<RollupCache>,
     parsed: ParsedFilters,
@@ -512,10 +506,10 @@ pub async fn overview(
     let filters = parsed.filters;
     let (start, end) = filters.range.bounds(now);
     let current = scope(&filters, start, end);
-    let index = rollups.get(pool).await?;
+    let index = rollups.get(store).await?;
     let index = &*index;
     let data_end = data_end(&snapshot, now);
-    let covered_from = store::coverage_start(pool).await?.and_then(|c| twilio_time::parse(&c));
+    let covered_from = store.coverage_start().await?.and_then(|c| twilio_time::parse(&c));
     // A range from before the snapshot's history (`range=all`) is charted from where it begins:
     // from the start of that day (or hour), which holds nothing earlier, so that the rollups
     // answer its first bucket too.
@@ -532,14 +526,14 @@ pub async fn overview(
     };
     let size = BucketSize::for_span(chart_start, end);
     let hourly = size.is_hourly();
-    let mut current_totals = totals(pool, scans, index, &current).await?;
-    let mut rows = breakdown(pool, scans, index, &current).await?;
+    let mut current_totals = totals(store, scans, index, &current).await?;
+    let mut rows = breakdown(store, scans, index, &current).await?;
     current_totals.unconverted_verification_spend =
-        add_unconverted_verification_spend(pool, scans, index, &current, &mut rows).await?;
-    let current_series = bucket_series(pool, scans, index, &current, size).await?;
+        add_unconverted_verification_spend(store, scans, index, &current, &mut rows).await?;
+    let current_series = bucket_series(store, scans, index, &current, size).await?;
     let buckets = comparison::chart_buckets(chart_start, end, data_end, size);
     let periods = comparison::settled_periods(chart_start, end, data_end, size);
-    let trend = kpi_trend(pool, scans, index, &filters, periods, size).await?;
+    let trend = kpi_trend(store, scans, index, &filters, periods, size).await?;
     let windows =
         comparison::view_windows(&filters.range, filters.compare, (start, end), data_end, hourly, covered_from);
     let comparison_note = windows.as_ref().err().and_then(|why| why.note(filters.compare, hourly));
@@ -551,25 +545,25 @@ pub async fn overview(
             let compared_now = if whole {
                 current_totals.clone()
             } else {
-                totals(pool, scans, index, &scope(&filters, now_from, now_to)).await?
+                totals(store, scans, index, &scope(&filters, now_from, now_to)).await?
             };
             let same_rows = (filters.by == Dimension::Country && whole).then_some(rows.as_slice());
             let (change, drops) =
-                change_and_drops(pool, scans, index, &filters, &windows, compared_now, same_rows).await?;
+                change_and_drops(store, scans, index, &filters, &windows, compared_now, same_rows).await?;
             let (from, to) = (twilio_time::format(&now_from), twilio_time::format(&now_to));
             anomalies::explain_drops(&mut found, index.incidents(), drops, &from, &to);
             let (compared_from, compared_to) =
                 comparison::compared_period(filters.compare, start, end).unwrap_or((then_from, then_to));
-            let previous = series(pool, scans, index, &scope(&filters, compared_from, compared_to), hourly).await?;
+            let previous = series(store, scans, index, &scope(&filters, compared_from, compared_to), hourly).await?;
             let (now, then) = (scope(&filters, now_from, now_to), scope(&filters, then_from, then_to));
-            let what_to_do = what_to_do(pool, scans, index, &current, Some((&now, &then))).await?;
+            let what_to_do = what_to_do(store, scans, index, &current, Some((&now, &then))).await?;
             let shifted = comparison::shift_buckets(previous, windows.shift, hourly);
             let on_chart: std::collections::HashSet<&str> = buckets.iter().map(|b| b.key.as_str()).collect();
             let mut previous_series = size.regroup(shifted);
             previous_series.retain(|p| on_chart.contains(p.bucket.as_str()));
             (Some(change), previous_series, what_to_do)
         }
-        Err(_) => (None, Vec::new(), what_to_do(pool, scans, index, &current, None).await?),
+        Err(_) => (None, Vec::new(), what_to_do(store, scans, index, &current, None).await?),
     };
     let mut fixed = filters.clone();
     fixed.range = fixed.range.absolute(now);
@@ -606,7 +600,7 @@ pub async fn overview(
 /// A page of the attempts list: newest first, keyset-paginated by an opaque cursor, with the
 /// totals of the whole view.
 pub async fn attempt_list(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     rollups: &Arc<RollupCache>,
     parsed: ParsedFilters,
@@ -625,9 +619,9 @@ pub async fn attempt_list(
         None => None,
     };
     let listed = scope(&filters, start, end);
-    let index = rollups.get(pool).await?;
-    let matching = totals(pool, scans, &index, &listed).await?;
-    let mut attempts = store::list_attempts(pool, &listed, filters.order, after, ATTEMPTS_PER_PAGE + 1).await?;
+    let index = rollups.get(store).await?;
+    let matching = totals(store, scans, &index, &listed).await?;
+    let mut attempts = store::list_attempts(store, &listed, filters.order, after, ATTEMPTS_PER_PAGE + 1).await?;
     let next_page = if attempts.len() > ATTEMPTS_PER_PAGE as usize {
         attempts.truncate(ATTEMPTS_PER_PAGE as usize);
         attempts.last().map(|a| encode_cursor(filters.order, a))
@@ -639,14 +633,14 @@ pub async fn attempt_list(
 
 /// One attempt and its verification's attempts; `None` when the snapshot has no such SID.
 pub async fn attempt_detail(
-    pool: &SqlitePool,
+    store: &Store,
     sid: &str,
     snapshot: SnapshotStatus,
 ) -> Result<Option<AttemptDetail>, StoreError> {
-    let Some(attempt) = store::find_attempt(pool, sid).await? else {
+    let Some(attempt) = store::find_attempt(store, sid).await? else {
         return Ok(None);
     };
-    let verification = store::verification_attempts(pool, &attempt.verification_sid).await?;
+    let verification = store::verification_attempts(store, &attempt.verification_sid).await?;
     Ok(Some(AttemptDetail { attempt, verification, snapshot }))
 }
 

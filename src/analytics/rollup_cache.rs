@@ -2,11 +2,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use sqlx::SqlitePool;
-
 use super::rollup_index::RollupIndex;
 use crate::fees::FeeSchedule;
-use crate::store::{self, RollupChanges, StoreError};
+use crate::store::{RollupChanges, Store, StoreError};
 
 /// The index of the snapshot's current rollups. A sync changes them with every commit,
 /// so a stale index is refreshed in the background (the periods the sync wrote are read
@@ -38,23 +36,23 @@ impl RollupCache {
     }
 
     /// The index for the snapshot's rollups: current, or at most a cool-down behind them.
-    pub async fn get(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
-        let generation = store::rollup_generation(pool).await?;
+    pub async fn get(self: &Arc<Self>, store: &Store) -> Result<Arc<RollupIndex>, StoreError> {
+        let generation = store.rollup_generation().await?;
         let Some(cached) = self.current() else {
             let _turn = self.building.lock().await;
             if let Some(index) = self.current() {
                 return Ok(index);
             }
-            return self.build(pool).await;
+            return self.build(store).await;
         };
         if cached.generation < generation
             && self.cooled_down()
             && let Ok(turn) = self.building.clone().try_lock_owned()
         {
-            let (cache, pool) = (self.clone(), pool.clone());
+            let (cache, store) = (self.clone(), store.clone());
             tokio::spawn(async move {
                 let _turn = turn;
-                if let Err(e) = cache.build(&pool).await {
+                if let Err(e) = cache.build(&store).await {
                     tracing::warn!("the rollups could not be reloaded: {e}");
                 }
             });
@@ -64,8 +62,8 @@ impl RollupCache {
 
     /// The index of the rollups as they are now, built first when a sync has changed them
     /// since: for alerts, which judge what the sync just wrote.
-    pub async fn get_current(self: &Arc<Self>, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
-        let generation = store::rollup_generation(pool).await?;
+    pub async fn get_current(self: &Arc<Self>, store: &Store) -> Result<Arc<RollupIndex>, StoreError> {
+        let generation = store.rollup_generation().await?;
         let fresh = |index: &Option<Arc<RollupIndex>>| index.as_ref().is_some_and(|i| i.generation >= generation);
         let cached = self.current();
         if fresh(&cached) {
@@ -76,7 +74,7 @@ impl RollupCache {
         if fresh(&cached) {
             return Ok(cached.expect("fresh"));
         }
-        self.build(pool).await
+        self.build(store).await
     }
 
     fn cooled_down(&self) -> bool {
@@ -92,14 +90,14 @@ impl RollupCache {
 
     /// The index of the rollups as they are now: the current index with the periods written
     /// since it was built read again, or, with none or after a rebuild of the rollups, every row.
-    async fn build(&self, pool: &SqlitePool) -> Result<Arc<RollupIndex>, StoreError> {
+    async fn build(&self, store: &Store) -> Result<Arc<RollupIndex>, StoreError> {
         let started = std::time::Instant::now();
         let built = match self.current() {
-            Some(index) => store::read_rollup_changes(pool, index.generation).await.map(|changes| match changes {
+            Some(index) => store.read_rollup_changes(index.generation).await.map(|changes| match changes {
                 RollupChanges::Periods { periods, rows } => index.refreshed(&periods, rows),
                 RollupChanges::Everything(rows) => RollupIndex::build(rows, self.fees.clone()),
             }),
-            None => store::read_rollup_rows(pool).await.map(|rows| RollupIndex::build(rows, self.fees.clone())),
+            None => store.read_rollup_rows().await.map(|rows| RollupIndex::build(rows, self.fees.clone())),
         }
         .map(Arc::new);
         metrics::histogram!("verilens_rollup_refresh_seconds").record(started.elapsed().as_secs_f64());
@@ -119,11 +117,12 @@ mod tests {
     #[tokio::test]
     async fn a_failed_build_cools_down_like_a_good_one() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = store::open(&dir.path().join("s.db")).await.unwrap();
+        let pool = crate::store::open(&dir.path().join("s.db")).await.unwrap();
+        let store = Store::from(pool.clone());
         let cache = Arc::new(RollupCache::default());
-        cache.get(&pool).await.unwrap();
+        cache.get(&store).await.unwrap();
         sqlx::query("DROP TABLE rollup_attempts").execute(&pool).await.unwrap();
-        assert!(cache.build(&pool).await.is_err());
+        assert!(cache.build(&store).await.is_err());
         let (ended, took) = cache.last_build.lock().unwrap().expect("the failed build is recorded");
         assert!(!cache.cooled_down_at(ended), "no build right after a failed one");
         let later = ended + (took * 2).max(std::time::Duration::from_secs(1));

@@ -19,6 +19,99 @@ pub enum Store {
     Postgres(Arc<Postgres>),
 }
 
+/// Runs the same code on either store's pool: `$pool` is the `SqlitePool` or the `PgPool`, and
+/// `$dialect` says whose SQL to write where the two differ. The body is compiled once for each.
+#[macro_export]
+macro_rules! on_either {
+    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => {
+                let $dialect = $crate::store::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::Store::Postgres(postgres) => {
+                let $pool = &postgres.pool;
+                let $dialect = $crate::store::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// Where the two stores' SQL differs: sqlite keeps times as ISO 8601 text, PostgreSQL as
+/// `timestamptz`; their functions and their order of NULLs differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// `column`, a time, as Twilio's text (`2026-11-30T12:00:00Z`).
+    pub fn time_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_string(),
+            Dialect::Postgres => format!(r#"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"#),
+        }
+    }
+
+    /// What follows a bound time (Twilio's text) so that it compares with a time column.
+    pub fn time_cast(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "::timestamptz",
+        }
+    }
+
+    /// What follows a bound integer used as a function's `int` argument.
+    pub fn int_cast(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "::int",
+        }
+    }
+
+    /// The UTC hour of a time column, as `2026-11-30T12`.
+    pub fn hour_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("substr({column}, 1, 13)"),
+            Dialect::Postgres => format!(r#"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')"#),
+        }
+    }
+
+    /// The sum of a float expression, 0.0 over no rows.
+    pub fn total(self, expression: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("TOTAL({expression})"),
+            Dialect::Postgres => format!("COALESCE(SUM({expression}), 0)::float8"),
+        }
+    }
+
+    /// The character with this code.
+    pub fn char(self, code: u32) -> String {
+        match self {
+            Dialect::Sqlite => format!("char({code})"),
+            Dialect::Postgres => format!("chr({code})"),
+        }
+    }
+
+    /// The larger of two values.
+    pub fn greatest(self, a: &str, b: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("max({a}, {b})"),
+            Dialect::Postgres => format!("GREATEST({a}, {b})"),
+        }
+    }
+
+    /// After `DESC` in an ORDER BY: NULLs last, as sqlite orders them.
+    pub fn nulls_last(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " NULLS LAST",
+        }
+    }
+}
+
 /// Who may sync an account now. A sqlite snapshot has one syncing process (its role says which);
 /// on PostgreSQL it is the holder of the account's lease, whose writes show its fence.
 pub enum SyncTurn {
@@ -35,11 +128,25 @@ impl SyncTurn {
         }
     }
 
+    /// Whether the turn still holds: a lease whose connection is gone does not.
+    pub async fn is_held(&mut self) -> bool {
+        match self {
+            SyncTurn::Sole => true,
+            SyncTurn::Leased(lease) => lease.is_held().await,
+        }
+    }
+
     /// Gives the turn up, for another process to take at once.
     pub async fn release(self) {
         if let SyncTurn::Leased(lease) = self {
             lease.release().await;
         }
+    }
+}
+
+impl From<SqlitePool> for Store {
+    fn from(pool: SqlitePool) -> Store {
+        Store::Sqlite(pool)
     }
 }
 
@@ -78,6 +185,48 @@ impl Store {
                 Ok(SyncLease::try_acquire(&pg.options, account_sid, &holder).await?.map(SyncTurn::Leased))
             }
         }
+    }
+
+    /// Writes one attempt as a sync would (only when it is newer than the stored copy), with
+    /// its rollups. On PostgreSQL it takes its account's lease for the write, and says so when
+    /// a sync holds it.
+    pub async fn write_attempt(&self, attempt: &crate::model::Attempt) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = super::begin_write(pool).await?;
+                super::upsert_attempts(&mut tx, std::slice::from_ref(attempt)).await?;
+                tx.commit().await?;
+            }
+            Store::Postgres(pg) => {
+                let Some(turn) = self.take_sync_turn(&attempt.account_sid).await? else {
+                    return Err(StoreError::Syncing { account_sid: attempt.account_sid.clone() });
+                };
+                let fence = turn.fence().expect("PostgreSQL's turn is a lease");
+                let written = postgres::upsert_attempts(&pg.pool, &fence, std::slice::from_ref(attempt)).await;
+                turn.release().await;
+                written?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the store takes on disk: the snapshot file, or the PostgreSQL database.
+    pub async fn bytes(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(pool) => super::snapshot_bytes(pool).await,
+            Store::Postgres(pg) => {
+                let bytes: i64 =
+                    sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&pg.pool).await?;
+                Ok(bytes.max(0) as u64)
+            }
+        }
+    }
+
+    /// The right to evaluate alert rules and send their messages now, or `None` while another
+    /// process has it: on PostgreSQL, where several processes may have the sync role, one of
+    /// them at a time, so that each message is sent once.
+    pub async fn take_alerts_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
+        self.take_sync_turn(ALERTS_LEASE).await
     }
 
     pub async fn watermark(&self) -> Result<Option<String>, StoreError> {
@@ -278,6 +427,9 @@ impl Store {
         }
     }
 }
+
+/// The name of the alerts' lease in `sync_leases`, beside the accounts' SIDs.
+const ALERTS_LEASE: &str = "alerts";
 
 /// This machine's name, for `sync_leases.holder`.
 fn hostname() -> String {

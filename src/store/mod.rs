@@ -19,7 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-pub use backends::{Store, SyncTurn};
+pub use backends::{Dialect, Store, SyncTurn};
 pub use backup::{Backup, backup, backup_into, restore, scheduled_backup_name, snapshot_bytes};
 pub use bulk::{
     BulkWriter, PreparedAppend, append_prepared, attempt_index_names, build_attempt_indexes, bulk_load,
@@ -76,10 +76,12 @@ pub enum StoreError {
     )]
     LeaseLost { account_sid: String, epoch: i64, current: Option<i64> },
     #[error(
-        "{db} is a PostgreSQL database: this version keeps sync leases and attempts there, but its dashboard and \
-         sync still run on a sqlite file: point --db at a path"
+        "{db} is a PostgreSQL database, and this command works on a sqlite snapshot file: `serve` and `sync` run \
+         on PostgreSQL; back it up with its own tools (pg_dump), and its rollups are kept by its writes"
     )]
     NotServedOnPostgres { db: String },
+    #[error("a sync of account {account_sid} is writing now; what it writes comes with its pages")]
+    Syncing { account_sid: String },
     #[error("an attempt of account {found} cannot be written under the sync lease of {account_sid}")]
     ForeignAccount { account_sid: String, found: String },
 }

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::{Stream, TryStreamExt};
+use futures_util::TryStreamExt;
 
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
 
-use super::StoreError;
 use super::rollups::{Grain, PRICED_CURRENCY_SQL};
+use super::{Dialect, Store, StoreError};
 use crate::fees::FeeSchedule;
 use crate::filters::{Dimension, Filters, ListOrder};
+use crate::on_either;
 use crate::page_data::{AttemptRow, Metrics, Money, SeriesPoint};
 
 /// The attempts a view selects: `[from, to)` as ISO 8601 text, and the filters.
@@ -22,7 +23,10 @@ pub struct AttemptScope<'a> {
 
 /// `column IN (values)`, where `""` stands for no value: stored as NULL (or empty), and
 /// rolled up as `""`.
-fn push_in<T: ToString>(query: &mut QueryBuilder<'_, Sqlite>, column: &str, values: &[T]) {
+fn push_in<'a, DB: Database, T: ToString>(query: &mut QueryBuilder<'a, DB>, column: &str, values: &[T])
+where
+    String: 'a + Encode<'a, DB> + Type<DB>,
+{
     if values.is_empty() {
         return;
     }
@@ -36,10 +40,14 @@ fn push_in<T: ToString>(query: &mut QueryBuilder<'_, Sqlite>, column: &str, valu
     query.push(if unknown { format!(") OR {column} IS NULL)") } else { "))".to_string() });
 }
 
-fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
+fn push_scope<'a, DB: Database>(query: &mut QueryBuilder<'a, DB>, scope: &AttemptScope<'_>, dialect: Dialect)
+where
+    String: 'a + Encode<'a, DB> + Type<DB>,
+    i64: 'a + Encode<'a, DB> + Type<DB>,
+{
     let f = scope.filters;
-    query.push(" WHERE date_created >= ").push_bind(scope.from.clone());
-    query.push(" AND date_created < ").push_bind(scope.to.clone());
+    query.push(" WHERE date_created >= ").push_bind(scope.from.clone()).push(dialect.time_cast());
+    query.push(" AND date_created < ").push_bind(scope.to.clone()).push(dialect.time_cast());
     push_in(query, "country", &f.countries);
     push_in(query, "channel", &f.channels);
     push_in(query, "carrier", &f.carriers);
@@ -61,14 +69,19 @@ fn push_scope(query: &mut QueryBuilder<'_, Sqlite>, scope: &AttemptScope<'_>) {
         }
     }
     if let Some(status) = f.status {
-        query.push(" AND conversion_status = ").push_bind(status.as_str());
+        query.push(" AND conversion_status = ").push_bind(status.as_str().to_string());
     }
     if let Some(prefix) = &f.prefix {
-        query.push(r#" AND substr("to", 1, "#).push_bind(prefix.len() as i64).push(") = ").push_bind(prefix.clone());
+        query
+            .push(r#" AND substr("to", 1, "#)
+            .push_bind(prefix.len() as i64)
+            .push(dialect.int_cast())
+            .push(") = ")
+            .push_bind(prefix.clone());
     }
 }
 
-fn key_expression(by: Option<Dimension>, scope: &AttemptScope<'_>) -> String {
+fn key_expression(by: Option<Dimension>, scope: &AttemptScope<'_>, dialect: Dialect) -> String {
     match by {
         None => "''".into(),
         Some(Dimension::Country) => "COALESCE(country, '')".into(),
@@ -77,14 +90,14 @@ fn key_expression(by: Option<Dimension>, scope: &AttemptScope<'_>) -> String {
         Some(Dimension::Service) => "service_sid".into(),
         Some(Dimension::Account) => "account_sid".into(),
         Some(Dimension::Error) => "COALESCE(error_code, '')".into(),
-        Some(Dimension::Day) => day_sql(scope),
+        Some(Dimension::Day) => day_sql(scope, dialect),
     }
 }
 
 /// The day in the reporting zone of an attempt of `scope`, as SQL.
-fn day_sql(scope: &AttemptScope<'_>) -> String {
+fn day_sql(scope: &AttemptScope<'_>, dialect: Dialect) -> String {
     let time = |text: &str| crate::model::twilio_time::parse(text).unwrap_or_default();
-    crate::zone::day_sql("date_created", time(&scope.from), time(&scope.to))
+    crate::zone::day_sql(dialect, "date_created", time(&scope.from), time(&scope.to))
 }
 
 #[derive(FromRow)]
@@ -169,59 +182,77 @@ static COUNTS: std::sync::LazyLock<CountsSql> = std::sync::LazyLock::new(|| Coun
 /// spend are summed per key and currency; distinct verifications per key alone, as one
 /// verification can have attempts in two currencies, or priced and unpriced ones.
 pub async fn raw_metrics_by(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
     fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
-    raw_metrics_keyed(pool, scans, scope, &key_expression(by, scope), fees).await
+    raw_metrics_keyed(store, scans, scope, &|dialect| key_expression(by, scope, dialect), fees).await
 }
 
 /// Metrics per country and channel, keyed `country␟channel` as the rollups' pairs are
 /// (`separator`, `rollup_index::PAIR_SEPARATOR`).
 pub async fn raw_metrics_by_country_and_channel(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
     separator: char,
     fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
-    let key = format!("COALESCE(country, '') || char({}) || channel", u32::from(separator));
-    raw_metrics_keyed(pool, scans, scope, &key, fees).await
+    let key = |dialect: Dialect| format!("COALESCE(country, '') || {} || channel", dialect.char(u32::from(separator)));
+    raw_metrics_keyed(store, scans, scope, &key, fees).await
 }
 
 async fn raw_metrics_keyed(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
-    key_sql: &str,
+    key_sql: &(dyn Fn(Dialect) -> String + Sync),
     fees: &FeeSchedule,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
-    let mut query = QueryBuilder::new(format!(
+    let _scan = scans.turn().await;
+    let rows: Vec<MetricsRow> = on_either!(store, |pool, dialect| {
+        let mut query = QueryBuilder::new(metrics_sql_head(&key_sql(dialect)));
+        push_scope(&mut query, scope, dialect);
+        query.push(metrics_sql_tail(dialect));
+        query.build_query_as().fetch_all(pool).await?
+    });
+    metrics_of_rows(rows, fees)
+}
+
+fn metrics_sql_head(key_sql: &str) -> String {
+    format!(
         "WITH selected AS MATERIALIZED (SELECT {key_sql} AS key, {PRICED_CURRENCY_SQL} AS currency, verification_sid, \
          conversion_status, message_status, price, COALESCE(country, '') AS country, service_sid, channel FROM attempts"
-    ));
-    push_scope(&mut query, scope);
+    )
+}
+
+fn metrics_sql_tail(dialect: Dialect) -> String {
     let CountsSql { converted, delivered, finalized } = &*COUNTS;
+    let (spend, wasted) =
+        (dialect.total("price"), dialect.total("CASE WHEN conversion_status = 'unconverted' THEN price END"));
     // A converted verification's fee follows its country and service; should its converted
     // attempts name several, the least of each (as the rollups do).
-    query.push(format!(
+    format!(
         ") SELECT key, currency, COUNT(*) AS attempts, {converted} AS converted, \
          0 AS verifications, 0 AS converted_verifications, {delivered} AS delivered, {finalized} AS finalized, \
-         TOTAL(price) AS spend, TOTAL(CASE WHEN conversion_status = 'unconverted' THEN price END) AS wasted, \
+         {spend} AS spend, {wasted} AS wasted, \
          NULL AS fee_country, NULL AS fee_service, 0 AS fee_verifications, \
-         SUM(currency = '' AND channel != 'email') AS unpriced \
+         SUM(CASE WHEN currency = '' AND channel != 'email' THEN 1 ELSE 0 END) AS unpriced \
          FROM selected GROUP BY 1, 2 \
          UNION ALL SELECT key, NULL, 0, 0, COUNT(DISTINCT verification_sid), \
          COUNT(DISTINCT CASE WHEN conversion_status = 'converted' THEN verification_sid END), 0, 0, 0.0, 0.0, \
          NULL, NULL, 0, 0 FROM selected GROUP BY 1 \
          UNION ALL SELECT key, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, fee_country, fee_service, COUNT(*), 0 \
          FROM (SELECT key, verification_sid, MIN(country) AS fee_country, MIN(service_sid) AS fee_service \
-         FROM selected WHERE conversion_status = 'converted' GROUP BY key, verification_sid) GROUP BY 1, 11, 12"
-    ));
-    let _scan = scans.turn().await;
-    let rows: Vec<MetricsRow> = query.build_query_as().fetch_all(pool).await?;
+         FROM selected WHERE conversion_status = 'converted' GROUP BY key, verification_sid) AS converted_ones \
+         GROUP BY 1, 11, 12"
+    )
+}
+
+/// The metrics per key of `raw_metrics_keyed`'s rows, with each converted verification's fee.
+fn metrics_of_rows(rows: Vec<MetricsRow>, fees: &FeeSchedule) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let mut metrics: BTreeMap<String, Metrics> = BTreeMap::new();
     let mut fee_micros: BTreeMap<(String, String), i64> = BTreeMap::new();
     for row in rows {
@@ -267,7 +298,7 @@ pub fn add_micros(money: &mut Vec<Money>, currency: &str, micros: i64) {
 /// attempts and channel fees per currency, and the numbers it went to less their last
 /// `hidden_digits`, most attempts first (at most `prefixes`).
 pub async fn raw_burst_costs(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     country: &str,
     from: &str,
@@ -277,29 +308,34 @@ pub async fn raw_burst_costs(
 ) -> Result<BurstCosts, StoreError> {
     let _scan = scans.turn().await;
     let time = |text: &str| crate::model::twilio_time::parse(text).unwrap_or_default();
-    let day = crate::zone::day_sql("date_created", time(from), time(to));
-    let days: Vec<(String, String, i64, f64)> = sqlx::query_as(&format!(
-        "SELECT {day}, {PRICED_CURRENCY_SQL}, COUNT(*), TOTAL(price) FROM attempts \
-         WHERE date_created >= ? AND date_created < ? AND country = ? AND channel = 'sms' \
-         AND conversion_status = 'unconverted' GROUP BY 1, 2 ORDER BY 1, 2"
-    ))
-    .bind(from)
-    .bind(to)
-    .bind(country)
-    .fetch_all(pool)
-    .await?;
-    let prefixes: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT substr(\"to\", 1, max(length(\"to\") - ?, 1)), COUNT(*) FROM attempts \
-         WHERE date_created >= ? AND date_created < ? AND country = ? AND channel = 'sms' \
-         AND conversion_status = 'unconverted' AND \"to\" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
-    )
-    .bind(hidden_digits)
-    .bind(from)
-    .bind(to)
-    .bind(country)
-    .bind(prefixes)
-    .fetch_all(pool)
-    .await?;
+    let (days, prefixes) = on_either!(store, |pool, dialect| {
+        let day = crate::zone::day_sql(dialect, "date_created", time(from), time(to));
+        let (cast, total) = (dialect.time_cast(), dialect.total("price"));
+        let days: Vec<(String, String, i64, f64)> = sqlx::query_as(&format!(
+            "SELECT {day}, {PRICED_CURRENCY_SQL}, COUNT(*), {total} FROM attempts \
+             WHERE date_created >= $1{cast} AND date_created < $2{cast} AND country = $3 AND channel = 'sms' \
+             AND conversion_status = 'unconverted' GROUP BY 1, 2 ORDER BY 1, 2"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(country)
+        .fetch_all(pool)
+        .await?;
+        let kept = dialect.greatest(&format!("length(\"to\") - $1{}", dialect.int_cast()), "1");
+        let prefixes: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT substr(\"to\", 1, {kept}), COUNT(*) FROM attempts \
+             WHERE date_created >= $2{cast} AND date_created < $3{cast} AND country = $4 AND channel = 'sms' \
+             AND conversion_status = 'unconverted' AND \"to\" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $5"
+        ))
+        .bind(hidden_digits)
+        .bind(from)
+        .bind(to)
+        .bind(country)
+        .bind(prefixes)
+        .fetch_all(pool)
+        .await?;
+        (days, prefixes)
+    });
     Ok(BurstCosts { days, prefixes })
 }
 
@@ -314,32 +350,35 @@ pub struct BurstCosts {
 /// Spend per currency on a scope's attempts whose verification has no converted attempt in
 /// the snapshot (within the scope or not), found through the verification index. A raw scan.
 pub async fn raw_unconverted_verification_spend(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
 ) -> Result<Vec<Money>, StoreError> {
-    Ok(raw_unconverted_verification_spend_by(pool, scans, scope, None).await?.remove("").unwrap_or_default())
+    Ok(raw_unconverted_verification_spend_by(store, scans, scope, None).await?.remove("").unwrap_or_default())
 }
 
 /// `raw_unconverted_verification_spend` per value of `by` (one key `""` without it).
 pub async fn raw_unconverted_verification_spend_by(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
     by: Option<Dimension>,
 ) -> Result<BTreeMap<String, Vec<Money>>, StoreError> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {}, price_unit, TOTAL(price) FROM attempts AS attempt",
-        key_expression(by, scope)
-    ));
-    push_scope(&mut query, scope);
-    query.push(
-        " AND conversion_status = 'unconverted' AND price_unit IS NOT NULL AND price_unit != '' AND NOT EXISTS \
-         (SELECT 1 FROM attempts AS other WHERE other.verification_sid = attempt.verification_sid \
-         AND other.conversion_status = 'converted') GROUP BY 1, 2 ORDER BY 1, 2",
-    );
     let _scan = scans.turn().await;
-    let rows: Vec<(String, String, f64)> = query.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(String, String, f64)> = on_either!(store, |pool, dialect| {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {}, price_unit, {} FROM attempts AS attempt",
+            key_expression(by, scope, dialect),
+            dialect.total("price")
+        ));
+        push_scope(&mut query, scope, dialect);
+        query.push(
+            " AND conversion_status = 'unconverted' AND price_unit IS NOT NULL AND price_unit != '' AND NOT EXISTS \
+             (SELECT 1 FROM attempts AS other WHERE other.verification_sid = attempt.verification_sid \
+             AND other.conversion_status = 'converted') GROUP BY 1, 2 ORDER BY 1, 2",
+        );
+        query.build_query_as().fetch_all(pool).await?
+    });
     let mut out: BTreeMap<String, Vec<Money>> = BTreeMap::new();
     for (key, currency, amount) in rows {
         out.entry(key).or_default().push(Money { currency, amount });
@@ -349,19 +388,21 @@ pub async fn raw_unconverted_verification_spend_by(
 
 /// Attempts and conversions per channel and bucket: `hourly` buckets are `YYYY-MM-DDTHH`, else days.
 pub async fn raw_series(
-    pool: &SqlitePool,
+    store: &Store,
     scans: &RawScans,
     scope: &AttemptScope<'_>,
     hourly: bool,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let bucket = if hourly { "substr(date_created, 1, 13)".to_string() } else { day_sql(scope) };
     let converted = &COUNTS.converted;
-    let mut query =
-        QueryBuilder::new(format!("SELECT {bucket} AS bucket, channel, COUNT(*), {converted} FROM attempts"));
-    push_scope(&mut query, scope);
-    query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
     let _scan = scans.turn().await;
-    let rows: Vec<(String, String, i64, i64)> = query.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(String, String, i64, i64)> = on_either!(store, |pool, dialect| {
+        let bucket = if hourly { dialect.hour_text("date_created") } else { day_sql(scope, dialect) };
+        let mut query =
+            QueryBuilder::new(format!("SELECT {bucket} AS bucket, channel, COUNT(*), {converted} FROM attempts"));
+        push_scope(&mut query, scope, dialect);
+        query.push(" GROUP BY 1, 2 ORDER BY 1, 2");
+        query.build_query_as().fetch_all(pool).await?
+    });
     Ok(rows
         .into_iter()
         .map(|(bucket, channel, attempts, converted)| SeriesPoint {
@@ -373,8 +414,15 @@ pub async fn raw_series(
         .collect())
 }
 
-const ATTEMPT_FIELDS: &str = r#"sid, verification_sid, service_sid, account_sid, date_created, date_updated, conversion_status,
-    channel, "to", country, carrier, message_status, call_status, error_code, price, price_unit"#;
+/// The columns of an `AttemptRecord`, times as Twilio's text in either store.
+fn attempt_fields(dialect: Dialect) -> String {
+    format!(
+        r#"sid, verification_sid, service_sid, account_sid, {} AS date_created, {} AS date_updated, conversion_status,
+        channel, "to", country, carrier, message_status, call_status, error_code, price, price_unit"#,
+        dialect.time_text("date_created"),
+        dialect.time_text("date_updated")
+    )
+}
 
 #[derive(FromRow)]
 struct AttemptRecord {
@@ -431,101 +479,150 @@ pub struct ListCursor {
 /// Up to `limit` attempts after `after` in `order`: keyset pagination, newest first on the
 /// `attempts_by_date` index, priciest first (unpriced last) on `attempts_by_price`.
 pub async fn list_attempts(
-    pool: &SqlitePool,
+    store: &Store,
     scope: &AttemptScope<'_>,
     order: ListOrder,
     after: Option<ListCursor>,
     limit: u32,
 ) -> Result<Vec<AttemptRow>, StoreError> {
-    let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
-    push_scope(&mut query, scope);
-    match (order, after) {
-        (_, None) => {}
-        (ListOrder::Newest, Some(c)) => {
-            query.push(" AND (date_created, sid) < (").push_bind(c.date_created).push(", ").push_bind(c.sid).push(")");
+    let rows: Vec<AttemptRecord> = on_either!(store, |pool, dialect| {
+        let mut query = QueryBuilder::new(format!("SELECT {} FROM attempts", attempt_fields(dialect)));
+        push_scope(&mut query, scope, dialect);
+        let cast = dialect.time_cast();
+        match (order, after.clone()) {
+            (_, None) => {}
+            (ListOrder::Newest, Some(c)) => {
+                query
+                    .push(" AND (date_created, sid) < (")
+                    .push_bind(c.date_created)
+                    .push(cast)
+                    .push(", ")
+                    .push_bind(c.sid)
+                    .push(")");
+            }
+            // Unpriced attempts come last, after every priced one.
+            (ListOrder::Price, Some(ListCursor { price: Some(price), date_created, sid })) => {
+                query
+                    .push(" AND (price < ")
+                    .push_bind(price)
+                    .push(" OR price IS NULL OR (price = ")
+                    .push_bind(price)
+                    .push(" AND (date_created, sid) < (")
+                    .push_bind(date_created)
+                    .push(cast)
+                    .push(", ")
+                    .push_bind(sid)
+                    .push(")))");
+            }
+            (ListOrder::Price, Some(ListCursor { price: None, date_created, sid })) => {
+                query
+                    .push(" AND price IS NULL AND (date_created, sid) < (")
+                    .push_bind(date_created)
+                    .push(cast)
+                    .push(", ")
+                    .push_bind(sid)
+                    .push(")");
+            }
         }
-        // sqlite orders NULL below every number, so descending puts unpriced attempts last.
-        (ListOrder::Price, Some(ListCursor { price: Some(price), date_created, sid })) => {
-            query
-                .push(" AND (price < ")
-                .push_bind(price)
-                .push(" OR price IS NULL OR (price = ")
-                .push_bind(price)
-                .push(" AND (date_created, sid) < (")
-                .push_bind(date_created)
-                .push(", ")
-                .push_bind(sid)
-                .push(")))");
-        }
-        (ListOrder::Price, Some(ListCursor { price: None, date_created, sid })) => {
-            query
-                .push(" AND price IS NULL AND (date_created, sid) < (")
-                .push_bind(date_created)
-                .push(", ")
-                .push_bind(sid)
-                .push(")");
-        }
-    }
-    query.push(match order {
-        ListOrder::Newest => " ORDER BY date_created DESC, sid DESC LIMIT ",
-        ListOrder::Price => " ORDER BY price DESC, date_created DESC, sid DESC LIMIT ",
+        query.push(match order {
+            ListOrder::Newest => " ORDER BY date_created DESC, sid DESC LIMIT ".to_string(),
+            ListOrder::Price => {
+                format!(" ORDER BY price DESC{}, date_created DESC, sid DESC LIMIT ", dialect.nulls_last())
+            }
+        });
+        query.push_bind(i64::from(limit));
+        query.build_query_as().fetch_all(pool).await?
     });
-    query.push_bind(i64::from(limit));
-    let rows: Vec<AttemptRecord> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
 
 /// A read of every attempt of a scope, newest first, with its raw scan's turn (taken by
 /// `start`, kept until it is dropped).
 pub struct AttemptScan {
-    query: QueryBuilder<'static, Sqlite>,
+    query: ScanQuery,
     _turn: tokio::sync::OwnedSemaphorePermit,
 }
 
+/// The scan's query, built for its store.
+enum ScanQuery {
+    Sqlite(sqlx::SqlitePool, QueryBuilder<'static, sqlx::Sqlite>),
+    Postgres(sqlx::PgPool, QueryBuilder<'static, sqlx::Postgres>),
+}
+
 impl AttemptScan {
-    pub async fn start(scans: &RawScans, scope: &AttemptScope<'_>) -> AttemptScan {
-        let mut query = QueryBuilder::new(format!("SELECT {ATTEMPT_FIELDS} FROM attempts"));
-        push_scope(&mut query, scope);
-        query.push(" ORDER BY date_created DESC, sid DESC");
+    pub async fn start(store: &Store, scans: &RawScans, scope: &AttemptScope<'_>) -> AttemptScan {
+        let query = match store {
+            Store::Sqlite(pool) => ScanQuery::Sqlite(pool.clone(), scan_query(scope, Dialect::Sqlite)),
+            Store::Postgres(pg) => ScanQuery::Postgres(pg.pool.clone(), scan_query(scope, Dialect::Postgres)),
+        };
         AttemptScan { query, _turn: scans.turn().await }
     }
 
-    /// The rows as sqlite reads them: sqlx's row channel holds at most 50 ahead of the
+    /// The rows as the store reads them: sqlx's row channel holds at most 50 ahead of the
     /// reader, so memory does not grow with the scope.
-    pub fn rows<'a>(
-        &'a mut self,
-        pool: &'a SqlitePool,
-    ) -> impl Stream<Item = Result<AttemptRow, StoreError>> + Send + 'a {
-        self.query.build_query_as::<AttemptRecord>().fetch(pool).map_ok(AttemptRow::from).map_err(StoreError::from)
+    pub fn rows(&mut self) -> futures_util::stream::BoxStream<'_, Result<AttemptRow, StoreError>> {
+        use futures_util::StreamExt;
+        match &mut self.query {
+            ScanQuery::Sqlite(pool, query) => query
+                .build_query_as::<AttemptRecord>()
+                .fetch(&*pool)
+                .map_ok(AttemptRow::from)
+                .map_err(StoreError::from)
+                .boxed(),
+            ScanQuery::Postgres(pool, query) => query
+                .build_query_as::<AttemptRecord>()
+                .fetch(&*pool)
+                .map_ok(AttemptRow::from)
+                .map_err(StoreError::from)
+                .boxed(),
+        }
     }
 }
 
-pub async fn find_attempt(pool: &SqlitePool, sid: &str) -> Result<Option<AttemptRow>, StoreError> {
-    let row: Option<AttemptRecord> = sqlx::query_as(&format!("SELECT {ATTEMPT_FIELDS} FROM attempts WHERE sid = ?"))
-        .bind(sid)
-        .fetch_optional(pool)
-        .await?;
+fn scan_query<'a, DB: Database>(scope: &AttemptScope<'_>, dialect: Dialect) -> QueryBuilder<'a, DB>
+where
+    String: 'a + Encode<'a, DB> + Type<DB>,
+    i64: 'a + Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(format!("SELECT {} FROM attempts", attempt_fields(dialect)));
+    push_scope(&mut query, scope, dialect);
+    query.push(" ORDER BY date_created DESC, sid DESC");
+    query
+}
+
+pub async fn find_attempt(store: &Store, sid: &str) -> Result<Option<AttemptRow>, StoreError> {
+    let row: Option<AttemptRecord> = on_either!(store, |pool, dialect| {
+        sqlx::query_as(&format!("SELECT {} FROM attempts WHERE sid = $1", attempt_fields(dialect)))
+            .bind(sid)
+            .fetch_optional(pool)
+            .await?
+    });
     Ok(row.map(AttemptRow::from))
 }
 
-/// The account the attempt `sid` belongs to, if the snapshot holds it.
-pub async fn attempt_account(pool: &SqlitePool, sid: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT account_sid FROM attempts WHERE sid = ?").bind(sid).fetch_optional(pool).await?)
+/// The account the attempt `sid` belongs to, if the store holds it.
+pub async fn attempt_account(store: &Store, sid: &str) -> Result<Option<String>, StoreError> {
+    Ok(on_either!(store, |pool, _dialect| {
+        sqlx::query_scalar("SELECT account_sid FROM attempts WHERE sid = $1").bind(sid).fetch_optional(pool).await?
+    }))
 }
 
 /// The attempts of one verification, oldest first.
-pub async fn verification_attempts(pool: &SqlitePool, verification_sid: &str) -> Result<Vec<AttemptRow>, StoreError> {
-    let rows: Vec<AttemptRecord> = sqlx::query_as(&format!(
-        "SELECT {ATTEMPT_FIELDS} FROM attempts WHERE verification_sid = ? ORDER BY date_created, sid"
-    ))
-    .bind(verification_sid)
-    .fetch_all(pool)
-    .await?;
+pub async fn verification_attempts(store: &Store, verification_sid: &str) -> Result<Vec<AttemptRow>, StoreError> {
+    let rows: Vec<AttemptRecord> = on_either!(store, |pool, dialect| {
+        sqlx::query_as(&format!(
+            "SELECT {} FROM attempts WHERE verification_sid = $1 ORDER BY date_created, sid",
+            attempt_fields(dialect)
+        ))
+        .bind(verification_sid)
+        .fetch_all(pool)
+        .await?
+    });
     Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
 
 /// The error of the most recent run, if it failed.
-pub async fn last_sync_error(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
+pub async fn last_sync_error(pool: &sqlx::SqlitePool) -> Result<Option<String>, StoreError> {
     let row: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT status, error FROM sync_runs WHERE status != 'running' ORDER BY id DESC LIMIT 1")
             .fetch_optional(pool)

@@ -47,5 +47,7 @@ pub async fn overview(pool: &sqlx::SqlitePool, query: &str, now: DateTime<Utc>) 
     let parsed = parse_query(query);
     assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
     let rollups = std::sync::Arc::new(RollupCache::default());
-    analytics::overview(pool, &store::RawScans::default(), &rollups, parsed, now, snapshot).await.unwrap()
+    analytics::overview(&pool.clone().into(), &store::RawScans::default(), &rollups, parsed, now, snapshot)
+        .await
+        .unwrap()
 }

@@ -5,10 +5,10 @@ use super::*;
 pub(super) async fn alerts_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let loaded = async {
         Ok::<_, AlertError>((
-            store::rules(&state.pool).await?,
-            store::digests(&state.pool).await?,
-            store::views(&state.pool).await?,
-            store::delivery_log(&state.pool, 50).await?,
+            store::rules(&state.store).await?,
+            store::digests(&state.store).await?,
+            store::views(&state.store).await?,
+            store::delivery_log(&state.store, 50).await?,
         ))
     }
     .await;

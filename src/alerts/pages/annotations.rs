@@ -15,7 +15,7 @@ async fn annotations_form(
     typed: &[(&str, &str)],
     error: Option<&str>,
 ) -> Response {
-    let list = match annotations::newest(&state.pool, 200).await {
+    let list = match annotations::newest(&state.store, 200).await {
         Ok(list) => list,
         Err(e) => return failure(AlertError::Snapshot(e)),
     };
@@ -80,7 +80,7 @@ pub(super) async fn create_annotation(State(state): State<AppState>, headers: He
         Ok(new) => new,
         Err(e) => return annotations_form(&state, &headers, StatusCode::BAD_REQUEST, &typed, Some(&e)).await,
     };
-    match annotations::create(&state.pool, &new, "page", &now_text(&state)).await {
+    match annotations::create(&state.store, &new, "page", &now_text(&state)).await {
         Ok(_) => redirect("/annotations"),
         Err(e) => failure(AlertError::Snapshot(e)),
     }
@@ -96,7 +96,7 @@ pub(super) async fn delete_annotation(
     if let Some(refused) = refusal(&state, &headers, &form) {
         return refused;
     }
-    match annotations::delete(&state.pool, id).await {
+    match annotations::delete(&state.store, id).await {
         Ok(true) => redirect("/annotations"),
         Ok(false) => failure(AlertError::NotFound("annotation")),
         Err(e) => failure(AlertError::Snapshot(e)),

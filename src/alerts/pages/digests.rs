@@ -38,7 +38,7 @@ pub(super) async fn create_digest(State(state): State<AppState>, headers: Header
     // The first one goes out at the next scheduled hour, not for one already past.
     let created = async {
         let id = store::create_digest(
-            &state.pool,
+            &state.store,
             view_id,
             frequency,
             hour,
@@ -48,7 +48,7 @@ pub(super) async fn create_digest(State(state): State<AppState>, headers: Header
         )
         .await?;
         let due = twilio_time::format(&digest::last_due(frequency, hour, now));
-        store::queue_digest(&state.pool, id, None, &due, &[]).await?;
+        store::queue_digest(&state.store, id, None, &due, &[]).await?;
         Ok::<_, AlertError>(())
     }
     .await;
@@ -69,7 +69,7 @@ pub(super) async fn digest_action(
         return refused;
     }
     let done = match action.as_str() {
-        "delete" => store::delete_digest(&state.pool, id).await,
+        "delete" => store::delete_digest(&state.store, id).await,
         "send" => digest::send_now(&state, id, state.now()).await,
         _ => return message_page(StatusCode::NOT_FOUND, "Not found", "There is no such action."),
     };

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let messages = match store::inbox(&state.pool, 100).await {
+    let messages = match store::inbox(&state.store, 100).await {
         Ok(m) => m,
         Err(e) => return failure(e),
     };
@@ -62,7 +62,7 @@ pub(super) async fn demo_alert(State(state): State<AppState>, headers: HeaderMap
     }
     let now = now_text(&state);
     let created = async {
-        let view_id = store::create_view(&state.pool, "Indonesia", "country=ID&range=24h", &now).await?;
+        let view_id = store::create_view(&state.store, "Indonesia", "country=ID&range=24h", &now).await?;
         let input = RuleInput {
             view_id,
             name: "Conversion in Indonesia (demo)".into(),
@@ -72,7 +72,7 @@ pub(super) async fn demo_alert(State(state): State<AppState>, headers: HeaderMap
             destinations: vec![DestinationKind::Inbox],
             email_to: String::new(),
         };
-        let id = store::create_rule(&state.pool, &input, &now).await?;
+        let id = store::create_rule(&state.store, &input, &now).await?;
         engine::evaluate_rule(&state, id, state.now()).await
     }
     .await;

@@ -182,7 +182,7 @@ pub(super) async fn new_rule_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let views = match store::views(&state.pool).await {
+    let views = match store::views(&state.store).await {
         Ok(v) => v,
         Err(e) => return failure(e),
     };
@@ -231,7 +231,7 @@ pub(super) async fn new_rule_page(
 
 pub(super) async fn edit_rule_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let loaded =
-        async { Ok::<_, AlertError>((store::rule(&state.pool, id).await?, store::views(&state.pool).await?)) }.await;
+        async { Ok::<_, AlertError>((store::rule(&state.store, id).await?, store::views(&state.store).await?)) }.await;
     match loaded {
         Ok((rule, views)) => {
             let services = service_names(&state).await;
@@ -269,7 +269,7 @@ async fn save_rule(state: AppState, headers: HeaderMap, rule_id: Option<i64>, bo
         return refused;
     }
     let form = RuleForm::from_posted(&posted);
-    let views = match store::views(&state.pool).await {
+    let views = match store::views(&state.store).await {
         Ok(v) => v,
         Err(e) => return failure(e),
     };
@@ -296,7 +296,7 @@ async fn save_rule(state: AppState, headers: HeaderMap, rule_id: Option<i64>, bo
     let now = now_text(&state);
     let view_id = match (form.view_id, query) {
         (Some(id), _) => id,
-        (None, Some(query)) => match store::create_view(&state.pool, form.name.trim(), &query, &now).await {
+        (None, Some(query)) => match store::create_view(&state.store, form.name.trim(), &query, &now).await {
             Ok(id) => id,
             Err(e) => return failure(e),
         },
@@ -307,8 +307,8 @@ async fn save_rule(state: AppState, headers: HeaderMap, rule_id: Option<i64>, bo
         Err(e) => return refuse(e),
     };
     let saved = match rule_id {
-        Some(id) => store::update_rule(&state.pool, id, &input).await.map(|()| id),
-        None => store::create_rule(&state.pool, &input, &now).await,
+        Some(id) => store::update_rule(&state.store, id, &input).await.map(|()| id),
+        None => store::create_rule(&state.store, &input, &now).await,
     };
     match saved {
         Ok(id) => {
@@ -356,20 +356,20 @@ pub(super) async fn rule_action(
     }
     let now = state.now();
     let done = match action.as_str() {
-        "pause" => store::set_paused(&state.pool, id, true).await,
-        "resume" => match store::set_paused(&state.pool, id, false).await {
+        "pause" => store::set_paused(&state.store, id, true).await,
+        "resume" => match store::set_paused(&state.store, id, false).await {
             Ok(()) => engine::evaluate_rule(&state, id, now).await,
             Err(e) => Err(e),
         },
         "snooze" => match snooze_until(&form, now) {
-            Ok(until) => store::set_snooze(&state.pool, id, Some(&twilio_time::format(&until))).await,
+            Ok(until) => store::set_snooze(&state.store, id, Some(&twilio_time::format(&until))).await,
             Err(e) => return message_page(StatusCode::BAD_REQUEST, "Not snoozed", &e),
         },
-        "unsnooze" => match store::set_snooze(&state.pool, id, None).await {
+        "unsnooze" => match store::set_snooze(&state.store, id, None).await {
             Ok(()) => engine::evaluate_rule(&state, id, now).await,
             Err(e) => Err(e),
         },
-        "delete" => store::delete_rule(&state.pool, id).await,
+        "delete" => store::delete_rule(&state.store, id).await,
         "test" => engine::send_test(&state, id, now).await,
         _ => return message_page(StatusCode::NOT_FOUND, "Not found", "There is no such action."),
     };

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) async fn views_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let views = match store::views(&state.pool).await {
+    let views = match store::views(&state.store).await {
         Ok(v) => v,
         Err(e) => return failure(e),
     };
@@ -120,7 +120,7 @@ pub(super) async fn create_view(State(state): State<AppState>, headers: HeaderMa
             );
         }
     };
-    match store::create_view(&state.pool, &name, &query, &now_text(&state)).await {
+    match store::create_view(&state.store, &name, &query, &now_text(&state)).await {
         Ok(_) => redirect("/views"),
         Err(e) => failure(e),
     }
@@ -140,7 +140,7 @@ pub(super) async fn rename_view(
         Ok(n) => n,
         Err(e) => return message_page(StatusCode::BAD_REQUEST, "Not renamed", &e),
     };
-    match store::rename_view(&state.pool, id, &name).await {
+    match store::rename_view(&state.store, id, &name).await {
         Ok(()) => redirect("/views"),
         Err(e) => failure(e),
     }
@@ -156,7 +156,7 @@ pub(super) async fn delete_view(
     if let Some(refused) = refusal(&state, &headers, &form) {
         return refused;
     }
-    match store::delete_view(&state.pool, id).await {
+    match store::delete_view(&state.store, id).await {
         Ok(()) => redirect("/views"),
         Err(e) => failure(e),
     }
