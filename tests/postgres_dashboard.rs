@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::emulator::Pinned;
-use common::lines::Lines;
 
 /// The API's totals for its account (attempts, converted), read with plain HTTP.
 async fn api_totals(api: &Pinned) -> (u64, u64) {
@@ -15,34 +12,10 @@ async fn api_totals(api: &Pinned) -> (u64, u64) {
     (summary["total_attempts"].as_u64().unwrap(), summary["total_converted"].as_u64().unwrap())
 }
 
-/// A dashboard started with `args`, and its base URL once it listens.
-async fn start(db: &str, args: &[&str]) -> (tokio::process::Child, Lines, String) {
-    let mut child = common::process::serve_command(std::path::Path::new(db), args).spawn().unwrap();
-    let mut out = Lines::follow(child.stdout.take().unwrap());
-    let log = Lines::follow(child.stderr.take().unwrap());
-    let listening = out.wait_for("verilens dashboard: http://", 1).await;
-    let base = listening[0].split_whitespace().nth(2).unwrap().trim_end_matches('/').to_string();
-    (child, log, base)
-}
-
 async fn text(url: String) -> String {
     let answer = reqwest::get(&url).await.unwrap();
     assert_eq!(answer.status(), 200, "{url}");
     answer.text().await.unwrap()
-}
-
-/// Waits until the dashboard's totals are `expected`: a replica learns of the sync's writes
-/// by polling the generation; the deadline only turns a hang into a failure.
-async fn wait_for_totals(base: &str, expected: (u64, u64)) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let shown = common::process::dashboard_totals(base, "").await;
-        if shown == expected {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{base} shows {shown:?}, the APIs {expected:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The attempts the list at `/attempts?{query}` shows, in order, over its first three pages.
@@ -82,17 +55,18 @@ async fn two_dashboards_on_one_postgresql_database_show_what_a_sqlite_one_shows(
     let now = verilens::model::twilio_time::format(&a.config.now.unwrap());
     let url = common::postgres::fresh_database().await;
     let syncing_args = ["--sync-every", "1h", "--rate-limit", "0", "--now", &now, "--accounts", file.to_str().unwrap()];
-    let (mut syncer, mut syncer_log, syncer_base) = start(&url, &syncing_args).await;
-    let (mut web, _, web_base) = start(&url, &["--role", "web", "--now", &now]).await;
+    let (mut syncer, mut syncer_log, syncer_base) = common::process::start_serve(&url, &syncing_args).await;
+    let (mut web, _, web_base) = common::process::start_serve(&url, &["--role", "web", "--now", &now]).await;
     let sqlite_db = dir.path().join("s.db");
-    let (mut sqlite, mut sqlite_log, sqlite_base) = start(sqlite_db.to_str().unwrap(), &syncing_args).await;
+    let (mut sqlite, mut sqlite_log, sqlite_base) =
+        common::process::start_serve(sqlite_db.to_str().unwrap(), &syncing_args).await;
     syncer_log.wait_for("updated attempts", 2).await;
     sqlite_log.wait_for("updated attempts", 2).await;
 
     let (api_a, api_b) = (api_totals(&a).await, api_totals(&b).await);
     let expected = (api_a.0 + api_b.0, api_a.1 + api_b.1);
     for base in [&syncer_base, &web_base, &sqlite_base] {
-        wait_for_totals(base, expected).await;
+        common::process::wait_for_totals(base, expected).await;
     }
     let health: serde_json::Value = reqwest::get(format!("{web_base}/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["synced"], true, "{health}");

@@ -40,3 +40,28 @@ pub async fn dashboard_totals(base: &str, filters: &str) -> (u64, u64) {
         (a + row["attempts"].parse::<u64>().unwrap(), c + row["converted_attempts"].parse::<u64>().unwrap())
     })
 }
+
+/// `verilens serve` with the snapshot `db` (a path or a PostgreSQL URL) and `args`, its log,
+/// and its base URL once it listens.
+pub async fn start_serve(db: &str, args: &[&str]) -> (tokio::process::Child, super::lines::Lines, String) {
+    let mut child = serve_command(std::path::Path::new(db), args).spawn().unwrap();
+    let mut out = super::lines::Lines::follow(child.stdout.take().unwrap());
+    let log = super::lines::Lines::follow(child.stderr.take().unwrap());
+    let listening = out.wait_for("verilens dashboard: http://", 1).await;
+    let base = listening[0].split_whitespace().nth(2).unwrap().trim_end_matches('/').to_string();
+    (child, log, base)
+}
+
+/// Waits until the dashboard's totals are `expected`: a dashboard learns of a sync's writes
+/// from the rollups' generation; the deadline only turns a hang into a failure.
+pub async fn wait_for_totals(base: &str, expected: (u64, u64)) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let shown = dashboard_totals(base, "").await;
+        if shown == expected {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{base} shows {shown:?}, the APIs {expected:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
