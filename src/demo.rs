@@ -35,7 +35,8 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
     let history = History::before(window_start);
     let end = window_start + 3600;
     let account = emulator.dataset.read().expect("dataset lock").account_sid.clone();
-    let run = store::start_run(pool, &account, &time(now), (&time(history.start), &time(end)), true).await?;
+    let snapshot = store::Store::Sqlite(pool.clone());
+    let run = snapshot.start_run(&account, &time(now), (&time(history.start), &time(end)), true).await?;
     store::advance_hour_horizon(pool, &time(end - store::HOUR_GRAIN_HOURS * 3600)).await?;
     // A page a day, made as it is written.
     let days = (history.start..end).step_by(DAY as usize).map(|day| {
@@ -50,7 +51,7 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
             .collect::<Vec<_>>()
     });
     let written = store::bulk_load(pool, Some(run), days).await?;
-    store::finish_run(pool, run, &time(now), Ok((written, written))).await?;
+    snapshot.finish_run(run, &time(now), Ok((written, written))).await?;
     for (at, text) in history.annotations() {
         let note = NewAnnotation {
             at: DateTime::from_timestamp(at, 0).unwrap_or_default(),
@@ -58,7 +59,7 @@ pub async fn write_history(pool: &SqlitePool, emulator: &Emulator, base_url: &st
             text: text.into(),
             link: None,
         };
-        annotations::create(&crate::store::Store::Sqlite(pool.clone()), &note, SOURCE, &time(now)).await?;
+        annotations::create(&snapshot, &note, SOURCE, &time(now)).await?;
     }
     Ok(written)
 }

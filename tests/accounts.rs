@@ -43,7 +43,10 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
 
     let first_a =
         sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client_a, &progress, &options).await.unwrap();
-    assert_eq!(store::watermark(&pool).await.unwrap().as_deref(), Some(first_a.window_end.as_str()));
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).watermark().await.unwrap().as_deref(),
+        Some(first_a.window_end.as_str())
+    );
     let first_b =
         sync_once(&verilens::store::Store::Sqlite(pool.clone()), &client_b, &progress, &options).await.unwrap();
 
@@ -60,7 +63,7 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     assert_eq!(first_b.window_start, verilens::model::twilio_time::format(&whole_window));
     assert_eq!(first_b.attempts_new, api_b.0);
 
-    let syncs = store::account_syncs(&pool).await.unwrap();
+    let syncs = verilens::store::Store::from(pool.clone()).account_syncs().await.unwrap();
     let mut expected = vec![
         (sid_a.clone(), Some(first_a.window_end.clone()), None),
         (sid_b.clone(), Some(first_b.window_end.clone()), None),
@@ -70,7 +73,7 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     assert_eq!(seen, expected);
     // Complete up to the earlier of the two.
     let earliest = first_a.window_end.clone().min(first_b.window_end.clone());
-    assert_eq!(store::watermark(&pool).await.unwrap(), Some(earliest));
+    assert_eq!(verilens::store::Store::from(pool.clone()).watermark().await.unwrap(), Some(earliest));
 
     // A later run of one account starts from its own watermark and moves only its own.
     let again_a =
@@ -78,19 +81,35 @@ async fn two_accounts_sync_into_one_snapshot_each_from_its_own_watermark() {
     let lookback_start = verilens::sync::window_start(Some(&first_a.window_end), parse(&again_a.window_end), &options);
     assert_eq!(again_a.window_start, verilens::model::twilio_time::format(&lookback_start));
     assert_eq!(again_a.attempts_new, 0);
-    assert_eq!(store::account_watermark(&pool, &sid_b).await.unwrap(), Some(first_b.window_end.clone()));
-    assert_eq!(store::account_watermark(&pool, &sid_a).await.unwrap(), Some(again_a.window_end.clone()));
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).account_watermark(&sid_b).await.unwrap(),
+        Some(first_b.window_end.clone())
+    );
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).account_watermark(&sid_a).await.unwrap(),
+        Some(again_a.window_end.clone())
+    );
     assert_eq!(snapshot_totals(&pool, &sid_a).await, api_a);
     assert_eq!(snapshot_totals(&pool, &sid_b).await, api_b);
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, api_a.0 + api_b.0);
 
     // An account no longer listed stops holding the snapshot's watermark back; its attempts stay.
-    store::keep_sync_accounts(&pool, std::slice::from_ref(&sid_a)).await.unwrap();
-    assert_eq!(store::watermark(&pool).await.unwrap(), Some(again_a.window_end.clone()));
-    let listed: Vec<String> = store::account_syncs(&pool).await.unwrap().into_iter().map(|s| s.account_sid).collect();
+    verilens::store::Store::from(pool.clone()).keep_sync_accounts(std::slice::from_ref(&sid_a)).await.unwrap();
+    assert_eq!(verilens::store::Store::from(pool.clone()).watermark().await.unwrap(), Some(again_a.window_end.clone()));
+    let listed: Vec<String> = verilens::store::Store::from(pool.clone())
+        .account_syncs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.account_sid)
+        .collect();
     assert_eq!(listed, std::slice::from_ref(&sid_a));
     assert_eq!(snapshot_totals(&pool, &sid_b).await, api_b);
-    assert_eq!(store::account_watermark(&pool, &sid_b).await.unwrap(), None, "listed again, it syncs the whole window");
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).account_watermark(&sid_b).await.unwrap(),
+        None,
+        "listed again, it syncs the whole window"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,9 +266,15 @@ async fn a_snapshot_synced_before_several_accounts_keeps_its_watermark_and_runs_
 
     let pool = store::open(&path).await.unwrap();
     let account = attempt.account_sid.as_str();
-    assert_eq!(store::account_watermark(&pool, account).await.unwrap().as_deref(), Some("2026-11-21T00:00:00Z"));
-    assert_eq!(store::watermark(&pool).await.unwrap().as_deref(), Some("2026-11-21T00:00:00Z"));
-    let syncs = store::account_syncs(&pool).await.unwrap();
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).account_watermark(account).await.unwrap().as_deref(),
+        Some("2026-11-21T00:00:00Z")
+    );
+    assert_eq!(
+        verilens::store::Store::from(pool.clone()).watermark().await.unwrap().as_deref(),
+        Some("2026-11-21T00:00:00Z")
+    );
+    let syncs = verilens::store::Store::from(pool.clone()).account_syncs().await.unwrap();
     assert_eq!(syncs.len(), 1);
     assert_eq!((syncs[0].account_sid.as_str(), syncs[0].as_of.as_deref()), (account, Some("2026-11-21T00:00:00Z")));
 }

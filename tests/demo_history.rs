@@ -56,7 +56,7 @@ async fn the_history_joins_the_first_sync_once_and_the_default_view_compares() {
     assert!(past.is_subset(&stored));
     // An earlier sync's run: the snapshot covers the history from its start.
     let start = twilio_time::format(&DateTime::<Utc>::from_timestamp(history.start, 0).unwrap());
-    assert_eq!(store::coverage_start(&pool).await.unwrap(), Some(start));
+    assert_eq!(verilens::store::Store::from(pool.clone()).coverage_start().await.unwrap(), Some(start));
     // A snapshot that holds attempts is never written to again.
     assert_eq!(verilens::demo::write_history(&pool, &emulator, &base).await.unwrap(), 0);
 
@@ -80,7 +80,7 @@ async fn the_history_joins_the_first_sync_once_and_the_default_view_compares() {
     let expected_notes: Vec<String> = history.annotations().iter().map(|(_, text)| text.to_string()).collect();
     assert_eq!(annotated, expected_notes);
 
-    let as_of = store::watermark(&pool).await.unwrap();
+    let as_of = verilens::store::Store::from(pool.clone()).watermark().await.unwrap();
     let snapshot = SnapshotStatus { as_of, ..SnapshotStatus::default() };
     let now = Utc::now();
     let rollups = Arc::new(RollupCache::default());

@@ -92,7 +92,7 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
         .iter()
         .map(|s| (s["sid"].as_str().unwrap().to_string(), s["friendly_name"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(store::friendly_names(&pool).await.unwrap(), expected);
+    assert_eq!(verilens::store::Store::from(pool.clone()).friendly_names().await.unwrap(), expected);
 
     let served = dashboard::serve(pool.clone(), |_| {}).await;
     let (login_sid, login) = expected.iter().find(|(_, name)| *name == "Login OTP").unwrap();
@@ -132,13 +132,13 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     assert!(rows.iter().all(|row| row.contains(&format!(",{login_sid},{login},AC"))), "{:?}", &rows[..3]);
 
     // A renamed service reads by its new name after the next sync.
-    store::save_services(
-        &pool,
-        &[verilens::model::VerifyService { sid: login_sid.clone(), friendly_name: "Old name".into() }],
-        "2026-01-01T00:00:00Z",
-    )
-    .await
-    .unwrap();
+    verilens::store::Store::from(pool.clone())
+        .save_services(
+            &[verilens::model::VerifyService { sid: login_sid.clone(), friendly_name: "Old name".into() }],
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
     sync_once(
         &verilens::store::Store::Sqlite(pool.clone()),
         &client,
@@ -147,5 +147,5 @@ async fn a_sync_keeps_the_names_and_every_view_shows_them() {
     )
     .await
     .unwrap();
-    assert_eq!(store::friendly_names(&pool).await.unwrap(), expected);
+    assert_eq!(verilens::store::Store::from(pool.clone()).friendly_names().await.unwrap(), expected);
 }

@@ -158,10 +158,10 @@ async fn assert_complete_snapshot(db: &std::path::Path, config: &EmulatorConfig,
     let pool = store::open(db).await.unwrap();
     assert_eq!(store::missing_attempt_indexes(&pool).await.unwrap(), Vec::<&str>::new());
     // What complete runs cover: a failed first run may have started a little earlier.
-    let window_start = store::coverage_start(&pool).await.unwrap().unwrap();
+    let window_start = verilens::store::Store::from(pool.clone()).coverage_start().await.unwrap().unwrap();
     // Runs end where they started, exclusive: an attempt created in the very second the last
     // run began is the next run's to copy, though the API already shows it.
-    let window_end = store::watermark(&pool).await.unwrap().unwrap();
+    let window_end = verilens::store::Store::from(pool.clone()).watermark().await.unwrap().unwrap();
     let mut api = api_attempts(&twin, &twin_config).await;
     api.retain(|_, a| {
         let created = a["date_created"].as_str().unwrap();
@@ -519,7 +519,10 @@ async fn assert_failed_run_kept_the_first_page(pool: &sqlx::SqlitePool, message_
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT sid, carrier FROM attempts").fetch_all(pool).await.unwrap();
     assert_eq!(rows, vec![("VLaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string(), "Colombia Movil (Tigo)".to_string())]);
-    assert!(store::watermark(pool).await.unwrap().is_none(), "an incomplete run moves no watermark");
+    assert!(
+        verilens::store::Store::from(pool.clone()).watermark().await.unwrap().is_none(),
+        "an incomplete run moves no watermark"
+    );
 }
 
 #[tokio::test]

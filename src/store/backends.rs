@@ -229,49 +229,91 @@ impl Store {
         self.take_sync_turn(ALERTS_LEASE).await
     }
 
+    /// What the store is complete up to: the earliest of its accounts' watermarks, once one
+    /// completed a sync.
     pub async fn watermark(&self) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::watermark(pool).await,
-            Store::Postgres(pg) => postgres::runs::watermark(&pg.pool).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_scalar("SELECT MIN(watermark) FROM sync_accounts").fetch_one(pool).await?
+        }))
     }
 
+    /// Where the account's next incremental sync starts, if a sync of it ever completed.
     pub async fn account_watermark(&self, account_sid: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::account_watermark(pool, account_sid).await,
-            Store::Postgres(pg) => postgres::runs::account_watermark(&pg.pool, account_sid).await,
-        }
+        let watermark: Option<Option<String>> = on_either!(self, |pool, _dialect| {
+            sqlx::query_scalar("SELECT watermark FROM sync_accounts WHERE account_sid = $1")
+                .bind(account_sid)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(watermark.flatten())
     }
 
+    /// Adds the account to those the deployment syncs, if it is new.
     pub async fn add_sync_account(&self, account_sid: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::add_sync_account(pool, account_sid).await,
-            Store::Postgres(pg) => postgres::runs::add_sync_account(&pg.pool, account_sid).await,
-        }
+        on_either!(self, |pool, _dialect| {
+            sqlx::query("INSERT INTO sync_accounts (account_sid) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(account_sid)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
+    /// Makes `listed` the accounts the deployment syncs: one no longer listed stops holding back
+    /// the store's watermark (its attempts stay; listed again, it syncs Twilio's whole window).
     pub async fn keep_sync_accounts(&self, listed: &[String]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::keep_sync_accounts(pool, listed).await,
-            Store::Postgres(pg) => postgres::runs::keep_sync_accounts(&pg.pool, listed).await,
-        }
+        let mut sorted = listed.to_vec();
+        sorted.sort();
+        on_either!(self, |pool, _dialect| {
+            let mut tx = pool.begin().await?;
+            let known: Vec<String> = sqlx::query_scalar("SELECT account_sid FROM sync_accounts ORDER BY account_sid")
+                .fetch_all(&mut *tx)
+                .await?;
+            for gone in known.iter().filter(|account| !listed.contains(account)) {
+                sqlx::query("DELETE FROM sync_accounts WHERE account_sid = $1").bind(gone).execute(&mut *tx).await?;
+            }
+            for account in &sorted {
+                sqlx::query("INSERT INTO sync_accounts (account_sid) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
+    /// Every account the deployment syncs, by SID, as `/healthz` tells it.
     pub async fn account_syncs(&self) -> Result<Vec<AccountSync>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::account_syncs(pool).await,
-            Store::Postgres(pg) => postgres::runs::account_syncs(&pg.pool).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT a.account_sid, a.watermark AS as_of, \
+                        (SELECT CASE WHEN status = 'failed' THEN error END FROM sync_runs r \
+                          WHERE r.account_sid = a.account_sid AND status != 'running' ORDER BY id DESC LIMIT 1) \
+                        AS last_error \
+                 FROM sync_accounts a ORDER BY a.account_sid",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
+    /// The account's latest run still marked running, if any.
     pub async fn interrupted_run(&self, account_sid: &str) -> Result<Option<RunWindow>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::interrupted_run(pool, account_sid).await,
-            Store::Postgres(pg) => postgres::runs::interrupted_run(&pg.pool, account_sid).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT id, window_start, window_end, bulk FROM sync_runs WHERE status = 'running' AND account_sid = $1 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(account_sid)
+            .fetch_optional(pool)
+            .await?
+        }))
     }
 
     /// Records that a run is starting; returns its id. Only sqlite's runs are ever `bulk`.
+    /// Records that a run is starting; returns its id. A `bulk` run (sqlite's only) loads an
+    /// empty snapshot without indexes (`build_attempt_indexes` ends it).
     pub async fn start_run(
         &self,
         account_sid: &str,
@@ -279,64 +321,141 @@ impl Store {
         window: (&str, &str),
         bulk: bool,
     ) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::start_run(pool, account_sid, started_at, window, bulk).await,
-            Store::Postgres(pg) => postgres::runs::start_run(&pg.pool, account_sid, started_at, window).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_scalar(
+                "INSERT INTO sync_runs (account_sid, started_at, window_start, window_end, status, bulk) \
+                 VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id",
+            )
+            .bind(account_sid)
+            .bind(started_at)
+            .bind(window.0)
+            .bind(window.1)
+            .bind(bulk)
+            .fetch_one(pool)
+            .await?
+        }))
     }
 
     pub async fn create_slices(&self, run_id: i64, windows: &[(String, String)]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::create_slices(pool, run_id, windows).await,
-            Store::Postgres(pg) => postgres::runs::create_slices(&pg.pool, run_id, windows).await,
-        }
+        on_either!(self, |pool, _dialect| {
+            let mut tx = pool.begin().await?;
+            for (index, (start, end)) in windows.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO sync_slices (run_id, slice, window_start, window_end) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(run_id)
+                .bind(index as i64)
+                .bind(start)
+                .bind(end)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn run_slices(&self, run_id: i64) -> Result<Vec<SliceState>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::run_slices(pool, run_id).await,
-            Store::Postgres(pg) => postgres::runs::run_slices(&pg.pool, run_id).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT slice, window_start, window_end, next_page_url, done FROM sync_slices WHERE run_id = $1 \
+                 ORDER BY slice",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
+    /// Closes a run; a complete run moves its account's watermark to its window's end.
     pub async fn finish_run(
         &self,
         run_id: i64,
         finished_at: &str,
         outcome: Result<(u64, u64), String>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::finish_run(pool, run_id, finished_at, outcome).await,
-            Store::Postgres(pg) => postgres::runs::finish_run(&pg.pool, run_id, finished_at, outcome).await,
-        }
+        on_either!(self, |pool, _dialect| {
+            let mut tx = pool.begin().await?;
+            match &outcome {
+                Ok((api_total, snapshot_total)) => {
+                    sqlx::query(
+                        "UPDATE sync_runs SET status = 'complete', finished_at = $1, api_total = $2, \
+                         snapshot_total = $3 WHERE id = $4",
+                    )
+                    .bind(finished_at)
+                    .bind(*api_total as i64)
+                    .bind(*snapshot_total as i64)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO sync_accounts (account_sid, watermark) SELECT account_sid, window_end \
+                         FROM sync_runs WHERE id = $1 \
+                         ON CONFLICT (account_sid) DO UPDATE SET watermark = excluded.watermark",
+                    )
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Err(message) => {
+                    sqlx::query("UPDATE sync_runs SET status = 'failed', finished_at = $1, error = $2 WHERE id = $3")
+                        .bind(finished_at)
+                        .bind(message)
+                        .bind(run_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
+    /// The account's attempts in the store created in `[from, to)`.
     pub async fn count_attempts_between(&self, account_sid: &str, from: &str, to: &str) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::count_attempts_between(pool, account_sid, from, to).await,
-            Store::Postgres(pg) => postgres::runs::count_attempts_between(&pg.pool, account_sid, from, to).await,
-        }
+        let n: i64 = on_either!(self, |pool, dialect| {
+            let cast = dialect.time_cast();
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM attempts WHERE date_created >= $1{cast} AND date_created < $2{cast} \
+                 AND account_sid = $3"
+            ))
+            .bind(from)
+            .bind(to)
+            .bind(account_sid)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(n as u64)
     }
 
+    /// Pages, new and updated attempts a run wrote.
     pub async fn run_counts(&self, run_id: i64) -> Result<(u64, u64, u64), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::run_counts(pool, run_id).await,
-            Store::Postgres(pg) => postgres::runs::run_counts(&pg.pool, run_id).await,
-        }
+        let (pages, new, updated): (i64, i64, i64) = on_either!(self, |pool, _dialect| {
+            sqlx::query_as("SELECT pages, attempts_new, attempts_updated FROM sync_runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok((pages as u64, new as u64, updated as u64))
     }
 
+    /// The start of the oldest complete sync window: what the store covers back to.
     pub async fn coverage_start(&self) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::coverage_start(pool).await,
-            Store::Postgres(pg) => postgres::runs::coverage_start(&pg.pool).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_scalar("SELECT MIN(window_start) FROM sync_runs WHERE status = 'complete'")
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
+    /// The error of the most recent run, if it failed.
     pub async fn last_sync_error(&self) -> Result<Option<String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::last_sync_error(pool).await,
-            Store::Postgres(pg) => postgres::runs::last_sync_error(&pg.pool).await,
-        }
+        let row: Option<(String, Option<String>)> = on_either!(self, |pool, _dialect| {
+            sqlx::query_as("SELECT status, error FROM sync_runs WHERE status != 'running' ORDER BY id DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.and_then(|(status, error)| (status == "failed").then_some(error).flatten()))
     }
 
     pub async fn advance_hour_horizon(&self, time: &str) -> Result<(), StoreError> {
@@ -346,32 +465,67 @@ impl Store {
         }
     }
 
+    /// Keeps the services' names as of `fetched_at`, in one transaction.
     pub async fn save_services(&self, services: &[VerifyService], fetched_at: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::save_services(pool, services, fetched_at).await,
-            Store::Postgres(pg) => postgres::runs::save_services(&pg.pool, services, fetched_at).await,
-        }
+        let sorted: BTreeMap<&str, &str> =
+            services.iter().map(|s| (s.sid.as_str(), s.friendly_name.as_str())).collect();
+        on_either!(self, |pool, _dialect| {
+            let mut tx = pool.begin().await?;
+            for (sid, name) in &sorted {
+                sqlx::query(
+                    "INSERT INTO services (sid, friendly_name, fetched_at) VALUES ($1, $2, $3) ON CONFLICT (sid) \
+                     DO UPDATE SET friendly_name = excluded.friendly_name, fetched_at = excluded.fetched_at",
+                )
+                .bind(sid)
+                .bind(name)
+                .bind(fetched_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
+    /// Keeps the names of accounts, by SID, as the accounts file gives them.
     pub async fn save_account_names(&self, names: &[(String, String)]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::save_account_names(pool, names).await,
-            Store::Postgres(pg) => postgres::runs::save_account_names(&pg.pool, names).await,
-        }
+        let sorted: BTreeMap<&str, &str> = names.iter().map(|(sid, name)| (sid.as_str(), name.as_str())).collect();
+        on_either!(self, |pool, _dialect| {
+            let mut tx = pool.begin().await?;
+            for (sid, name) in &sorted {
+                sqlx::query(
+                    "INSERT INTO account_names (account_sid, friendly_name) VALUES ($1, $2) \
+                     ON CONFLICT (account_sid) DO UPDATE SET friendly_name = excluded.friendly_name",
+                )
+                .bind(sid)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
+    /// Each known service's and account's name, by SID.
     pub async fn friendly_names(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::friendly_names(pool).await,
-            Store::Postgres(pg) => postgres::runs::friendly_names(&pg.pool).await,
-        }
+        let rows: Vec<(String, String)> = on_either!(self, |pool, _dialect| {
+            sqlx::query_as(
+                "SELECT sid, friendly_name FROM services UNION ALL SELECT account_sid, friendly_name FROM account_names",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().collect())
     }
 
+    /// The accounts whose attempts the store holds, by SID.
     pub async fn snapshot_accounts(&self) -> Result<Vec<String>, StoreError> {
-        match self {
-            Store::Sqlite(pool) => super::snapshot_accounts(pool).await,
-            Store::Postgres(pg) => postgres::runs::snapshot_accounts(&pg.pool).await,
-        }
+        Ok(on_either!(self, |pool, _dialect| {
+            sqlx::query_scalar("SELECT DISTINCT account_sid FROM service_accounts ORDER BY account_sid")
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     pub async fn rollup_generation(&self) -> Result<i64, StoreError> {

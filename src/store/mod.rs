@@ -34,7 +34,6 @@ pub use rollups::{
     rebuild_rollups, rollup_generation, rollups_current,
 };
 pub use runs::*;
-pub use services::{friendly_names, save_account_names, save_services, snapshot_accounts};
 use upsert::{ATTEMPT_COLUMN_COUNT, attempt_values, insert_attempts, price_unit, price_value};
 pub use upsert::{
     PendingRollups, UpsertCount, upsert_attempts, upsert_attempts_pending, upsert_attempts_without_rollups,

@@ -621,15 +621,6 @@ pub async fn verification_attempts(store: &Store, verification_sid: &str) -> Res
     Ok(rows.into_iter().map(AttemptRow::from).collect())
 }
 
-/// The error of the most recent run, if it failed.
-pub async fn last_sync_error(pool: &sqlx::SqlitePool) -> Result<Option<String>, StoreError> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT status, error FROM sync_runs WHERE status != 'running' ORDER BY id DESC LIMIT 1")
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.and_then(|(status, error)| (status == "failed").then_some(error).flatten()))
-}
-
 /// Counts per hour, country, channel and carrier: the raw material of anomaly detection.
 #[derive(Clone, Debug)]
 pub struct HourlyCell {

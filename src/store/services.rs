@@ -1,64 +1,9 @@
-//! The names of the Verify services, as `GET /v2/Services` last listed them, and of the
-//! accounts, as the accounts file gives them; and the account each service belongs to.
+//! The account each Verify service belongs to, kept with the attempts in sqlite's snapshot
+//! (the names pages show are `Store::friendly_names`).
 
-use std::collections::BTreeMap;
-
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::StoreError;
-use crate::model::VerifyService;
-
-/// Keeps the services' names as of `fetched_at`, in one transaction.
-pub async fn save_services(pool: &SqlitePool, services: &[VerifyService], fetched_at: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for service in services {
-        sqlx::query(
-            "INSERT INTO services (sid, friendly_name, fetched_at) VALUES (?, ?, ?) \
-             ON CONFLICT (sid) DO UPDATE SET friendly_name = excluded.friendly_name, fetched_at = excluded.fetched_at",
-        )
-        .bind(&service.sid)
-        .bind(&service.friendly_name)
-        .bind(fetched_at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Keeps the names of accounts, by SID, as the accounts file gives them.
-pub async fn save_account_names(pool: &SqlitePool, names: &[(String, String)]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for (sid, name) in names {
-        sqlx::query(
-            "INSERT INTO account_names (account_sid, friendly_name) VALUES (?, ?) \
-             ON CONFLICT (account_sid) DO UPDATE SET friendly_name = excluded.friendly_name",
-        )
-        .bind(sid)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Each known service's and account's name, by SID.
-pub async fn friendly_names(pool: &SqlitePool) -> Result<BTreeMap<String, String>, StoreError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT sid, friendly_name FROM services UNION ALL SELECT account_sid, friendly_name FROM account_names",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// The accounts whose attempts the snapshot holds, by SID.
-pub async fn snapshot_accounts(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT DISTINCT account_sid FROM service_accounts ORDER BY account_sid")
-        .fetch_all(pool)
-        .await?)
-}
 
 /// Records the account of each (service, account) pair of attempts being written, in their
 /// transaction; a service keeps the first account it was seen with.

@@ -35,9 +35,10 @@ pub async fn holding(
     tx.commit().await.unwrap();
     let end = twilio_time::format(&synced_to);
     let account = attempts.first().map_or("AC00000000000000000000000000000000", |a| a.account_sid.as_str());
-    let run = store::start_run(&pool, account, &end, (covered_from, &end), false).await.unwrap();
+    let run =
+        verilens::store::Store::from(pool.clone()).start_run(account, &end, (covered_from, &end), false).await.unwrap();
     let total = attempts.len() as u64;
-    store::finish_run(&pool, run, &end, Ok((total, total))).await.unwrap();
+    verilens::store::Store::from(pool.clone()).finish_run(run, &end, Ok((total, total))).await.unwrap();
     pool
 }
 

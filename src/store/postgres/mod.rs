@@ -8,7 +8,6 @@
 mod attempts;
 mod lease;
 mod rollups;
-pub mod runs;
 
 use std::str::FromStr;
 
