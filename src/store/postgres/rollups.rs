@@ -5,11 +5,9 @@
 
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::store::StoreError;
+use crate::store::rollups::PRICED_CURRENCY_SQL;
 use crate::store::rollups::{AttemptFacts, Grain, ROLLUP_VERSION, RollupChanges, RollupDelta, RollupRows};
-
-/// A time as `attempts` stores it in sqlite and as `AttemptFacts` carries it.
-const TWILIO_TIME: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
+use crate::store::{Dialect, StoreError};
 
 /// Records, in a new store, the rollups' version and reporting zone; refuses a store whose
 /// rollups were kept for another version or zone, which would need a rebuild.
@@ -42,13 +40,14 @@ pub(super) async fn verification_facts(
     verification_sids: &[&str],
 ) -> Result<Vec<AttemptFacts>, StoreError> {
     let sql = format!(
-        "SELECT sid, verification_sid, to_char(date_created AT TIME ZONE 'UTC', {TWILIO_TIME}) AS date_created, \
-         to_char(date_updated AT TIME ZONE 'UTC', {TWILIO_TIME}) AS date_updated, COALESCE(country, '') AS country, \
+        "SELECT sid, verification_sid, {} AS date_created, {} AS date_updated, COALESCE(country, '') AS country, \
          COALESCE(carrier, '') AS carrier, channel, service_sid, COALESCE(error_code, '') AS error_code, \
-         conversion_status, CASE WHEN price IS NULL THEN '' ELSE COALESCE(price_unit, '') END AS currency, \
+         conversion_status, {PRICED_CURRENCY_SQL} AS currency, \
          COALESCE(message_status, '') AS message_status, \
          CAST(ROUND(CAST(COALESCE(price, 0) AS numeric) * 1000000) AS BIGINT) AS price_micros \
-         FROM attempts WHERE verification_sid = ANY($1)"
+         FROM attempts WHERE verification_sid = ANY($1)",
+        Dialect::Postgres.time_text("date_created"),
+        Dialect::Postgres.time_text("date_updated"),
     );
     Ok(sqlx::query_as(&sql).bind(verification_sids).fetch_all(&mut **tx).await?)
 }
