@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: cargo test (with a PostgreSQL server
-# of its own for the PostgreSQL store), the Debian package,
+# and a read replica of its own for the PostgreSQL store), the Debian package,
 # the official clients, then the Playwright suite in headless Debian Chromium (with nginx
 # in front for the reverse-proxy walk) against the release binary.
 set -euo pipefail
@@ -12,11 +12,13 @@ scripts/build.sh
 echo "==> dependency audit (cargo audit)"
 scripts/audit.sh
 
-echo "==> a PostgreSQL server for the store's tests, stopped when this script ends"
+echo "==> a PostgreSQL server and a streaming read replica of it for the store's tests, stopped when this script ends"
 pg_dir=$(mktemp -d)
-trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+replica_dir=$(mktemp -d)
+trap 'scripts/postgres.sh stop "$replica_dir"; scripts/postgres.sh stop "$pg_dir"' EXIT
 VERILENS_TEST_POSTGRES=$(scripts/postgres.sh start "$pg_dir")
-export VERILENS_TEST_POSTGRES
+VERILENS_TEST_POSTGRES_REPLICA=$(scripts/postgres.sh replica "$replica_dir" "$VERILENS_TEST_POSTGRES")
+export VERILENS_TEST_POSTGRES VERILENS_TEST_POSTGRES_REPLICA
 
 echo "==> cargo test"
 # Release profile with the server's features: shares the build above.

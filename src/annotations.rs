@@ -192,10 +192,10 @@ pub async fn record_incidents(store: &Store, incidents: &[Incident], now: &str) 
 
 /// Notes the incidents of the snapshot's rollups as a sync left them (after the first sync).
 pub async fn note_incidents(state: &AppState, now: DateTime<Utc>) -> Result<u64, crate::store::StoreError> {
-    if state.store.watermark().await?.is_none() {
+    if state.figures.watermark().await?.is_none() {
         return Ok(0);
     }
-    let index = state.rollups.get_current(&state.store).await?;
+    let index = state.rollups.get_current(&state.figures).await?;
     Ok(record_incidents(&state.store, index.incidents(), &twilio_time::format(&now)).await?)
 }
 

@@ -152,6 +152,10 @@ pub struct ServeArgs {
     /// `DATABASE_URL` is read when `VERILENS_DB` is not set).
     #[arg(long, env = "VERILENS_DB", default_value = "verilens.db")]
     pub db: PathBuf,
+    /// A read replica of the PostgreSQL --db (its URL) to read the figures from: rollups,
+    /// attempts, the sync's status. Writes, and what users edit, stay on --db.
+    #[arg(long, env = "VERILENS_READ_DB", hide_env_values = true)]
+    pub read_db: Option<String>,
     /// Show phone numbers in full in pages and exports (masked by default).
     #[arg(long, env = "VERILENS_SHOW_PHONE_NUMBERS")]
     pub show_phone_numbers: bool,

@@ -186,6 +186,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              (pg_dump, or the server's base backups and WAL archive)"
         );
     }
+    let figures = match args.read_db.as_deref().filter(|url| !url.is_empty()) {
+        None => store.clone(),
+        Some(_) if store.sqlite().is_some() => {
+            bail!("--read-db reads a PostgreSQL read replica: --db must be the PostgreSQL primary's URL")
+        }
+        Some(url) => {
+            let replica = store::Store::open_read_replica(url).await?;
+            tracing::info!("reading the figures from the read replica {}", replica.shown());
+            replica
+        }
+    };
     let role = args.role;
     // A web process starts no emulator of its own: it shows what the syncing process writes,
     // and reaches Twilio only to refresh one attempt, when it has credentials.
@@ -231,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
         ..AppState::new(server::leptos_options(args.addr), store.clone())
     };
+    let state = AppState { figures, ..state };
     // Before saying it is up, so that a stop request from then on is always graceful.
     let stop_requested = server::shutdown_signal();
     let listener = if role.serves() {
@@ -307,7 +319,7 @@ async fn serve_dashboard(
     };
     println!("verilens dashboard: {url}{role}");
     // Loaded now, the rollups are ready for the first page rather than loaded by it.
-    let (rollups, snapshot) = (state.rollups.clone(), state.store.clone());
+    let (rollups, snapshot) = (state.rollups.clone(), state.figures.clone());
     tokio::spawn(async move {
         if let Err(e) = rollups.get(&snapshot).await {
             tracing::warn!("the rollups could not be loaded: {e}");

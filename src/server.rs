@@ -39,13 +39,13 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         to: crate::model::twilio_time::format(&end),
         filters: &filters,
     };
-    let index = match state.rollups.get(&state.store).await {
+    let index = match state.rollups.get(&state.figures).await {
         Ok(index) => index,
         Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
     };
-    let rows = match crate::analytics::breakdown(&state.store, &state.raw_scans, &index, &scope).await {
+    let rows = match crate::analytics::breakdown(&state.figures, &state.raw_scans, &index, &scope).await {
         Ok(mut rows) => crate::analytics::add_unconverted_verification_spend(
-            &state.store,
+            &state.figures,
             &state.raw_scans,
             &index,
             &scope,
@@ -57,7 +57,7 @@ async fn export_csv(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     };
     match rows {
         Ok(rows) => {
-            let services = match state.store.friendly_names().await {
+            let services = match state.figures.friendly_names().await {
                 Ok(names) => crate::model::FriendlyNames(names),
                 Err(source) => return HttpError::Snapshot { what: "export", source }.into_response(),
             };
@@ -141,9 +141,9 @@ async fn send_attempts_csv(
         to: crate::model::twilio_time::format(&end),
         filters,
     };
-    let mut scan = store::AttemptScan::start(&state.store, &state.raw_scans, &scope).await;
+    let mut scan = store::AttemptScan::start(&state.figures, &state.raw_scans, &scope).await;
     let mut rows = scan.rows();
-    let services = crate::model::FriendlyNames(state.store.friendly_names().await?);
+    let services = crate::model::FriendlyNames(state.figures.friendly_names().await?);
     let mut csv = AttemptsCsv::new(services);
     while let Some(mut attempt) = rows.try_next().await? {
         mask(state, &mut attempt);
@@ -268,8 +268,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 /// Liveness, and whether the snapshot has completed a sync (for scripts that wait on it).
 async fn healthz(State(state): State<AppState>) -> Response {
-    let as_of = state.store.watermark().await.ok().flatten();
-    let accounts = state.store.account_syncs().await.unwrap_or_default();
+    let as_of = state.figures.watermark().await.ok().flatten();
+    let accounts = state.figures.account_syncs().await.unwrap_or_default();
     let body = serde_json::json!({
         "status": "ok",
         "synced": as_of.is_some(),

@@ -18,8 +18,13 @@ use crate::sync::SyncProgress;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    /// The snapshot: a sqlite file or a PostgreSQL database.
+    /// The snapshot: a sqlite file or a PostgreSQL database. What this process writes, and
+    /// what users edit (saved views, alert rules, annotations), is read and written here.
     pub store: Store,
+    /// Where the figures are read from (rollups, attempts, the sync's status): the snapshot
+    /// itself, or a read replica of it (`--read-db`).
+    #[from_ref(skip)]
+    pub figures: Store,
     /// The snapshot's rollups in memory.
     pub rollups: Arc<RollupCache>,
     /// The turns of the views that read raw rows.
@@ -62,9 +67,11 @@ impl AppState {
     /// A dashboard on `store` with nothing else set: phone numbers masked, no credentials
     /// asked, the clock's time, rollups loaded on the first view.
     pub fn new(leptos_options: LeptosOptions, store: impl Into<Store>) -> AppState {
+        let store = store.into();
         AppState {
             leptos_options,
-            store: store.into(),
+            figures: store.clone(),
+            store,
             rollups: Arc::default(),
             raw_scans: RawScans::default(),
             progress: SyncProgress::default(),

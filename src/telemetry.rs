@@ -97,7 +97,7 @@ pub async fn time_request(request: Request, next: Next) -> Response {
 /// `/metrics`: the recorder's metrics, with the snapshot's lag and size as of now.
 pub async fn metrics_page(State(state): State<AppState>) -> Response {
     let handle = metrics_handle();
-    if let Ok(Some(watermark)) = state.store.watermark().await
+    if let Ok(Some(watermark)) = state.figures.watermark().await
         && let Some(at) = crate::model::twilio_time::parse(&watermark)
     {
         let lag = (state.now() - at).num_milliseconds() as f64 / 1000.0;

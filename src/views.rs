@@ -17,7 +17,8 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
     let snapshot = snapshot_status(state).await?;
     let view = state.parse_view(search);
     let mut overview =
-        crate::analytics::overview(&state.store, &state.raw_scans, &state.rollups, view, state.now(), snapshot).await?;
+        crate::analytics::overview(&state.figures, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
+            .await?;
     let currency = overview.totals.main_currency();
     overview.what_to_do_html =
         crate::app::advice::what_to_do_html(overview.what_to_do.clone(), currency, overview.filters.clone());
@@ -45,15 +46,15 @@ pub async fn load_overview(state: &AppState, search: &str) -> Result<Overview, S
 pub async fn load_what_to_do(state: &AppState, filters: &Filters) -> Result<WhatToDo, StoreError> {
     let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
-    let index = state.rollups.get(&state.store).await?;
-    crate::analytics::what_to_do(&state.store, &state.raw_scans, &index, &scope, None).await
+    let index = state.rollups.get(&state.figures).await?;
+    crate::analytics::what_to_do(&state.figures, &state.raw_scans, &index, &scope, None).await
 }
 
 /// A view's retry funnel alone, for its CSV.
 pub async fn load_funnel(state: &AppState, filters: &Filters) -> Result<RetryFunnel, StoreError> {
     let (start, end) = filters.range.bounds(state.now());
     let scope = store::AttemptScope { from: twilio_time::format(&start), to: twilio_time::format(&end), filters };
-    let index = state.rollups.get(&state.store).await?;
+    let index = state.rollups.get(&state.figures).await?;
     Ok(crate::analytics::retry_funnel(&index, &scope))
 }
 
@@ -62,7 +63,7 @@ pub async fn load_attempts(state: &AppState, search: &str) -> Result<AttemptList
     let snapshot = snapshot_status(state).await?;
     let view = state.parse_view(search);
     let mut list =
-        crate::analytics::attempt_list(&state.store, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
+        crate::analytics::attempt_list(&state.figures, &state.raw_scans, &state.rollups, view, state.now(), snapshot)
             .await?;
     list.attempts.iter_mut().for_each(|a| mask(state, a));
     Ok(list)
@@ -74,7 +75,7 @@ pub async fn load_attempt(state: &AppState, sid: &str) -> Result<Option<AttemptD
         return Ok(None);
     }
     let snapshot = snapshot_status(state).await?;
-    let mut detail = crate::analytics::attempt_detail(&state.store, sid, snapshot).await?;
+    let mut detail = crate::analytics::attempt_detail(&state.figures, sid, snapshot).await?;
     if let Some(d) = &mut detail {
         mask(state, &mut d.attempt);
         d.verification.iter_mut().for_each(|a| mask(state, a));
@@ -154,16 +155,16 @@ pub fn mask(state: &AppState, attempt: &mut AttemptRow) {
 async fn snapshot_status(state: &AppState) -> Result<SnapshotStatus, StoreError> {
     let progress = state.progress.snapshot();
     Ok(SnapshotStatus {
-        as_of: state.store.watermark().await?,
+        as_of: state.figures.watermark().await?,
         demo: state.demo,
         syncing: progress.running,
         sync_attempts: progress.attempts,
         sync_expected: progress.expected,
         last_error: match progress.last_error {
             Some(e) => Some(e),
-            None => state.store.last_sync_error().await?,
+            None => state.figures.last_sync_error().await?,
         },
-        names: crate::model::FriendlyNames(state.store.friendly_names().await?),
-        accounts: state.store.snapshot_accounts().await?,
+        names: crate::model::FriendlyNames(state.figures.friendly_names().await?),
+        accounts: state.figures.snapshot_accounts().await?,
     })
 }

@@ -97,8 +97,8 @@ pub async fn digest_message(
     let (start, end) = filters.range.bounds(due);
     let length = end - start;
     let (then_start, then_end) = (start - length, start);
-    let index = state.rollups.get(&state.store).await?;
-    let (store, scans) = (&state.store, &state.raw_scans);
+    let index = state.rollups.get(&state.figures).await?;
+    let (store, scans) = (&state.figures, &state.raw_scans);
     let now_totals = analytics::totals(store, scans, &index, &scope(&filters, start, end)).await?;
     let then_totals = analytics::totals(store, scans, &index, &scope(&filters, then_start, then_end)).await?;
     let mut sections = vec![Section { heading: "Key figures".into(), lines: key_figures(&now_totals, &then_totals) }];
@@ -202,8 +202,9 @@ async fn movers(
     for by in [Dimension::Country, Dimension::Carrier, Dimension::Channel] {
         let mut f = filters.clone();
         f.by = by;
-        let now_rows = analytics::breakdown(&state.store, &state.raw_scans, index, &scope(&f, now.0, now.1)).await?;
-        let then_rows = analytics::breakdown(&state.store, &state.raw_scans, index, &scope(&f, then.0, then.1)).await?;
+        let now_rows = analytics::breakdown(&state.figures, &state.raw_scans, index, &scope(&f, now.0, now.1)).await?;
+        let then_rows =
+            analytics::breakdown(&state.figures, &state.raw_scans, index, &scope(&f, then.0, then.1)).await?;
         for test in anomalies::country_tests(&now_rows, &then_rows) {
             let (Some(a), Some(b)) =
                 (test.current.metrics.verification_rate_percent(), test.previous.metrics.verification_rate_percent())

@@ -73,11 +73,11 @@ pub async fn evaluate_rule(state: &AppState, rule_id: i64, now: DateTime<Utc>) -
 
 async fn evaluate(state: &AppState, rules: &[&Rule], now: DateTime<Utc>) -> Result<EvaluationRun, AlertError> {
     // Nothing to judge before the first complete sync (and no rollups to load for it).
-    if rules.is_empty() || state.store.watermark().await?.is_none() {
+    if rules.is_empty() || state.figures.watermark().await?.is_none() {
         return Ok(EvaluationRun::default());
     }
-    let index = state.rollups.get_current(&state.store).await?;
-    let snapshot = Snapshot { store: &state.store, scans: &state.raw_scans, index: &index };
+    let index = state.rollups.get_current(&state.figures).await?;
+    let snapshot = Snapshot { store: &state.figures, scans: &state.raw_scans, index: &index };
     let at = twilio_time::format(&now);
     // Two at a time: rules on short windows read raw rows, which run on the pool's connections
     // (two at once, as `RawScans` allows) while the other rule reads the rollups.
@@ -208,8 +208,8 @@ fn rule_message(
 /// Queues a test message of a rule, with its current figures, to each of its destinations.
 pub async fn send_test(state: &AppState, rule_id: i64, now: DateTime<Utc>) -> Result<(), AlertError> {
     let rule = store::rule(&state.store, rule_id).await?;
-    let index = state.rollups.get(&state.store).await?;
-    let snapshot = Snapshot { store: &state.store, scans: &state.raw_scans, index: &index };
+    let index = state.rollups.get(&state.figures).await?;
+    let snapshot = Snapshot { store: &state.figures, scans: &state.raw_scans, index: &index };
     let filters = state.parse_view(&rule.view.query).filters;
     let evaluation = figures::evaluate(&snapshot, &filters, &terms(&rule), now).await?;
     let key = format!("rule-{}-test-{:016x}", rule.id, rand::random::<u64>());
@@ -228,8 +228,8 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, 
 /// The background task: evaluates after each sync that changed the snapshot and every
 /// `check_every`, queues digests that fell due, and sends what is due; ends on `stop`.
 async fn read_every_burst_cost(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let index = state.rollups.get_current(&state.store).await?;
-    crate::analytics::read_every_burst_cost(&state.store, &state.raw_scans, &index).await
+    let index = state.rollups.get_current(&state.figures).await?;
+    crate::analytics::read_every_burst_cost(&state.figures, &state.raw_scans, &index).await
 }
 
 /// Whether this process still has the alerts' turn.

@@ -160,6 +160,17 @@ impl Store {
         Ok(Store::Sqlite(super::open(db).await?))
     }
 
+    /// A read replica of a PostgreSQL snapshot (`--read-db`), for the figures a dashboard shows.
+    pub async fn open_read_replica(url: &str) -> Result<Store, StoreError> {
+        if !postgres::is_postgres_url(url) {
+            return Err(StoreError::NotASnapshot {
+                path: "the --read-db URL".to_string(),
+                why: "a read replica is a PostgreSQL database's URL (postgres://…)".to_string(),
+            });
+        }
+        Ok(Store::Postgres(Arc::new(postgres::open_read_replica(url).await?)))
+    }
+
     /// The store as logs and errors show it: never a password.
     pub fn shown(&self) -> String {
         match self {

@@ -55,6 +55,11 @@ pub enum StoreError {
          upgrade verilens to read it"
     )]
     NewerSchema { path: String, found: i64, known: i64 },
+    #[error(
+        "the read replica {path} cannot be read yet: {why}; start the process whose --db migrates the \
+         primary first, and let the replica catch up"
+    )]
+    ReadReplica { path: String, why: String },
     #[error("the snapshot {path} cannot be migrated: {error}")]
     Migrate { path: String, error: sqlx::migrate::MigrateError },
     #[error("the snapshot's disk is full ({0}); what was written before stays consistent: free space and sync again")]

@@ -35,10 +35,16 @@ pub fn client_for(base_url: &str, config: &EmulatorConfig, per_minute: u32) -> T
 pub struct Pinned {
     pub config: EmulatorConfig,
     pub base: String,
-    _running: RunningEmulator,
+    running: RunningEmulator,
 }
 
 impl Pinned {
+    /// Moves the API's clock on to `now`: the attempts created until then appear.
+    pub fn set_clock(&mut self, now: DateTime<Utc>) {
+        self.running.emulator.set_clock(now);
+        self.config.now = Some(now);
+    }
+
     /// `path` of the API as JSON, read with plain HTTP and the account's credentials.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let c = &self.config.credentials;
@@ -57,7 +63,12 @@ impl Pinned {
 pub async fn start_pinned(seed: u64, attempts: u64) -> Pinned {
     let mut config = EmulatorConfig::new(seed, attempts);
     config.now = Some(now_to_the_second());
+    start_pinned_with(config).await
+}
+
+/// An emulator with `config` (whose clock is pinned) and no rate limit.
+pub async fn start_pinned_with(mut config: EmulatorConfig) -> Pinned {
     config.rate_limit = 0;
     let running = start(&config).await;
-    Pinned { base: running.base_url(), config, _running: running }
+    Pinned { base: running.base_url(), config, running }
 }

@@ -12,6 +12,46 @@ pub fn server_url() -> String {
     )
 }
 
+/// The URL of `database_url`'s database on the streaming read replica of the test server
+/// that the test command starts (`scripts/postgres.sh replica`).
+pub fn on_replica(database_url: &str) -> String {
+    let replica = std::env::var("VERILENS_TEST_POSTGRES_REPLICA").expect(
+        "VERILENS_TEST_POSTGRES_REPLICA must name a read replica of VERILENS_TEST_POSTGRES: scripts/test.sh \
+         starts one, and `scripts/postgres.sh replica DIR PRIMARY_URL` another",
+    );
+    let mut url = url::Url::parse(&replica).unwrap();
+    url.set_path(url::Url::parse(database_url).unwrap().path());
+    url.to_string()
+}
+
+/// Waits until the read replica has replayed everything the test server has written so far.
+pub async fn wait_for_replica() {
+    let mut primary = PgConnection::connect(&server_url()).await.unwrap();
+    let written: String =
+        sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut primary).await.unwrap();
+    let mut replica = PgConnection::connect(&on_replica(&server_url())).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+            .bind(&written)
+            .fetch_one(&mut replica)
+            .await
+            .unwrap();
+        if replayed {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the replica has not replayed {written}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Pauses (or resumes) the read replica's replay of what the test server writes.
+pub async fn pause_replica(paused: bool) {
+    let mut replica = PgConnection::connect(&on_replica(&server_url())).await.unwrap();
+    let call = if paused { "SELECT pg_wal_replay_pause()" } else { "SELECT pg_wal_replay_resume()" };
+    replica.execute(call).await.unwrap();
+}
+
 /// The URL of a new, empty database on the test server.
 pub async fn fresh_database() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);

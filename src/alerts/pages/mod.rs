@@ -243,7 +243,7 @@ fn view_href(view: &SavedView) -> String {
 /// The view's filters in words.
 /// The names of the account's services as the last sync read them; SIDs alone if they cannot be read.
 async fn service_names(state: &AppState) -> FriendlyNames {
-    FriendlyNames(state.store.friendly_names().await.unwrap_or_default())
+    FriendlyNames(state.figures.friendly_names().await.unwrap_or_default())
 }
 
 fn describe_query(state: &AppState, services: &FriendlyNames, query: &str) -> String {

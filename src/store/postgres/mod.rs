@@ -37,8 +37,51 @@ pub fn is_postgres_url(db: &str) -> bool {
 /// tables of something else, or comes from a newer verilens, is refused before anything is
 /// written to it.
 pub async fn open(url: &str) -> Result<Postgres, StoreError> {
+    let (pool, options, shown) = connect(url, "--db").await?;
+    let migrator = sqlx::migrate!("./migrations/postgres");
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(found) = applied_migrations(&pool, &shown).await?.into_iter().filter(|v| *v > known).max() {
+        return Err(StoreError::NewerSchema { path: shown, found, known });
+    }
+    migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
+    rollups::check_state(&pool, &shown).await?;
+    Ok(Postgres { pool, options, shown })
+}
+
+/// Connects to a read replica of a snapshot (`--read-db`), which this process only reads
+/// figures from: nothing is written to it, and it is refused until it holds the schema and
+/// rollups this verilens reads (a replica replays the primary's migrations after them).
+pub async fn open_read_replica(url: &str) -> Result<Postgres, StoreError> {
+    let (pool, options, shown) = connect(url, "--read-db").await?;
+    let refused = |why: String| StoreError::ReadReplica { path: shown.clone(), why };
+    let applied = applied_migrations(&pool, &shown).await?;
+    let migrator = sqlx::migrate!("./migrations/postgres");
+    if let Some(missing) = migrator.iter().map(|m| m.version).find(|v| !applied.contains(v)) {
+        return Err(refused(format!("it lacks migration {missing}")));
+    }
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(found) = applied.iter().copied().filter(|v| *v > known).max() {
+        return Err(StoreError::NewerSchema { path: shown, found, known });
+    }
+    let kept: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, zone FROM rollup_state WHERE id = 1").fetch_optional(&pool).await?;
+    match kept {
+        Some((version, zone)) if version == crate::store::rollups::ROLLUP_VERSION && zone == crate::zone::name() => {
+            Ok(Postgres { pool, options, shown })
+        }
+        Some((version, zone)) => Err(refused(format!(
+            "it keeps rollups of version {version} in the zone {zone}, and this verilens reads version {} in {}",
+            crate::store::rollups::ROLLUP_VERSION,
+            crate::zone::name()
+        ))),
+        None => Err(refused("its rollups are not set up yet".to_string())),
+    }
+}
+
+/// A pool on the database at `url` (given as `flag`), after one connection has shown it answers.
+async fn connect(url: &str, flag: &str) -> Result<(PgPool, PgConnectOptions, String), StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|_| StoreError::NotASnapshot {
-        path: "the --db URL".to_string(),
+        path: format!("the {flag} URL"),
         why: "not a PostgreSQL URL of the form postgres://user:password@host:port/database".to_string(),
     })?;
     let shown = shown(&options);
@@ -54,14 +97,7 @@ pub async fn open(url: &str) -> Result<Postgres, StoreError> {
         .connect_with(options.clone())
         .await
         .map_err(|error| StoreError::Open { path: shown.clone(), error })?;
-    let migrator = sqlx::migrate!("./migrations/postgres");
-    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-    if let Some(found) = applied_migrations(&pool, &shown).await?.into_iter().filter(|v| *v > known).max() {
-        return Err(StoreError::NewerSchema { path: shown, found, known });
-    }
-    migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
-    rollups::check_state(&pool, &shown).await?;
-    Ok(Postgres { pool, options, shown })
+    Ok((pool, options, shown))
 }
 
 /// The rollups' generation: every write moves it on, so a replica that polls it learns that
