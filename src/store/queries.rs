@@ -414,6 +414,11 @@ pub async fn raw_series(
         .collect())
 }
 
+/// Newest first, by the table's columns: in PostgreSQL a bare `date_created` in `ORDER BY`
+/// names the select list's text of it (`attempt_fields`), which sorts every row of the scope
+/// instead of reading the index in order.
+const NEWEST_FIRST: &str = "attempts.date_created DESC, attempts.sid DESC";
+
 /// The columns of an `AttemptRecord`, times as Twilio's text in either store.
 fn attempt_fields(dialect: Dialect) -> String {
     format!(
@@ -481,15 +486,21 @@ pub struct ListCursor {
 pub async fn list_attempts(
     store: &Store,
     scope: &AttemptScope<'_>,
-    order: ListOrder,
+    list_order: ListOrder,
     after: Option<ListCursor>,
     limit: u32,
 ) -> Result<Vec<AttemptRow>, StoreError> {
     let rows: Vec<AttemptRecord> = on_either!(store, |pool, dialect| {
-        let mut query = QueryBuilder::new(format!("SELECT {} FROM attempts", attempt_fields(dialect)));
+        let order = match list_order {
+            ListOrder::Newest => NEWEST_FIRST.to_string(),
+            ListOrder::Price => format!("price DESC{}, {NEWEST_FIRST}", dialect.nulls_last()),
+        };
+        // The page is chosen from the table's columns, and only its rows are turned into
+        // `attempt_fields`: PostgreSQL would otherwise spell the times of every row it sorts.
+        let mut query = QueryBuilder::new(format!("SELECT {} FROM (SELECT * FROM attempts", attempt_fields(dialect)));
         push_scope(&mut query, scope, dialect);
         let cast = dialect.time_cast();
-        match (order, after.clone()) {
+        match (list_order, after.clone()) {
             (_, None) => {}
             (ListOrder::Newest, Some(c)) => {
                 query
@@ -524,13 +535,8 @@ pub async fn list_attempts(
                     .push(")");
             }
         }
-        query.push(match order {
-            ListOrder::Newest => " ORDER BY date_created DESC, sid DESC LIMIT ".to_string(),
-            ListOrder::Price => {
-                format!(" ORDER BY price DESC{}, date_created DESC, sid DESC LIMIT ", dialect.nulls_last())
-            }
-        });
-        query.push_bind(i64::from(limit));
+        query.push(format!(" ORDER BY {order} LIMIT ")).push_bind(i64::from(limit));
+        query.push(format!(") AS attempts ORDER BY {order}"));
         query.build_query_as().fetch_all(pool).await?
     });
     Ok(rows.into_iter().map(AttemptRow::from).collect())
@@ -586,7 +592,7 @@ where
 {
     let mut query = QueryBuilder::new(format!("SELECT {} FROM attempts", attempt_fields(dialect)));
     push_scope(&mut query, scope, dialect);
-    query.push(" ORDER BY date_created DESC, sid DESC");
+    query.push(format!(" ORDER BY {NEWEST_FIRST}"));
     query
 }
 
@@ -611,7 +617,7 @@ pub async fn attempt_account(store: &Store, sid: &str) -> Result<Option<String>,
 pub async fn verification_attempts(store: &Store, verification_sid: &str) -> Result<Vec<AttemptRow>, StoreError> {
     let rows: Vec<AttemptRecord> = on_either!(store, |pool, dialect| {
         sqlx::query_as(&format!(
-            "SELECT {} FROM attempts WHERE verification_sid = $1 ORDER BY date_created, sid",
+            "SELECT {} FROM attempts WHERE verification_sid = $1 ORDER BY attempts.date_created, attempts.sid",
             attempt_fields(dialect)
         ))
         .bind(verification_sid)
