@@ -41,17 +41,10 @@ async fn listed_sids(base: &str, query: &str) -> Vec<String> {
 async fn two_dashboards_on_one_postgresql_database_show_what_a_sqlite_one_shows() {
     let (a, b) = (common::emulator::start_pinned(51, 2_500).await, common::emulator::start_pinned(52, 1_500).await);
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("accounts.toml");
-    let (ca, cb) = (&a.config.credentials, &b.config.credentials);
-    std::fs::write(
-        &file,
-        format!(
-            "[[account]]\nname = \"Consumer\"\naccount_sid = \"{}\"\nauth_token = \"{}\"\napi_url = \"{}\"\n\n\
-             [[account]]\nname = \"Business\"\naccount_sid = \"{}\"\nauth_token = \"{}\"\napi_url = \"{}\"\n",
-            ca.account_sid, ca.auth_token, a.base, cb.account_sid, cb.auth_token, b.base
-        ),
-    )
-    .unwrap();
+    let file = common::emulator::accounts_file(
+        dir.path(),
+        &[a.account_entry(Some("Consumer")), b.account_entry(Some("Business"))],
+    );
     let now = verilens::model::twilio_time::format(&a.config.now.unwrap());
     let url = common::postgres::fresh_database().await;
     let syncing_args = ["--sync-every", "1h", "--rate-limit", "0", "--now", &now, "--accounts", file.to_str().unwrap()];

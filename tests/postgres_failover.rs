@@ -32,17 +32,7 @@ async fn api_totals(api: &common::emulator::Pinned) -> (u64, u64) {
 async fn the_syncing_replica_killed_twenty_times_loses_and_repeats_nothing() {
     let (a, b) = (common::emulator::start_pinned(61, 12_000).await, common::emulator::start_pinned(62, 8_000).await);
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("accounts.toml");
-    let (ca, cb) = (&a.config.credentials, &b.config.credentials);
-    std::fs::write(
-        &file,
-        format!(
-            "[[account]]\naccount_sid = \"{}\"\nauth_token = \"{}\"\napi_url = \"{}\"\n\n\
-             [[account]]\naccount_sid = \"{}\"\nauth_token = \"{}\"\napi_url = \"{}\"\n",
-            ca.account_sid, ca.auth_token, a.base, cb.account_sid, cb.auth_token, b.base
-        ),
-    )
-    .unwrap();
+    let file = common::emulator::accounts_file(dir.path(), &[a.account_entry(None), b.account_entry(None)]);
     let now = verilens::model::twilio_time::format(&a.config.now.unwrap());
     let url = common::postgres::fresh_database().await;
     // A rate limit makes each run take a few seconds, so that kills land inside runs.
@@ -67,7 +57,7 @@ async fn the_syncing_replica_killed_twenty_times_loses_and_repeats_nothing() {
     for (_, _, base) in &replicas {
         common::process::wait_for_totals(base, (api_a.0 + api_b.0, api_a.1 + api_b.1)).await;
     }
-    for (account, api) in [(&ca.account_sid, api_a), (&cb.account_sid, api_b)] {
+    for (account, api) in [(&a.config.credentials.account_sid, api_a), (&b.config.credentials.account_sid, api_b)] {
         let (rows, sids, converted): (i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COUNT(DISTINCT sid), COUNT(*) FILTER (WHERE conversion_status = 'converted') \
              FROM attempts WHERE account_sid = $1",

@@ -39,6 +39,16 @@ pub struct Pinned {
 }
 
 impl Pinned {
+    /// This API's `[[account]]` entry of an accounts file (`--accounts`), named `name`.
+    pub fn account_entry(&self, name: Option<&str>) -> String {
+        let c = &self.config.credentials;
+        let name = name.map(|n| format!("name = \"{n}\"\n")).unwrap_or_default();
+        format!(
+            "[[account]]\n{name}account_sid = \"{}\"\nauth_token = \"{}\"\napi_url = \"{}\"\n",
+            c.account_sid, c.auth_token, self.base
+        )
+    }
+
     /// Moves the API's clock on to `now`: the attempts created until then appear.
     pub fn set_clock(&mut self, now: DateTime<Utc>) {
         self.running.emulator.set_clock(now);
@@ -71,4 +81,11 @@ pub async fn start_pinned_with(mut config: EmulatorConfig) -> Pinned {
     config.rate_limit = 0;
     let running = start(&config).await;
     Pinned { base: running.base_url(), config, running }
+}
+
+/// An accounts file (`--accounts`) in `dir` listing `entries` (from `Pinned::account_entry`).
+pub fn accounts_file(dir: &std::path::Path, entries: &[String]) -> std::path::PathBuf {
+    let file = dir.join("accounts.toml");
+    std::fs::write(&file, entries.join("\n")).unwrap();
+    file
 }
