@@ -15,10 +15,9 @@
 #[path = "../tests/common/timing.rs"]
 mod timing;
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use timing::{percentile_ms, rss_mib};
+use timing::{percentile_ms, process_cpu, rss_mib, time_runs};
 
 use chrono::{DateTime, Utc};
 use verilens::analytics;
@@ -30,16 +29,6 @@ use verilens::page_data::SnapshotStatus;
 use verilens::store::{self, AttemptScope};
 
 const PAGE: usize = 1000;
-
-async fn time<F: Future>(runs: usize, mut run: impl FnMut() -> F) -> Vec<Duration> {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        run().await;
-        times.push(started.elapsed());
-    }
-    times
-}
 
 fn render_pages(dataset: &Dataset, now: DateTime<Utc>, range: std::ops::Range<usize>) -> Vec<Vec<Attempt>> {
     dataset.records[range]
@@ -208,17 +197,17 @@ async fn main() {
         let size =
             verilens::buckets::BucketSize::for_span(start.max(now - chrono::Duration::days(i64::from(days))), end);
         let hourly = size.is_hourly();
-        let totals = time(runs, || analytics::totals(&snapshot, &scans, &index, &scope)).await;
-        let breakdown = time(runs, || analytics::breakdown(&snapshot, &scans, &index, &scope)).await;
-        let series = time(runs, || async {
+        let totals = time_runs(runs, || analytics::totals(&snapshot, &scans, &index, &scope)).await;
+        let breakdown = time_runs(runs, || analytics::breakdown(&snapshot, &scans, &index, &scope)).await;
+        let series = time_runs(runs, || async {
             Ok::<_, store::StoreError>(
                 size.regroup(analytics::series(&snapshot, &scans, &index, &scope, hourly).await?),
             )
         })
         .await;
-        let what_to_do = time(runs, || analytics::what_to_do(&snapshot, &scans, &index, &scope, None)).await;
-        let retries = time(runs, || async { analytics::retry_funnel(&index, &scope) }).await;
-        let overview = time(runs, || {
+        let what_to_do = time_runs(runs, || analytics::what_to_do(&snapshot, &scans, &index, &scope, None)).await;
+        let retries = time_runs(runs, || async { analytics::retry_funnel(&index, &scope) }).await;
+        let overview = time_runs(runs, || {
             analytics::overview(&snapshot, &scans, &rollups, parsed.clone(), now, SnapshotStatus::default())
         })
         .await;
@@ -231,7 +220,7 @@ async fn main() {
         };
         let b50 = percentile_ms(&breakdown, 0.5);
         let (raw50, ratio) = if raw_runs > 0 {
-            let raw = time(raw_runs, || store::raw_metrics_by(&snapshot, &scans, &scope, Some(f.by), &fees)).await;
+            let raw = time_runs(raw_runs, || store::raw_metrics_by(&snapshot, &scans, &scope, Some(f.by), &fees)).await;
             let raw50 = percentile_ms(&raw, 0.5);
             ratios.push(raw50 / b50);
             (format!("{raw50:.0}"), format!("{:.0}×", raw50 / b50))
@@ -317,19 +306,6 @@ async fn bulk_fill(pool: &sqlx::SqlitePool, dataset: &Dataset, now: DateTime<Utc
         render_pages(dataset, now, start..end).concat()
     });
     store::bulk_load(pool, None, pages).await.unwrap();
-}
-
-/// CPU time of the whole process so far (every thread's), from the scheduler's counters.
-fn process_cpu() -> Duration {
-    let nanos: u64 = std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-                .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
 }
 
 /// A sync of the last hour, as each sync after the first: that hour's attempts listed again,
@@ -472,7 +448,7 @@ async fn alert_rules(
         pinned_now: Some(now),
         ..verilens::state::AppState::new(verilens::server::leptos_options(([127, 0, 0, 1], 0).into()), pool.clone())
     };
-    let runs = time(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
+    let runs = time_runs(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
     let run = engine::evaluate_all(&state, now).await.unwrap();
     // Each condition's share: its 20 rules alone.
     for (condition, window) in &conditions {
@@ -493,7 +469,7 @@ async fn alert_rules(
             }
         };
         only(false).await;
-        let times = time(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
+        let times = time_runs(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
         println!(
             "  {kind}{}: 20 rules in p50 {:.1} ms",
             window.map(|w| format!(" over {w} min")).unwrap_or_default(),
@@ -506,7 +482,7 @@ async fn alert_rules(
         .execute(pool)
         .await
         .unwrap();
-    let windowed = time(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
+    let windowed = time_runs(10, || async { engine::evaluate_all(&state, now).await.unwrap() }).await;
     println!(
         "  conversion_below over the last 15 minutes (raw rows): 20 rules in p50 {:.1} ms",
         percentile_ms(&windowed, 0.5)

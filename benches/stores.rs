@@ -15,11 +15,11 @@ mod timing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, Executor};
-use timing::percentile_ms;
+use timing::{percentile_ms, process_cpu, time_runs};
 use verilens::analytics::{self, RollupCache, RollupIndex};
 use verilens::emulator::{self, EmulatorConfig};
 use verilens::filters::parse_query;
@@ -33,29 +33,6 @@ use verilens::twilio::{Credentials, ListQuery, RateLimiter, TwilioClient};
 const OVERVIEWS: [&str; 4] = ["", "range=7d&country=GB", "range=24h&by=carrier&channel=sms", "prefix=%2B44"];
 /// The attempts list's first page: newest first, and priciest first.
 const LISTS: [&str; 2] = ["range=24h", "range=30d&order=price"];
-
-/// CPU time of the whole process so far (every thread's), from the scheduler's counters.
-fn process_cpu() -> Duration {
-    let nanos: u64 = std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-                .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
-}
-
-async fn times<F: std::future::Future>(runs: usize, mut run: impl FnMut() -> F) -> Vec<Duration> {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        run().await;
-        times.push(started.elapsed());
-    }
-    times
-}
 
 /// What one store measured.
 #[derive(Default)]
@@ -174,7 +151,7 @@ async fn measure(snapshot: &Store, client: &TwilioClient, last_hour: &[Attempt],
                 .unwrap()
         };
         overview().await;
-        measured.overviews_ms.push(percentile_ms(&times(runs, overview).await, 0.5));
+        measured.overviews_ms.push(percentile_ms(&time_runs(runs, overview).await, 0.5));
     }
     for view in LISTS {
         let list = || async {
@@ -183,7 +160,7 @@ async fn measure(snapshot: &Store, client: &TwilioClient, last_hour: &[Attempt],
                 .unwrap()
         };
         list().await;
-        measured.lists_ms.push(percentile_ms(&times(5, list).await, 0.5));
+        measured.lists_ms.push(percentile_ms(&time_runs(5, list).await, 0.5));
     }
 
     // A sync of the last hour, five times: its attempts listed again, a quarter of them

@@ -1,5 +1,5 @@
 import { defineConfig } from "@playwright/test";
-import { E2E } from "./tests/fixtures/environment";
+import { E2E, postgresSpecs } from "./tests/fixtures/environment";
 import { writeNginxConfig } from "./tests/fixtures/nginx";
 
 const emulator = (addr: string, options: string) => ({
@@ -40,11 +40,22 @@ const proxy = {
   stdout: "pipe" as const,
 };
 
+// The main dashboard's twin on PostgreSQL, in a database it is given (created here).
+const postgresDashboard = (() => {
+  if (!E2E.postgres) return undefined;
+  const server = dashboard(E2E.postgres.dashboardAddr, `'${E2E.postgres.dbUrl}'`, E2E.postgres.logPath, E2E.emulatorUrl);
+  return {
+    ...server,
+    command: `psql '${E2E.postgres.server}' -qc 'CREATE DATABASE ${E2E.postgres.database}' && ${server.command}`,
+  };
+})();
+
 // Servers: an emulator with a pinned clock (so the data cannot move during the run)
 // and the dashboard syncing from it with credentials, like a real deployment; then a
 // second, smaller pair whose carrier names are hostile (tests/security.spec.ts); then
 // a third dashboard, under a base path, syncing from the first emulator; and last nginx
-// in front of the first and the third.
+// in front of the first and the third; and, when the test command names a PostgreSQL server,
+// the main dashboard's twin on it, which the specs of `postgresSpecs` run on as well.
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -72,6 +83,12 @@ export default defineConfig({
       ],
     },
   },
+  projects: [
+    { name: "sqlite" },
+    ...(E2E.postgres
+      ? [{ name: "postgres", use: { baseURL: E2E.postgres.dashboardUrl }, testMatch: postgresSpecs.map((spec) => `**/${spec}`) }]
+      : []),
+  ],
   webServer: [
     emulator(E2E.emulatorAddr, `--attempts ${E2E.attempts}`),
     dashboard(E2E.dashboardAddr, E2E.dbPath, E2E.logPath, E2E.emulatorUrl),
@@ -79,5 +96,6 @@ export default defineConfig({
     dashboard(E2E.hostile.dashboardAddr, E2E.hostile.dbPath, E2E.hostile.logPath, E2E.hostile.emulatorUrl),
     dashboard(E2E.proxy.dashboardAddr, E2E.proxy.dbPath, E2E.proxy.logPath, E2E.emulatorUrl, E2E.proxy.basePath),
     proxy,
+    ...(postgresDashboard ? [postgresDashboard] : []),
   ],
 });

@@ -3,7 +3,9 @@ import { E2E } from "./fixtures/environment";
 // The dashboards answer before their first sync ends; wait until every snapshot is complete.
 // Each URL is where the dashboard serves: the one under a base path includes it.
 export default async function globalSetup() {
-  for (const dashboard of [E2E.dashboardUrl, E2E.hostile.dashboardUrl, E2E.proxy.dashboardUrl]) {
+  const dashboards = [E2E.dashboardUrl, E2E.hostile.dashboardUrl, E2E.proxy.dashboardUrl];
+  if (E2E.postgres) dashboards.push(E2E.postgres.dashboardUrl);
+  for (const dashboard of dashboards) {
     await waitForSync(dashboard);
   }
 }

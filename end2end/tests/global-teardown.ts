@@ -5,7 +5,9 @@ import type { Checked } from "./fixtures/test";
 // The dashboards still run here (Playwright stops its web servers after this), so the
 // logs hold everything but their shutdown.
 export default async function globalTeardown() {
-  for (const log of [E2E.logPath, E2E.hostile.logPath, E2E.proxy.logPath]) {
+  const logs = [E2E.logPath, E2E.hostile.logPath, E2E.proxy.logPath];
+  if (E2E.postgres) logs.push(E2E.postgres.logPath);
+  for (const log of logs) {
     const text = fs.readFileSync(log, "utf8");
     if (text.trim() === "") throw new Error(`${log} is empty: the dashboard's output was not captured`);
     if (secrets.some((secret) => text.includes(secret))) throw new Error(`${log} contains the auth token`);

@@ -1,4 +1,4 @@
-//! Times of repeated runs, summarised, and the memory a process holds.
+//! Times of repeated runs, summarised, and the memory and CPU a process uses.
 
 use std::time::Duration;
 
@@ -25,4 +25,30 @@ pub fn rss_mib(field: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// CPU time of the whole process so far (every thread's), from the scheduler's counters.
+#[allow(dead_code)]
+pub fn process_cpu() -> Duration {
+    let nanos: u64 = std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+                .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// How long each of `runs` runs of `run` took.
+#[allow(dead_code)]
+pub async fn time_runs<F: std::future::Future>(runs: usize, mut run: impl FnMut() -> F) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        run().await;
+        times.push(started.elapsed());
+    }
+    times
 }
