@@ -39,7 +39,10 @@ async fn listed_sids(base: &str, query: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dashboards_on_one_postgresql_database_show_what_a_sqlite_one_shows() {
-    let (a, b) = (common::emulator::start_pinned(51, 2_500).await, common::emulator::start_pinned(52, 1_500).await);
+    let (a, b) = (
+        common::emulator::start_pinned_inside_window(51, 2_500).await,
+        common::emulator::start_pinned_inside_window(52, 1_500).await,
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = common::emulator::accounts_file(
         dir.path(),

@@ -30,7 +30,10 @@ async fn api_totals(api: &common::emulator::Pinned) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_syncing_replica_killed_twenty_times_loses_and_repeats_nothing() {
-    let (a, b) = (common::emulator::start_pinned(61, 12_000).await, common::emulator::start_pinned(62, 8_000).await);
+    let (a, b) = (
+        common::emulator::start_pinned_inside_window(61, 12_000).await,
+        common::emulator::start_pinned_inside_window(62, 8_000).await,
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = common::emulator::accounts_file(dir.path(), &[a.account_entry(None), b.account_entry(None)]);
     let now = verilens::model::twilio_time::format(&a.config.now.unwrap());

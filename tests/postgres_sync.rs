@@ -53,7 +53,10 @@ async fn stored_totals(pool: &sqlx::PgPool, account: &str) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_accounts_sync_into_postgresql_with_the_figures_and_rollups_of_sqlite() {
-    let (a, b) = (common::emulator::start_pinned(41, 3_000).await, common::emulator::start_pinned(42, 2_000).await);
+    let (a, b) = (
+        common::emulator::start_pinned_inside_window(41, 3_000).await,
+        common::emulator::start_pinned_inside_window(42, 2_000).await,
+    );
     let clients =
         [common::emulator::client_for(&a.base, &a.config, 0), common::emulator::client_for(&b.base, &b.config, 0)];
     let (sid_a, sid_b) = (a.config.credentials.account_sid.clone(), b.config.credentials.account_sid.clone());
@@ -108,7 +111,7 @@ async fn two_accounts_sync_into_postgresql_with_the_figures_and_rollups_of_sqlit
 
 #[tokio::test]
 async fn an_account_whose_lease_another_process_holds_is_left_to_it() {
-    let api = common::emulator::start_pinned(43, 500).await;
+    let api = common::emulator::start_pinned_inside_window(43, 500).await;
     let client = common::emulator::client_for(&api.base, &api.config, 0);
     let account = api.config.credentials.account_sid.clone();
     let (postgres, pool, options) = open_postgres().await;

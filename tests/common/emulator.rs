@@ -76,6 +76,15 @@ pub async fn start_pinned(seed: u64, attempts: u64) -> Pinned {
     start_pinned_with(config).await
 }
 
+/// An emulator pinned to now whose attempts all lie a day inside the sync's 30 days: syncs
+/// made seconds apart (processes killed and restarted, two stores compared) see the same
+/// attempts, where the oldest of a 30-day dataset leave the window as the clock moves on.
+pub async fn start_pinned_inside_window(seed: u64, attempts: u64) -> Pinned {
+    let mut config = EmulatorConfig::new(seed, attempts);
+    (config.now, config.days) = (Some(now_to_the_second()), 29);
+    start_pinned_with(config).await
+}
+
 /// An emulator with `config` (whose clock is pinned) and no rate limit.
 pub async fn start_pinned_with(mut config: EmulatorConfig) -> Pinned {
     config.rate_limit = 0;
