@@ -240,9 +240,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rollups: std::sync::Arc::new(verilens::analytics::RollupCache::with_fees(fees)),
         read_only: args.read_only,
         annotations_token: args.annotations_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+        figures,
         ..AppState::new(server::leptos_options(args.addr), store.clone())
     };
-    let state = AppState { figures, ..state };
     // Before saying it is up, so that a stop request from then on is always graceful.
     let stop_requested = server::shutdown_signal();
     let listener = if role.serves() {

@@ -39,10 +39,7 @@ pub fn is_postgres_url(db: &str) -> bool {
 pub async fn open(url: &str) -> Result<Postgres, StoreError> {
     let (pool, options, shown) = connect(url, "--db").await?;
     let migrator = sqlx::migrate!("./migrations/postgres");
-    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-    if let Some(found) = applied_migrations(&pool, &shown).await?.into_iter().filter(|v| *v > known).max() {
-        return Err(StoreError::NewerSchema { path: shown, found, known });
-    }
+    refuse_newer(&migrator, &applied_migrations(&pool, &shown).await?, &shown)?;
     migrator.run(&pool).await.map_err(|error| StoreError::Migrate { path: shown.clone(), error })?;
     rollups::check_state(&pool, &shown).await?;
     Ok(Postgres { pool, options, shown })
@@ -59,10 +56,7 @@ pub async fn open_read_replica(url: &str) -> Result<Postgres, StoreError> {
     if let Some(missing) = migrator.iter().map(|m| m.version).find(|v| !applied.contains(v)) {
         return Err(refused(format!("it lacks migration {missing}")));
     }
-    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-    if let Some(found) = applied.iter().copied().filter(|v| *v > known).max() {
-        return Err(StoreError::NewerSchema { path: shown, found, known });
-    }
+    refuse_newer(&migrator, &applied, &shown)?;
     let kept: Option<(i64, String)> =
         sqlx::query_as("SELECT version, zone FROM rollup_state WHERE id = 1").fetch_optional(&pool).await?;
     match kept {
@@ -75,6 +69,15 @@ pub async fn open_read_replica(url: &str) -> Result<Postgres, StoreError> {
             crate::zone::name()
         ))),
         None => Err(refused("its rollups are not set up yet".to_string())),
+    }
+}
+
+/// Refuses a database that has applied migrations this verilens does not know (a newer one's).
+fn refuse_newer(migrator: &sqlx::migrate::Migrator, applied: &[i64], shown: &str) -> Result<(), StoreError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied.iter().copied().filter(|v| *v > known).max() {
+        Some(found) => Err(StoreError::NewerSchema { path: shown.to_string(), found, known }),
+        None => Ok(()),
     }
 }
 
