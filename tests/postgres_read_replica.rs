@@ -26,9 +26,12 @@ async fn rows_totals(url: &str) -> (u64, u64) {
     (attempts as u64, converted as u64)
 }
 
+/// Syncs at the API's clock, so that each sync's watermark is its API's time, however soon
+/// one follows another.
 async fn sync(store: &Store, api: &Pinned) {
     let client = common::emulator::client_for(&api.base, &api.config, 0);
-    sync_once(store, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
+    let options = SyncOptions { clock: api.config.now, ..SyncOptions::default() };
+    sync_once(store, &client, &SyncProgress::default(), &options).await.unwrap();
 }
 
 async fn healthz(base: &str) -> serde_json::Value {

@@ -64,6 +64,9 @@ pub struct SyncOptions {
     /// The most verifications a bulk load sums in memory; it counts the others from the
     /// snapshot when it ends, so that its memory stays flat however large the window.
     pub summed_verifications: usize,
+    /// The time it is for the sync: the end of a new run's window and of Twilio's 30 days.
+    /// The current time unless set; tests pin it to their API's clock.
+    pub clock: Option<DateTime<Utc>>,
     pub stop: StopSignal,
 }
 
@@ -78,6 +81,7 @@ impl Default for SyncOptions {
             max_pages_per_commit: usize::MAX,
             bulk_first_sync: true,
             summed_verifications: store::SUMMED_VERIFICATIONS,
+            clock: None,
             stop: StopSignal::default(),
         }
     }
@@ -88,6 +92,11 @@ impl SyncOptions {
     /// `BULK_COMMIT_EVERY` in a bulk load.
     pub fn writer_commit_every(&self, bulk: bool) -> std::time::Duration {
         if bulk { self.commit_every.min(BULK_COMMIT_EVERY) } else { self.commit_every }
+    }
+
+    /// The time it is for the sync (`clock`, or the current time).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.unwrap_or_else(Utc::now)
     }
 }
 
@@ -247,7 +256,7 @@ async fn finish_bulk_load(store: &Store, summed: Option<store::LoadRollups>) -> 
 
 /// Creates a run of `account` for the window ending now, cut into time slices.
 async fn plan_run(store: &Store, account: &str, options: &SyncOptions) -> Result<store::RunWindow, SyncError> {
-    let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
+    let now = options.now().duration_trunc(Duration::seconds(1)).expect("whole seconds");
     let start = window_start(store.account_watermark(account).await?.as_deref(), now, options);
     let (from, to) = (twilio_time::format(&start), twilio_time::format(&now));
     let bulk = options.bulk_first_sync && store.may_bulk_load().await?;
@@ -330,7 +339,7 @@ async fn run_window(
     let summed_rollups = handoff.into_summed();
     // Twilio forgets attempts past its window while a run goes on, and the snapshot keeps
     // them: the check starts where Twilio's window will start (with a margin) when it answers.
-    let oldest_kept = twilio_time::format(&(Utc::now() + Duration::seconds(5) - Duration::days(options.window_days)));
+    let oldest_kept = twilio_time::format(&(options.now() + Duration::seconds(5) - Duration::days(options.window_days)));
     let checked_from = run.window_start.clone().max(oldest_kept);
     let check = SummaryQuery { date_created_after: Some(checked_from.clone()), ..summary_query };
     let api_total = stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts;
