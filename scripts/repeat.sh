@@ -5,7 +5,9 @@
 #
 #   scripts/repeat.sh [--runs N] [--load] TARGET [TEST_FILTER...]
 #
-# TARGET is an integration test (sync_faults, load, ...) or `lib` for the unit tests:
+# TARGET is a module of the integration tests (sync_faults, load, ...), a test binary of its
+# own (time_zone, base_path, panic_log), or `lib` for the unit tests. A module runs whole
+# unless filters are given (tests whose names hold any of them: sync_faults::killed):
 #   scripts/repeat.sh --runs 20 --load sync_faults
 #   scripts/repeat.sh --runs 20 --load lib rate_limit
 set -euo pipefail
@@ -22,7 +24,16 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 target=$1; shift
-if [ "$target" = lib ]; then selector=(--lib); else selector=(--test "$target"); fi
+filters=("$@")
+case "$target" in
+  lib) selector=(--lib) ;;
+  time_zone | base_path | panic_log) selector=(--test "$target") ;;
+  *)
+    [ -f "tests/$target.rs" ] || { echo "no test module tests/$target.rs" >&2; exit 2; }
+    selector=(--test integration)
+    [ ${#filters[@]} -gt 0 ] || filters=("$target::")
+    ;;
+esac
 
 binary=$(cargo test --release --features ssr "${selector[@]}" --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
@@ -45,7 +56,7 @@ fi
 start=$(date +%s)
 for i in $(seq 1 "$runs"); do
   run_start=$(date +%s)
-  if ! "$binary" "$@" >"/tmp/verilens-repeat-$target.log" 2>&1; then
+  if ! "$binary" "${filters[@]}" >"/tmp/verilens-repeat-$target.log" 2>&1; then
     echo "run $i of $runs FAILED (log: /tmp/verilens-repeat-$target.log)"
     tail -n 40 "/tmp/verilens-repeat-$target.log"
     exit 1

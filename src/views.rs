@@ -110,7 +110,7 @@ pub async fn refresh_attempt(state: &AppState, sid: &str) -> Result<AttemptRefre
             });
         }
     };
-    match state.store.write_attempt(&live).await {
+    match state.store.write_attempts(std::slice::from_ref(&live)).await {
         Ok(()) => {}
         Err(StoreError::Syncing { .. }) => {
             return problem("A sync of this account is writing now and brings the attempt's news; try again after it.");

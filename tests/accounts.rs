@@ -1,7 +1,7 @@
 //! Several Twilio accounts synced into one snapshot: each with its own credentials, rate
 //! limit, runs and watermark, and the snapshot's figures equal to each account's API.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

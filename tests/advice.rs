@@ -4,7 +4,7 @@
 //! convert alike get no such recommendation; the SMS-pumping burst's cost and number blocks
 //! equal the attempts'; every cost figure follows channel fees + fee × converted verifications.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! message follows. Retries, a delivery cut off by a stop, CSRF, read-only mode and hostile
 //! names are checked through the same code the server runs. Time is the pinned clocks'.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;

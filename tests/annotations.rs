@@ -2,7 +2,7 @@
 //! with it), a person through the page's form; verilens notes each incident once; every view
 //! whose range covers an annotation lists it, as text, and no other view does.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

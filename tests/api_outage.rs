@@ -1,7 +1,7 @@
 //! The API going away, answering too slowly, or answering garbage after a good sync:
 //! the dashboard keeps serving the last snapshot and its header says what went wrong.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

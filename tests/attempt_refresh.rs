@@ -2,7 +2,7 @@
 //! copy into the snapshot with its rollups, as a sync would, and says what changed; calls
 //! another site makes in a browser are refused.
 
-mod common;
+use crate::common;
 
 use common::dashboard;
 use verilens::model::{Attempt, ConversionStatus};

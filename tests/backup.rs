@@ -2,7 +2,7 @@
 //! before it began and nothing of a transaction still open, passes `integrity_check`, and,
 //! restored by copying it back, a sync completes it from the API without loss.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::process::Command;

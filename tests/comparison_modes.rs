@@ -1,13 +1,14 @@
 //! Every comparison mode, partial coverage, and the long ranges' week and month buckets, on a
 //! real snapshot of fourteen months, each figure checked against a count of the attempts as
-//! they were made (not the snapshot's SQL, not its rollups).
+//! they were made (not the snapshot's SQL, not its rollups). On sqlite and on PostgreSQL.
 
-mod common;
+use crate::common::{self, Backend};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use verilens::buckets::BucketSize;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
 use verilens::page_data::Overview;
+use verilens::store::Store;
 
 fn at(text: &str) -> DateTime<Utc> {
     twilio_time::parse(text).unwrap()
@@ -42,20 +43,27 @@ fn counted(attempts: &[Attempt], from: DateTime<Utc>, to: DateTime<Utc>) -> (u64
     (inside.len() as u64, converted as u64)
 }
 
-async fn snapshot(covered_from: &str) -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
+async fn snapshot(backend: Backend, covered_from: &str) -> (tempfile::TempDir, Store, Vec<Attempt>) {
     let dir = tempfile::tempdir().unwrap();
     let attempts = attempts();
-    let pool = common::snapshots::holding(&dir, &attempts, covered_from, now()).await;
-    (dir, pool, attempts)
+    let store = backend.open(dir.path()).await;
+    common::snapshots::holding(&store, &attempts, covered_from, now()).await;
+    (dir, store, attempts)
 }
 
-async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    common::snapshots::overview(pool, query, now()).await
+async fn overview(store: &Store, query: &str) -> Overview {
+    common::snapshots::overview(store, query, now()).await
 }
 
 #[tokio::test]
 async fn every_mode_compares_the_windows_it_names_with_the_attempts_in_them() {
-    let (_dir, pool, attempts) = snapshot(FIRST).await;
+    for backend in Backend::ALL {
+        every_mode_compares(backend).await;
+    }
+}
+
+async fn every_mode_compares(backend: Backend) {
+    let (_dir, store, attempts) = snapshot(backend, FIRST).await;
     // range=30d at 14:20 on Nov 24: Oct 26 to Nov 24, the 24th in progress and left out.
     let current = (at("2026-10-26T00:00:00Z"), at("2026-11-24T00:00:00Z"));
     let cases = [
@@ -69,7 +77,7 @@ async fn every_mode_compares_the_windows_it_names_with_the_attempts_in_them() {
         ),
     ];
     for (query, previous, against) in cases {
-        let page = overview(&pool, query).await;
+        let page = overview(&store, query).await;
         assert_eq!(page.comparison_note, None, "{query}");
         let change = page.change.unwrap_or_else(|| panic!("{query}: no comparison"));
         let windows = &change.windows;
@@ -86,16 +94,22 @@ async fn every_mode_compares_the_windows_it_names_with_the_attempts_in_them() {
         }
         assert!(!page.previous_series.is_empty(), "{query}");
     }
-    let off = overview(&pool, "compare=none").await;
+    let off = overview(&store, "compare=none").await;
     assert!(off.change.is_none() && off.comparison_note.is_none() && off.previous_series.is_empty());
 }
 
 #[tokio::test]
 async fn a_previous_period_the_snapshot_holds_in_part_is_compared_in_that_part() {
+    for backend in Backend::ALL {
+        a_previous_period_held_in_part(backend).await;
+    }
+}
+
+async fn a_previous_period_held_in_part(backend: Backend) {
     // The snapshot's first sync began on Oct 10 at 14:30: the previous period of the last
     // 30 days (from Sep 26) is held from Oct 11 on, its first whole day.
-    let (_dir, pool, attempts) = snapshot("2026-10-10T14:30:00Z").await;
-    let page = overview(&pool, "").await;
+    let (_dir, store, attempts) = snapshot(backend, "2026-10-10T14:30:00Z").await;
+    let page = overview(&store, "").await;
     // The comparison's basis says what is held, in one sentence: no second note beside it.
     assert_eq!(page.comparison_note, None);
     let change = page.change.expect("a comparison of the part held");
@@ -107,7 +121,7 @@ async fn a_previous_period_the_snapshot_holds_in_part_is_compared_in_that_part()
     assert_eq!(change.previous.attempts, counted(&attempts, previous.0, previous.1).0);
     assert_eq!(change.current.attempts, counted(&attempts, current.0, current.1).0);
     // A year earlier is not held at all: no comparison, and the page says why.
-    let year = overview(&pool, "compare=year").await;
+    let year = overview(&store, "compare=year").await;
     assert!(year.change.is_none());
     let note = year.comparison_note.unwrap();
     assert!(note.contains("does not reach back to 2025-10-26, where the same dates a year earlier starts"), "{note}");
@@ -115,12 +129,18 @@ async fn a_previous_period_the_snapshot_holds_in_part_is_compared_in_that_part()
 
 #[tokio::test]
 async fn a_year_is_charted_by_week_and_all_of_history_by_month_with_every_attempt_counted_once() {
-    let (_dir, pool, attempts) = snapshot(FIRST).await;
+    for backend in Backend::ALL {
+        a_year_by_week_and_history_by_month(backend).await;
+    }
+}
+
+async fn a_year_by_week_and_history_by_month(backend: Backend) {
+    let (_dir, store, attempts) = snapshot(backend, FIRST).await;
     for (query, size, first_key, from) in [
         ("range=12m", BucketSize::Week, "2025-11-24", at("2025-11-25T00:00:00Z")),
         ("range=all", BucketSize::Month, "2025-09", at(FIRST)),
     ] {
-        let page = overview(&pool, query).await;
+        let page = overview(&store, query).await;
         assert_eq!(page.bucket_size, size, "{query}");
         assert_eq!(page.buckets.first().map(|b| b.key.as_str()), Some(first_key), "{query}");
         let last = page.buckets.last().unwrap();
@@ -149,9 +169,9 @@ async fn a_year_is_charted_by_week_and_all_of_history_by_month_with_every_attemp
         }
     }
     // range=all has nothing before it to compare with, and says so; a custom period still compares.
-    let all = overview(&pool, "range=all").await;
+    let all = overview(&store, "range=all").await;
     assert!(all.change.is_none());
     assert!(all.comparison_note.unwrap().contains("all of the snapshot's history"));
-    let against_days = overview(&pool, "range=all&compare_from=2026-01-01&compare_to=2026-01-31").await;
+    let against_days = overview(&store, "range=all&compare_from=2026-01-01&compare_to=2026-01-31").await;
     assert!(against_days.change.is_some());
 }

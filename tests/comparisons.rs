@@ -1,11 +1,13 @@
 //! The overview's comparison on a real snapshot: a period still in progress, whose last
 //! minutes' conversions have not arrived yet, is compared like for like and flags nothing.
+//! On sqlite and on PostgreSQL.
 
-mod common;
+use crate::common::{self, Backend};
 
 use chrono::{DateTime, Duration, Utc};
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
 use verilens::page_data::Overview;
+use verilens::store::Store;
 
 fn now() -> DateTime<Utc> {
     twilio_time::parse("2026-11-24T14:20:00Z").unwrap()
@@ -37,17 +39,24 @@ fn attempts() -> Vec<Attempt> {
     attempts
 }
 
-async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    common::snapshots::overview(pool, query, now()).await
+async fn overview(store: &Store, query: &str) -> Overview {
+    common::snapshots::overview(store, query, now()).await
 }
 
 #[tokio::test]
 async fn a_bucket_in_progress_with_lagging_conversions_is_not_a_significant_drop() {
+    for backend in Backend::ALL {
+        a_bucket_in_progress_compared(backend).await;
+    }
+}
+
+async fn a_bucket_in_progress_compared(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let attempts = attempts();
-    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-10T00:00:00Z", now()).await;
+    let store = backend.open(dir.path()).await;
+    common::snapshots::holding(&store, &attempts, "2026-11-10T00:00:00Z", now()).await;
 
-    let week = overview(&pool, "range=7d&compare=previous").await;
+    let week = overview(&store, "range=7d&compare=previous").await;
     // The whole week, lagging minutes included, reads as a collapse of conversion...
     assert!(week.totals.rate_percent().unwrap() < 60.0, "{:?}", week.totals);
     let change = week.change.as_ref().expect("a comparison");
@@ -91,7 +100,7 @@ async fn a_bucket_in_progress_with_lagging_conversions_is_not_a_significant_drop
         assert_eq!(period.metrics.verifications, attempts, "one attempt per verification here");
     }
 
-    let day = overview(&pool, "range=24h&compare=previous").await;
+    let day = overview(&store, "range=24h&compare=previous").await;
     assert_eq!(day.trend.len(), 23, "the hours that are over");
     for period in &day.trend {
         let (attempts, converted) = counted(&period.bucket);

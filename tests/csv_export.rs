@@ -3,7 +3,7 @@
 //! computation here from the snapshot's rows; and the attempts list's pages in either order
 //! hold the same attempts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

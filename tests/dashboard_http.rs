@@ -1,7 +1,7 @@
 //! The dashboard over real HTTP: security headers, Basic auth, hostile text from
 //! the API, and thousands of malformed queries that must never be a 5xx.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

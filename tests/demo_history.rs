@@ -2,7 +2,7 @@
 //! as an earlier sync would have left them, then joined by the first sync of the API's 30
 //! days without a gap or a repeat, so that the first page has a period to compare with.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //!   VERILENS_FUZZ_SEED=19 VERILENS_FUZZ_CASES=20000 \
 //!     cargo test --release --features ssr --test fuzz_dashboard -- --nocapture
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

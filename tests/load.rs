@@ -7,7 +7,7 @@
 //!   VERILENS_LOAD_ATTEMPTS=1000000 VERILENS_LOAD_SECS=30 \
 //!     cargo test --release --features ssr --test load -- --nocapture
 
-mod common;
+use crate::common;
 
 use common::lines::Lines;
 use common::timing::percentile_ms;

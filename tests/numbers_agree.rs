@@ -8,9 +8,10 @@
 //! the anomalies, and drilling into any breakdown row selects exactly that row. The spend on
 //! verifications that never converted, which only the raw rows can tell, is computed twice.
 //!
-//! Every assertion names its seed; `VERILENS_SEED=<seed>` replays that one alone.
+//! All of it on sqlite and again on PostgreSQL, whose rollups must also equal sqlite's row for
+//! row. Every assertion names its store and seed; `VERILENS_SEED=<seed>` replays that one alone.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use verilens::emulator::rng::Rng;
 use verilens::filters::{Dimension, parse_query};
 use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
 use verilens::page_data::{Anomaly, Metrics, Money};
-use verilens::store::{self, AttemptScope, HourlyCell};
+use verilens::store::{self, AttemptScope, HourlyCell, Store};
 
 const SEEDS: u64 = 8;
 const VIEWS_PER_SEED: usize = 36;
@@ -314,9 +315,17 @@ fn newest(first: &[Attempt], later: &[Attempt]) -> Vec<Attempt> {
     by_sid.into_values().cloned().collect()
 }
 
-/// Writes pages as the sync does: several pages to a transaction, their rollups written
-/// once before the commit; or a page to a transaction.
-async fn ingest(pool: &sqlx::SqlitePool, rng: &mut Rng, attempts: &[Attempt]) {
+/// Writes the attempts as a sync's writer does on `store`.
+async fn ingest(store: &Store, rng: &mut Rng, attempts: &[Attempt]) {
+    match store {
+        Store::Sqlite(pool) => ingest_into_sqlite(pool, rng, attempts).await,
+        Store::Postgres(pg) => ingest_into_postgres(store, &pg.pool, rng, attempts).await,
+    }
+}
+
+/// Several pages to a transaction, their rollups written once before the commit; or a page
+/// to a transaction.
+async fn ingest_into_sqlite(pool: &sqlx::SqlitePool, rng: &mut Rng, attempts: &[Attempt]) {
     let mut rest = attempts;
     while !rest.is_empty() {
         let mut tx = store::begin_write(pool).await.unwrap();
@@ -334,6 +343,40 @@ async fn ingest(pool: &sqlx::SqlitePool, rng: &mut Rng, attempts: &[Attempt]) {
             store::write_rollups(&mut tx, rollups).await.unwrap();
         }
         tx.commit().await.unwrap();
+    }
+}
+
+/// Batches of one to four pages, each an account's fenced transaction under its sync lease.
+async fn ingest_into_postgres(store: &Store, pool: &sqlx::PgPool, rng: &mut Rng, attempts: &[Attempt]) {
+    let mut turns: BTreeMap<String, store::SyncTurn> = BTreeMap::new();
+    let mut rest = attempts;
+    while !rest.is_empty() {
+        let (batch, tail) =
+            rest.split_at(((10 + rng.below(90) as usize) * (1 + rng.below(4) as usize)).min(rest.len()));
+        rest = tail;
+        let mut by_account: BTreeMap<&str, Vec<Attempt>> = BTreeMap::new();
+        for a in batch {
+            by_account.entry(&a.account_sid).or_default().push(a.clone());
+        }
+        for (account, batch) in by_account {
+            if !turns.contains_key(account) {
+                let turn = store.take_sync_turn(account).await.unwrap().expect("no other process syncs");
+                turns.insert(account.to_string(), turn);
+            }
+            let fence = turns[account].fence().expect("a PostgreSQL turn is a lease");
+            store::postgres::upsert_attempts(pool, &fence, &batch).await.unwrap();
+        }
+    }
+    for turn in turns.into_values() {
+        turn.release().await;
+    }
+}
+
+/// A count the SQL of both stores spells alike.
+async fn count(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Store::Postgres(pg) => sqlx::query_scalar(sql).fetch_one(&pg.pool).await.unwrap(),
     }
 }
 
@@ -668,7 +711,7 @@ fn rollups_answer(from: &str, to: &str, prefix: bool) -> bool {
 }
 
 struct Snapshot {
-    pool: sqlx::SqlitePool,
+    store: Store,
     index: Arc<RollupIndex>,
     attempts: Vec<Attempt>,
 }
@@ -773,14 +816,10 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         let want = expected(&selected, by);
         let fees = s.index.fees();
         let raw =
-            store::raw_metrics_by(&s.pool.clone().into(), &verilens::store::RawScans::default(), &scope, by, fees)
-                .await
-                .unwrap();
+            store::raw_metrics_by(&s.store, &verilens::store::RawScans::default(), &scope, by, fees).await.unwrap();
         same_breakdown(&raw, &want, fees, &format!("{what} by {by:?}, raw rows"));
         let answered =
-            analytics::metrics_by(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope, by)
-                .await
-                .unwrap();
+            analytics::metrics_by(&s.store, &verilens::store::RawScans::default(), &s.index, &scope, by).await.unwrap();
         let path = if from_rollups { "rollups" } else { "the dashboard's path" };
         same_breakdown(&answered, &want, fees, &format!("{what} by {by:?}, {path}"));
         breakdowns.insert(by, want);
@@ -803,17 +842,13 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             *wasted.entry(currency.to_ascii_uppercase()).or_default() += value.parse::<f64>().unwrap();
         }
     }
-    let got = store::raw_unconverted_verification_spend(
-        &s.pool.clone().into(),
-        &verilens::store::RawScans::default(),
-        &scope,
-    )
-    .await
-    .unwrap();
+    let got = store::raw_unconverted_verification_spend(&s.store, &verilens::store::RawScans::default(), &scope)
+        .await
+        .unwrap();
     same_money(&got, &wasted, &format!("{what}: spend on verifications that never converted, raw rows"));
     for read in ["read", "remembered"] {
         let answered = analytics::unconverted_verification_spend(
-            &s.pool.clone().into(),
+            &s.store,
             &verilens::store::RawScans::default(),
             &s.index,
             &scope,
@@ -834,16 +869,11 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
         let points = |series: Vec<verilens::page_data::SeriesPoint>| -> BTreeMap<(String, String), (u64, u64)> {
             series.into_iter().map(|p| ((p.bucket, p.channel), (p.attempts, p.converted))).collect()
         };
-        let raw = points(
-            store::raw_series(&s.pool.clone().into(), &verilens::store::RawScans::default(), &scope, hourly)
-                .await
-                .unwrap(),
-        );
+        let raw =
+            points(store::raw_series(&s.store, &verilens::store::RawScans::default(), &scope, hourly).await.unwrap());
         assert_eq!(raw, want, "{what}: series (hourly {hourly}), raw rows");
         let answered = points(
-            analytics::series(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope, hourly)
-                .await
-                .unwrap(),
+            analytics::series(&s.store, &verilens::store::RawScans::default(), &s.index, &scope, hourly).await.unwrap(),
         );
         assert_eq!(answered, want, "{what}: series (hourly {hourly}), the dashboard's path");
     }
@@ -877,20 +907,12 @@ async fn check_view(s: &Snapshot, choice: &Choice, from: &str, to: &str, what: &
             assert_eq!(parsed.filters, next, "{what}: the link keeps the view");
             let scope = AttemptScope { from: from.to_string(), to: to.to_string(), filters: &parsed.filters };
             let fees = s.index.fees();
-            let raw = store::raw_metrics_by(
-                &s.pool.clone().into(),
-                &verilens::store::RawScans::default(),
-                &scope,
-                None,
-                fees,
-            )
-            .await
-            .unwrap();
+            let raw = store::raw_metrics_by(&s.store, &verilens::store::RawScans::default(), &scope, None, fees)
+                .await
+                .unwrap();
             same_metrics(&raw.get("").cloned().unwrap_or_default(), row, fees, &format!("{what}, raw rows"));
             let answered =
-                analytics::totals(&s.pool.clone().into(), &verilens::store::RawScans::default(), &s.index, &scope)
-                    .await
-                    .unwrap();
+                analytics::totals(&s.store, &verilens::store::RawScans::default(), &s.index, &scope).await.unwrap();
             same_metrics(&answered, row, fees, &format!("{what}, the dashboard's path"));
         }
     }
@@ -943,71 +965,110 @@ fn check_incidents(index: &RollupIndex, attempts: &[Attempt], seed: u64) {
     }
 }
 
-async fn check_seed(seed: u64) -> usize {
+/// Where a seed's snapshot is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    /// A database of its own on the test command's PostgreSQL server.
+    Postgres,
+}
+
+/// The seed's attempts written into a new store on `backend` as a sync writes them, with the
+/// index a server holds refreshed in place after each step; and the seed's generator, to
+/// choose views with.
+async fn write_snapshot(seed: u64, backend: Backend, dir: &std::path::Path) -> (Snapshot, Vec<String>, Rng) {
     let mut rng = Rng::new(seed);
     let (first, later) = dataset(&mut rng);
     let attempts = newest(&first, &later);
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("numbers.db")).await.unwrap();
+    let store = match backend {
+        Backend::Sqlite => Store::open(&dir.join(format!("numbers-{seed}.db"))).await.unwrap(),
+        Backend::Postgres => {
+            Store::open(std::path::Path::new(&common::postgres::fresh_database().await)).await.unwrap()
+        }
+    };
     let services: Vec<String> =
         attempts.iter().map(|a| a.service_sid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    // The index a server holds, refreshed in place after each step: the views below read it.
     let cache = Arc::new(RollupCache::with_fees(fee_schedule(&services)));
-    cache.get_current(&pool.clone().into()).await.unwrap();
+    cache.get_current(&store).await.unwrap();
     // Some first listings before the sync moves the hour horizon on, some after; then the later listings.
     let (early, rest) = first.split_at(first.len() / 2);
-    ingest(&pool, &mut rng, early).await;
-    cache.get_current(&pool.clone().into()).await.unwrap();
-    store::advance_hour_horizon(&pool, &twilio_time::format(&hour_horizon())).await.unwrap();
-    cache.get_current(&pool.clone().into()).await.unwrap();
-    ingest(&pool, &mut rng, rest).await;
-    cache.get_current(&pool.clone().into()).await.unwrap();
-    ingest(&pool, &mut rng, &later).await;
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts").fetch_one(&pool).await.unwrap();
+    ingest(&store, &mut rng, early).await;
+    cache.get_current(&store).await.unwrap();
+    store.advance_hour_horizon(&twilio_time::format(&hour_horizon())).await.unwrap();
+    cache.get_current(&store).await.unwrap();
+    ingest(&store, &mut rng, rest).await;
+    cache.get_current(&store).await.unwrap();
+    ingest(&store, &mut rng, &later).await;
+    let index = cache.get_current(&store).await.unwrap();
+    (Snapshot { store, index, attempts }, services, rng)
+}
+
+async fn check_seed(seed: u64, backend: Backend) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let (snapshot, services, mut rng) = write_snapshot(seed, backend, dir.path()).await;
+    let attempts = &snapshot.attempts;
+    let stored = count(&snapshot.store, "SELECT COUNT(*) FROM attempts").await;
     assert_eq!(stored as usize, attempts.len(), "seed {seed}: attempts stored");
-    let irregular: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT verification_sid) FROM irregular_attempts")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let irregular = count(&snapshot.store, "SELECT COUNT(DISTINCT verification_sid) FROM irregular_attempts").await;
     assert!(irregular > 10, "seed {seed}: the data must straddle rollup cells ({irregular})");
     let mut currencies: BTreeMap<&str, BTreeSet<Option<String>>> = BTreeMap::new();
-    for a in &attempts {
+    for a in attempts {
         let currency = a.price.as_ref().and_then(|p| p.currency.clone());
         currencies.entry(&a.verification_sid).or_default().insert(currency);
     }
     let mixed = currencies.values().filter(|c| c.len() > 1).count();
     assert!(mixed > 10, "seed {seed}: the data must mix currencies within verifications ({mixed})");
+    check_incidents(&snapshot.index, attempts, seed);
+    if backend == Backend::Postgres {
+        // The rollups PostgreSQL kept are sqlite's, row for row.
+        let (reference, _, _) = write_snapshot(seed, Backend::Sqlite, dir.path()).await;
+        common::postgres::assert_same_rollups(
+            &reference.store.read_rollup_rows().await.unwrap(),
+            &snapshot.store.read_rollup_rows().await.unwrap(),
+        );
+    }
 
-    let index = cache.get_current(&pool.clone().into()).await.unwrap();
-    check_incidents(&index, &attempts, seed);
-    let snapshot = Snapshot { pool, index, attempts };
     let mut anomalous = 0;
     for view in 0..VIEWS_PER_SEED {
         let choice = if view == 0 { Choice::default() } else { choose(&mut rng, &services) };
         let (from, to) = bounds(&mut rng);
         let (from, to) = (twilio_time::format(&from), twilio_time::format(&to));
-        let what =
-            format!("seed {seed} (VERILENS_SEED={seed} replays it), view {view} ?{} [{from}, {to})", choice.query());
+        let what = format!(
+            "{backend:?}, seed {seed} (VERILENS_SEED={seed} replays it), view {view} ?{} [{from}, {to})",
+            choice.query()
+        );
         anomalous += check_view(&snapshot, &choice, &from, &to, &what).await;
     }
-    // The rollups the upserts kept are the ones a rebuild makes.
-    let read = common::assert_rollups_equal_a_rebuild(&snapshot.pool).await;
-    assert_eq!(read as usize, snapshot.attempts.len(), "seed {seed}: a rebuild reads every attempt");
-    common::assert_connections_have_usual_settings(&snapshot.pool).await;
+    if let Some(pool) = snapshot.store.sqlite() {
+        // The rollups the upserts kept are the ones a rebuild makes.
+        let read = common::assert_rollups_equal_a_rebuild(pool).await;
+        assert_eq!(read as usize, snapshot.attempts.len(), "seed {seed}: a rebuild reads every attempt");
+        common::assert_connections_have_usual_settings(pool).await;
+    }
     anomalous
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_metric_agrees_across_the_rollups_the_raw_rows_and_the_attempts() {
+async fn check_seeds(backend: Backend) {
     let seeds: Vec<u64> = match std::env::var("VERILENS_SEED") {
         Ok(seed) => vec![seed.parse().expect("VERILENS_SEED is a number")],
         Err(_) => (0..SEEDS).collect(),
     };
     let mut anomalies = 0;
     for seed in &seeds {
-        anomalies += check_seed(*seed).await;
+        anomalies += check_seed(*seed, backend).await;
     }
     if seeds.len() > 1 {
         assert!(anomalies > 0, "the data must make anomalies to compare");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_agrees_across_the_rollups_the_raw_rows_and_the_attempts() {
+    check_seeds(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL, whose rollups are also sqlite's row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_agrees_on_postgresql_too() {
+    check_seeds(Backend::Postgres).await;
 }

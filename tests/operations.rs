@@ -2,7 +2,7 @@
 //! shipper can read, `/metrics` a Prometheus server can scrape, and a binary that needs no
 //! files beside it.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! database (one syncing two accounts, one serving only), each showing the APIs' figures, and
 //! every CSV equal, byte for byte, to a sqlite dashboard's synced from the same APIs.
 
-mod common;
+use crate::common;
 
 use common::emulator::Pinned;
 

@@ -3,7 +3,7 @@
 //! again; the other takes its accounts over. In the end the database holds each API's
 //! attempts once, its rollups are those of one clean sync, and both replicas show the same.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

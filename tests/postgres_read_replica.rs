@@ -1,7 +1,7 @@
 //! `serve --read-db`: a dashboard that reads its figures from a streaming read replica of the
 //! PostgreSQL snapshot (the test command starts one) and writes to the primary.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::emulator::{Pinned, now_to_the_second, start_pinned_with};

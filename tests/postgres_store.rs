@@ -1,7 +1,7 @@
 //! The PostgreSQL store on a real server, the one the test command starts (`scripts/postgres.sh`)
 //! and names in `VERILENS_TEST_POSTGRES`; each test has a database of its own.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! rollups as into sqlite, one syncer per account under its lease, and a syncer that lost its
 //! lease part way writes nothing more while the next holder completes its run.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

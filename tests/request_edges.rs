@@ -2,7 +2,7 @@
 //! string's size, client mistakes answered with 4xx, caching and `Vary` headers, reads only
 //! outside the server functions, redirects that stay on the site, and Basic in any case.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

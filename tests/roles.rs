@@ -1,7 +1,7 @@
 //! `verilens serve --role`: a process that only syncs and one that only serves, on one snapshot,
 //! each its own process as an operator runs them.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! arrived in shuffled pages and were later updated, including verifications that
 //! straddle hours, days and carriers, mixed currencies, a single attempt and empty views.
 
-mod common;
+use crate::common::{self, Backend};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -464,27 +464,26 @@ async fn a_bulk_load_sums_the_verifications_it_can_hold_and_counts_the_rest_at_i
 /// when a later listing moves it. A rebuild makes every reader read every row.
 #[tokio::test]
 async fn a_refresh_reads_only_the_periods_a_write_touched() {
+    for backend in Backend::ALL {
+        a_refresh_reads_only_touched_periods(backend).await;
+    }
+}
+
+async fn a_refresh_reads_only_touched_periods(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let at = |text: &str| twilio_time::parse(text).unwrap();
     let one = common::snapshots::attempt(1, at("2026-11-20T10:15:00Z"), "CO", false);
     let other = common::snapshots::attempt(2, at("2026-11-25T08:00:00Z"), "BR", true);
-    let pool = common::snapshots::holding(&dir, &[one.clone(), other], "2026-11-01T00:00:00Z", now()).await;
-    let changes_since = |generation| {
-        let pool = pool.clone();
-        async move {
-            match store::read_rollup_changes(&pool, generation).await.unwrap() {
-                store::RollupChanges::Periods { periods, rows } => Some((
-                    periods
-                        .into_iter()
-                        .map(|(grain, period)| format!("{}:{period}", grain.as_str()))
-                        .collect::<Vec<_>>(),
-                    rows,
-                )),
-                store::RollupChanges::Everything(_) => None,
-            }
-        }
+    let snapshot = backend.open(dir.path()).await;
+    common::snapshots::holding(&snapshot, &[one.clone(), other], "2026-11-01T00:00:00Z", now()).await;
+    let changes_since = async |generation| match snapshot.read_rollup_changes(generation).await.unwrap() {
+        store::RollupChanges::Periods { periods, rows } => Some((
+            periods.into_iter().map(|(grain, period)| format!("{}:{period}", grain.as_str())).collect::<Vec<_>>(),
+            rows,
+        )),
+        store::RollupChanges::Everything(_) => None,
     };
-    let before = store::rollup_generation(&pool).await.unwrap();
+    let before = snapshot.rollup_generation().await.unwrap();
     let (nothing, _) = changes_since(before).await.expect("no rebuild since");
     assert!(nothing.is_empty(), "nothing written since: {nothing:?}");
 
@@ -492,9 +491,7 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
     let mut converted = one.clone();
     converted.conversion_status = ConversionStatus::Converted;
     converted.date_updated += Duration::hours(1);
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &[converted]).await.unwrap();
-    tx.commit().await.unwrap();
+    snapshot.write_attempts(&[converted]).await.unwrap();
     let (periods, rows) = changes_since(before).await.expect("an upsert is no rebuild");
     let mut want = vec!["day:2026-11-20", "hour:2026-11-20T10"];
     assert_eq!(periods, want, "the periods its attempt is counted in");
@@ -503,20 +500,20 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
     assert_eq!(rows.hours.iter().map(|r| (r.hour.as_str(), r.converted)).collect::<Vec<_>>(), [("2026-11-20T10", 1)]);
 
     // A later listing moved to another day (a clock fixed upstream): both days are read again.
-    let after_first = store::rollup_generation(&pool).await.unwrap();
+    let after_first = snapshot.rollup_generation().await.unwrap();
     let mut moved = one.clone();
     moved.date_created = at("2026-11-21T23:30:00Z");
     moved.date_updated = moved.date_created + Duration::hours(2);
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &[moved]).await.unwrap();
-    tx.commit().await.unwrap();
+    snapshot.write_attempts(&[moved]).await.unwrap();
     let (periods, rows) = changes_since(after_first).await.expect("an upsert is no rebuild");
     want = vec!["day:2026-11-20", "day:2026-11-21", "hour:2026-11-20T10", "hour:2026-11-21T23"];
     assert_eq!(periods, want, "where it was counted and where it is now");
     assert!(!rows.attempts.iter().any(|r| r.period.starts_with("2026-11-20")), "the day it left has no row left");
 
-    store::rebuild_rollups(&pool).await.unwrap();
-    assert!(changes_since(after_first).await.is_none(), "after a rebuild, readers read every row");
+    if let Some(pool) = snapshot.sqlite() {
+        store::rebuild_rollups(pool).await.unwrap();
+        assert!(changes_since(after_first).await.is_none(), "after a rebuild, readers read every row");
+    }
 }
 
 /// The spend of verifications that never converted is kept in the rollups: a verification
@@ -524,6 +521,12 @@ async fn a_refresh_reads_only_the_periods_a_write_touched() {
 /// rollups give after each write equals the raw rows'.
 #[tokio::test]
 async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
+    for backend in Backend::ALL {
+        never_converted_spend_follows_each_write(backend).await;
+    }
+}
+
+async fn never_converted_spend_follows_each_write(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let at = |text: &str| twilio_time::parse(text).unwrap();
     let mut far = common::snapshots::attempt(1, at("2026-11-10T12:00:00Z"), "CO", false);
@@ -534,12 +537,12 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     before_midnight.price = Some(Price { value: Some("0.0500".into()), currency: Some("USD".into()) });
     after_midnight.price = Some(Price { value: Some("0.0700".into()), currency: Some("USD".into()) });
     let attempts = [far, before_midnight, after_midnight.clone()];
-    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
+    let snapshot = backend.open(dir.path()).await;
+    common::snapshots::holding(&snapshot, &attempts, "2026-11-01T00:00:00Z", now()).await;
     let cache = std::sync::Arc::new(analytics::RollupCache::default());
     let filters = Filters::default();
     let scope =
         AttemptScope { from: "2026-11-01T00:00:00Z".into(), to: "2026-11-25T00:00:00Z".into(), filters: &filters };
-    let snapshot = verilens::store::Store::from(pool.clone());
     let by_day = async |index: &analytics::RollupIndex| {
         let scans = store::RawScans::default();
         let rollups =
@@ -556,7 +559,7 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
         assert_eq!(rollups, raw, "the rollups and the raw rows");
         rollups
     };
-    let index = cache.get_current(&pool.clone().into()).await.unwrap();
+    let index = cache.get_current(&snapshot).await.unwrap();
     assert!(index.grain_for(&scope).is_some(), "a view the rollups answer");
     let day = |d: &str, amount: i64| (d.to_string(), amount);
     assert_eq!(by_day(&index).await, [day("2026-11-10", 300), day("2026-11-19", 500), day("2026-11-20", 700)]);
@@ -564,19 +567,25 @@ async fn the_spend_of_verifications_that_never_converted_follows_each_write() {
     let mut converted = after_midnight;
     converted.conversion_status = ConversionStatus::Converted;
     converted.date_updated += Duration::minutes(2);
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &[converted]).await.unwrap();
-    tx.commit().await.unwrap();
-    let refreshed = cache.get_current(&pool.clone().into()).await.unwrap();
+    snapshot.write_attempts(&[converted]).await.unwrap();
+    let refreshed = cache.get_current(&snapshot).await.unwrap();
     assert!(refreshed.generation > index.generation);
     assert_eq!(by_day(&refreshed).await, [day("2026-11-10", 300)], "the converted verification leaves both days");
-    assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, 3);
+    if let Some(pool) = snapshot.sqlite() {
+        assert_eq!(common::assert_rollups_equal_a_rebuild(pool).await, 3);
+    }
 }
 
 /// A verification that straddles midnight is counted once when a write re-reads one of its
 /// days and the index keeps the other: every view of the refreshed index equals a new build's.
 #[tokio::test]
 async fn a_refreshed_index_counts_a_verification_across_a_kept_and_a_new_day_once() {
+    for backend in Backend::ALL {
+        a_straddling_verification_counted_once(backend).await;
+    }
+}
+
+async fn a_straddling_verification_counted_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let at = |text: &str| twilio_time::parse(text).unwrap();
     let before_midnight = common::snapshots::attempt(1, at("2026-11-19T23:58:00Z"), "CO", false);
@@ -588,18 +597,17 @@ async fn a_refreshed_index_counts_a_verification_across_a_kept_and_a_new_day_onc
     let mut earlier_abroad = common::snapshots::attempt(5, at("2026-11-18T10:02:00Z"), "BR", false);
     earlier_abroad.verification_sid = earlier.verification_sid.clone();
     let attempts = [before_midnight, after_midnight, earlier, earlier_abroad];
-    let pool = common::snapshots::holding(&dir, &attempts, "2026-11-01T00:00:00Z", now()).await;
+    let snapshot = backend.open(dir.path()).await;
+    common::snapshots::holding(&snapshot, &attempts, "2026-11-01T00:00:00Z", now()).await;
     let cache = std::sync::Arc::new(analytics::RollupCache::default());
-    let index = cache.get_current(&pool.clone().into()).await.unwrap();
+    let index = cache.get_current(&snapshot).await.unwrap();
 
     // Another verification on the second day only: that day is read again, the first is kept.
     let other = common::snapshots::attempt(3, at("2026-11-20T09:00:00Z"), "CO", false);
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &[other]).await.unwrap();
-    tx.commit().await.unwrap();
-    let refreshed = cache.get_current(&pool.clone().into()).await.unwrap();
+    snapshot.write_attempts(&[other]).await.unwrap();
+    let refreshed = cache.get_current(&snapshot).await.unwrap();
     assert!(refreshed.generation > index.generation, "a refresh, not the same index");
-    let built = std::sync::Arc::new(analytics::RollupCache::default()).get_current(&pool.clone().into()).await.unwrap();
+    let built = std::sync::Arc::new(analytics::RollupCache::default()).get_current(&snapshot).await.unwrap();
 
     let filters = Filters::default();
     let scope =

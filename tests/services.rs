@@ -2,7 +2,7 @@
 //! does, each sync keeps their names, and every page, filter and CSV shows "Login OTP
 //! (VA6f9e…)" where it showed a SID.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! The sync against the emulator over real loopback HTTP into a real sqlite file,
 //! checked against the API read independently with plain HTTP.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The sync under faults: server errors, latency, the rate limit, kills at random
 //! points, garbage, 429 storms, timeouts, and attempts that settle after the fact.
 
-mod common;
+use crate::common;
 
 use common::gate::Gate;
 

@@ -53,12 +53,13 @@ async fn snapshot() -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
     assert!(verilens::zone::set(Madrid));
     let dir = tempfile::tempdir().unwrap();
     let attempts = attempts();
-    let pool = common::snapshots::holding(&dir, &attempts, "2026-10-18T00:00:00Z", now()).await;
-    (dir, pool, attempts)
+    let store = common::Backend::Sqlite.open(dir.path()).await;
+    common::snapshots::holding(&store, &attempts, "2026-10-18T00:00:00Z", now()).await;
+    (dir, store.sqlite().unwrap().clone(), attempts)
 }
 
 async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    common::snapshots::overview(pool, query, now()).await
+    common::snapshots::overview(&pool.clone().into(), query, now()).await
 }
 
 fn date(text: &str) -> NaiveDate {

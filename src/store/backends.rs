@@ -198,24 +198,30 @@ impl Store {
         }
     }
 
-    /// Writes one attempt as a sync would (only when it is newer than the stored copy), with
-    /// its rollups. On PostgreSQL it takes its account's lease for the write, and says so when
-    /// a sync holds it.
-    pub async fn write_attempt(&self, attempt: &crate::model::Attempt) -> Result<(), StoreError> {
+    /// Writes attempts as a sync would (each only when it is newer than the stored copy), with
+    /// their rollups, in one transaction per account. On PostgreSQL it takes each account's
+    /// lease for its write, and says so when a sync holds it.
+    pub async fn write_attempts(&self, attempts: &[crate::model::Attempt]) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(pool) => {
                 let mut tx = super::begin_write(pool).await?;
-                super::upsert_attempts(&mut tx, std::slice::from_ref(attempt)).await?;
+                super::upsert_attempts(&mut tx, attempts).await?;
                 tx.commit().await?;
             }
             Store::Postgres(pg) => {
-                let Some(turn) = self.take_sync_turn(&attempt.account_sid).await? else {
-                    return Err(StoreError::Syncing { account_sid: attempt.account_sid.clone() });
-                };
-                let fence = turn.fence().expect("PostgreSQL's turn is a lease");
-                let written = postgres::upsert_attempts(&pg.pool, &fence, std::slice::from_ref(attempt)).await;
-                turn.release().await;
-                written?;
+                let mut by_account: BTreeMap<&str, Vec<crate::model::Attempt>> = BTreeMap::new();
+                for attempt in attempts {
+                    by_account.entry(&attempt.account_sid).or_default().push(attempt.clone());
+                }
+                for (account_sid, attempts) in by_account {
+                    let Some(turn) = self.take_sync_turn(account_sid).await? else {
+                        return Err(StoreError::Syncing { account_sid: account_sid.to_string() });
+                    };
+                    let fence = turn.fence().expect("PostgreSQL's turn is a lease");
+                    let written = postgres::upsert_attempts(&pg.pool, &fence, &attempts).await;
+                    turn.release().await;
+                    written?;
+                }
             }
         }
         Ok(())

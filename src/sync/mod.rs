@@ -339,7 +339,8 @@ async fn run_window(
     let summed_rollups = handoff.into_summed();
     // Twilio forgets attempts past its window while a run goes on, and the snapshot keeps
     // them: the check starts where Twilio's window will start (with a margin) when it answers.
-    let oldest_kept = twilio_time::format(&(options.now() + Duration::seconds(5) - Duration::days(options.window_days)));
+    let oldest_kept =
+        twilio_time::format(&(options.now() + Duration::seconds(5) - Duration::days(options.window_days)));
     let checked_from = run.window_start.clone().max(oldest_kept);
     let check = SummaryQuery { date_created_after: Some(checked_from.clone()), ..summary_query };
     let api_total = stop.unless_stopped(client.fetch_summary(&check)).await?.total_attempts;

@@ -13,6 +13,29 @@ pub mod process;
 pub mod snapshots;
 pub mod timing;
 
+/// The two stores a test may run on: a sqlite file, or a database of its own on the
+/// PostgreSQL server the test command starts (`VERILENS_TEST_POSTGRES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+    /// A new, empty store on this backend (a sqlite file in `dir`).
+    pub async fn open(self, dir: &std::path::Path) -> verilens::store::Store {
+        // Shown with a failure's output: which store failed.
+        eprintln!("a new store on {self:?}");
+        let db = match self {
+            Backend::Sqlite => dir.join(format!("snapshot-{}.db", postgres::unique_suffix())),
+            Backend::Postgres => std::path::PathBuf::from(postgres::fresh_database().await),
+        };
+        verilens::store::Store::open(&db).await.unwrap()
+    }
+}
+
 /// The rollups kept by the writes so far equal, row for row in all four tables, a rebuild
 /// from the raw attempts (which this leaves in place). Returns the attempts the rebuild read.
 pub async fn assert_rollups_equal_a_rebuild(pool: &sqlx::SqlitePool) -> u64 {

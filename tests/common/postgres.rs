@@ -52,10 +52,15 @@ pub async fn pause_replica(paused: bool) {
     replica.execute(call).await.unwrap();
 }
 
+/// A name part no other call in this test process gets.
+pub fn unique_suffix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// The URL of a new, empty database on the test server.
 pub async fn fresh_database() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("verilens_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!("verilens_test_{}", unique_suffix());
     let mut admin = PgConnection::connect(&server_url()).await.expect("the test server answers");
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     let mut url = url::Url::parse(&server_url()).unwrap();

@@ -5,7 +5,7 @@ use verilens::analytics::{self, RollupCache};
 use verilens::filters::parse_query;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
 use verilens::page_data::{Overview, SnapshotStatus};
-use verilens::store;
+use verilens::store::{self, Store};
 
 /// Attempt `serial` (its own verification), made at `created` in `country`.
 pub fn attempt(serial: u64, created: DateTime<Utc>, country: &str, converted: bool) -> Attempt {
@@ -21,34 +21,22 @@ pub fn attempt(serial: u64, created: DateTime<Utc>, country: &str, converted: bo
     attempt
 }
 
-/// A snapshot file in `dir` holding `attempts` (rollups kept as a sync keeps them), with one
+/// `store` (new) made to hold `attempts` (rollups kept as a sync keeps them), with one
 /// complete sync run over `[covered_from, synced_to)`.
-pub async fn holding(
-    dir: &tempfile::TempDir,
-    attempts: &[Attempt],
-    covered_from: &str,
-    synced_to: DateTime<Utc>,
-) -> sqlx::SqlitePool {
-    let pool = store::open(&dir.path().join("snapshot.db")).await.unwrap();
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, attempts).await.unwrap();
-    tx.commit().await.unwrap();
+pub async fn holding(store: &Store, attempts: &[Attempt], covered_from: &str, synced_to: DateTime<Utc>) {
+    store.write_attempts(attempts).await.unwrap();
     let end = twilio_time::format(&synced_to);
     let account = attempts.first().map_or("AC00000000000000000000000000000000", |a| a.account_sid.as_str());
-    let run =
-        verilens::store::Store::from(pool.clone()).start_run(account, &end, (covered_from, &end), false).await.unwrap();
+    let run = store.start_run(account, &end, (covered_from, &end), false).await.unwrap();
     let total = attempts.len() as u64;
-    verilens::store::Store::from(pool.clone()).finish_run(run, &end, Ok((total, total))).await.unwrap();
-    pool
+    store.finish_run(run, &end, Ok((total, total))).await.unwrap();
 }
 
 /// The overview of `query` at `now`, the snapshot synced up to `now`; the query must be valid.
-pub async fn overview(pool: &sqlx::SqlitePool, query: &str, now: DateTime<Utc>) -> Overview {
+pub async fn overview(store: &Store, query: &str, now: DateTime<Utc>) -> Overview {
     let snapshot = SnapshotStatus { as_of: Some(twilio_time::format(&now)), ..SnapshotStatus::default() };
     let parsed = parse_query(query);
     assert!(parsed.notices.is_empty(), "{query}: {:?}", parsed.notices);
     let rollups = std::sync::Arc::new(RollupCache::default());
-    analytics::overview(&pool.clone().into(), &store::RawScans::default(), &rollups, parsed, now, snapshot)
-        .await
-        .unwrap()
+    analytics::overview(store, &store::RawScans::default(), &rollups, parsed, now, snapshot).await.unwrap()
 }
