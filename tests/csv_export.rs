@@ -1,9 +1,9 @@
 //! `/attempts.csv` over real HTTP on a real snapshot: every attempt of the view, not a page,
 //! in chunks of `ROWS_PER_CHUNK` rows at most, with the same rows and totals as a
-//! computation here from the snapshot's rows; and the attempts list's pages in either order
-//! hold the same attempts.
+//! computation here from the attempts written; and the attempts list's pages in either order
+//! hold the same attempts. On sqlite and on PostgreSQL.
 
-use crate::common;
+use crate::common::{self, Backend};
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use verilens::export::ROWS_PER_CHUNK;
 use verilens::filters::parse_query;
 use verilens::model::{Attempt, Channel, ChannelData, ConversionStatus, Price, twilio_time};
 use verilens::privacy::mask_destination;
-use verilens::store;
+use verilens::store::Store;
 
 const ATTEMPTS: u64 = 5 * ROWS_PER_CHUNK as u64 + 321;
 
@@ -53,48 +53,45 @@ fn attempt(rng: &mut Rng, n: u64) -> Attempt {
     }
 }
 
-async fn serve() -> (String, sqlx::SqlitePool, tempfile::TempDir) {
+/// A dashboard on a new store on `backend` holding `ATTEMPTS` attempts, and those attempts.
+async fn serve(backend: Backend) -> (String, Store, Vec<Attempt>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = store::open(&dir.path().join("d.db")).await.unwrap();
+    let store = backend.open(dir.path()).await;
     let mut rng = Rng::new(26);
     let attempts: Vec<Attempt> = (0..ATTEMPTS).map(|n| attempt(&mut rng, n)).collect();
-    let mut tx = store::begin_write(&pool).await.unwrap();
-    store::upsert_attempts(&mut tx, &attempts).await.unwrap();
-    tx.commit().await.unwrap();
-    let served = dashboard::serve(pool.clone(), |state| state.pinned_now = Some(now())).await;
-    (served.base, pool, dir)
+    store.write_attempts(&attempts).await.unwrap();
+    let served = dashboard::serve(store.clone(), |state| state.pinned_now = Some(now())).await;
+    (served.base, store, attempts, dir)
 }
 
-/// What the CSV must hold, from the snapshot's rows: sid, date, channel, country, masked
-/// destination, status, price and currency, newest first.
+/// What the CSV must hold, from the attempts written: sid, date, channel, country, masked
+/// destination, status, price and currency (upper case), newest first.
 type Row = (String, String, String, String, String, String, Option<f64>, String);
 
-/// The same columns as the snapshot stores them: the destination in full, the currency maybe NULL.
-type StoredRow = (String, String, String, String, String, String, Option<f64>, Option<String>);
-
-async fn expected_rows(pool: &sqlx::SqlitePool, query: &str) -> Vec<Row> {
+fn expected_rows(attempts: &[Attempt], query: &str) -> Vec<Row> {
     let filters = parse_query(query).filters;
     let (start, end) = filters.range.bounds(now());
-    let (start, end) = (twilio_time::format(&start), twilio_time::format(&end));
-    let all: Vec<StoredRow> = sqlx::query_as(
-        r#"SELECT sid, date_created, channel, country, "to", conversion_status, price, price_unit FROM attempts"#,
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
     let admits = |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
-    let mut rows: Vec<Row> = all
-        .into_iter()
-        .filter(|(_, created, channel, country, to, status, _, _)| {
-            *created >= start
-                && *created < end
-                && admits(&filters.countries, country)
+    let mut rows: Vec<Row> = attempts
+        .iter()
+        .filter(|a| a.date_created >= start && a.date_created < end)
+        .map(|a| {
+            let data = a.channel_data.as_ref().unwrap();
+            let (country, to) = (data.country.clone().unwrap(), data.to.clone().unwrap());
+            let price = a.price.as_ref().and_then(|p| p.value.as_deref()).map(|v| v.parse::<f64>().unwrap());
+            let currency =
+                a.price.as_ref().and_then(|p| p.currency.as_deref()).unwrap_or_default().to_ascii_uppercase();
+            let created = twilio_time::format(&a.date_created);
+            (a.sid.clone(), created, a.channel.as_str().to_string(), country, to, a.conversion_status, price, currency)
+        })
+        .filter(|(_, _, channel, country, to, status, _, _)| {
+            admits(&filters.countries, country)
                 && admits(&filters.channels.iter().map(|c| c.as_str().to_string()).collect::<Vec<_>>(), channel)
-                && filters.status.is_none_or(|s| s.as_str() == status)
+                && filters.status.is_none_or(|s| s == *status)
                 && filters.prefix.as_deref().is_none_or(|p| to.starts_with(p))
         })
         .map(|(sid, created, channel, country, to, status, price, unit)| {
-            (sid, created, channel, country, mask_destination(&to), status, price, unit.unwrap_or_default())
+            (sid, created, channel, country, mask_destination(&to), status.as_str().to_string(), price, unit)
         })
         .collect();
     rows.sort_by(|a, b| (&b.1, &b.0).cmp(&(&a.1, &a.0)));
@@ -132,7 +129,13 @@ fn spend(rows: &[Row]) -> BTreeMap<String, f64> {
 
 #[tokio::test]
 async fn the_attempts_csv_holds_every_attempt_of_the_view_in_bounded_chunks() {
-    let (base, pool, _dir) = serve().await;
+    for backend in Backend::ALL {
+        the_attempts_csv_in_bounded_chunks(backend).await;
+    }
+}
+
+async fn the_attempts_csv_in_bounded_chunks(backend: Backend) {
+    let (base, _store, attempts, _dir) = serve(backend).await;
     let views =
         ["", "range=7d", "from=2026-11-12&to=2026-11-14", "country=CO&channel=sms", "prefix=%2B57300&status=converted"];
     for view in views {
@@ -150,7 +153,7 @@ async fn the_attempts_csv_holds_every_attempt_of_the_view_in_bounded_chunks() {
             body.extend_from_slice(&frame);
         }
         let got = parse_csv(&String::from_utf8(body).unwrap());
-        let expected = expected_rows(&pool, view).await;
+        let expected = expected_rows(&attempts, view);
         assert!(frames > expected.len() / ROWS_PER_CHUNK, "{view}: {frames} frames for {} rows", expected.len());
         assert_eq!(got.len(), expected.len(), "{view}: rows");
         assert_eq!(got, expected, "{view}: the same attempts, newest first, masked");
@@ -160,7 +163,7 @@ async fn the_attempts_csv_holds_every_attempt_of_the_view_in_bounded_chunks() {
             assert!((got_spend[currency] - amount).abs() < 1e-9, "{view}: {currency} {amount}");
         }
     }
-    let all = expected_rows(&pool, "").await;
+    let all = expected_rows(&attempts, "");
     assert_eq!(all.len() as u64, ATTEMPTS, "the default view holds every attempt, well past one page of 50");
 }
 
@@ -169,10 +172,16 @@ async fn the_attempts_csv_holds_every_attempt_of_the_view_in_bounded_chunks() {
 /// and unpriced attempts included.
 #[tokio::test]
 async fn the_attempts_list_by_price_pages_through_every_attempt_once_in_order() {
-    let (_base, pool, _dir) = serve().await;
-    let state = dashboard::state(pool.clone(), "127.0.0.1:1".parse().unwrap(), |s| s.pinned_now = Some(now()));
+    for backend in Backend::ALL {
+        the_attempts_list_by_price(backend).await;
+    }
+}
+
+async fn the_attempts_list_by_price(backend: Backend) {
+    let (_base, store, attempts, _dir) = serve(backend).await;
+    let state = dashboard::state(store, "127.0.0.1:1".parse().unwrap(), |s| s.pinned_now = Some(now()));
     for view in ["", "country=CO&channel=sms", "from=2026-11-12&to=2026-11-14&status=converted"] {
-        let mut expected = expected_rows(&pool, view).await;
+        let mut expected = expected_rows(&attempts, view);
         // Newest first already; a stable sort by price keeps that order within a price.
         expected.sort_by(|a, b| match (a.6, b.6) {
             (Some(x), Some(y)) => y.total_cmp(&x),
@@ -197,7 +206,7 @@ async fn the_attempts_list_by_price_pages_through_every_attempt_once_in_order() 
 
 #[tokio::test]
 async fn an_invalid_attempts_csv_query_is_a_400_naming_it() {
-    let (base, _pool, _dir) = serve().await;
+    let (base, _store, _attempts, _dir) = serve(Backend::Sqlite).await;
     let response = reqwest::get(format!("{base}/attempts.csv?range=year")).await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("range"));

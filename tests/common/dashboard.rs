@@ -6,13 +6,13 @@
 
 use std::net::SocketAddr;
 
-use sqlx::SqlitePool;
 use verilens::server;
 use verilens::state::AppState;
+use verilens::store::Store;
 
-/// A dashboard over `pool` as `verilens serve` sets it up, then changed by `configure`.
-pub fn state(pool: SqlitePool, addr: SocketAddr, configure: impl FnOnce(&mut AppState)) -> AppState {
-    let mut state = AppState::new(server::leptos_options(addr), pool);
+/// A dashboard over `store` as `verilens serve` sets it up, then changed by `configure`.
+pub fn state(store: impl Into<Store>, addr: SocketAddr, configure: impl FnOnce(&mut AppState)) -> AppState {
+    let mut state = AppState::new(server::leptos_options(addr), store);
     configure(&mut state);
     state
 }
@@ -23,10 +23,10 @@ pub struct Served {
     pub addr: SocketAddr,
 }
 
-pub async fn serve(pool: SqlitePool, configure: impl FnOnce(&mut AppState)) -> Served {
+pub async fn serve(store: impl Into<Store>, configure: impl FnOnce(&mut AppState)) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = server::router(state(pool, addr, configure));
+    let app = server::router(state(store, addr, configure));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Served { base: format!("http://{addr}"), addr }
 }
