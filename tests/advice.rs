@@ -3,8 +3,9 @@
 //! independent computation from the snapshot's attempts gives; markets whose SMS and WhatsApp
 //! convert alike get no such recommendation; the SMS-pumping burst's cost and number blocks
 //! equal the attempts'; every cost figure follows channel fees + fee × converted verifications.
+//! On sqlite and on PostgreSQL.
 
-use crate::common;
+use crate::common::{self, Backend};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use verilens::fees::FeeSchedule;
 use verilens::filters::parse_query;
 use verilens::model::twilio_time;
 use verilens::page_data::{ChannelRecommendation, Overview, SnapshotStatus};
-use verilens::store;
+use verilens::store::{self, Store};
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 
 const SEEDS: [u64; 3] = [3, 17, 2026];
@@ -38,26 +39,32 @@ struct Row {
 }
 
 struct Synced {
-    pool: sqlx::SqlitePool,
+    /// The store the figures are read from.
+    store: Store,
     now: DateTime<Utc>,
     rows: Vec<Row>,
     _dir: tempfile::TempDir,
     _emulator: common::emulator::Pinned,
 }
 
-async fn synced(seed: u64) -> Synced {
+/// The seed's API synced into a store on `backend`, and the attempts as a sqlite snapshot of
+/// the same API holds them. Both syncs run at the API's clock, so they copy the same window.
+async fn synced(seed: u64, backend: Backend) -> Synced {
     let emulator = common::emulator::start_pinned(seed, ATTEMPTS).await;
     let dir = tempfile::tempdir().unwrap();
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = common::emulator::client_for(&emulator.base, &emulator.config, 0);
-    sync_once(
-        &verilens::store::Store::Sqlite(pool.clone()),
-        &client,
-        &SyncProgress::default(),
-        &SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let options = SyncOptions { clock: emulator.config.now, ..SyncOptions::default() };
+    let sync = async |store: &Store| sync_once(store, &client, &SyncProgress::default(), &options).await.unwrap();
+    sync(&pool.clone().into()).await;
+    let store = match backend {
+        Backend::Sqlite => pool.clone().into(),
+        Backend::Postgres => {
+            let store = backend.open(dir.path()).await;
+            sync(&store).await;
+            store
+        }
+    };
     let rows = sqlx::query_as(
         "SELECT verification_sid, date_created, channel, conversion_status, country, price, price_unit, error_code, \
          \"to\", carrier FROM attempts",
@@ -66,13 +73,13 @@ async fn synced(seed: u64) -> Synced {
     .await
     .unwrap();
     let now = emulator.config.now.unwrap();
-    Synced { pool, now, rows, _dir: dir, _emulator: emulator }
+    Synced { store, now, rows, _dir: dir, _emulator: emulator }
 }
 
 async fn overview(s: &Synced, query: &str) -> Overview {
     let as_of = twilio_time::format(&s.now);
     analytics::overview(
-        &s.pool.clone().into(),
+        &s.store,
         &store::RawScans::default(),
         &Arc::new(RollupCache::with_fees(FeeSchedule::list_price())),
         parse_query(query),
@@ -117,8 +124,14 @@ fn check_numbers(r: &ChannelRecommendation, rows: &[&Row], what: &str) {
 
 #[tokio::test]
 async fn the_planted_whatsapp_advantage_is_recommended_with_its_numbers_and_alike_markets_are_not() {
+    for backend in Backend::ALL {
+        the_planted_whatsapp_advantage(backend).await;
+    }
+}
+
+async fn the_planted_whatsapp_advantage(backend: Backend) {
     for seed in SEEDS {
-        let s = synced(seed).await;
+        let s = synced(seed, backend).await;
         let page = overview(&s, "").await;
         let what = format!("seed {seed}");
         let (from, to) = (page.start.as_str(), page.end.as_str());
@@ -167,16 +180,18 @@ async fn the_planted_whatsapp_advantage_is_recommended_with_its_numbers_and_alik
 /// loading the rollups), and the page then shows what was read.
 #[tokio::test]
 async fn every_bursts_cost_is_read_once_ahead_of_the_first_page() {
-    let s = synced(SEEDS[0]).await;
+    for backend in Backend::ALL {
+        every_bursts_cost_read_once(backend).await;
+    }
+}
+
+async fn every_bursts_cost_read_once(backend: Backend) {
+    let s = synced(SEEDS[0], backend).await;
     let rollups = Arc::new(RollupCache::with_fees(FeeSchedule::list_price()));
-    let index = rollups.get_current(&s.pool.clone().into()).await.unwrap();
+    let index = rollups.get_current(&s.store).await.unwrap();
     let scans = store::RawScans::default();
-    assert_eq!(
-        analytics::read_every_burst_cost(&s.pool.clone().into(), &scans, &index).await.unwrap(),
-        1,
-        "the planted burst"
-    );
-    assert_eq!(analytics::read_every_burst_cost(&s.pool.clone().into(), &scans, &index).await.unwrap(), 0, "read once");
+    assert_eq!(analytics::read_every_burst_cost(&s.store, &scans, &index).await.unwrap(), 1, "the planted burst");
+    assert_eq!(analytics::read_every_burst_cost(&s.store, &scans, &index).await.unwrap(), 0, "read once");
     let burst = index.incidents().iter().find(|i| i.anomaly.kind == "sms-pumping").expect("a burst");
     let remembered = index.remembered_burst_costs(burst).expect("remembered");
     let page = overview(&s, "").await;
@@ -187,7 +202,13 @@ async fn every_bursts_cost_is_read_once_ahead_of_the_first_page() {
 
 #[tokio::test]
 async fn the_burst_its_cost_and_its_number_blocks_equal_the_attempts() {
-    let s = synced(SEEDS[0]).await;
+    for backend in Backend::ALL {
+        the_burst_and_its_cost(backend).await;
+    }
+}
+
+async fn the_burst_and_its_cost(backend: Backend) {
+    let s = synced(SEEDS[0], backend).await;
     let page = overview(&s, "").await;
     let bursts = &page.what_to_do.fraud;
     assert_eq!(bursts.len(), 1, "the emulator plants one burst: {bursts:#?}");
@@ -247,7 +268,13 @@ async fn the_burst_its_cost_and_its_number_blocks_equal_the_attempts() {
 
 #[tokio::test]
 async fn every_cost_is_channel_fees_plus_the_fee_per_converted_verification() {
-    let s = synced(SEEDS[1]).await;
+    for backend in Backend::ALL {
+        every_cost_is_fees_plus_the_fee(backend).await;
+    }
+}
+
+async fn every_cost_is_fees_plus_the_fee(backend: Backend) {
+    let s = synced(SEEDS[1], backend).await;
     for query in ["", "by=channel", "country=IN&by=carrier", "channel=whatsapp&by=day"] {
         let page = overview(&s, query).await;
         let filters = parse_query(query).filters;
