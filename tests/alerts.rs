@@ -4,9 +4,11 @@
 //! checked for Block Kit's shape); the burst leaves the window and exactly one resolved
 //! message follows. Retries, a delivery cut off by a stop, CSRF, read-only mode and hostile
 //! names are checked through the same code the server runs. Time is the pinned clocks'.
+//! Each on sqlite and on PostgreSQL.
 
-use crate::common;
+use crate::common::{self, Backend};
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -22,7 +24,7 @@ use verilens::alerts::{AlertSettings, Condition, DestinationKind, SpendPer, deli
 use verilens::emulator::{self, EmulatorConfig, RunningEmulator};
 use verilens::model::twilio_time;
 use verilens::state::AppState;
-use verilens::store;
+use verilens::store::Store;
 use verilens::sync::{SyncOptions, SyncProgress, sync_once};
 
 const WEBHOOK_SECRET: &str = "a-webhook-signing-secret";
@@ -119,7 +121,9 @@ fn start_smtp() -> (Mailbox, u16) {
 struct World {
     emulator: RunningEmulator,
     config: EmulatorConfig,
-    pool: sqlx::SqlitePool,
+    store: Store,
+    /// The store's file or URL, for a process started afresh on it.
+    db: std::path::PathBuf,
     settings: Arc<AlertSettings>,
     /// The rollups in memory, kept across syncs as the server keeps them.
     rollups: Arc<verilens::analytics::RollupCache>,
@@ -131,13 +135,17 @@ struct World {
 impl World {
     /// The emulator pinned four hours ago (the sync reads up to the real clock, so the
     /// pinned one must stay behind it), synced once.
-    async fn start(seed: u64) -> World {
+    async fn start(seed: u64, backend: Backend) -> World {
         let mut config = EmulatorConfig::new(seed, 20_000);
         config.now = Some(common::emulator::now_to_the_second() - Duration::hours(4));
         config.rate_limit = 0;
         let emulator = emulator::start(config.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let pool = store::open(&dir.path().join("alerts.db")).await.unwrap();
+        let db = match backend {
+            Backend::Sqlite => dir.path().join("alerts.db"),
+            Backend::Postgres => common::postgres::fresh_database().await.into(),
+        };
+        let store = Store::open(&db).await.unwrap();
         let (receiver, base) = Receiver::start().await;
         let (mailbox, smtp_port) = start_smtp();
         let destinations = Destinations {
@@ -157,7 +165,7 @@ impl World {
             ..Default::default()
         });
         let rollups = Arc::default();
-        let world = World { emulator, config, pool, settings, rollups, receiver, mailbox, _dir: dir };
+        let world = World { emulator, config, store, db, settings, rollups, receiver, mailbox, _dir: dir };
         world.sync().await;
         world
     }
@@ -175,7 +183,7 @@ impl World {
 
     /// The state of a process started afresh on the same snapshot.
     fn restarted(&self) -> AppState {
-        let mut state = common::dashboard::state(self.pool.clone(), "127.0.0.1:0".parse().unwrap(), |_| {});
+        let mut state = common::dashboard::state(self.store.clone(), "127.0.0.1:0".parse().unwrap(), |_| {});
         state.pinned_now = Some(self.now());
         state.alerts = self.settings.clone();
         state
@@ -183,14 +191,7 @@ impl World {
 
     async fn sync(&self) {
         let client = common::emulator::client_for(&self.emulator.base_url(), &self.config, 0);
-        sync_once(
-            &verilens::store::Store::Sqlite(self.pool.clone()),
-            &client,
-            &SyncProgress::default(),
-            &SyncOptions::default(),
-        )
-        .await
-        .unwrap();
+        sync_once(&self.store, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
     }
 
     async fn advance_to(&self, t: DateTime<Utc>) {
@@ -202,10 +203,8 @@ impl World {
     async fn deliver_all(&self) {
         let mut at = Utc::now();
         for _ in 0..20 {
-            deliver::deliver_due(&self.pool.clone().into(), &self.settings.destinations, &self.settings.retry, at)
-                .await
-                .unwrap();
-            match alert_store::next_due(&self.pool.clone().into()).await.unwrap() {
+            deliver::deliver_due(&self.store, &self.settings.destinations, &self.settings.retry, at).await.unwrap();
+            match alert_store::next_due(&self.store).await.unwrap() {
                 Some(next) => at = twilio_time::parse(&next).unwrap().max(at),
                 None => return,
             }
@@ -214,31 +213,43 @@ impl World {
     }
 }
 
-/// Channel fees plus fee × converted verifications of `country`'s attempts in `[from, to)`,
-/// in USD, straight from the snapshot's rows.
-async fn cost_in(pool: &sqlx::SqlitePool, country: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+/// Price, currency, verification and conversion of `country`'s attempts in `[from, to)`,
+/// straight from the store's rows.
+async fn rows_in(
+    store: &Store,
+    country: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(Option<f64>, Option<String>, String, String)> {
     let (from, to) = (twilio_time::format(&from), twilio_time::format(&to));
-    let fees: f64 = sqlx::query_scalar(
-        "SELECT TOTAL(price) FROM attempts WHERE country = ? AND date_created >= ? AND date_created < ? \
-         AND price_unit = 'USD'",
-    )
-    .bind(country)
-    .bind(&from)
-    .bind(&to)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let converted: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT verification_sid) FROM attempts WHERE country = ? AND date_created >= ? \
-         AND date_created < ? AND conversion_status = 'converted'",
-    )
-    .bind(country)
-    .bind(&from)
-    .bind(&to)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    fees + 0.05 * converted as f64
+    let columns = "SELECT price, price_unit, verification_sid, conversion_status FROM attempts WHERE country = $1";
+    match store {
+        Store::Sqlite(pool) => sqlx::query_as(&format!("{columns} AND date_created >= $2 AND date_created < $3"))
+            .bind(country)
+            .bind(&from)
+            .bind(&to)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+        Store::Postgres(pg) => {
+            sqlx::query_as(&format!("{columns} AND date_created >= $2::timestamptz AND date_created < $3::timestamptz"))
+                .bind(country)
+                .bind(&from)
+                .bind(&to)
+                .fetch_all(&pg.pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// Channel fees plus fee × converted verifications of `country`'s attempts in `[from, to)`,
+/// in USD, from the store's rows.
+async fn cost_in(store: &Store, country: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    let rows = rows_in(store, country, from, to).await;
+    let fees: f64 = rows.iter().filter(|r| r.1.as_deref() == Some("USD")).filter_map(|r| r.0).sum();
+    let converted: BTreeSet<&str> = rows.iter().filter(|r| r.3 == "converted").map(|r| r.2.as_str()).collect();
+    fees + 0.05 * converted.len() as f64
 }
 
 fn verify_signature(received: &Received) -> serde_json::Value {
@@ -335,10 +346,16 @@ async fn spend_rule(state: &AppState, threshold: f64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_fires_once_per_destination_and_resolves_once() {
-    let world = World::start(11).await;
+    for backend in Backend::ALL {
+        a_burst_fires_once_per_destination_and_resolves_once_on(backend).await;
+    }
+}
+
+async fn a_burst_fires_once_per_destination_and_resolves_once_on(backend: Backend) {
+    let world = World::start(11, backend).await;
     let t0 = world.now();
     // Indonesia's usual spend in an hour, from the rows: the two hours before the burst.
-    let before = cost_in(&world.pool, "ID", t0 - Duration::hours(2), t0).await;
+    let before = cost_in(&world.store, "ID", t0 - Duration::hours(2), t0).await;
     // The burst's own cost, from the emulator's records: the threshold sits in the middle.
     let sids_before = |data: &verilens::emulator::dataset::Dataset| -> std::collections::HashSet<u128> {
         data.records.iter().map(|r| r.sid).collect()
@@ -368,19 +385,19 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
     world.advance_to(t1).await;
     let state = world.state();
     let run = engine::evaluate_all(&state, t1).await.unwrap();
-    let evaluated = alert_store::rule(&world.pool.clone().into(), rule).await.unwrap().last_evaluation.unwrap();
+    let evaluated = alert_store::rule(&world.store, rule).await.unwrap().last_evaluation.unwrap();
     assert_eq!(
         run.started_firing,
         1,
         "{evaluated:?}, threshold {threshold}, before {before}, burst {burst_cost}, rows {}",
-        cost_in(&world.pool, "ID", t1 - Duration::hours(1), t1).await
+        cost_in(&world.store, "ID", t1 - Duration::hours(1), t1).await
     );
     world.deliver_all().await;
     // Per hour: the larger of this clock hour so far and the one before, from the rows.
     let this_hour = t1 - Duration::seconds(t1.timestamp().rem_euclid(3600));
-    let expected = cost_in(&world.pool, "ID", this_hour - Duration::hours(1), this_hour)
+    let expected = cost_in(&world.store, "ID", this_hour - Duration::hours(1), this_hour)
         .await
-        .max(cost_in(&world.pool, "ID", this_hour, t1).await);
+        .max(cost_in(&world.store, "ID", this_hour, t1).await);
     let hooks = world.receiver.requests("/hook");
     assert_eq!(hooks.len(), 1, "one webhook message");
     let body = verify_signature(&hooks[0]);
@@ -405,7 +422,7 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
         assert!(mails[0].1.contains("Subject: [verilens] Firing: Indonesia spend"), "{}", mails[0].1);
         assert!(mails[0].1.contains("text/plain") && mails[0].1.contains("text/html"));
     }
-    let inbox = alert_store::inbox(&world.pool.clone().into(), 10).await.unwrap();
+    let inbox = alert_store::inbox(&world.store, 10).await.unwrap();
     assert_eq!(inbox.len(), 1);
 
     // Evaluated again, and by a process started afresh on the same snapshot: nothing more.
@@ -433,14 +450,19 @@ async fn a_burst_fires_once_per_destination_and_resolves_once() {
     assert_eq!(world.receiver.requests("/slack").len(), 2);
     assert_eq!(world.mailbox.mails.lock().unwrap().len(), 2);
     assert!(world.mailbox.mails.lock().unwrap()[1].1.contains("Resolved: Indonesia spend"));
-    let kinds: Vec<String> =
-        alert_store::inbox(&world.pool.clone().into(), 10).await.unwrap().into_iter().map(|m| m.kind).collect();
+    let kinds: Vec<String> = alert_store::inbox(&world.store, 10).await.unwrap().into_iter().map(|m| m.kind).collect();
     assert_eq!(kinds, vec!["resolved", "firing"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_that_never_fired_never_resolves() {
-    let world = World::start(12).await;
+    for backend in Backend::ALL {
+        a_rule_that_never_fired_never_resolves_on(backend).await;
+    }
+}
+
+async fn a_rule_that_never_fired_never_resolves_on(backend: Backend) {
+    let world = World::start(12, backend).await;
     let state = world.state();
     let rule = spend_rule(&state, 1e9).await;
     for minutes in [0, 30, 90] {
@@ -449,18 +471,24 @@ async fn a_rule_that_never_fired_never_resolves() {
         let run = engine::evaluate_all(&world.state(), t).await.unwrap();
         assert_eq!((run.evaluated, run.started_firing, run.resolved), (1, 0, 0));
     }
-    assert!(alert_store::messages(&world.pool.clone().into()).await.unwrap().is_empty(), "no message for rule {rule}");
+    assert!(alert_store::messages(&world.store).await.unwrap().is_empty(), "no message for rule {rule}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_failing_three_times_gets_the_message_once_more() {
-    let world = World::start(13).await;
+    for backend in Backend::ALL {
+        a_receiver_failing_three_times_gets_the_message_once_more_on(backend).await;
+    }
+}
+
+async fn a_receiver_failing_three_times_gets_the_message_once_more_on(backend: Backend) {
+    let world = World::start(13, backend).await;
     let state = world.state();
     let now = twilio_time::format(&state.now());
-    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &now).await.unwrap();
+    let view = alert_store::create_view(&world.store, "All", "", &now).await.unwrap();
     let input =
         rule_on(view, "Webhook only", Condition::ConversionBelow { percent: 50.0 }, vec![DestinationKind::Webhook]);
-    let rule = alert_store::create_rule(&world.pool.clone().into(), &input, &now).await.unwrap();
+    let rule = alert_store::create_rule(&world.store, &input, &now).await.unwrap();
     world.receiver.statuses.lock().unwrap().extend([500, 500, 500]);
     engine::send_test(&state, rule, state.now()).await.unwrap();
     world.deliver_all().await;
@@ -468,30 +496,36 @@ async fn a_receiver_failing_three_times_gets_the_message_once_more() {
     assert_eq!(hooks.len(), 4, "three failures and the delivery");
     let keys: Vec<&str> = hooks.iter().map(|h| h.headers["idempotency-key"].to_str().unwrap()).collect();
     assert!(keys.iter().all(|k| *k == keys[0]), "one key for every try: {keys:?}");
-    let log = alert_store::delivery_log(&world.pool.clone().into(), 10).await.unwrap();
+    let log = alert_store::delivery_log(&world.store, 10).await.unwrap();
     let outcomes: Vec<&str> = log.iter().rev().map(|l| l.outcome.as_str()).collect();
     assert_eq!(outcomes, ["failed", "failed", "failed", "delivered"]);
     assert!(log.iter().rev().take(3).all(|l| l.detail == "HTTP 500"));
     // Waits doubled between the tries.
-    let messages = alert_store::messages(&world.pool.clone().into()).await.unwrap();
+    let messages = alert_store::messages(&world.store).await.unwrap();
     assert_eq!((messages[0].status.as_str(), messages[0].tries), ("delivered", 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key() {
-    let world = World::start(14).await;
+    for backend in Backend::ALL {
+        a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key_on(backend).await;
+    }
+}
+
+async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key_on(backend: Backend) {
+    let world = World::start(14, backend).await;
     let state = world.state();
     let now = twilio_time::format(&state.now());
-    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &now).await.unwrap();
+    let view = alert_store::create_view(&world.store, "All", "", &now).await.unwrap();
     let input = rule_on(view, "Cut off", Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Webhook]);
-    let rule = alert_store::create_rule(&world.pool.clone().into(), &input, &now).await.unwrap();
+    let rule = alert_store::create_rule(&world.store, &input, &now).await.unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     *world.receiver.hold.lock().unwrap() = Some(release.clone());
     let arrived = world.receiver.arrived.notified();
     engine::evaluate_rule(&state, rule, state.now()).await.unwrap();
-    let (pool, settings) = (world.pool.clone(), world.settings.clone());
+    let (store, settings) = (world.store.clone(), world.settings.clone());
     let delivering = tokio::spawn(async move {
-        deliver::deliver_due(&pool.clone().into(), &settings.destinations, &settings.retry, Utc::now()).await.unwrap();
+        deliver::deliver_due(&store, &settings.destinations, &settings.retry, Utc::now()).await.unwrap();
     });
     arrived.await;
     // The process stops while the receiver holds the request.
@@ -499,18 +533,16 @@ async fn a_delivery_cut_off_by_a_stop_goes_again_after_the_restart_with_its_key(
     let _ = delivering.await;
     *world.receiver.hold.lock().unwrap() = None;
     release.notify_waiters();
-    let pending = alert_store::messages(&world.pool.clone().into()).await.unwrap();
+    let pending = alert_store::messages(&world.store).await.unwrap();
     assert_eq!(pending[0].status, "pending", "not marked delivered: its receiver never answered");
-    // A new process on the same file.
-    let reopened = store::open(&world._dir.path().join("alerts.db")).await.unwrap();
-    deliver::deliver_due(&reopened.clone().into(), &world.settings.destinations, &world.settings.retry, Utc::now())
-        .await
-        .unwrap();
+    // A new process on the same store.
+    let reopened = Store::open(&world.db).await.unwrap();
+    deliver::deliver_due(&reopened, &world.settings.destinations, &world.settings.retry, Utc::now()).await.unwrap();
     let hooks = world.receiver.requests("/hook");
     assert_eq!(hooks.len(), 2);
     assert_eq!(hooks[0].headers["idempotency-key"], hooks[1].headers["idempotency-key"]);
     assert_eq!(verify_signature(&hooks[1])["idempotency_key"], format!("rule-{rule}-1-firing"));
-    let messages = alert_store::messages(&reopened.clone().into()).await.unwrap();
+    let messages = alert_store::messages(&reopened).await.unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].status, "delivered");
 }
@@ -563,9 +595,15 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
-    let world = World::start(15).await;
+    for backend in Backend::ALL {
+        forms_refuse_forgeries_and_bad_input_and_show_names_as_text_on(backend).await;
+    }
+}
+
+async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text_on(backend: Backend) {
+    let world = World::start(15, backend).await;
     let (settings, now) = (world.settings.clone(), world.now());
-    let served = common::dashboard::serve(world.pool.clone(), move |state| {
+    let served = common::dashboard::serve(world.store.clone(), move |state| {
         state.pinned_now = Some(now);
         state.alerts = settings;
     })
@@ -582,10 +620,8 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
         ("min_verifications", "10"),
         ("destination", "inbox"),
     ];
-    let count = |pool: sqlx::SqlitePool| async move {
-        let rules: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_rules").fetch_one(&pool).await.unwrap();
-        let views: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM saved_views").fetch_one(&pool).await.unwrap();
-        (rules, views)
+    let count = async |store: &Store| {
+        (alert_store::rules(store).await.unwrap().len(), alert_store::views(store).await.unwrap().len())
     };
 
     // Without the token, or with another one: refused, nothing written.
@@ -594,7 +630,7 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
     let mut forged = rule.to_vec();
     forged.push(("csrf", "0123456789abcdef0123456789abcdef"));
     assert_eq!(browser.post("/alerts", &forged, false).await.0, 403);
-    assert_eq!(count(world.pool.clone()).await, (0, 0));
+    assert_eq!(count(&world.store).await, (0, 0));
 
     // Bad input: a clear message on the form, the typed values kept, nothing written.
     for (field, bad, says) in [
@@ -610,13 +646,13 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
         let (status, page) = browser.post("/alerts", &form, true).await;
         assert_eq!(status, 400, "{field}={bad}");
         assert!(page.contains(says), "{field}={bad}: {page}");
-        assert_eq!(count(world.pool.clone()).await, (0, 0), "{field}={bad} wrote nothing");
+        assert_eq!(count(&world.store).await, (0, 0), "{field}={bad} wrote nothing");
     }
 
     // A good form saves the view and the rule; names with markup are text on every page.
     let (status, _) = browser.post("/alerts", &rule, true).await;
     assert_eq!(status, 303);
-    assert_eq!(count(world.pool.clone()).await, (1, 1));
+    assert_eq!(count(&world.store).await, (1, 1));
     for page in ["/alerts", "/views", "/alerts/inbox", "/alerts/new"] {
         let html = browser.get(page).await;
         // Destinations are named by their host: never their path, token or signing secret.
@@ -629,11 +665,9 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
         }
     }
     // It fired at once (CO converts below 95%), into the inbox, which shows it as text too.
-    let rules = alert_store::rules(&world.pool.clone().into()).await.unwrap();
+    let rules = alert_store::rules(&world.store).await.unwrap();
     assert_eq!(rules[0].state, "firing", "{:?}", rules[0].last_evaluation);
-    deliver::deliver_due(&world.pool.clone().into(), &world.settings.destinations, &world.settings.retry, Utc::now())
-        .await
-        .unwrap();
+    deliver::deliver_due(&world.store, &world.settings.destinations, &world.settings.retry, Utc::now()).await.unwrap();
     let inbox = browser.get("/alerts/inbox").await;
     assert!(inbox.contains("Firing: &lt;script&gt;"), "{inbox}");
 
@@ -649,28 +683,40 @@ async fn forms_refuse_forgeries_and_bad_input_and_show_names_as_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_dashboard_shows_alerts_and_changes_nothing() {
-    let world = World::start(16).await;
+    for backend in Backend::ALL {
+        a_read_only_dashboard_shows_alerts_and_changes_nothing_on(backend).await;
+    }
+}
+
+async fn a_read_only_dashboard_shows_alerts_and_changes_nothing_on(backend: Backend) {
+    let world = World::start(16, backend).await;
     let now = twilio_time::format(&world.now());
-    alert_store::create_view(&world.pool.clone().into(), "Colombia", "country=CO", &now).await.unwrap();
-    let served = common::dashboard::serve(world.pool.clone(), |state| state.read_only = true).await;
+    alert_store::create_view(&world.store, "Colombia", "country=CO", &now).await.unwrap();
+    let served = common::dashboard::serve(world.store.clone(), |state| state.read_only = true).await;
     let browser = Browser::open(&served.base, "/views").await;
     let html = browser.get("/views").await;
     assert!(html.contains("Colombia") && !html.contains("Rename"), "{html}");
     let (status, page) = browser.post("/views/1/delete", &[], true).await;
     assert_eq!(status, 403);
     assert!(page.contains("read-only"));
-    assert_eq!(alert_store::views(&world.pool.clone().into()).await.unwrap().len(), 1);
+    assert_eq!(alert_store::views(&world.store).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_digest_goes_out_once_per_period_with_its_figures() {
-    let world = World::start(17).await;
+    for backend in Backend::ALL {
+        a_digest_goes_out_once_per_period_with_its_figures_on(backend).await;
+    }
+}
+
+async fn a_digest_goes_out_once_per_period_with_its_figures_on(backend: Backend) {
+    let world = World::start(17, backend).await;
     let state = world.state();
     let now = world.now();
     let at = twilio_time::format(&now);
-    let view = alert_store::create_view(&world.pool.clone().into(), "Colombia", "country=CO", &at).await.unwrap();
+    let view = alert_store::create_view(&world.store, "Colombia", "country=CO", &at).await.unwrap();
     let digest = alert_store::create_digest(
-        &world.pool.clone().into(),
+        &world.store,
         view,
         "daily",
         6,
@@ -699,14 +745,9 @@ async fn a_digest_goes_out_once_per_period_with_its_figures() {
     let mut counts = Vec::new();
     for offset in [1, 2] {
         let (from, to) = day(offset);
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT verification_sid) FROM attempts WHERE country = 'CO' AND date_created >= ? AND date_created < ?",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&world.pool)
-        .await
-        .unwrap();
+        let (from, to) = (twilio_time::parse(&from).unwrap(), twilio_time::parse(&to).unwrap());
+        let rows = rows_in(&world.store, "CO", from, to).await;
+        let n = rows.iter().map(|r| r.2.as_str()).collect::<BTreeSet<_>>().len();
         counts.push(verilens::format::format_count(n as u64));
     }
     let sections = body["sections"].as_array().unwrap();
@@ -720,11 +761,16 @@ async fn a_digest_goes_out_once_per_period_with_its_figures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_after_it() {
-    let world = World::start(18).await;
+    for backend in Backend::ALL {
+        a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_after_it_on(backend).await;
+    }
+}
+
+async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_after_it_on(backend: Backend) {
+    let world = World::start(18, backend).await;
     let state = world.state();
     let at = twilio_time::format(&world.now());
-    let view =
-        alert_store::create_view(&world.pool.clone().into(), "Indonesia", "country=ID&range=24h", &at).await.unwrap();
+    let view = alert_store::create_view(&world.store, "Indonesia", "country=ID&range=24h", &at).await.unwrap();
     let input = RuleInput {
         view_id: view,
         name: "Conversion in Indonesia".into(),
@@ -734,7 +780,7 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
         destinations: vec![DestinationKind::Inbox],
         email_to: String::new(),
     };
-    alert_store::create_rule(&world.pool.clone().into(), &input, &at).await.unwrap();
+    alert_store::create_rule(&world.store, &input, &at).await.unwrap();
     let t0 = world.now();
     assert_eq!(engine::evaluate_all(&state, t0).await.unwrap().started_firing, 0);
     world.emulator.emulator.start_incident(5 * 60);
@@ -747,31 +793,33 @@ async fn a_rate_over_the_last_minutes_fires_with_a_burst_and_resolves_minutes_af
     world.advance_to(t2).await;
     let run = engine::evaluate_all(&world.state(), t2).await.unwrap();
     assert_eq!(run.resolved, 1);
-    let window = alert_store::rules(&world.pool.clone().into()).await.unwrap()[0].last_evaluation.clone().unwrap();
+    let window = alert_store::rules(&world.store).await.unwrap()[0].last_evaluation.clone().unwrap();
     assert_eq!(window.window_start, twilio_time::format(&(t2 - Duration::minutes(5))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_created_after_another_was_deleted_sends_its_own_messages() {
-    let world = World::start(19).await;
+    for backend in Backend::ALL {
+        a_rule_created_after_another_was_deleted_sends_its_own_messages_on(backend).await;
+    }
+}
+
+async fn a_rule_created_after_another_was_deleted_sends_its_own_messages_on(backend: Backend) {
+    let world = World::start(19, backend).await;
     let state = world.state();
     let at = twilio_time::format(&world.now());
-    let view = alert_store::create_view(&world.pool.clone().into(), "All", "", &at).await.unwrap();
+    let view = alert_store::create_view(&world.store, "All", "", &at).await.unwrap();
     let rule =
         |name: &str| rule_on(view, name, Condition::ConversionBelow { percent: 99.0 }, vec![DestinationKind::Inbox]);
-    let first = alert_store::create_rule(&world.pool.clone().into(), &rule("first"), &at).await.unwrap();
+    let first = alert_store::create_rule(&world.store, &rule("first"), &at).await.unwrap();
     engine::evaluate_rule(&state, first, world.now()).await.unwrap();
     world.deliver_all().await;
-    alert_store::delete_rule(&world.pool.clone().into(), first).await.unwrap();
-    let second = alert_store::create_rule(&world.pool.clone().into(), &rule("second"), &at).await.unwrap();
+    alert_store::delete_rule(&world.store, first).await.unwrap();
+    let second = alert_store::create_rule(&world.store, &rule("second"), &at).await.unwrap();
     assert_ne!(first, second, "a deleted rule's id is not given again: it is in its messages' keys");
     engine::evaluate_rule(&state, second, world.now()).await.unwrap();
     world.deliver_all().await;
-    let titles: Vec<String> = alert_store::inbox(&world.pool.clone().into(), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.message.title)
-        .collect();
+    let titles: Vec<String> =
+        alert_store::inbox(&world.store, 10).await.unwrap().into_iter().map(|m| m.message.title).collect();
     assert_eq!(titles, ["Firing: second", "Firing: first"]);
 }
