@@ -1,8 +1,8 @@
 //! The reporting time zone: with `--tz Europe/Madrid`, a day is Madrid's day in ranges, the
 //! breakdown by day (from the rollups and from the raw rows), the chart's buckets and the
 //! comparison, across the night the clocks go back (2026-10-25, a day of 25 hours). Every
-//! figure is checked against the attempts grouped here by chrono-tz. The zone is set once per
-//! process, so this binary holds only Madrid's tests.
+//! figure is checked against the attempts grouped here by chrono-tz, on sqlite and on
+//! PostgreSQL. The zone is set once per process, so this binary holds only Madrid's tests.
 
 mod common;
 
@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Madrid;
+use common::Backend;
 use verilens::model::{Attempt, ConversionStatus, twilio_time};
 use verilens::page_data::Overview;
-use verilens::store;
+use verilens::store::{self, Store};
 
 fn at(text: &str) -> DateTime<Utc> {
     twilio_time::parse(text).unwrap()
@@ -49,17 +50,18 @@ fn by_madrid_day(attempts: &[Attempt], from: NaiveDate, to: NaiveDate) -> BTreeM
     days
 }
 
-async fn snapshot() -> (tempfile::TempDir, sqlx::SqlitePool, Vec<Attempt>) {
+/// A new store on `backend` holding the attempts, its day rollups kept in Madrid's days.
+async fn snapshot(backend: Backend) -> (tempfile::TempDir, Store, Vec<Attempt>) {
     assert!(verilens::zone::set(Madrid));
     let dir = tempfile::tempdir().unwrap();
     let attempts = attempts();
-    let store = common::Backend::Sqlite.open(dir.path()).await;
+    let store = backend.open(dir.path()).await;
     common::snapshots::holding(&store, &attempts, "2026-10-18T00:00:00Z", now()).await;
-    (dir, store.sqlite().unwrap().clone(), attempts)
+    (dir, store, attempts)
 }
 
-async fn overview(pool: &sqlx::SqlitePool, query: &str) -> Overview {
-    common::snapshots::overview(&pool.clone().into(), query, now()).await
+async fn overview(store: &Store, query: &str) -> Overview {
+    common::snapshots::overview(store, query, now()).await
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -68,8 +70,16 @@ fn date(text: &str) -> NaiveDate {
 
 #[tokio::test]
 async fn a_day_is_madrids_day_in_ranges_the_breakdown_the_chart_and_the_raw_rows() {
-    let (_dir, pool, attempts) = snapshot().await;
-    common::assert_rollups_equal_a_rebuild(&pool).await;
+    for backend in Backend::ALL {
+        a_day_is_madrids_day(backend).await;
+    }
+}
+
+async fn a_day_is_madrids_day(backend: Backend) {
+    let (_dir, pool, attempts) = snapshot(backend).await;
+    if let Some(pool) = pool.sqlite() {
+        common::assert_rollups_equal_a_rebuild(pool).await;
+    }
     // The day the clocks go back runs from 22:00 UTC on the 24th to 23:00 UTC on the 25th.
     let day = overview(&pool, "from=2026-10-25&to=2026-10-25").await;
     assert_eq!((day.start.as_str(), day.end.as_str()), ("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"));
@@ -97,7 +107,13 @@ async fn a_day_is_madrids_day_in_ranges_the_breakdown_the_chart_and_the_raw_rows
 
 #[tokio::test]
 async fn the_previous_period_is_the_same_number_of_madrid_days_across_the_clock_change() {
-    let (_dir, pool, attempts) = snapshot().await;
+    for backend in Backend::ALL {
+        the_previous_period_in_madrid_days(backend).await;
+    }
+}
+
+async fn the_previous_period_in_madrid_days(backend: Backend) {
+    let (_dir, pool, attempts) = snapshot(backend).await;
     let page = overview(&pool, "from=2026-10-26&to=2026-10-31").await;
     let change = page.change.expect("a comparison");
     // Six days from Oct 26 (CET) against the six before, from Oct 20 (CEST).
@@ -117,7 +133,11 @@ async fn the_previous_period_is_the_same_number_of_madrid_days_across_the_clock_
 
 #[tokio::test]
 async fn rollups_kept_in_another_zone_are_rebuilt_when_the_snapshot_opens() {
-    let (dir, pool, attempts) = snapshot().await;
+    assert!(verilens::zone::set(Madrid));
+    let dir = tempfile::tempdir().unwrap();
+    let attempts = attempts();
+    let pool = store::open(&dir.path().join("snapshot.db")).await.unwrap();
+    common::snapshots::holding(&pool.clone().into(), &attempts, "2026-10-18T00:00:00Z", now()).await;
     // As if the snapshot's rollups had been kept with `--tz UTC`, one of its rows off.
     sqlx::query("UPDATE rollup_state SET zone = 'UTC'").execute(&pool).await.unwrap();
     sqlx::query("UPDATE rollup_attempts SET attempts = attempts + 1000 WHERE grain = 'day'")
@@ -128,7 +148,7 @@ async fn rollups_kept_in_another_zone_are_rebuilt_when_the_snapshot_opens() {
     let pool = store::open(&dir.path().join("snapshot.db")).await.unwrap();
     let zone: String = sqlx::query_scalar("SELECT zone FROM rollup_state").fetch_one(&pool).await.unwrap();
     assert_eq!(zone, "Europe/Madrid");
-    let page = overview(&pool, "from=2026-10-25&to=2026-10-25").await;
+    let page = overview(&pool.clone().into(), "from=2026-10-25&to=2026-10-25").await;
     assert_eq!(page.totals.attempts, 50);
     assert_eq!(common::assert_rollups_equal_a_rebuild(&pool).await, attempts.len() as u64);
 }
