@@ -55,16 +55,11 @@ async fn synced(seed: u64, backend: Backend) -> Synced {
     let pool = store::open(&dir.path().join("s.db")).await.unwrap();
     let client = common::emulator::client_for(&emulator.base, &emulator.config, 0);
     let options = SyncOptions { clock: emulator.config.now, ..SyncOptions::default() };
-    let sync = async |store: &Store| sync_once(store, &client, &SyncProgress::default(), &options).await.unwrap();
-    sync(&pool.clone().into()).await;
-    let store = match backend {
-        Backend::Sqlite => pool.clone().into(),
-        Backend::Postgres => {
-            let store = backend.open(dir.path()).await;
-            sync(&store).await;
-            store
-        }
+    let sync = async |store: &Store| {
+        sync_once(store, &client, &SyncProgress::default(), &options).await.unwrap();
     };
+    sync(&pool.clone().into()).await;
+    let store = backend.beside(&pool, dir.path(), sync).await;
     let rows = sqlx::query_as(
         "SELECT verification_sid, date_created, channel, conversion_status, country, price, price_unit, error_code, \
          \"to\", carrier FROM attempts",

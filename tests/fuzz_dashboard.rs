@@ -53,14 +53,7 @@ async fn synced_dashboard(backend: Backend) -> Dashboard {
         sync_once(store, &client, &SyncProgress::default(), &SyncOptions::default()).await.unwrap();
     };
     sync(&pool.clone().into()).await;
-    let served = match backend {
-        Backend::Sqlite => pool.clone().into(),
-        Backend::Postgres => {
-            let store = backend.open(dir.path()).await;
-            sync(&store).await;
-            store
-        }
-    };
+    let served = backend.beside(&pool, dir.path(), sync).await;
     let base = serve(served, None).await;
     Dashboard { base, pool, _dir: dir, _emulator: running }
 }

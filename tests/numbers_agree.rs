@@ -319,7 +319,7 @@ fn newest(first: &[Attempt], later: &[Attempt]) -> Vec<Attempt> {
 async fn ingest(store: &Store, rng: &mut Rng, attempts: &[Attempt]) {
     match store {
         Store::Sqlite(pool) => ingest_into_sqlite(pool, rng, attempts).await,
-        Store::Postgres(pg) => ingest_into_postgres(store, &pg.pool, rng, attempts).await,
+        Store::Postgres(_) => ingest_into_postgres(store, rng, attempts).await,
     }
 }
 
@@ -346,29 +346,15 @@ async fn ingest_into_sqlite(pool: &sqlx::SqlitePool, rng: &mut Rng, attempts: &[
     }
 }
 
-/// Batches of one to four pages, each an account's fenced transaction under its sync lease.
-async fn ingest_into_postgres(store: &Store, pool: &sqlx::PgPool, rng: &mut Rng, attempts: &[Attempt]) {
-    let mut turns: BTreeMap<String, store::SyncTurn> = BTreeMap::new();
+/// Batches of one to four pages, each written as the sync's writer writes them: an
+/// account's fenced transaction under its sync lease.
+async fn ingest_into_postgres(store: &Store, rng: &mut Rng, attempts: &[Attempt]) {
     let mut rest = attempts;
     while !rest.is_empty() {
         let (batch, tail) =
             rest.split_at(((10 + rng.below(90) as usize) * (1 + rng.below(4) as usize)).min(rest.len()));
+        store.write_attempts(batch).await.unwrap();
         rest = tail;
-        let mut by_account: BTreeMap<&str, Vec<Attempt>> = BTreeMap::new();
-        for a in batch {
-            by_account.entry(&a.account_sid).or_default().push(a.clone());
-        }
-        for (account, batch) in by_account {
-            if !turns.contains_key(account) {
-                let turn = store.take_sync_turn(account).await.unwrap().expect("no other process syncs");
-                turns.insert(account.to_string(), turn);
-            }
-            let fence = turns[account].fence().expect("a PostgreSQL turn is a lease");
-            store::postgres::upsert_attempts(pool, &fence, &batch).await.unwrap();
-        }
-    }
-    for turn in turns.into_values() {
-        turn.release().await;
     }
 }
 

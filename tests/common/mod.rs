@@ -36,6 +36,26 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The store a test reads from beside its sqlite reference `sqlite`, which `fill` has
+    /// filled: `sqlite` itself, or a new PostgreSQL store that `fill` fills the same way.
+    pub async fn beside(
+        self,
+        sqlite: &sqlx::SqlitePool,
+        dir: &std::path::Path,
+        fill: impl AsyncFn(&verilens::store::Store),
+    ) -> verilens::store::Store {
+        match self {
+            Backend::Sqlite => sqlite.clone().into(),
+            Backend::Postgres => {
+                let store = self.open(dir).await;
+                fill(&store).await;
+                store
+            }
+        }
+    }
+}
+
 /// The rollups kept by the writes so far equal, row for row in all four tables, a rebuild
 /// from the raw attempts (which this leaves in place). Returns the attempts the rebuild read.
 pub async fn assert_rollups_equal_a_rebuild(pool: &sqlx::SqlitePool) -> u64 {
